@@ -1,0 +1,98 @@
+# berth — a boring build. Override CC, CFLAGS, BUILD, PREFIX, DESTDIR as usual.
+#
+#   make            build/berth, build/libberth.a, build/examples/*
+#   make test       unit tests (Criterion) + integration tests (pytest) against build/berth
+#   make asan       the same tests on an ASan+UBSan build in build-asan/
+#   make fuzz       libFuzzer targets in build-fuzz/, each smoke-run for FUZZ_SECONDS
+#   make install    PREFIX=/usr/local DESTDIR=
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+BUILD   ?= build
+PREFIX  ?= /usr/local
+PYTHON  ?= /usr/bin/python3
+WERROR  ?=
+FUZZ_SECONDS ?= 20
+
+WARN     = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes $(WERROR)
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
+LDLIBS  += -ljansson -lpthread
+
+LIB_SRC  := $(sort $(shell find src -name '*.c'))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+EX_SRC   := $(sort $(wildcard examples/*.c))
+UT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+FZ_SRC   := $(sort $(wildcard fuzz/fuzz_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libberth.a
+BIN      := $(BUILD)/berth
+EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+UTESTS   := $(UT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+all: $(BIN) $(EXAMPLES)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# unit tests #include nothing private beyond src/ headers and link the library
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) -Wno-pedantic $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcriterion
+
+unit: $(UTESTS)
+	@for t in $(UTESTS); do $$t --jobs 2 --ascii || exit 1; done
+
+integration: all
+	BERTH=$(BUILD)/berth BERTH_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+test: all $(UTESTS)
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run-all.sh $(UTESTS)
+
+ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" test
+
+FZ_CC    ?= clang
+FZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Isrc
+FUZZERS  := $(FZ_SRC:fuzz/%.c=build-fuzz/%)
+build-fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(FZ_CC) $(FZ_FLAGS) -o $@ $< $(LIB_SRC) -ljansson -lpthread
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+	  n=$$(basename $$f); mkdir -p fuzz/corpus-$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=0 fuzz/corpus-$$n $$( [ -d fuzz/seeds/$$n ] && echo fuzz/seeds/$$n ) 2>$(or $(TMPDIR),/tmp)/$$n.log \
+	    || { tail -50 $(or $(TMPDIR),/tmp)/$$n.log; exit 1; }; \
+	done; echo "fuzz: all targets ran clean"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/berth
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libberth.a
+	install -m 644 include/berth.h $(DESTDIR)$(PREFIX)/include/berth.h
+	install -m 644 man/berth.1 $(DESTDIR)$(PREFIX)/share/man/man1/berth.1
+
+format:
+	clang-format -i $$(find src cli include tests/unit examples fuzz -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all unit integration test asan fuzz install format clean
+.SECONDARY:
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,21 @@
+/* The subcommands of `berth`.  Each takes argv with argv[0] = its own name,
+ * returns the process exit status (0 ok, 1 failure, 2 usage) and prints its
+ * own --help.  The front end stays thin: logic lives in the library. */
+#ifndef BERTH_CMD_H
+#define BERTH_CMD_H
+
+#define BERTH_VERSION "0.1.0"
+
+int cmd_echo_server(int argc, char **argv);
+int cmd_echo_client(int argc, char **argv);
+int cmd_app_server(int argc, char **argv);
+int cmd_app_client(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* Parses a port in 0..65535; -1 if s is not one. */
+int cmd_parse_port(const char *s);
+/* Parses a positive integer with an optional k/M/G suffix (powers of 1024)
+ * into *out; -1 if malformed. */
+int cmd_parse_size(const char *s, unsigned long long *out);
+
+#endif

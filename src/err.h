@@ -1,0 +1,37 @@
+/* err — the library's one error convention.
+ *
+ * Every fallible function returns 0 (or a count) on success and a negative
+ * code on failure: -errno for system errors, or one of the BERTH_E* codes
+ * below for the library's own.  There is no global error variable.  All text
+ * comes from here: err_str() for the cause, err_hint() for what to do next. */
+#ifndef BERTH_ERR_H
+#define BERTH_ERR_H
+
+#include <stddef.h>
+
+/* library codes sit below -4000, far from any errno value */
+#define BERTH_ERRORS(X)                                                                            \
+    X(EOF, -4001, "connection closed in the middle of a message")                                 \
+    X(ETOOBIG, -4002, "message larger than the configured limit")                                  \
+    X(EBADADDR, -4003, "malformed address")                                                        \
+    X(EPROTO, -4004, "protocol violation")                                                         \
+    X(ERESOLVE, -4005, "host name could not be resolved")                                          \
+    X(EUSAGE, -4006, "invalid argument")                                                           \
+    X(EJSON, -4007, "malformed JSON")
+
+enum berth_err {
+#define X(name, val, msg) BERTH_##name = val,
+    BERTH_ERRORS(X)
+#undef X
+};
+
+/* The cause, in lower case: "address already in use". Never NULL. */
+const char *err_str(int code);
+
+/* A hint naming the fix ("try --port 0"), or "" when there is none to give. */
+const char *err_hint(int code);
+
+/* Formats "<what>: <cause>[; <hint>]" into out and returns out. */
+char *err_fmt(char *out, size_t n, int code, const char *what);
+
+#endif
