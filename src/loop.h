@@ -52,7 +52,9 @@ static inline int loop_timer_armed(const struct loop_timer *t) { return t->slot 
 uint64_t loop_now(const struct loop *l);
 
 /* Delivers signo to cb from the loop instead of interrupting it.  The signal
- * is blocked in the calling thread (create the loop before other threads). */
+ * is blocked in the calling thread (create the loop before other threads) and
+ * stays blocked after loop_free().  A watched signal alone does not keep
+ * loop_run() going: it returns once no fd and no timer is left. */
 int loop_signal(struct loop *l, int signo, loop_signal_cb *cb, void *arg);
 
 /* Runs until loop_stop() or until nothing is watched and no timer is armed.
