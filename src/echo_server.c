@@ -1,0 +1,683 @@
+/* The echo server, in the five concurrency models the tutorials compare.
+ *
+ * The blocking models (iterative, fork, thread) and select learn about
+ * SIGINT/SIGTERM from a flag and a self-pipe: the handler writes one byte that
+ * is never drained, so every poll() that includes the pipe -- the acceptor's,
+ * each thread's, each forked child's (the pipe is inherited) -- wakes up and
+ * keeps waking up.  The epoll model gets them from the event loop instead. */
+#include "echo.h"
+
+#include "buf.h"
+#include "err.h"
+#include "loop.h"
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHUNK           (64 * 1024)
+#define HIGH_WATER      (256 * 1024) /* unsent bytes past which we stop reading */
+#define SEND_TIMEOUT_MS 30000        /* blocking models: a peer that never reads */
+#define STOP_GRACE_MS   5000         /* after a stop signal, to flush what was read */
+#define THREAD_STACK    (256 * 1024)
+
+static const char *const model_names[] = {
+    [ECHO_ITERATIVE] = "iterative", [ECHO_FORK] = "fork",   [ECHO_THREAD] = "thread",
+    [ECHO_SELECT] = "select",       [ECHO_EPOLL] = "epoll",
+};
+
+int echo_model_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof model_names / sizeof model_names[0]; i++)
+        if (name && !strcmp(name, model_names[i])) return (int)i;
+    return BERTH_EUSAGE;
+}
+
+const char *echo_model_name(enum echo_model m)
+{
+    return (unsigned)m < sizeof model_names / sizeof model_names[0] ? model_names[m] : "?";
+}
+
+struct srv {
+    const struct echo_server_opt *o;
+    FILE *out;
+    int lfd;
+};
+
+static void log_open(struct srv *s, const char *peer)
+{
+    if (!s->o->quiet) fprintf(s->out, "connection from %s\n", peer);
+}
+
+static void log_close(struct srv *s, const char *peer, unsigned long long in,
+                      unsigned long long out, int rc)
+{
+    if (s->o->quiet) return;
+    if (rc < 0)
+        fprintf(s->out, "%s: %llu bytes in, %llu bytes out, closed: %s\n", peer, in, out,
+                err_str(rc));
+    else
+        fprintf(s->out, "%s: %llu bytes in, %llu bytes out, closed\n", peer, in, out);
+}
+
+static void peer_str(const struct net_addr *a, char *out, size_t n)
+{
+    if (a->ss.ss_family == AF_UNIX)
+        snprintf(out, n, "unix client");
+    else
+        net_addr_str(a, out, n);
+}
+
+/* ---- stop signals for the blocking models and select ---- */
+
+static volatile sig_atomic_t stopping;
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop(int signo)
+{
+    int saved = errno;
+    (void)signo;
+    stopping = 1;
+    if (stop_pipe[1] >= 0) {
+        ssize_t r = write(stop_pipe[1], "x", 1);
+        (void)r; /* a full pipe already says "stop" */
+    }
+    errno = saved;
+}
+
+/* only there so that SIGCHLD interrupts poll() and children get reaped */
+static void on_child(int signo)
+{
+    (void)signo;
+}
+
+struct saved_sigs {
+    struct sigaction intr, term, chld;
+};
+
+static int stop_signals_install(struct saved_sigs *sv)
+{
+    if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return -errno;
+    stopping = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop; /* no SA_RESTART: a blocked call returns EINTR */
+    sigaction(SIGINT, &sa, &sv->intr);
+    sigaction(SIGTERM, &sa, &sv->term);
+    sa.sa_handler = on_child;
+    sa.sa_flags = SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, &sv->chld);
+    return 0;
+}
+
+static void stop_signals_restore(struct saved_sigs *sv)
+{
+    sigaction(SIGINT, &sv->intr, NULL);
+    sigaction(SIGTERM, &sv->term, NULL);
+    sigaction(SIGCHLD, &sv->chld, NULL);
+    close(stop_pipe[0]);
+    close(stop_pipe[1]);
+    stop_pipe[0] = stop_pipe[1] = -1;
+}
+
+/* Waits for lfd to become readable; 1 when it is, 0 once stopping. */
+static int wait_listener(int lfd)
+{
+    struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
+    for (;;) {
+        if (stopping) return 0;
+        int r = poll(p, 2, -1);
+        if (r < 0 && errno != EINTR) return 0;
+        if (r < 0) return 1; /* let the caller reap children, then come back */
+        if (p[1].revents) return 0;
+        if (p[0].revents) return 1;
+    }
+}
+
+/* Echoes one connection with blocking I/O until the peer half-closes, or the
+ * server stops: reading stops then, and everything read has been sent back. */
+static void serve_blocking(struct srv *s, int fd, const char *peer)
+{
+    char data[16384];
+    unsigned long long in = 0, out = 0;
+    int rc = 0;
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
+
+    log_open(s, peer);
+    if ((rc = net_set_nonblock(fd, 0)) < 0 || (rc = net_set_timeout(fd, SEND_TIMEOUT_MS)) < 0)
+        goto done;
+    for (;;) {
+        int r = poll(p, 2, -1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            rc = -errno;
+            break;
+        }
+        if (p[1].revents) break;
+        ssize_t got = recv(fd, data, sizeof data, 0);
+        if (got == 0) break;
+        if (got < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            rc = -errno;
+            break;
+        }
+        in += (size_t)got;
+        ssize_t sent = net_send_all(fd, data, (size_t)got);
+        if (sent < 0) {
+            rc = (int)sent;
+            break;
+        }
+        out += (size_t)got;
+    }
+done:
+    close(fd);
+    log_close(s, peer, in, out, rc);
+}
+
+/* ---- iterative: one client at a time, seed 000's loop ---- */
+
+static int run_iterative(struct srv *s)
+{
+    while (wait_listener(s->lfd)) {
+        struct net_addr peer;
+        int fd = net_accept(s->lfd, &peer);
+        if (fd < 0) continue; /* EAGAIN, or a client that reset before we got to it */
+        char ps[128];
+        peer_str(&peer, ps, sizeof ps);
+        serve_blocking(s, fd, ps);
+    }
+    return 0;
+}
+
+/* ---- fork: a process per connection ---- */
+
+static void reap(int *children, int block)
+{
+    while (*children > 0) {
+        pid_t p = waitpid(-1, NULL, block ? 0 : WNOHANG);
+        if (p > 0)
+            (*children)--;
+        else if (p < 0 && errno == EINTR)
+            continue;
+        else if (p < 0 && errno == ECHILD)
+            *children = 0;
+        else
+            break;
+    }
+}
+
+static int run_fork(struct srv *s)
+{
+    int children = 0;
+    for (;;) {
+        int more = wait_listener(s->lfd);
+        reap(&children, 0);
+        if (!more) break;
+        struct net_addr peer;
+        int fd = net_accept(s->lfd, &peer);
+        if (fd < 0) continue;
+        char ps[128];
+        peer_str(&peer, ps, sizeof ps);
+        fflush(s->out); /* or the child would print the parent's buffer again */
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(s->lfd);
+            serve_blocking(s, fd, ps);
+            fflush(s->out);
+            _exit(0);
+        }
+        close(fd);
+        if (pid < 0)
+            fprintf(s->out, "%s: cannot fork: %s\n", ps, err_str(-errno));
+        else
+            children++;
+    }
+    /* the children saw the same stop byte; wait until they have flushed */
+    reap(&children, 1);
+    return 0;
+}
+
+/* ---- thread: a detached thread per connection ---- */
+
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_cv = PTHREAD_COND_INITIALIZER;
+static int live_threads;
+
+struct job {
+    struct srv *s;
+    int fd;
+    char peer[128];
+};
+
+static void *thread_main(void *arg)
+{
+    struct job *j = arg;
+    serve_blocking(j->s, j->fd, j->peer);
+    free(j);
+    pthread_mutex_lock(&live_mu);
+    if (--live_threads == 0) pthread_cond_signal(&live_cv);
+    pthread_mutex_unlock(&live_mu);
+    return NULL;
+}
+
+static int run_thread(struct srv *s)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, THREAD_STACK);
+    /* workers inherit a mask with every signal blocked: they hear about a
+     * stop from the pipe, and the handler always runs in this thread */
+    sigset_t all, old;
+    sigfillset(&all);
+
+    while (wait_listener(s->lfd)) {
+        struct net_addr peer;
+        int fd = net_accept(s->lfd, &peer);
+        if (fd < 0) continue;
+        struct job *j = malloc(sizeof *j);
+        if (!j) {
+            close(fd);
+            continue;
+        }
+        j->s = s;
+        j->fd = fd;
+        peer_str(&peer, j->peer, sizeof j->peer);
+        pthread_mutex_lock(&live_mu);
+        live_threads++;
+        pthread_mutex_unlock(&live_mu);
+        pthread_t t;
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int rc = pthread_create(&t, &attr, thread_main, j);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc) {
+            fprintf(s->out, "%s: cannot start a thread: %s\n", j->peer, err_str(-rc));
+            close(fd);
+            free(j);
+            pthread_mutex_lock(&live_mu);
+            live_threads--;
+            pthread_mutex_unlock(&live_mu);
+        }
+    }
+    pthread_attr_destroy(&attr);
+    pthread_mutex_lock(&live_mu);
+    while (live_threads > 0)
+        pthread_cond_wait(&live_cv, &live_mu);
+    pthread_mutex_unlock(&live_mu);
+    return 0;
+}
+
+/* ---- the non-blocking connection both select and epoll use ---- */
+
+struct conn {
+    struct conn *prev, *next;
+    int fd;
+    int rd_eof; /* the peer half-closed (or we stopped reading for good) */
+    int err;
+    void *owner;    /* epoll: the server, for the callbacks */
+    struct buf out; /* read but not yet echoed: the echo reads straight into it */
+    unsigned long long in, sent;
+    char peer[128];
+};
+
+struct conns {
+    struct conn *head;
+    int n;
+};
+
+static struct conn *conn_new(struct conns *cs, int fd, const struct net_addr *peer)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->fd = fd;
+    buf_init(&c->out, 0);
+    peer_str(peer, c->peer, sizeof c->peer);
+    c->next = cs->head;
+    if (cs->head) cs->head->prev = c;
+    cs->head = c;
+    cs->n++;
+    return c;
+}
+
+static void conn_free(struct srv *s, struct conns *cs, struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        cs->head = c->next;
+    if (c->next) c->next->prev = c->prev;
+    cs->n--;
+    close(c->fd);
+    log_close(s, c->peer, c->in, c->sent, c->err);
+    buf_free(&c->out);
+    free(c);
+}
+
+/* One read (when allowed) and as many writes as the socket takes. */
+static void conn_io(struct conn *c, int can_read)
+{
+    if (can_read && !c->rd_eof && !c->err && buf_len(&c->out) < HIGH_WATER) {
+        ssize_t r = buf_read_fd(&c->out, c->fd, CHUNK);
+        if (r > 0)
+            c->in += (size_t)r;
+        else if (r == 0)
+            c->rd_eof = 1;
+        else if (r != -EAGAIN)
+            c->err = (int)r;
+    }
+    while (!c->err && buf_len(&c->out)) {
+        ssize_t w = send(c->fd, buf_head(&c->out), buf_len(&c->out), MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            if (errno != EAGAIN) c->err = -errno;
+            break;
+        }
+        buf_consume(&c->out, (size_t)w);
+        c->sent += (size_t)w;
+    }
+}
+
+/* Whether c is finished: errored, or nothing left to send and nothing more
+ * to read (the peer half-closed, or the server is stopping). */
+static int conn_done(const struct conn *c, int stop)
+{
+    return c->err || (!buf_len(&c->out) && (c->rd_eof || stop));
+}
+
+static int conn_wants_read(const struct conn *c, int stop)
+{
+    return !stop && !c->rd_eof && !c->err && buf_len(&c->out) < HIGH_WATER;
+}
+
+/* ---- select: non-blocking, one thread, select(2) ---- */
+
+static int run_select(struct srv *s)
+{
+    struct conns cs = {0};
+    int stop = 0;
+    struct timespec t0 = {0};
+
+    for (;;) {
+        fd_set r, w;
+        FD_ZERO(&r);
+        FD_ZERO(&w);
+        int maxfd = stop_pipe[0];
+        FD_SET(stop_pipe[0], &r);
+        if (!stop) {
+            FD_SET(s->lfd, &r);
+            if (s->lfd > maxfd) maxfd = s->lfd;
+        }
+        for (struct conn *c = cs.head; c; c = c->next) {
+            if (conn_wants_read(c, stop)) FD_SET(c->fd, &r);
+            if (buf_len(&c->out)) FD_SET(c->fd, &w);
+            if (c->fd > maxfd) maxfd = c->fd;
+        }
+        struct timeval tv = {.tv_sec = 1}, *tvp = stop ? &tv : NULL;
+        int n = select(maxfd + 1, &r, &w, NULL, tvp);
+        if (n < 0 && errno != EINTR) return -errno;
+        if (n < 0) continue;
+
+        if (!stop && FD_ISSET(stop_pipe[0], &r)) {
+            stop = 1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            for (struct conn *c = cs.head, *next; c; c = next) {
+                next = c->next;
+                if (conn_done(c, stop)) conn_free(s, &cs, c);
+            }
+            continue;
+        }
+        if (stop) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (!cs.n || (now.tv_sec - t0.tv_sec) * 1000 > STOP_GRACE_MS) break;
+        }
+        if (!stop && FD_ISSET(s->lfd, &r)) {
+            for (int i = 0; i < 64; i++) {
+                struct net_addr peer;
+                int fd = net_accept(s->lfd, &peer);
+                if (fd < 0) break;
+                if (fd >= FD_SETSIZE) {
+                    char ps[128];
+                    peer_str(&peer, ps, sizeof ps);
+                    fprintf(s->out,
+                            "refusing %s: descriptor %d is past FD_SETSIZE (%d), which "
+                            "select(2) cannot watch; use --model epoll\n",
+                            ps, fd, FD_SETSIZE);
+                    close(fd);
+                    continue;
+                }
+                struct conn *c = conn_new(&cs, fd, &peer);
+                if (!c) {
+                    close(fd);
+                    continue;
+                }
+                log_open(s, c->peer);
+            }
+        }
+        for (struct conn *c = cs.head, *next; c; c = next) {
+            next = c->next;
+            if (FD_ISSET(c->fd, &r) || FD_ISSET(c->fd, &w)) conn_io(c, FD_ISSET(c->fd, &r));
+            if (conn_done(c, stop)) conn_free(s, &cs, c);
+        }
+    }
+    while (cs.head)
+        conn_free(s, &cs, cs.head);
+    return 0;
+}
+
+/* ---- epoll: the library's event loop ---- */
+
+struct esrv {
+    struct srv *s;
+    struct loop *l;
+    struct conns cs;
+    int stop;
+    struct loop_timer grace;
+};
+
+static void econn_cb(struct loop *l, int fd, unsigned events, void *arg);
+
+/* Re-arms c's interest from its state, or frees it when it is finished. */
+static void econn_update(struct esrv *es, struct conn *c)
+{
+    if (conn_done(c, es->stop)) {
+        loop_io_del(es->l, c->fd);
+        conn_free(es->s, &es->cs, c);
+        if (es->stop && !es->cs.n) loop_stop(es->l);
+        return;
+    }
+    unsigned ev =
+        (conn_wants_read(c, es->stop) ? LOOP_READ : 0) | (buf_len(&c->out) ? LOOP_WRITE : 0);
+    if (ev != loop_io_get(es->l, c->fd) && loop_io_set(es->l, c->fd, ev, econn_cb, c) < 0) {
+        c->err = -ENOMEM;
+        loop_io_del(es->l, c->fd);
+        conn_free(es->s, &es->cs, c);
+    }
+}
+
+static void econn_cb(struct loop *l, int fd, unsigned events, void *arg)
+{
+    struct conn *c = arg;
+    (void)l;
+    (void)fd;
+    conn_io(c, (events & (LOOP_READ | LOOP_HUP)) != 0);
+    econn_update(c->owner, c);
+}
+
+static void eaccept_cb(struct loop *l, int fd, unsigned events, void *arg)
+{
+    struct esrv *es = arg;
+    (void)l;
+    (void)events;
+    for (int i = 0; i < 64; i++) {
+        struct net_addr peer;
+        int cfd = net_accept(fd, &peer);
+        if (cfd < 0) break;
+        struct conn *c = conn_new(&es->cs, cfd, &peer);
+        if (!c) {
+            close(cfd);
+            continue;
+        }
+        c->owner = es;
+        log_open(es->s, c->peer);
+        if (loop_io_set(es->l, cfd, LOOP_READ, econn_cb, c) < 0) {
+            c->err = -ENOMEM;
+            conn_free(es->s, &es->cs, c);
+        }
+    }
+}
+
+static void egrace_cb(struct loop *l, struct loop_timer *t)
+{
+    (void)t;
+    loop_stop(l);
+}
+
+static void estop_cb(struct loop *l, int signo, void *arg)
+{
+    struct esrv *es = arg;
+    (void)signo;
+    if (es->stop) return;
+    es->stop = 1;
+    loop_io_del(l, es->s->lfd);
+    for (struct conn *c = es->cs.head, *next; c; c = next) {
+        next = c->next;
+        econn_update(es, c);
+    }
+    if (!es->cs.n)
+        loop_stop(l);
+    else
+        loop_timer_set(l, &es->grace, STOP_GRACE_MS, egrace_cb);
+}
+
+static int run_epoll(struct srv *s)
+{
+    struct esrv es = {.s = s};
+    int rc;
+    es.l = loop_new();
+    if (!es.l) return -ENOMEM;
+    if ((rc = loop_signal(es.l, SIGINT, estop_cb, &es)) < 0 ||
+        (rc = loop_signal(es.l, SIGTERM, estop_cb, &es)) < 0 ||
+        (rc = loop_io_set(es.l, s->lfd, LOOP_READ, eaccept_cb, &es)) < 0)
+        goto fail;
+    rc = loop_run(es.l);
+fail:
+    while (es.cs.head) {
+        loop_io_del(es.l, es.cs.head->fd);
+        conn_free(s, &es.cs, es.cs.head);
+    }
+    loop_timer_stop(es.l, &es.grace);
+    loop_free(es.l);
+    return rc;
+}
+
+/* ---- UDP: every datagram back to its sender, boundaries kept ---- */
+
+static int run_udp(struct srv *s)
+{
+    static char data[65536];
+    struct pollfd p[2] = {{.fd = s->lfd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
+    while (!stopping) {
+        int r = poll(p, 2, -1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -errno;
+        if (p[1].revents) break;
+        struct net_addr peer;
+        peer.len = sizeof peer.ss;
+        ssize_t got =
+            recvfrom(s->lfd, data, sizeof data, 0, (struct sockaddr *)&peer.ss, &peer.len);
+        if (got < 0) continue; /* EAGAIN, or an ICMP error from an earlier reply */
+        ssize_t sent =
+            sendto(s->lfd, data, (size_t)got, MSG_NOSIGNAL, (struct sockaddr *)&peer.ss, peer.len);
+        if (!s->o->quiet) {
+            char ps[128];
+            peer_str(&peer, ps, sizeof ps);
+            if (sent < 0)
+                fprintf(s->out, "%s: %zd bytes in, not echoed: %s\n", ps, got, err_str(-errno));
+            else
+                fprintf(s->out, "%s: %zd bytes in, %zd bytes out\n", ps, got, sent);
+        }
+    }
+    return 0;
+}
+
+int echo_server_run(const struct echo_server_opt *o, char *why, size_t n)
+{
+    struct srv s = {.o = o, .out = o->out ? o->out : stdout, .lfd = -1};
+    const char *host = o->host ? o->host : "";
+    int is_unix = !strncmp(host, "unix:", 5);
+    char where[300];
+    if (is_unix)
+        snprintf(where, sizeof where, "%s", host);
+    else if (strchr(host, ':'))
+        snprintf(where, sizeof where, "[%s]:%d", host, o->port);
+    else
+        snprintf(where, sizeof where, "%s:%d", *host ? host : "*", o->port);
+
+    struct net_listen_opt lo = {.nonblock = 1};
+    struct net_addr bound;
+    int rc = net_listen(o->host, o->port, o->udp ? SOCK_DGRAM : SOCK_STREAM, &lo, &bound);
+    if (rc < 0) {
+        char what[340];
+        snprintf(what, sizeof what, "cannot listen on %s", where);
+        err_fmt(why, n, rc, what);
+        return rc;
+    }
+    s.lfd = rc;
+
+    char addr[300];
+    if (is_unix)
+        snprintf(addr, sizeof addr, "%s", host);
+    else
+        net_addr_str(&bound, addr, sizeof addr);
+    if (o->udp)
+        fprintf(s.out, "listening on %s (udp)\n", addr);
+    else
+        fprintf(s.out, "listening on %s (%s, model %s)\n", addr, is_unix ? "unix" : "tcp",
+                echo_model_name(o->model));
+    fflush(s.out);
+
+    struct saved_sigs sv;
+    int blocking_sigs = o->udp || o->model != ECHO_EPOLL;
+    if (blocking_sigs && (rc = stop_signals_install(&sv)) < 0) goto fail;
+
+    if (o->udp)
+        rc = run_udp(&s);
+    else
+        switch (o->model) {
+        case ECHO_ITERATIVE:
+            rc = run_iterative(&s);
+            break;
+        case ECHO_FORK:
+            rc = run_fork(&s);
+            break;
+        case ECHO_THREAD:
+            rc = run_thread(&s);
+            break;
+        case ECHO_SELECT:
+            rc = run_select(&s);
+            break;
+        case ECHO_EPOLL:
+            rc = run_epoll(&s);
+            break;
+        default:
+            rc = BERTH_EUSAGE;
+        }
+    if (blocking_sigs) stop_signals_restore(&sv);
+fail:
+    close(s.lfd);
+    if (is_unix) unlink(host + 5);
+    fflush(s.out);
+    if (rc < 0) err_fmt(why, n, rc, "echo server failed");
+    return rc < 0 ? rc : 0;
+}
