@@ -1,0 +1,124 @@
+#include "http/resp.h"
+
+#include "http/cond.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const reasons[600] = {
+    [100] = "Continue",
+    [200] = "OK",
+    [201] = "Created",
+    [204] = "No Content",
+    [206] = "Partial Content",
+    [301] = "Moved Permanently",
+    [302] = "Found",
+    [304] = "Not Modified",
+    [307] = "Temporary Redirect",
+    [308] = "Permanent Redirect",
+    [400] = "Bad Request",
+    [401] = "Unauthorized",
+    [403] = "Forbidden",
+    [404] = "Not Found",
+    [405] = "Method Not Allowed",
+    [408] = "Request Timeout",
+    [411] = "Length Required",
+    [412] = "Precondition Failed",
+    [413] = "Content Too Large",
+    [414] = "URI Too Long",
+    [416] = "Range Not Satisfiable",
+    [417] = "Expectation Failed",
+    [431] = "Request Header Fields Too Large",
+    [500] = "Internal Server Error",
+    [501] = "Not Implemented",
+    [503] = "Service Unavailable",
+    [505] = "HTTP Version Not Supported",
+};
+
+const char *http_reason(int status)
+{
+    if (status >= 100 && status < 600 && reasons[status]) return reasons[status];
+    return "Unknown";
+}
+
+static _Thread_local struct {
+    time_t sec;
+    size_t len;
+    char line[48];
+} date_cache;
+
+const char *http_date_line(size_t *len, time_t *now)
+{
+    struct timespec ts;
+    /* the coarse clock is a vDSO read: no syscall on the hot path */
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec != date_cache.sec || !date_cache.len) {
+        char d[32];
+        http_date_fmt(ts.tv_sec, d);
+        date_cache.len = (size_t)snprintf(date_cache.line, sizeof date_cache.line, "Date: %s\r\n", d);
+        date_cache.sec = ts.tv_sec;
+    }
+    if (len) *len = date_cache.len;
+    if (now) *now = date_cache.sec;
+    return date_cache.line;
+}
+
+int resp_head(struct buf *b, int status, int keep_alive, int version)
+{
+    size_t dl;
+    const char *date = http_date_line(&dl, NULL);
+    const char *conn = !keep_alive ? "Connection: close\r\n"
+                       : version == 10 ? "Connection: keep-alive\r\n"
+                                       : "";
+    int rc = buf_reserve(b, 128 + dl);
+    if (rc < 0) return rc;
+    int n = snprintf(buf_tail(b), buf_room(b), "HTTP/1.1 %d %s\r\nServer: " BERTH_SERVER_NAME "\r\n%s%s",
+                     status, http_reason(status), date, conn);
+    buf_commit(b, (size_t)n);
+    return 0;
+}
+
+int resp_simple(struct buf *b, int status, int keep_alive, int version, int head,
+                const char *extra, const char *ctype, const void *body, size_t len)
+{
+    int rc = resp_head(b, status, keep_alive, version);
+    if (rc < 0) return rc;
+    char h[256];
+    int n;
+    if (ctype)
+        n = snprintf(h, sizeof h, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len);
+    else
+        n = snprintf(h, sizeof h, "Content-Length: %zu\r\n", len);
+    /* 204 and 304 carry no Content-Length about a body they never have */
+    if (status == 204 || status == 304) n = 0;
+    if ((rc = buf_append(b, h, (size_t)n)) < 0) return rc;
+    if (extra && (rc = buf_append(b, extra, strlen(extra))) < 0) return rc;
+    if ((rc = buf_append(b, "\r\n", 2)) < 0) return rc;
+    if (!head && status != 204 && status != 304 && len) rc = buf_append(b, body, len);
+    return rc;
+}
+
+int resp_error(struct buf *b, int status, int keep_alive, int version, int head,
+               const char *extra, const char *detail)
+{
+    char page[1024], esc[512];
+    size_t e = 0;
+    for (const char *p = detail ? detail : ""; *p && e < sizeof esc - 7; p++) {
+        const char *r = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;"
+                      : *p == '"' ? "&quot;" : NULL;
+        if (r) {
+            memcpy(esc + e, r, strlen(r));
+            e += strlen(r);
+        } else {
+            esc[e++] = *p;
+        }
+    }
+    esc[e] = '\0';
+    int n = snprintf(page, sizeof page,
+                     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<title>%d %s</title></head>\n<body><h1>%d %s</h1>%s%s%s</body></html>\n",
+                     status, http_reason(status), status, http_reason(status),
+                     e ? "<p>" : "", esc, e ? "</p>" : "");
+    return resp_simple(b, status, keep_alive, version, head, extra, "text/html; charset=utf-8",
+                       page, (size_t)n);
+}

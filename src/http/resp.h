@@ -1,0 +1,36 @@
+/* resp — the parts every response head shares: the status line, Server and
+ * Date (formatted once a second per thread), Connection, and small complete
+ * responses (errors, redirects, handler answers) written in one piece. */
+#ifndef BERTH_HTTP_RESP_H
+#define BERTH_HTTP_RESP_H
+
+#include "buf.h"
+
+#include <stddef.h>
+#include <time.h>
+
+#define BERTH_SERVER_NAME "berth"
+
+/* "Not Found"; "Unknown" for a code we never send. */
+const char *http_reason(int status);
+
+/* The current "Date: ...\r\n" line (thread-local cache, refreshed when the
+ * second changes) and the matching wall-clock second. */
+const char *http_date_line(size_t *len, time_t *now);
+
+/* Appends "HTTP/1.1 <status> <reason>\r\nServer: berth\r\nDate: ...\r\n"
+ * and, when the connection will close (or keep_alive on HTTP/1.0), the
+ * Connection field.  The caller adds its own fields and the blank line. */
+int resp_head(struct buf *b, int status, int keep_alive, int version);
+
+/* Appends a whole response with a body held in memory; `extra` is more
+ * header lines ("Allow: GET, HEAD\r\n") or NULL; `head` drops the body but
+ * keeps its Content-Length. */
+int resp_simple(struct buf *b, int status, int keep_alive, int version, int head,
+                const char *extra, const char *ctype, const void *body, size_t len);
+
+/* A small HTML error page for status, with `detail` HTML-escaped. */
+int resp_error(struct buf *b, int status, int keep_alive, int version, int head,
+               const char *extra, const char *detail);
+
+#endif

@@ -1,0 +1,487 @@
+#include "http/static.h"
+
+#include "http/cond.h"
+#include "http/listing.h"
+#include "http/mime.h"
+#include "http/path.h"
+#include "http/range.h"
+#include "http/resp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SMALL_FILE (32 * 1024) /* bytes kept in memory per cached file */
+#define CACHE_SLOTS 1024       /* hash buckets (power of two) */
+#define CACHE_MAX 512          /* entries before the cache is emptied */
+#define CACHE_MAX_FDS 64       /* large files kept open */
+#define MAX_RANGES 16
+#define MULTIPART_MAX (8u << 20) /* larger multi-range answers fall back to 200 */
+
+struct fentry {
+    struct fentry *next;
+    uint32_t hash;
+    int fd; /* large files only; -1 when the bytes are in body */
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+    struct timespec mtime;
+    time_t checked; /* wall second of the last revalidation */
+    const char *ctype;
+    size_t etag_len;
+    char etag[64];
+    char lastmod[32];
+    char *body;
+    char path[]; /* the request path this entry answers */
+};
+
+struct static_cache {
+    struct fentry *slot[CACHE_SLOTS];
+    int count, fds;
+};
+
+struct static_cache *static_cache_new(void)
+{
+    return calloc(1, sizeof(struct static_cache));
+}
+
+static void entry_free(struct static_cache *c, struct fentry *e)
+{
+    if (e->fd >= 0) {
+        close(e->fd);
+        c->fds--;
+    }
+    free(e->body);
+    free(e);
+    c->count--;
+}
+
+static void cache_clear(struct static_cache *c)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        while (c->slot[i]) {
+            struct fentry *e = c->slot[i];
+            c->slot[i] = e->next;
+            entry_free(c, e);
+        }
+    }
+}
+
+void static_cache_free(struct static_cache *c)
+{
+    if (!c) return;
+    cache_clear(c);
+    free(c);
+}
+
+static uint32_t hash_str(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static struct fentry *cache_find(struct static_cache *c, const char *path, uint32_t h)
+{
+    for (struct fentry *e = c->slot[h & (CACHE_SLOTS - 1)]; e; e = e->next)
+        if (e->hash == h && !strcmp(e->path, path)) return e;
+    return NULL;
+}
+
+static void cache_drop(struct static_cache *c, struct fentry *e)
+{
+    struct fentry **pp = &c->slot[e->hash & (CACHE_SLOTS - 1)];
+    while (*pp != e)
+        pp = &(*pp)->next;
+    *pp = e->next;
+    entry_free(c, e);
+}
+
+/* Opens path (normalised, beginning with '/') beneath the root.  openat2
+ * with RESOLVE_BENEATH refuses "..", absolute symlinks and symlinks that
+ * climb out; where the kernel lacks openat2, the opened file's real path is
+ * checked against the root's instead.  O_NONBLOCK keeps a FIFO from
+ * blocking the worker; only regular files and directories are served. */
+static int open_beneath(int rootfd, const char *path)
+{
+    const char *rel = path[1] ? path + 1 : ".";
+    struct open_how how = {
+        .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS) return fd >= 0 ? (int)fd : -errno;
+
+    int f = openat(rootfd, rel, (int)how.flags);
+    if (f < 0) return -errno;
+    char link[64], root[PATH_MAX], real[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", rootfd);
+    ssize_t rn = readlink(link, root, sizeof root - 1);
+    snprintf(link, sizeof link, "/proc/self/fd/%d", f);
+    ssize_t fn = readlink(link, real, sizeof real - 1);
+    if (rn < 0 || fn < 0) goto escape;
+    root[rn] = real[fn] = '\0';
+    if (strncmp(real, root, (size_t)rn) || (real[rn] && real[rn] != '/' && strcmp(root, "/")))
+        goto escape;
+    return f;
+escape:
+    close(f);
+    return -EXDEV;
+}
+
+static int errno_status(int err)
+{
+    return err == -EACCES || err == -EPERM ? 403 : 404;
+}
+
+/* Resolves the request path to a regular file: a directory yields its index
+ * file when it has one (*is_dir tells the caller otherwise).  Returns an fd
+ * with *st filled, or -status. */
+static int resolve(const struct static_conf *sc, const char *path, struct stat *st, int *is_dir)
+{
+    *is_dir = 0;
+    int fd = open_beneath(sc->rootfd, path);
+    if (fd < 0) return -errno_status(fd);
+    if (fstat(fd, st) < 0) goto fail404;
+    if (S_ISREG(st->st_mode)) return fd;
+    if (!S_ISDIR(st->st_mode)) {
+        close(fd);
+        return -403;
+    }
+    if (sc->index && *sc->index) {
+        struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
+                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+        long ifd = syscall(SYS_openat2, fd, sc->index, &how, sizeof how);
+        struct stat ist;
+        if (ifd >= 0 && fstat((int)ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
+            close(fd);
+            *st = ist;
+            return (int)ifd;
+        }
+        if (ifd >= 0) close((int)ifd);
+    }
+    *is_dir = 1;
+    return fd;
+fail404:
+    close(fd);
+    return -404;
+}
+
+static void fill_validators(struct fentry *e, const struct stat *st, const char *path,
+                            const char *dflt)
+{
+    e->dev = st->st_dev;
+    e->ino = st->st_ino;
+    e->size = (uint64_t)st->st_size;
+    e->mtime = st->st_mtim;
+    e->etag_len = http_etag_make(st, e->etag, sizeof e->etag);
+    http_date_fmt(st->st_mtim.tv_sec, e->lastmod);
+    e->ctype = mime_type(path, dflt);
+}
+
+static int same_file(const struct fentry *e, const struct stat *st)
+{
+    return e->dev == st->st_dev && e->ino == st->st_ino && e->size == (uint64_t)st->st_size &&
+           e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* Reads a small file whole; a file that changes size meanwhile is refused
+ * (-1) so a torn read is never cached. */
+static char *slurp(int fd, uint64_t size)
+{
+    char *b = malloc(size ? size : 1);
+    if (!b) return NULL;
+    uint64_t got = 0;
+    while (got < size) {
+        ssize_t r = pread(fd, b + got, size - got, (off_t)got);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR) continue;
+            free(b);
+            return NULL;
+        }
+        got += (uint64_t)r;
+    }
+    return b;
+}
+
+/* Finds or builds the cache entry for path.  Returns it, or NULL with
+ * *status set (404/403), or with *status = 0 and *dirfd set when the path is
+ * a directory without an index (directories are never cached). */
+static struct fentry *lookup(const struct static_conf *sc, struct static_cache *c,
+                             const char *path, int *status, int *dirfd)
+{
+    uint32_t h = hash_str(path);
+    struct fentry *e = cache_find(c, path, h);
+    time_t now;
+    http_date_line(NULL, &now);
+    if (e && e->checked == now) return e;
+
+    struct stat st;
+    int is_dir;
+    int fd = resolve(sc, path, &st, &is_dir);
+    if (fd < 0) {
+        if (e) cache_drop(c, e);
+        *status = -fd;
+        return NULL;
+    }
+    if (is_dir) {
+        if (e) cache_drop(c, e);
+        *status = 0;
+        *dirfd = fd;
+        return NULL;
+    }
+    if (e && same_file(e, &st)) {
+        close(fd);
+        e->checked = now;
+        return e;
+    }
+    if (e) cache_drop(c, e);
+    if (c->count >= CACHE_MAX) cache_clear(c);
+
+    size_t pl = strlen(path);
+    e = calloc(1, sizeof *e + pl + 1);
+    if (!e) goto oom;
+    memcpy(e->path, path, pl + 1);
+    e->hash = h;
+    e->fd = -1;
+    fill_validators(e, &st, path, sc->mime_default);
+    e->checked = now;
+    if (e->size <= SMALL_FILE) {
+        e->body = slurp(fd, e->size);
+        close(fd);
+        if (!e->body) {
+            free(e);
+            *status = 403;
+            return NULL;
+        }
+    } else if (c->fds < CACHE_MAX_FDS) {
+        e->fd = fd;
+        c->fds++;
+    } else {
+        /* too many large files open already: serve this one uncached */
+        e->fd = fd;
+        *status = -1;
+        *dirfd = -1;
+        return e;
+    }
+    e->next = c->slot[h & (CACHE_SLOTS - 1)];
+    c->slot[h & (CACHE_SLOTS - 1)] = e;
+    c->count++;
+    return e;
+oom:
+    close(fd);
+    *status = 500;
+    return NULL;
+}
+
+static int field_line(struct buf *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#include <stdarg.h>
+static int field_line(struct buf *out, const char *fmt, ...)
+{
+    int rc = buf_reserve(out, 256);
+    if (rc < 0) return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf_tail(out), buf_room(out), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= buf_room(out)) return -ENOMEM;
+    buf_commit(out, (size_t)n);
+    return 0;
+}
+
+static int validators(struct buf *out, const struct fentry *e)
+{
+    return field_line(out, "Last-Modified: %s\r\nETag: %.*s\r\n", e->lastmod, (int)e->etag_len,
+                      e->etag);
+}
+
+/* The file bytes [first, last] go out either from memory or as a region. */
+static int body_slice(struct buf *out, const struct fentry *e, uint64_t first, uint64_t last,
+                      struct http_xfer *x)
+{
+    if (e->body) return buf_append(out, e->body + first, last - first + 1);
+    x->fd = dup(e->fd);
+    if (x->fd < 0) return -errno;
+    x->off = first;
+    x->end = last + 1;
+    return 0;
+}
+
+static int multipart(const struct static_conf *sc, const struct fentry *e,
+                     const struct http_request *req, int keep_alive, const struct http_range *r,
+                     int n, struct buf *out, uint64_t *body_len)
+{
+    char part[256];
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += (uint64_t)snprintf(part, sizeof part,
+                                    "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
+                                    "%llu-%llu/%llu\r\n\r\n",
+                                    sc->boundary, e->ctype, (unsigned long long)r[i].first,
+                                    (unsigned long long)r[i].last, (unsigned long long)e->size) +
+                 r[i].last - r[i].first + 1;
+    total += strlen(sc->boundary) + 8; /* "\r\n--B--\r\n" */
+    int rc = resp_head(out, 206, keep_alive, req->version);
+    if (rc == 0) rc = validators(out, e);
+    if (rc == 0)
+        rc = field_line(out,
+                        "Accept-Ranges: bytes\r\nContent-Type: multipart/byteranges; "
+                        "boundary=%s\r\nContent-Length: %llu\r\n\r\n",
+                        sc->boundary, (unsigned long long)total);
+    *body_len = total;
+    if (rc < 0 || req->method == HTTP_HEAD) return rc;
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = field_line(out,
+                        "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+                        sc->boundary, e->ctype, (unsigned long long)r[i].first,
+                        (unsigned long long)r[i].last, (unsigned long long)e->size);
+        uint64_t len = r[i].last - r[i].first + 1;
+        if (rc < 0) break;
+        if (e->body) {
+            rc = buf_append(out, e->body + r[i].first, len);
+            continue;
+        }
+        if ((rc = buf_reserve(out, len)) < 0) break;
+        uint64_t got = 0;
+        while (got < len) {
+            ssize_t k = pread(e->fd, buf_tail(out) + got, len - got, (off_t)(r[i].first + got));
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) return -EIO; /* the file shrank: the promised length is a lie now */
+            got += (uint64_t)k;
+        }
+        buf_commit(out, len);
+    }
+    if (rc == 0) rc = field_line(out, "\r\n--%s--\r\n", sc->boundary);
+    return rc;
+}
+
+static int serve_entry(const struct static_conf *sc, const struct fentry *e,
+                       const struct http_request *req, int keep_alive, struct buf *out,
+                       struct http_xfer *x, uint64_t *body_len)
+{
+    int head = req->method == HTTP_HEAD, rc;
+    struct http_cond cond = {req->if_match, req->if_none_match, req->if_modified_since,
+                             req->if_unmodified_since, req->if_range};
+    int st = http_preconditions(&cond, 1, e->etag, e->etag_len, e->mtime.tv_sec);
+    *body_len = 0;
+    if (st == 304) {
+        if ((rc = resp_head(out, 304, keep_alive, req->version)) < 0) return rc;
+        if ((rc = validators(out, e)) < 0) return rc;
+        return buf_append(out, "\r\n", 2) < 0 ? -ENOMEM : 304;
+    }
+    if (st == 412) return resp_error(out, 412, keep_alive, req->version, head, NULL, NULL) < 0 ? -ENOMEM : 412;
+
+    struct http_range r[MAX_RANGES];
+    int n = 0;
+    if (req->range.p && http_if_range_ok(req->if_range, e->etag, e->etag_len, e->mtime.tv_sec))
+        n = http_range_parse(req->range.p, req->range.n, e->size, r, MAX_RANGES);
+    if (n == -416) {
+        char cr[64];
+        snprintf(cr, sizeof cr, "Content-Range: bytes */%llu\r\n", (unsigned long long)e->size);
+        return resp_error(out, 416, keep_alive, req->version, head, cr, NULL) < 0 ? -ENOMEM : 416;
+    }
+    if (n > 1) {
+        uint64_t sum = 0;
+        for (int i = 0; i < n; i++)
+            sum += r[i].last - r[i].first + 1;
+        if (sum <= MULTIPART_MAX) {
+            rc = multipart(sc, e, req, keep_alive, r, n, out, body_len);
+            return rc < 0 ? rc : 206;
+        }
+        n = 0; /* too much to assemble: RFC 9110 lets us ignore Range */
+    }
+    uint64_t first = 0, last = e->size ? e->size - 1 : 0;
+    int status = 200;
+    if (n == 1) {
+        status = 206;
+        first = r[0].first;
+        last = r[0].last;
+    }
+    uint64_t len = e->size ? last - first + 1 : 0;
+    if ((rc = resp_head(out, status, keep_alive, req->version)) < 0) return rc;
+    if ((rc = validators(out, e)) < 0) return rc;
+    if (status == 206)
+        rc = field_line(out, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)first,
+                        (unsigned long long)last, (unsigned long long)e->size);
+    if (rc == 0)
+        rc = field_line(out, "Content-Type: %s\r\nAccept-Ranges: bytes\r\nContent-Length: %llu\r\n\r\n",
+                        e->ctype, (unsigned long long)len);
+    if (rc < 0) return rc;
+    *body_len = len;
+    if (!head && len) rc = body_slice(out, e, first, last, x);
+    return rc < 0 ? rc : status;
+}
+
+static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_request *req,
+                     const char *path, int keep_alive, struct buf *out, uint64_t *body_len)
+{
+    int head = req->method == HTTP_HEAD, rc;
+    size_t pl = strlen(path);
+    if (path[pl - 1] != '/') {
+        /* the raw path keeps the client's own encoding; the query survives */
+        const char *p = req->path.p, *q = memchr(p, '?', req->path.n);
+        size_t rawlen = q ? (size_t)(q - p) : req->path.n;
+        char loc[8192 + 64];
+        snprintf(loc, sizeof loc, "Location: %.*s/%.*s\r\n", (int)rawlen, p,
+                 q ? (int)(req->path.n - rawlen) : 0, q ? q : "");
+        close(dirfd);
+        rc = resp_error(out, 301, keep_alive, req->version, head, loc, NULL);
+        return rc < 0 ? rc : 301;
+    }
+    if (!sc->listing) {
+        close(dirfd);
+        rc = resp_error(out, 403, keep_alive, req->version, head, NULL,
+                        "Directory listing is turned off.");
+        return rc < 0 ? rc : 403;
+    }
+    struct buf page;
+    buf_init(&page, 0);
+    rc = http_listing(&page, dirfd, path, sc->hidden);
+    close(dirfd);
+    if (rc < 0) {
+        buf_free(&page);
+        rc = resp_error(out, 403, keep_alive, req->version, head, NULL, "The directory cannot be read.");
+        return rc < 0 ? rc : 403;
+    }
+    *body_len = buf_len(&page);
+    rc = resp_simple(out, 200, keep_alive, req->version, head, NULL, "text/html; charset=utf-8",
+                     buf_head(&page), buf_len(&page));
+    buf_free(&page);
+    return rc < 0 ? rc : 200;
+}
+
+int static_serve(const struct static_conf *sc, struct static_cache *cache,
+                 const struct http_request *req, const char *path, int keep_alive,
+                 struct buf *out, struct http_xfer *x, uint64_t *body_len)
+{
+    int head = req->method == HTTP_HEAD, status = 0, dirfd = -1, rc;
+    *body_len = 0;
+    if (!sc->hidden && http_path_hidden(path)) {
+        rc = resp_error(out, 404, keep_alive, req->version, head, NULL, "File not found.");
+        return rc < 0 ? rc : 404;
+    }
+    struct fentry *e = lookup(sc, cache, path, &status, &dirfd);
+    if (!e && status == 0) return serve_dir(sc, dirfd, req, path, keep_alive, out, body_len);
+    if (!e) {
+        rc = resp_error(out, status, keep_alive, req->version, head, NULL,
+                        status == 404 ? "File not found." : status == 403 ? "Permission denied." : NULL);
+        return rc < 0 ? rc : status;
+    }
+    rc = serve_entry(sc, e, req, keep_alive, out, x, body_len);
+    if (status == -1) { /* an uncached large file: the transfer has its own dup */
+        close(e->fd);
+        free(e);
+    }
+    return rc;
+}

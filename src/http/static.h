@@ -1,0 +1,43 @@
+/* static — answering GET and HEAD from a directory tree.
+ *
+ * Files are opened beneath the root only (openat2 RESOLVE_BENEATH, so
+ * neither ".." nor a symlink can leave it).  Each worker keeps a cache of
+ * what it served: the validators, the prebuilt header fields, small files'
+ * bytes and large files' descriptors, each revalidated at most once a second
+ * per file, so a keep-alive GET of a small file costs one read and one write. */
+#ifndef BERTH_HTTP_STATIC_H
+#define BERTH_HTTP_STATIC_H
+
+#include "buf.h"
+#include "http/parse.h"
+
+#include <stdint.h>
+
+struct static_conf {
+    int rootfd;               /* O_PATH/O_DIRECTORY descriptor of the root */
+    const char *index;        /* "index.html" */
+    int listing, hidden;
+    const char *mime_default;
+    const char *boundary;     /* multipart/byteranges boundary */
+};
+
+/* File bytes still to send after the head, with sendfile; fd is owned by
+ * the transfer (closed when done).  fd < 0: nothing. */
+struct http_xfer {
+    int fd;
+    uint64_t off, end;
+};
+
+struct static_cache;
+struct static_cache *static_cache_new(void);
+void static_cache_free(struct static_cache *c);
+
+/* Answers req (GET or HEAD) for the normalised path.  Appends the response
+ * head, and any body held in memory, to out; sets *x for a file region to
+ * send afterwards.  Returns the status (for the log); *body_len receives the
+ * body's size.  A negative return is an out-of-memory failure. */
+int static_serve(const struct static_conf *sc, struct static_cache *cache,
+                 const struct http_request *req, const char *path, int keep_alive,
+                 struct buf *out, struct http_xfer *x, uint64_t *body_len);
+
+#endif
