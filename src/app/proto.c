@@ -47,6 +47,10 @@ fail(struct app_dec *d, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(d->why, sizeof d->why, fmt, ap);
     va_end(ap);
+    /* jansson quotes the offending input; keep the line printable ASCII so it
+     * is safe on a terminal and valid inside a JSON error response */
+    for (char *s = d->why; *s; s++)
+        if (*s < 0x20 || *s > 0x7e) *s = '?';
     reset(d);
     return code;
 }
