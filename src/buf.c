@@ -3,6 +3,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@ int buf_reserve(struct buf *b, size_t n)
 {
     if (buf_room(b) >= n) return 0;
     if (b->max && n > b->max - b->len) return BERTH_ETOOBIG;
+    /* len + n, and the doubling below, must not wrap around */
+    if (n > SIZE_MAX / 2 - b->len) return -ENOMEM;
     /* slide the unread bytes down when that alone makes room */
     if (b->off && b->cap - b->len >= n) {
         memmove(b->data, b->data + b->off, b->len);

@@ -41,13 +41,29 @@ static ssize_t prefixed(struct frame_dec *d, const char *p, size_t n, int eof, c
     return (ssize_t)(hl + len);
 }
 
+/* With no delimiter in p[0..n) and n > max: a message of at most max bytes
+ * is still possible only if a delimiter starts at some k <= max, i.e. p[k..n)
+ * is a prefix of it.  Refusing as soon as that is impossible keeps a peer
+ * that never sends the delimiter from making us buffer max + delim_len. */
+static int may_fit(const struct frame_dec *d, const char *p, size_t n)
+{
+    size_t dl = d->delim_len;
+    for (size_t k = n - dl < n ? n - dl + 1 : 0; k <= d->max; k++)
+        if (!memcmp(p + k, d->delim, n - k)) return 1;
+    return 0;
+}
+
 static ssize_t delimited(struct frame_dec *d, const char *p, size_t n, int eof, const char **msg,
                          size_t *msg_len)
 {
     size_t dl = d->delim_len;
+    if (dl == 0) return BERTH_EUSAGE; /* every position would be a boundary */
     /* resume where the last call stopped, backing up so a delimiter split
-     * across two reads is still found */
+     * across two reads is still found; a caller that hands over fewer bytes
+     * than last time (against the contract) gets a fresh scan, not a wild
+     * read */
     size_t from = d->scanned > dl - 1 ? d->scanned - (dl - 1) : 0;
+    if (from > n) from = 0;
     if (n >= dl) {
         const char *hit = memmem(p + from, n - from, d->delim, dl);
         if (hit) {
@@ -60,7 +76,7 @@ static ssize_t delimited(struct frame_dec *d, const char *p, size_t n, int eof, 
         }
     }
     d->scanned = n;
-    if (d->max && n > d->max + dl - 1) return BERTH_ETOOBIG;
+    if (d->max && n > d->max && !may_fit(d, p, n)) return BERTH_ETOOBIG;
     return need(d, n, eof);
 }
 
