@@ -1,0 +1,299 @@
+#include "http/mime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define U8 "; charset=utf-8"
+
+/* longest extension looked up; anything longer is unknown */
+#define EXT_MAX 32
+
+struct ment {
+    const char *ext; /* lower case */
+    const char *type;
+};
+
+/* The built-in table, sorted by extension (byte order) for bsearch; the
+ * charset is spelled out so each lookup returns a constant. */
+static const struct ment builtin[] = {
+    {"7z", "application/x-7z-compressed"},
+    {"aac", "audio/aac"},
+    {"apng", "image/apng"},
+    {"atom", "application/atom+xml" U8},
+    {"avi", "video/x-msvideo"},
+    {"avif", "image/avif"},
+    {"bmp", "image/bmp"},
+    {"bz2", "application/x-bzip2"},
+    {"c", "text/plain" U8},
+    {"cjs", "text/javascript" U8},
+    {"conf", "text/plain" U8},
+    {"css", "text/css" U8},
+    {"csv", "text/csv" U8},
+    {"diff", "text/x-diff" U8},
+    {"doc", "application/msword"},
+    {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+    {"eot", "application/vnd.ms-fontobject"},
+    {"epub", "application/epub+zip"},
+    {"flac", "audio/flac"},
+    {"gif", "image/gif"},
+    {"gz", "application/gzip"},
+    {"h", "text/plain" U8},
+    {"heic", "image/heic"},
+    {"htm", "text/html" U8},
+    {"html", "text/html" U8},
+    {"ico", "image/vnd.microsoft.icon"},
+    {"ics", "text/calendar" U8},
+    {"ini", "text/plain" U8},
+    {"jar", "application/java-archive"},
+    {"jpeg", "image/jpeg"},
+    {"jpg", "image/jpeg"},
+    {"js", "text/javascript" U8},
+    {"json", "application/json" U8},
+    {"jsonld", "application/ld+json" U8},
+    {"jxl", "image/jxl"},
+    {"log", "text/plain" U8},
+    {"m4a", "audio/mp4"},
+    {"m4v", "video/mp4"},
+    {"map", "application/json" U8},
+    {"md", "text/markdown" U8},
+    {"mjs", "text/javascript" U8},
+    {"mkv", "video/x-matroska"},
+    {"mov", "video/quicktime"},
+    {"mp3", "audio/mpeg"},
+    {"mp4", "video/mp4"},
+    {"mpeg", "video/mpeg"},
+    {"mpg", "video/mpeg"},
+    {"oga", "audio/ogg"},
+    {"ogg", "audio/ogg"},
+    {"ogv", "video/ogg"},
+    {"opus", "audio/ogg"},
+    {"otf", "font/otf"},
+    {"patch", "text/x-diff" U8},
+    {"pdf", "application/pdf"},
+    {"png", "image/png"},
+    {"ppt", "application/vnd.ms-powerpoint"},
+    {"pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"},
+    {"py", "text/plain" U8},
+    {"rar", "application/vnd.rar"},
+    {"rss", "application/rss+xml" U8},
+    {"rtf", "application/rtf"},
+    {"sh", "text/plain" U8},
+    {"svg", "image/svg+xml" U8},
+    {"tar", "application/x-tar"},
+    {"tgz", "application/gzip"},
+    {"tif", "image/tiff"},
+    {"tiff", "image/tiff"},
+    {"toml", "application/toml" U8},
+    {"ttf", "font/ttf"},
+    {"txt", "text/plain" U8},
+    {"vtt", "text/vtt" U8},
+    {"wasm", "application/wasm"},
+    {"wav", "audio/wav"},
+    {"weba", "audio/webm"},
+    {"webm", "video/webm"},
+    {"webmanifest", "application/manifest+json" U8},
+    {"webp", "image/webp"},
+    {"woff", "font/woff"},
+    {"woff2", "font/woff2"},
+    {"xhtml", "application/xhtml+xml" U8},
+    {"xls", "application/vnd.ms-excel"},
+    {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    {"xml", "application/xml" U8},
+    {"xz", "application/x-xz"},
+    {"yaml", "application/yaml" U8},
+    {"yml", "application/yaml" U8},
+    {"zip", "application/zip"},
+    {"zst", "application/zstd"},
+};
+
+/* the loaded table: entries sorted by extension, strings in `text` (the
+ * file, cut into tokens in place) or in `extra` (types with a charset) */
+static struct {
+    struct ment *v;
+    size_t n;
+    char *text;
+    char **extra;
+    size_t nextra;
+} loaded;
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* whether a type is text that browsers should decode as UTF-8 */
+static int wants_charset(const char *t)
+{
+    static const char *const app[] = {"application/json",       "application/xml",
+                                      "application/javascript", "application/ecmascript",
+                                      "application/yaml",       "application/toml"};
+    if (strchr(t, ';')) return 0; /* has parameters already */
+    if (strncmp(t, "text/", 5) == 0) return 1;
+    for (size_t i = 0; i < sizeof app / sizeof app[0]; i++)
+        if (strcmp(t, app[i]) == 0) return 1;
+    size_t n = strlen(t);
+    return (n > 5 && strcmp(t + n - 5, "+json") == 0) || (n > 4 && strcmp(t + n - 4, "+xml") == 0);
+}
+
+/* by extension, then by address: the extensions all point into the file's
+ * text in file order, so equal extensions keep their order in the file */
+static int ment_cmp(const void *a, const void *b)
+{
+    const struct ment *x = a, *y = b;
+    int c = strcmp(x->ext, y->ext);
+    if (c) return c;
+    return (x->ext > y->ext) - (x->ext < y->ext);
+}
+
+void mime_unload(void)
+{
+    for (size_t i = 0; i < loaded.nextra; i++)
+        free(loaded.extra[i]);
+    free(loaded.extra);
+    free(loaded.v);
+    free(loaded.text);
+    memset(&loaded, 0, sizeof loaded);
+}
+
+static char *slurp(const char *file, size_t *len)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    char *text = NULL;
+    if (fstat(fd, &st) < 0) goto out;
+    if (!S_ISREG(st.st_mode) || st.st_size > (16 << 20)) {
+        errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+        goto out;
+    }
+    size_t cap = (size_t)st.st_size, n = 0;
+    if (!(text = malloc(cap + 1))) goto out;
+    /* the size may change under us: read what is there, up to cap */
+    while (n < cap) {
+        ssize_t k = read(fd, text + n, cap - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            free(text);
+            text = NULL;
+            goto out;
+        }
+        if (k == 0) break;
+        n += (size_t)k;
+    }
+    text[n] = '\0';
+    *len = n;
+out:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return text;
+}
+
+int mime_load(const char *file)
+{
+    size_t len;
+    char *text = slurp(file, &len);
+    if (!text) return errno ? -errno : -EIO;
+
+    /* every extension is a token of at least one byte plus a separator */
+    struct ment *v = malloc((len / 2 + 1) * sizeof *v);
+    char **extra = malloc((len / 4 + 1) * sizeof *extra);
+    size_t n = 0, nextra = 0;
+    if (!v || !extra) goto nomem;
+
+    for (char *line = text, *next; line < text + len; line = next) {
+        char *eol = memchr(line, '\n', (size_t)(text + len - line));
+        next = eol ? eol + 1 : text + len;
+        if (eol) *eol = '\0';
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+
+        const char *type = NULL;
+        const char *sep = " \t\r\v\f";
+        for (char *save = NULL, *tok = strtok_r(line, sep, &save); tok;
+             tok = strtok_r(NULL, sep, &save)) {
+            if (!type) {
+                if (!strchr(tok, '/')) break; /* not a type: ignore the line */
+                type = tok;
+                if (wants_charset(tok)) {
+                    size_t tl = strlen(tok);
+                    char *t = malloc(tl + sizeof U8);
+                    if (!t) goto nomem;
+                    memcpy(t, tok, tl);
+                    memcpy(t + tl, U8, sizeof U8);
+                    extra[nextra++] = t;
+                    type = t;
+                }
+                continue;
+            }
+            if (strlen(tok) >= EXT_MAX) continue;
+            for (char *c = tok; *c; c++)
+                *c = (char)lower((unsigned char)*c);
+            /* RFC 9239: JavaScript is text/javascript, whatever older files say */
+            if (strcmp(tok, "js") == 0 || strcmp(tok, "mjs") == 0) continue;
+            v[n].ext = tok;
+            v[n].type = type;
+            n++;
+        }
+    }
+    /* duplicates sort in file order, so the first line naming an extension wins */
+    qsort(v, n, sizeof *v, ment_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || strcmp(v[k - 1].ext, v[i].ext) != 0) v[k++] = v[i];
+
+    mime_unload();
+    loaded.v = v;
+    loaded.n = k;
+    loaded.text = text;
+    loaded.extra = extra;
+    loaded.nextra = nextra;
+    return 0;
+
+nomem:
+    for (size_t i = 0; i < nextra; i++)
+        free(extra[i]);
+    free(extra);
+    free(v);
+    free(text);
+    return -ENOMEM;
+}
+
+static const char *find(const struct ment *v, size_t n, const char *ext)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(ext, v[mid].ext);
+        if (c == 0) return v[mid].type;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+const char *mime_type(const char *path, const char *dflt)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    while (*base == '.') /* ".bashrc" has no extension */
+        base++;
+    const char *dot = strrchr(base, '.');
+    if (!dot || !dot[1]) return dflt;
+    char ext[EXT_MAX];
+    size_t i = 0;
+    for (const char *c = dot + 1; *c; c++) {
+        if (i + 1 >= sizeof ext) return dflt;
+        ext[i++] = (char)lower((unsigned char)*c);
+    }
+    ext[i] = '\0';
+    const char *t = loaded.n ? find(loaded.v, loaded.n, ext) : NULL;
+    if (!t) t = find(builtin, sizeof builtin / sizeof builtin[0], ext);
+    return t ? t : dflt;
+}

@@ -1,0 +1,185 @@
+#include "http/mime.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DFLT "application/octet-stream"
+
+static const struct {
+    const char *path, *type;
+} builtin_cases[] = {
+    {"index.html", "text/html; charset=utf-8"},
+    {"index.htm", "text/html; charset=utf-8"},
+    {"style.css", "text/css; charset=utf-8"},
+    {"app.js", "text/javascript; charset=utf-8"},
+    {"mod.mjs", "text/javascript; charset=utf-8"},
+    {"data.json", "application/json; charset=utf-8"},
+    {"app.js.map", "application/json; charset=utf-8"},
+    {"m.wasm", "application/wasm"},
+    {"logo.svg", "image/svg+xml; charset=utf-8"},
+    {"a.png", "image/png"},
+    {"a.jpg", "image/jpeg"},
+    {"a.jpeg", "image/jpeg"},
+    {"a.gif", "image/gif"},
+    {"a.webp", "image/webp"},
+    {"a.avif", "image/avif"},
+    {"favicon.ico", "image/vnd.microsoft.icon"},
+    {"f.woff", "font/woff"},
+    {"f.woff2", "font/woff2"},
+    {"f.ttf", "font/ttf"},
+    {"f.otf", "font/otf"},
+    {"notes.txt", "text/plain; charset=utf-8"},
+    {"README.md", "text/markdown; charset=utf-8"},
+    {"feed.xml", "application/xml; charset=utf-8"},
+    {"doc.pdf", "application/pdf"},
+    {"a.zip", "application/zip"},
+    {"a.gz", "application/gzip"},
+    {"a.tar", "application/x-tar"},
+    {"v.mp4", "video/mp4"},
+    {"v.webm", "video/webm"},
+    {"s.mp3", "audio/mpeg"},
+    {"s.ogg", "audio/ogg"},
+    {"s.wav", "audio/wav"},
+    {"t.csv", "text/csv; charset=utf-8"},
+    {"app.webmanifest", "application/manifest+json; charset=utf-8"},
+    {"a.7z", "application/x-7z-compressed"},
+    {"a.zst", "application/zstd"},
+    {"a.yml", "application/yaml; charset=utf-8"},
+    {"sub.vtt", "text/vtt; charset=utf-8"},
+    {"x.xhtml", "application/xhtml+xml; charset=utf-8"},
+};
+
+Test(mime, builtin)
+{
+    mime_unload();
+    for (size_t i = 0; i < sizeof builtin_cases / sizeof builtin_cases[0]; i++) {
+        const char *t = mime_type(builtin_cases[i].path, DFLT);
+        cr_expect_str_eq(t, builtin_cases[i].type, "%s -> %s", builtin_cases[i].path, t);
+    }
+}
+
+Test(mime, extension_rules)
+{
+    mime_unload();
+    static const struct {
+        const char *path, *type;
+    } t[] = {
+        {"INDEX.HTML", "text/html; charset=utf-8"},
+        {"/a/b/App.Js", "text/javascript; charset=utf-8"},
+        {"a.tar.gz", "application/gzip"},
+        {"a.gz.txt", "text/plain; charset=utf-8"},
+        {"/dir.html/file", DFLT},
+        {"/dir.html/", DFLT},
+        {"README", DFLT},
+        {"", DFLT},
+        {".", DFLT},
+        {"x.", DFLT},
+        {".bashrc", DFLT},
+        {"/a/.png", DFLT},
+        {"/a/..png", DFLT},
+        {"/a/.hidden.txt", "text/plain; charset=utf-8"},
+        {"a.unknownext", DFLT},
+        {"a.htmlx", DFLT},
+        {"a.htm", "text/html; charset=utf-8"},
+        {"a.h", "text/plain; charset=utf-8"},
+        {"a.0000000000000000000000000000000000000000000000000000", DFLT},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        cr_expect_str_eq(mime_type(t[i].path, DFLT), t[i].type, "%s", t[i].path);
+    cr_expect_null(mime_type("x.nope", NULL));
+    /* stable strings: the same pointer every time, no allocation */
+    cr_expect_eq(mime_type("a.css", DFLT), mime_type("b.CSS", DFLT));
+}
+
+static char *write_tmp(const char *content)
+{
+    static char path[] = "/tmp/berth-mime-XXXXXX";
+    strcpy(path, "/tmp/berth-mime-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+    return path;
+}
+
+Test(mime, load_file)
+{
+    char *p = write_tmp("# a comment line\n"
+                        "\n"
+                        "text/x-foo\tfoo FOO2   # trailing comment names bar\n"
+                        "application/javascript js mjs jsx\n"
+                        "application/x-custom-html html\n"
+                        "image/x-first dup\n"
+                        "image/x-second dup other\n"
+                        "application/vnd.thing+json thing\r\n"
+                        "application/vnd.thing+xml xthing\n"
+                        "text/x-params;charset=latin1 params\n"
+                        "notatype ext\n"
+                        "   \t  \n"
+                        "image/x-nocomment last");
+    cr_assert_eq(mime_load(p), 0);
+    unlink(p);
+    cr_expect_str_eq(mime_type("a.foo", DFLT), "text/x-foo; charset=utf-8");
+    cr_expect_str_eq(mime_type("a.foo2", DFLT), "text/x-foo; charset=utf-8");
+    cr_expect_str_eq(mime_type("a.Foo2", DFLT), "text/x-foo; charset=utf-8");
+    cr_expect_str_eq(mime_type("a.bar", DFLT), DFLT, "comment text is not an extension");
+    cr_expect_str_eq(mime_type("a.names", DFLT), DFLT);
+    /* JavaScript stays text/javascript (RFC 9239) even when the file disagrees */
+    cr_expect_str_eq(mime_type("a.js", DFLT), "text/javascript; charset=utf-8");
+    cr_expect_str_eq(mime_type("a.mjs", DFLT), "text/javascript; charset=utf-8");
+    cr_expect_str_eq(mime_type("a.jsx", DFLT), "application/javascript; charset=utf-8");
+    /* the loaded table is consulted first */
+    cr_expect_str_eq(mime_type("a.html", DFLT), "application/x-custom-html");
+    cr_expect_str_eq(mime_type("a.dup", DFLT), "image/x-first", "first mention wins");
+    cr_expect_str_eq(mime_type("a.other", DFLT), "image/x-second");
+    cr_expect_str_eq(mime_type("a.thing", DFLT), "application/vnd.thing+json; charset=utf-8");
+    cr_expect_str_eq(mime_type("a.xthing", DFLT), "application/vnd.thing+xml; charset=utf-8");
+    cr_expect_str_eq(mime_type("a.params", DFLT), "text/x-params;charset=latin1");
+    cr_expect_str_eq(mime_type("a.ext", DFLT), DFLT, "a line without a type is ignored");
+    cr_expect_str_eq(mime_type("a.last", DFLT), "image/x-nocomment");
+    /* the built-in table still answers what the file does not know */
+    cr_expect_str_eq(mime_type("a.wasm", DFLT), "application/wasm");
+    cr_expect_eq(mime_type("a.foo", DFLT), mime_type("b.foo", DFLT));
+
+    /* a second load replaces the first */
+    p = write_tmp("image/x-new new\n");
+    cr_assert_eq(mime_load(p), 0);
+    unlink(p);
+    cr_expect_str_eq(mime_type("a.new", DFLT), "image/x-new");
+    cr_expect_str_eq(mime_type("a.foo", DFLT), DFLT);
+    cr_expect_str_eq(mime_type("a.html", DFLT), "text/html; charset=utf-8");
+
+    mime_unload();
+    cr_expect_str_eq(mime_type("a.new", DFLT), DFLT);
+    cr_expect_str_eq(mime_type("a.html", DFLT), "text/html; charset=utf-8");
+}
+
+Test(mime, load_errors)
+{
+    mime_unload();
+    cr_expect_eq(mime_load("/nonexistent/berth/mime.types"), -ENOENT);
+    cr_expect_eq(mime_load("/tmp"), -EINVAL, "a directory is not a mime.types file");
+    cr_expect_str_eq(mime_type("a.html", DFLT), "text/html; charset=utf-8");
+    char *p = write_tmp("");
+    cr_expect_eq(mime_load(p), 0, "an empty file is fine");
+    unlink(p);
+    cr_expect_str_eq(mime_type("a.css", DFLT), "text/css; charset=utf-8");
+    mime_unload();
+    mime_unload(); /* idempotent */
+}
+
+Test(mime, system_file)
+{
+    if (access("/etc/mime.types", R_OK) != 0) cr_skip_test("no /etc/mime.types here");
+    cr_assert_eq(mime_load("/etc/mime.types"), 0);
+    cr_expect_str_eq(mime_type("a.html", DFLT), "text/html; charset=utf-8");
+    cr_expect_str_eq(mime_type("a.js", DFLT), "text/javascript; charset=utf-8");
+    cr_expect_str_eq(mime_type("a.png", DFLT), "image/png");
+    cr_expect_str_eq(mime_type("a.PNG", DFLT), "image/png");
+    cr_expect_str_eq(mime_type("a.json", DFLT), "application/json; charset=utf-8");
+    mime_unload();
+}
