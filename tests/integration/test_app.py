@@ -111,9 +111,19 @@ def expect_error(sock, fragment):
 
 @pytest.fixture
 def app(server):
+    """Starts `berth app-server` on a free port; at the end of the test it
+    must still be running and exit 0 on SIGTERM with no sanitizer report."""
+    started = []
+
     def start(*extra):
-        return server("app-server", "-b", "127.0.0.1", "-p", "0", *extra)
-    return start
+        s = server("app-server", "-b", "127.0.0.1", "-p", "0", *extra)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        assert s.stop() == 0, s.output()
+        assert "Sanitizer" not in s.output(), s.output()
 
 
 # ---- answers, byte for byte ----
