@@ -1,5 +1,6 @@
 # berth — a boring build. Override CC, CFLAGS, BUILD, PREFIX, DESTDIR as usual.
 #
+#   make run        install what is missing, build, serve the current directory
 #   make            build/berth, build/libberth.a, build/examples/*
 #   make test       unit tests (Criterion) + integration tests (pytest) against build/berth
 #   make asan       the same tests on an ASan+UBSan build in build-asan/
@@ -53,14 +54,27 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) -Wno-pedantic $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcriterion
 
+deps:
+	@sh scripts/deps.sh build
+
+test-deps:
+	@sh scripts/deps.sh test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BIN) serve $(ARGS)
+
 unit: $(UTESTS)
 	@for t in $(UTESTS); do $$t --jobs 2 --ascii || exit 1; done
 
 integration: all
 	BERTH=$(BUILD)/berth BERTH_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
-test: all $(UTESTS)
+test: test-deps
+	@$(MAKE) --no-print-directory all-tests
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run-all.sh $(UTESTS)
+
+all-tests: all $(UTESTS)
 
 ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 asan:
@@ -72,13 +86,12 @@ FUZZERS  := $(FZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(FZ_CC) $(FZ_FLAGS) -o $@ $< $(LIB_SRC) -ljansson -lpthread
-fuzz: $(FUZZERS)
-	@for f in $(FUZZERS); do \
-	  n=$$(basename $$f); mkdir -p fuzz/corpus-$$n; \
-	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=0 fuzz/corpus-$$n $$( [ -d fuzz/seeds/$$n ] && echo fuzz/seeds/$$n ) 2>$(or $(TMPDIR),/tmp)/$$n.log \
-	    || { tail -50 $(or $(TMPDIR),/tmp)/$$n.log; exit 1; }; \
-	done; echo "fuzz: all targets ran clean"
+fuzz-deps:
+	@sh scripts/deps.sh fuzz
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZERS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh $(FUZZERS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
@@ -93,6 +106,6 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all unit integration test asan fuzz install format clean
+.PHONY: all all-tests deps test-deps fuzz-deps run unit integration test asan fuzz install format clean
 .SECONDARY:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Smoke-runs each libFuzzer binary given for $FUZZ_SECONDS on its seeds and a
+# scratch corpus; a crash, leak or sanitizer report fails that target.
+# Ends with "N passed, M failed" (one per target).
+secs=${FUZZ_SECONDS:-20}
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for f in "$@"; do
+    n=$(basename "$f")
+    mkdir -p "$tmp/$n"
+    seeds=
+    [ -d "fuzz/seeds/$n" ] && seeds="fuzz/seeds/$n"
+    # shellcheck disable=SC2086
+    if "$f" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 "$tmp/$n" $seeds >"$tmp/$n.log" 2>&1; then
+        echo "fuzz: $n clean, $(sed -n 's/.*stat::number_of_executed_units: *//p' "$tmp/$n.log") runs in ${secs}s"
+        passed=$((passed + 1))
+    else
+        echo "fuzz: $n FAILED"
+        tail -n 40 "$tmp/$n.log"
+        failed=$((failed + 1))
+    fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
