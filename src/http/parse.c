@@ -1,0 +1,467 @@
+/* The request parser works in two steps.  find_end() looks for the blank
+ * line that ends the head with memchr, resumably, enforcing the size limits
+ * as bytes arrive; only once the whole head is there does parse_head() make
+ * its single forward pass, classifying bytes through one table.  The head is
+ * known to end in LF, and LF belongs to no class, so the inner loops need no
+ * bounds checks. */
+#include "http/parse.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* byte classes: T token (tchar), V field-value byte (HTAB, SP, VCHAR,
+ * obs-text), R request-target byte (no whitespace, no CTL), H host byte
+ * (RFC 3986 unreserved, sub-delims and '%') */
+enum {
+    T = 1,
+    V = 2,
+    R = 4,
+    H = 8,
+    A = T | V | R | H,
+    TVR = T | V | R,
+    VRH = V | R | H,
+    VR = V | R
+};
+
+// clang-format off
+static const unsigned char cls[256] = {
+    /* 00 */ 0,  0,  0,   0,  0,  0,  0,  0,  0,   V,  0,  0,  0,   0,   0,  0,
+    /* 10 */ 0,  0,  0,   0,  0,  0,  0,  0,  0,   0,  0,  0,  0,   0,   0,  0,
+    /*  ! */ V,  A,  VR,  TVR, A, A,  A,  A,  VRH, VRH, A, A,  VRH, A,   A,  VR,
+    /* 0- */ A,  A,  A,   A,  A,  A,  A,  A,  A,   A,  VR, VRH, VR, VRH, VR, VR,
+    /* @A */ VR, A,  A,   A,  A,  A,  A,  A,  A,   A,  A,  A,  A,   A,   A,  A,
+    /* P- */ A,  A,  A,   A,  A,  A,  A,  A,  A,   A,  A,  VR, VR,  VR,  TVR, A,
+    /* `a */ TVR, A, A,   A,  A,  A,  A,  A,  A,   A,  A,  A,  A,   A,   A,  A,
+    /* p- */ A,  A,  A,   A,  A,  A,  A,  A,  A,   A,  A,  VR, TVR, VR,  A,  0,
+    /* 80 */ VR, VR, VR,  VR, VR, VR, VR, VR, VR,  VR, VR, VR, VR,  VR,  VR, VR,
+    /* 90 */ VR, VR, VR,  VR, VR, VR, VR, VR, VR,  VR, VR, VR, VR,  VR,  VR, VR,
+    /* a0 */ VR, VR, VR,  VR, VR, VR, VR, VR, VR,  VR, VR, VR, VR,  VR,  VR, VR,
+    /* b0 */ VR, VR, VR,  VR, VR, VR, VR, VR, VR,  VR, VR, VR, VR,  VR,  VR, VR,
+    /* c0 */ VR, VR, VR,  VR, VR, VR, VR, VR, VR,  VR, VR, VR, VR,  VR,  VR, VR,
+    /* d0 */ VR, VR, VR,  VR, VR, VR, VR, VR, VR,  VR, VR, VR, VR,  VR,  VR, VR,
+    /* e0 */ VR, VR, VR,  VR, VR, VR, VR, VR, VR,  VR, VR, VR, VR,  VR,  VR, VR,
+    /* f0 */ VR, VR, VR,  VR, VR, VR, VR, VR, VR,  VR, VR, VR, VR,  VR,  VR, VR,
+};
+// clang-format on
+
+#define IS(c, k) (cls[(unsigned char)(c)] & (k))
+
+static const char *const method_names[] = {
+    [HTTP_GET] = "GET",     [HTTP_HEAD] = "HEAD",       [HTTP_POST] = "POST",
+    [HTTP_PUT] = "PUT",     [HTTP_DELETE] = "DELETE",   [HTTP_OPTIONS] = "OPTIONS",
+    [HTTP_TRACE] = "TRACE", [HTTP_CONNECT] = "CONNECT", [HTTP_PATCH] = "PATCH",
+    [HTTP_OTHER] = "OTHER",
+};
+
+const char *http_method_name(enum http_method m)
+{
+    return (unsigned)m < HTTP_OTHER ? method_names[m] : "OTHER";
+}
+
+void http_parser_init(struct http_parser *st)
+{
+    memset(st, 0, sizeof *st);
+}
+
+/* methods are case-sensitive (RFC 9110 §9.1) */
+static enum http_method method_of(const char *p, size_t n)
+{
+#define M(m) (memcmp(p, method_names[m], n) == 0 ? (m) : HTTP_OTHER)
+    switch (n) {
+    case 3:
+        return p[0] == 'G' ? M(HTTP_GET) : M(HTTP_PUT);
+    case 4:
+        return p[0] == 'H' ? M(HTTP_HEAD) : M(HTTP_POST);
+    case 5:
+        return p[0] == 'T' ? M(HTTP_TRACE) : M(HTTP_PATCH);
+    case 6:
+        return M(HTTP_DELETE);
+    case 7:
+        return p[0] == 'O' ? M(HTTP_OPTIONS) : M(HTTP_CONNECT);
+    }
+    return HTTP_OTHER;
+#undef M
+}
+
+/* p[0..n) equals the lower-case literal lit (of length n), ignoring ASCII case */
+static int eq_ci(const char *p, size_t n, const char *lit)
+{
+    for (size_t i = 0; i < n; i++)
+        if (http_lower((unsigned char)p[i]) != lit[i] || !lit[i]) return 0;
+    return lit[n] == '\0';
+}
+
+/* Finds the end of the head: the first LF followed by LF or CRLF after the
+ * request line.  Returns 1 with *end set, 0 for more bytes (progress saved in
+ * st), or -status.  The limits are checked as soon as the bytes present
+ * prove them exceeded, without waiting for the line end. */
+static int find_end(struct http_parser *st, const char *buf, size_t len,
+                    const struct http_limits *l, size_t *end, const char **why)
+{
+    size_t i = st->scanned;
+    if (len < i) i = st->scanned = st->start = st->line_end = 0; /* not our buffer: start over */
+
+    if (!st->line_end) {
+        if (i == st->start) {
+            /* RFC 9112 §2.2: ignore empty lines before the request line
+             * (some clients send a CRLF after a body) */
+            while (i < len && (buf[i] == '\n' || buf[i] == '\r')) {
+                if (buf[i] == '\r') {
+                    if (i + 1 == len) break; /* the LF may come next */
+                    if (buf[i + 1] != '\n') return *why = "bare cr", -400;
+                    i++;
+                }
+                i++;
+            }
+            if (i > l->max_line) return *why = "too many empty lines", -400;
+            st->start = st->scanned = i;
+            if (i == len || buf[i] == '\r') return 0;
+        }
+        /* search no further than the longest allowed request line */
+        size_t stop = len - st->start > l->max_line ? st->start + l->max_line : len;
+        const char *lf = memchr(buf + i, '\n', stop - i);
+        if (!lf) {
+            if (len - st->start >= l->max_line) return *why = "request line too long", -414;
+            st->scanned = len;
+            return 0;
+        }
+        i = (size_t)(lf - buf);
+        st->line_end = i + 1;
+    }
+
+    /* every LF from i on is a candidate: the request line's own LF too, for
+     * a request without fields */
+    size_t base = st->line_end;
+    size_t stop = len - base > l->max_header ? base + l->max_header : len;
+    while (i < stop) {
+        const char *lf = memchr(buf + i, '\n', stop - i);
+        if (!lf) {
+            i = stop;
+            break;
+        }
+        size_t k = (size_t)(lf - buf);
+        if (k + 1 < len && buf[k + 1] == '\n') {
+            *end = k + 2;
+            goto found;
+        }
+        if (k + 2 < len && buf[k + 1] == '\r' && buf[k + 2] == '\n') {
+            *end = k + 3;
+            goto found;
+        }
+        if (k + 1 == len || (k + 2 == len && buf[k + 1] == '\r')) {
+            i = k; /* undecided until the next byte: look at this LF again */
+            break;
+        }
+        i = k + 1;
+    }
+    /* not found here, so the end, if any, is at len + 1 or beyond */
+    if (len - base >= l->max_header) return *why = "header section too large", -431;
+    st->scanned = i;
+    return 0;
+found:
+    if (*end - base > l->max_header) return *why = "header section too large", -431;
+    return 1;
+}
+
+static int fail(struct http_request *req, int status, const char *why)
+{
+    req->error = why;
+    return -status;
+}
+
+/* RFC 3986 host [ ":" port ], with host an IP-literal or a reg-name;
+ * userinfo ('@'), whitespace and the like are not. */
+static int valid_host(const char *p, size_t n, int need_host)
+{
+    size_t i = 0;
+    if (n && p[0] == '[') {
+        for (i = 1; i < n && (IS(p[i], H) || p[i] == ':'); i++)
+            ;
+        if (i == n || p[i] != ']' || i == 1) return 0;
+        i++;
+    } else {
+        while (i < n && IS(p[i], H))
+            i++;
+        if (need_host && i == 0) return 0;
+    }
+    if (i < n && p[i] == ':')
+        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+            ;
+    return i == n;
+}
+
+/* request-target forms (RFC 9112 §3.2) */
+static int parse_target(struct http_request *req)
+{
+    const char *p = req->target.p;
+    size_t n = req->target.n;
+    if (p[0] == '/') {
+        req->path = req->target;
+        return 0;
+    }
+    if (n == 1 && p[0] == '*') {
+        if (req->method != HTTP_OPTIONS) return fail(req, 400, "asterisk-form not for options");
+        req->path = req->target;
+        return 0;
+    }
+    size_t s;
+    if (n >= 7 && eq_ci(p, 7, "http://"))
+        s = 7;
+    else if (n >= 8 && eq_ci(p, 8, "https://"))
+        s = 8;
+    else
+        return fail(req, 400, "invalid request target"); /* authority-form included */
+    size_t a = s;
+    while (a < n && p[a] != '/' && p[a] != '?' && p[a] != '#')
+        a++;
+    if (!valid_host(p + s, a - s, 1)) return fail(req, 400, "invalid authority in target");
+    if (a < n && p[a] != '/') return fail(req, 400, "absolute-form without path");
+    req->host = http_str_make(p + s, a - s);
+    req->path = a < n ? http_str_make(p + a, n - a) : http_str_make("/", 1);
+    return 0;
+}
+
+/* the request line [p, e), line end removed */
+static int parse_request_line(struct http_request *req, const char *p, const char *e)
+{
+    const char *q = p;
+    while (IS(*q, T))
+        q++;
+    if (q == p || *q != ' ') return fail(req, 400, "invalid method");
+    req->method_str = http_str_make(p, (size_t)(q - p));
+    req->method = method_of(p, (size_t)(q - p));
+
+    p = ++q;
+    while (IS(*q, R))
+        q++;
+    if (q == p || *q != ' ') return fail(req, 400, "invalid request target");
+    req->target = http_str_make(p, (size_t)(q - p));
+
+    p = q + 1;
+    if (e - p != 8 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[5] < '0' || p[5] > '9' ||
+        p[7] < '0' || p[7] > '9')
+        return fail(req, 400, "invalid version");
+    if (p[5] != '1' || (p[7] != '0' && p[7] != '1')) return fail(req, 505, "unsupported version");
+    req->version = p[7] == '1' ? 11 : 10;
+
+    if (req->method == HTTP_CONNECT) return fail(req, 400, "connect not supported");
+    return parse_target(req);
+}
+
+/* what the framing and connection fields said, checked once all are seen */
+struct seen {
+    int host, cl, te, te_codings, te_chunked, te_twice, te_unknown, te_last_chunked, conn_close,
+        conn_ka;
+};
+
+/* Transfer-Encoding: a list of codings, possibly over several lines */
+static void parse_te(struct seen *s, const char *p, const char *e)
+{
+    s->te = 1;
+    while (p < e) {
+        const char *c = p, *ce;
+        while (p < e && *p != ',')
+            p++;
+        for (ce = p; ce > c && (ce[-1] == ' ' || ce[-1] == '\t'); ce--)
+            ;
+        while (c < ce && (*c == ' ' || *c == '\t'))
+            c++;
+        size_t n = (size_t)(ce - c);
+        if (p < e) p++;       /* the comma */
+        if (n == 0) continue; /* empty list elements are allowed (RFC 9110 §5.6.1) */
+        s->te_codings++;
+        if (eq_ci(c, n, "chunked")) {
+            s->te_twice |= s->te_chunked;
+            s->te_chunked = s->te_last_chunked = 1;
+            continue;
+        }
+        s->te_last_chunked = 0;
+        if (!eq_ci(c, n, "gzip") && !eq_ci(c, n, "x-gzip") && !eq_ci(c, n, "deflate") &&
+            !eq_ci(c, n, "compress") && !eq_ci(c, n, "x-compress"))
+            s->te_unknown = 1;
+    }
+}
+
+/* Connection: a token list; only close and keep-alive matter here */
+static void parse_connection(struct seen *s, const char *p, const char *e)
+{
+    while (p < e) {
+        while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        const char *t = p;
+        while (p < e && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        if (eq_ci(t, (size_t)(p - t), "close")) s->conn_close = 1;
+        if (eq_ci(t, (size_t)(p - t), "keep-alive")) s->conn_ka = 1;
+    }
+}
+
+static int parse_content_length(struct http_request *req, const char *p, const char *e)
+{
+    if (p == e) return fail(req, 400, "empty content-length");
+    int64_t n = 0;
+    for (; p < e; p++) {
+        if (*p < '0' || *p > '9') return fail(req, 400, "invalid content-length");
+        if (n > (INT64_MAX - (*p - '0')) / 10) return fail(req, 400, "content-length overflow");
+        n = n * 10 + (*p - '0');
+    }
+    req->content_length = n;
+    return 0;
+}
+
+static int set_once(struct http_request *req, struct http_str *f, const char *p, const char *e,
+                    const char *repeated)
+{
+    if (f->p) return fail(req, 400, repeated);
+    *f = http_str_make(p, (size_t)(e - p));
+    return 0;
+}
+
+/* acts on the fields the parser itself must understand */
+static int known_field(struct http_request *req, struct seen *s, const char *name, size_t n,
+                       const char *v, const char *ve)
+{
+    switch (n) {
+    case 4:
+        if (!eq_ci(name, n, "host")) break;
+        if (s->host++) return fail(req, 400, "repeated host");
+        if (!valid_host(v, (size_t)(ve - v), 0)) return fail(req, 400, "invalid host");
+        /* an absolute-form target's authority wins (RFC 9112 §3.2.2) */
+        if (!req->host.p) req->host = http_str_make(v, (size_t)(ve - v));
+        break;
+    case 5:
+        if (eq_ci(name, n, "range")) return set_once(req, &req->range, v, ve, "repeated range");
+        break;
+    case 6:
+        if (eq_ci(name, n, "expect") && eq_ci(v, (size_t)(ve - v), "100-continue"))
+            req->expect_continue = req->version == 11; /* 1.0 must ignore it (RFC 9110 §10.1.1) */
+        break;
+    case 8:
+        if (eq_ci(name, n, "if-match"))
+            return set_once(req, &req->if_match, v, ve, "repeated if-match");
+        if (eq_ci(name, n, "if-range"))
+            return set_once(req, &req->if_range, v, ve, "repeated if-range");
+        break;
+    case 10:
+        if (eq_ci(name, n, "connection")) parse_connection(s, v, ve);
+        break;
+    case 13:
+        if (eq_ci(name, n, "if-none-match"))
+            return set_once(req, &req->if_none_match, v, ve, "repeated if-none-match");
+        break;
+    case 14:
+        if (!eq_ci(name, n, "content-length")) break;
+        if (s->cl++) return fail(req, 400, "repeated content-length");
+        return parse_content_length(req, v, ve);
+    case 17:
+        if (eq_ci(name, n, "transfer-encoding")) parse_te(s, v, ve);
+        if (eq_ci(name, n, "if-modified-since"))
+            return set_once(req, &req->if_modified_since, v, ve, "repeated if-modified-since");
+        break;
+    case 19:
+        if (eq_ci(name, n, "if-unmodified-since"))
+            return set_once(req, &req->if_unmodified_since, v, ve, "repeated if-unmodified-since");
+        break;
+    }
+    return 0;
+}
+
+/* The single forward pass over a complete head: request line in
+ * [start, line_end), fields up to the blank line that ends at end. */
+static int parse_head(const char *buf, size_t start, size_t line_end, const struct http_limits *l,
+                      struct http_request *req, struct http_header *headers)
+{
+    const char *e = buf + line_end - 1; /* the request line's LF */
+    if (e > buf + start && e[-1] == '\r') e--;
+    int r = parse_request_line(req, buf + start, e);
+    if (r < 0) return r;
+
+    struct seen s = {0};
+    const char *p = buf + line_end;
+    for (;;) {
+        if (*p == '\n') break;
+        if (*p == '\r') {
+            if (p[1] == '\n') break;
+            return fail(req, 400, "bare cr");
+        }
+        if (*p == ' ' || *p == '\t') return fail(req, 400, "obs-fold");
+
+        const char *name = p;
+        while (IS(*p, T))
+            p++;
+        if (*p != ':') {
+            if (p == name) return fail(req, 400, "invalid field name");
+            if (*p == ' ' || *p == '\t') return fail(req, 400, "whitespace before colon");
+            if (*p == '\r' || *p == '\n') return fail(req, 400, "field without colon");
+            return fail(req, 400, "invalid field name");
+        }
+        if (p == name) return fail(req, 400, "empty field name");
+        size_t nlen = (size_t)(p - name);
+
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *v = p;
+        while (IS(*p, V))
+            p++;
+        const char *ve = p;
+        if (*p == '\r' && p[1] == '\n')
+            p += 2;
+        else if (*p == '\n')
+            p++;
+        else
+            return fail(req, 400, *p == '\r' ? "bare cr" : *p ? "control character" : "nul byte");
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+
+        if (req->nheaders == l->max_headers) return fail(req, 431, "too many fields");
+        if (headers) {
+            headers[req->nheaders].name = http_str_make(name, nlen);
+            headers[req->nheaders].value = http_str_make(v, (size_t)(ve - v));
+        }
+        req->nheaders++;
+        if ((r = known_field(req, &s, name, nlen, v, ve)) < 0) return r;
+    }
+
+    if (req->version == 11 && !s.host) return fail(req, 400, "missing host");
+    if (s.te) {
+        /* RFC 9112 §6.1-6.3: anything that lets two readers frame the body
+         * differently is an error, and we only decode chunked */
+        if (req->version == 10) return fail(req, 400, "transfer-encoding in http/1.0");
+        if (s.cl) return fail(req, 400, "content-length with transfer-encoding");
+        if (s.te_twice) return fail(req, 400, "chunked applied twice");
+        if (!s.te_codings) return fail(req, 400, "empty transfer-encoding");
+        if (s.te_unknown) return fail(req, 501, "unknown transfer coding");
+        if (!s.te_last_chunked) return fail(req, 501, "final transfer coding not chunked");
+        req->chunked = 1;
+    }
+    req->keep_alive = req->version == 11 ? !s.conn_close : s.conn_ka && !s.conn_close;
+    return 0;
+}
+
+int http_parse_request(struct http_parser *st, const char *buf, size_t len,
+                       const struct http_limits *lim, struct http_request *req,
+                       struct http_header *headers)
+{
+    struct http_limits l = {8192, 8192, 100};
+    if (lim) {
+        if (lim->max_line) l.max_line = lim->max_line;
+        if (lim->max_header) l.max_header = lim->max_header;
+        if (lim->max_headers) l.max_headers = lim->max_headers;
+    }
+    size_t end = 0;
+    const char *why = NULL;
+    int r = find_end(st, buf, len, &l, &end, &why);
+    if (r == 0) return 0;
+
+    memset(req, 0, sizeof *req);
+    req->content_length = -1;
+    req->headers = headers;
+    if (r > 0 && end > INT_MAX) r = -431, why = "header section too large";
+    if (r > 0)
+        r = parse_head(buf, st->start, st->line_end, &l, req, headers);
+    else
+        req->error = why;
+    http_parser_init(st);
+    return r < 0 ? r : (int)end;
+}
