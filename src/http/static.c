@@ -146,9 +146,10 @@ static int errno_status(int err)
 /* Resolves the request path to a regular file: a directory yields its index
  * file when it has one (*is_dir tells the caller otherwise).  Returns an fd
  * with *st filled, or -status. */
-static int resolve(const struct static_conf *sc, const char *path, struct stat *st, int *is_dir)
+static int resolve(const struct static_conf *sc, const char *path, struct stat *st, int *is_dir,
+                   int *via_index)
 {
-    *is_dir = 0;
+    *is_dir = *via_index = 0;
     int fd = open_beneath(sc->rootfd, path);
     if (fd < 0) return -errno_status(fd);
     if (fstat(fd, st) < 0) goto fail404;
@@ -157,7 +158,9 @@ static int resolve(const struct static_conf *sc, const char *path, struct stat *
         close(fd);
         return -403;
     }
-    if (sc->index && *sc->index) {
+    /* without the trailing slash the caller redirects; relative links in the
+     * index page would resolve against the parent otherwise */
+    if (sc->index && *sc->index && path[strlen(path) - 1] == '/') {
         struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
                                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
         long ifd = syscall(SYS_openat2, fd, sc->index, &how, sizeof how);
@@ -165,6 +168,7 @@ static int resolve(const struct static_conf *sc, const char *path, struct stat *
         if (ifd >= 0 && fstat((int)ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
             close(fd);
             *st = ist;
+            *via_index = 1;
             return (int)ifd;
         }
         if (ifd >= 0) close((int)ifd);
@@ -226,8 +230,8 @@ static struct fentry *lookup(const struct static_conf *sc, struct static_cache *
     if (e && e->checked == now) return e;
 
     struct stat st;
-    int is_dir;
-    int fd = resolve(sc, path, &st, &is_dir);
+    int is_dir, via_index;
+    int fd = resolve(sc, path, &st, &is_dir, &via_index);
     if (fd < 0) {
         if (e) cache_drop(c, e);
         *status = -fd;
@@ -253,7 +257,7 @@ static struct fentry *lookup(const struct static_conf *sc, struct static_cache *
     memcpy(e->path, path, pl + 1);
     e->hash = h;
     e->fd = -1;
-    fill_validators(e, &st, path, sc->mime_default);
+    fill_validators(e, &st, via_index ? sc->index : path, sc->mime_default);
     e->checked = now;
     if (e->size <= SMALL_FILE) {
         e->body = slurp(fd, e->size);
