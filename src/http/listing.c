@@ -1,0 +1,253 @@
+#include "http/listing.h"
+
+#include "err.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int puts_(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+int http_html_escape(struct buf *b, const char *s, size_t n)
+{
+    size_t run = 0; /* bytes at s[i - run .. i) waiting to be copied as they are */
+    for (size_t i = 0; i < n; i++) {
+        const char *ref;
+        switch (s[i]) {
+        case '&':
+            ref = "&amp;";
+            break;
+        case '<':
+            ref = "&lt;";
+            break;
+        case '>':
+            ref = "&gt;";
+            break;
+        case '"':
+            ref = "&quot;";
+            break;
+        case '\'':
+            ref = "&#39;";
+            break;
+        default:
+            run++;
+            continue;
+        }
+        int rc = buf_append(b, s + i - run, run);
+        if (rc == 0) rc = puts_(b, ref);
+        if (rc < 0) return rc;
+        run = 0;
+    }
+    return buf_append(b, s + n - run, run);
+}
+
+static int unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+int http_url_encode(struct buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (n == 0) return 0;
+    if (n > SIZE_MAX / 3) return BERTH_ETOOBIG;
+    int rc = buf_reserve(b, 3 * n); /* the worst case, so the loop cannot fail */
+    if (rc < 0) return rc;
+    char *o = buf_tail(b), *start = o;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (unreserved(c)) {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    buf_commit(b, (size_t)(o - start));
+    return 0;
+}
+
+/* A name for display: HTML-escaped, with control characters (which HTML
+ * cannot carry) shown as U+FFFD. */
+static int display_name(struct buf *b, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && (unsigned char)s[j] >= 0x20 && s[j] != 0x7f)
+            j++;
+        int rc = http_html_escape(b, s + i, j - i);
+        if (rc == 0 && j < n) rc = puts_(b, "&#xFFFD;");
+        if (rc < 0) return rc;
+        i = j + (j < n);
+    }
+    return 0;
+}
+
+struct entry {
+    size_t off; /* of the name in the names buffer */
+    const char *name;
+    uint64_t size;
+    time_t mtime;
+    int dir;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+    if (x->dir != y->dir) return y->dir - x->dir; /* directories first */
+    return strcmp(x->name, y->name);
+}
+
+/* "1023 B", "1.5 KiB", "12.0 MiB": one decimal, computed in integers so no
+ * floating point or locale is involved */
+static void human_size(uint64_t v, char out[32])
+{
+    static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (v < 1024) {
+        snprintf(out, 32, "%u B", (unsigned)v);
+        return;
+    }
+    int u = 0;
+    uint64_t div = 1024;
+    while (u < 5 && v / div >= 1024) {
+        div *= 1024;
+        u++;
+    }
+    uint64_t whole = v / div, tenths = ((v % div) * 10 + div / 2) / div;
+    if (tenths == 10) {
+        whole++;
+        tenths = 0;
+    }
+    snprintf(out, 32, "%llu.%u %s", (unsigned long long)whole, (unsigned)tenths, unit[u]);
+}
+
+static void short_date(time_t t, char out[64])
+{
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, 64, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min);
+}
+
+/* Reads the directory into entries (a struct entry array in `ents`, the
+ * names NUL-terminated in `names`).  Returns the count or a negative code. */
+static long read_entries(int dirfd, int show_hidden, struct buf *ents, struct buf *names)
+{
+    /* a fresh open file description: readdir's position is not shared with
+     * dirfd, which the caller may list again (a dup() would share it) */
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    long n = 0;
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            rc = errno ? -errno : 0;
+            break;
+        }
+        const char *nm = de->d_name;
+        if (nm[0] == '.' && (!show_hidden || !nm[1] || (nm[1] == '.' && !nm[2]))) continue;
+        struct stat st;
+        if (fstatat(fd, nm, &st, 0) < 0) continue; /* vanished, or a dangling link */
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) continue;
+        struct entry e = {.off = buf_len(names),
+                          .size = (uint64_t)st.st_size,
+                          .mtime = st.st_mtim.tv_sec,
+                          .dir = S_ISDIR(st.st_mode)};
+        if ((rc = buf_append(names, nm, strlen(nm) + 1)) < 0) break;
+        if ((rc = buf_append(ents, &e, sizeof e)) < 0) break;
+        n++;
+    }
+    closedir(d); /* closes fd */
+    return rc < 0 ? rc : n;
+}
+
+static int row(struct buf *b, const char *name, size_t len, int dir, const char *size,
+               const char *date)
+{
+    int rc = puts_(b, "<tr><td><a href=\"");
+    if (rc == 0) rc = http_url_encode(b, name, len);
+    if (rc == 0 && dir) rc = puts_(b, "/");
+    if (rc == 0) rc = puts_(b, "\">");
+    if (rc == 0) rc = display_name(b, name, len);
+    if (rc == 0 && dir) rc = puts_(b, "/");
+    if (rc == 0) rc = puts_(b, "</a></td><td>");
+    if (rc == 0) rc = puts_(b, size);
+    if (rc == 0) rc = puts_(b, "</td><td>");
+    if (rc == 0) rc = puts_(b, date);
+    if (rc == 0) rc = puts_(b, "</td></tr>\n");
+    return rc;
+}
+
+int http_listing(struct buf *out, int dirfd, const char *urlpath, int show_hidden)
+{
+    struct buf ents, names;
+    buf_init(&ents, 0);
+    buf_init(&names, 0);
+    long n = read_entries(dirfd, show_hidden, &ents, &names);
+    int rc = n < 0 ? (int)n : 0;
+    struct entry *e = (struct entry *)(void *)ents.data; /* malloc'd: suitably aligned */
+    if (rc == 0) {
+        for (long i = 0; i < n; i++)
+            e[i].name = names.data + e[i].off; /* the names buffer no longer moves */
+        if (n > 1) qsort(e, (size_t)n, sizeof *e, entry_cmp);
+    }
+
+    size_t ul = strlen(urlpath);
+    static const char head[] =
+        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<title>Directory listing for ";
+    static const char style[] =
+        "</title>\n<style>\n"
+        "body{font-family:system-ui,sans-serif;margin:2em}\n"
+        "table{border-collapse:collapse}\n"
+        "th,td{padding:.2em 1em;text-align:left}\n"
+        "td:nth-child(2){text-align:right;font-variant-numeric:tabular-nums}\n"
+        "</style>\n</head>\n<body>\n<h1>Directory listing for ";
+    if (rc == 0) rc = puts_(out, head);
+    if (rc == 0) rc = http_html_escape(out, urlpath, ul);
+    if (rc == 0) rc = puts_(out, style);
+    if (rc == 0) rc = http_html_escape(out, urlpath, ul);
+    if (rc == 0)
+        rc = puts_(out,
+                   "</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th>"
+                   "</tr></thead>\n<tbody>\n");
+    if (rc == 0 && strcmp(urlpath, "/") != 0) rc = row(out, "..", 2, 1, "-", "");
+    for (long i = 0; rc == 0 && i < n; i++) {
+        char size[32], date[64];
+        if (e[i].dir)
+            strcpy(size, "-");
+        else
+            human_size(e[i].size, size);
+        short_date(e[i].mtime, date);
+        rc = row(out, e[i].name, strlen(e[i].name), e[i].dir, size, date);
+    }
+    if (rc == 0) rc = puts_(out, "</tbody>\n</table>\n</body>\n</html>\n");
+    buf_free(&ents);
+    buf_free(&names);
+    return rc;
+}

@@ -1,0 +1,31 @@
+/* listing — HTML directory index pages, and the escaping they need. */
+#ifndef BERTH_HTTP_LISTING_H
+#define BERTH_HTTP_LISTING_H
+
+#include "buf.h"
+
+#include <stddef.h>
+
+/* Appends s[0..n) to b with & < > " ' replaced by character references, so
+ * the text is safe in element content and in quoted attribute values.
+ * 0, or buf_reserve()'s negative code. */
+int http_html_escape(struct buf *b, const char *s, size_t n);
+
+/* Appends s[0..n) to b percent-encoded (RFC 3986): every byte outside the
+ * unreserved set (ALPHA DIGIT - . _ ~) and '/' becomes %XX, so any file name
+ * (spaces, '#', '?', '%', ':', non-ASCII) round-trips through a URL path.
+ * 0, or buf_reserve()'s negative code. */
+int http_url_encode(struct buf *b, const char *s, size_t n);
+
+/* Appends a complete HTML5 page listing the directory open at dirfd, whose
+ * URL path is urlpath (normalised, ending in '/'; the links are relative to
+ * it, so the page must be served at that URL).  The entries: "../" (except
+ * at "/"), then directories, then regular files, each group in byte order of
+ * name, with size and modification time (UTC).  Names beginning with '.' are
+ * left out unless show_hidden; entries that cannot be stat()ed (a dangling
+ * symlink) and special files (devices, sockets, FIFOs) are left out too.
+ * dirfd is neither moved nor closed.  0, or a negative code (-errno reading
+ * the directory, or the buffer's). */
+int http_listing(struct buf *out, int dirfd, const char *urlpath, int show_hidden);
+
+#endif
