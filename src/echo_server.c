@@ -635,6 +635,20 @@ int echo_server_run(const struct echo_server_opt *o, char *why, size_t n)
     }
     s.lfd = rc;
 
+    /* whoever reads the "listening" line may signal at once: from before it
+     * is printed, a stop signal is held (and later handled), never fatal */
+    sigset_t stopsigs, oldmask;
+    sigemptyset(&stopsigs);
+    sigaddset(&stopsigs, SIGINT);
+    sigaddset(&stopsigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopsigs, &oldmask);
+    struct saved_sigs sv;
+    int blocking_sigs = o->udp || o->model != ECHO_EPOLL;
+    if (blocking_sigs && (rc = stop_signals_install(&sv)) < 0) {
+        pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+        goto fail;
+    }
+
     char addr[300];
     if (is_unix)
         snprintf(addr, sizeof addr, "%s", host);
@@ -646,10 +660,8 @@ int echo_server_run(const struct echo_server_opt *o, char *why, size_t n)
         fprintf(s.out, "listening on %s (%s, model %s)\n", addr, is_unix ? "unix" : "tcp",
                 echo_model_name(o->model));
     fflush(s.out);
-
-    struct saved_sigs sv;
-    int blocking_sigs = o->udp || o->model != ECHO_EPOLL;
-    if (blocking_sigs && (rc = stop_signals_install(&sv)) < 0) goto fail;
+    /* the epoll model keeps them blocked: the loop reads them from a signalfd */
+    if (blocking_sigs) pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 
     if (o->udp)
         rc = run_udp(&s);
