@@ -677,3 +677,40 @@ Test(parse, error_resets_request)
     cr_expect_null(rq.host.p);
     cr_expect_eq(rq.keep_alive, 0);
 }
+
+/* every byte value in every position against the RFC grammar, written out
+ * independently of the parser's table */
+static int in_set(int c, const char *set)
+{
+    return c && strchr(set, c) != NULL;
+}
+
+Test(parse, byte_classes)
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    for (int c = 0; c < 256; c++) {
+        int tchar = in_set(c, alnum) || in_set(c, "!#$%&'*+-.^_`|~");
+        int vchar = c == '\t' || (c >= 0x20 && c != 0x7f);
+        int target = c > 0x20 && c != 0x7f;
+        int host = in_set(c, alnum) || in_set(c, "-._~!$&'()*+,;=%");
+        struct {
+            const char *fmt;
+            int ok;
+        } t[] = {
+            {"GET / HTTP/1.1\r\nHost: a\r\nX: a%cb\r\n\r\n", vchar},
+            {"GET / HTTP/1.1\r\nHost: a\r\nX%cY: v\r\n\r\n", tchar || c == ':' /* "X" "Y: v" */},
+            {"G%cT / HTTP/1.1\r\nHost: a\r\n\r\n", tchar},
+            {"GET /a%cb HTTP/1.1\r\nHost: a\r\n\r\n", target},
+            {"GET / HTTP/1.1\r\nHost: a%cb\r\n\r\n", host},
+        };
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+            char in[64];
+            size_t n = (size_t)snprintf(in, sizeof in, t[i].fmt, 'Z');
+            in[strchr(t[i].fmt, '%') - t[i].fmt] = (char)c; /* the byte, even NUL */
+            struct http_request rq;
+            int r = parse1(in, n, NULL, &rq, NULL, NULL);
+            cr_expect_eq(r > 0, t[i].ok, "byte 0x%02x in \"%s\": %d (%s)", c, t[i].fmt, r,
+                         r < 0 ? rq.error : "");
+        }
+    }
+}
