@@ -131,6 +131,10 @@ static void human_size(uint64_t v, char out[32])
         whole++;
         tenths = 0;
     }
+    if (whole == 1024 && u < 5) { /* rounded up into the next unit: 1.0 MiB, not 1024.0 KiB */
+        whole = 1;
+        u++;
+    }
     snprintf(out, 32, "%llu.%u %s", (unsigned long long)whole, (unsigned)tenths, unit[u]);
 }
 

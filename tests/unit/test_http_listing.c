@@ -374,3 +374,45 @@ Test(listing, empty_dir)
     buf_free(&b);
     close(d);
 }
+
+Test(listing_sizes, human_readable)
+{
+    char dir[] = "/tmp/berth-sizes-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    int d = open(dir, O_RDONLY | O_DIRECTORY);
+    static const struct {
+        const char *name;
+        long long size;
+        const char *shown;
+    } t[] = {
+        {"a", 0, "0 B"},
+        {"b", 1023, "1023 B"},
+        {"c", 1024, "1.0 KiB"},
+        {"d", 1075, "1.0 KiB"},
+        {"e", 1076, "1.1 KiB"},
+        {"f", 1048575, "1.0 MiB"},
+        {"g", 1048576LL * 1023 + 1048576 / 2, "1023.5 MiB"},
+        {"h", 5LL << 30, "5.0 GiB"},
+        {"i", (1LL << 40) * 3 / 2, "1.5 TiB"},
+    };
+    struct buf b;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        int fd = openat(d, t[i].name, O_WRONLY | O_CREAT, 0644);
+        cr_assert_geq(fd, 0);
+        /* sparse: no disk space used */
+        if (ftruncate(fd, (off_t)t[i].size) != 0) cr_skip_test("cannot make sparse files here");
+        close(fd);
+    }
+    cr_assert_eq(http_listing(&b, d, "/", 0), 0);
+    buf_append(&b, "", 1);
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, ">%s</a></td><td>%s</td>", t[i].name, t[i].shown);
+        cr_expect_not_null(strstr(buf_head(&b), want), "%s", want);
+        unlinkat(d, t[i].name, 0);
+    }
+    buf_free(&b);
+    close(d);
+    rmdir(dir);
+}
