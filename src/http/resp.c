@@ -63,6 +63,13 @@ const char *http_date_line(size_t *len, time_t *now)
     return date_cache.line;
 }
 
+static char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* on every response: built with memcpy, not printf */
 int resp_head(struct buf *b, int status, int keep_alive, int version)
 {
     size_t dl;
@@ -70,11 +77,23 @@ int resp_head(struct buf *b, int status, int keep_alive, int version)
     const char *conn = !keep_alive ? "Connection: close\r\n"
                        : version == 10 ? "Connection: keep-alive\r\n"
                                        : "";
-    int rc = buf_reserve(b, 128 + dl);
+    const char *reason = http_reason(status);
+    size_t rl = strlen(reason), cl = strlen(conn);
+    static const char server[] = "\r\nServer: " BERTH_SERVER_NAME "\r\n";
+    int rc = buf_reserve(b, 16 + rl + sizeof server + dl + cl);
     if (rc < 0) return rc;
-    int n = snprintf(buf_tail(b), buf_room(b), "HTTP/1.1 %d %s\r\nServer: " BERTH_SERVER_NAME "\r\n%s%s",
-                     status, http_reason(status), date, conn);
-    buf_commit(b, (size_t)n);
+    if (status < 100 || status > 999) status = 500;
+    char *p = buf_tail(b), *start = p;
+    p = put(p, "HTTP/1.1 ", 9);
+    *p++ = (char)('0' + status / 100);
+    *p++ = (char)('0' + status / 10 % 10);
+    *p++ = (char)('0' + status % 10);
+    *p++ = ' ';
+    p = put(p, reason, rl);
+    p = put(p, server, sizeof server - 1);
+    p = put(p, date, dl);
+    p = put(p, conn, cl);
+    buf_commit(b, (size_t)(p - start));
     return 0;
 }
 
