@@ -65,7 +65,7 @@ run: deps
 	$(BIN) serve $(ARGS)
 
 unit: $(UTESTS)
-	@for t in $(UTESTS); do $$t --jobs 2 --ascii || exit 1; done
+	@for t in $(UTESTS); do LANG=C $$t --jobs 2 || exit 1; done
 
 integration: all
 	BERTH=$(BUILD)/berth BERTH_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration

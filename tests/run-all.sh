@@ -11,7 +11,7 @@ trap 'rm -f "$log"' EXIT
 
 for t in "$@"; do
     echo "== unit: $t"
-    "$t" --jobs 2 --ascii >"$log" 2>&1
+    LANG=C "$t" --jobs 2 >"$log" 2>&1
     st=$?
     grep -E 'FAIL|CRASH|Synthesis|ERROR|Assertion' "$log" | tail -n 40
     p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' "$log" | tail -n 1)

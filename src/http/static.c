@@ -461,14 +461,19 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
     int head = req->method == HTTP_HEAD, rc;
     size_t pl = strlen(path);
     if (path[pl - 1] != '/') {
-        /* the raw path keeps the client's own encoding; the query survives */
-        const char *p = req->path.p, *q = memchr(p, '?', req->path.n);
-        size_t rawlen = q ? (size_t)(q - p) : req->path.n;
-        char loc[8192 + 64];
-        snprintf(loc, sizeof loc, "Location: %.*s/%.*s\r\n", (int)rawlen, p,
-                 q ? (int)(req->path.n - rawlen) : 0, q ? q : "");
+        /* the Location comes from the normalised path, re-encoded: the raw
+         * one could be "//host", which a browser takes for another site */
+        const char *q = memchr(req->path.p, '?', req->path.n);
+        struct buf loc;
+        buf_init(&loc, 0);
+        rc = buf_append(&loc, "Location: ", 10);
+        if (rc == 0) rc = http_url_encode(&loc, path, pl);
+        if (rc == 0) rc = buf_append(&loc, "/", 1);
+        if (rc == 0 && q) rc = buf_append(&loc, q, req->path.n - (size_t)(q - req->path.p));
+        if (rc == 0) rc = buf_append(&loc, "\r\n", 3);
         close(dirfd);
-        rc = resp_error(out, 301, keep_alive, req->version, head, loc, NULL);
+        if (rc == 0) rc = resp_error(out, 301, keep_alive, req->version, head, buf_head(&loc), NULL);
+        buf_free(&loc);
         return rc < 0 ? rc : 301;
     }
     if (!sc->listing) {
