@@ -46,6 +46,27 @@ static const unsigned char cls[256] = {
 
 #define IS(c, k) (cls[(unsigned char)(c)] & (k))
 
+/* Values and targets are most of a head's bytes, so they are skipped a word
+ * at a time (SWAR): V and R are exactly the bytes from lo (0x20 for V, 0x21
+ * for R) up, DEL excepted, plus HTAB for V.  A word with no byte below lo and
+ * no DEL is all class k; the first other word, and [e - 8, e), go through the
+ * table.  The bit tricks are the classic "has a byte less than n" (exact for
+ * n <= 128) and "has a zero byte" on x ^ DEL. */
+#define ONES 0x0101010101010101u
+static const char *skip(const char *p, const char *e, uint64_t lo, int k)
+{
+    while (e - p >= 8) {
+        uint64_t x, d;
+        memcpy(&x, p, 8);
+        d = x ^ (ONES * 0x7f);
+        if ((((x - ONES * lo) & ~x) | ((d - ONES) & ~d)) & (ONES * 0x80)) break;
+        p += 8;
+    }
+    while (IS(*p, k))
+        p++;
+    return p;
+}
+
 static const char *const method_names[] = {
     [HTTP_GET] = "GET",     [HTTP_HEAD] = "HEAD",       [HTTP_POST] = "POST",
     [HTTP_PUT] = "PUT",     [HTTP_DELETE] = "DELETE",   [HTTP_OPTIONS] = "OPTIONS",
@@ -232,8 +253,7 @@ static int parse_request_line(struct http_request *req, const char *p, const cha
     req->method = method_of(p, (size_t)(q - p));
 
     p = ++q;
-    while (IS(*q, R))
-        q++;
+    q = skip(q, e, 0x21, R);
     if (q == p || *q != ' ') return fail(req, 400, "invalid request target");
     req->target = http_str_make(p, (size_t)(q - p));
 
@@ -368,8 +388,9 @@ static int known_field(struct http_request *req, struct seen *s, const char *nam
 
 /* The single forward pass over a complete head: request line in
  * [start, line_end), fields up to the blank line that ends at end. */
-static int parse_head(const char *buf, size_t start, size_t line_end, const struct http_limits *l,
-                      struct http_request *req, struct http_header *headers)
+static int parse_head(const char *buf, size_t start, size_t line_end, size_t end,
+                      const struct http_limits *l, struct http_request *req,
+                      struct http_header *headers)
 {
     const char *e = buf + line_end - 1; /* the request line's LF */
     if (e > buf + start && e[-1] == '\r') e--;
@@ -402,9 +423,7 @@ static int parse_head(const char *buf, size_t start, size_t line_end, const stru
         while (*p == ' ' || *p == '\t')
             p++;
         const char *v = p;
-        while (IS(*p, V))
-            p++;
-        const char *ve = p;
+        const char *ve = p = skip(p, buf + end, 0x20, V);
         if (*p == '\r' && p[1] == '\n')
             p += 2;
         else if (*p == '\n')
@@ -459,7 +478,7 @@ int http_parse_request(struct http_parser *st, const char *buf, size_t len,
     req->headers = headers;
     if (r > 0 && end > INT_MAX) r = -431, why = "header section too large";
     if (r > 0)
-        r = parse_head(buf, st->start, st->line_end, &l, req, headers);
+        r = parse_head(buf, st->start, st->line_end, end, &l, req, headers);
     else
         req->error = why;
     http_parser_init(st);

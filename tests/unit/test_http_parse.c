@@ -714,3 +714,28 @@ Test(parse, byte_classes)
         }
     }
 }
+
+/* values and targets are skipped a word at a time: a byte must be judged the
+ * same at every offset, whatever word boundary it falls on */
+Test(parse, byte_classes_every_offset)
+{
+    for (int c = 0; c < 256; c++) {
+        int vchar = c == '\t' || (c >= 0x20 && c != 0x7f);
+        int target = c > 0x20 && c != 0x7f;
+        for (size_t at = 0; at < 24; at++) {
+            char in[128];
+            struct http_request rq;
+            int n = sprintf(in, "GET / HTTP/1.1\r\nHost: a\r\nX: %s\r\n\r\n",
+                            "abcdefghijklmnopqrstuvwx");
+            in[28 + at] = (char)c;
+            int r = parse1(in, (size_t)n, NULL, &rq, NULL, NULL);
+            /* an LF as the last byte ends the line, and the head with the CRLF after it */
+            cr_expect_eq(r > 0, vchar || (c == '\n' && at == 23), "value byte 0x%02x at %zu: %d", c,
+                         at, r);
+            n = sprintf(in, "GET /%s HTTP/1.1\r\nHost: a\r\n\r\n", "abcdefghijklmnopqrstuvwx");
+            in[5 + at] = (char)c;
+            r = parse1(in, (size_t)n, NULL, &rq, NULL, NULL);
+            cr_expect_eq(r > 0, target, "target byte 0x%02x at %zu: %d", c, at, r);
+        }
+    }
+}
