@@ -78,6 +78,7 @@ struct worker {
     int lfd, stopfd;
     int stopping, paused;
     int nconns, max_conns;
+    uint64_t said_emfile; /* when EMFILE was last reported */
     struct conn *conns;
     char *scratch;
     struct buf out; /* responses being assembled */
@@ -618,8 +619,13 @@ static void on_accept(struct loop *l, int fd, unsigned events, void *arg)
             continue;
         }
         if (cfd == -EMFILE || cfd == -ENFILE || cfd == -ENOBUFS || cfd == -ENOMEM) {
-            char msg[160];
-            fprintf(stderr, "berth: %s\n", err_fmt(msg, sizeof msg, cfd, "cannot accept"));
+            /* said once a minute at most: the condition can last */
+            uint64_t now = loop_now(w->loop);
+            if (!w->said_emfile || now - w->said_emfile > 60000) {
+                char msg[160];
+                fprintf(stderr, "berth: %s\n", err_fmt(msg, sizeof msg, cfd, "cannot accept"));
+                w->said_emfile = now;
+            }
             accept_pause(w, 2);
         }
         return;
