@@ -97,7 +97,7 @@ struct berth_server {
     int nroutes;
     struct worker *w;
     int nworkers;
-    int logfd, listening;
+    int logfd, listening, mime_loaded;
     volatile sig_atomic_t stopped;
     int port;
     char hoststr[64];
@@ -117,6 +117,7 @@ struct berth_req {
 };
 
 static void conn_update(struct conn *c);
+static int mime_users;
 static void on_conn(struct loop *l, int fd, unsigned events, void *arg);
 
 /* ---- access log ---- */
@@ -778,7 +779,10 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     unsigned r = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)s;
     snprintf(s->boundary, sizeof s->boundary, "berth-%08x%08x", r, r * 2654435761u);
     s->sc.boundary = s->boundary;
-    mime_load("/etc/mime.types");
+    /* the type table is process-wide: loaded by the first server, released
+     * by the last */
+    if (__atomic_fetch_add(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_load("/etc/mime.types");
+    s->mime_loaded = 1;
     if (s->log_path) {
         s->logfd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (s->logfd < 0) {
@@ -909,6 +913,7 @@ void berth_server_free(berth_server *s)
     free(s->routes);
     if (s->sc.rootfd >= 0) close(s->sc.rootfd);
     if (s->logfd > 2) close(s->logfd);
+    if (s->mime_loaded && __atomic_sub_fetch(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_unload();
     free(s->host);
     free(s->root);
     free(s->index);
