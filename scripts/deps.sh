@@ -7,7 +7,7 @@
 # A no-op (one dpkg-query) when everything is there.
 set -e
 build="gcc make libc6-dev pkg-config libjansson-dev"
-test="$build libcriterion-dev python3 python3-pytest python3-requests curl chromium util-linux iproute2"
+test="$build libcriterion-dev python3 python3-pytest python3-requests curl chromium util-linux iproute2 valgrind"
 fuzz="$build clang libclang-rt-14-dev"
 bench="$build wrk nginx-light lighttpd h2o strace"
 case "${1:-build}" in
