@@ -22,6 +22,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHUNK           (64 * 1024)
@@ -29,6 +30,7 @@
 #define SEND_TIMEOUT_MS 30000        /* blocking models: a peer that never reads */
 #define STOP_GRACE_MS   5000         /* after a stop signal, to flush what was read */
 #define THREAD_STACK    (256 * 1024)
+#define ACCEPT_PAUSE_MS 100 /* out of descriptors: wait this long before accepting again */
 
 static const char *const model_names[] = {
     [ECHO_ITERATIVE] = "iterative", [ECHO_FORK] = "fork",   [ECHO_THREAD] = "thread",
@@ -51,7 +53,30 @@ struct srv {
     const struct echo_server_opt *o;
     FILE *out;
     int lfd;
+    time_t complained; /* when accept trouble was last reported */
 };
+
+/* Whether a failed accept calls for a pause: out of descriptors or memory
+ * will not go away by retrying at once, and a level-triggered listener
+ * would spin.  Reported at most once a minute. */
+static int accept_trouble(struct srv *s, int rc)
+{
+    if (rc == -EAGAIN || rc == -EINTR) return 0;
+    time_t now = time(NULL);
+    if (now - s->complained >= 60) {
+        char msg[256];
+        fprintf(s->out, "%s\n", err_fmt(msg, sizeof msg, rc, "cannot accept a connection"));
+        s->complained = now;
+    }
+    return rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void log_open(struct srv *s, const char *peer)
 {
@@ -144,6 +169,14 @@ static int wait_listener(int lfd)
     }
 }
 
+/* The blocking models' pause after accept trouble; a stop cuts it short. */
+static void pause_accepting(struct srv *s, int rc)
+{
+    if (!accept_trouble(s, rc)) return;
+    struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
+    poll(&p, 1, ACCEPT_PAUSE_MS);
+}
+
 /* Echoes one connection with blocking I/O until the peer half-closes, or the
  * server stops: reading stops then, and everything read has been sent back. */
 static void serve_blocking(struct srv *s, int fd, const char *peer)
@@ -191,7 +224,10 @@ static int run_iterative(struct srv *s)
     while (wait_listener(s->lfd)) {
         struct net_addr peer;
         int fd = net_accept(s->lfd, &peer);
-        if (fd < 0) continue; /* EAGAIN, or a client that reset before we got to it */
+        if (fd < 0) { /* EAGAIN: a client that reset before we got to it */
+            pause_accepting(s, fd);
+            continue;
+        }
         char ps[128];
         peer_str(&peer, ps, sizeof ps);
         serve_blocking(s, fd, ps);
@@ -225,7 +261,10 @@ static int run_fork(struct srv *s)
         if (!more) break;
         struct net_addr peer;
         int fd = net_accept(s->lfd, &peer);
-        if (fd < 0) continue;
+        if (fd < 0) {
+            pause_accepting(s, fd);
+            continue;
+        }
         char ps[128];
         peer_str(&peer, ps, sizeof ps);
         fflush(s->out); /* or the child would print the parent's buffer again */
@@ -284,7 +323,10 @@ static int run_thread(struct srv *s)
     while (wait_listener(s->lfd)) {
         struct net_addr peer;
         int fd = net_accept(s->lfd, &peer);
-        if (fd < 0) continue;
+        if (fd < 0) {
+            pause_accepting(s, fd);
+            continue;
+        }
         struct job *j = malloc(sizeof *j);
         if (!j) {
             close(fd);
@@ -406,6 +448,7 @@ static int run_select(struct srv *s)
     struct conns cs = {0};
     int stop = 0;
     struct timespec t0 = {0};
+    uint64_t paused_until = 0; /* accept trouble: leave the listener alone until then */
 
     for (;;) {
         fd_set r, w;
@@ -413,7 +456,8 @@ static int run_select(struct srv *s)
         FD_ZERO(&w);
         int maxfd = stop_pipe[0];
         FD_SET(stop_pipe[0], &r);
-        if (!stop) {
+        if (paused_until && mono_ms() >= paused_until) paused_until = 0;
+        if (!stop && !paused_until) {
             FD_SET(s->lfd, &r);
             if (s->lfd > maxfd) maxfd = s->lfd;
         }
@@ -423,6 +467,11 @@ static int run_select(struct srv *s)
             if (c->fd > maxfd) maxfd = c->fd;
         }
         struct timeval tv = {.tv_sec = 1}, *tvp = stop ? &tv : NULL;
+        if (paused_until) {
+            tv.tv_sec = 0;
+            tv.tv_usec = ACCEPT_PAUSE_MS * 1000;
+            tvp = &tv;
+        }
         int n = select(maxfd + 1, &r, &w, NULL, tvp);
         if (n < 0 && errno != EINTR) return -errno;
         if (n < 0) continue;
@@ -441,11 +490,14 @@ static int run_select(struct srv *s)
             clock_gettime(CLOCK_MONOTONIC, &now);
             if (!cs.n || (now.tv_sec - t0.tv_sec) * 1000 > STOP_GRACE_MS) break;
         }
-        if (!stop && FD_ISSET(s->lfd, &r)) {
+        if (!stop && !paused_until && FD_ISSET(s->lfd, &r)) {
             for (int i = 0; i < 64; i++) {
                 struct net_addr peer;
                 int fd = net_accept(s->lfd, &peer);
-                if (fd < 0) break;
+                if (fd < 0) {
+                    if (accept_trouble(s, fd)) paused_until = mono_ms() + ACCEPT_PAUSE_MS;
+                    break;
+                }
                 if (fd >= FD_SETSIZE) {
                     char ps[128];
                     peer_str(&peer, ps, sizeof ps);
@@ -483,6 +535,7 @@ struct esrv {
     struct conns cs;
     int stop;
     struct loop_timer grace;
+    struct loop_timer resume; /* accepting again after accept trouble */
 };
 
 static void econn_cb(struct loop *l, int fd, unsigned events, void *arg);
@@ -514,6 +567,14 @@ static void econn_cb(struct loop *l, int fd, unsigned events, void *arg)
     econn_update(c->owner, c);
 }
 
+static void eaccept_cb(struct loop *l, int fd, unsigned events, void *arg);
+
+static void eresume_cb(struct loop *l, struct loop_timer *t)
+{
+    struct esrv *es = (struct esrv *)((char *)t - offsetof(struct esrv, resume));
+    if (!es->stop) loop_io_set(l, es->s->lfd, LOOP_READ, eaccept_cb, es);
+}
+
 static void eaccept_cb(struct loop *l, int fd, unsigned events, void *arg)
 {
     struct esrv *es = arg;
@@ -522,7 +583,13 @@ static void eaccept_cb(struct loop *l, int fd, unsigned events, void *arg)
     for (int i = 0; i < 64; i++) {
         struct net_addr peer;
         int cfd = net_accept(fd, &peer);
-        if (cfd < 0) break;
+        if (cfd < 0) {
+            if (accept_trouble(es->s, cfd)) {
+                loop_io_set(l, fd, 0, eaccept_cb, es);
+                loop_timer_set(l, &es->resume, ACCEPT_PAUSE_MS, eresume_cb);
+            }
+            break;
+        }
         struct conn *c = conn_new(&es->cs, cfd, &peer);
         if (!c) {
             close(cfd);
@@ -550,6 +617,7 @@ static void estop_cb(struct loop *l, int signo, void *arg)
     if (es->stop) return;
     es->stop = 1;
     loop_io_del(l, es->s->lfd);
+    loop_timer_stop(l, &es->resume);
     for (struct conn *c = es->cs.head, *next; c; c = next) {
         next = c->next;
         econn_update(es, c);
@@ -577,6 +645,7 @@ fail:
         conn_free(s, &es.cs, es.cs.head);
     }
     loop_timer_stop(es.l, &es.grace);
+    loop_timer_stop(es.l, &es.resume);
     loop_free(es.l);
     return rc;
 }

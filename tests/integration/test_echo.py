@@ -414,6 +414,29 @@ def test_udp_client_no_server():
     assert b"connection refused" in r.stderr or b"timed out" in r.stderr
 
 
+# ---- running out of descriptors ----
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("model", ["thread", "select", "epoll"])
+def test_out_of_descriptors_pauses_instead_of_spinning(server, model):
+    s = server("echo-server", "-p", "0", "--model", model, "-q")
+    resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE, (32, 32))
+    socks = [connect(s.port) for _ in range(50)]  # more than it may hold
+    assert s.wait_for("cannot accept a connection: too many open files", timeout=5), s.output()
+    before = cpu_seconds(s.proc.pid)
+    time.sleep(1)
+    assert cpu_seconds(s.proc.pid) - before < 0.5, "accept loop spins while out of fds"
+    for c in socks:
+        c.close()
+    assert roundtrip(connect(s.port), b"again") == b"again"
+    assert s.stop() == 0
+
+
 # ---- select's limit ----
 
 def test_select_refuses_past_fd_setsize(server):
