@@ -73,6 +73,49 @@ static void same(int r1, const struct http_request *a, const char *ba, int r2,
     if (a->host.p && a->host.p - ba != b->host.p - bb) abort();
 }
 
+static int eq(struct http_str a, struct http_str b)
+{
+    return a.n == b.n && !a.p == !b.p && (!a.n || memcmp(a.p, b.p, a.n) == 0);
+}
+
+/* A request written back in canonical form ("name: value", CRLF) parses to
+ * the same meaning: nothing accepted depends on a spelling we then lose. */
+static void reserialize(const struct http_request *a)
+{
+    static char out[20000];
+    static struct http_header h[MAXH];
+    size_t n = 0;
+#define PUT(p, len)                                                                                \
+    do {                                                                                           \
+        if (n + (len) > sizeof out) return;                                                        \
+        memcpy(out + n, (p), (len));                                                               \
+        n += (len);                                                                                \
+    } while (0)
+    PUT(a->method_str.p, a->method_str.n);
+    PUT(" ", 1);
+    PUT(a->target.p, a->target.n);
+    PUT(a->version == 11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", 11);
+    for (size_t i = 0; i < a->nheaders; i++) {
+        PUT(a->headers[i].name.p, a->headers[i].name.n);
+        PUT(": ", 2);
+        PUT(a->headers[i].value.p, a->headers[i].value.n);
+        PUT("\r\n", 2);
+    }
+    PUT("\r\n", 2);
+#undef PUT
+    struct http_parser st;
+    struct http_request b;
+    http_parser_init(&st);
+    const struct http_limits big = {sizeof out, sizeof out, MAXH};
+    if (http_parse_request(&st, out, n, &big, &b, h) != (int)n) abort();
+    if (a->method != b.method || a->version != b.version || a->nheaders != b.nheaders ||
+        a->content_length != b.content_length || a->chunked != b.chunked ||
+        a->keep_alive != b.keep_alive || a->expect_continue != b.expect_continue ||
+        !eq(a->host, b.host) || !eq(a->path, b.path) || !eq(a->range, b.range) ||
+        !eq(a->if_none_match, b.if_none_match))
+        abort();
+}
+
 static void run(const char *in, size_t size, const struct http_limits *lim, size_t maxh)
 {
     static struct http_header h1[MAXH], h2[MAXH];
@@ -82,6 +125,7 @@ static void run(const char *in, size_t size, const struct http_limits *lim, size
     http_parser_init(&st);
     int ref = http_parse_request(&st, in, size, lim, &r1, h1);
     check(ref, &r1, in, size, maxh);
+    if (ref > 0) reserialize(&r1);
     if (ref > 0 || ref < 0) {
         /* the parser zeroes its state, and a second call gives the same */
         if (st.scanned || st.start || st.line_end) abort();
