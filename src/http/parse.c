@@ -137,6 +137,9 @@ static int find_end(struct http_parser *st, const char *buf, size_t len,
             if (i > l->max_line) return *why = "too many empty lines", -400;
             st->start = st->scanned = i;
             if (i == len || buf[i] == '\r') return 0;
+            /* a TLS handshake or other non-HTTP bytes: say so now, not after
+             * max_line bytes or a timeout */
+            if (!IS(buf[i], T)) return *why = "invalid method", -400;
         }
         /* search no further than the longest allowed request line */
         size_t stop = len - st->start > l->max_line ? st->start + l->max_line : len;

@@ -87,7 +87,9 @@ void http_parser_init(struct http_parser *st);
  *        -400 malformed or ambiguous framing, -414 request line over max_line,
  *        -431 field section over max_header or more than max_headers fields,
  *        -505 a well-formed version other than HTTP/1.0 and HTTP/1.1,
- *        -501 a transfer coding we do not implement (only chunked is).
+ *        -501 an unknown transfer coding, or a final coding other than chunked
+ *        ("gzip, chunked" is accepted: the body is framed by chunked).
+ *        A first byte that cannot start a method fails at once (-400).
  * Chosen strictness beyond RFC 9112 (security first): CONNECT and the
  * authority-form are refused (400, we do not proxy); userinfo in an
  * absolute-form target, an absolute-form target with a query but no path,

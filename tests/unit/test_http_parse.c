@@ -657,6 +657,17 @@ Test(parse, resume_without_rescan)
     cr_expect_eq(http_parse_request(&st, buf, m, NULL, &rq, NULL), 21);
 }
 
+/* a TLS ClientHello (or any non-HTTP client) is refused on its first byte */
+Test(parse, not_http_fails_early)
+{
+    struct http_request rq;
+    cr_expect_eq(parse1("\x16\x03\x01\x02\x00\x01", 6, NULL, &rq, NULL, NULL), -400);
+    cr_expect_str_eq(rq.error, "invalid method");
+    cr_expect_eq(parse1("\r\n\x16", 3, NULL, &rq, NULL, NULL), -400);
+    cr_expect_eq(parse1("\r\n", 2, NULL, &rq, NULL, NULL), 0);
+    cr_expect_eq(parse1("G", 1, NULL, &rq, NULL, NULL), 0);
+}
+
 Test(parse, method_names)
 {
     cr_expect_str_eq(http_method_name(HTTP_GET), "GET");
