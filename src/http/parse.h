@@ -42,10 +42,9 @@ struct http_limits {
     size_t max_header;  /* default 8192 */
     size_t max_headers; /* field lines; also the capacity of the headers array; default 100 */
 };
-#define HTTP_LIMITS_DEFAULT                                                                        \
-    {                                                                                              \
-        8192, 8192, 100                                                                            \
-    }
+// clang-format off
+#define HTTP_LIMITS_DEFAULT {8192, 8192, 100}
+// clang-format on
 
 /* Scan progress, byte offsets from the buffer start.  Zero it (or
  * http_parser_init) for a new request; the parser zeroes it itself whenever
@@ -83,7 +82,8 @@ void http_parser_init(struct http_parser *st);
  *   > 0  complete: the head's length through its blank line, ignored leading
  *        empty lines included; *req is filled in;
  *   0    need more bytes; *req untouched;
- *   < 0  -STATUS to answer before closing the connection, req->error says why:
+ *   < 0  -STATUS to answer before closing the connection, req->error says why
+ *        (req->version too when the request line got that far; the rest reset):
  *        -400 malformed or ambiguous framing, -414 request line over max_line,
  *        -431 field section over max_header or more than max_headers fields,
  *        -505 a well-formed version other than HTTP/1.0 and HTTP/1.1,
