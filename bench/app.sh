@@ -64,12 +64,14 @@ if [ "$LOAD" = c ]; then
 #include <unistd.h>
 
 struct cl {
-    int fd, left, on_conn, i;
+    int fd, left, on_conn, i, connecting;
     struct buf in;
     struct app_dec d;
 };
 static struct buf reqs[4];
 static int port, per_conn, ep;
+
+static int send_req(struct cl *c);
 
 static double now(void)
 {
@@ -78,19 +80,35 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Starts a non-blocking connect; the request goes out once it completes, so
+ * the load never waits on one connection's handshake. */
 static int open_conn(struct cl *c)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int one = 1;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) return -1;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->fd < 0) return -1;
+    if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) return -1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
     epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+    c->connecting = 1;
     c->on_conn = 0;
     buf_clear(&c->in);
     return 0;
+}
+
+/* The connect finished: check it and send the first request. */
+static int connected(struct cl *c)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+    c->connecting = 0;
+    return send_req(c);
 }
 
 static void close_rst(struct cl *c)
@@ -130,7 +148,7 @@ int main(int argc, char **argv)
         cs[i].i = i;
         cs[i].left = total;
         app_dec_init(&cs[i].d, 0, 0);
-        if (open_conn(&cs[i]) < 0 || send_req(&cs[i]) < 0) {
+        if (open_conn(&cs[i]) < 0) {
             errors++;
             continue;
         }
@@ -142,11 +160,13 @@ int main(int argc, char **argv)
         for (int e = 0; e < k; e++) {
             struct cl *c = evs[e].data.ptr;
             if (c->fd < 0) continue;
-            ssize_t r = buf_read_fd(&c->in, c->fd, 4096);
-            int bad = r == 0 || (r < 0 && r != -EAGAIN);
+            int bad = 0;
+            ssize_t r = 0;
+            if (c->connecting) bad = connected(c) < 0;
+            else r = buf_read_fd(&c->in, c->fd, 4096), bad = r == 0 || (r < 0 && r != -EAGAIN);
             struct app_msg m;
             ssize_t used;
-            while (!bad && c->fd >= 0 &&
+            while (!bad && c->fd >= 0 && !c->connecting &&
                    (used = app_decode(&c->d, buf_head(&c->in), buf_len(&c->in), 0, &m)) != 0) {
                 if (used < 0) {
                     bad = 1;
@@ -167,7 +187,7 @@ int main(int argc, char **argv)
                     active--;
                 } else if (c->on_conn >= per_conn) {
                     close_rst(c);
-                    if (open_conn(c) < 0 || send_req(c) < 0) bad = 1;
+                    if (open_conn(c) < 0) bad = 1;
                 } else if (send_req(c) < 0) {
                     bad = 1;
                 }
