@@ -2,6 +2,7 @@
  * encoder's bytes against the Python reference's, the decoder over every
  * segmentation, each malformed case, and the limits. */
 #include "app/proto.h"
+#include "app/server.h"
 #include "err.h"
 
 #include <criterion/criterion.h>
@@ -402,4 +403,83 @@ Test(decode, garbage_never_crashes)
         if (r > 0) app_msg_free(&m);
         app_dec_free(&d);
     }
+}
+
+/* ---- the server's answers (app_respond, src/app/server.c) ---- */
+
+/* Decodes one text/json request built from `json` and returns the "result"
+ * the server answers, as a malloc'd string. */
+static char *answer_of(const char *json_text)
+{
+    struct buf req, out;
+    buf_init(&req, 0);
+    buf_init(&out, 0);
+    json_t *v = json_loads(json_text, JSON_DECODE_ANY, NULL);
+    cr_assert_not_null(v, "%s", json_text);
+    cr_assert_eq(app_encode_json(&req, v), 0);
+    json_decref(v);
+    struct app_dec d;
+    struct app_msg m;
+    cr_assert_gt(decode_once(buf_head(&req), buf_len(&req), 0, &d, &m), 0);
+    json_t *table = app_table_default();
+    char why[128];
+    cr_assert_eq(app_respond(table, &m, &out, why, sizeof why), 0, "%s", why);
+    app_msg_free(&m);
+    cr_assert_eq(decode_once(buf_head(&out), buf_len(&out), 0, &d, &m), (ssize_t)buf_len(&out));
+    char *r = strdup(json_string_value(json_object_get(m.json, "result")));
+    app_msg_free(&m);
+    json_decref(table);
+    buf_free(&req);
+    buf_free(&out);
+    return r;
+}
+
+Test(respond, the_reference_answers)
+{
+    char *r = answer_of("{\"action\": \"search\", \"value\": \"morpheus\"}");
+    cr_assert_str_eq(r, "Follow the white rabbit. \360\237\220\260");
+    free(r);
+    r = answer_of("{\"action\": \"search\", \"value\": \"\360\237\220\266\"}");
+    cr_assert_str_eq(r, "\360\237\220\276 Playing ball! \360\237\217\220");
+    free(r);
+    r = answer_of("{\"value\": \"ring\", \"action\": \"search\"}");
+    cr_assert_str_eq(r, "In the caves beneath the Misty Mountains. \360\237\222\215");
+    free(r);
+    r = answer_of("{\"action\": \"search\", \"value\": \"Morpheus\"}");
+    cr_assert_str_eq(r, "No match for \"Morpheus\".");
+    free(r);
+    r = answer_of("{\"action\": \"searc\", \"value\": \"ring\"}");
+    cr_assert_str_eq(r, "Error: invalid action \"searc\".");
+    free(r);
+}
+
+Test(respond, non_string_values_appear_as_json)
+{
+    char *r = answer_of("{\"action\": \"search\", \"value\": [1, 2.5]}");
+    cr_assert_str_eq(r, "No match for \"[1, 2.5]\".");
+    free(r);
+    r = answer_of("{\"action\": \"search\"}");
+    cr_assert_str_eq(r, "No match for \"null\".");
+    free(r);
+    r = answer_of("{\"value\": \"ring\"}");
+    cr_assert_str_eq(r, "Error: invalid action \"null\".");
+    free(r);
+}
+
+Test(respond, binary_first_ten_bytes_and_refusals)
+{
+    struct buf out;
+    buf_init(&out, 0);
+    struct app_msg m = {.type = "x", .encoding = "binary", .content = "abc", .content_len = 3};
+    char why[128];
+    cr_assert_eq(app_respond(NULL, &m, &out, why, sizeof why), 0);
+    static const char want[] = "First 10 bytes of request: abc";
+    cr_assert_arr_eq(buf_head(&out) + buf_len(&out) - (sizeof want - 1), want, sizeof want - 1);
+    buf_free(&out);
+
+    m.json = json_array();
+    cr_assert_eq(app_respond(NULL, &m, &out, why, sizeof why), BERTH_EPROTO);
+    cr_assert_str_eq(why, "request content is not a JSON object");
+    json_decref(m.json);
+    buf_free(&out);
 }
