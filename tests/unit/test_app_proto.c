@@ -1,6 +1,6 @@
 /* Unit tests of the application-protocol codec (src/app/proto.c): the
  * encoder's bytes against the Python reference's, the decoder over every
- * segmentation, each malformed case, and the limits. */
+ * segmentation, each malformed case, the limits; and the server's answers. */
 #include "app/proto.h"
 #include "app/server.h"
 #include "err.h"
