@@ -177,8 +177,38 @@ static void pause_accepting(struct srv *s, int rc)
     poll(&p, 1, ACCEPT_PAUSE_MS);
 }
 
+/* Sends all of p[0..n), waiting in poll() rather than in send() so that a
+ * stop is noticed: from then on the peer has STOP_GRACE_MS to take the
+ * rest.  Before that, a peer that takes nothing for SEND_TIMEOUT_MS fails. */
+static int send_all_or_stop(int fd, const char *p, size_t n)
+{
+    uint64_t deadline = 0;
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EINTR) return -errno;
+        struct pollfd q[2] = {{.fd = fd, .events = POLLOUT},
+                              {.fd = stop_pipe[0], .events = POLLIN}};
+        int wait = SEND_TIMEOUT_MS;
+        if (deadline) {
+            uint64_t now = mono_ms();
+            if (now >= deadline) return -ETIMEDOUT;
+            wait = (int)(deadline - now);
+        }
+        int r = poll(q, deadline ? 1 : 2, wait);
+        if (r < 0 && errno != EINTR) return -errno;
+        if (r == 0) return -ETIMEDOUT;
+        if (r > 0 && !deadline && q[1].revents) deadline = mono_ms() + STOP_GRACE_MS;
+    }
+    return 0;
+}
+
 /* Echoes one connection with blocking I/O until the peer half-closes, or the
- * server stops: reading stops then, and everything read has been sent back. */
+ * server stops: reading stops then, and everything read is sent back. */
 static void serve_blocking(struct srv *s, int fd, const char *peer)
 {
     char data[16384];
@@ -187,8 +217,7 @@ static void serve_blocking(struct srv *s, int fd, const char *peer)
     struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
 
     log_open(s, peer);
-    if ((rc = net_set_nonblock(fd, 0)) < 0 || (rc = net_set_timeout(fd, SEND_TIMEOUT_MS)) < 0)
-        goto done;
+    if ((rc = net_set_nonblock(fd, 0)) < 0) goto done;
     for (;;) {
         int r = poll(p, 2, -1);
         if (r < 0 && errno == EINTR) continue;
@@ -205,11 +234,7 @@ static void serve_blocking(struct srv *s, int fd, const char *peer)
             break;
         }
         in += (size_t)got;
-        ssize_t sent = net_send_all(fd, data, (size_t)got);
-        if (sent < 0) {
-            rc = (int)sent;
-            break;
-        }
+        if ((rc = send_all_or_stop(fd, data, (size_t)got)) < 0) break;
         out += (size_t)got;
     }
 done:
@@ -454,8 +479,9 @@ static int run_select(struct srv *s)
         fd_set r, w;
         FD_ZERO(&r);
         FD_ZERO(&w);
-        int maxfd = stop_pipe[0];
-        FD_SET(stop_pipe[0], &r);
+        /* once stopping, the never-drained pipe would make select spin */
+        int maxfd = stop ? -1 : stop_pipe[0];
+        if (!stop) FD_SET(stop_pipe[0], &r);
         if (paused_until && mono_ms() >= paused_until) paused_until = 0;
         if (!stop && !paused_until) {
             FD_SET(s->lfd, &r);

@@ -19,6 +19,12 @@ MODELS = ["iterative", "fork", "thread", "select", "epoll"]
 T = 20  # socket timeout: a hang fails the test instead of the suite
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def connect(port, host="127.0.0.1", family=socket.AF_INET):
     s = socket.socket(family, socket.SOCK_STREAM)
     s.settimeout(T)
@@ -204,6 +210,49 @@ def test_stopping_finishes_what_was_read(echo):
     assert rest == b""
     assert echo.proc.wait(T) == 0
     s.close()
+
+
+def fill_until_stalled(s, stall=0.3, limit=64 << 20):
+    """Sends without reading until nothing more goes for `stall` seconds."""
+    s.setblocking(False)
+    chunk = b"f" * (1 << 16)
+    sent, since = 0, None
+    while sent < limit:
+        _, w, _ = select.select([], [s], [], 0.05)
+        if not w:
+            since = since or time.monotonic()
+            if time.monotonic() - since > stall:
+                break
+            continue
+        since = None
+        try:
+            sent += s.send(chunk)
+        except BlockingIOError:
+            pass
+    return sent
+
+
+def test_stop_with_a_client_that_never_reads(server):
+    """The server has echo bytes the client will not take: a stop gives them
+    a bounded grace, without spinning meanwhile, then exits 0."""
+    srvs = {m: server("echo-server", "-p", "0", "--model", m, "-q") for m in MODELS}
+    clients = []
+    for s in srvs.values():
+        c = connect(s.port)
+        assert fill_until_stalled(c) > 0
+        clients.append(c)
+    t0 = time.monotonic()
+    for s in srvs.values():
+        s.proc.send_signal(signal.SIGTERM)
+    cpu0 = {m: cpu_seconds(s.proc.pid) for m, s in srvs.items()}
+    time.sleep(1)
+    for m, s in srvs.items():
+        assert cpu_seconds(s.proc.pid) - cpu0[m] < 0.3, "%s spins while stopping" % m
+    for m, s in srvs.items():
+        assert s.proc.wait(15) == 0, m
+    assert time.monotonic() - t0 < 12
+    for c in clients:
+        c.close()
 
 
 def test_logs_peer_and_byte_counts(server):
@@ -415,12 +464,6 @@ def test_udp_client_no_server():
 
 
 # ---- running out of descriptors ----
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 @pytest.mark.parametrize("model", ["thread", "select", "epoll"])
 def test_out_of_descriptors_pauses_instead_of_spinning(server, model):
