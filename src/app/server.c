@@ -123,7 +123,7 @@ enum conn_state {
 struct srv;
 
 struct conn {
-    struct loop_timer timer; /* first: the timer callback finds its conn */
+    struct loop_timer timer; /* the timer callback finds its conn by offsetof */
     struct srv *s;
     struct conn *prev, *next;
     int fd;
