@@ -27,8 +27,10 @@ struct echo_server_opt {
 
 /* Listens, prints "listening on ADDR (tcp, model M)" and echoes until SIGINT
  * or SIGTERM; then stops accepting, lets every connection finish sending
- * what it has read, and returns 0.  Installs its own SIGINT/SIGTERM/SIGCHLD
- * handling for the duration. */
+ * what it has read (a peer that will not take it gets a few seconds), and
+ * returns 0.  Signals are process-wide: one server per process at a time;
+ * it installs its own SIGINT/SIGTERM/SIGCHLD handling for the duration, and
+ * the epoll model leaves SIGINT/SIGTERM blocked afterwards (see loop.h). */
 int echo_server_run(const struct echo_server_opt *o, char *why, size_t n);
 
 struct echo_client_opt {
