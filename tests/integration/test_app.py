@@ -323,7 +323,7 @@ def test_stalled_half_message_times_out_without_blocking_others(app):
 
 
 def test_slow_but_steady_client_is_not_cut(app):
-    s = app("--timeout", "0.4")
+    s = app("--timeout", "1")
     msg = search("morpheus")
     with connect(s.port) as c:
         for i in range(0, len(msg), 8):
