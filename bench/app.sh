@@ -247,7 +247,7 @@ row() {
     eval "rps_$1=\$rps"
 }
 
-echo "bench/app.sh: $CLIENTS concurrent clients on 127.0.0.1, $(nproc) CPUs shared by the servers and the load client ($LOAD)"
+echo "bench/app.sh: $CLIENTS concurrent clients on 127.0.0.1, $(nproc) CPUs shared by the servers and the load client ($LOAD); load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 row ref_1 "$ref_port" 1 "$SHORT"
 row berth_1 "$berth_port" 1 "$SHORT"
 row py_keep "$pykeep_port" "$REQUESTS" "$REQUESTS"
