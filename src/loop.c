@@ -232,7 +232,8 @@ int loop_signal(struct loop *l, int signo, loop_signal_cb *cb, void *arg)
 {
     if (signo <= 0 || signo >= _NSIG) return -EINVAL;
     sigaddset(&l->sigs, signo);
-    if (pthread_sigmask(SIG_BLOCK, &l->sigs, NULL) != 0) return -EINVAL;
+    int err = pthread_sigmask(SIG_BLOCK, &l->sigs, NULL);
+    if (err) return -err;
     int fd = signalfd(l->sigfd, &l->sigs, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0) return -errno;
     if (l->sigfd < 0) {
@@ -250,9 +251,13 @@ void loop_stop(struct loop *l)
     l->stop = 1;
 }
 
+/* Fires the timers that are due, at most as many as were armed when the
+ * pass began: a callback that re-arms itself for 0 ms runs again on the next
+ * pass, after I/O has been polled, instead of starving it. */
 static void run_timers(struct loop *l)
 {
-    while (l->nheap && l->heap[0]->when <= l->now) {
+    size_t budget = l->nheap;
+    while (budget-- && l->nheap && l->heap[0]->when <= l->now) {
         struct loop_timer *t = l->heap[0];
         loop_timer_stop(l, t);
         t->cb(l, t);

@@ -54,11 +54,10 @@ int net_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
     if (hl >= hostlen) return BERTH_EBADADDR;
     memcpy(host, h, hl);
     host[hl] = '\0';
-    if (!p) return BERTH_EBADADDR;
-    char *end;
-    errno = 0;
-    long v = strtol(p, &end, 10);
-    if (!*p || *end || errno || v < 0 || v > 65535) return BERTH_EBADADDR;
+    /* digits only: strtol alone would take "+80", " 80" and "-0" */
+    if (!p || !*p || strspn(p, "0123456789") != strlen(p) || strlen(p) > 5) return BERTH_EBADADDR;
+    long v = strtol(p, NULL, 10);
+    if (v > 65535) return BERTH_EBADADDR;
     *port = (int)v;
     return 0;
 }
