@@ -213,7 +213,8 @@ start() {
     name=$1
     shift
     "$@" >"$tmp/$name.log" 2>&1 &
-    pids="$pids $!"
+    spid=$!
+    pids="$pids $spid"
     i=0
     while ! grep -q "listening on" "$tmp/$name.log" 2>/dev/null; do
         i=$((i + 1))
@@ -224,14 +225,21 @@ start() {
 }
 
 start berth "$BERTH" app-server -b 127.0.0.1 -p 0 -q
-berth_port=$port
+berth_port=$port berth_pid=$spid
 start ref "$PYTHON" bench/app_pyserver.py 127.0.0.1 0
-ref_port=$port
+ref_port=$port ref_pid=$spid
 start pykeep "$PYTHON" bench/app_pyserver.py 127.0.0.1 0 --keepalive
-pykeep_port=$port
+pykeep_port=$port pykeep_pid=$spid
 
-# row NAME PORT PER_CONN REQUESTS
+# CPU time (user + system) a process has used, in clock ticks
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# row NAME PORT PID PER_CONN REQUESTS
 row() {
+    t0=$(ticks "$3")
+    shift_pid=$3
+    set -- "$1" "$2" "$4" "$5"
     if [ "$LOAD" = c ]; then
         out=$("$tmp/load" "$2" "$CLIENTS" "$4" "$3" "$SECONDS_MAX")
     else
@@ -242,19 +250,23 @@ row() {
     n=$(echo "$out" | sed -n 's/.*"requests": \([0-9]*\).*/\1/p')
     e=$(echo "$out" | sed -n 's/.*"errors": \([0-9]*\).*/\1/p')
     s=$(echo "$out" | sed -n 's/.*"seconds": \([0-9.]*\).*/\1/p')
-    printf '%-11s %9s req/s  %7s requests in %6ss, %s errors  (%s per connection)\n' \
-        "$1" "$rps" "$n" "$s" "$e" "$3"
-    eval "rps_$1=\$rps"
+    # server CPU per request: unlike req/s, not set by how busy the machine is
+    cpu=$(awk -v t="$(($(ticks "$shift_pid") - t0))" -v hz="$hz" -v n="$n" \
+        'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }')
+    printf '%-11s %9s req/s  %7s requests in %6ss, %s errors, server CPU %5s us/request  (%s per connection)\n' \
+        "$1" "$rps" "$n" "$s" "$e" "$cpu" "$3"
+    eval "rps_$1=\$rps cpu_$1=\$cpu"
 }
 
 echo "bench/app.sh: $CLIENTS concurrent clients on 127.0.0.1, $(nproc) CPUs shared by the servers and the load client ($LOAD); load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
-row ref_1 "$ref_port" 1 "$SHORT"
-row berth_1 "$berth_port" 1 "$SHORT"
-row py_keep "$pykeep_port" "$REQUESTS" "$REQUESTS"
-row berth_keep "$berth_port" "$REQUESTS" "$REQUESTS"
+row ref_1 "$ref_port" "$ref_pid" 1 "$SHORT"
+row berth_1 "$berth_port" "$berth_pid" 1 "$SHORT"
+row py_keep "$pykeep_port" "$pykeep_pid" "$REQUESTS" "$REQUESTS"
+row berth_keep "$berth_port" "$berth_pid" "$REQUESTS" "$REQUESTS"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 echo "berth_keep / py_keep  (1,000 requests per connection, like for like):   $(ratio "$rps_berth_keep" "$rps_py_keep")"
 echo "berth_1 / ref_1       (one request per connection, the reference's way): $(ratio "$rps_berth_1" "$rps_ref_1")"
 echo "berth_keep / ref_1    (berth as designed vs the reference as published): $(ratio "$rps_berth_keep" "$rps_ref_1")"
+echo "server CPU per request, py_keep / berth_keep:                          $(ratio "$cpu_py_keep" "$cpu_berth_keep")"
 [ "$LOAD" = c ] || echo "note: the load client is Python; at berth's rates it, not the server, is the limit"
