@@ -10,7 +10,9 @@
 #   berth_1     berth, one request per connection (the same load)
 #   py_keep     the reference code kept open (--keepalive), 1,000 per connection
 #   berth_keep  berth, 1,000 requests per connection (the figure)
-# and prints berth_keep/py_keep, berth_1/ref_1 and berth_keep/ref_1.
+# and prints berth_keep/py_keep, berth_1/ref_1 and berth_keep/ref_1.  Each row
+# also shows the server's CPU time per request (from /proc): on a shared
+# machine req/s moves with everyone else's load, CPU per request much less.
 #
 #   BERTH=build/berth CLIENTS=100 REQUESTS=1000 SHORT=100 SECONDS=30 sh bench/app.sh
 #
