@@ -1,0 +1,547 @@
+#!/usr/bin/env bash
+# bench/http.sh — `berth serve` side by side with canned (the ceiling), nginx, lighttpd and h2o.
+#
+# One run, all servers: each server pinned to CPU 0, wrk -t1 pinned to CPU 1, 127.0.0.1 only,
+# keep-alive, access logs off, ROUNDS rounds of DURATION seconds per scenario, median.
+# Prints one markdown table and writes it to bench/out/http-<date>.md. See bench/README.md.
+#
+#   bench/http.sh                        # full run (about 8 minutes)
+#   DURATION=2 ROUNDS=1 bench/http.sh    # quick run
+#
+# Environment: BERTH=path (default: run `make BUILD=$BUILD` and use $BUILD/berth, BUILD=build),
+# CANNED_SRC=path/to/canned.c (default ../shared/bench/canned.c next to the repo), DURATION,
+# ROUNDS, WORKERS2=0 (skip the berth --workers 2 column), IDLE_CONNS (10000), SERVER_CPU (0),
+# CLIENT_CPU (1), OUT_DIR (bench/out), KEEP_TMP=1 (keep the temp dir with configs and logs),
+# ONLY="berth canned …" (run a subset of the servers).
+set -euo pipefail
+
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
+WORKERS2=${WORKERS2:-1}
+IDLE_CONNS=${IDLE_CONNS:-10000}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+SYSCALL_SECONDS=${SYSCALL_SECONDS:-2}
+SYSCALL_CONNS=${SYSCALL_CONNS:-10}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+OUT_DIR=${OUT_DIR:-$BENCH/out}
+CANNED_SRC=${CANNED_SRC:-$ROOT/../shared/bench/canned.c}
+
+log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- processes we own
+# Every process this script starts in the background goes into PIDS; at exit (normal, error,
+# Ctrl-C, TERM) each of them and its descendants is killed by PID. Nothing is killed by name.
+PIDS=()
+TMP=""
+
+# descendants PID... : the given PIDs plus all their descendants (from /proc/*/stat ppid)
+descendants() {
+    local -A parent=()
+    local f line pid ppid rest
+    for f in /proc/[0-9]*/stat; do
+        { read -r line < "$f"; } 2>/dev/null || continue
+        pid=${f#/proc/}; pid=${pid%/stat}
+        rest=${line##*) }            # fields after "(comm) "
+        rest=${rest#* }              # drop state
+        ppid=${rest%% *}
+        parent[$pid]=$ppid
+    done
+    local -a found=() todo=("$@")
+    local -A seen=()
+    while ((${#todo[@]})); do
+        pid=${todo[-1]}; unset 'todo[-1]'
+        [[ -n $pid && -z ${seen[$pid]:-} && -d /proc/$pid ]] || continue
+        seen[$pid]=1; found+=("$pid")
+        for f in "${!parent[@]}"; do
+            [[ ${parent[$f]} == "$pid" ]] && todo+=("$f")
+        done
+    done
+    echo "${found[@]}"
+}
+
+# forget PID : it has exited and been waited for (so its number may be reused by others)
+forget() {
+    local -a keep=()
+    local p
+    for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if ((${#PIDS[@]})); then
+        local all p i
+        all=$(descendants "${PIDS[@]}")
+        for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+        for i in $(seq 30); do
+            local alive=0
+            for p in $all; do [[ -d /proc/$p ]] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null && alive=1; done
+            ((alive)) || break
+            sleep 0.1
+        done
+        for p in $all; do kill -KILL "$p" 2>/dev/null || true; done
+        wait 2>/dev/null || true
+    fi
+    if [[ -n $TMP && -d $TMP ]]; then
+        if [[ ${KEEP_TMP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log interrupted; exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- what we need
+install_missing() {
+    local -a need=()
+    command -v wrk >/dev/null || need+=(wrk)
+    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
+    command -v lighttpd >/dev/null || [[ -x /usr/sbin/lighttpd ]] || need+=(lighttpd)
+    command -v h2o >/dev/null || need+=(h2o)
+    command -v strace >/dev/null || need+=(strace)
+    command -v python3 >/dev/null || need+=(python3)
+    command -v make >/dev/null || need+=(make)
+    command -v cc >/dev/null || need+=(gcc libc6-dev)
+    command -v taskset >/dev/null || need+=(util-linux)
+    printf '#include <jansson.h>\n' | cc -E -x c - >/dev/null 2>&1 || need+=(libjansson-dev)
+    ((${#need[@]})) || return 0
+    [[ $(id -u) == 0 ]] || die "missing ${need[*]}: run as root, or: sudo apt-get install -y ${need[*]}"
+    log "installing ${need[*]}"
+    local made_policy=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        # keep the packages' services (nginx, lighttpd, h2o) from starting on install
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    local ok=1
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq || ok=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2 || ok=0
+    ((made_policy)) && rm -f /usr/sbin/policy-rc.d
+    ((ok)) || die "apt-get install ${need[*]} failed"
+}
+install_missing
+export PATH=$PATH:/usr/sbin:/sbin
+# the interpreter itself, not a version-manager shim (those cost a second per start on a busy box)
+PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}
+
+# file descriptors: 10,000 held connections plus wrk's 1,000
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+[[ $NOFILE == unlimited ]] && NOFILE=1048576
+((NOFILE >= IDLE_CONNS + 2000)) || die "ulimit -n is $NOFILE; need $((IDLE_CONNS + 2000)) for IDLE_CONNS=$IDLE_CONNS"
+MAXFDS=$NOFILE; ((MAXFDS > 65536)) && MAXFDS=65536
+MAXCONN=$((MAXFDS - 1000)); ((MAXCONN > 20000)) && MAXCONN=20000
+
+# ---------------------------------------------------------------- build
+if [[ -z ${BERTH:-} ]]; then
+    BUILD=${BUILD:-build}
+    log "make BUILD=$BUILD"
+    make -C "$ROOT" -j2 BUILD="$BUILD" >&2 || die "make failed"
+    BERTH=$ROOT/$BUILD/berth
+fi
+[[ -x $BERTH ]] || die "no berth binary at $BERTH"
+BERTH=$(cd "$(dirname "$BERTH")" && pwd)/$(basename "$BERTH")
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
+chmod 755 "$TMP"     # nginx workers and h2o drop privileges and must read the docroot
+
+HAVE_CANNED=0
+if [[ -f $CANNED_SRC ]]; then
+    cc -O2 -o "$TMP/canned" "$CANNED_SRC" && HAVE_CANNED=1
+else
+    log "warning: no canned.c at $CANNED_SRC (set CANNED_SRC); the canned column stays empty"
+fi
+
+WWW=$TMP/www
+mkdir -p "$WWW"
+printf 'Hello, client!' > "$WWW/hello.txt"
+head -c 4096 /dev/urandom > "$WWW/4k.bin"
+head -c 1048576 /dev/urandom > "$WWW/1m.bin"
+chmod 755 "$WWW"; chmod 644 "$WWW"/*
+
+mkdir -p "$TMP/wrk"
+cat > "$TMP/report.lua" <<'EOF'
+done = function(summary, latency, requests)
+   local e = summary.errors
+   io.write(string.format("BENCH requests=%d bytes=%d duration_us=%d p99_us=%d p50_us=%d"
+      .. " connect=%d read=%d write=%d timeout=%d status=%d\n",
+      summary.requests, summary.bytes, summary.duration,
+      latency:percentile(99), latency:percentile(50),
+      e.connect, e.read, e.write, e.timeout, e.status))
+end
+EOF
+
+# free TCP ports on 127.0.0.1, $1 of them, all distinct
+free_ports() {
+    "$PYTHON" - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# render TEMPLATE OUT PORT RUNDIR
+render() {
+    sed -e "s|@PORT@|$3|g" -e "s|@RUN@|$4|g" -e "s|@DOCROOT@|$WWW|g" \
+        -e "s|@MAXCONN@|$MAXCONN|g" -e "s|@MAXFDS@|$MAXFDS|g" -e "s|@HALFFDS@|$((MAXFDS / 2))|g" \
+        "$1" > "$2"
+}
+
+# ---------------------------------------------------------------- servers
+declare -A PORT=() SPID=() SET=()
+
+# start_server NAME INSTANCE PORT : starts it pinned, waits until it accepts, sets SPID[INSTANCE]
+start_server() {
+    local name=$1 inst=$2 port=$3 run=$TMP/run-$2
+    mkdir -p "$run/nginx"; chmod 755 "$run"
+    local -a cmd
+    case $name in
+    berth)   cmd=(taskset -c "$SERVER_CPU" "$BERTH" serve "$port" -b 127.0.0.1 -d "$WWW" --workers 1 --quiet) ;;
+    berth2)  cmd=(taskset -c "$SERVER_CPU,$CLIENT_CPU" "$BERTH" serve "$port" -b 127.0.0.1 -d "$WWW" --workers 2 --quiet) ;;
+    canned)  cmd=(taskset -c "$SERVER_CPU" "$TMP/canned" "$port" 127.0.0.1) ;;
+    nginx)   render "$BENCH/nginx.conf" "$run/nginx.conf" "$port" "$run"
+             cmd=(taskset -c "$SERVER_CPU" nginx -p "$run" -e "$run/nginx-error.log" -c "$run/nginx.conf") ;;
+    lighttpd) render "$BENCH/lighttpd.conf" "$run/lighttpd.conf" "$port" "$run"
+             cmd=(taskset -c "$SERVER_CPU" lighttpd -D -f "$run/lighttpd.conf") ;;
+    h2o)     render "$BENCH/h2o.conf" "$run/h2o.conf" "$port" "$run"
+             cmd=(taskset -c "$SERVER_CPU" h2o -c "$run/h2o.conf") ;;
+    esac
+    if [[ $inst == *-idle && $name == berth* ]]; then
+        cmd+=(--max-conn "$MAXCONN" --idle-timeout 600)
+    fi
+    "${cmd[@]}" > "$run/out.log" 2>&1 < /dev/null &
+    local pid=$!
+    PIDS+=("$pid"); SPID[$inst]=$pid
+    local i
+    for i in $(seq 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            cat "$run"/*.log >&2 || true
+            die "$inst did not start: ${cmd[*]}"
+        fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            sleep 0.2    # nginx: let the worker come up
+            SET[$inst]=$(descendants "$pid")
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "$inst does not accept on 127.0.0.1:$port"
+}
+
+# fetch PORT PATH : one keep-alive GET; prints "status=… head_bytes=… body_bytes=…"
+fetch() {
+    "$PYTHON" - "$1" "$2" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(f"GET {sys.argv[2]} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    c = s.recv(65536)
+    if not c: break
+    buf += c
+head, _, body = buf.partition(b"\r\n\r\n")
+n = 0
+for line in head.split(b"\r\n")[1:]:
+    k, _, v = line.partition(b":")
+    if k.strip().lower() == b"content-length": n = int(v)
+while len(body) < n:
+    c = s.recv(65536)
+    if not c: break
+    body += c
+status = head.split(b" ")[1].decode() if b" " in head else "?"
+print(f"status={status} head_bytes={len(head) + 4} body_bytes={len(body)}")
+EOF
+}
+
+# cpu_ticks PID... : utime+stime (+ reaped children's) of the processes, all threads included
+cpu_ticks() {
+    local p line rest total=0
+    local -a f
+    for p in "$@"; do
+        { read -r line < "/proc/$p/stat"; } 2>/dev/null || continue
+        rest=${line##*) }
+        read -ra f <<< "$rest"
+        # after "(comm) ": f[0]=state ... utime=f[11] stime=f[12] cutime=f[13] cstime=f[14]
+        total=$((total + f[11] + f[12] + f[13] + f[14]))
+    done
+    echo "$total"
+}
+
+# run_bg CMD... : run in the background as one of ours, wait for it (Ctrl-C stays responsive)
+run_bg() {
+    "$@" &
+    local p=$!
+    PIDS+=("$p")
+    wait "$p" || true
+    forget "$p"
+}
+
+# stop_server INSTANCE : TERM its first process, wait for all of its processes, KILL leftovers
+stop_server() {
+    local pid=${SPID[$1]} p i alive
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 30); do
+        alive=0
+        for p in ${SET[$1]}; do
+            [[ -d /proc/$p ]] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null && alive=1
+        done
+        ((alive)) || break
+        sleep 0.1
+    done
+    for p in ${SET[$1]}; do kill -KILL "$p" 2>/dev/null || true; done
+    wait "$pid" 2>/dev/null || true
+    forget "$pid"
+}
+
+SERVERS=(berth)
+((WORKERS2)) && SERVERS+=(berth2)
+((HAVE_CANNED)) && SERVERS+=(canned)
+SERVERS+=(nginx lighttpd h2o)
+if [[ -n ${ONLY:-} ]]; then     # e.g. ONLY="berth canned": a subset, for a quicker look
+    keep=()
+    for s in "${SERVERS[@]}"; do [[ " $ONLY " == *" $s "* ]] && keep+=("$s"); done
+    SERVERS=("${keep[@]}")
+    ((${#SERVERS[@]})) || die "ONLY=$ONLY names none of berth berth2 canned nginx lighttpd h2o"
+fi
+
+read -ra ports <<< "$(free_ports $((2 * ${#SERVERS[@]})))"
+i=0
+for s in "${SERVERS[@]}"; do PORT[$s]=${ports[i]}; PORT[$s-idle]=${ports[i + 1]}; i=$((i + 2)); done
+
+log "berth: $BERTH; temp dir $TMP; ulimit -n $NOFILE; DURATION=$DURATION ROUNDS=$ROUNDS"
+log "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+RESULTS=$TMP/results.tsv; : > "$RESULTS"
+for s in "${SERVERS[@]}"; do
+    start_server "$s" "$s" "${PORT[$s]}"
+    got=$(fetch "${PORT[$s]}" /hello.txt)
+    log "$s on ${PORT[$s]} (pids ${SET[$s]}): /hello.txt → $got"
+    [[ $got == "status=200 "*" body_bytes=14" ]] || die "$s does not serve /hello.txt correctly"
+    echo -e "head\t$s\t${got#*head_bytes=}" | sed 's/ body_bytes=.*//' >> "$RESULTS"
+    if [[ $s != canned ]]; then
+        for f in 4k.bin:4096 1m.bin:1048576; do
+            got=$(fetch "${PORT[$s]}" "/${f%%:*}")
+            [[ $got == "status=200 "*" body_bytes=${f##*:}" ]] || die "$s: /${f%%:*} → $got"
+        done
+    fi
+done
+
+# ---------------------------------------------------------------- throughput scenarios
+# name  conns  path  script-args
+SCENARIOS=(
+    "s14_50     50   /hello.txt -"
+    "s14_1000   1000 /hello.txt -"
+    "s4k_50     50   /4k.bin    -"
+    "s1m_10     10   /1m.bin    -"
+    "pipe16_50  50   /hello.txt 16"
+)
+canned_ok() { [[ $1 == s14_* || $1 == pipe* ]]; }
+
+# wrk_once SERVER SCENARIO ROUND CONNS PATH DEPTH SECONDS
+wrk_once() {
+    local s=$1 sc=$2 r=$3 c=$4 path=$5 depth=$6 secs=$7 out=$TMP/wrk/$1-$2-$3.out
+    local -a script=(-s "$TMP/report.lua" "http://127.0.0.1:${PORT[$s]}$path")
+    [[ $depth != - ]] && script=(-s "$BENCH/pipeline.lua" "http://127.0.0.1:${PORT[$s]}" -- "$depth" "$path")
+    local t0 t1
+    # shellcheck disable=SC2086
+    t0=$(cpu_ticks ${SET[$s]})
+    run_bg taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"${secs}s" --timeout 5s "${script[@]}" > "$out" 2>&1
+    # shellcheck disable=SC2086
+    t1=$(cpu_ticks ${SET[$s]})
+    local line
+    line=$(grep '^BENCH ' "$out" || true)
+    if [[ -z $line ]]; then
+        log "wrk failed against $s ($sc): $(tr '\n' ' ' < "$out")"
+        return 0
+    fi
+    [[ $sc == warm ]] && return 0
+    echo -e "run\t$s\t$sc\t$r\t$((t1 - t0))\t${line#BENCH }" >> "$RESULTS"
+}
+
+log "warm-up: 1 s per server"
+for s in "${SERVERS[@]}"; do wrk_once "$s" warm 0 50 /hello.txt - 1; done
+
+nsrv=${#SERVERS[@]}
+for spec in "${SCENARIOS[@]}"; do
+    read -r sc c path depth <<< "$spec"
+    for r in $(seq "$ROUNDS"); do
+        # rotate the order each round so no server always runs first or last
+        for k in $(seq 0 $((nsrv - 1))); do
+            s=${SERVERS[$(((k + r - 1) % nsrv))]}
+            [[ $s == canned ]] && ! canned_ok "$sc" && continue
+            wrk_once "$s" "$sc" "$r" "$c" "$path" "$depth" "$DURATION"
+        done
+        log "$sc round $r/$ROUNDS done"
+    done
+done
+
+# ---------------------------------------------------------------- syscalls per keep-alive request
+# strace -f -c on the server's processes (all threads) while wrk -c$SYSCALL_CONNS runs for
+# SYSCALL_SECONDS on /hello.txt; total syscalls / completed requests.
+for s in "${SERVERS[@]}"; do
+    [[ $s == berth2 ]] && continue
+    st=$TMP/strace-$s.txt
+    args=()
+    for p in ${SET[$s]}; do args+=(-p "$p"); done
+    strace -f -c -o "$st" "${args[@]}" 2> "$TMP/strace-$s.err" &
+    spid=$!
+    PIDS+=("$spid")
+    for i in $(seq 50); do grep -q attached "$TMP/strace-$s.err" 2>/dev/null && break; sleep 0.1; done
+    sleep 0.3
+    run_bg taskset -c "$CLIENT_CPU" wrk -t1 -c"$SYSCALL_CONNS" -d"${SYSCALL_SECONDS}s" --timeout 5s \
+        -s "$TMP/report.lua" "http://127.0.0.1:${PORT[$s]}/hello.txt" > "$TMP/wrk/strace-$s.out" 2>&1
+    kill -INT "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+    forget "$spid"
+    reqs=$(sed -n 's/^BENCH requests=\([0-9]*\).*/\1/p' "$TMP/wrk/strace-$s.out")
+    calls=$(awk '$NF == "total" { print $4 }' "$st")
+    echo -e "sys\t$s\t${calls:-0}\t${reqs:-0}" >> "$RESULTS"
+    log "$s: ${calls:-?} syscalls for ${reqs:-?} requests"
+done
+
+# ---------------------------------------------------------------- memory per idle connection
+# a fresh instance of each server; RSS (all its processes) before and after IDLE_CONNS
+# keep-alive connections that each did one GET and then stay open.
+for s in "${SERVERS[@]}"; do
+    [[ $s == berth2 ]] && continue
+    start_server "$s" "$s-idle" "${PORT[$s-idle]}"
+    fetch "${PORT[$s-idle]}" /hello.txt > /dev/null
+    sleep 0.2
+    pidargs=()
+    for p in ${SET[$s-idle]}; do pidargs+=(--pid "$p"); done
+    run_bg taskset -c "$CLIENT_CPU" "$PYTHON" "$BENCH/idle_conns.py" "${PORT[$s-idle]}" -n "$IDLE_CONNS" \
+        "${pidargs[@]}" > "$TMP/idle.out" 2>&1
+    line=$(grep '^IDLE ' "$TMP/idle.out" || true)
+    log "$s: ${line:-$(tr '\n' ' ' < "$TMP/idle.out")}"
+    [[ -n $line ]] && echo -e "idle\t$s\t${line#IDLE }" >> "$RESULTS"
+    stop_server "$s-idle"
+done
+
+# ---------------------------------------------------------------- the table
+mkdir -p "$OUT_DIR"
+stamp=$(date -u +%Y-%m-%d-%H%M)
+md=$OUT_DIR/http-$stamp.md
+{
+    echo "# berth serve vs the field — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) CPUs," \
+         "Linux $(uname -r); load average at start $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "berth $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty')," \
+         "$(nginx -v 2>&1 | sed 's/.*: //'), lighttpd $(lighttpd -v | sed 's/lighttpd\/\([^ ]*\).*/\1/'), h2o $(h2o --version | sed -n 's/h2o version //p'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)."
+    echo "Each server pinned to CPU $SERVER_CPU (berth ×2: CPUs $SERVER_CPU,$CLIENT_CPU), wrk -t1 on CPU $CLIENT_CPU; median of $ROUNDS × ${DURATION} s."
+    echo
+    "$PYTHON" - "$RESULTS" "$(getconf CLK_TCK)" "${SERVERS[*]}" "$IDLE_CONNS" "$SYSCALL_CONNS" <<'EOF'
+import statistics, sys
+from collections import defaultdict
+
+path, tck, servers, idle_n, sys_conns = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4], sys.argv[5]
+runs = defaultdict(list)
+head, sysc, idle = {}, {}, {}
+errors = []
+for line in open(path):
+    f = line.rstrip("\n").split("\t")
+    if f[0] == "head":
+        head[f[1]] = int(f[2])
+    elif f[0] == "run":
+        s, sc, r, ticks = f[1], f[2], int(f[3]), int(f[4])
+        kv = dict(x.split("=") for x in f[5].split())
+        kv = {k: int(v) for k, v in kv.items()}
+        bad = {k: kv[k] for k in ("connect", "read", "write", "timeout", "status") if kv[k]}
+        if bad:
+            errors.append(f"{s} {sc} round {r}: " + ", ".join(f"{v} {k}" for k, v in bad.items()))
+        secs = kv["duration_us"] / 1e6
+        runs[s, sc].append({
+            "rps": kv["requests"] / secs,
+            "mibs": kv["bytes"] / secs / 1048576,
+            # wrk records one latency per pipelined batch and its coordinated-omission
+            # correction assumes one response per request: under pipelining (and whenever
+            # the correction leaves the histogram unusable, p99 = 0) there is no p99
+            "p99": None if sc.startswith("pipe") or not kv["p99_us"] else kv["p99_us"] / 1000,
+            "cpu": ticks / tck * 1e6 / kv["requests"] if kv["requests"] else float("nan"),
+        })
+    elif f[0] == "sys":
+        calls, reqs = int(f[2]), int(f[3])
+        sysc[f[1]] = calls / reqs if reqs else None
+    elif f[0] == "idle":
+        kv = dict(x.split("=") for x in f[2].split())
+        idle[f[1]] = (float(kv["per_conn_kib"]), int(kv["held"]))
+
+def med(s, sc, key):
+    v = [x[key] for x in runs.get((s, sc), []) if x[key] is not None]
+    return statistics.median(v) if v else None
+
+def fmt_k(v):  return "—" if v is None else (f"{v/1000:.1f}k" if v >= 1000 else f"{v:.0f}")
+def fmt_int(v): return "—" if v is None else f"{v:,.0f}"
+def fmt2(v):   return "—" if v is None else f"{v:.2f}"
+
+cols = servers
+others = [s for s in ("canned", "nginx", "lighttpd", "h2o") if s in servers]
+label = {"berth": "berth", "berth2": "berth ×2 ¹", "canned": "canned", "nginx": "nginx",
+         "lighttpd": "lighttpd", "h2o": "h2o"}
+print("| " + " | ".join(["scenario"] + [label[s] for s in cols] + [f"berth/{o}" for o in others]) + " |")
+print("|---|" + "---:|" * (len(cols) + len(others)))
+
+def row(name, vals, fmt, ratio=True):
+    cells = [fmt(vals.get(s)) for s in cols]
+    rs = []
+    for o in others:
+        b, x = vals.get("berth"), vals.get(o)
+        rs.append(f"{b / x:.2f}" if ratio and b is not None and x else "—")
+    print("| " + " | ".join([name] + cells + rs) + " |")
+
+scen = [("s14_50", "14 B file, 50 conns"), ("s14_1000", "14 B file, 1000 conns"),
+        ("s4k_50", "4 KiB file, 50 conns"), ("s1m_10", "1 MiB file, 10 conns"),
+        ("pipe16_50", "14 B file, 16-deep pipelining, 50 conns ⁴")]
+for sc, name in scen:
+    if sc == "s1m_10":
+        row(f"{name}, MiB/s", {s: med(s, sc, "mibs") for s in cols}, fmt_int)
+    else:
+        row(f"{name}, req/s", {s: med(s, sc, "rps") for s in cols}, fmt_k)
+    row("&nbsp;&nbsp;p99 latency, ms", {s: med(s, sc, "p99") for s in cols}, fmt2)
+    row("&nbsp;&nbsp;server CPU, µs/request", {s: med(s, sc, "cpu") for s in cols}, fmt2)
+row("response bytes, 14 B file (head + body)", {s: head[s] + 14 for s in head}, fmt_int)
+row(f"syscalls per keep-alive request ²", sysc, fmt2)
+def fmt_idle(v): return "—" if v is None else f"{v:.2f}"
+row(f"KiB per idle keep-alive connection ({int(idle_n):,} held) ³", {s: v[0] for s, v in idle.items()}, fmt_idle)
+print()
+print("¹ berth --workers 2 on CPUs 0 and 1, sharing CPU 1 with wrk: the single wrk thread is the limit, "
+      "so this shows scaling headroom, not a fair comparison; its CPU/request sums both threads.  ")
+print(f"² strace -f -c on all the server's processes while wrk -t1 -c{sys_conns} runs on the 14 B file; "
+      "total syscalls / requests completed.  ")
+print("³ (RSS of all the server's processes with the connections held − RSS before) / connections held; "
+      "each connection did one GET and stays open. Ratios berth/x: above 1 is better for req/s and MiB/s, "
+      "below 1 is better for latency, CPU, syscalls and memory.  ")
+print("⁴ wrk -s bench/pipeline.lua: each write carries 16 requests. wrk times only whole batches and "
+      "its latency correction assumes one response per request, so no p99 is given here.")
+short = [f"{s}: {v[1]:,} held" for s, v in idle.items() if v[1] < int(idle_n)]
+if short:
+    print()
+    print("Not all idle connections held: " + "; ".join(short) + ".")
+if errors:
+    print()
+    print("wrk errors: " + "; ".join(errors) + ".")
+EOF
+} > "$md.tmp"
+mv "$md.tmp" "$md"
+if [[ -f $TMP/strace-berth.txt ]]; then
+    {
+        echo
+        echo "berth's syscalls under strace -c (top 8):"
+        echo
+        echo '```'
+        sed -n '1,2p' "$TMP/strace-berth.txt"
+        sed -n '3,$p' "$TMP/strace-berth.txt" | grep -v -e '^-' -e total | head -8
+        echo '```'
+    } >> "$md"
+fi
+echo
+cat "$md"
+log "written to $md"
