@@ -267,7 +267,7 @@ row py_keep "$pykeep_port" "$pykeep_pid" "$REQUESTS" "$REQUESTS"
 row berth_keep "$berth_port" "$berth_pid" "$REQUESTS" "$REQUESTS"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
-echo "berth_keep / py_keep  (1,000 requests per connection, like for like):   $(ratio "$rps_berth_keep" "$rps_py_keep")"
+echo "berth_keep / py_keep  ($REQUESTS requests per connection, like for like): $(ratio "$rps_berth_keep" "$rps_py_keep")"
 echo "berth_1 / ref_1       (one request per connection, the reference's way): $(ratio "$rps_berth_1" "$rps_ref_1")"
 echo "berth_keep / ref_1    (berth as designed vs the reference as published): $(ratio "$rps_berth_keep" "$rps_ref_1")"
 echo "server CPU per request, py_keep / berth_keep:                          $(ratio "$cpu_py_keep" "$cpu_berth_keep")"
