@@ -18,4 +18,10 @@ int cmd_parse_port(const char *s);
  * into *out; -1 if malformed. */
 int cmd_parse_size(const char *s, unsigned long long *out);
 
+/* Seconds (fractions allowed, at most a day) to milliseconds, rounded up;
+ * -1 if malformed. */
+int cmd_parse_seconds(const char *s);
+/* Prints "berth CMD: MSG [ARG]; try 'berth CMD --help'" and returns 2. */
+int cmd_usage_error(const char *cmd, const char *msg, const char *arg);
+
 #endif

@@ -49,28 +49,13 @@ static const char client_help[] =
     "      --max-content SIZE  largest response accepted (default 16M)\n"
     "  -h, --help            this text\n";
 
-static int usage_error(const char *cmd, const char *msg, const char *arg)
-{
-    fprintf(stderr, "berth %s: %s%s%s; try 'berth %s --help'\n", cmd, msg, arg ? " " : "",
-            arg ? arg : "", cmd);
-    return 2;
-}
 
-/* seconds (fractions allowed) to milliseconds; -1 if malformed */
-static int parse_seconds(const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !(v >= 0) || v > 86400) return -1;
-    return (int)(v * 1000 + 0.999); /* round up: 0.0001 s is not "never" */
-}
 
 static int parse_max(const char *cmd, const char *s, size_t *out)
 {
     unsigned long long v;
     if (cmd_parse_size(s, &v) < 0 || v == 0 || v > (1ULL << 40))
-        return usage_error(cmd, "bad --max-content", s);
+        return cmd_usage_error(cmd, "bad --max-content", s);
     *out = (size_t)v;
     return 0;
 }
@@ -100,11 +85,11 @@ int cmd_app_server(int argc, char **argv)
             break;
         case 'p':
             if ((o.port = cmd_parse_port(optarg)) < 0)
-                return usage_error("app-server", "bad port", optarg);
+                return cmd_usage_error("app-server", "bad port", optarg);
             break;
         case 't':
-            if ((o.timeout_ms = parse_seconds(optarg)) < 0)
-                return usage_error("app-server", "bad --timeout", optarg);
+            if ((o.timeout_ms = cmd_parse_seconds(optarg)) < 0)
+                return cmd_usage_error("app-server", "bad --timeout", optarg);
             break;
         case OPT_MAX:
             if (parse_max("app-server", optarg, &o.max_content)) return 2;
@@ -119,16 +104,16 @@ int cmd_app_server(int argc, char **argv)
             fputs(server_help, stdout);
             return 0;
         default:
-            return usage_error("app-server", "unknown option", NULL);
+            return cmd_usage_error("app-server", "unknown option", NULL);
         }
     }
     int npos = argc - optind;
     if (npos == 2) {
         o.host = argv[optind];
         if ((o.port = cmd_parse_port(argv[optind + 1])) < 0)
-            return usage_error("app-server", "bad port", argv[optind + 1]);
+            return cmd_usage_error("app-server", "bad port", argv[optind + 1]);
     } else if (npos != 0) {
-        return usage_error("app-server", "expected HOST PORT or nothing", NULL);
+        return cmd_usage_error("app-server", "expected HOST PORT or nothing", NULL);
     }
 
     char why[512];
@@ -168,14 +153,14 @@ int cmd_app_client(int argc, char **argv)
             break;
         case 'p':
             if ((o.port = cmd_parse_port(optarg)) < 0)
-                return usage_error("app-client", "bad port", optarg);
+                return cmd_usage_error("app-client", "bad port", optarg);
             break;
         case 'j':
             o.json = 1;
             break;
         case 't':
-            if ((o.timeout_ms = parse_seconds(optarg)) < 0)
-                return usage_error("app-client", "bad --timeout", optarg);
+            if ((o.timeout_ms = cmd_parse_seconds(optarg)) < 0)
+                return cmd_usage_error("app-client", "bad --timeout", optarg);
             break;
         case OPT_MAX:
             if (parse_max("app-client", optarg, &o.max_content)) return 2;
@@ -184,7 +169,7 @@ int cmd_app_client(int argc, char **argv)
             fputs(client_help, stdout);
             return 0;
         default:
-            return usage_error("app-client", "unknown option", NULL);
+            return cmd_usage_error("app-client", "unknown option", NULL);
         }
     }
     char **pos = argv + optind;
@@ -192,10 +177,10 @@ int cmd_app_client(int argc, char **argv)
     if (npos == 4) {
         o.host = pos[0];
         if ((o.port = cmd_parse_port(pos[1])) < 0)
-            return usage_error("app-client", "bad port", pos[1]);
+            return cmd_usage_error("app-client", "bad port", pos[1]);
         pos += 2;
     } else if (npos != 2) {
-        return usage_error("app-client", "expected [HOST PORT] ACTION VALUE", NULL);
+        return cmd_usage_error("app-client", "expected [HOST PORT] ACTION VALUE", NULL);
     }
     o.action = pos[0];
     o.value = pos[1];

@@ -46,12 +46,6 @@ static const char client_help[] =
     "  -t, --timeout SEC      give up after SEC seconds without progress (default 10)\n"
     "  -h, --help             this text\n";
 
-static int usage_error(const char *cmd, const char *msg, const char *arg)
-{
-    fprintf(stderr, "berth %s: %s%s%s; try 'berth %s --help'\n", cmd, msg, arg ? " " : "",
-            arg ? arg : "", cmd);
-    return 2;
-}
 
 int cmd_echo_server(int argc, char **argv)
 {
@@ -71,7 +65,7 @@ int cmd_echo_server(int argc, char **argv)
         switch (c) {
         case 'p':
             if ((o.port = cmd_parse_port(optarg)) < 0)
-                return usage_error("echo-server", "bad port", optarg);
+                return cmd_usage_error("echo-server", "bad port", optarg);
             break;
         case 'b':
             o.host = optarg;
@@ -79,7 +73,7 @@ int cmd_echo_server(int argc, char **argv)
         case 'm': {
             int m = echo_model_parse(optarg);
             if (m < 0)
-                return usage_error("echo-server",
+                return cmd_usage_error("echo-server",
                                    "unknown model (iterative, fork, thread, "
                                    "select or epoll):",
                                    optarg);
@@ -96,10 +90,10 @@ int cmd_echo_server(int argc, char **argv)
             fputs(server_help, stdout);
             return 0;
         default:
-            return usage_error("echo-server", "bad option", NULL);
+            return cmd_usage_error("echo-server", "bad option", NULL);
         }
     }
-    if (optind < argc) return usage_error("echo-server", "unexpected argument", argv[optind]);
+    if (optind < argc) return cmd_usage_error("echo-server", "unexpected argument", argv[optind]);
     char why[512];
     if (echo_server_run(&o, why, sizeof why) < 0) {
         fprintf(stderr, "berth: %s\n", why);
@@ -155,7 +149,7 @@ int cmd_echo_client(int argc, char **argv)
         switch (c) {
         case 'p':
             if ((o.port = cmd_parse_port(optarg)) < 0)
-                return usage_error("echo", "bad port", optarg);
+                return cmd_usage_error("echo", "bad port", optarg);
             break;
         case 'i':
             o.host = optarg;
@@ -168,35 +162,31 @@ int cmd_echo_client(int argc, char **argv)
             break;
         case 'c':
             if (parse_count(optarg, &conns) < 0 || conns < 1)
-                return usage_error("echo", "bad --connections", optarg);
+                return cmd_usage_error("echo", "bad --connections", optarg);
             break;
         case 'n':
             if (parse_count(optarg, &msgs) < 0)
-                return usage_error("echo", "bad --messages", optarg);
+                return cmd_usage_error("echo", "bad --messages", optarg);
             break;
         case 'z':
             if (cmd_parse_size(optarg, &size) < 0 || size > (1ULL << 32))
-                return usage_error("echo", "bad --size", optarg);
+                return cmd_usage_error("echo", "bad --size", optarg);
             break;
-        case 't': {
-            char *end;
-            double t = strtod(optarg, &end);
-            if (!*optarg || *end || !(t >= 0) || t > 86400)
-                return usage_error("echo", "bad --timeout", optarg);
-            o.timeout_ms = (int)(t * 1000);
+        case 't':
+            if ((o.timeout_ms = cmd_parse_seconds(optarg)) < 0)
+                return cmd_usage_error("echo", "bad --timeout", optarg);
             break;
-        }
         case 'h':
             fputs(client_help, stdout);
             return 0;
         default:
-            return usage_error("echo", "bad option", NULL);
+            return cmd_usage_error("echo", "bad option", NULL);
         }
     }
 
     if (conns > 0) {
         if (words || o.udp)
-            return usage_error("echo", "--connections sends its own data, over TCP;",
+            return cmd_usage_error("echo", "--connections sends its own data, over TCP;",
                                "drop -s/--udp");
         struct echo_multi_opt mo = {.host = o.host,
                                     .port = o.port,

@@ -41,15 +41,6 @@ static void usage(FILE *f)
           f);
 }
 
-static int seconds(const char *s, int *ms)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || v <= 0 || v > 86400) return -1;
-    *ms = (int)(v * 1000);
-    return 0;
-}
-
 /* The URLs a person on this machine or the LAN can open. */
 static void print_urls(const char *host, int port)
 {
@@ -117,13 +108,13 @@ int cmd_serve(int argc, char **argv)
             o.max_header = (size_t)v;
             break;
         case 'T':
-            if (seconds(optarg, &o.header_timeout_ms) < 0) goto bad;
+            if ((o.header_timeout_ms = cmd_parse_seconds(optarg)) <= 0) goto bad;
             break;
         case 'I':
-            if (seconds(optarg, &o.idle_timeout_ms) < 0) goto bad;
+            if ((o.idle_timeout_ms = cmd_parse_seconds(optarg)) <= 0) goto bad;
             break;
         case 'S':
-            if (seconds(optarg, &o.send_timeout_ms) < 0) goto bad;
+            if ((o.send_timeout_ms = cmd_parse_seconds(optarg)) <= 0) goto bad;
             break;
         case 'C':
             fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n", stderr);

@@ -52,6 +52,22 @@ int cmd_parse_size(const char *s, unsigned long long *out)
     return 0;
 }
 
+int cmd_parse_seconds(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v >= 0) || v > 86400) return -1;
+    return (int)(v * 1000 + 0.999); /* round up: 0.0001 s is not "never" */
+}
+
+int cmd_usage_error(const char *cmd, const char *msg, const char *arg)
+{
+    fprintf(stderr, "berth %s: %s%s%s; try 'berth %s --help'\n", cmd, msg, arg ? " " : "",
+            arg ? arg : "", cmd);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     /* a peer that goes away must cost an EPIPE, never the process */
