@@ -125,8 +125,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (optind < argc) {
         if (optind + 1 < argc || (o.port = cmd_parse_port(argv[optind])) < 0) {
-            fprintf(stderr, "berth serve: '%s' is not a port (0-65535)\n", argv[optind]);
-            return 2;
+            return cmd_usage_error("serve", "not a port (0-65535):", argv[optind]);
         }
     }
 
@@ -172,6 +171,5 @@ int cmd_serve(int argc, char **argv)
     }
     return 0;
 bad:
-    fprintf(stderr, "berth serve: invalid value '%s'; see berth serve --help\n", optarg);
-    return 2;
+    return cmd_usage_error("serve", "invalid value", optarg);
 }
