@@ -312,6 +312,8 @@ def test_default_bind_is_all_interfaces_dual_stack(tmp_path, server):
     s = server("serve", "0", "-d", str(root))
     m = STARTUP_RE.match(s.lines[0].decode())
     assert m and m.group(1) == "0.0.0.0", s.lines[0]
+    # then the URLs a person can open, loopback among them
+    assert s.wait_for(r"http://127\.0\.0\.1:%d/" % s.port, 3), s.output()
     assert get(s.port, "/a.txt").status == 200
     if have_ipv6():
         with Conn(s.port, "::1", socket.AF_INET6) as c:
@@ -827,9 +829,10 @@ def test_get_body_is_not_parsed_as_a_request(site):
         c.send(data)
         r1 = c.read_response()
         assert r1.body == b"hello, a\n"
-        if c.closed_within(0.5):
+        try:
+            r2 = c.read_response()
+        except (EOFError, ConnectionResetError):
             return  # closing instead of reading the body is allowed
-        r2 = c.read_response() if c.buf else (c._more(), c.read_response())[1]
         assert r2.body == b"bee\n" * 10, "the body was answered as a request: %r" % r2
         assert c.idle(0.3)
 
@@ -1001,3 +1004,20 @@ def test_pipelined_request_after_a_large_file_is_answered_at_once(site):
         r = c.read_response()
         assert r.status == 200 and r.body == b"hello, a\n", r
         assert time.monotonic() - t0 < 2
+
+
+def test_field_names_are_case_insensitive_and_values_trimmed(site):
+    with Conn(site.port, timeout=PIPE_T) as c:
+        c.send(b"GET /mid.bin HTTP/1.1\r\nhOsT:   x   \r\nrAnGe:\t bytes=1-2 \t\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 206 and r.body == b"\x01\x02"
+        c.send(b"GET /a.txt HTTP/1.1\r\nHOST: x\r\nCONNECTION: CLOSE\r\n\r\n")
+        assert c.read_response().body == b"hello, a\n"
+        assert c.closed_within(3)
+
+
+def test_repeated_connection_fields_any_close_wins(site):
+    with Conn(site.port) as c:
+        c.send(req("/a.txt", extra="Connection: keep-alive\r\nConnection: close\r\n"))
+        assert c.read_response().status == 200
+        assert c.closed_within(3)

@@ -331,7 +331,11 @@ def test_listing_parent_link_and_sizes(fsrv):
     p = Links()
     p.feed(body)
     assert p.links[0][0] in ("../", "..", "/")
-    assert "x.txt" in body and "9" in body  # the size of x.txt
+    row = re.search(r"x\.txt</a>(.*?)(?:<a |</table>|$)", body, re.S)
+    assert row, body
+    cells = re.sub(r"<[^>]*>", " ", row.group(1))
+    assert re.search(r"\b9\b", cells), cells  # the size of x.txt
+    assert re.search(r"\b(19|20)\d\d\b", cells), cells  # and its date
     root = get(fsrv.port, "/").body.decode()
     q = Links()
     q.feed(root)
@@ -885,3 +889,18 @@ def test_unreadable_file_is_403(nobody_tree):
 
 
 import socket as socket_mod  # noqa: E402  (used by the shrink test)
+
+
+def test_file_with_trailing_slash_and_long_names(fsrv):
+    assert get(fsrv.port, "/a.txt/").status == 404
+    assert get(fsrv.port, "/a.txt/x").status == 404
+    r = get(fsrv.port, "/" + "n" * 300)
+    assert r.status in (404, 414), r
+    r = get(fsrv.port, "/" + "/".join(["d"] * 1000))
+    assert r.status in (404, 414), r
+    assert get(fsrv.port, "/a.txt").status == 200
+
+
+def test_host_forms_are_accepted(fsrv):
+    for host in ("127.0.0.1:%d" % fsrv.port, "[::1]:8000", "example.com", "EXAMPLE.com.", "localhost"):
+        assert get(fsrv.port, "/a.txt", host=host).status == 200, host

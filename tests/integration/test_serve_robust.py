@@ -654,3 +654,47 @@ def test_ipv6_loopback(tmp_path, server):
     with pytest.raises(OSError):
         socket.create_connection((HOST, s.port), timeout=2).close()
     assert s.wait_for(r"^::1 - - \[", 3), s.output()
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_idle_keep_alive_connections_are_small(tmp_path, server):
+    """Issue 4: 10,000 idle keep-alive connections fit in a few MiB.  2,000
+    connections that each had a request answered may not grow the server's
+    resident memory by more than 2 KiB apiece."""
+    import resource
+    n = 2000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 200:
+        pytest.skip("RLIMIT_NOFILE %d is too small" % soft)
+    root = make_site(tmp_path / "www")
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "--workers", "1", "--quiet",
+               "--idle-timeout", "60")
+    for _ in range(20):
+        get(s.port, "/a.txt")
+    before = rss_kib(s.proc.pid)
+    conns = []
+    try:
+        for i in range(n):
+            c = socket.create_connection((HOST, s.port), timeout=T)
+            c.sendall(req("/a.txt"))
+            conns.append(c)
+        for c in conns:
+            got = b""
+            while not got.endswith(b"hello, a\n"):
+                b = c.recv(4096)
+                assert b
+                got += b
+        after = rss_kib(s.proc.pid)
+        per = (after - before) / n
+        assert per < 2.0, "%.2f KiB per idle connection (%d -> %d KiB)" % (per, before, after)
+        assert get(s.port, "/b.txt").status == 200
+    finally:
+        for c in conns:
+            c.close()
