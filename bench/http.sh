@@ -318,7 +318,8 @@ i=0
 for s in "${SERVERS[@]}"; do PORT[$s]=${ports[i]}; PORT[$s-idle]=${ports[i + 1]}; i=$((i + 2)); done
 
 log "berth: $BERTH; temp dir $TMP; ulimit -n $NOFILE; DURATION=$DURATION ROUNDS=$ROUNDS"
-log "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+log "load average: $LOAD_START"
 RESULTS=$TMP/results.tsv; : > "$RESULTS"
 for s in "${SERVERS[@]}"; do
     start_server "$s" "$s" "${PORT[$s]}"
@@ -433,7 +434,7 @@ md=$OUT_DIR/http-$stamp.md
     echo "# berth serve vs the field — $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) CPUs," \
-         "Linux $(uname -r); load average at start $(cut -d' ' -f1-3 /proc/loadavg)."
+         "Linux $(uname -r); load average at start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)."
     echo "berth $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty')," \
          "$(nginx -v 2>&1 | sed 's/.*: //'), lighttpd $(lighttpd -v | sed 's/lighttpd\/\([^ ]*\).*/\1/'), h2o $(h2o --version | sed -n 's/h2o version //p'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)."
     echo "Each server pinned to CPU $SERVER_CPU (berth ×2: CPUs $SERVER_CPU,$CLIENT_CPU), wrk -t1 on CPU $CLIENT_CPU; median of $ROUNDS × ${DURATION} s."
@@ -459,6 +460,7 @@ for line in open(path):
             errors.append(f"{s} {sc} round {r}: " + ", ".join(f"{v} {k}" for k, v in bad.items()))
         secs = kv["duration_us"] / 1e6
         runs[s, sc].append({
+            "round": r,
             "rps": kv["requests"] / secs,
             "mibs": kv["bytes"] / secs / 1048576,
             # wrk records one latency per pipelined batch and its coordinated-omission
@@ -478,7 +480,9 @@ def med(s, sc, key):
     v = [x[key] for x in runs.get((s, sc), []) if x[key] is not None]
     return statistics.median(v) if v else None
 
-def fmt_k(v):  return "—" if v is None else (f"{v/1000:.1f}k" if v >= 1000 else f"{v:.0f}")
+def fmt_k(v):
+    if v is None: return "—"
+    return f"{v/1000:,.0f}k" if v >= 100000 else f"{v/1000:.1f}k" if v >= 1000 else f"{v:.0f}"
 def fmt_int(v): return "—" if v is None else f"{v:,.0f}"
 def fmt2(v):   return "—" if v is None else f"{v:.2f}"
 
@@ -528,6 +532,20 @@ if short:
 if errors:
     print()
     print("wrk errors: " + "; ".join(errors) + ".")
+
+# every round, to show the noise the medians smooth over
+print()
+print("Every round (req/s; MiB/s for 1 MiB), in round order:")
+print()
+print("| " + " | ".join(["scenario"] + [label[s] for s in cols]) + " |")
+print("|---|" + "---:|" * len(cols))
+for sc, name in scen:
+    key, fmt = ("mibs", fmt_int) if sc == "s1m_10" else ("rps", fmt_k)
+    cells = []
+    for s in cols:
+        v = sorted(runs.get((s, sc), []), key=lambda x: x["round"])
+        cells.append(" / ".join(fmt(x[key]) for x in v) if v else "—")
+    print("| " + " | ".join([name] + cells) + " |")
 EOF
 } > "$md.tmp"
 mv "$md.tmp" "$md"
