@@ -45,7 +45,7 @@ WASM = bytes([
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory):
+def web_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser") / "www"
     d = root / "list"
     d.mkdir(parents=True)
@@ -91,7 +91,12 @@ WebAssembly.instantiateStreaming(fetch('answer.wasm')).then(function (r) {
     (root / "mod.mjs").write_text("document.getElementById('mod').textContent = 'MODULE-RAN';\n")
     (root / "pic.png").write_bytes(png(7, 5))
     (root / "answer.wasm").write_bytes(WASM)
-    s = start_serve(root, "--quiet")
+    return root
+
+
+@pytest.fixture
+def web(web_root):
+    s = start_serve(web_root, "--quiet")
     yield s
     s.kill()
 

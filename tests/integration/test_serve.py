@@ -267,11 +267,16 @@ def make_site(root):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """One server over make_site's docroot for the read-only tests."""
-    root = make_site(tmp_path_factory.mktemp("site") / "www")
-    s = start_serve(root)
-    s.root = root
+def site_root(tmp_path_factory):
+    return make_site(tmp_path_factory.mktemp("site") / "www")
+
+
+@pytest.fixture
+def site(site_root):
+    """A server over make_site's docroot for the read-only tests (one per
+    test: cheap, and no test depends on what an earlier one left behind)."""
+    s = start_serve(site_root)
+    s.root = site_root
     yield s
     rc = s.stop()
     assert rc == 0, s.output()
