@@ -36,9 +36,12 @@ struct loop {
 };
 
 static void fire(struct loop *l, int fd, unsigned events);
+static uint64_t clock_ms(void);
 
 /* The backend: api_create, api_free, api_update (interest from -> to, with
- * to == 0 meaning "remove"), api_poll (calls fire() for each ready fd). */
+ * to == 0 meaning "remove"), api_poll (waits, sets l->now, then calls fire()
+ * for each ready fd: callbacks must see the time they woke at, not the time
+ * the loop fell asleep). */
 #ifdef LOOP_POLL
 #include "loop_poll.c.h"
 #else
@@ -273,8 +276,7 @@ int loop_run(struct loop *l)
             uint64_t when = l->heap[0]->when;
             timeout = when <= l->now ? 0 : (int)(when - l->now > 86400000 ? 86400000 : when - l->now);
         }
-        int rc = api_poll(l, timeout);
-        l->now = clock_ms();
+        int rc = api_poll(l, timeout); /* updates l->now before any callback */
         if (rc < 0 && rc != -EINTR) return rc;
         run_timers(l);
     }

@@ -48,6 +48,7 @@ static int api_poll(struct loop *l, int timeout)
 {
     struct api_epoll *a = l->api;
     int n = epoll_wait(a->epfd, a->ev, EPOLL_BATCH, timeout);
+    l->now = clock_ms();
     if (n < 0) return -errno;
     for (int i = 0; i < n; i++) {
         uint32_t e = a->ev[i].events;

@@ -73,6 +73,7 @@ static int api_poll(struct loop *l, int timeout)
 {
     struct api_poll *a = l->api;
     int n = poll(a->pfd, (nfds_t)a->n, timeout);
+    l->now = clock_ms();
     if (n < 0) return -errno;
     int k = 0;
     for (int i = 0; i < a->n && k < n; i++)

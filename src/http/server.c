@@ -117,6 +117,7 @@ struct berth_req {
 };
 
 static void conn_update(struct conn *c);
+static int conn_resume(struct conn *c);
 static int mime_users;
 static void on_conn(struct loop *l, int fd, unsigned events, void *arg);
 
@@ -481,7 +482,11 @@ static void conn_read(struct conn *c)
     }
     if (!buf_len(&c->in)) buf_free(&c->in);
     if (buf_len(&c->in) && !c->head_start && !c->discard) c->head_start = loop_now(w->loop);
-    if (conn_send(c) < 0) {
+    /* everything went out: requests still buffered (pipelined behind a
+     * large answer, or past OUT_HIGH) are answered now, not when the client
+     * happens to send more */
+    int rc = conn_send(c);
+    if (rc < 0 || (rc == 1 && conn_resume(c) < 0)) {
         conn_close(c);
         return;
     }
@@ -693,7 +698,10 @@ static int worker_init(struct berth_server *s, struct worker *w)
 {
     w->s = s;
     w->lfd = w->stopfd = -1;
-    w->max_conns = s->o.max_conn / s->nworkers + 1;
+    /* the limit is split exactly; every worker may hold at least one */
+    int i = (int)(w - s->w);
+    w->max_conns = s->o.max_conn / s->nworkers + (i < s->o.max_conn % s->nworkers);
+    if (w->max_conns < 1) w->max_conns = 1;
     buf_init(&w->out, 0);
     buf_init(&w->log, 0);
     w->loop = loop_new();
@@ -835,12 +843,21 @@ int berth_server_listen(berth_server *s)
         int rc = worker_init(s, &s->w[i]);
         if (rc < 0) return rc;
     }
-    struct net_listen_opt lo = {.backlog = 4096, .reuseport = n > 1, .nonblock = 1};
+    /* the first socket binds without SO_REUSEPORT, so a port held by anyone
+     * (another berth included) fails as "in use"; it turns the option on
+     * afterwards, so the other workers' sockets can join it */
+    struct net_listen_opt lo = {.backlog = 4096, .reuseport = 0, .nonblock = 1};
     struct net_addr bound;
-    int port = s->o.port;
+    int port = s->o.port, one = 1;
     for (int i = 0; i < n; i++) {
         int fd = net_listen(s->host, port, SOCK_STREAM, &lo, &bound);
         if (fd < 0) return fd;
+        if (i == 0 && n > 1 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+            int err = -errno;
+            close(fd);
+            return err;
+        }
+        lo.reuseport = 1;
         s->w[i].lfd = fd;
         port = net_addr_port(&bound); /* the others join the port the first one got */
         int rc = loop_io_set(s->w[i].loop, fd, LOOP_READ, on_accept, &s->w[i]);
