@@ -43,8 +43,9 @@ const char *http_reason(int status)
 
 static _Thread_local struct {
     time_t sec;
-    size_t len;
+    size_t len, ok_len;
     char line[48];
+    char ok[96]; /* the whole head start of a keep-alive 200, this second */
 } date_cache;
 
 const char *http_date_line(size_t *len, time_t *now)
@@ -56,6 +57,9 @@ const char *http_date_line(size_t *len, time_t *now)
         char d[32];
         http_date_fmt(ts.tv_sec, d);
         date_cache.len = (size_t)snprintf(date_cache.line, sizeof date_cache.line, "Date: %s\r\n", d);
+        date_cache.ok_len = (size_t)snprintf(date_cache.ok, sizeof date_cache.ok,
+                                             "HTTP/1.1 200 OK\r\nServer: " BERTH_SERVER_NAME "\r\n%s",
+                                             date_cache.line);
         date_cache.sec = ts.tv_sec;
     }
     if (len) *len = date_cache.len;
@@ -74,6 +78,8 @@ int resp_head(struct buf *b, int status, int keep_alive, int version)
 {
     size_t dl;
     const char *date = http_date_line(&dl, NULL);
+    if (status == 200 && keep_alive && version == 11)
+        return buf_append(b, date_cache.ok, date_cache.ok_len);
     const char *conn = !keep_alive ? "Connection: close\r\n"
                        : version == 10 ? "Connection: keep-alive\r\n"
                                        : "";

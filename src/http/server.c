@@ -347,6 +347,20 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
         return avail;
     }
 
+    if (!s->nroutes && s->sc.rootfd >= 0 && (r->method == HTTP_GET || r->method == HTTP_HEAD)) {
+        uint64_t bytes = 0;
+        int st = static_serve_again(&s->sc, w->cache, r, !c->closing, &w->out, &c->x, &bytes);
+        if (st > 0) {
+            access_log(c, r, st, head ? 0 : bytes);
+            goto skip_body;
+        }
+        if (st < 0) {
+            c->closing = 1;
+            error_response(c, r, 500, NULL, NULL);
+            goto skip_body;
+        }
+    }
+
     char path[8200];
     int pl = 0;
     if (r->path.n == 1 && r->path.p[0] == '*') {

@@ -48,6 +48,13 @@ struct fentry {
 struct static_cache {
     struct fentry *slot[CACHE_SLOTS];
     int count, fds;
+    unsigned gen; /* bumped whenever an entry goes away */
+    /* the last request target answered from an entry: the same bytes again
+     * (a keep-alive or pipelining client) skip decoding and lookup */
+    struct fentry *memo;
+    unsigned memo_gen;
+    size_t memo_len;
+    char memo_target[256];
 };
 
 struct static_cache *static_cache_new(void)
@@ -57,6 +64,7 @@ struct static_cache *static_cache_new(void)
 
 static void entry_free(struct static_cache *c, struct fentry *e)
 {
+    c->gen++;
     if (e->fd >= 0) {
         close(e->fd);
         c->fds--;
@@ -515,6 +523,12 @@ int static_serve(const struct static_conf *sc, struct static_cache *cache,
                         status == 404 ? "File not found." : status == 403 ? "Permission denied." : NULL);
         return rc < 0 ? rc : status;
     }
+    if (status != -1 && req->path.n <= sizeof cache->memo_target) {
+        memcpy(cache->memo_target, req->path.p, req->path.n);
+        cache->memo_len = req->path.n;
+        cache->memo = e;
+        cache->memo_gen = cache->gen;
+    }
     rc = serve_entry(sc, e, req, keep_alive, out, x, body_len);
     if (status == -1) { /* an uncached large file: the transfer has its own dup */
         close(e->fd);
@@ -522,4 +536,18 @@ int static_serve(const struct static_conf *sc, struct static_cache *cache,
         free(e);
     }
     return rc;
+}
+
+int static_serve_again(const struct static_conf *sc, struct static_cache *cache,
+                       const struct http_request *req, int keep_alive, struct buf *out,
+                       struct http_xfer *x, uint64_t *body_len)
+{
+    struct fentry *e = cache->memo;
+    time_t now;
+    if (!e || cache->memo_gen != cache->gen || req->path.n != cache->memo_len ||
+        memcmp(req->path.p, cache->memo_target, req->path.n))
+        return 0;
+    http_date_line(NULL, &now);
+    if (e->checked != now) return 0; /* due for revalidation: the full path does it */
+    return serve_entry(sc, e, req, keep_alive, out, x, body_len);
 }
