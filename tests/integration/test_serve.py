@@ -214,10 +214,6 @@ class Conn:
         self.close()
 
 
-SENDFILE_STALL = pytest.mark.xfail(strict=True, reason=(
-    "server bug: a request pipelined behind a response sent with sendfile (a file over 32 KiB) "
-    "is not answered until the header timeout fires (408 after 10 s)"))
-
 
 def req(path, method="GET", host="x", extra="", version="HTTP/1.1"):
     h = "Host: %s\r\n" % host if host is not None else ""
@@ -352,9 +348,6 @@ def test_port_in_use_exits_with_message(tmp_path):
     assert b"Serving HTTP" not in p.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: with --workers > 1 (the default on a multi-core machine) the listener sets "
-    "SO_REUSEPORT, so a second berth serve on the same port starts and shares it"))
 def test_port_in_use_by_another_berth(tmp_path, server):
     """Two `berth serve 8000` must not silently share a port: the second one
     has to fail as it would against any other program."""
@@ -414,7 +407,7 @@ def test_get_with_requests(site):
     assert r.status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/a.txt", "/empty.txt", pytest.param("/mid.bin", marks=SENDFILE_STALL),
+@pytest.mark.parametrize("path", ["/a.txt", "/empty.txt", "/mid.bin",
                                   "/sub/", "/sub", "/nope", "/c.html"])
 def test_head_is_get_without_body(site, path):
     """HEAD's fields equal GET's (Date aside); no body: a GET pipelined after
@@ -488,7 +481,6 @@ def test_no_nagle_stall_on_keep_alive(site):
     assert took < 1.0, "40 keep-alive requests took %.2f s" % took
 
 
-@SENDFILE_STALL
 def test_pipelining_in_one_send_answers_in_order(site):
     paths = ["/a.txt", "/b.txt", "/nope", "/sub/x.txt", "/c.html", "/empty.txt", "/mid.bin",
              "/a.txt"] * 3
@@ -504,7 +496,6 @@ def test_pipelining_in_one_send_answers_in_order(site):
         assert c.idle(0.2)
 
 
-@SENDFILE_STALL
 def test_pipelining_mixed_methods_ranges_and_errors(site):
     with Conn(site.port, timeout=PIPE_T) as c:
         c.send(req("/a.txt", "HEAD") + req("/mid.bin", extra="Range: bytes=0-3\r\n") +
@@ -519,7 +510,6 @@ def test_pipelining_mixed_methods_ranges_and_errors(site):
         assert r.status == 200 and r.body == b"bee\n" * 10
 
 
-@SENDFILE_STALL
 def test_deep_pipelining(site):
     n = 300
     with Conn(site.port, timeout=PIPE_T) as c:
@@ -530,10 +520,6 @@ def test_deep_pipelining(site):
             assert len(r.body) == (9 if i % 3 else 102400), i
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: once the answers to one read pass 256 KiB (OUT_HIGH) and the socket takes "
-    "them all, the requests still buffered are not parsed until more bytes arrive: "
-    "3000 pipelined GETs get about 2150 answers, then nothing (408 after 10 s)"))
 def test_thousands_of_pipelined_requests(site):
     n = 3000
     with Conn(site.port, timeout=PIPE_T) as c:
@@ -543,7 +529,6 @@ def test_thousands_of_pipelined_requests(site):
             assert r.status == 200 and r.body == b"hello, a\n", i
 
 
-@SENDFILE_STALL
 def test_pipelined_large_responses_while_client_reads_slowly(site):
     """Output backs up; the queued requests must still all be answered."""
     with Conn(site.port, timeout=PIPE_T) as c:
@@ -581,7 +566,6 @@ def test_second_pipelined_request_split_across_reads(site, cut):
         assert c.read_response().body == b"bee\n" * 10
 
 
-@SENDFILE_STALL
 def test_response_read_in_small_pieces(site):
     """A client that reads 1 KiB at a time gets every byte in order."""
     with Conn(site.port, timeout=PIPE_T) as c:
@@ -1020,7 +1004,6 @@ def test_hello_example_startup_line(hello):
     assert re.match(rb"^Serving HTTP on \S+ port \d+ \(http://", hello.lines[0]), hello.lines
 
 
-@SENDFILE_STALL
 def test_pipelined_request_after_a_large_file_is_answered_at_once(site):
     """A file over the in-memory size goes out with sendfile; the request
     queued behind it must be answered as soon as it is sent, not when the

@@ -155,7 +155,9 @@ def test_log_file_option(tmp_path, split):
     get(s.port, "/c.html")
     assert s.stop() == 0
     lines = log_lines(log.read_text())
-    assert len(lines) == 2 and '"GET /c.html HTTP/1.1" 200' in lines[1], lines
+    assert len(lines) == 2, lines  # workers flush their own lines: any order
+    assert any('"GET /c.html HTTP/1.1" 200 40' in l for l in lines), lines
+    assert any('"GET /a.txt HTTP/1.1" 200 9' in l for l in lines), lines
     assert not log_lines(s.stderr())
 
 
@@ -311,9 +313,6 @@ def test_send_timeout_drops_a_client_that_never_reads(tmp_path, server):
 
 # ---------------------------------------------------------------- connection limits
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: --max-conn 5 --workers 1 admits 6 connections (the 7th waits): "
-    "max_conns = max_conn / nworkers + 1"))
 def test_max_conn_pauses_accept_without_spinning(tmp_path, server):
     root = make_site(tmp_path / "www")
     s = server("serve", "0", "-b", HOST, "-d", str(root), "--max-conn", "5", "--workers", "1",
@@ -373,10 +372,6 @@ def _get_ok(port):
         return False
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server/loop bug: loop_run updates its clock only after the I/O callbacks ran, so a "
-    "connection accepted after the worker slept longer than --idle-timeout gets a deadline "
-    "in the past and is closed unanswered (RST when its request is unread)"))
 def test_connection_after_an_idle_period_is_served(tmp_path, server):
     """A worker that slept longer than the idle timeout must not judge a new
     connection by the time it fell asleep (and close it unanswered)."""
