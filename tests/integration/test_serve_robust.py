@@ -693,3 +693,79 @@ def test_idle_keep_alive_connections_are_small(tmp_path, server):
     finally:
         for c in conns:
             c.close()
+
+
+def test_big_downloads_do_not_starve_small_requests(tmp_path, server):
+    """One worker, two clients pulling 64 MiB as fast as they can: a third
+    client's small requests still come back promptly."""
+    root = big_site(tmp_path / "www")
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "--workers", "1", "--quiet")
+    stop = threading.Event()
+    pulled = []
+
+    def pull():
+        n = 0
+        with Conn(s.port, timeout=20) as c:
+            while not stop.is_set():
+                c.send(req("/big.bin"))
+                c.read_head()
+                left = 64 << 20
+                left -= len(c.buf)
+                c.buf.clear()
+                while left > 0:
+                    b = c.s.recv(1 << 20)
+                    assert b
+                    left -= len(b)
+                    n += len(b)
+        pulled.append(n)
+
+    ths = [threading.Thread(target=pull) for _ in range(2)]
+    for t in ths:
+        t.start()
+    try:
+        time.sleep(0.3)
+        worst = 0
+        with Conn(s.port) as c:
+            for _ in range(10):
+                t0 = time.monotonic()
+                c.send(req("/a.txt"))
+                assert c.read_response().body == b"hello, a\n"
+                worst = max(worst, time.monotonic() - t0)
+                time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in ths:
+            t.join(30)
+    assert len(pulled) == 2 and min(pulled) > 0
+    assert worst < 0.5, "a small request waited %.2f s behind big downloads" % worst
+
+
+def test_pipelining_client_that_never_reads_is_bounded(tmp_path, server):
+    """Megabytes of pipelined requests from a client that reads nothing: the
+    server buffers a bounded amount and keeps serving others."""
+    root = make_site(tmp_path / "www")
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "--workers", "1", "--quiet",
+               "--send-timeout", "2")
+    for _ in range(5):
+        get(s.port, "/a.txt")
+    before = rss_kib(s.proc.pid)
+    hog = socket.socket()
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    hog.connect((HOST, s.port))
+    hog.settimeout(0.2)
+    blob = req("/b.txt") * 20000  # ~620 KB of requests, ~5 MB of answers
+    sent = 0
+    t0 = time.monotonic()
+    while sent < 4 * len(blob) and time.monotonic() - t0 < 2:
+        try:
+            sent += hog.send(blob)
+        except socket.timeout:
+            pass
+        except OSError:
+            break  # the server gave up on it: fine
+    assert sent > 256 << 10, sent
+    assert get(s.port, "/a.txt").body == b"hello, a\n"
+    grown = rss_kib(s.proc.pid) - before
+    assert grown < 16 * 1024, "%d KiB more while one client hoards answers" % grown
+    hog.close()
+    assert s.alive()
