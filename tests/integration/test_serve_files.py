@@ -893,6 +893,11 @@ def test_unreadable_file_is_403(nobody_tree):
         assert get(s.port, "/open.txt").status == 200  # still serving
     finally:
         s.kill()
+    # a root nobody cannot open is an error at start, with the directory named
+    locked = os.path.join(nobody_tree, "locked")
+    p = subprocess.run([SETPRIV, "--reuid=65534", "--regid=65534", "--clear-groups", BERTH, "serve", "0",
+                        "-b", HOST, "-d", locked], capture_output=True, timeout=10)
+    assert p.returncode == 1 and locked.encode() in p.stderr, p
 
 
 import socket as socket_mod  # noqa: E402  (used by the shrink test)
