@@ -43,6 +43,10 @@ def tree(tmp_path_factory):
     os.symlink("a.txt", root / "link-in.txt")
     os.symlink("sub", root / "link-dir")
     os.symlink("../a.txt", root / "sub" / "up-link.txt")
+    (root / "idx-out").mkdir()
+    os.symlink("../../secret.txt", root / "idx-out" / "index.html")
+    (root / "idx-in").mkdir()
+    os.symlink("../c.html", root / "idx-in" / "index.html")
     # dotfiles
     (root / ".env").write_bytes(b"PASSWORD=hunter2\n")
     (root / ".git").mkdir()
@@ -144,6 +148,23 @@ def test_symlinks_inside_the_root_are_served(fsrv):
     assert get(fsrv.port, "/sub/up-link.txt").body == b"hello, a\n"
     r = get(fsrv.port, "/link-dir/")
     assert r.status == 200 and b"x.txt" in r.body
+
+
+def test_index_symlink_escaping_the_root_is_not_served(fsrv):
+    r = get(fsrv.port, "/idx-out/")
+    assert SECRET.strip() not in r.body, r
+    assert not_served(get(fsrv.port, "/idx-out/index.html"))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "server bug: a directory's index.html that is a symlink to a file elsewhere inside the root "
+    "(idx-in/index.html -> ../c.html) is not used: GET /idx-in/ answers the listing, while "
+    "GET /idx-in/index.html serves c.html (the index is opened with RESOLVE_BENEATH relative to "
+    "the directory, not to the root)"))
+def test_index_symlink_inside_the_root_is_served(fsrv):
+    assert get(fsrv.port, "/idx-in/index.html").body.startswith(b"<!doctype html><title>c</title>")
+    r = get(fsrv.port, "/idx-in/")
+    assert r.status == 200 and r.body.startswith(b"<!doctype html><title>c</title>"), r.body[:100]
 
 
 def test_fifo_and_device_are_not_served(tree, fsrv):
@@ -265,7 +286,7 @@ class Links(html.parser.HTMLParser):
 # '/' cannot be in a file name: "<b>x<\b>" stands for "<b>x</b>"
 ODD_NAMES = ["<b>x<\\b>.txt", "<script>alert(1)<\\script>.txt", "a&b", "sp ace.txt", "日本語.txt", "100%.txt", "q?mark.txt",
              "hash#.txt", 'quote".txt', "apos'.txt", "semi;colon.txt", "plus+.txt", "Zeta.txt",
-             "alpha.txt", "-dash.txt"]
+             "alpha.txt", "-dash.txt", "new\nline.txt", "tab\there.txt", "back\\slash.txt"]
 
 
 @pytest.fixture(scope="module")
@@ -296,17 +317,20 @@ def test_listing_escapes_encodes_sorts(listing_dir, server):
     links = [(h, t) for h, t in p.links if h is not None]
     names = [t.strip() for h, t in links]
     assert names[0] in ("..", "../"), names  # the parent comes first
-    entries = [(h, t.strip().rstrip("/")) for h, t in links[1:]]
+    # control characters may be shown as U+FFFD; the href must still reach the file
+    disp = lambda n: re.sub(r"[\x00-\x1f\x7f]", "\ufffd", n)
+    real = {disp(n): n for n in ODD_NAMES}
+    entries = [(h, disp(t.strip().rstrip("/"))) for h, t in links[1:]]
     dirs = ["<i>dir<\\i>", "Adir", "sp dir", "zdir"]
     shown = [t for h, t in entries]
     assert ".dot" not in shown
-    assert set(shown) == set(ODD_NAMES) | set(dirs), shown
+    assert set(shown) == set(real) | set(dirs), shown
     # directories first, each group sorted
     ndirs = len(dirs)
     assert set(shown[:ndirs]) == set(dirs), shown
     assert shown[:ndirs] == sorted(shown[:ndirs]) or \
         shown[:ndirs] == sorted(shown[:ndirs], key=str.lower), shown
-    files = shown[ndirs:]
+    files = [real[t] for t in shown[ndirs:]]
     assert files == sorted(files) or files == sorted(files, key=str.lower), files
     for h, t in entries:
         # every href is percent-encoded: no raw space, quote, '<', '#', '?', or non-ASCII
@@ -319,7 +343,7 @@ def test_listing_escapes_encodes_sorts(listing_dir, server):
             assert h.endswith("/")
             assert "inner.txt" in got.text
         else:
-            assert got.content == ("content of %s\n" % t).encode(), (h, t)
+            assert got.content == ("content of %s\n" % real[t]).encode(), (h, t)
 
 
 def test_listing_parent_link_and_sizes(fsrv):
