@@ -940,3 +940,21 @@ def test_file_with_trailing_slash_and_long_names(fsrv):
 def test_host_forms_are_accepted(fsrv):
     for host in ("127.0.0.1:%d" % fsrv.port, "[::1]:8000", "example.com", "EXAMPLE.com.", "localhost"):
         assert get(fsrv.port, "/a.txt", host=host).status == 200, host
+
+
+def test_large_directory_listing(tmp_path, server):
+    root = tmp_path / "www"
+    d = root / "many"
+    d.mkdir(parents=True)
+    n = 5000
+    for i in range(n):
+        (d / ("f%05d-%s.txt" % (i, "x" * 40))).write_bytes(b"")
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "--quiet")
+    t0 = time.monotonic()
+    r = requests.get(url(s.port, "/many/"), timeout=T)
+    took = time.monotonic() - t0
+    assert r.status_code == 200
+    names = re.findall(r'href="(f\d{5}-x+\.txt)"', r.text)
+    assert len(names) == n and names == sorted(names)
+    assert took < 3, took
+    assert get(s.port, "/many/f04999-%s.txt" % ("x" * 40)).status == 200
