@@ -48,20 +48,24 @@ static _Thread_local struct {
     char ok[96]; /* the whole head start of a keep-alive 200, this second */
 } date_cache;
 
-const char *http_date_line(size_t *len, time_t *now)
+void http_date_tick(void)
 {
     struct timespec ts;
-    /* the coarse clock is a vDSO read: no syscall on the hot path */
+    /* the coarse clock is a vDSO read: no syscall */
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    if (ts.tv_sec != date_cache.sec || !date_cache.len) {
-        char d[32];
-        http_date_fmt(ts.tv_sec, d);
-        date_cache.len = (size_t)snprintf(date_cache.line, sizeof date_cache.line, "Date: %s\r\n", d);
-        date_cache.ok_len = (size_t)snprintf(date_cache.ok, sizeof date_cache.ok,
-                                             "HTTP/1.1 200 OK\r\nServer: " BERTH_SERVER_NAME "\r\n%s",
-                                             date_cache.line);
-        date_cache.sec = ts.tv_sec;
-    }
+    if (ts.tv_sec == date_cache.sec && date_cache.len) return;
+    char d[32];
+    http_date_fmt(ts.tv_sec, d);
+    date_cache.len = (size_t)snprintf(date_cache.line, sizeof date_cache.line, "Date: %s\r\n", d);
+    date_cache.ok_len = (size_t)snprintf(date_cache.ok, sizeof date_cache.ok,
+                                         "HTTP/1.1 200 OK\r\nServer: " BERTH_SERVER_NAME "\r\n%s",
+                                         date_cache.line);
+    date_cache.sec = ts.tv_sec;
+}
+
+const char *http_date_line(size_t *len, time_t *now)
+{
+    if (!date_cache.len) http_date_tick();
     if (len) *len = date_cache.len;
     if (now) *now = date_cache.sec;
     return date_cache.line;

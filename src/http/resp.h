@@ -14,8 +14,10 @@
 /* "Not Found"; "Unknown" for a code we never send. */
 const char *http_reason(int status);
 
-/* The current "Date: ...\r\n" line (thread-local cache, refreshed when the
- * second changes) and the matching wall-clock second. */
+/* Reads the wall clock for this thread's Date cache.  Call it once per batch
+ * of work (the server does, per read): the clock is not read per response. */
+void http_date_tick(void);
+/* The "Date: ...\r\n" line as of the last tick and its wall-clock second. */
 const char *http_date_line(size_t *len, time_t *now);
 
 /* Appends "HTTP/1.1 <status> <reason>\r\nServer: berth\r\nDate: ...\r\n"

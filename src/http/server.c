@@ -211,6 +211,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
         /* slowloris: say why, once, without waiting for the socket */
         struct buf *o = &c->w->out;
         buf_clear(o);
+        http_date_tick();
         if (resp_error(o, 408, 0, 11, 0, NULL, "The request head did not arrive in time.") == 0)
             (void)!send(c->fd, buf_head(o), buf_len(o), MSG_NOSIGNAL | MSG_DONTWAIT);
         buf_clear(o);
@@ -435,6 +436,7 @@ static size_t process(struct conn *c, const char *p, size_t n)
 {
     struct worker *w = c->w;
     size_t used = 0;
+    http_date_tick();
     while (used < n && !c->closing) {
         if (c->discard) {
             size_t k = n - used < c->discard ? n - used : (size_t)c->discard;
