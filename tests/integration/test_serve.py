@@ -1111,3 +1111,56 @@ def test_mutated_requests_never_crash(site):
     assert sent >= 100 and answered >= sent // 2, (sent, answered)
     assert site.alive(), site.output()[-2000:]
     assert get(site.port, "/a.txt").body == b"hello, a\n"
+
+
+def test_repeated_target_honours_each_requests_own_fields(site):
+    """The same target again must still be answered for *this* request: its
+    version, Connection, validators, Range and method."""
+    with Conn(site.port) as c:
+        c.send(req("/a.txt") + req("/a.txt"))
+        r1 = c.read_response()
+        assert c.read_response().body == b"hello, a\n"
+        et = r1.h("ETag")
+        c.send(req("/a.txt", extra="If-None-Match: %s\r\n" % et))
+        assert c.read_response().status == 304
+        c.send(req("/a.txt", extra="Range: bytes=1-3\r\n"))
+        r = c.read_response()
+        assert r.status == 206 and r.body == b"ell"
+        c.send(req("/a.txt", "HEAD"))
+        h = c.read_response(head=True)
+        assert h.status == 200 and h.h("Content-Length") == "9"
+        c.send(req("/a.txt", version="HTTP/1.0", host=None, extra="Connection: keep-alive\r\n"))
+        r = c.read_response()
+        assert r.body == b"hello, a\n" and (r.h("Connection") or "").lower() == "keep-alive"
+        c.send(req("/a.txt?x=1"))
+        assert c.read_response().body == b"hello, a\n"
+        c.send(req("/a.txt", extra="Connection: close\r\n"))
+        r = c.read_response()
+        assert r.body == b"hello, a\n" and (r.h("Connection") or "").lower() == "close"
+        assert c.closed_within(3)
+    with Conn(site.port) as c:
+        c.send(req("/a.txt") + req("/a.txt", version="HTTP/1.0", host=None))
+        assert c.read_response().body == b"hello, a\n"
+        r = c.read_response()
+        assert r.body == b"hello, a\n" and (r.h("Connection") or "close").lower() == "close"
+        assert c.closed_within(3)
+
+
+def test_repeated_target_sees_a_new_file_and_a_deleted_one(site_root, server):
+    s = server("serve", "0", "-b", HOST, "-d", str(site_root))
+    f = site_root / "memo.txt"
+    if f.exists():
+        f.unlink()
+    with Conn(s.port) as c:
+        for _ in range(3):
+            c.send(req("/memo.txt"))
+            assert c.read_response().status == 404
+        f.write_bytes(b"now here")
+        c.send(req("/memo.txt"))
+        assert c.read_response().body == b"now here"
+        c.send(req("/memo.txt"))
+        assert c.read_response().body == b"now here"
+        f.unlink()
+        time.sleep(1.1)
+        c.send(req("/memo.txt"))
+        assert c.read_response().status == 404
