@@ -172,17 +172,20 @@ static int resolve(const struct static_conf *sc, const char *path, struct stat *
     /* without the trailing slash the caller redirects; relative links in the
      * index page would resolve against the parent otherwise */
     if (sc->index && *sc->index && path[strlen(path) - 1] == '/') {
-        struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
-                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-        long ifd = syscall(SYS_openat2, fd, sc->index, &how, sizeof how);
+        /* resolved from the root, not the directory: an index that is a
+         * symlink elsewhere inside the root is fine, one leaving it is not */
+        char ipath[PATH_MAX];
         struct stat ist;
-        if (ifd >= 0 && fstat((int)ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
+        int ifd = -1;
+        if ((size_t)snprintf(ipath, sizeof ipath, "%s%s", path, sc->index) < sizeof ipath)
+            ifd = open_beneath(sc->rootfd, ipath);
+        if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
             close(fd);
             *st = ist;
             *via_index = 1;
-            return (int)ifd;
+            return ifd;
         }
-        if (ifd >= 0) close((int)ifd);
+        if (ifd >= 0) close(ifd);
     }
     *is_dir = 1;
     return fd;
