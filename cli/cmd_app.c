@@ -49,8 +49,6 @@ static const char client_help[] =
     "      --max-content SIZE  largest response accepted (default 16M)\n"
     "  -h, --help            this text\n";
 
-
-
 static int parse_max(const char *cmd, const char *s, size_t *out)
 {
     unsigned long long v;

@@ -46,7 +46,6 @@ static const char client_help[] =
     "  -t, --timeout SEC      give up after SEC seconds without progress (default 10)\n"
     "  -h, --help             this text\n";
 
-
 int cmd_echo_server(int argc, char **argv)
 {
     static const struct option lopts[] = {
@@ -74,9 +73,9 @@ int cmd_echo_server(int argc, char **argv)
             int m = echo_model_parse(optarg);
             if (m < 0)
                 return cmd_usage_error("echo-server",
-                                   "unknown model (iterative, fork, thread, "
-                                   "select or epoll):",
-                                   optarg);
+                                       "unknown model (iterative, fork, thread, "
+                                       "select or epoll):",
+                                       optarg);
             o.model = (enum echo_model)m;
             break;
         }
@@ -187,7 +186,7 @@ int cmd_echo_client(int argc, char **argv)
     if (conns > 0) {
         if (words || o.udp)
             return cmd_usage_error("echo", "--connections sends its own data, over TCP;",
-                               "drop -s/--udp");
+                                   "drop -s/--udp");
         struct echo_multi_opt mo = {.host = o.host,
                                     .port = o.port,
                                     .connections = conns,

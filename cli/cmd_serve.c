@@ -36,7 +36,8 @@ static void usage(FILE *f)
           "  --max-header BYTES    request head size limit (default 8k)\n"
           "  --header-timeout SEC  a request head must arrive within (default 10)\n"
           "  --idle-timeout SEC    idle keep-alive connections close after (default 5)\n"
-          "  --send-timeout SEC    a client that reads nothing for this long is dropped (default 30)\n"
+          "  --send-timeout SEC    a client that reads nothing for this long is dropped (default "
+          "30)\n"
           "  -h, --help            this text\n",
           f);
 }
@@ -61,15 +62,24 @@ static void print_urls(const char *host, int port)
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"bind", required_argument, 0, 'b'},       {"directory", required_argument, 0, 'd'},
-        {"protocol", required_argument, 0, 'p'},   {"port", required_argument, 0, 'P'},
-        {"workers", required_argument, 0, 'w'},    {"index", required_argument, 0, 'i'},
-        {"no-listing", no_argument, 0, 'L'},       {"hidden", no_argument, 0, 'H'},
-        {"mime-default", required_argument, 0, 'm'}, {"log", required_argument, 0, 'l'},
-        {"quiet", no_argument, 0, 'q'},            {"max-conn", required_argument, 0, 'c'},
-        {"max-header", required_argument, 0, 'x'}, {"header-timeout", required_argument, 0, 'T'},
-        {"idle-timeout", required_argument, 0, 'I'}, {"send-timeout", required_argument, 0, 'S'},
-        {"cgi", no_argument, 0, 'C'},              {"help", no_argument, 0, 'h'},
+        {"bind", required_argument, 0, 'b'},
+        {"directory", required_argument, 0, 'd'},
+        {"protocol", required_argument, 0, 'p'},
+        {"port", required_argument, 0, 'P'},
+        {"workers", required_argument, 0, 'w'},
+        {"index", required_argument, 0, 'i'},
+        {"no-listing", no_argument, 0, 'L'},
+        {"hidden", no_argument, 0, 'H'},
+        {"mime-default", required_argument, 0, 'm'},
+        {"log", required_argument, 0, 'l'},
+        {"quiet", no_argument, 0, 'q'},
+        {"max-conn", required_argument, 0, 'c'},
+        {"max-header", required_argument, 0, 'x'},
+        {"header-timeout", required_argument, 0, 'T'},
+        {"idle-timeout", required_argument, 0, 'I'},
+        {"send-timeout", required_argument, 0, 'S'},
+        {"cgi", no_argument, 0, 'C'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     struct berth_opts o;
@@ -80,11 +90,17 @@ int cmd_serve(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "b:d:p:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': o.host = optarg; break;
-        case 'd': o.root = optarg; break;
+        case 'b':
+            o.host = optarg;
+            break;
+        case 'd':
+            o.root = optarg;
+            break;
         case 'p':
-            if (!strcmp(optarg, "HTTP/1.0")) o.http10 = 1;
-            else if (strcmp(optarg, "HTTP/1.1")) goto bad;
+            if (!strcmp(optarg, "HTTP/1.0"))
+                o.http10 = 1;
+            else if (strcmp(optarg, "HTTP/1.1"))
+                goto bad;
             break;
         case 'P':
             if ((o.port = cmd_parse_port(optarg)) < 0) goto bad;
@@ -93,12 +109,24 @@ int cmd_serve(int argc, char **argv)
             if (cmd_parse_size(optarg, &v) < 0 || v < 1 || v > 256) goto bad;
             o.workers = (int)v;
             break;
-        case 'i': o.index = optarg; break;
-        case 'L': o.listing = 0; break;
-        case 'H': o.hidden = 1; break;
-        case 'm': o.mime_default = optarg; break;
-        case 'l': o.log_path = optarg; break;
-        case 'q': o.quiet = 1; break;
+        case 'i':
+            o.index = optarg;
+            break;
+        case 'L':
+            o.listing = 0;
+            break;
+        case 'H':
+            o.hidden = 1;
+            break;
+        case 'm':
+            o.mime_default = optarg;
+            break;
+        case 'l':
+            o.log_path = optarg;
+            break;
+        case 'q':
+            o.quiet = 1;
+            break;
         case 'c':
             if (cmd_parse_size(optarg, &v) < 0 || v < 1 || v > 10000000) goto bad;
             o.max_conn = (int)v;
@@ -117,10 +145,15 @@ int cmd_serve(int argc, char **argv)
             if ((o.send_timeout_ms = cmd_parse_seconds(optarg)) <= 0) goto bad;
             break;
         case 'C':
-            fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n", stderr);
+            fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n",
+                  stderr);
             return 2;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -141,7 +174,8 @@ int cmd_serve(int argc, char **argv)
     if (rc < 0) {
         char what[300], msg[512];
         int dir_ok = access(o.root, R_OK | X_OK) == 0;
-        snprintf(what, sizeof what, dir_ok && o.log_path ? "cannot open the access log %s" : "cannot serve %s",
+        snprintf(what, sizeof what,
+                 dir_ok && o.log_path ? "cannot open the access log %s" : "cannot serve %s",
                  dir_ok && o.log_path ? o.log_path : o.root);
         fprintf(stderr, "berth serve: %s\n", err_fmt(msg, sizeof msg, rc, what));
         return 1;

@@ -13,7 +13,8 @@ static const struct {
     const char *what;
 } cmds[] = {
     {"serve", cmd_serve, "serve a directory over HTTP/1.1 (drop-in for python3 -m http.server)"},
-    {"echo-server", cmd_echo_server, "TCP/UDP echo server; --model iterative|fork|thread|select|epoll"},
+    {"echo-server", cmd_echo_server,
+     "TCP/UDP echo server; --model iterative|fork|thread|select|epoll"},
     {"echo", cmd_echo_client, "echo client: send words or stdin, print what comes back"},
     {"app-server", cmd_app_server, "application-protocol server (Real Python's libserver)"},
     {"app-client", cmd_app_client, "application-protocol client (Real Python's libclient)"},
@@ -44,9 +45,12 @@ int cmd_parse_size(const char *s, unsigned long long *out)
     unsigned long long v = strtoull(s, &end, 10);
     if (end == s || errno) return -1;
     int shift = 0;
-    if (*end == 'k' || *end == 'K') shift = 10, end++;
-    else if (*end == 'm' || *end == 'M') shift = 20, end++;
-    else if (*end == 'g' || *end == 'G') shift = 30, end++;
+    if (*end == 'k' || *end == 'K')
+        shift = 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        shift = 20, end++;
+    else if (*end == 'g' || *end == 'G')
+        shift = 30, end++;
     if (*end || (shift && v > (~0ULL >> shift))) return -1;
     *out = v << shift;
     return 0;

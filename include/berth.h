@@ -56,8 +56,8 @@ int berth_server_new(berth_server **out, const struct berth_opts *o);
 
 /* Routes requests ahead of static files.  method: "GET", ... or NULL for
  * any; path: exact decoded path, or with prefix != 0 every path under it. */
-int berth_route(berth_server *s, const char *method, const char *path, int prefix,
-                berth_handler *h, void *arg);
+int berth_route(berth_server *s, const char *method, const char *path, int prefix, berth_handler *h,
+                void *arg);
 
 /* Binds the listening sockets now (so the port is known, and errors such as
  * "address already in use" surface before run). */
@@ -84,8 +84,7 @@ const void *berth_req_body(const berth_req *r, size_t *len);
 /* Adds a response field (before berth_respond). */
 int berth_resp_header(berth_req *r, const char *name, const char *value);
 /* Sends the response: status, Content-Type (NULL: none), body. */
-int berth_respond(berth_req *r, int status, const char *content_type, const void *body,
-                  size_t len);
+int berth_respond(berth_req *r, int status, const char *content_type, const void *body, size_t len);
 
 const char *berth_strerror(int code);
 

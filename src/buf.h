@@ -22,11 +22,23 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 
-static inline const char *buf_head(const struct buf *b) { return b->data + b->off; }
-static inline size_t buf_len(const struct buf *b) { return b->len; }
+static inline const char *buf_head(const struct buf *b)
+{
+    return b->data + b->off;
+}
+static inline size_t buf_len(const struct buf *b)
+{
+    return b->len;
+}
 /* room after the readable bytes without moving or growing */
-static inline char *buf_tail(struct buf *b) { return b->data + b->off + b->len; }
-static inline size_t buf_room(const struct buf *b) { return b->cap - b->off - b->len; }
+static inline char *buf_tail(struct buf *b)
+{
+    return b->data + b->off + b->len;
+}
+static inline size_t buf_room(const struct buf *b)
+{
+    return b->cap - b->off - b->len;
+}
 
 /* Ensures at least n writable bytes at the tail (compacting first, then
  * growing).  0, or BERTH_ETOOBIG past b->max, or -ENOMEM. */

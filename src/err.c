@@ -38,10 +38,14 @@ static const struct {
 static const char *own_hint(int code)
 {
     switch (code) {
-    case BERTH_ERESOLVE: return "check the spelling, or give a numeric address";
-    case BERTH_EBADADDR: return "use HOST, IPv4, [IPv6] or unix:/path";
-    case BERTH_ETOOBIG: return "raise the limit if the peer is trusted";
-    default: return "";
+    case BERTH_ERESOLVE:
+        return "check the spelling, or give a numeric address";
+    case BERTH_EBADADDR:
+        return "use HOST, IPv4, [IPv6] or unix:/path";
+    case BERTH_ETOOBIG:
+        return "raise the limit if the peer is trusted";
+    default:
+        return "";
     }
 }
 

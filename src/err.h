@@ -11,7 +11,7 @@
 
 /* library codes sit below -4000, far from any errno value */
 #define BERTH_ERRORS(X)                                                                            \
-    X(EOF, -4001, "connection closed in the middle of a message")                                 \
+    X(EOF, -4001, "connection closed in the middle of a message")                                  \
     X(ETOOBIG, -4002, "message larger than the configured limit")                                  \
     X(EBADADDR, -4003, "malformed address")                                                        \
     X(EPROTO, -4004, "protocol violation")                                                         \

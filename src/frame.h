@@ -21,8 +21,8 @@ struct frame_dec {
     size_t size;       /* FRAME_FIXED: the message size */
     const char *delim; /* FRAME_DELIM: the delimiter (not part of the message) */
     size_t delim_len;
-    size_t max;        /* largest payload accepted; 0 = no limit */
-    size_t scanned;    /* progress: bytes already searched (FRAME_DELIM) */
+    size_t max;     /* largest payload accepted; 0 = no limit */
+    size_t scanned; /* progress: bytes already searched (FRAME_DELIM) */
 };
 
 /* Sets up a decoder; `arg` is the size for FRAME_FIXED and ignored otherwise

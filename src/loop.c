@@ -274,7 +274,8 @@ int loop_run(struct loop *l)
         int timeout = -1;
         if (l->nheap) {
             uint64_t when = l->heap[0]->when;
-            timeout = when <= l->now ? 0 : (int)(when - l->now > 86400000 ? 86400000 : when - l->now);
+            timeout =
+                when <= l->now ? 0 : (int)(when - l->now > 86400000 ? 86400000 : when - l->now);
         }
         int rc = api_poll(l, timeout); /* updates l->now before any callback */
         if (rc < 0 && rc != -EINTR) return rc;

@@ -25,8 +25,8 @@ typedef void loop_timer_cb(struct loop *l, struct loop_timer *t);
 
 /* Embed in your own struct; zero it before first use. */
 struct loop_timer {
-    uint64_t when;     /* loop_now() deadline, ms */
-    size_t slot;       /* heap position + 1; 0 = not armed */
+    uint64_t when; /* loop_now() deadline, ms */
+    size_t slot;   /* heap position + 1; 0 = not armed */
     loop_timer_cb *cb;
 };
 
@@ -46,7 +46,10 @@ unsigned loop_io_get(const struct loop *l, int fd);
 /* Arms (or re-arms) t to fire once, `ms` from now. */
 int loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t ms, loop_timer_cb *cb);
 void loop_timer_stop(struct loop *l, struct loop_timer *t);
-static inline int loop_timer_armed(const struct loop_timer *t) { return t->slot != 0; }
+static inline int loop_timer_armed(const struct loop_timer *t)
+{
+    return t->slot != 0;
+}
 
 /* Milliseconds on the monotonic clock, cached once per loop iteration. */
 uint64_t loop_now(const struct loop *l);

@@ -182,8 +182,8 @@ int net_accept(int lfd, struct net_addr *peer)
     if (!peer) peer = &tmp;
     for (;;) {
         peer->len = sizeof peer->ss;
-        int fd = accept4(lfd, (struct sockaddr *)&peer->ss, &peer->len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(lfd, (struct sockaddr *)&peer->ss, &peer->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             if (peer->ss.ss_family == AF_INET || peer->ss.ss_family == AF_INET6)
                 net_set_nodelay(fd);
@@ -316,12 +316,18 @@ char *net_addr_host(const struct net_addr *a, char *out, size_t n)
 {
     const void *src = NULL;
     switch (a->ss.ss_family) {
-    case AF_INET: src = &((const struct sockaddr_in *)&a->ss)->sin_addr; break;
-    case AF_INET6: src = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr; break;
+    case AF_INET:
+        src = &((const struct sockaddr_in *)&a->ss)->sin_addr;
+        break;
+    case AF_INET6:
+        src = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+        break;
     case AF_UNIX:
         snprintf(out, n, "unix:%s", ((const struct sockaddr_un *)&a->ss)->sun_path);
         return out;
-    default: snprintf(out, n, "?"); return out;
+    default:
+        snprintf(out, n, "?");
+        return out;
     }
     if (!inet_ntop(a->ss.ss_family, src, out, (socklen_t)n)) snprintf(out, n, "?");
     return out;
@@ -330,8 +336,7 @@ char *net_addr_host(const struct net_addr *a, char *out, size_t n)
 int net_addr_port(const struct net_addr *a)
 {
     if (a->ss.ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
-    if (a->ss.ss_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+    if (a->ss.ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
     return 0;
 }
 
@@ -339,9 +344,12 @@ char *net_addr_str(const struct net_addr *a, char *out, size_t n)
 {
     char host[INET6_ADDRSTRLEN + 8];
     net_addr_host(a, host, sizeof host);
-    if (a->ss.ss_family == AF_INET6) snprintf(out, n, "[%s]:%d", host, net_addr_port(a));
-    else if (a->ss.ss_family == AF_INET) snprintf(out, n, "%s:%d", host, net_addr_port(a));
-    else snprintf(out, n, "%s", host);
+    if (a->ss.ss_family == AF_INET6)
+        snprintf(out, n, "[%s]:%d", host, net_addr_port(a));
+    else if (a->ss.ss_family == AF_INET)
+        snprintf(out, n, "%s:%d", host, net_addr_port(a));
+    else
+        snprintf(out, n, "%s", host);
     return out;
 }
 

@@ -57,9 +57,9 @@ void http_date_tick(void)
     char d[32];
     http_date_fmt(ts.tv_sec, d);
     date_cache.len = (size_t)snprintf(date_cache.line, sizeof date_cache.line, "Date: %s\r\n", d);
-    date_cache.ok_len = (size_t)snprintf(date_cache.ok, sizeof date_cache.ok,
-                                         "HTTP/1.1 200 OK\r\nServer: " BERTH_SERVER_NAME "\r\n%s",
-                                         date_cache.line);
+    date_cache.ok_len =
+        (size_t)snprintf(date_cache.ok, sizeof date_cache.ok,
+                         "HTTP/1.1 200 OK\r\nServer: " BERTH_SERVER_NAME "\r\n%s", date_cache.line);
     date_cache.sec = ts.tv_sec;
 }
 
@@ -84,7 +84,7 @@ int resp_head(struct buf *b, int status, int keep_alive, int version)
     const char *date = http_date_line(&dl, NULL);
     if (status == 200 && keep_alive && version == 11)
         return buf_append(b, date_cache.ok, date_cache.ok_len);
-    const char *conn = !keep_alive ? "Connection: close\r\n"
+    const char *conn = !keep_alive     ? "Connection: close\r\n"
                        : version == 10 ? "Connection: keep-alive\r\n"
                                        : "";
     const char *reason = http_reason(status);
@@ -107,8 +107,8 @@ int resp_head(struct buf *b, int status, int keep_alive, int version)
     return 0;
 }
 
-int resp_simple(struct buf *b, int status, int keep_alive, int version, int head,
-                const char *extra, const char *ctype, const void *body, size_t len)
+int resp_simple(struct buf *b, int status, int keep_alive, int version, int head, const char *extra,
+                const char *ctype, const void *body, size_t len)
 {
     int rc = resp_head(b, status, keep_alive, version);
     if (rc < 0) return rc;
@@ -127,14 +127,17 @@ int resp_simple(struct buf *b, int status, int keep_alive, int version, int head
     return rc;
 }
 
-int resp_error(struct buf *b, int status, int keep_alive, int version, int head,
-               const char *extra, const char *detail)
+int resp_error(struct buf *b, int status, int keep_alive, int version, int head, const char *extra,
+               const char *detail)
 {
     char page[1024], esc[512];
     size_t e = 0;
     for (const char *p = detail ? detail : ""; *p && e < sizeof esc - 7; p++) {
-        const char *r = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;"
-                      : *p == '"' ? "&quot;" : NULL;
+        const char *r = *p == '<'   ? "&lt;"
+                        : *p == '>' ? "&gt;"
+                        : *p == '&' ? "&amp;"
+                        : *p == '"' ? "&quot;"
+                                    : NULL;
         if (r) {
             memcpy(esc + e, r, strlen(r));
             e += strlen(r);
@@ -146,8 +149,8 @@ int resp_error(struct buf *b, int status, int keep_alive, int version, int head,
     int n = snprintf(page, sizeof page,
                      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                      "<title>%d %s</title></head>\n<body><h1>%d %s</h1>%s%s%s</body></html>\n",
-                     status, http_reason(status), status, http_reason(status),
-                     e ? "<p>" : "", esc, e ? "</p>" : "");
+                     status, http_reason(status), status, http_reason(status), e ? "<p>" : "", esc,
+                     e ? "</p>" : "");
     return resp_simple(b, status, keep_alive, version, head, extra, "text/html; charset=utf-8",
                        page, (size_t)n);
 }

@@ -28,11 +28,11 @@ int resp_head(struct buf *b, int status, int keep_alive, int version);
 /* Appends a whole response with a body held in memory; `extra` is more
  * header lines ("Allow: GET, HEAD\r\n") or NULL; `head` drops the body but
  * keeps its Content-Length. */
-int resp_simple(struct buf *b, int status, int keep_alive, int version, int head,
-                const char *extra, const char *ctype, const void *body, size_t len);
+int resp_simple(struct buf *b, int status, int keep_alive, int version, int head, const char *extra,
+                const char *ctype, const void *body, size_t len);
 
 /* A small HTML error page for status, with `detail` HTML-escaped. */
-int resp_error(struct buf *b, int status, int keep_alive, int version, int head,
-               const char *extra, const char *detail);
+int resp_error(struct buf *b, int status, int keep_alive, int version, int head, const char *extra,
+               const char *detail);
 
 #endif

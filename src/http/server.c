@@ -35,13 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCRATCH (64 * 1024)
-#define OUT_HIGH (256 * 1024)    /* stop answering pipelined requests past this */
-#define SEND_SLICE (4u << 20)    /* file bytes per wake-up, so one client cannot starve others */
-#define MAX_HEADERS 100
-#define LOG_FLUSH_MS 200
-#define SHUTDOWN_MS 10000        /* in-flight responses get this long after SIGTERM */
-#define ACCEPT_BACKOFF_MS 100    /* out of descriptors: retry accepting after this */
+#define SCRATCH           (64 * 1024)
+#define OUT_HIGH          (256 * 1024) /* stop answering pipelined requests past this */
+#define SEND_SLICE        (4u << 20) /* file bytes per wake-up, so one client cannot starve others */
+#define MAX_HEADERS       100
+#define LOG_FLUSH_MS      200
+#define SHUTDOWN_MS       10000 /* in-flight responses get this long after SIGTERM */
+#define ACCEPT_BACKOFF_MS 100   /* out of descriptors: retry accepting after this */
 
 struct route {
     char *method; /* NULL: any */
@@ -165,14 +165,16 @@ static void access_log(struct conn *c, const struct http_request *r, int status,
     if (buf_reserve(&w->log, 512 + (r ? r->target.n : 0)) < 0) return;
     int n;
     if (r)
-        n = snprintf(buf_tail(&w->log), buf_room(&w->log), "%s - - [%s] \"%.*s %.*s HTTP/1.%d\" %d %s\n",
-                     host, tc.s, (int)r->method_str.n, r->method_str.p, (int)r->target.n,
-                     r->target.p, r->version % 10, status, sz);
+        n = snprintf(buf_tail(&w->log), buf_room(&w->log),
+                     "%s - - [%s] \"%.*s %.*s HTTP/1.%d\" %d %s\n", host, tc.s,
+                     (int)r->method_str.n, r->method_str.p, (int)r->target.n, r->target.p,
+                     r->version % 10, status, sz);
     else
         n = snprintf(buf_tail(&w->log), buf_room(&w->log), "%s - - [%s] \"-\" %d %s\n", host, tc.s,
                      status, sz);
     if (n > 0 && (size_t)n < buf_room(&w->log)) buf_commit(&w->log, (size_t)n);
-    if (buf_len(&w->log) > 16384) log_flush(w);
+    if (buf_len(&w->log) > 16384)
+        log_flush(w);
     else if (!loop_timer_armed(&w->log_timer))
         loop_timer_set(w->loop, &w->log_timer, LOG_FLUSH_MS, on_log_timer);
 }
@@ -190,8 +192,10 @@ static void conn_close(struct conn *c)
     if (c->x.fd >= 0) close(c->x.fd);
     buf_free(&c->in);
     buf_free(&c->out);
-    if (c->prev) c->prev->next = c->next;
-    else w->conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     free(c);
     w->nconns--;
@@ -273,7 +277,8 @@ static int conn_send(struct conn *c)
 {
     struct buf *o = &c->w->out;
     if (buf_len(o)) {
-        ssize_t k = send(c->fd, buf_head(o), buf_len(o), MSG_NOSIGNAL | (c->x.fd >= 0 ? MSG_MORE : 0));
+        ssize_t k =
+            send(c->fd, buf_head(o), buf_len(o), MSG_NOSIGNAL | (c->x.fd >= 0 ? MSG_MORE : 0));
         if (k < 0 && errno != EAGAIN && errno != EINTR) {
             buf_clear(o);
             return -1;
@@ -324,8 +329,10 @@ static void run_handler(struct conn *c, const struct route *rt, const struct htt
     q.method[ml] = '\0';
     buf_init(&q.extra, 64 * 1024);
     rt->h(&q, rt->arg);
-    if (!q.status) error_response(c, r, 500, NULL, "The handler gave no answer.");
-    else access_log(c, r, q.status, q.bytes);
+    if (!q.status)
+        error_response(c, r, 500, NULL, "The handler gave no answer.");
+    else
+        access_log(c, r, q.status, q.bytes);
     buf_free(&q.extra);
 }
 
@@ -366,8 +373,8 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     int pl = 0;
     if (r->path.n == 1 && r->path.p[0] == '*') {
         if (r->method == HTTP_OPTIONS) {
-            if (resp_simple(&w->out, 204, !c->closing, r->version, 0, "Allow: GET, HEAD, OPTIONS\r\n",
-                            NULL, NULL, 0) < 0)
+            if (resp_simple(&w->out, 204, !c->closing, r->version, 0,
+                            "Allow: GET, HEAD, OPTIONS\r\n", NULL, NULL, 0) < 0)
                 c->closing = 1;
             access_log(c, r, 204, 0);
         } else {
@@ -535,7 +542,8 @@ static void conn_update(struct conn *c)
         conn_close(c);
         return;
     }
-    if (pending) conn_deadline(c, (uint64_t)s->o.send_timeout_ms);
+    if (pending)
+        conn_deadline(c, (uint64_t)s->o.send_timeout_ms);
     else if (c->head_start) {
         uint64_t end = c->head_start + (uint64_t)s->o.header_timeout_ms, now = loop_now(c->w->loop);
         conn_deadline(c, end > now ? end - now : 0);
@@ -678,8 +686,10 @@ static void worker_shutdown(struct worker *w)
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
         next = c->next;
-        if (!buf_len(&c->out) && c->x.fd < 0) conn_close(c); /* idle, or a head still coming */
-        else c->closing = 1;
+        if (!buf_len(&c->out) && c->x.fd < 0)
+            conn_close(c); /* idle, or a head still coming */
+        else
+            c->closing = 1;
     }
     if (w->nconns) loop_timer_set(w->loop, &w->stop_timer, SHUTDOWN_MS, on_stop_timer);
     loop_timer_stop(w->loop, &w->log_timer);
@@ -776,7 +786,8 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     s->host = dup_or_null(o->host, &fail);
     s->root = dup_or_null(o->root, &fail);
     s->index = dup_or_null(o->index, &fail);
-    s->mime_default = dup_or_null(o->mime_default ? o->mime_default : "application/octet-stream", &fail);
+    s->mime_default =
+        dup_or_null(o->mime_default ? o->mime_default : "application/octet-stream", &fail);
     s->log_path = dup_or_null(o->log_path, &fail);
     s->logfd = 2;
     s->sc.rootfd = -1;
@@ -822,8 +833,8 @@ fail:
     return rc;
 }
 
-int berth_route(berth_server *s, const char *method, const char *path, int prefix,
-                berth_handler *h, void *arg)
+int berth_route(berth_server *s, const char *method, const char *path, int prefix, berth_handler *h,
+                void *arg)
 {
     if (!path || *path != '/' || !h) return BERTH_EUSAGE;
     struct route *rs = realloc(s->routes, (size_t)(s->nroutes + 1) * sizeof *rs);
@@ -1000,16 +1011,15 @@ int berth_resp_header(berth_req *r, const char *name, const char *value)
     return rc;
 }
 
-int berth_respond(berth_req *r, int status, const char *content_type, const void *body,
-                  size_t len)
+int berth_respond(berth_req *r, int status, const char *content_type, const void *body, size_t len)
 {
     if (r->status) return BERTH_EUSAGE;
     if (status < 200 || status > 599) return BERTH_EUSAGE;
     if (buf_append(&r->extra, "", 1) < 0) return -ENOMEM; /* NUL-terminate */
     struct conn *c = r->c;
-    int rc = resp_simple(&c->w->out, status, !c->closing, r->r->version, r->r->method == HTTP_HEAD,
-                         buf_len(&r->extra) > 1 ? buf_head(&r->extra) : NULL, content_type, body,
-                         len);
+    int rc =
+        resp_simple(&c->w->out, status, !c->closing, r->r->version, r->r->method == HTTP_HEAD,
+                    buf_len(&r->extra) > 1 ? buf_head(&r->extra) : NULL, content_type, body, len);
     if (rc < 0) return rc;
     r->status = status;
     r->bytes = r->r->method == HTTP_HEAD ? 0 : len;

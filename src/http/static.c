@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SMALL_FILE (32 * 1024) /* bytes kept in memory per cached file */
-#define CACHE_SLOTS 1024       /* hash buckets (power of two) */
-#define CACHE_MAX 512          /* entries before the cache is emptied */
-#define CACHE_MAX_FDS 64       /* large files kept open */
-#define MAX_RANGES 16
+#define SMALL_FILE    (32 * 1024) /* bytes kept in memory per cached file */
+#define CACHE_SLOTS   1024        /* hash buckets (power of two) */
+#define CACHE_MAX     512         /* entries before the cache is emptied */
+#define CACHE_MAX_FDS 64          /* large files kept open */
+#define MAX_RANGES    16
 #define MULTIPART_MAX (8u << 20) /* larger multi-range answers fall back to 200 */
 
 struct fentry {
@@ -245,8 +245,8 @@ static char *slurp(int fd, uint64_t size)
 /* Finds or builds the cache entry for path.  Returns it, or NULL with
  * *status set (404/403), or with *status = 0 and *dirfd set when the path is
  * a directory without an index (directories are never cached). */
-static struct fentry *lookup(const struct static_conf *sc, struct static_cache *c,
-                             const char *path, int *status, int *dirfd)
+static struct fentry *lookup(const struct static_conf *sc, struct static_cache *c, const char *path,
+                             int *status, int *dirfd)
 {
     uint32_t h = hash_str(path);
     struct fentry *e = cache_find(c, path, h);
@@ -316,8 +316,7 @@ oom:
     return NULL;
 }
 
-static int field_line(struct buf *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int field_line(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #include <stdarg.h>
 static int field_line(struct buf *out, const char *fmt, ...)
@@ -375,10 +374,10 @@ static int multipart(const struct static_conf *sc, const struct fentry *e,
     *body_len = total;
     if (rc < 0 || req->method == HTTP_HEAD) return rc;
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = field_line(out,
-                        "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
-                        sc->boundary, e->ctype, (unsigned long long)r[i].first,
-                        (unsigned long long)r[i].last, (unsigned long long)e->size);
+        rc = field_line(
+            out, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+            sc->boundary, e->ctype, (unsigned long long)r[i].first, (unsigned long long)r[i].last,
+            (unsigned long long)e->size);
         uint64_t len = r[i].last - r[i].first + 1;
         if (rc < 0) break;
         if (e->body) {
@@ -423,7 +422,8 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
         if ((rc = validators(out, e)) < 0) return rc;
         return buf_append(out, "\r\n", 2) < 0 ? -ENOMEM : 304;
     }
-    if (st == 412) return resp_error(out, 412, keep_alive, req->version, head, NULL, NULL) < 0 ? -ENOMEM : 412;
+    if (st == 412)
+        return resp_error(out, 412, keep_alive, req->version, head, NULL, NULL) < 0 ? -ENOMEM : 412;
 
     struct http_range r[MAX_RANGES];
     int n = 0;
@@ -458,7 +458,8 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
         rc = field_line(out, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)first,
                         (unsigned long long)last, (unsigned long long)e->size);
     if (rc == 0)
-        rc = field_line(out, "Content-Type: %s\r\nAccept-Ranges: bytes\r\nContent-Length: %llu\r\n\r\n",
+        rc = field_line(out,
+                        "Content-Type: %s\r\nAccept-Ranges: bytes\r\nContent-Length: %llu\r\n\r\n",
                         e->ctype, (unsigned long long)len);
     if (rc < 0) return rc;
     *body_len = len;
@@ -483,7 +484,8 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
         if (rc == 0 && q) rc = buf_append(&loc, q, req->path.n - (size_t)(q - req->path.p));
         if (rc == 0) rc = buf_append(&loc, "\r\n", 3);
         close(dirfd);
-        if (rc == 0) rc = resp_error(out, 301, keep_alive, req->version, head, buf_head(&loc), NULL);
+        if (rc == 0)
+            rc = resp_error(out, 301, keep_alive, req->version, head, buf_head(&loc), NULL);
         buf_free(&loc);
         return rc < 0 ? rc : 301;
     }
@@ -499,7 +501,8 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
     close(dirfd);
     if (rc < 0) {
         buf_free(&page);
-        rc = resp_error(out, 403, keep_alive, req->version, head, NULL, "The directory cannot be read.");
+        rc = resp_error(out, 403, keep_alive, req->version, head, NULL,
+                        "The directory cannot be read.");
         return rc < 0 ? rc : 403;
     }
     *body_len = buf_len(&page);
@@ -510,8 +513,8 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
 }
 
 int static_serve(const struct static_conf *sc, struct static_cache *cache,
-                 const struct http_request *req, const char *path, int keep_alive,
-                 struct buf *out, struct http_xfer *x, uint64_t *body_len)
+                 const struct http_request *req, const char *path, int keep_alive, struct buf *out,
+                 struct http_xfer *x, uint64_t *body_len)
 {
     int head = req->method == HTTP_HEAD, status = 0, dirfd = -1, rc;
     *body_len = 0;
@@ -523,7 +526,9 @@ int static_serve(const struct static_conf *sc, struct static_cache *cache,
     if (!e && status == 0) return serve_dir(sc, dirfd, req, path, keep_alive, out, body_len);
     if (!e) {
         rc = resp_error(out, status, keep_alive, req->version, head, NULL,
-                        status == 404 ? "File not found." : status == 403 ? "Permission denied." : NULL);
+                        status == 404   ? "File not found."
+                        : status == 403 ? "Permission denied."
+                                        : NULL);
         return rc < 0 ? rc : status;
     }
     if (status != -1 && req->path.n <= sizeof cache->memo_target) {

@@ -14,11 +14,11 @@
 #include <stdint.h>
 
 struct static_conf {
-    int rootfd;               /* O_PATH/O_DIRECTORY descriptor of the root */
-    const char *index;        /* "index.html" */
+    int rootfd;        /* O_PATH/O_DIRECTORY descriptor of the root */
+    const char *index; /* "index.html" */
     int listing, hidden;
     const char *mime_default;
-    const char *boundary;     /* multipart/byteranges boundary */
+    const char *boundary; /* multipart/byteranges boundary */
 };
 
 /* File bytes still to send after the head, with sendfile; fd is owned by
@@ -37,8 +37,8 @@ void static_cache_free(struct static_cache *c);
  * send afterwards.  Returns the status (for the log); *body_len receives the
  * body's size.  A negative return is an out-of-memory failure. */
 int static_serve(const struct static_conf *sc, struct static_cache *cache,
-                 const struct http_request *req, const char *path, int keep_alive,
-                 struct buf *out, struct http_xfer *x, uint64_t *body_len);
+                 const struct http_request *req, const char *path, int keep_alive, struct buf *out,
+                 struct http_xfer *x, uint64_t *body_len);
 
 /* The same, for a request whose target is byte for byte the last one this
  * cache answered from an entry that is still fresh: no decoding, no lookup.

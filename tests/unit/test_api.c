@@ -38,9 +38,9 @@ static void inspect(berth_req *req, void *arg)
     size_t hl = 0, bl = 0;
     const char *h = berth_req_header(req, "x-test", &hl);
     const char *b = berth_req_body(req, &bl);
-    int n = snprintf(out, sizeof out, "%s|%s|%s|%.*s|%.*s", berth_req_method(req),
-                     berth_req_path(req), berth_req_query(req), h ? (int)hl : 1, h ? h : "-",
-                     (int)bl, b ? b : "");
+    int n =
+        snprintf(out, sizeof out, "%s|%s|%s|%.*s|%.*s", berth_req_method(req), berth_req_path(req),
+                 berth_req_query(req), h ? (int)hl : 1, h ? h : "-", (int)bl, b ? b : "");
     cr_assert_eq(berth_resp_header(req, "X-Reply", "yes"), 0);
     cr_assert_lt(berth_resp_header(req, "X-Bad", "split\r\nInjected: 1"), 0);
     berth_respond(req, 201, "text/plain", out, (size_t)n);
@@ -86,7 +86,8 @@ static void stop(void)
 static char *exchange(const char *req, size_t len)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)berth_server_port(srv))};
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)berth_server_port(srv))};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     struct timeval tv = {2, 0};
@@ -123,7 +124,8 @@ Test(api, no_root_means_404_for_other_paths)
 
 Test(api, method_mismatch_falls_through)
 {
-    char *r = EXCHANGE("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    char *r =
+        EXCHANGE("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     cr_assert(strstr(r, "HTTP/1.1 404 ") == r, "%s", r);
 }
 
@@ -140,7 +142,8 @@ Test(api, prefix_route_sees_method_path_query_header_body)
 Test(api, body_split_across_reads_and_pipelined_after)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)berth_server_port(srv))};
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)berth_server_port(srv))};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     const char *p1 = "POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab";
