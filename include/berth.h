@@ -12,7 +12,8 @@
  * Conventions (libuv style): every fallible call returns 0 or a negative
  * error code that berth_strerror() describes.  Strings passed in are copied.
  * A berth_req and everything it points at belong to the server and are valid
- * only during the handler call.  Handlers run on the worker thread that owns
+ * only during the handler call.  berth_server_run() blocks SIGPIPE in its
+ * threads (and SIGINT/SIGTERM unless no_signals).  Handlers run on the worker thread that owns
  * the connection; with workers > 1 they must be thread-safe. */
 #ifndef BERTH_H
 #define BERTH_H

@@ -911,13 +911,19 @@ int berth_server_run(berth_server *s)
 {
     int rc = berth_server_listen(s);
     if (rc < 0) return rc;
-    sigset_t block, old;
+    sigset_t block;
     sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    /* worker threads inherit a mask with the stop signals blocked, so they
-     * reach worker 0's signalfd and nobody is interrupted mid-write */
-    if (!s->o.no_signals) pthread_sigmask(SIG_BLOCK, &block, &old);
+    /* sendfile has no MSG_NOSIGNAL: a client gone mid-transfer must cost an
+     * EPIPE, not the embedding process, so SIGPIPE is blocked in the workers
+     * (a thread-directed signal that stays pending harms no one) */
+    sigaddset(&block, SIGPIPE);
+    if (!s->o.no_signals) {
+        /* worker threads inherit a mask with the stop signals blocked, so
+         * they reach worker 0's signalfd and nobody is interrupted mid-write */
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+    }
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
     if (!s->o.no_signals) {
         loop_signal(s->w[0].loop, SIGINT, on_signal, s);
         loop_signal(s->w[0].loop, SIGTERM, on_signal, s);

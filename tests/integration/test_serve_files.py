@@ -156,11 +156,6 @@ def test_index_symlink_escaping_the_root_is_not_served(fsrv):
     assert not_served(get(fsrv.port, "/idx-out/index.html"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: a directory's index.html that is a symlink to a file elsewhere inside the root "
-    "(idx-in/index.html -> ../c.html) is not used: GET /idx-in/ answers the listing, while "
-    "GET /idx-in/index.html serves c.html (the index is opened with RESOLVE_BENEATH relative to "
-    "the directory, not to the root)"))
 def test_index_symlink_inside_the_root_is_served(fsrv):
     assert get(fsrv.port, "/idx-in/index.html").body.startswith(b"<!doctype html><title>c</title>")
     r = get(fsrv.port, "/idx-in/")
