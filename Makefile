@@ -4,6 +4,7 @@
 #   make            build/berth, build/libberth.a, build/examples/*
 #   make test       unit tests (Criterion) + integration tests (pytest) against build/berth
 #   make asan       the same tests on an ASan+UBSan build in build-asan/
+#   make test-poll  the event-loop tests on the poll(2) backend (-DLOOP_POLL)
 #   make fuzz       libFuzzer targets in build-fuzz/, each smoke-run for FUZZ_SECONDS
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -76,6 +77,12 @@ test: test-deps
 
 all-tests: all $(UTESTS)
 
+# the poll(2) backend of the event loop, through the tests that drive loops
+POLL_TESTS = tests/integration/test_echo.py tests/integration/test_app.py
+test-poll: test-deps
+	@$(MAKE) --no-print-directory BUILD=build-poll CFLAGS="-O2 -g -DLOOP_POLL" all build-poll/tests/test_loop build-poll/tests/test_api
+	@BUILD=build-poll PYTHON=$(PYTHON) PYTEST_ARGS="$(POLL_TESTS)" sh tests/run-all.sh build-poll/tests/test_loop build-poll/tests/test_api
+
 ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" test
@@ -106,6 +113,8 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
+
+.PHONY: test-poll
 .PHONY: all all-tests deps test-deps fuzz-deps run unit integration test asan fuzz install format clean
 .SECONDARY:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

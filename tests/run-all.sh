@@ -22,9 +22,11 @@ for t in "$@"; do
     [ "$st" -eq 0 ] || [ "${f% *}${f#* }" != "00" ] || { echo "   $t exited $st"; failed=$((failed + 1)); }
 done
 
-echo "== integration: pytest tests/integration (BERTH=$BUILD/berth)"
+tests=${PYTEST_ARGS:-tests/integration}
+echo "== integration: pytest $tests (BERTH=$BUILD/berth)"
+# shellcheck disable=SC2086
 BERTH="$BUILD/berth" BERTH_BUILD="$BUILD" "$PYTHON" -m pytest -q -p no:cacheprovider \
-    -o junit_family=xunit2 tests/integration 2>&1 | tee "$log"
+    $tests 2>&1 | tee "$log"
 sum=$(tail -n 1 "$log")
 p=$(echo "$sum" | sed -n 's/.* \([0-9][0-9]*\) passed.*/\1/p; s/^\([0-9][0-9]*\) passed.*/\1/p' | head -n 1)
 f=$(echo "$sum" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p; s/^\([0-9][0-9]*\) failed.*/\1/p' | head -n 1)
