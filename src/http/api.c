@@ -1,0 +1,309 @@
+/* api — the public embedding API of include/berth.h: options, routes,
+ * listening, running and stopping workers, and the request/response calls
+ * a handler makes. */
+#include "http/server.h"
+
+#include "err.h"
+#include "http/mime.h"
+#include "http/resp.h"
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int mime_users;
+
+static void on_signal(struct loop *l, int signo, void *arg)
+{
+    (void)l;
+    (void)signo;
+    berth_server_stop(arg);
+}
+
+void berth_opts_init(struct berth_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->port = 8000;
+    o->index = "index.html";
+    o->listing = 1;
+    o->mime_default = "application/octet-stream";
+    o->max_conn = 10000;
+    o->max_header = 8192;
+    o->max_body = 1 << 20;
+    o->header_timeout_ms = 10000;
+    o->idle_timeout_ms = 5000;
+    o->send_timeout_ms = 30000;
+}
+
+static char *dup_or_null(const char *s, int *fail)
+{
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *fail = 1;
+    return d;
+}
+
+int berth_server_new(berth_server **out, const struct berth_opts *o)
+{
+    struct berth_server *s = calloc(1, sizeof *s);
+    int fail = 0, rc;
+    if (!s) return -ENOMEM;
+    s->o = *o;
+    s->host = dup_or_null(o->host, &fail);
+    s->root = dup_or_null(o->root, &fail);
+    s->index = dup_or_null(o->index, &fail);
+    s->mime_default =
+        dup_or_null(o->mime_default ? o->mime_default : "application/octet-stream", &fail);
+    s->log_path = dup_or_null(o->log_path, &fail);
+    s->logfd = 2;
+    s->sc.rootfd = -1;
+    if (fail) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if (s->o.max_header < 256) s->o.max_header = 256;
+    if (s->o.max_conn <= 0) s->o.max_conn = 10000;
+    s->lim.max_line = s->o.max_header;
+    s->lim.max_header = s->o.max_header;
+    s->lim.max_headers = MAX_HEADERS;
+    if (s->root) {
+        s->sc.rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->sc.rootfd < 0) {
+            rc = -errno;
+            goto fail;
+        }
+    }
+    s->sc.index = s->index;
+    s->sc.listing = o->listing;
+    s->sc.hidden = o->hidden;
+    s->sc.mime_default = s->mime_default;
+    unsigned r = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)s;
+    snprintf(s->boundary, sizeof s->boundary, "berth-%08x%08x", r, r * 2654435761u);
+    s->sc.boundary = s->boundary;
+    /* the type table is process-wide: loaded by the first server, released
+     * by the last */
+    if (__atomic_fetch_add(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_load("/etc/mime.types");
+    s->mime_loaded = 1;
+    if (s->log_path) {
+        s->logfd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (s->logfd < 0) {
+            rc = -errno;
+            s->logfd = 2;
+            goto fail;
+        }
+    }
+    *out = s;
+    return 0;
+fail:
+    berth_server_free(s);
+    return rc;
+}
+
+int berth_route(berth_server *s, const char *method, const char *path, int prefix, berth_handler *h,
+                void *arg)
+{
+    if (!path || *path != '/' || !h) return BERTH_EUSAGE;
+    struct route *rs = realloc(s->routes, (size_t)(s->nroutes + 1) * sizeof *rs);
+    if (!rs) return -ENOMEM;
+    s->routes = rs;
+    struct route *rt = &rs[s->nroutes];
+    int fail = 0;
+    rt->method = dup_or_null(method, &fail);
+    rt->path = dup_or_null(path, &fail);
+    if (fail) {
+        free(rt->method);
+        free(rt->path);
+        return -ENOMEM;
+    }
+    rt->len = strlen(path);
+    rt->prefix = prefix;
+    rt->h = h;
+    rt->arg = arg;
+    s->nroutes++;
+    return 0;
+}
+
+int berth_server_listen(berth_server *s)
+{
+    if (s->listening) return 0;
+    int n = s->o.workers > 0 ? s->o.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > 256) n = 256;
+    s->w = calloc((size_t)n, sizeof *s->w);
+    if (!s->w) return -ENOMEM;
+    s->nworkers = n;
+    for (int i = 0; i < n; i++) {
+        int rc = worker_init(s, &s->w[i]);
+        if (rc < 0) return rc;
+    }
+    /* the first socket binds without SO_REUSEPORT, so a port held by anyone
+     * (another berth included) fails as "in use"; it turns the option on
+     * afterwards, so the other workers' sockets can join it */
+    struct net_listen_opt lo = {.backlog = 4096, .reuseport = 0, .nonblock = 1};
+    struct net_addr bound;
+    int port = s->o.port, one = 1;
+    for (int i = 0; i < n; i++) {
+        int fd = net_listen(s->host, port, SOCK_STREAM, &lo, &bound);
+        if (fd < 0) return fd;
+        if (i == 0 && n > 1 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+            int err = -errno;
+            close(fd);
+            return err;
+        }
+        lo.reuseport = 1;
+        port = net_addr_port(&bound); /* the others join the port the first one got */
+        int rc = worker_listen(&s->w[i], fd);
+        if (rc < 0) return rc;
+    }
+    s->port = port;
+    net_addr_host(&bound, s->hoststr, sizeof s->hoststr);
+    if (!strcmp(s->hoststr, "::") && (!s->host || !*s->host)) strcpy(s->hoststr, "0.0.0.0");
+    s->listening = 1;
+    return 0;
+}
+
+int berth_server_port(const berth_server *s)
+{
+    return s->port;
+}
+
+const char *berth_server_host(const berth_server *s)
+{
+    return s->hoststr;
+}
+
+int berth_server_run(berth_server *s)
+{
+    int rc = berth_server_listen(s);
+    if (rc < 0) return rc;
+    sigset_t block;
+    sigemptyset(&block);
+    /* sendfile has no MSG_NOSIGNAL: a client gone mid-transfer must cost an
+     * EPIPE, not the embedding process, so SIGPIPE is blocked in the workers
+     * (a thread-directed signal that stays pending harms no one) */
+    sigaddset(&block, SIGPIPE);
+    if (!s->o.no_signals) {
+        /* worker threads inherit a mask with the stop signals blocked, so
+         * they reach worker 0's signalfd and nobody is interrupted mid-write */
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+    }
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
+    if (!s->o.no_signals) {
+        loop_signal(s->w[0].loop, SIGINT, on_signal, s);
+        loop_signal(s->w[0].loop, SIGTERM, on_signal, s);
+    }
+    int started = 1;
+    for (; started < s->nworkers; started++)
+        if (pthread_create(&s->w[started].th, NULL, worker_main, &s->w[started]) != 0) break;
+    if (started < s->nworkers) {
+        rc = -EAGAIN;
+        berth_server_stop(s);
+    }
+    if (s->stopped) berth_server_stop(s);
+    worker_main(&s->w[0]);
+    for (int i = 1; i < started; i++)
+        pthread_join(s->w[i].th, NULL);
+    return rc;
+}
+
+void berth_server_stop(berth_server *s)
+{
+    s->stopped = 1;
+    uint64_t one = 1;
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->w[i].stopfd >= 0) (void)!write(s->w[i].stopfd, &one, sizeof one);
+}
+
+void berth_server_free(berth_server *s)
+{
+    if (!s) return;
+    for (int i = 0; i < s->nworkers; i++)
+        worker_free(&s->w[i]);
+    free(s->w);
+    for (int i = 0; i < s->nroutes; i++) {
+        free(s->routes[i].method);
+        free(s->routes[i].path);
+    }
+    free(s->routes);
+    if (s->sc.rootfd >= 0) close(s->sc.rootfd);
+    if (s->logfd > 2) close(s->logfd);
+    if (s->mime_loaded && __atomic_sub_fetch(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_unload();
+    free(s->host);
+    free(s->root);
+    free(s->index);
+    free(s->mime_default);
+    free(s->log_path);
+    free(s);
+}
+
+const char *berth_req_method(const berth_req *r)
+{
+    return r->method;
+}
+
+const char *berth_req_path(const berth_req *r)
+{
+    return r->path;
+}
+
+const char *berth_req_query(const berth_req *r)
+{
+    return r->query;
+}
+
+const char *berth_req_header(const berth_req *r, const char *name, size_t *len)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < r->r->nheaders; i++) {
+        const struct http_header *h = &r->r->headers[i];
+        if (h->name.n == nl && !strncasecmp(h->name.p, name, nl)) {
+            if (len) *len = h->value.n;
+            return h->value.p;
+        }
+    }
+    return NULL;
+}
+
+const void *berth_req_body(const berth_req *r, size_t *len)
+{
+    if (len) *len = r->body_len;
+    return r->body;
+}
+
+int berth_resp_header(berth_req *r, const char *name, const char *value)
+{
+    /* a CR or LF would let a handler's caller split the response */
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n") || !*name) return BERTH_EUSAGE;
+    int rc = buf_append(&r->extra, name, strlen(name));
+    if (rc == 0) rc = buf_append(&r->extra, ": ", 2);
+    if (rc == 0) rc = buf_append(&r->extra, value, strlen(value));
+    if (rc == 0) rc = buf_append(&r->extra, "\r\n", 2);
+    return rc;
+}
+
+int berth_respond(berth_req *r, int status, const char *content_type, const void *body, size_t len)
+{
+    if (r->status) return BERTH_EUSAGE;
+    if (status < 200 || status > 599) return BERTH_EUSAGE;
+    if (buf_append(&r->extra, "", 1) < 0) return -ENOMEM; /* NUL-terminate */
+    struct conn *c = r->c;
+    int rc =
+        resp_simple(&c->w->out, status, !c->closing, r->r->version, r->r->method == HTTP_HEAD,
+                    buf_len(&r->extra) > 1 ? buf_head(&r->extra) : NULL, content_type, body, len);
+    if (rc < 0) return rc;
+    r->status = status;
+    r->bytes = r->r->method == HTTP_HEAD ? 0 : len;
+    return 0;
+}
+
+const char *berth_strerror(int code)
+{
+    return err_str(code);
+}

@@ -1,0 +1,101 @@
+/* server internals — what the connection machinery (server.c) and the
+ * public API (api.c) share.  Not installed; embedders see include/berth.h. */
+#ifndef BERTH_HTTP_SERVER_H
+#define BERTH_HTTP_SERVER_H
+
+#include "berth.h"
+
+#include "buf.h"
+#include "http/parse.h"
+#include "http/static.h"
+#include "loop.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+
+#define MAX_HEADERS 100
+
+struct route {
+    char *method; /* NULL: any */
+    char *path;
+    size_t len;
+    int prefix;
+    berth_handler *h;
+    void *arg;
+};
+
+struct worker;
+
+struct conn {
+    int fd;
+    uint8_t closing; /* close once the output is flushed */
+    uint8_t eof;     /* the peer will send nothing more */
+    uint8_t family;  /* of the peer address below, for the access log */
+    uint8_t peer[16];
+    uint64_t discard;    /* request body bytes still to drop */
+    uint64_t head_start; /* loop_now() when the pending request began; 0: none */
+    uint64_t deadline;   /* when the current phase times out */
+    struct http_parser ps;
+    struct buf in, out;
+    struct http_xfer x;
+    struct loop_timer timer; /* armed at or before deadline */
+    struct conn *prev, *next;
+    struct worker *w;
+};
+
+struct worker {
+    struct berth_server *s;
+    pthread_t th;
+    struct loop *loop;
+    int lfd, stopfd;
+    int stopping, paused;
+    int nconns, max_conns;
+    uint64_t said_emfile; /* when EMFILE was last reported */
+    struct conn *conns;
+    char *scratch;
+    struct buf out; /* responses being assembled */
+    struct buf log;
+    struct loop_timer log_timer, accept_timer, stop_timer;
+    struct static_cache *cache;
+    struct http_header hdrs[MAX_HEADERS];
+};
+
+struct berth_server {
+    struct berth_opts o;
+    char *host, *root, *index, *mime_default, *log_path;
+    struct static_conf sc;
+    struct http_limits lim;
+    struct route *routes;
+    int nroutes;
+    struct worker *w;
+    int nworkers;
+    int logfd, listening, mime_loaded;
+    volatile sig_atomic_t stopped;
+    int port;
+    char hoststr[64];
+    char boundary[40];
+};
+
+struct berth_req {
+    struct conn *c;
+    const struct http_request *r;
+    const char *path, *query;
+    const char *body;
+    size_t body_len;
+    char method[24];
+    struct buf extra;
+    int status; /* 0 until berth_respond */
+    uint64_t bytes;
+};
+
+/* Sets up worker w of s (its loop, buffers, cache, stop eventfd). */
+int worker_init(struct berth_server *s, struct worker *w);
+/* Starts accepting on the listening socket fd, which the worker now owns. */
+int worker_listen(struct worker *w, int fd);
+/* Runs the worker's loop until it has shut down (thread entry point). */
+void *worker_main(void *arg);
+/* Closes everything the worker holds. */
+void worker_free(struct worker *w);
+
+#endif
