@@ -136,3 +136,22 @@ def test_no_leak_after_1000_clients_and_sigterm(tmp_path):
         assert rc == 0
     finally:
         srv.kill()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_full_disk_loses_log_lines_never_responses(tmp_path):
+    """An access log on a full disk (/dev/full: every write fails with ENOSPC)
+    costs log lines, not answers, and the server neither spins nor dies."""
+    (tmp_path / "hello.txt").write_bytes(b"Hello, client!")
+    srv = Server(["serve", "0", "-b", "127.0.0.1", "-d", str(tmp_path), "--workers", "1",
+                  "--log", "/dev/full"])
+    try:
+        before = cpu_seconds(srv.proc.pid)
+        for _ in range(300):
+            assert get(srv.port).endswith(b"Hello, client!")
+        time.sleep(0.5)  # the log flush timer fires and fails
+        assert get(srv.port).endswith(b"Hello, client!")
+        assert cpu_seconds(srv.proc.pid) - before < 2.0
+        assert srv.stop() == 0
+    finally:
+        srv.kill()
