@@ -21,7 +21,17 @@ int cmd_parse_size(const char *s, unsigned long long *out);
 /* Seconds (fractions allowed, at most a day) to milliseconds, rounded up;
  * -1 if malformed. */
 int cmd_parse_seconds(const char *s);
-/* Prints "berth CMD: MSG [ARG]; try 'berth CMD --help'" and returns 2. */
+/* Prints "berth CMD: MSG [ARG]; try 'berth CMD --help'" and returns 2.
+ * Range errors say the range: ("port must be 0..65535:", "70000"). */
 int cmd_usage_error(const char *cmd, const char *msg, const char *arg);
+
+struct option;
+/* The default: case of a getopt_long loop whose optstring begins with ':'
+ * (main() sets opterr = 0, so getopt itself prints nothing): reports what
+ * getopt_long returned (c is '?' or ':') as one line naming the option --
+ * "unknown option --bogus", "option --port needs a value", "option --quiet
+ * takes no value", "ambiguous option --i (--index, --idle-timeout)" -- and
+ * returns 2.  lopts is the same table getopt_long was given. */
+int cmd_option_error(const char *cmd, const struct option *lopts, char **argv, int c);
 
 #endif

@@ -76,7 +76,7 @@ int cmd_app_server(int argc, char **argv)
     const char *data = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:p:t:d:qh", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":b:p:t:d:qh", lopts, NULL)) != -1) {
         switch (c) {
         case 'b':
             o.host = optarg;
@@ -102,7 +102,7 @@ int cmd_app_server(int argc, char **argv)
             fputs(server_help, stdout);
             return 0;
         default:
-            return cmd_usage_error("app-server", "unknown option", NULL);
+            return cmd_option_error("app-server", lopts, argv, c);
         }
     }
     int npos = argc - optind;
@@ -144,7 +144,7 @@ int cmd_app_client(int argc, char **argv)
     struct app_client_opt o = {.host = "127.0.0.1", .port = 65432, .timeout_ms = 10000};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:p:jt:h", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":i:p:jt:h", lopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             o.host = optarg;
@@ -167,7 +167,7 @@ int cmd_app_client(int argc, char **argv)
             fputs(client_help, stdout);
             return 0;
         default:
-            return cmd_usage_error("app-client", "unknown option", NULL);
+            return cmd_option_error("app-client", lopts, argv, c);
         }
     }
     char **pos = argv + optind;

@@ -60,7 +60,7 @@ int cmd_echo_server(int argc, char **argv)
     struct echo_server_opt o = {.host = "127.0.0.1", .port = 65432, .model = ECHO_EPOLL};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:b:m:uqh", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:b:m:uqh", lopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if ((o.port = cmd_parse_port(optarg)) < 0)
@@ -89,7 +89,7 @@ int cmd_echo_server(int argc, char **argv)
             fputs(server_help, stdout);
             return 0;
         default:
-            return cmd_usage_error("echo-server", "bad option", NULL);
+            return cmd_option_error("echo-server", lopts, argv, c);
         }
     }
     if (optind < argc) return cmd_usage_error("echo-server", "unexpected argument", argv[optind]);
@@ -144,7 +144,7 @@ int cmd_echo_client(int argc, char **argv)
     unsigned long long size = 1024;
     char *msg = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:i:s:uc:n:z:t:h", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:i:s:uc:n:z:t:h", lopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if ((o.port = cmd_parse_port(optarg)) < 0)
@@ -179,7 +179,7 @@ int cmd_echo_client(int argc, char **argv)
             fputs(client_help, stdout);
             return 0;
         default:
-            return cmd_usage_error("echo", "bad option", NULL);
+            return cmd_option_error("echo", lopts, argv, c);
         }
     }
 

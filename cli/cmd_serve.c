@@ -42,21 +42,58 @@ static void usage(FILE *f)
           f);
 }
 
-/* The URLs a person on this machine or the LAN can open. */
-static void print_urls(const char *host, int port)
+/* Whether the kernel has IPv6: the library binds the wildcard as "::"
+ * (dual-stack) whenever it does, and falls back to 0.0.0.0 only when not. */
+static int have_ipv6(void)
 {
-    if (strcmp(host, "0.0.0.0") && strcmp(host, "::")) return;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    close(fd);
+    return 1;
+}
+
+/* The URLs a person on this machine or the LAN can open, for a wildcard
+ * bind: the IPv4 addresses, and the IPv6 ones too when the socket is
+ * dual-stack.  Link-local IPv6 addresses are left out: they need a %zone
+ * that browsers do not take in a URL. */
+static void print_urls(const char *bound, const char *asked, int port)
+{
+    int v4 = 0, v6 = 0;
+    if (!strcmp(bound, "::"))
+        v4 = v6 = 1; /* -b :: is dual-stack */
+    else if (!strcmp(bound, "0.0.0.0"))
+        v4 = 1, v6 = !(asked && *asked) && have_ipv6(); /* the default bind */
+    if (!v4 && !v6) return;
     struct ifaddrs *ifs, *i;
     if (getifaddrs(&ifs) < 0) return;
-    for (i = ifs; i; i = i->ifa_next) {
-        if (!i->ifa_addr) continue;
-        char a[INET6_ADDRSTRLEN];
-        if (i->ifa_addr->sa_family == AF_INET) {
-            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a, sizeof a);
-            printf("  http://%s:%d/\n", a, port);
+    const int families[2] = {v4 ? AF_INET : -1, v6 ? AF_INET6 : -1}; /* IPv4 ones first */
+    for (int k = 0; k < 2; k++) {
+        int family = families[k];
+        for (i = ifs; i; i = i->ifa_next) {
+            if (!i->ifa_addr || i->ifa_addr->sa_family != family) continue;
+            char a[INET6_ADDRSTRLEN];
+            if (family == AF_INET) {
+                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a, sizeof a);
+                printf("  http://%s:%d/\n", a, port);
+                continue;
+            }
+            const struct in6_addr *a6 = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+            if (IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_MULTICAST(a6) ||
+                IN6_IS_ADDR_V4MAPPED(a6) || IN6_IS_ADDR_UNSPECIFIED(a6))
+                continue;
+            inet_ntop(AF_INET6, a6, a, sizeof a);
+            printf("  http://[%s]:%d/\n", a, port);
         }
     }
     freeifaddrs(ifs);
+}
+
+/* "--workers must be 1..256: 0": every range error names the range */
+static int range_error(const char *what, const char *range, const char *arg)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be %s:", what, range);
+    return cmd_usage_error("serve", msg, arg);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -82,13 +119,15 @@ int cmd_serve(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
+    static const char seconds[] = "0.001..86400 seconds";
+    const char *want = NULL; /* what a bad value of a word option should have been */
     struct berth_opts o;
     berth_opts_init(&o);
     o.root = ".";
     unsigned long long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:d:p:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":b:d:p:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             o.host = optarg;
@@ -99,14 +138,18 @@ int cmd_serve(int argc, char **argv)
         case 'p':
             if (!strcmp(optarg, "HTTP/1.0"))
                 o.http10 = 1;
-            else if (strcmp(optarg, "HTTP/1.1"))
+            else if (strcmp(optarg, "HTTP/1.1")) {
+                want = "HTTP/1.0 or HTTP/1.1";
                 goto bad;
+            }
             break;
         case 'P':
-            if ((o.port = cmd_parse_port(optarg)) < 0) goto bad;
+            if ((o.port = cmd_parse_port(optarg)) < 0)
+                return range_error("port", "0..65535", optarg);
             break;
         case 'w':
-            if (cmd_parse_size(optarg, &v) < 0 || v < 1 || v > 256) goto bad;
+            if (cmd_parse_size(optarg, &v) < 0 || v < 1 || v > 256)
+                return range_error("--workers", "1..256", optarg);
             o.workers = (int)v;
             break;
         case 'i':
@@ -128,21 +171,26 @@ int cmd_serve(int argc, char **argv)
             o.quiet = 1;
             break;
         case 'c':
-            if (cmd_parse_size(optarg, &v) < 0 || v < 1 || v > 10000000) goto bad;
+            if (cmd_parse_size(optarg, &v) < 0 || v < 1 || v > 10000000)
+                return range_error("--max-conn", "1..10000000", optarg);
             o.max_conn = (int)v;
             break;
         case 'x':
-            if (cmd_parse_size(optarg, &v) < 0 || v < 256 || v > (1 << 20)) goto bad;
+            if (cmd_parse_size(optarg, &v) < 0 || v < 256 || v > (1 << 20))
+                return range_error("--max-header", "256..1M bytes", optarg);
             o.max_header = (size_t)v;
             break;
         case 'T':
-            if ((o.header_timeout_ms = cmd_parse_seconds(optarg)) <= 0) goto bad;
+            if ((o.header_timeout_ms = cmd_parse_seconds(optarg)) <= 0)
+                return range_error("--header-timeout", seconds, optarg);
             break;
         case 'I':
-            if ((o.idle_timeout_ms = cmd_parse_seconds(optarg)) <= 0) goto bad;
+            if ((o.idle_timeout_ms = cmd_parse_seconds(optarg)) <= 0)
+                return range_error("--idle-timeout", seconds, optarg);
             break;
         case 'S':
-            if ((o.send_timeout_ms = cmd_parse_seconds(optarg)) <= 0) goto bad;
+            if ((o.send_timeout_ms = cmd_parse_seconds(optarg)) <= 0)
+                return range_error("--send-timeout", seconds, optarg);
             break;
         case 'C':
             fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n",
@@ -152,15 +200,12 @@ int cmd_serve(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return cmd_option_error("serve", opts, argv, c);
         }
     }
-    if (optind < argc) {
-        if (optind + 1 < argc || (o.port = cmd_parse_port(argv[optind])) < 0) {
-            return cmd_usage_error("serve", "not a port (0-65535):", argv[optind]);
-        }
-    }
+    if (optind < argc && (o.port = cmd_parse_port(argv[optind])) < 0)
+        return range_error("port", "0..65535", argv[optind]);
+    if (optind + 1 < argc) return cmd_usage_error("serve", "unexpected argument", argv[optind + 1]);
 
     /* 10,000 connections need more descriptors than the usual soft limit */
     struct rlimit rl;
@@ -195,7 +240,7 @@ int cmd_serve(int argc, char **argv)
     int port = berth_server_port(s), v6 = strchr(host, ':') != NULL;
     printf("Serving HTTP on %s port %d (http://%s%s%s:%d/) ...\n", host, port, v6 ? "[" : "", host,
            v6 ? "]" : "", port);
-    print_urls(host, port);
+    print_urls(host, o.host, port);
     fflush(stdout);
     rc = berth_server_run(s);
     berth_server_free(s);
@@ -204,6 +249,14 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     return 0;
-bad:
+bad: /* an option that takes one of some words: name it, and them if known */
+    for (const struct option *p = opts; p->name; p++)
+        if (p->val == c) {
+            char name[64];
+            snprintf(name, sizeof name, "--%s", p->name);
+            if (want) return range_error(name, want, optarg);
+            snprintf(name, sizeof name, "invalid value for --%s:", p->name);
+            return cmd_usage_error("serve", name, optarg);
+        }
     return cmd_usage_error("serve", "invalid value", optarg);
 }
