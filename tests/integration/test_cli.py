@@ -209,7 +209,7 @@ def man_text():
 
 def man_section(text, cmd):
     """The text of the subsection '.SS berth CMD ...' up to the next one."""
-    m = re.search(r"^\.SS \"?berth %s\b.*?$(.*?)(?=^\.S[SH] |\Z)" % re.escape(cmd), text,
+    m = re.search(r"^\.SS \"?berth %s(?![\w-]).*?$(.*?)(?=^\.S[SH] |\Z)" % re.escape(cmd), text,
                   re.M | re.S)
     assert m, "man/berth.1 has no '.SS berth %s' subsection" % cmd
     return m.group(1)
