@@ -4,20 +4,42 @@
 #   scripts/deps.sh test    + Criterion, pytest, requests, curl, chromium, setpriv
 #   scripts/deps.sh fuzz    + clang and its libFuzzer runtime
 #   scripts/deps.sh bench   + wrk, nginx, lighttpd, h2o, strace
-# A no-op (one dpkg-query) when everything is there.
+# A no-op (one dpkg-query per package) when everything is there.
+#
+# It leaves the system as it found it: the policy-rc.d that keeps the
+# installs from starting services (nginx would take port 80) exists only
+# while apt-get install runs, and only if there was none; a policy-rc.d left
+# behind would silently keep every later package's service from starting.
+# Without dpkg/apt-get (another distribution) it says what to install and
+# exits 0: the build then stops with its own error if something is missing.
 set -e
 build="gcc make libc6-dev pkg-config libjansson-dev"
 test="$build libcriterion-dev python3 python3-pytest python3-requests curl chromium util-linux iproute2 valgrind"
 fuzz="$build clang libclang-rt-14-dev"
 bench="$build wrk nginx-light lighttpd h2o strace"
+# the same by purpose, for package managers whose names differ
+need_build="a C11 compiler (gcc or clang), make, pkg-config, jansson with its headers (libjansson-dev, jansson-devel)"
+need_test="$need_build; Criterion (libcriterion-dev); python3 with pytest and requests; curl; Chromium; setpriv (util-linux); ip (iproute2); valgrind"
+need_fuzz="$need_build; clang with its libFuzzer runtime"
+need_bench="$need_build; wrk, nginx, lighttpd, h2o, strace"
 case "${1:-build}" in
-build) want=$build ;;
-test) want=$test ;;
-fuzz) want=$fuzz ;;
-bench) want=$bench ;;
-all) want="$test $fuzz $bench valgrind" ;;
-*) echo "usage: $0 build|test|fuzz|bench|all" >&2; exit 2 ;;
+build) want=$build need=$need_build ;;
+test) want=$test need=$need_test ;;
+fuzz) want=$fuzz need=$need_fuzz ;;
+bench) want=$bench need=$need_bench ;;
+all) want="$test $fuzz $bench" need="$need_test; clang with its libFuzzer runtime; wrk, nginx, lighttpd, h2o, strace" ;;
+*)
+    echo "usage: $0 build|test|fuzz|bench|all" >&2
+    exit 2
+    ;;
 esac
+
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+    echo "berth: no dpkg-query/apt-get here, so nothing is installed; '${1:-build}' needs: $need" >&2
+    echo "berth: install what is missing with this system's package manager; going on" >&2
+    exit 0
+fi
+
 missing=
 for p in $want; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -28,12 +50,38 @@ if [ "$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=su
     echo "berth: run as root: apt-get install -y$missing" >&2
     exit 1
 fi
-# package installs must not start services (nginx would take port 80)
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod +x /usr/sbin/policy-rc.d
+
+# BERTH_POLICY_RC exists for the tests (tests/integration/test_deps.py)
+policy=${BERTH_POLICY_RC:-/usr/sbin/policy-rc.d}
+ours=
+cleanup() {
+    if [ -n "$ours" ]; then
+        ours=
+        $sudo rm -f "$policy" ||
+            echo "berth: could not remove $policy; remove it, or later packages' services will not start" >&2
+    fi
+}
+# an interrupt exits through the EXIT trap too; the status says which signal
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# sudo does not pass the environment on: say it on the command line
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+if [ ! -e "$policy" ] && [ ! -L "$policy" ]; then
+    # ours from before it exists, so an interrupt at any point removes it; set -C
+    # creates it with O_EXCL, so one that appeared meanwhile is not taken for ours
+    ours=1
+    # shellcheck disable=SC2016
+    if ! $sudo sh -c 'set -C && printf "#!/bin/sh\nexit 101\n" >"$1" && chmod 755 "$1"' \
+        sh "$policy" 2>/dev/null; then
+        ours=
+        [ -e "$policy" ] || {
+            echo "berth: cannot create $policy, which keeps the installs from starting services; install by hand:$missing" >&2
+            exit 1
+        }
+    fi
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
 # shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
