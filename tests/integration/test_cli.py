@@ -240,3 +240,29 @@ def test_man_page_renders_without_warnings():
     p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", MAN], capture_output=True,
                        timeout=30)
     assert p.returncode == 0 and p.stderr == b"", p.stderr
+
+
+def readme_commands():
+    """(command, options) for every berth command line in README.md's sh blocks."""
+    readme = os.path.join(os.path.dirname(MAN), "..", "README.md")
+    with open(readme, encoding="utf-8") as f:
+        blocks = re.findall(r"^```sh\n(.*?)^```", f.read(), re.M | re.S)
+    found = []
+    for line in "\n".join(blocks).splitlines():
+        line = line.split(" #", 1)[0]
+        for part in re.split(r"[|&;]", line):
+            words = part.split()
+            if len(words) >= 2 and words[0] == "berth" and words[1] in COMMANDS:
+                opts = {w.split("=", 1)[0] for w in words[2:] if re.match(r"--?[A-Za-z]", w)}
+                found.append((words[1], opts))
+    return found
+
+
+def test_readme_examples_use_documented_options():
+    found = readme_commands()
+    assert {cmd for cmd, _ in found} == set(COMMANDS), found
+    text = man_text()
+    for cmd, opts in found:
+        section = man_section(text, cmd)
+        for o in opts:
+            assert re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(o), section), (cmd, o)
