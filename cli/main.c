@@ -128,7 +128,8 @@ int cmd_option_error(const char *cmd, const struct option *lopts, char **argv, i
 /* berth help [COMMAND]: the command's own --help, so the two never differ */
 static int help(int argc, char **argv)
 {
-    if (argc < 3) {
+    if (argc < 3 || !strcmp(argv[2], "help") || !strcmp(argv[2], "--help") ||
+        !strcmp(argv[2], "-h")) {
         usage(stdout);
         return 0;
     }

@@ -101,7 +101,7 @@ def test_help_command_is_the_commands_help(cmd):
 
 
 def test_top_level_help_lists_commands_and_help():
-    for args in (["--help"], ["help"], ["-h"]):
+    for args in (["--help"], ["help"], ["-h"], ["help", "help"], ["help", "--help"]):
         p = run_berth(*args, timeout=10)
         assert p.returncode == 0 and p.stderr == b""
         out = p.stdout.decode()
