@@ -21,9 +21,14 @@ int cmd_parse_size(const char *s, unsigned long long *out);
 /* Seconds (fractions allowed, at most a day) to milliseconds, rounded up;
  * -1 if malformed. */
 int cmd_parse_seconds(const char *s);
-/* Prints "berth CMD: MSG [ARG]; try 'berth CMD --help'" and returns 2.
- * Range errors say the range: ("port must be 0..65535:", "70000"). */
+/* Prints "berth CMD: MSG [ARG]; try 'berth CMD --help'" and returns 2. */
 int cmd_usage_error(const char *cmd, const char *msg, const char *arg);
+/* A value out of range, saying the range: cmd_range_error("serve",
+ * "--workers", "1..256", "0") prints "berth serve: --workers must be 1..256:
+ * 0; try 'berth serve --help'" and returns 2.  Ranges in use: port
+ * "0..65535", seconds "0..86400" (or "0.001..86400 seconds" where 0 is not
+ * allowed), sizes like "256..1M bytes". */
+int cmd_range_error(const char *cmd, const char *what, const char *range, const char *arg);
 
 struct option;
 /* The default: case of a getopt_long loop whose optstring begins with ':'

@@ -88,12 +88,10 @@ static void print_urls(const char *bound, const char *asked, int port)
     freeifaddrs(ifs);
 }
 
-/* "--workers must be 1..256: 0": every range error names the range */
+/* every range error names the range: "--workers must be 1..256: 0" */
 static int range_error(const char *what, const char *range, const char *arg)
 {
-    char msg[128];
-    snprintf(msg, sizeof msg, "%s must be %s:", what, range);
-    return cmd_usage_error("serve", msg, arg);
+    return cmd_range_error("serve", what, range, arg);
 }
 
 int cmd_serve(int argc, char **argv)

@@ -74,6 +74,13 @@ int cmd_usage_error(const char *cmd, const char *msg, const char *arg)
     return 2;
 }
 
+int cmd_range_error(const char *cmd, const char *what, const char *range, const char *arg)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s must be %s:", what, range);
+    return cmd_usage_error(cmd, msg, arg);
+}
+
 /* Which option a failed getopt_long call was about.  glibc leaves optopt 0
  * for an unknown or ambiguous long option and sets it to the option's val
  * for a long one that lacks or must not have a value; argv[optind - 1] is
