@@ -482,3 +482,58 @@ Test(api, reason_phrases_follow_the_iana_registry)
         cr_assert(strstr(r, want) == r, "want %s got %s", want, r);
     }
 }
+
+/* ---- with a root: static files answer GET and HEAD everywhere ---- */
+
+static char rootdir[64];
+
+static void start_with_root(void)
+{
+    strcpy(rootdir, "/tmp/berth-api-XXXXXX");
+    cr_assert(mkdtemp(rootdir));
+    char f[128];
+    snprintf(f, sizeof f, "%s/upload", rootdir);
+    FILE *fp = fopen(f, "w");
+    cr_assert(fp);
+    fputs("a static file\n", fp);
+    fclose(fp);
+    struct berth_opts o;
+    berth_opts_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.workers = 1;
+    o.quiet = 1;
+    o.no_signals = 1;
+    o.root = rootdir;
+    cr_assert_eq(berth_server_new(&srv, &o), 0);
+    cr_assert_eq(berth_route(srv, "POST", "/upload", 0, tagged, "post"), 0);
+    cr_assert_eq(berth_server_listen(srv), 0);
+    cr_assert_eq(pthread_create(&th, NULL, runner, NULL), 0);
+}
+
+static void stop_with_root(void)
+{
+    stop();
+    char f[128];
+    snprintf(f, sizeof f, "%s/upload", rootdir);
+    unlink(f);
+    rmdir(rootdir);
+}
+
+TestSuite(api_root, .init = start_with_root, .fini = stop_with_root, .timeout = 20);
+
+Test(api_root, get_falls_through_to_static_files_and_allow_lists_them)
+{
+    char *r = EXCHANGE("GET /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    cr_assert(strstr(r, "HTTP/1.1 200 OK\r\n") == r, "%s", r);
+    cr_assert_str_eq(head_of(r), "a static file\n");
+    r = EXCHANGE(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    cr_assert_str_eq(head_of(r), "post:POST:/upload");
+    r = EXCHANGE("DELETE /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    cr_assert(strstr(r, "HTTP/1.1 405 ") == r, "%s", r);
+    cr_assert(strstr(r, "\r\nAllow: POST, GET, HEAD, OPTIONS\r\n"), "%s", r);
+    r = EXCHANGE("OPTIONS /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    cr_assert(strstr(r, "HTTP/1.1 204 ") == r, "%s", r);
+    cr_assert(strstr(r, "\r\nAllow: POST, GET, HEAD, OPTIONS\r\n"), "%s", r);
+}
