@@ -146,8 +146,9 @@ const void *berth_req_body(const berth_req *r, size_t *len);
  * Content-Length, Transfer-Encoding, Connection, Keep-Alive, Upgrade, TE,
  * Trailer (framing is the server's), Date and Server (every response
  * already has them), and Content-Type when one was already added (give it
- * to berth_respond instead).  Other names may repeat (Set-Cookie).  A
- * refused call changes nothing; after berth_respond it is BERTH_ERR_USAGE. */
+ * to berth_respond instead).  Other names may repeat (Set-Cookie); past 64
+ * KiB of fields in all, a call fails with the limit's code.  A refused call
+ * changes nothing; after berth_respond it is BERTH_ERR_USAGE. */
 int berth_resp_header(berth_req *r, const char *name, const char *value);
 /* Sends the response: status 200..599, content_type (NULL or "": none;
  * checked as a field value, BERTH_ERR_FIELD; BERTH_ERR_RESERVED when a

@@ -329,12 +329,12 @@ int berth_respond(berth_req *r, int status, const char *content_type, const void
         if (!http_field_value(content_type, strlen(content_type))) return BERTH_EFIELD;
         if (has_field(&r->extra, "content-type")) return BERTH_ERESERVED;
     }
-    if (buf_append(&r->extra, "", 1) < 0) return -ENOMEM; /* NUL-terminate */
+    int rc = buf_append(&r->extra, "", 1); /* NUL-terminate */
+    if (rc < 0) return rc;
     struct conn *c = r->c;
     size_t before = buf_len(&c->w->out);
-    int rc =
-        resp_simple(&c->w->out, status, !c->closing, r->r->version, r->r->method == HTTP_HEAD,
-                    buf_len(&r->extra) > 1 ? buf_head(&r->extra) : NULL, content_type, body, len);
+    rc = resp_simple(&c->w->out, status, !c->closing, r->r->version, r->r->method == HTTP_HEAD,
+                     buf_len(&r->extra) > 1 ? buf_head(&r->extra) : NULL, content_type, body, len);
     if (rc < 0) {
         /* out of memory half-way: take back the partial response and the
          * NUL, so the handler may try again (and the client gets 500 if not) */
