@@ -16,7 +16,7 @@
  * Conventions (libuv style)
  * - Errors: every fallible call returns 0 (or a count) or a negative code:
  *   -errno for system errors, BERTH_ERR_* (end of this file) for the
- *   library's own.  berth_strerror() names the cause (and the fix).
+ *   library's own.  berth_strerror() names the cause.
  * - Ownership: strings passed in are copied before the call returns; the
  *   caller keeps what it passed.  Pointers handed out (berth_server_host,
  *   berth_strerror, berth_req_*) belong to the library: never free them.
@@ -159,12 +159,12 @@ int berth_resp_header(berth_req *r, const char *name, const char *value);
  * the handler may call again. */
 int berth_respond(berth_req *r, int status, const char *content_type, const void *body, size_t len);
 
-/* The cause (and, for the library's own codes, the fix) of an error code:
- * a static string, never NULL. */
+/* The cause of an error code (and, for BERTH_ERR_FIELD and
+ * BERTH_ERR_RESERVED, the fix): a static string, never NULL. */
 const char *berth_strerror(int code);
 
-/* The library's own error codes (all others are -errno).  berth_strerror()
- * gives each one's cause and fix. */
+/* The library's own error codes a program may test for (all others are
+ * -errno); berth_strerror() describes them. */
 #define BERTH_ERR_USAGE    (-4006) /* an argument out of its documented range */
 #define BERTH_ERR_FIELD    (-4008) /* a malformed field name or value */
 #define BERTH_ERR_RESERVED (-4009) /* a field the server writes itself */
