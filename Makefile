@@ -1,12 +1,14 @@
 # berth — a boring build. Override CC, CFLAGS, BUILD, PREFIX, DESTDIR as usual.
 #
 #   make run        install what is missing, build, serve the current directory
-#   make            build/berth, build/libberth.a, build/examples/*
+#   make            build/berth, build/libberth.a, build/libberth.so, build/berth.pc,
+#                   build/examples/*
 #   make test       unit tests (Criterion) + integration tests (pytest) against build/berth
 #   make asan       the same tests on an ASan+UBSan build in build-asan/
 #   make test-poll  the event-loop tests on the poll(2) backend (-DLOOP_POLL)
 #   make fuzz       libFuzzer targets in build-fuzz/, each smoke-run for FUZZ_SECONDS
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (berth, both libraries, berth.h, berth.1,
+#                   lib/pkgconfig/berth.pc);  make uninstall  removes them
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -27,21 +29,49 @@ UT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 FZ_SRC   := $(sort $(wildcard fuzz/fuzz_*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libberth.a
+# the shared library: libberth.so -> libberth.so.0 (the SONAME) -> libberth.so.X.Y.Z
+VERSION  := $(shell sed -n 's/.*BERTH_VERSION "\(.*\)".*/\1/p' cli/cmd.h)
+SONAME   := libberth.so.0
+SO_REAL  := $(BUILD)/libberth.so.$(VERSION)
+SO       := $(BUILD)/libberth.so
+PC       := $(BUILD)/berth.pc
 BIN      := $(BUILD)/berth
 EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 UTESTS   := $(UT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-all: $(BIN) $(EXAMPLES)
+all: $(BIN) $(EXAMPLES) $(SO) $(PC)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
 
+# position-independent copies for the shared library only, so the static
+# library, the command and the sanitizer builds keep their own objects
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -fPIC -c -o $@ $<
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
+
+# exports only berth_* (libberth.map); records its jansson/pthread needs
+$(SO_REAL): $(PIC_OBJ) libberth.map
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=libberth.map \
+	    -o $@ $(PIC_OBJ) $(LDLIBS)
+
+$(SO): $(SO_REAL)
+	ln -sf libberth.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# rewritten only when PREFIX or the version changed
+$(PC): berth.pc.in FORCE
+	@mkdir -p $(dir $@)
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' berth.pc.in >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
@@ -100,12 +130,22 @@ fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZERS)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh $(FUZZERS)
 
+LIBDIR = $(DESTDIR)$(PREFIX)/lib
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/berth
-	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libberth.a
+	install -m 644 $(LIB) $(LIBDIR)/libberth.a
+	install -m 755 $(SO_REAL) $(LIBDIR)/libberth.so.$(VERSION)
+	ln -sf libberth.so.$(VERSION) $(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(LIBDIR)/libberth.so
+	install -m 644 $(PC) $(LIBDIR)/pkgconfig/berth.pc
 	install -m 644 include/berth.h $(DESTDIR)$(PREFIX)/include/berth.h
 	install -m 644 man/berth.1 $(DESTDIR)$(PREFIX)/share/man/man1/berth.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/berth $(LIBDIR)/libberth.a $(LIBDIR)/libberth.so \
+	    $(LIBDIR)/$(SONAME) $(LIBDIR)/libberth.so.$(VERSION) $(LIBDIR)/pkgconfig/berth.pc \
+	    $(DESTDIR)$(PREFIX)/include/berth.h $(DESTDIR)$(PREFIX)/share/man/man1/berth.1
 
 format:
 	clang-format -i $$(find src cli include tests/unit examples fuzz -name '*.[ch]')
@@ -115,6 +155,6 @@ clean:
 
 
 .PHONY: test-poll
-.PHONY: all all-tests deps test-deps fuzz-deps run unit integration test asan fuzz install format clean
+.PHONY: all all-tests deps test-deps fuzz-deps run unit integration test asan fuzz install uninstall format clean FORCE
 .SECONDARY:
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)

@@ -2,7 +2,8 @@
  *
  *   build/examples/hello [PORT]      (default 8000; 0 picks a free port)
  *
- * Everything but "/" falls through to a 404, since no root is set. */
+ * The GET route answers HEAD too, other methods on "/" get 405 with Allow,
+ * and every other path a 404, since no root is set. */
 #include <berth.h>
 
 #include <stdio.h>
@@ -24,7 +25,6 @@ int main(int argc, char **argv)
     berth_server *s;
     int rc = berth_server_new(&s, &o);
     if (rc == 0) rc = berth_route(s, "GET", "/", 0, hello, NULL);
-    if (rc == 0) rc = berth_route(s, "HEAD", "/", 0, hello, NULL);
     if (rc == 0) rc = berth_server_listen(s);
     if (rc < 0) {
         fprintf(stderr, "hello: %s\n", berth_strerror(rc));

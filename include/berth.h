@@ -9,12 +9,32 @@
  *   berth_server_run(s);           // until SIGINT/SIGTERM or berth_server_stop()
  *   berth_server_free(s);
  *
- * Conventions (libuv style): every fallible call returns 0 or a negative
- * error code that berth_strerror() describes.  Strings passed in are copied.
- * A berth_req and everything it points at belong to the server and are valid
- * only during the handler call.  berth_server_run() blocks SIGPIPE in its
- * threads (and SIGINT/SIGTERM unless no_signals).  Handlers run on the worker thread that owns
- * the connection; with workers > 1 they must be thread-safe. */
+ * Build: cc prog.c $(pkg-config --cflags --libs berth)   (shared libberth.so)
+ *        cc prog.c $(pkg-config --cflags berth) -l:libberth.a \
+ *           $(pkg-config --static --libs berth | sed 's/-lberth //')   (static)
+ *
+ * Conventions (libuv style)
+ * - Errors: every fallible call returns 0 (or a count) or a negative code:
+ *   -errno for system errors, BERTH_ERR_* (end of this file) for the
+ *   library's own.  berth_strerror() names the cause.
+ * - Ownership: strings passed in are copied before the call returns; the
+ *   caller keeps what it passed.  Pointers handed out (berth_server_host,
+ *   berth_strerror, berth_req_*) belong to the library: never free them.
+ * - Lifetimes: a berth_server lives from berth_server_new() to
+ *   berth_server_free().  A berth_req and everything it points at belong to
+ *   the server and are valid only during the handler call; copy what you
+ *   keep.  A route's `arg` is yours: the server never frees it, and it must
+ *   outlive the server.
+ * - Threads: set-up calls (berth_opts_init, berth_server_new, berth_route,
+ *   berth_server_listen) and berth_server_free are made from one thread, not
+ *   while berth_server_run() is running on another.  berth_server_stop() is
+ *   safe from any thread and from a signal handler.  berth_server_run()
+ *   blocks SIGPIPE in its threads (and SIGINT/SIGTERM unless no_signals,
+ *   which it turns into berth_server_stop()).  Handlers run on the worker
+ *   thread that owns the connection; with workers > 1 they run concurrently
+ *   and must be thread-safe.  berth_req_* and berth_resp_* / berth_respond
+ *   are called only by the handler, on its own thread, with its own req.
+ *   berth_strerror() is safe from any thread. */
 #ifndef BERTH_H
 #define BERTH_H
 
@@ -49,45 +69,105 @@ struct berth_opts {
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the
- * client gets 500. */
+ * client gets 500.  It must not block for long: its worker serves no other
+ * connection meanwhile. */
 typedef void berth_handler(berth_req *req, void *arg);
 
+/* Fills o with the defaults noted above; set fields afterwards. */
 void berth_opts_init(struct berth_opts *o);
+/* Creates a server (nothing is bound yet).  o and its strings are copied;
+ * root is opened now (a missing directory fails here).  *out is set only on
+ * success and is released with berth_server_free(). */
 int berth_server_new(berth_server **out, const struct berth_opts *o);
 
-/* Routes requests ahead of static files.  method: "GET", ... or NULL for
- * any; path: exact decoded path, or with prefix != 0 every path under it. */
+/* Routes requests ahead of static files.  Call before berth_server_run().
+ *
+ * method: a token ("GET", "POST", "PURGE"; case matters) or NULL for any;
+ *   anything else is BERTH_ERR_FIELD.  A "GET" route also answers HEAD: the
+ *   handler runs (berth_req_method() says "HEAD") and the client gets the
+ *   status and fields with the Content-Length of the body given, and no body.
+ *   A "HEAD" route registered for the same path takes HEAD itself.
+ * path: the decoded, normalised path, starting with '/' (else
+ *   BERTH_ERR_USAGE).  prefix == 0: that path exactly.  prefix != 0: the path
+ *   and everything below it, by whole segments: "/files" matches "/files",
+ *   "/files/" and "/files/a", never "/filesystem"; "/files/" matches the same
+ *   three ("/files" too); "/" matches every path.
+ * Routes are tried in registration order; the first whose path and method
+ * match answers.  When routes match the path but none the method, the
+ * client gets 405 with an Allow field listing the routes' methods (HEAD
+ * after GET, and OPTIONS), and OPTIONS gets 204 with that Allow unless a
+ * route takes OPTIONS (or any method) itself.  With a root, static files
+ * answer GET and HEAD on every path: those methods fall through to them
+ * instead of 405, and Allow lists them.  A path no route matches goes to the
+ * static files, or 404 without a root.
+ * h is called on a worker thread with arg (yours; see Lifetimes). */
 int berth_route(berth_server *s, const char *method, const char *path, int prefix, berth_handler *h,
                 void *arg);
 
 /* Binds the listening sockets now (so the port is known, and errors such as
  * "address already in use" surface before run). */
 int berth_server_listen(berth_server *s);
+/* The bound port, once listening (0 before). */
 int berth_server_port(const berth_server *s);
-/* The bound address, "0.0.0.0" for dual-stack wildcard, "::1", ... */
+/* The bound address, "0.0.0.0" for dual-stack wildcard, "::1", ... ("" before
+ * listening); the server's string, valid until berth_server_free(). */
 const char *berth_server_host(const berth_server *s);
 
-/* Serves until stopped; in-flight responses finish, idle connections close.
- * Returns 0 or a negative error code. */
+/* Serves until stopped, on the calling thread and workers - 1 threads it
+ * starts (listening first if berth_server_listen() was not called).  On
+ * stop, in-flight responses finish (for at most 10 s), idle connections
+ * close, and the threads are joined before it returns.  Returns 0 or a
+ * negative error code.  Call it once per server. */
 int berth_server_run(berth_server *s);
-/* Safe from any thread and from a signal handler. */
+/* Asks berth_server_run() to stop and returns at once.  Safe from any thread
+ * and from a signal handler; before run, it makes run return at once. */
 void berth_server_stop(berth_server *s);
+/* Closes everything the server holds and frees it.  Not while
+ * berth_server_run() is running; NULL is ignored. */
 void berth_server_free(berth_server *s);
 
-/* The request.  Strings are NUL-terminated copies valid during the call. */
-const char *berth_req_method(const berth_req *r);
-const char *berth_req_path(const berth_req *r);  /* decoded and normalised */
-const char *berth_req_query(const berth_req *r); /* after '?', "" if none */
-/* A field's value (not NUL-terminated), or NULL when absent. */
+/* The request.  Strings are NUL-terminated and valid during the handler
+ * call only. */
+const char *berth_req_method(const berth_req *r); /* as sent: "GET", "HEAD", ... */
+const char *berth_req_path(const berth_req *r);   /* decoded and normalised */
+const char *berth_req_query(const berth_req *r);  /* after '?', raw; "" if none */
+/* A field's value (not NUL-terminated; its length in *len), the first one
+ * when repeated, or NULL when absent.  name ignores ASCII case. */
 const char *berth_req_header(const berth_req *r, const char *name, size_t *len);
+/* The body (its whole Content-Length, up to max_body; longer gets 413
+ * before the handler runs); *len is 0 when there is none. */
 const void *berth_req_body(const berth_req *r, size_t *len);
 
-/* Adds a response field (before berth_respond). */
+/* Adds a response field, before berth_respond(); name and value are copied.
+ * name is an RFC 9110 token, value visible characters (bytes >= 0x80
+ * allowed) with spaces or tabs only between them, possibly empty: anything
+ * else (CR, LF, NUL, other controls, leading or trailing space) is
+ * BERTH_ERR_FIELD.  The fields berth writes itself are BERTH_ERR_RESERVED:
+ * Content-Length, Transfer-Encoding, Connection, Keep-Alive, Upgrade, TE,
+ * Trailer (framing is the server's), Date and Server (every response
+ * already has them), and Content-Type when one was already added (give it
+ * to berth_respond instead).  Other names may repeat (Set-Cookie); past 64
+ * KiB of fields in all, a call fails with the limit's code.  A refused call
+ * changes nothing; after berth_respond it is BERTH_ERR_USAGE. */
 int berth_resp_header(berth_req *r, const char *name, const char *value);
-/* Sends the response: status, Content-Type (NULL: none), body. */
+/* Sends the response: status 200..599, content_type (NULL or "": none;
+ * checked as a field value, BERTH_ERR_FIELD; BERTH_ERR_RESERVED when a
+ * Content-Type field was added), body of len bytes (copied; NULL only when
+ * len is 0).  Content-Length is len, also for HEAD, where the body is not
+ * sent; 204 and 304 carry neither.  Once per request: a second call, or a
+ * status out of range, is BERTH_ERR_USAGE.  A refused call sends nothing, so
+ * the handler may call again. */
 int berth_respond(berth_req *r, int status, const char *content_type, const void *body, size_t len);
 
+/* The cause of an error code (and, for BERTH_ERR_FIELD and
+ * BERTH_ERR_RESERVED, the fix): a static string, never NULL. */
 const char *berth_strerror(int code);
+
+/* The library's own error codes a program may test for (all others are
+ * -errno); berth_strerror() describes them. */
+#define BERTH_ERR_USAGE    (-4006) /* an argument out of its documented range */
+#define BERTH_ERR_FIELD    (-4008) /* a malformed field name or value */
+#define BERTH_ERR_RESERVED (-4009) /* a field the server writes itself */
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,14 @@
     X(EPROTO, -4004, "protocol violation")                                                         \
     X(ERESOLVE, -4005, "host name could not be resolved")                                          \
     X(EUSAGE, -4006, "invalid argument")                                                           \
-    X(EJSON, -4007, "malformed JSON")
+    X(EJSON, -4007, "malformed JSON")                                                              \
+    X(EFIELD, -4008,                                                                               \
+      "malformed header field; a name must be a token (letters, digits, !#$%&'*+-.^_`|~) and a "   \
+      "value visible characters with inner spaces only, no CR, LF or other control byte")          \
+    X(ERESERVED, -4009,                                                                            \
+      "header field reserved for the server; Content-Length, Transfer-Encoding, Connection, "      \
+      "Keep-Alive, Upgrade, TE, Trailer, Date and Server are written by berth, and Content-Type "  \
+      "is set once (best through berth_respond)")
 
 enum berth_err {
 #define X(name, val, msg) BERTH_##name = val,

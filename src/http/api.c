@@ -4,8 +4,10 @@
 #include "http/server.h"
 
 #include "err.h"
+#include "http/field.h"
 #include "http/mime.h"
 #include "http/resp.h"
+#include "http/str.h"
 #include "net.h"
 
 #include <errno.h>
@@ -18,6 +20,11 @@
 #include <unistd.h>
 
 static int mime_users;
+
+/* the public codes of berth.h are the library's own */
+_Static_assert(BERTH_ERR_USAGE == BERTH_EUSAGE, "berth.h and err.h disagree");
+_Static_assert(BERTH_ERR_FIELD == BERTH_EFIELD, "berth.h and err.h disagree");
+_Static_assert(BERTH_ERR_RESERVED == BERTH_ERESERVED, "berth.h and err.h disagree");
 
 static void on_signal(struct loop *l, int signo, void *arg)
 {
@@ -109,6 +116,8 @@ int berth_route(berth_server *s, const char *method, const char *path, int prefi
                 void *arg)
 {
     if (!path || *path != '/' || !h) return BERTH_EUSAGE;
+    /* the method is written into Allow lines: a token or nothing */
+    if (method && !http_field_token(method, strlen(method))) return BERTH_EFIELD;
     struct route *rs = realloc(s->routes, (size_t)(s->nroutes + 1) * sizeof *rs);
     if (!rs) return -ENOMEM;
     s->routes = rs;
@@ -277,27 +286,62 @@ const void *berth_req_body(const berth_req *r, size_t *len)
     return r->body;
 }
 
+/* 1 when the fields added so far have one named name (ASCII case ignored) */
+static int has_field(const struct buf *extra, const char *name)
+{
+    const char *p = buf_head(extra), *end = p + buf_len(extra);
+    while (p < end) {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        if (!colon) break;
+        if (http_str_eq_ci(http_str_make(p, (size_t)(colon - p)), name)) return 1;
+        const char *nl_at = memchr(colon, '\n', (size_t)(end - colon));
+        if (!nl_at) break;
+        p = nl_at + 1;
+    }
+    return 0;
+}
+
 int berth_resp_header(berth_req *r, const char *name, const char *value)
 {
-    /* a CR or LF would let a handler's caller split the response */
-    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n") || !*name) return BERTH_EUSAGE;
-    int rc = buf_append(&r->extra, name, strlen(name));
-    if (rc == 0) rc = buf_append(&r->extra, ": ", 2);
-    if (rc == 0) rc = buf_append(&r->extra, value, strlen(value));
-    if (rc == 0) rc = buf_append(&r->extra, "\r\n", 2);
-    return rc;
+    if (!name || !value || r->status) return BERTH_EUSAGE;
+    size_t nl = strlen(name), vl = strlen(value);
+    /* a CR or LF would let whoever supplies the value split the response */
+    if (!http_field_token(name, nl) || !http_field_value(value, vl)) return BERTH_EFIELD;
+    if (http_field_reserved(name, nl)) return BERTH_ERESERVED;
+    if (http_str_eq_ci(http_str_make(name, nl), "content-type") && has_field(&r->extra, name))
+        return BERTH_ERESERVED;
+    /* room first, so a failure leaves no half line behind */
+    int rc = buf_reserve(&r->extra, nl + vl + 4);
+    if (rc < 0) return rc;
+    buf_append(&r->extra, name, nl);
+    buf_append(&r->extra, ": ", 2);
+    buf_append(&r->extra, value, vl);
+    buf_append(&r->extra, "\r\n", 2);
+    return 0;
 }
 
 int berth_respond(berth_req *r, int status, const char *content_type, const void *body, size_t len)
 {
     if (r->status) return BERTH_EUSAGE;
-    if (status < 200 || status > 599) return BERTH_EUSAGE;
-    if (buf_append(&r->extra, "", 1) < 0) return -ENOMEM; /* NUL-terminate */
-    struct conn *c = r->c;
-    int rc =
-        resp_simple(&c->w->out, status, !c->closing, r->r->version, r->r->method == HTTP_HEAD,
-                    buf_len(&r->extra) > 1 ? buf_head(&r->extra) : NULL, content_type, body, len);
+    if (status < 200 || status > 599 || (len && !body)) return BERTH_EUSAGE;
+    if (content_type && !*content_type) content_type = NULL;
+    if (content_type) {
+        if (!http_field_value(content_type, strlen(content_type))) return BERTH_EFIELD;
+        if (has_field(&r->extra, "content-type")) return BERTH_ERESERVED;
+    }
+    int rc = buf_append(&r->extra, "", 1); /* NUL-terminate */
     if (rc < 0) return rc;
+    struct conn *c = r->c;
+    size_t before = buf_len(&c->w->out);
+    rc = resp_simple(&c->w->out, status, !c->closing, r->r->version, r->r->method == HTTP_HEAD,
+                     buf_len(&r->extra) > 1 ? buf_head(&r->extra) : NULL, content_type, body, len);
+    if (rc < 0) {
+        /* out of memory half-way: take back the partial response and the
+         * NUL, so the handler may try again (and the client gets 500 if not) */
+        c->w->out.len = before;
+        r->extra.len--;
+        return rc;
+    }
     r->status = status;
     r->bytes = r->r->method == HTTP_HEAD ? 0 : len;
     return 0;

@@ -5,40 +5,80 @@
 #include <stdio.h>
 #include <string.h>
 
+/* the IANA HTTP Status Code Registry (RFC 9110 §15 and the RFCs it cites),
+ * minus the "(Unused)" 306 and the obsoleted 510; 418 keeps the phrase
+ * clients know (RFC 9110 §15.5.19 reserves the code, RFC 2324 named it) */
 static const char *const reasons[600] = {
     [100] = "Continue",
+    [101] = "Switching Protocols",
+    [102] = "Processing",
+    [103] = "Early Hints",
     [200] = "OK",
     [201] = "Created",
+    [202] = "Accepted",
+    [203] = "Non-Authoritative Information",
     [204] = "No Content",
+    [205] = "Reset Content",
     [206] = "Partial Content",
+    [207] = "Multi-Status",
+    [208] = "Already Reported",
+    [226] = "IM Used",
+    [300] = "Multiple Choices",
     [301] = "Moved Permanently",
     [302] = "Found",
+    [303] = "See Other",
     [304] = "Not Modified",
+    [305] = "Use Proxy",
     [307] = "Temporary Redirect",
     [308] = "Permanent Redirect",
     [400] = "Bad Request",
     [401] = "Unauthorized",
+    [402] = "Payment Required",
     [403] = "Forbidden",
     [404] = "Not Found",
     [405] = "Method Not Allowed",
+    [406] = "Not Acceptable",
+    [407] = "Proxy Authentication Required",
     [408] = "Request Timeout",
+    [409] = "Conflict",
+    [410] = "Gone",
     [411] = "Length Required",
     [412] = "Precondition Failed",
     [413] = "Content Too Large",
     [414] = "URI Too Long",
+    [415] = "Unsupported Media Type",
     [416] = "Range Not Satisfiable",
     [417] = "Expectation Failed",
+    [418] = "I'm a teapot",
+    [421] = "Misdirected Request",
+    [422] = "Unprocessable Content",
+    [423] = "Locked",
+    [424] = "Failed Dependency",
+    [425] = "Too Early",
+    [426] = "Upgrade Required",
+    [428] = "Precondition Required",
+    [429] = "Too Many Requests",
     [431] = "Request Header Fields Too Large",
+    [451] = "Unavailable For Legal Reasons",
     [500] = "Internal Server Error",
     [501] = "Not Implemented",
+    [502] = "Bad Gateway",
     [503] = "Service Unavailable",
+    [504] = "Gateway Timeout",
     [505] = "HTTP Version Not Supported",
+    [506] = "Variant Also Negotiates",
+    [507] = "Insufficient Storage",
+    [508] = "Loop Detected",
+    [511] = "Network Authentication Required",
 };
 
 const char *http_reason(int status)
 {
+    /* an unregistered code gets an empty reason-phrase, which RFC 9112 §4
+     * allows ("HTTP/1.1 599 "), as nginx sends: clients go by the code's
+     * class, and no invented text is better than a wrong one */
     if (status >= 100 && status < 600 && reasons[status]) return reasons[status];
-    return "Unknown";
+    return "";
 }
 
 static _Thread_local struct {
@@ -87,12 +127,12 @@ int resp_head(struct buf *b, int status, int keep_alive, int version)
     const char *conn = !keep_alive     ? "Connection: close\r\n"
                        : version == 10 ? "Connection: keep-alive\r\n"
                                        : "";
+    if (status < 100 || status > 999) status = 500;
     const char *reason = http_reason(status);
     size_t rl = strlen(reason), cl = strlen(conn);
     static const char server[] = "\r\nServer: " BERTH_SERVER_NAME "\r\n";
     int rc = buf_reserve(b, 16 + rl + sizeof server + dl + cl);
     if (rc < 0) return rc;
-    if (status < 100 || status > 999) status = 500;
     char *p = buf_tail(b), *start = p;
     p = put(p, "HTTP/1.1 ", 9);
     *p++ = (char)('0' + status / 100);
@@ -112,15 +152,18 @@ int resp_simple(struct buf *b, int status, int keep_alive, int version, int head
 {
     int rc = resp_head(b, status, keep_alive, version);
     if (rc < 0) return rc;
-    char h[256];
-    int n;
-    if (ctype)
-        n = snprintf(h, sizeof h, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len);
-    else
-        n = snprintf(h, sizeof h, "Content-Length: %zu\r\n", len);
-    /* 204 and 304 carry no Content-Length about a body they never have */
-    if (status == 204 || status == 304) n = 0;
-    if ((rc = buf_append(b, h, (size_t)n)) < 0) return rc;
+    /* 204 and 304 carry no Content-Type or Content-Length about a body they
+     * never have */
+    if (status != 204 && status != 304) {
+        /* a type of any length (a handler's) goes in whole, not via a fixed buffer */
+        if (ctype &&
+            ((rc = buf_append(b, "Content-Type: ", 14)) < 0 ||
+             (rc = buf_append(b, ctype, strlen(ctype))) < 0 || (rc = buf_append(b, "\r\n", 2)) < 0))
+            return rc;
+        char h[48];
+        int n = snprintf(h, sizeof h, "Content-Length: %zu\r\n", len);
+        if ((rc = buf_append(b, h, (size_t)n)) < 0) return rc;
+    }
     if (extra && (rc = buf_append(b, extra, strlen(extra))) < 0) return rc;
     if ((rc = buf_append(b, "\r\n", 2)) < 0) return rc;
     if (!head && status != 204 && status != 304 && len) rc = buf_append(b, body, len);

@@ -11,7 +11,8 @@
 
 #define BERTH_SERVER_NAME "berth"
 
-/* "Not Found"; "Unknown" for a code we never send. */
+/* The IANA registry's phrase ("Not Found"), or "" for an unregistered code
+ * (the status line then ends "599 ", as RFC 9112 allows). */
 const char *http_reason(int status);
 
 /* Reads the wall clock for this thread's Date cache.  Call it once per batch

@@ -16,6 +16,7 @@
 #include "http/parse.h"
 #include "http/path.h"
 #include "http/resp.h"
+#include "http/route.h"
 #include "http/static.h"
 #include "loop.h"
 #include "net.h"
@@ -220,14 +221,6 @@ static int conn_send(struct conn *c)
 
 /* ---- requests ---- */
 
-static int route_match(const struct route *rt, const struct http_request *r, const char *path)
-{
-    if (rt->method && (strlen(rt->method) != r->method_str.n ||
-                       memcmp(rt->method, r->method_str.p, r->method_str.n)))
-        return 0;
-    return rt->prefix ? !strncmp(path, rt->path, rt->len) : !strcmp(path, rt->path);
-}
-
 static void error_response(struct conn *c, const struct http_request *r, int status,
                            const char *extra, const char *why)
 {
@@ -313,8 +306,10 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
         return avail;
     }
 
-    for (int i = 0; i < s->nroutes; i++) {
-        if (!route_match(&s->routes[i], r, path)) continue;
+    char allow[ROUTE_ALLOW_MAX];
+    const struct route *rt = route_find(s->routes, s->nroutes, r->method_str.p, r->method_str.n,
+                                        path, s->sc.rootfd >= 0, allow, sizeof allow);
+    if (rt) {
         if (cl > s->o.max_body) {
             c->closing = 1;
             error_response(c, r, 413, NULL, "The request body is too large.");
@@ -327,8 +322,19 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
             }
             return 0;
         }
-        run_handler(c, &s->routes[i], r, path, p + hlen, (size_t)cl);
+        run_handler(c, rt, r, path, p + hlen, (size_t)cl);
         return hlen + (size_t)cl;
+    }
+    if (allow[0]) {
+        /* routes cover the path, none takes this method */
+        if (r->method != HTTP_OPTIONS) {
+            error_response(c, r, 405, allow, "No route here answers this method.");
+        } else {
+            if (resp_simple(&w->out, 204, !c->closing, r->version, 0, allow, NULL, NULL, 0) < 0)
+                c->closing = 1;
+            access_log(c, r, 204, 0);
+        }
+        goto skip_body;
     }
 
     if (!s->sc.rootfd || s->sc.rootfd < 0) {
