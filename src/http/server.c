@@ -260,6 +260,34 @@ static void run_handler(struct conn *c, const struct route *rt, const struct htt
     buf_free(&q.extra);
 }
 
+/* Scans a handler's chunked body at p[0..n) (resuming where the last call
+ * stopped).  1 with *raw = its encoded length once complete, 0 while more
+ * must arrive, or -400/-413. */
+static int chunked_body(struct conn *c, const char *p, size_t n, size_t *raw)
+{
+    if (!c->chunking) {
+        http_chunked_init(&c->chunk, c->w->s->o.max_body);
+        c->chunking = 1;
+        c->chunk_seen = 0;
+    }
+    size_t used;
+    int rc = http_chunked_feed(&c->chunk, p + c->chunk_seen, n - c->chunk_seen, &used, NULL, NULL);
+    c->chunk_seen += used;
+    if (rc == 1) *raw = c->chunk_seen;
+    return rc;
+}
+
+/* Decodes a complete chunked body of raw bytes in place; returns the data
+ * length (the scan already proved the framing valid and within limits). */
+static size_t chunked_decode(char *p, size_t raw)
+{
+    struct http_chunked d;
+    size_t used, len = 0;
+    http_chunked_init(&d, 0);
+    http_chunked_feed(&d, p, raw, &used, p, &len);
+    return len;
+}
+
 /* Answers one parsed request whose head is hlen bytes at p, with avail bytes
  * of input from p on.  Returns the bytes consumed, or 0 when a handler's
  * body has not fully arrived yet. */
@@ -271,13 +299,6 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     uint64_t cl = r->content_length > 0 ? (uint64_t)r->content_length : 0;
     int head = r->method == HTTP_HEAD;
     if (!r->keep_alive || s->o.http10 || w->stopping) c->closing = 1;
-    if (r->chunked) {
-        /* bodies in chunks are not decoded here: answer, then close, so no
-         * chunk is ever read as a request */
-        c->closing = 1;
-        error_response(c, r, 411, NULL, "Send the body with a Content-Length.");
-        return avail;
-    }
 
     if (!s->nroutes && s->sc.rootfd >= 0 && (r->method == HTTP_GET || r->method == HTTP_HEAD)) {
         uint64_t bytes = 0;
@@ -320,15 +341,29 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
             error_response(c, r, 413, NULL, "The request body is too large.");
             return avail;
         }
-        if (avail - hlen < cl) {
-            if (r->expect_continue && !c->head_start) {
+        size_t raw = r->chunked ? 0 : (size_t)cl;
+        if (r->chunked) {
+            int rc = chunked_body(c, p + hlen, avail - hlen, &raw);
+            if (rc < 0) {
+                c->closing = 1;
+                error_response(c, r, -rc, NULL,
+                               rc == -413 ? "The request body is too large." : c->chunk.error);
+                return avail;
+            }
+            if (rc == 0) raw = SIZE_MAX;
+        }
+        if (raw == SIZE_MAX || avail - hlen < raw) {
+            if (r->expect_continue && !c->continued) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 buf_append(&w->out, cont, sizeof cont - 1);
+                c->continued = 1;
             }
             return 0;
         }
-        run_handler(c, &s->routes[i], r, path, p + hlen, (size_t)cl);
-        return hlen + (size_t)cl;
+        size_t blen = (size_t)cl;
+        if (r->chunked) blen = chunked_decode((char *)p + hlen, raw);
+        run_handler(c, &s->routes[i], r, path, p + hlen, blen);
+        return hlen + raw;
     }
 
     if (!s->sc.rootfd || s->sc.rootfd < 0) {
@@ -352,12 +387,22 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
                        "Static files answer GET, HEAD and OPTIONS.");
     }
 skip_body:
-    if (cl && r->expect_continue) {
+    if ((cl || r->chunked) && r->expect_continue) {
         /* we never said 100 Continue: the client may not send the body */
         c->closing = 1;
         return avail;
     }
+    /* the answer did not need the body: it is read and dropped, so the next
+     * request starts where this one ends, within a bounded time */
     c->discard = cl;
+    if (r->chunked) {
+        http_chunked_init(&c->chunk, 0);
+        c->dechunk = 1;
+    }
+    if (cl || r->chunked) {
+        c->body_start = loop_now(w->loop);
+        c->body_seen = 0;
+    }
     return hlen;
 }
 
@@ -373,6 +418,16 @@ static size_t process(struct conn *c, const char *p, size_t n)
             size_t k = n - used < c->discard ? n - used : (size_t)c->discard;
             used += k;
             c->discard -= k;
+            c->body_seen += k;
+            continue;
+        }
+        if (c->dechunk) {
+            size_t k;
+            int rc = http_chunked_feed(&c->chunk, p + used, n - used, &k, NULL, NULL);
+            used += k;
+            c->body_seen += k;
+            if (rc < 0) c->closing = 1; /* the answer is out; the framing is lost */
+            if (rc != 0) c->dechunk = 0;
             continue;
         }
         if (buf_len(&w->out) >= OUT_HIGH || c->x.fd >= 0) break;
@@ -390,6 +445,7 @@ static size_t process(struct conn *c, const char *p, size_t n)
         used += k;
         http_parser_init(&c->ps);
         c->head_start = 0;
+        c->chunking = c->continued = 0;
     }
     return used;
 }
@@ -428,7 +484,8 @@ static void conn_read(struct conn *c)
         buf_consume(&c->in, used);
     }
     if (!buf_len(&c->in)) buf_free(&c->in);
-    if (buf_len(&c->in) && !c->head_start && !c->discard) c->head_start = loop_now(w->loop);
+    if (buf_len(&c->in) && !c->head_start && !c->discard && !c->dechunk)
+        c->head_start = loop_now(w->loop);
     /* everything went out: requests still buffered (pipelined behind a
      * large answer, or past OUT_HIGH) are answered now, not when the client
      * happens to send more */
@@ -466,9 +523,16 @@ static void conn_update(struct conn *c)
         conn_close(c);
         return;
     }
-    if (pending)
+    if (pending) {
         conn_deadline(c, (uint64_t)s->o.send_timeout_ms);
-    else if (c->head_start) {
+    } else if (c->discard || c->dechunk) {
+        /* a body being dropped gets the head's time, plus a second per
+         * 64 KiB that arrived: a client trickling a huge body is cut off */
+        uint64_t end =
+                     c->body_start + (uint64_t)s->o.header_timeout_ms + (c->body_seen >> 16) * 1000,
+                 now = loop_now(c->w->loop);
+        conn_deadline(c, end > now ? end - now : 0);
+    } else if (c->head_start) {
         uint64_t end = c->head_start + (uint64_t)s->o.header_timeout_ms, now = loop_now(c->w->loop);
         conn_deadline(c, end > now ? end - now : 0);
     } else {
