@@ -656,8 +656,14 @@ def test_protocol_http10_flag(tmp_path, server):
     s = server("serve", "0", "-b", HOST, "-d", str(root), "-p", "HTTP/1.0")
     with Conn(s.port) as c:
         c.send(req("/a.txt") + req("/b.txt"))
-        assert c.read_response().body == b"hello, a\n"
+        r = c.read_response()
+        assert r.body == b"hello, a\n"
+        # as python3 -m http.server -p HTTP/1.0 answers: the server speaks 1.0
+        assert r.version == "HTTP/1.0", r
         assert c.closed_within(3)
+    for path, status in [("/nope", 404), ("/sub", 301), ("/", 200)]:
+        r = get(s.port, path)
+        assert (r.version, r.status) == ("HTTP/1.0", status), r
 
 
 # ---------------------------------------------------------------- parser strictness
