@@ -49,6 +49,11 @@ int buf_append(struct buf *b, const void *p, size_t n);
 /* Drops n bytes from the front (n <= len).  An emptied buffer rewinds. */
 void buf_consume(struct buf *b, size_t n);
 void buf_clear(struct buf *b);
+/* Drops the readable bytes past the first n (n <= len): undoes appends. */
+static inline void buf_truncate(struct buf *b, size_t n)
+{
+    if (n < b->len) b->len = n;
+}
 
 /* One read(2) into the tail, reserving up to `want` bytes first (clamped
  * to what max allows).  Returns bytes read, 0 on EOF, or -errno (-EAGAIN

@@ -41,6 +41,7 @@
 #define LOG_FLUSH_MS      200
 #define SHUTDOWN_MS       10000 /* in-flight responses get this long after SIGTERM */
 #define ACCEPT_BACKOFF_MS 100   /* out of descriptors: retry accepting after this */
+#define LIMIT_RETRY_MS    50    /* at --max-conn: look again after this */
 
 static void conn_update(struct conn *c);
 static int conn_resume(struct conn *c);
@@ -124,6 +125,7 @@ static void conn_close(struct conn *c)
     if (c->next) c->next->prev = c->prev;
     free(c);
     w->nconns--;
+    __atomic_sub_fetch(&w->s->nconns, 1, __ATOMIC_RELAXED);
     if (w->paused == 1) accept_resume(w);
     if (w->stopping && w->nconns == 0) loop_timer_stop(w->loop, &w->stop_timer);
 }
@@ -253,6 +255,55 @@ static void run_handler(struct conn *c, const struct route *rt, const struct htt
     buf_free(&q.extra);
 }
 
+/* With -p HTTP/1.0 the server speaks 1.0, as python's http.server does:
+ * answers are built as 1.1 responses that close, so only the version in the
+ * status line of the answer appended at mark differs. */
+static void speak_http10(struct worker *w, size_t mark)
+{
+    if (!w->s->o.http10 || buf_len(&w->out) < mark + 8) return;
+    char *v = w->out.data + w->out.off + mark;
+    if (!memcmp(v, "HTTP/1.1", 8)) v[7] = '0';
+}
+
+/* Drops what was appended for c's current answer since mark — before any of
+ * it is sent — so a failure midway is answered with a whole error response,
+ * never one spliced into a body already announced. */
+static void answer_abort(struct conn *c, size_t mark)
+{
+    buf_truncate(&c->w->out, mark);
+    if (c->x.fd >= 0) close(c->x.fd);
+    c->x.fd = -1;
+    c->closing = 1;
+}
+
+/* Scans a handler's chunked body at p[0..n) (resuming where the last call
+ * stopped).  1 with *raw = its encoded length once complete, 0 while more
+ * must arrive, or -400/-413. */
+static int chunked_body(struct conn *c, const char *p, size_t n, size_t *raw)
+{
+    if (!c->chunking) {
+        http_chunked_init(&c->chunk, c->w->s->o.max_body);
+        c->chunking = 1;
+        c->chunk_seen = 0;
+    }
+    size_t used;
+    int rc = http_chunked_feed(&c->chunk, p + c->chunk_seen, n - c->chunk_seen, &used, NULL, NULL);
+    c->chunk_seen += used;
+    if (rc == 1) *raw = c->chunk_seen;
+    return rc;
+}
+
+/* Decodes a complete chunked body of raw bytes in place; returns the data
+ * length (the scan already proved the framing valid and within limits). */
+static size_t chunked_decode(char *p, size_t raw)
+{
+    struct http_chunked d;
+    size_t used, len = 0;
+    http_chunked_init(&d, 0);
+    http_chunked_feed(&d, p, raw, &used, p, &len);
+    return len;
+}
+
 /* Answers one parsed request whose head is hlen bytes at p, with avail bytes
  * of input from p on.  Returns the bytes consumed, or 0 when a handler's
  * body has not fully arrived yet. */
@@ -264,14 +315,8 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     uint64_t cl = r->content_length > 0 ? (uint64_t)r->content_length : 0;
     int head = r->method == HTTP_HEAD;
     if (!r->keep_alive || s->o.http10 || w->stopping) c->closing = 1;
-    if (r->chunked) {
-        /* bodies in chunks are not decoded here: answer, then close, so no
-         * chunk is ever read as a request */
-        c->closing = 1;
-        error_response(c, r, 411, NULL, "Send the body with a Content-Length.");
-        return avail;
-    }
 
+    size_t mark = buf_len(&w->out);
     if (!s->nroutes && s->sc.rootfd >= 0 && (r->method == HTTP_GET || r->method == HTTP_HEAD)) {
         uint64_t bytes = 0;
         int st = static_serve_again(&s->sc, w->cache, r, !c->closing, &w->out, &c->x, &bytes);
@@ -280,7 +325,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
             goto skip_body;
         }
         if (st < 0) {
-            c->closing = 1;
+            answer_abort(c, mark);
             error_response(c, r, 500, NULL, NULL);
             goto skip_body;
         }
@@ -315,15 +360,29 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
             error_response(c, r, 413, NULL, "The request body is too large.");
             return avail;
         }
-        if (avail - hlen < cl) {
-            if (r->expect_continue && !c->head_start) {
+        size_t raw = r->chunked ? 0 : (size_t)cl;
+        if (r->chunked) {
+            int rc = chunked_body(c, p + hlen, avail - hlen, &raw);
+            if (rc < 0) {
+                c->closing = 1;
+                error_response(c, r, -rc, NULL,
+                               rc == -413 ? "The request body is too large." : c->chunk.error);
+                return avail;
+            }
+            if (rc == 0) raw = SIZE_MAX;
+        }
+        if (raw == SIZE_MAX || avail - hlen < raw) {
+            if (r->expect_continue && !c->continued) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 buf_append(&w->out, cont, sizeof cont - 1);
+                c->continued = 1;
             }
             return 0;
         }
-        run_handler(c, rt, r, path, p + hlen, (size_t)cl);
-        return hlen + (size_t)cl;
+        size_t blen = (size_t)cl;
+        if (r->chunked) blen = chunked_decode((char *)p + hlen, raw);
+        run_handler(c, rt, r, path, p + hlen, blen);
+        return hlen + raw;
     }
     if (allow[0]) {
         /* routes cover the path, none takes this method */
@@ -343,7 +402,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
         uint64_t bytes = 0;
         int st = static_serve(&s->sc, w->cache, r, path, !c->closing, &w->out, &c->x, &bytes);
         if (st < 0) {
-            c->closing = 1;
+            answer_abort(c, mark);
             error_response(c, r, 500, NULL, NULL);
         } else {
             access_log(c, r, st, head ? 0 : bytes);
@@ -358,12 +417,22 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
                        "Static files answer GET, HEAD and OPTIONS.");
     }
 skip_body:
-    if (cl && r->expect_continue) {
+    if ((cl || r->chunked) && r->expect_continue) {
         /* we never said 100 Continue: the client may not send the body */
         c->closing = 1;
         return avail;
     }
+    /* the answer did not need the body: it is read and dropped, so the next
+     * request starts where this one ends, within a bounded time */
     c->discard = cl;
+    if (r->chunked) {
+        http_chunked_init(&c->chunk, 0);
+        c->dechunk = 1;
+    }
+    if (cl || r->chunked) {
+        c->body_start = loop_now(w->loop);
+        c->body_seen = 0;
+    }
     return hlen;
 }
 
@@ -379,6 +448,16 @@ static size_t process(struct conn *c, const char *p, size_t n)
             size_t k = n - used < c->discard ? n - used : (size_t)c->discard;
             used += k;
             c->discard -= k;
+            c->body_seen += k;
+            continue;
+        }
+        if (c->dechunk) {
+            size_t k;
+            int rc = http_chunked_feed(&c->chunk, p + used, n - used, &k, NULL, NULL);
+            used += k;
+            c->body_seen += k;
+            if (rc < 0) c->closing = 1; /* the answer is out; the framing is lost */
+            if (rc != 0) c->dechunk = 0;
             continue;
         }
         if (buf_len(&w->out) >= OUT_HIGH || c->x.fd >= 0) break;
@@ -386,16 +465,22 @@ static size_t process(struct conn *c, const char *p, size_t n)
         int rc = http_parse_request(&c->ps, p + used, n - used, &w->s->lim, &r, w->hdrs);
         if (rc == 0) break;
         if (rc < 0) {
+            size_t mark = buf_len(&w->out);
             c->closing = 1;
             error_response(c, NULL, -rc, NULL, r.error);
+            speak_http10(w, mark);
             used = n;
             break;
         }
+        size_t mark = buf_len(&w->out);
         size_t k = handle(c, &r, p + used, (size_t)rc, n - used);
+        speak_http10(w, mark);
         if (k == 0) break;
         used += k;
         http_parser_init(&c->ps);
         c->head_start = 0;
+        c->chunking = c->continued = 0;
+        c->served = 1;
     }
     return used;
 }
@@ -434,7 +519,8 @@ static void conn_read(struct conn *c)
         buf_consume(&c->in, used);
     }
     if (!buf_len(&c->in)) buf_free(&c->in);
-    if (buf_len(&c->in) && !c->head_start && !c->discard) c->head_start = loop_now(w->loop);
+    if (buf_len(&c->in) && !c->head_start && !c->discard && !c->dechunk)
+        c->head_start = loop_now(w->loop);
     /* everything went out: requests still buffered (pipelined behind a
      * large answer, or past OUT_HIGH) are answered now, not when the client
      * happens to send more */
@@ -472,9 +558,16 @@ static void conn_update(struct conn *c)
         conn_close(c);
         return;
     }
-    if (pending)
+    if (pending) {
         conn_deadline(c, (uint64_t)s->o.send_timeout_ms);
-    else if (c->head_start) {
+    } else if (c->discard || c->dechunk) {
+        /* a body being dropped gets the head's time, plus a second per
+         * 64 KiB that arrived: a client trickling a huge body is cut off */
+        uint64_t end =
+                     c->body_start + (uint64_t)s->o.header_timeout_ms + (c->body_seen >> 16) * 1000,
+                 now = loop_now(c->w->loop);
+        conn_deadline(c, end > now ? end - now : 0);
+    } else if (c->head_start) {
         uint64_t end = c->head_start + (uint64_t)s->o.header_timeout_ms, now = loop_now(c->w->loop);
         conn_deadline(c, end > now ? end - now : 0);
     } else {
@@ -531,6 +624,7 @@ static void conn_new(struct worker *w, int fd, const struct net_addr *peer)
     if (w->conns) w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    __atomic_add_fetch(&w->s->nconns, 1, __ATOMIC_RELAXED);
     conn_deadline(c, (uint64_t)w->s->o.idle_timeout_ms);
 }
 
@@ -553,12 +647,30 @@ static void on_accept_timer(struct loop *l, struct loop_timer *t)
 
 /* Stops accepting: until a connection closes (1, at --max-conn) or for a
  * moment (2, out of descriptors).  The kernel's queue holds the waiting
- * clients meanwhile, and the loop never spins on a listener it cannot serve. */
+ * clients meanwhile, and the loop never spins on a listener it cannot serve.
+ * At --max-conn a connection closing in another worker is noticed by the
+ * timer: the limit is shared, the listeners are not. */
 static void accept_pause(struct worker *w, int why)
 {
     w->paused = why;
     loop_io_set(w->loop, w->lfd, 0, on_accept, w);
-    if (why == 2) loop_timer_set(w->loop, &w->accept_timer, ACCEPT_BACKOFF_MS, on_accept_timer);
+    loop_timer_set(w->loop, &w->accept_timer, why == 2 ? ACCEPT_BACKOFF_MS : LIMIT_RETRY_MS,
+                   on_accept_timer);
+}
+
+/* At --max-conn: this worker's longest-idle keep-alive connection (one that
+ * was answered and waits for its next request), to be closed to make room
+ * for a new client, as nginx does; NULL if there is none. */
+static struct conn *find_idle(struct worker *w)
+{
+    struct conn *idle = NULL;
+    for (struct conn *c = w->conns; c; c = c->next) {
+        if (!c->served || c->head_start || c->discard || c->dechunk || buf_len(&c->in) ||
+            buf_len(&c->out) || c->x.fd >= 0)
+            continue;
+        if (!idle || c->deadline <= idle->deadline) idle = c; /* ties: the older */
+    }
+    return idle;
 }
 
 static void on_accept(struct loop *l, int fd, unsigned events, void *arg)
@@ -568,13 +680,16 @@ static void on_accept(struct loop *l, int fd, unsigned events, void *arg)
     (void)events;
     struct worker *w = arg;
     for (int i = 0; i < 64; i++) {
-        if (w->nconns >= w->max_conns) {
+        struct conn *idle = NULL;
+        if (__atomic_load_n(&w->s->nconns, __ATOMIC_RELAXED) >= w->s->o.max_conn &&
+            !(idle = find_idle(w))) {
             accept_pause(w, 1);
             return;
         }
         struct net_addr peer;
         int cfd = net_accept(w->lfd, &peer);
         if (cfd >= 0) {
+            if (idle) conn_close(idle); /* only once a client is really waiting */
             conn_new(w, cfd, &peer);
             continue;
         }
@@ -647,10 +762,6 @@ int worker_init(struct berth_server *s, struct worker *w)
 {
     w->s = s;
     w->lfd = w->stopfd = -1;
-    /* the limit is split exactly; every worker may hold at least one */
-    int i = (int)(w - s->w);
-    w->max_conns = s->o.max_conn / s->nworkers + (i < s->o.max_conn % s->nworkers);
-    if (w->max_conns < 1) w->max_conns = 1;
     buf_init(&w->out, 0);
     buf_init(&w->log, 0);
     w->loop = loop_new();

@@ -6,6 +6,7 @@
 #include "berth.h"
 
 #include "buf.h"
+#include "http/chunked.h"
 #include "http/parse.h"
 #include "http/static.h"
 #include "loop.h"
@@ -33,7 +34,15 @@ struct conn {
     uint8_t eof;     /* the peer will send nothing more */
     uint8_t family;  /* of the peer address below, for the access log */
     uint8_t peer[16];
+    uint8_t dechunk;     /* dropping a chunked body: chunk holds the decoder */
+    uint8_t chunking;    /* a handler's chunked body: chunk has scanned chunk_seen bytes */
+    uint8_t continued;   /* "100 Continue" sent for the pending request */
+    uint8_t served;      /* answered a request: idle now means keep-alive */
     uint64_t discard;    /* request body bytes still to drop */
+    uint64_t body_start; /* loop_now() when dropping a body began */
+    uint64_t body_seen;  /* body bytes dropped so far (each 64 KiB buys a second) */
+    size_t chunk_seen;   /* raw bytes of a handler's chunked body already scanned */
+    struct http_chunked chunk;
     uint64_t head_start; /* loop_now() when the pending request began; 0: none */
     uint64_t deadline;   /* when the current phase times out */
     struct http_parser ps;
@@ -50,7 +59,7 @@ struct worker {
     struct loop *loop;
     int lfd, stopfd;
     int stopping, paused;
-    int nconns, max_conns;
+    int nconns;
     uint64_t said_emfile; /* when EMFILE was last reported */
     struct conn *conns;
     char *scratch;
@@ -71,6 +80,7 @@ struct berth_server {
     struct worker *w;
     int nworkers;
     int logfd, listening, mime_loaded;
+    int nconns; /* open connections of all workers (atomic): --max-conn bounds it */
     volatile sig_atomic_t stopped;
     int port;
     char hoststr[64];

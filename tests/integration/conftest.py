@@ -20,8 +20,9 @@ PORT_RE = re.compile(rb"(?:listening on \S*:(\d+)|listening on (unix:\S+)|Servin
 class Server:
     """A berth server process.  .port, .lines (all output lines so far)."""
 
-    def __init__(self, args, cwd=None, env=None, ready=PORT_RE, timeout=10.0, valgrind=False):
-        self.args = [BERTH] + list(args)
+    def __init__(self, args, cwd=None, env=None, ready=PORT_RE, timeout=10.0, valgrind=False,
+                 exe=None):
+        self.args = [exe or BERTH] + list(args)
         if valgrind:
             self.args = ["valgrind", "--leak-check=full", "--show-leak-kinds=all",
                          "--errors-for-leak-kinds=all", "--error-exitcode=9"] + self.args
