@@ -23,8 +23,6 @@
 #define CACHE_SLOTS   1024        /* hash buckets (power of two) */
 #define CACHE_MAX     512         /* entries before the cache is emptied */
 #define CACHE_MAX_FDS 64          /* large files kept open */
-#define MAX_RANGES    16
-#define MULTIPART_MAX (8u << 20) /* larger multi-range answers fall back to 200 */
 
 struct fentry {
     struct fentry *next;
@@ -350,20 +348,98 @@ static int body_slice(struct buf *out, const struct fentry *e, uint64_t first, u
     return 0;
 }
 
+/* multipart/byteranges (RFC 9110 §14.6).  The ranges arrive coalesced
+ * (sorted, disjoint), so the body is at most the file plus the part headers.
+ * Small files' parts are copied from memory; a large file's parts go out one
+ * by one by sendfile, each header appended by static_xfer_next() when the
+ * previous part has been sent, so a connection holds one part header at a
+ * time, never the body. */
+struct static_parts {
+    int n, next;
+    uint64_t size; /* of the representation, for Content-Range */
+    const char *boundary;
+    char ctype[160];
+    struct http_range r[HTTP_RANGE_MAX];
+};
+
+#define PART_HEAD "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n"
+
+static int part_head(struct buf *out, const char *boundary, const char *ctype,
+                     const struct http_range *r, uint64_t size)
+{
+    return field_line(out, PART_HEAD, boundary, ctype, (unsigned long long)r->first,
+                      (unsigned long long)r->last, (unsigned long long)size);
+}
+
+static int part_tail(struct buf *out, const char *boundary)
+{
+    return field_line(out, "\r\n--%s--\r\n", boundary);
+}
+
+/* the exact Content-Length of the multipart body */
+static uint64_t multipart_len(const char *boundary, const char *ctype, const struct http_range *r,
+                              int n, uint64_t size)
+{
+    uint64_t total = strlen(boundary) + 8; /* "\r\n--B--\r\n" */
+    for (int i = 0; i < n; i++)
+        total +=
+            (uint64_t)snprintf(NULL, 0, PART_HEAD, boundary, ctype, (unsigned long long)r[i].first,
+                               (unsigned long long)r[i].last, (unsigned long long)size) +
+            r[i].last - r[i].first + 1;
+    return total;
+}
+
+int static_xfer_next(struct http_xfer *x, struct buf *out)
+{
+    struct static_parts *p = x->parts;
+    if (p && p->next < p->n) {
+        int rc = part_head(out, p->boundary, p->ctype, &p->r[p->next], p->size);
+        if (rc < 0) return rc;
+        x->off = p->r[p->next].first;
+        x->end = p->r[p->next].last + 1;
+        p->next++;
+        return 1;
+    }
+    int rc = p ? part_tail(out, p->boundary) : 0;
+    if (rc < 0) return rc;
+    static_xfer_end(x);
+    return 0;
+}
+
+void static_xfer_end(struct http_xfer *x)
+{
+    if (x->fd >= 0) close(x->fd);
+    x->fd = -1;
+    free(x->parts);
+    x->parts = NULL;
+}
+
 static int multipart(const struct static_conf *sc, const struct fentry *e,
                      const struct http_request *req, int keep_alive, const struct http_range *r,
-                     int n, struct buf *out, uint64_t *body_len)
+                     int n, struct buf *out, struct http_xfer *x, uint64_t *body_len)
 {
-    char part[256];
-    uint64_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += (uint64_t)snprintf(part, sizeof part,
-                                    "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
-                                    "%llu-%llu/%llu\r\n\r\n",
-                                    sc->boundary, e->ctype, (unsigned long long)r[i].first,
-                                    (unsigned long long)r[i].last, (unsigned long long)e->size) +
-                 r[i].last - r[i].first + 1;
-    total += strlen(sc->boundary) + 8; /* "\r\n--B--\r\n" */
+    int head = req->method == HTTP_HEAD;
+    struct static_parts *p = NULL;
+    const char *ctype = e->ctype;
+    if (!head && !e->body) {
+        /* everything that can fail does so before the head is queued */
+        if (!(p = malloc(sizeof *p))) return -ENOMEM;
+        int len = snprintf(p->ctype, sizeof p->ctype, "%s", e->ctype);
+        if (len < 0 || (size_t)len >= sizeof p->ctype || (x->fd = dup(e->fd)) < 0) {
+            int err = len < 0 || (size_t)len >= sizeof p->ctype ? -ENOMEM : -errno;
+            free(p);
+            return err;
+        }
+        p->n = n;
+        p->next = 0;
+        p->size = e->size;
+        p->boundary = sc->boundary;
+        memcpy(p->r, r, (size_t)n * sizeof *r);
+        x->parts = p;
+        x->off = x->end = 0;
+        ctype = p->ctype;
+    }
+    uint64_t total = multipart_len(sc->boundary, ctype, r, n, e->size);
     int rc = resp_head(out, 206, keep_alive, req->version);
     if (rc == 0) rc = validators(out, e);
     if (rc == 0)
@@ -372,29 +448,14 @@ static int multipart(const struct static_conf *sc, const struct fentry *e,
                         "boundary=%s\r\nContent-Length: %llu\r\n\r\n",
                         sc->boundary, (unsigned long long)total);
     *body_len = total;
-    if (rc < 0 || req->method == HTTP_HEAD) return rc;
+    if (rc == 0 && p) rc = static_xfer_next(x, out); /* the first part's header */
+    if (rc < 0 && p) static_xfer_end(x);             /* no file bytes behind a failed head */
+    if (rc < 0 || head || p) return rc < 0 ? rc : 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = field_line(
-            out, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
-            sc->boundary, e->ctype, (unsigned long long)r[i].first, (unsigned long long)r[i].last,
-            (unsigned long long)e->size);
-        uint64_t len = r[i].last - r[i].first + 1;
-        if (rc < 0) break;
-        if (e->body) {
-            rc = buf_append(out, e->body + r[i].first, len);
-            continue;
-        }
-        if ((rc = buf_reserve(out, len)) < 0) break;
-        uint64_t got = 0;
-        while (got < len) {
-            ssize_t k = pread(e->fd, buf_tail(out) + got, len - got, (off_t)(r[i].first + got));
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) return -EIO; /* the file shrank: the promised length is a lie now */
-            got += (uint64_t)k;
-        }
-        buf_commit(out, len);
+        rc = part_head(out, sc->boundary, ctype, &r[i], e->size);
+        if (rc == 0) rc = buf_append(out, e->body + r[i].first, r[i].last - r[i].first + 1);
     }
-    if (rc == 0) rc = field_line(out, "\r\n--%s--\r\n", sc->boundary);
+    if (rc == 0) rc = part_tail(out, sc->boundary);
     return rc;
 }
 
@@ -425,24 +486,21 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
     if (st == 412)
         return resp_error(out, 412, keep_alive, req->version, head, NULL, NULL) < 0 ? -ENOMEM : 412;
 
-    struct http_range r[MAX_RANGES];
+    /* overlapping and nearby ranges are coalesced; too many scattered ones
+     * leave the header ignored (see http_range_coalesce) */
+    struct http_range r[HTTP_RANGE_SPECS];
     int n = 0;
     if (req->range.p && http_if_range_ok(req->if_range, e->etag, e->etag_len, e->mtime.tv_sec))
-        n = http_range_parse(req->range.p, req->range.n, e->size, r, MAX_RANGES);
+        n = http_range_parse(req->range.p, req->range.n, e->size, r, HTTP_RANGE_SPECS);
+    if (n > 0) n = http_range_coalesce(r, n);
     if (n == -416) {
         char cr[64];
         snprintf(cr, sizeof cr, "Content-Range: bytes */%llu\r\n", (unsigned long long)e->size);
         return resp_error(out, 416, keep_alive, req->version, head, cr, NULL) < 0 ? -ENOMEM : 416;
     }
     if (n > 1) {
-        uint64_t sum = 0;
-        for (int i = 0; i < n; i++)
-            sum += r[i].last - r[i].first + 1;
-        if (sum <= MULTIPART_MAX) {
-            rc = multipart(sc, e, req, keep_alive, r, n, out, body_len);
-            return rc < 0 ? rc : 206;
-        }
-        n = 0; /* too much to assemble: RFC 9110 lets us ignore Range */
+        rc = multipart(sc, e, req, keep_alive, r, n, out, x, body_len);
+        return rc < 0 ? rc : 206;
     }
     uint64_t first = 0, last = e->size ? e->size - 1 : 0;
     int status = 200;
