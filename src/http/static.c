@@ -152,13 +152,17 @@ static int errno_status(int err)
     return err == -EACCES || err == -EPERM ? 403 : 404;
 }
 
-/* Resolves the request path to a regular file: a directory yields its index
- * file when it has one (*is_dir tells the caller otherwise).  Returns an fd
- * with *st filled, or -status. */
+/* Resolves the request path to a regular file: a directory yields its first
+ * index file that exists (sc->index is a comma-separated list, tried in
+ * order, as python's http.server tries index.html then index.htm); *is_dir
+ * tells the caller otherwise.  ipath (PATH_MAX bytes) receives the index
+ * file's path, "" when none is used, so its type comes from its own name.
+ * Returns an fd with *st filled, or -status. */
 static int resolve(const struct static_conf *sc, const char *path, struct stat *st, int *is_dir,
-                   int *via_index)
+                   char *ipath)
 {
-    *is_dir = *via_index = 0;
+    *is_dir = 0;
+    ipath[0] = '\0';
     int fd = open_beneath(sc->rootfd, path);
     if (fd < 0) return -errno_status(fd);
     if (fstat(fd, st) < 0) goto fail404;
@@ -169,22 +173,28 @@ static int resolve(const struct static_conf *sc, const char *path, struct stat *
     }
     /* without the trailing slash the caller redirects; relative links in the
      * index page would resolve against the parent otherwise */
-    if (sc->index && *sc->index && path[strlen(path) - 1] == '/') {
+    size_t pl = strlen(path);
+    for (const char *nm = sc->index; nm && *nm && path[pl - 1] == '/';) {
+        size_t nl = strcspn(nm, ",");
         /* resolved from the root, not the directory: an index that is a
          * symlink elsewhere inside the root is fine, one leaving it is not */
-        char ipath[PATH_MAX];
         struct stat ist;
         int ifd = -1;
-        if ((size_t)snprintf(ipath, sizeof ipath, "%s%s", path, sc->index) < sizeof ipath)
+        if (nl && !memchr(nm, '/', nl) && pl + nl < PATH_MAX) {
+            memcpy(ipath, path, pl);
+            memcpy(ipath + pl, nm, nl);
+            ipath[pl + nl] = '\0';
             ifd = open_beneath(sc->rootfd, ipath);
+        }
         if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
             close(fd);
             *st = ist;
-            *via_index = 1;
             return ifd;
         }
         if (ifd >= 0) close(ifd);
+        nm += nl + (nm[nl] == ',');
     }
+    ipath[0] = '\0';
     *is_dir = 1;
     return fd;
 fail404:
@@ -253,8 +263,9 @@ static struct fentry *lookup(const struct static_conf *sc, struct static_cache *
     if (e && e->checked == now) return e;
 
     struct stat st;
-    int is_dir, via_index;
-    int fd = resolve(sc, path, &st, &is_dir, &via_index);
+    int is_dir;
+    char ipath[PATH_MAX];
+    int fd = resolve(sc, path, &st, &is_dir, ipath);
     if (fd < 0) {
         if (e) cache_drop(c, e);
         *status = -fd;
@@ -280,7 +291,7 @@ static struct fentry *lookup(const struct static_conf *sc, struct static_cache *
     memcpy(e->path, path, pl + 1);
     e->hash = h;
     e->fd = -1;
-    if (fill_validators(e, &st, via_index ? sc->index : path, sc->mime_default) < 0) {
+    if (fill_validators(e, &st, ipath[0] ? ipath : path, sc->mime_default) < 0) {
         free(e);
         goto oom;
     }

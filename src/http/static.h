@@ -15,7 +15,7 @@
 
 struct static_conf {
     int rootfd;        /* O_PATH/O_DIRECTORY descriptor of the root */
-    const char *index; /* "index.html" */
+    const char *index; /* "index.html,index.htm": tried in order */
     int listing, hidden;
     const char *mime_default;
     const char *boundary; /* multipart/byteranges boundary */

@@ -212,3 +212,37 @@ def test_file_shrunk_before_a_multipart_answer_never_gets_an_error_page(tmp_path
             assert body == now[:100]
     finally:
         assert s.stop() == 0, s.output()
+
+
+# ---------------------------------------------------------------- index files
+
+@pytest.fixture(scope="module")
+def iroot(tmp_path_factory):
+    root = tmp_path_factory.mktemp("index") / "www"
+    (root / "htm").mkdir(parents=True)
+    (root / "htm" / "index.htm").write_bytes(b"<p>htm only</p>\n")
+    (root / "both").mkdir()
+    (root / "both" / "index.html").write_bytes(b"<p>html</p>\n")
+    (root / "both" / "index.htm").write_bytes(b"<p>htm</p>\n")
+    (root / "both" / "default.txt").write_bytes(b"default\n")
+    (root / "none").mkdir()
+    (root / "none" / "f.txt").write_bytes(b"f\n")
+    return root
+
+
+def test_index_htm_is_served_by_default(iroot, server):
+    s = server("serve", "0", "-b", HOST, "-d", str(iroot))
+    r = get(s.port, "/htm/")
+    assert r.status == 200 and r.body == b"<p>htm only</p>\n"
+    assert r.h("Content-Type").startswith("text/html")
+    assert get(s.port, "/both/").body == b"<p>html</p>\n"  # index.html first
+    r = get(s.port, "/none/")
+    assert r.status == 200 and b"f.txt" in r.body  # the listing
+
+
+def test_index_list_is_tried_in_order(iroot, server):
+    s = server("serve", "0", "-b", HOST, "-d", str(iroot), "--index", "default.txt,index.htm")
+    r = get(s.port, "/both/")
+    assert r.body == b"default\n" and r.h("Content-Type").startswith("text/plain")
+    assert get(s.port, "/htm/").body == b"<p>htm only</p>\n"
+    assert get(s.port, "/none/").status == 200 and b"f.txt" in get(s.port, "/none/").body
