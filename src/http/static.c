@@ -32,8 +32,10 @@ struct fentry {
     ino_t ino;
     uint64_t size;
     struct timespec mtime;
-    time_t checked; /* wall second of the last revalidation */
-    const char *ctype;
+    time_t checked;    /* wall second of the last revalidation */
+    const char *ctype; /* mime_type()'s, or ctype_own when the file declares a charset */
+    const char *cenc;  /* Content-Encoding (.svgz), or NULL */
+    char ctype_own[96];
     size_t etag_len;
     char etag[64];
     char lastmod[32];
@@ -203,8 +205,10 @@ fail404:
 }
 
 /* Fills the validators and prebuilds the header fields of a plain 200, so
- * the common answer is two memcpy calls. */
-static int fill_validators(struct fentry *e, const struct stat *st, const char *path,
+ * the common answer is two memcpy calls.  The type is sniffed from the
+ * file's first bytes where it may declare its own charset (one pread, at
+ * fill time only; see mime_charset_sniff). */
+static int fill_validators(struct fentry *e, const struct stat *st, int fd, const char *path,
                            const char *dflt)
 {
     e->dev = st->st_dev;
@@ -214,11 +218,21 @@ static int fill_validators(struct fentry *e, const struct stat *st, const char *
     e->etag_len = http_etag_make(st, e->etag, sizeof e->etag);
     http_date_fmt(st->st_mtim.tv_sec, e->lastmod);
     e->ctype = mime_type(path, dflt);
+    e->cenc = mime_encoding(path);
+    if (e->ctype && mime_sniffs(e->ctype)) {
+        char head[1024];
+        ssize_t k = pread(fd, head, sizeof head, 0);
+        if (k > 0)
+            e->ctype =
+                mime_charset_sniff(e->ctype, head, (size_t)k, e->ctype_own, sizeof e->ctype_own);
+    }
     char h[512];
     int n = snprintf(h, sizeof h,
-                     "Last-Modified: %s\r\nETag: %.*s\r\nContent-Type: %s\r\nAccept-Ranges: "
+                     "Last-Modified: %s\r\nETag: %.*s\r\nContent-Type: %s\r\n%s%s%sAccept-Ranges: "
                      "bytes\r\nContent-Length: %llu\r\n\r\n",
-                     e->lastmod, (int)e->etag_len, e->etag, e->ctype, (unsigned long long)e->size);
+                     e->lastmod, (int)e->etag_len, e->etag, e->ctype,
+                     e->cenc ? "Content-Encoding: " : "", e->cenc ? e->cenc : "",
+                     e->cenc ? "\r\n" : "", (unsigned long long)e->size);
     if (n < 0 || (size_t)n >= sizeof h || !(e->hdr = malloc((size_t)n))) return -ENOMEM;
     memcpy(e->hdr, h, (size_t)n);
     e->hdr_len = (size_t)n;
@@ -291,7 +305,7 @@ static struct fentry *lookup(const struct static_conf *sc, struct static_cache *
     memcpy(e->path, path, pl + 1);
     e->hash = h;
     e->fd = -1;
-    if (fill_validators(e, &st, ipath[0] ? ipath : path, sc->mime_default) < 0) {
+    if (fill_validators(e, &st, fd, ipath[0] ? ipath : path, sc->mime_default) < 0) {
         free(e);
         goto oom;
     }
@@ -455,9 +469,10 @@ static int multipart(const struct static_conf *sc, const struct fentry *e,
     if (rc == 0) rc = validators(out, e);
     if (rc == 0)
         rc = field_line(out,
-                        "Accept-Ranges: bytes\r\nContent-Type: multipart/byteranges; "
+                        "Accept-Ranges: bytes\r\n%s%s%sContent-Type: multipart/byteranges; "
                         "boundary=%s\r\nContent-Length: %llu\r\n\r\n",
-                        sc->boundary, (unsigned long long)total);
+                        e->cenc ? "Content-Encoding: " : "", e->cenc ? e->cenc : "",
+                        e->cenc ? "\r\n" : "", sc->boundary, (unsigned long long)total);
     *body_len = total;
     if (rc == 0 && p) rc = static_xfer_next(x, out); /* the first part's header */
     if (rc < 0 && p) static_xfer_end(x);             /* no file bytes behind a failed head */
@@ -528,8 +543,10 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
                         (unsigned long long)last, (unsigned long long)e->size);
     if (rc == 0)
         rc = field_line(out,
-                        "Content-Type: %s\r\nAccept-Ranges: bytes\r\nContent-Length: %llu\r\n\r\n",
-                        e->ctype, (unsigned long long)len);
+                        "Content-Type: %s\r\n%s%s%sAccept-Ranges: bytes\r\nContent-Length: "
+                        "%llu\r\n\r\n",
+                        e->ctype, e->cenc ? "Content-Encoding: " : "", e->cenc ? e->cenc : "",
+                        e->cenc ? "\r\n" : "", (unsigned long long)len);
     if (rc < 0) return rc;
     *body_len = len;
     if (!head && len) rc = body_slice(out, e, first, last, x);

@@ -246,3 +246,60 @@ def test_index_list_is_tried_in_order(iroot, server):
     assert r.body == b"default\n" and r.h("Content-Type").startswith("text/plain")
     assert get(s.port, "/htm/").body == b"<p>htm only</p>\n"
     assert get(s.port, "/none/").status == 200 and b"f.txt" in get(s.port, "/none/").body
+
+
+# ---------------------------------------------------------------- types and charsets
+
+@pytest.fixture(scope="module")
+def troot(tmp_path_factory):
+    import gzip
+    root = tmp_path_factory.mktemp("types") / "www"
+    root.mkdir()
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>\n'
+    (root / "logo.svgz").write_bytes(gzip.compress(svg * 200))
+    (root / "cp1252.html").write_bytes(b'<!doctype html><meta charset="windows-1252"><p>caf\xe9</p>\n')
+    (root / "equiv.html").write_bytes(
+        b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">'
+        b'</head><body>\xe9</body></html>\n' + b"<!-- pad -->" * 4000)  # large: by descriptor
+    (root / "plain.html").write_bytes(b"<!doctype html><p>caf\xc3\xa9</p>\n")
+    (root / "latin.css").write_bytes(b'@charset "iso-8859-15";\nbody{content:"\xa4"}\n')
+    (root / "latin.xml").write_bytes(b'<?xml version="1.0" encoding="ISO-8859-1"?><a>\xe9</a>\n')
+    return root
+
+
+@pytest.fixture
+def tsrv(troot):
+    s = start_serve(troot, "--quiet")
+    s.root = troot
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+def test_svgz_is_gzip_encoded_svg(tsrv):
+    data = (tsrv.root / "logo.svgz").read_bytes()
+    for method in ("GET", "HEAD"):
+        r = get(tsrv.port, "/logo.svgz", method=method)
+        assert r.status == 200
+        assert r.h("Content-Type") == "image/svg+xml"
+        assert r.h("Content-Encoding") == "gzip"
+    assert get(tsrv.port, "/logo.svgz").body == data
+    r = get(tsrv.port, "/logo.svgz", extra="Range: bytes=0-9\r\n")
+    assert r.status == 206 and r.h("Content-Encoding") == "gzip" and r.body == data[:10]
+    import requests
+    rr = requests.get("http://%s:%d/logo.svgz" % (HOST, tsrv.port), timeout=T)
+    assert rr.content.startswith(b"<svg")  # a client inflates it
+
+
+@pytest.mark.parametrize("name,ctype", [
+    ("cp1252.html", "text/html; charset=windows-1252"),
+    ("equiv.html", "text/html; charset=ISO-8859-1"),
+    ("plain.html", "text/html; charset=utf-8"),
+    ("latin.css", "text/css; charset=iso-8859-15"),
+    ("latin.xml", "application/xml; charset=ISO-8859-1"),
+])
+def test_charset_declared_in_the_file_is_sent(tsrv, name, ctype):
+    r = get(tsrv.port, "/" + name)
+    assert r.status == 200 and r.h("Content-Type") == ctype
+    assert r.body == (tsrv.root / name).read_bytes()
+    r = get(tsrv.port, "/" + name, extra="Range: bytes=0-4\r\n")
+    assert r.status == 206 and r.h("Content-Type") == ctype
