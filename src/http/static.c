@@ -1,6 +1,7 @@
 #include "http/static.h"
 
 #include "http/cond.h"
+#include "http/fsroot.h"
 #include "http/listing.h"
 #include "http/mime.h"
 #include "http/path.h"
@@ -10,12 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,38 +116,6 @@ static void cache_drop(struct static_cache *c, struct fentry *e)
     entry_free(c, e);
 }
 
-/* Opens path (normalised, beginning with '/') beneath the root.  openat2
- * with RESOLVE_BENEATH refuses "..", absolute symlinks and symlinks that
- * climb out; where the kernel lacks openat2, the opened file's real path is
- * checked against the root's instead.  O_NONBLOCK keeps a FIFO from
- * blocking the worker; only regular files and directories are served. */
-static int open_beneath(int rootfd, const char *path)
-{
-    const char *rel = path[1] ? path + 1 : ".";
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
-    if (fd >= 0 || errno != ENOSYS) return fd >= 0 ? (int)fd : -errno;
-
-    int f = openat(rootfd, rel, (int)how.flags);
-    if (f < 0) return -errno;
-    char link[64], root[PATH_MAX], real[PATH_MAX];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", rootfd);
-    ssize_t rn = readlink(link, root, sizeof root - 1);
-    snprintf(link, sizeof link, "/proc/self/fd/%d", f);
-    ssize_t fn = readlink(link, real, sizeof real - 1);
-    if (rn < 0 || fn < 0) goto escape;
-    root[rn] = real[fn] = '\0';
-    if (strncmp(real, root, (size_t)rn) || (real[rn] && real[rn] != '/' && strcmp(root, "/")))
-        goto escape;
-    return f;
-escape:
-    close(f);
-    return -EXDEV;
-}
-
 static int errno_status(int err)
 {
     return err == -EACCES || err == -EPERM ? 403 : 404;
@@ -165,7 +132,7 @@ static int resolve(const struct static_conf *sc, const char *path, struct stat *
 {
     *is_dir = 0;
     ipath[0] = '\0';
-    int fd = open_beneath(sc->rootfd, path);
+    int fd = fsroot_open(sc->rootfd, path);
     if (fd < 0) return -errno_status(fd);
     if (fstat(fd, st) < 0) goto fail404;
     if (S_ISREG(st->st_mode)) return fd;
@@ -186,7 +153,7 @@ static int resolve(const struct static_conf *sc, const char *path, struct stat *
             memcpy(ipath, path, pl);
             memcpy(ipath + pl, nm, nl);
             ipath[pl + nl] = '\0';
-            ifd = open_beneath(sc->rootfd, ipath);
+            ifd = fsroot_open(sc->rootfd, ipath);
         }
         if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
             close(fd);
@@ -583,7 +550,7 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
     }
     struct buf page;
     buf_init(&page, 0);
-    rc = http_listing(&page, dirfd, path, sc->hidden);
+    rc = http_listing(&page, sc->rootfd, dirfd, path, sc->hidden);
     close(dirfd);
     if (rc < 0) {
         buf_free(&page);

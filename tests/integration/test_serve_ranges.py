@@ -303,3 +303,94 @@ def test_charset_declared_in_the_file_is_sent(tsrv, name, ctype):
     assert r.body == (tsrv.root / name).read_bytes()
     r = get(tsrv.port, "/" + name, extra="Range: bytes=0-4\r\n")
     assert r.status == 206 and r.h("Content-Type") == ctype
+
+
+# ---------------------------------------------------------------- listing
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.hrefs += [v for k, v in attrs if k == "href"]
+
+
+def links(body):
+    p = _Links()
+    p.feed(body.decode("utf-8"))  # the page is valid UTF-8, whatever the names
+    return p.hrefs
+
+
+@pytest.fixture(scope="module")
+def lroot(tmp_path_factory):
+    base = tmp_path_factory.mktemp("listing")
+    root = base / "www"
+    (root / "sub").mkdir(parents=True)
+    (base / "outside.txt").write_bytes(b"outside\n")
+    (root / "a.txt").write_bytes(b"12345")
+    os.symlink("/etc", root / "etc-link")
+    os.symlink("/etc/passwd", root / "passwd-link")
+    os.symlink("../outside.txt", root / "out-link.txt")
+    os.symlink("nowhere", root / "broken-link")
+    os.symlink("a.txt", root / "in-link.txt")
+    os.symlink("../a.txt", root / "sub" / "up-link.txt")
+    os.symlink("..", root / "sub" / "root-link")
+    os.mkfifo(root / "fifo")
+    (root / ".hidden.txt").write_bytes(b"h\n")
+    os.mkdir(os.fsencode(str(root)) + b"/d\xe9j\xe0")  # Latin-1 directory name
+    with open(os.fsencode(str(root)) + b"/caf\xe9.txt", "wb") as f:
+        f.write(b"latin-1 named\n")
+    with open(os.fsencode(str(root)) + b"/d\xe9j\xe0/x.txt", "wb") as f:
+        f.write(b"x\n")
+    (root / "日本.txt").write_bytes(b"utf-8 named\n")
+    return root
+
+
+def crawl(port, start="/"):
+    """Follows every link of every listing, as wget -r would: {path: status}."""
+    seen, todo = {}, [start]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        r = get(port, path)
+        seen[path] = r.status
+        if r.status == 200 and r.h("Content-Type") == "text/html; charset=utf-8" and path.endswith("/"):
+            for h in links(r.body):
+                target = urllib.parse.urljoin(path, h)
+                if len(target) < len(path) or target == path:  # ../ and ./
+                    continue
+                todo.append(target)
+    return seen
+
+
+def test_listing_shows_only_what_is_served(lroot, server):
+    s = server("serve", "0", "-b", HOST, "-d", str(lroot))
+    body = get(s.port, "/").body
+    hrefs = links(body)
+    for gone in ("etc-link", "passwd-link", "out-link.txt", "broken-link", "fifo", ".hidden.txt"):
+        assert not any(h.startswith(gone) for h in hrefs), (gone, hrefs)
+    assert "in-link.txt" in hrefs and "a.txt" in hrefs
+    # the link inside the root shows its target's size
+    assert re.search(rb'href="in-link.txt">in-link.txt</a></td><td>5 B<', body), body
+    sub = links(get(s.port, "/sub/").body)
+    assert "up-link.txt" in sub and "root-link/" in sub
+    seen = crawl(s.port)
+    assert len(seen) >= 10, seen
+    assert all(st in (200, 301) for st in seen.values()), seen
+
+
+def test_non_utf8_names_are_listed_escaped_and_their_links_work(lroot, server):
+    s = server("serve", "0", "-b", HOST, "-d", str(lroot))
+    body = get(s.port, "/").body
+    text = body.decode("utf-8")  # raises on raw Latin-1 bytes
+    assert "caf\\xE9.txt</a>" in text and "d\\xE9j\\xE0/</a>" in text
+    assert "日本.txt</a>" in text
+    hrefs = links(body)
+    assert "caf%E9.txt" in hrefs and "d%E9j%E0/" in hrefs
+    r = get(s.port, "/caf%E9.txt")
+    assert r.status == 200 and r.body == b"latin-1 named\n"
+    assert get(s.port, "/d%E9j%E0/x.txt").body == b"x\n"
+    assert get(s.port, "/d%E9j%E0").status == 301
