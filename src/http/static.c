@@ -144,7 +144,10 @@ static int resolve(const struct static_conf *sc, const char *path, struct stat *
      * index page would resolve against the parent otherwise */
     size_t pl = strlen(path);
     for (const char *nm = sc->index; nm && *nm && path[pl - 1] == '/';) {
+        nm += strspn(nm, " \t"); /* "index.html, index.htm" means what it says */
         size_t nl = strcspn(nm, ",");
+        while (nl && (nm[nl - 1] == ' ' || nm[nl - 1] == '\t'))
+            nl--;
         /* resolved from the root, not the directory: an index that is a
          * symlink elsewhere inside the root is fine, one leaving it is not */
         struct stat ist;
@@ -161,7 +164,8 @@ static int resolve(const struct static_conf *sc, const char *path, struct stat *
             return ifd;
         }
         if (ifd >= 0) close(ifd);
-        nm += nl + (nm[nl] == ',');
+        nm += strcspn(nm, ",");
+        nm += *nm == ',';
     }
     ipath[0] = '\0';
     *is_dir = 1;

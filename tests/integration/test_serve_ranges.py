@@ -241,7 +241,7 @@ def test_index_htm_is_served_by_default(iroot, server):
 
 
 def test_index_list_is_tried_in_order(iroot, server):
-    s = server("serve", "0", "-b", HOST, "-d", str(iroot), "--index", "default.txt,index.htm")
+    s = server("serve", "0", "-b", HOST, "-d", str(iroot), "--index", "default.txt, index.htm")
     r = get(s.port, "/both/")
     assert r.body == b"default\n" and r.h("Content-Type").startswith("text/plain")
     assert get(s.port, "/htm/").body == b"<p>htm only</p>\n"
