@@ -483,7 +483,7 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
     if (st == 412)
         return resp_error(out, 412, keep_alive, req->version, head, NULL, NULL) < 0 ? -ENOMEM : 412;
 
-    /* overlapping and nearby ranges are coalesced; too many scattered ones
+    /* overlapping and adjacent ranges are coalesced; too many scattered ones
      * leave the header ignored (see http_range_coalesce) */
     struct http_range r[HTTP_RANGE_SPECS];
     int n = 0;
