@@ -26,7 +26,7 @@ static void usage(FILE *f)
           "  -d, --directory DIR   directory to serve (default: the current one)\n"
           "  -p, --protocol VER    HTTP/1.1 (default) or HTTP/1.0 (close after each response)\n"
           "  --workers N           event-loop threads (default: one per CPU)\n"
-          "  --index NAME          directory index file (default index.html)\n"
+          "  --index LIST          index files tried in order (default index.html,index.htm)\n"
           "  --no-listing          no HTML listing of directories without an index (403)\n"
           "  --hidden              serve dotfiles too (/.well-known/ is always served)\n"
           "  --mime-default TYPE   type of unknown extensions (default application/octet-stream)\n"

@@ -1,7 +1,10 @@
-/* libFuzzer harness for the Range parser: the first 8 input bytes pick the
- * representation size (small sizes made likely), the rest is the header
- * value.  Every range returned lies within the size with first <= last, and
- * the result is one of the documented values. */
+/* libFuzzer harness for the Range parser and coalescing: the first 8 input
+ * bytes pick the representation size (small sizes made likely), the rest is
+ * the header value.  Every range returned lies within the size with first <=
+ * last, and the result is one of the documented values; after coalescing the
+ * ranges are sorted, disjoint (more than HTTP_RANGE_GAP bytes apart, never touching), at
+ * most HTTP_RANGE_MAX, cover every byte the request asked for, and add up to
+ * no more than the size. */
 #include "http/range.h"
 
 #include <stdint.h>
@@ -37,6 +40,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int m = http_range_parse(v, size, rsize, out, 1);
     if (m > 1 || (m < 0 && m != -416)) abort();
     if (n == 0 && m != 0) abort(); /* what is ignored with room stays ignored */
+
+    struct http_range all[HTTP_RANGE_SPECS + 1], req[HTTP_RANGE_SPECS];
+    all[HTTP_RANGE_SPECS].first = 0x5a5a;
+    int k = http_range_parse(v, size, rsize, all, HTTP_RANGE_SPECS);
+    if (k > HTTP_RANGE_SPECS || all[HTTP_RANGE_SPECS].first != 0x5a5a) abort();
+    if (k > 0) {
+        memcpy(req, all, (size_t)k * sizeof *req);
+        int c = http_range_coalesce(all, k);
+        if (c < 0 || c > HTTP_RANGE_MAX) abort();
+        uint64_t total = 0;
+        for (int i = 0; i < c; i++) {
+            if (all[i].first > all[i].last || all[i].last >= rsize) abort();
+            if (i && (all[i].first <= all[i - 1].last ||
+                      all[i].first - all[i - 1].last - 1 <= HTTP_RANGE_GAP))
+                abort();
+            total += all[i].last - all[i].first + 1;
+        }
+        if (total > rsize) abort();
+        /* every requested byte range is inside one coalesced range */
+        for (int j = 0; c && j < k; j++) {
+            int in = 0;
+            for (int i = 0; i < c && !in; i++)
+                in = req[j].first >= all[i].first && req[j].last <= all[i].last;
+            if (!in) abort();
+        }
+    }
     free(v);
     return 0;
 }

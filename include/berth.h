@@ -52,7 +52,8 @@ struct berth_opts {
     int port;                 /* 0: any free port (see berth_server_port) */
     const char *root;         /* static files from here; NULL: handlers only */
     int workers;              /* event-loop threads on SO_REUSEPORT; 0: one per CPU */
-    const char *index;        /* directory index file; default "index.html" */
+    const char *index;        /* directory index files, comma-separated, tried in order;
+                                 default "index.html,index.htm" */
     int listing;              /* HTML listing of directories without an index; default 1 */
     int hidden;               /* serve dotfiles (/.well-known/ always); default 0 */
     const char *mime_default; /* default "application/octet-stream" */

@@ -37,7 +37,7 @@ void berth_opts_init(struct berth_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->port = 8000;
-    o->index = "index.html";
+    o->index = "index.html,index.htm";
     o->listing = 1;
     o->mime_default = "application/octet-stream";
     o->max_conn = 10000;

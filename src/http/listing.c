@@ -1,10 +1,12 @@
 #include "http/listing.h"
 
 #include "err.h"
+#include "http/fsroot.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,17 +81,53 @@ int http_url_encode(struct buf *b, const char *s, size_t n)
     return 0;
 }
 
-/* A name for display: HTML-escaped, with control characters (which HTML
- * cannot carry) shown as U+FFFD. */
+/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), 0 if there is none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80) return 1;
+    size_t len;
+    unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        if (s[0] == 0xe0) lo = 0xa0;
+        if (s[0] == 0xed) hi = 0x9f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        if (s[0] == 0xf0) lo = 0x90;
+        if (s[0] == 0xf4) hi = 0x8f;
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    return len;
+}
+
+/* A name for display in a UTF-8 page: HTML-escaped, control characters
+ * (which HTML cannot carry) shown as U+FFFD, and each byte that is not part
+ * of valid UTF-8 (a Latin-1 name, say) shown as the text \xHH, so the page
+ * stays valid UTF-8 and the name stays recognisable. */
 static int display_name(struct buf *b, const char *s, size_t n)
 {
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        size_t j = i;
-        while (j < n && (unsigned char)s[j] >= 0x20 && s[j] != 0x7f)
-            j++;
+        size_t j = i, k;
+        while (j < n && u[j] >= 0x20 && u[j] != 0x7f && (k = utf8_len(u + j, n - j)) > 0)
+            j += k;
         int rc = http_html_escape(b, s + i, j - i);
-        if (rc == 0 && j < n) rc = puts_(b, "&#xFFFD;");
+        if (rc == 0 && j < n) {
+            if (u[j] < 0x20 || u[j] == 0x7f) {
+                rc = puts_(b, "&#xFFFD;");
+            } else {
+                char esc[5] = {'\\', 'x', hex[u[j] >> 4], hex[u[j] & 15], '\0'};
+                rc = puts_(b, esc);
+            }
+        }
         if (rc < 0) return rc;
         i = j + (j < n);
     }
@@ -149,9 +187,31 @@ static void short_date(time_t t, char out[64])
              tm.tm_hour, tm.tm_min);
 }
 
+/* What an entry would be served as: *st filled from the entry, or from
+ * its target for a symlink that fsroot_open() lets through.  0 when it
+ * would not be served (gone, dangling, leading out of the root, special). */
+static int servable(int rootfd, int fd, const char *urlpath, const char *nm, struct stat *st)
+{
+    if (fstatat(fd, nm, st, rootfd >= 0 ? AT_SYMLINK_NOFOLLOW : 0) < 0) return 0;
+    if (S_ISLNK(st->st_mode)) {
+        /* resolved from the root as a request for it would be: a link
+         * "../a.txt" in a subdirectory is fine, "/etc" or "../../x" is not */
+        char path[PATH_MAX];
+        int f = -1;
+        if ((size_t)snprintf(path, sizeof path, "%s%s", urlpath, nm) < sizeof path)
+            f = fsroot_open(rootfd, path);
+        if (f < 0) return 0;
+        int ok = fstat(f, st) == 0;
+        close(f);
+        if (!ok) return 0;
+    }
+    return S_ISDIR(st->st_mode) || S_ISREG(st->st_mode);
+}
+
 /* Reads the directory into entries (a struct entry array in `ents`, the
  * names NUL-terminated in `names`).  Returns the count or a negative code. */
-static long read_entries(int dirfd, int show_hidden, struct buf *ents, struct buf *names)
+static long read_entries(int rootfd, int dirfd, const char *urlpath, int show_hidden,
+                         struct buf *ents, struct buf *names)
 {
     /* a fresh open file description: readdir's position is not shared with
      * dirfd, which the caller may list again (a dup() would share it) */
@@ -175,8 +235,7 @@ static long read_entries(int dirfd, int show_hidden, struct buf *ents, struct bu
         const char *nm = de->d_name;
         if (nm[0] == '.' && (!show_hidden || !nm[1] || (nm[1] == '.' && !nm[2]))) continue;
         struct stat st;
-        if (fstatat(fd, nm, &st, 0) < 0) continue; /* vanished, or a dangling link */
-        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) continue;
+        if (!servable(rootfd, fd, urlpath, nm, &st)) continue;
         struct entry e = {.off = buf_len(names),
                           .size = (uint64_t)st.st_size,
                           .mtime = st.st_mtim.tv_sec,
@@ -206,12 +265,12 @@ static int row(struct buf *b, const char *name, size_t len, int dir, const char 
     return rc;
 }
 
-int http_listing(struct buf *out, int dirfd, const char *urlpath, int show_hidden)
+int http_listing(struct buf *out, int rootfd, int dirfd, const char *urlpath, int show_hidden)
 {
     struct buf ents, names;
     buf_init(&ents, 0);
     buf_init(&names, 0);
-    long n = read_entries(dirfd, show_hidden, &ents, &names);
+    long n = read_entries(rootfd, dirfd, urlpath, show_hidden, &ents, &names);
     int rc = n < 0 ? (int)n : 0;
     struct entry *e = (struct entry *)(void *)ents.data; /* malloc'd: suitably aligned */
     if (rc == 0) {
@@ -233,9 +292,9 @@ int http_listing(struct buf *out, int dirfd, const char *urlpath, int show_hidde
         "td:nth-child(2){text-align:right;font-variant-numeric:tabular-nums}\n"
         "</style>\n</head>\n<body>\n<h1>Directory listing for ";
     if (rc == 0) rc = puts_(out, head);
-    if (rc == 0) rc = http_html_escape(out, urlpath, ul);
+    if (rc == 0) rc = display_name(out, urlpath, ul);
     if (rc == 0) rc = puts_(out, style);
-    if (rc == 0) rc = http_html_escape(out, urlpath, ul);
+    if (rc == 0) rc = display_name(out, urlpath, ul);
     if (rc == 0)
         rc = puts_(out,
                    "</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th>"

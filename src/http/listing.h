@@ -21,11 +21,16 @@ int http_url_encode(struct buf *b, const char *s, size_t n);
  * URL path is urlpath (normalised, ending in '/'; the links are relative to
  * it, so the page must be served at that URL).  The entries: "../" (except
  * at "/"), then directories, then regular files, each group in byte order of
- * name, with size and modification time (UTC).  Names beginning with '.' are
- * left out unless show_hidden; entries that cannot be stat()ed (a dangling
- * symlink) and special files (devices, sockets, FIFOs) are left out too.
- * dirfd is neither moved nor closed.  0, or a negative code (-errno reading
- * the directory, or the buffer's). */
-int http_listing(struct buf *out, int dirfd, const char *urlpath, int show_hidden);
+ * name, with size and modification time (UTC).  Only what would be served is
+ * listed, so a crawler can follow every link: names beginning with '.' are
+ * left out unless show_hidden; special files (devices, sockets, FIFOs) are
+ * left out; a symlink is listed only when fsroot_open(rootfd, urlpath+name)
+ * opens it (not dangling, not leading out of the root), with its target's
+ * type, size and date.  rootfd < 0 skips that check (symlinks are followed
+ * wherever they lead).  Names are shown HTML-escaped with control
+ * characters as U+FFFD and bytes that are not UTF-8 as "\xHH"; links
+ * percent-encode the raw bytes.  dirfd is neither moved nor closed.  0, or a
+ * negative code (-errno reading the directory, or the buffer's). */
+int http_listing(struct buf *out, int rootfd, int dirfd, const char *urlpath, int show_hidden);
 
 #endif

@@ -83,6 +83,7 @@ static const struct ment builtin[] = {
     {"rtf", "application/rtf"},
     {"sh", "text/plain" U8},
     {"svg", "image/svg+xml" U8},
+    {"svgz", "image/svg+xml"}, /* gzip bytes: no charset; see mime_encoding() */
     {"tar", "application/x-tar"},
     {"tgz", "application/gzip"},
     {"tif", "image/tiff"},
@@ -293,7 +294,142 @@ const char *mime_type(const char *path, const char *dflt)
         ext[i++] = (char)lower((unsigned char)*c);
     }
     ext[i] = '\0';
+    /* whatever a mime.types file says (image/svg+xml, with a charset added):
+     * the bytes are gzip, and Content-Encoding says so */
+    if (strcmp(ext, "svgz") == 0) return "image/svg+xml";
     const char *t = loaded.n ? find(loaded.v, loaded.n, ext) : NULL;
     if (!t) t = find(builtin, sizeof builtin / sizeof builtin[0], ext);
     return t ? t : dflt;
+}
+
+const char *mime_encoding(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n <= 5 || base[n - 5] != '.') return NULL;
+    for (int i = 0; i < 4; i++)
+        if (lower((unsigned char)base[n - 4 + i]) != "svgz"[i]) return NULL;
+    return base[0] == '.' && n == 5 ? NULL : "gzip";
+}
+
+enum sniff { SNIFF_NONE, SNIFF_HTML, SNIFF_CSS, SNIFF_XML };
+
+static enum sniff sniff_kind(const char *type)
+{
+    size_t n = strlen(type), u = sizeof U8 - 1;
+    if (n <= u || strcmp(type + n - u, U8) != 0) return SNIFF_NONE; /* not our utf-8 */
+    n -= u;
+    if (n == 9 && strncmp(type, "text/html", 9) == 0) return SNIFF_HTML;
+    if (n == 8 && strncmp(type, "text/css", 8) == 0) return SNIFF_CSS;
+    if ((n >= 4 && strncmp(type + n - 4, "+xml", 4) == 0) ||
+        (n >= 4 && strncmp(type + n - 4, "/xml", 4) == 0))
+        return SNIFF_XML;
+    return SNIFF_NONE;
+}
+
+int mime_sniffs(const char *type)
+{
+    return sniff_kind(type) != SNIFF_NONE;
+}
+
+static int token_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("!#$%&'*+-.^_`|~:", c) != NULL;
+}
+
+/* case-insensitive search for the ASCII word w in s[0..n) */
+static const char *find_ci(const char *s, size_t n, const char *w)
+{
+    size_t wl = strlen(w);
+    for (size_t i = 0; i + wl <= n; i++) {
+        size_t k = 0;
+        while (k < wl && lower((unsigned char)s[i + k]) == w[k])
+            k++;
+        if (k == wl) return s + i;
+    }
+    return NULL;
+}
+
+static const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f'))
+        p++;
+    return p;
+}
+
+/* After "charset" or "encoding" at p: [ws] = [ws] [quote] NAME.  Sets *name
+ * and returns its length, 0 when there is none. */
+static size_t decl_value(const char *p, const char *e, const char **name)
+{
+    p = skip_ws(p, e);
+    if (p == e || *p != '=') return 0;
+    p = skip_ws(p + 1, e);
+    if (p < e && (*p == '"' || *p == '\'')) p++;
+    const char *v = p;
+    while (p < e && *p != '"' && *p != '\'' && token_char((unsigned char)*p))
+        p++;
+    *name = v;
+    return (size_t)(p - v);
+}
+
+/* The charset declared in an HTML head: the first <meta ...> carrying
+ * charset=NAME, as an attribute or inside http-equiv's content. */
+static size_t html_decl(const char *s, size_t n, const char **name)
+{
+    const char *e = s + n, *p = s;
+    while ((p = find_ci(p, (size_t)(e - p), "<meta")) != NULL) {
+        const char *end = memchr(p, '>', (size_t)(e - p));
+        if (!end) end = e;
+        const char *c = find_ci(p, (size_t)(end - p), "charset");
+        if (c) {
+            size_t l = decl_value(c + 7, end, name);
+            if (l) return l;
+        }
+        p = end;
+    }
+    return 0;
+}
+
+const char *mime_charset_sniff(const char *type, const char *head, size_t n, char *out, size_t cap)
+{
+    enum sniff k = sniff_kind(type);
+    if (k == SNIFF_NONE) return type;
+    size_t base = strlen(type) - (sizeof U8 - 1);
+    const unsigned char *u = (const unsigned char *)head;
+    const char *name = NULL;
+    size_t nl = 0;
+    if (n >= 2 && ((u[0] == 0xfe && u[1] == 0xff) || (u[0] == 0xff && u[1] == 0xfe))) {
+        nl = 0; /* UTF-16: the byte order mark rules; send the bare type */
+    } else {
+        if (n >= 3 && u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf) return type; /* UTF-8 BOM */
+        if (n > 1024) n = 1024;
+        static const char at[] = "@charset \"";
+        if (k == SNIFF_HTML)
+            nl = html_decl(head, n, &name);
+        else if (k == SNIFF_CSS && n > sizeof at - 1 && memcmp(head, at, sizeof at - 1) == 0) {
+            name = head + sizeof at - 1;
+            const char *q = memchr(name, '"', n - (sizeof at - 1));
+            nl = q ? (size_t)(q - name) : 0;
+        } else if (k == SNIFF_XML && n > 5 && memcmp(head, "<?xml", 5) == 0) {
+            const char *end = memchr(head, '>', n);
+            const char *c = find_ci(head, end ? (size_t)(end - head) : n, "encoding");
+            if (c) nl = decl_value(c + 8, end ? end : head + n, &name);
+        }
+        if (!nl) return type; /* nothing declared */
+        for (size_t i = 0; i < nl; i++)
+            if (!token_char((unsigned char)name[i])) return type;
+        if (nl == 5 && find_ci(name, 5, "utf-8") == name) return type;
+        if (nl == 4 && find_ci(name, 4, "utf8") == name) return type;
+    }
+    if (base + 10 + nl + 1 > cap) return type;
+    memcpy(out, type, base);
+    if (nl) {
+        memcpy(out + base, "; charset=", 10);
+        memcpy(out + base + 10, name, nl);
+        base += 10 + nl;
+    }
+    out[base] = '\0';
+    return out;
 }

@@ -74,3 +74,28 @@ int http_range_parse(const char *v, size_t n, uint64_t size, struct http_range *
     if (specs == 0) return 0; /* "bytes=" or "bytes=,": range-set needs one member */
     return count ? count : -416;
 }
+
+int http_range_coalesce(struct http_range *r, int n)
+{
+    if (n <= 0) return 0;
+    /* insertion sort: n is small and bounded, and it needs no allocation */
+    for (int i = 1; i < n; i++) {
+        struct http_range t = r[i];
+        int j = i;
+        for (; j > 0 && r[j - 1].first > t.first; j--)
+            r[j] = r[j - 1];
+        r[j] = t;
+    }
+    int k = 0;
+    for (int i = 1; i < n; i++) {
+        /* r[i].first >= r[k].first; merge when it starts within r[k], right
+         * after it, or at most the gap past it (no sum: nothing overflows) */
+        if (r[i].first <= r[k].last || r[i].first - r[k].last - 1 <= HTTP_RANGE_GAP) {
+            if (r[i].last > r[k].last) r[k].last = r[i].last;
+        } else {
+            r[++k] = r[i];
+        }
+    }
+    k++;
+    return k > HTTP_RANGE_MAX ? 0 : k;
+}

@@ -115,7 +115,7 @@ static void conn_close(struct conn *c)
     loop_io_del(w->loop, c->fd);
     close(c->fd);
     loop_timer_stop(w->loop, &c->timer);
-    if (c->x.fd >= 0) close(c->x.fd);
+    static_xfer_end(&c->x);
     buf_free(&c->in);
     buf_free(&c->out);
     if (c->prev)
@@ -164,6 +164,8 @@ static void conn_deadline(struct conn *c, uint64_t ms)
  * -1: the connection is dead (or a file shrank under us). */
 static int conn_flush(struct conn *c)
 {
+    uint64_t budget = SEND_SLICE;
+again:
     while (buf_len(&c->out)) {
         ssize_t k = send(c->fd, buf_head(&c->out), buf_len(&c->out),
                          MSG_NOSIGNAL | (c->x.fd >= 0 ? MSG_MORE : 0));
@@ -175,24 +177,27 @@ static int conn_flush(struct conn *c)
         conn_deadline(c, (uint64_t)c->w->s->o.send_timeout_ms);
     }
     buf_free(&c->out);
-    uint64_t budget = SEND_SLICE;
     while (c->x.fd >= 0) {
         uint64_t left = c->x.end - c->x.off;
         size_t chunk = left < budget ? (size_t)left : (size_t)budget;
-        if (chunk == 0) return 0; /* slice used up: come back when writable */
-        off_t off = (off_t)c->x.off;
-        ssize_t k = sendfile(c->fd, c->x.fd, &off, chunk);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return errno == EAGAIN ? 0 : -1;
+        if (left && chunk == 0) return 0; /* slice used up: come back when writable */
+        if (chunk) {
+            off_t off = (off_t)c->x.off;
+            ssize_t k = sendfile(c->fd, c->x.fd, &off, chunk);
+            if (k < 0) {
+                if (errno == EINTR) continue;
+                return errno == EAGAIN ? 0 : -1;
+            }
+            if (k == 0) return -1; /* the file shrank: the promised length cannot be kept */
+            c->x.off += (uint64_t)k;
+            budget -= (uint64_t)k;
+            conn_deadline(c, (uint64_t)c->w->s->o.send_timeout_ms);
         }
-        if (k == 0) return -1; /* the file shrank: the promised length cannot be kept */
-        c->x.off += (uint64_t)k;
-        budget -= (uint64_t)k;
-        conn_deadline(c, (uint64_t)c->w->s->o.send_timeout_ms);
         if (c->x.off == c->x.end) {
-            close(c->x.fd);
-            c->x.fd = -1;
+            /* the next multipart part's header (or the closing boundary)
+             * goes out before its bytes; a plain region just ends */
+            if (static_xfer_next(&c->x, &c->out) < 0) return -1;
+            if (buf_len(&c->out)) goto again;
         }
     }
     return 1;

@@ -1,6 +1,7 @@
 #include "http/static.h"
 
 #include "http/cond.h"
+#include "http/fsroot.h"
 #include "http/listing.h"
 #include "http/mime.h"
 #include "http/path.h"
@@ -10,12 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,8 +22,6 @@
 #define CACHE_SLOTS   1024        /* hash buckets (power of two) */
 #define CACHE_MAX     512         /* entries before the cache is emptied */
 #define CACHE_MAX_FDS 64          /* large files kept open */
-#define MAX_RANGES    16
-#define MULTIPART_MAX (8u << 20) /* larger multi-range answers fall back to 200 */
 
 struct fentry {
     struct fentry *next;
@@ -34,8 +31,10 @@ struct fentry {
     ino_t ino;
     uint64_t size;
     struct timespec mtime;
-    time_t checked; /* wall second of the last revalidation */
-    const char *ctype;
+    time_t checked;    /* wall second of the last revalidation */
+    const char *ctype; /* mime_type()'s, or ctype_own when the file declares a charset */
+    const char *cenc;  /* Content-Encoding (.svgz), or NULL */
+    char ctype_own[96];
     size_t etag_len;
     char etag[64];
     char lastmod[32];
@@ -117,51 +116,23 @@ static void cache_drop(struct static_cache *c, struct fentry *e)
     entry_free(c, e);
 }
 
-/* Opens path (normalised, beginning with '/') beneath the root.  openat2
- * with RESOLVE_BENEATH refuses "..", absolute symlinks and symlinks that
- * climb out; where the kernel lacks openat2, the opened file's real path is
- * checked against the root's instead.  O_NONBLOCK keeps a FIFO from
- * blocking the worker; only regular files and directories are served. */
-static int open_beneath(int rootfd, const char *path)
-{
-    const char *rel = path[1] ? path + 1 : ".";
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
-    if (fd >= 0 || errno != ENOSYS) return fd >= 0 ? (int)fd : -errno;
-
-    int f = openat(rootfd, rel, (int)how.flags);
-    if (f < 0) return -errno;
-    char link[64], root[PATH_MAX], real[PATH_MAX];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", rootfd);
-    ssize_t rn = readlink(link, root, sizeof root - 1);
-    snprintf(link, sizeof link, "/proc/self/fd/%d", f);
-    ssize_t fn = readlink(link, real, sizeof real - 1);
-    if (rn < 0 || fn < 0) goto escape;
-    root[rn] = real[fn] = '\0';
-    if (strncmp(real, root, (size_t)rn) || (real[rn] && real[rn] != '/' && strcmp(root, "/")))
-        goto escape;
-    return f;
-escape:
-    close(f);
-    return -EXDEV;
-}
-
 static int errno_status(int err)
 {
     return err == -EACCES || err == -EPERM ? 403 : 404;
 }
 
-/* Resolves the request path to a regular file: a directory yields its index
- * file when it has one (*is_dir tells the caller otherwise).  Returns an fd
- * with *st filled, or -status. */
+/* Resolves the request path to a regular file: a directory yields its first
+ * index file that exists (sc->index is a comma-separated list, tried in
+ * order, as python's http.server tries index.html then index.htm); *is_dir
+ * tells the caller otherwise.  ipath (PATH_MAX bytes) receives the index
+ * file's path, "" when none is used, so its type comes from its own name.
+ * Returns an fd with *st filled, or -status. */
 static int resolve(const struct static_conf *sc, const char *path, struct stat *st, int *is_dir,
-                   int *via_index)
+                   char *ipath)
 {
-    *is_dir = *via_index = 0;
-    int fd = open_beneath(sc->rootfd, path);
+    *is_dir = 0;
+    ipath[0] = '\0';
+    int fd = fsroot_open(sc->rootfd, path);
     if (fd < 0) return -errno_status(fd);
     if (fstat(fd, st) < 0) goto fail404;
     if (S_ISREG(st->st_mode)) return fd;
@@ -171,22 +142,32 @@ static int resolve(const struct static_conf *sc, const char *path, struct stat *
     }
     /* without the trailing slash the caller redirects; relative links in the
      * index page would resolve against the parent otherwise */
-    if (sc->index && *sc->index && path[strlen(path) - 1] == '/') {
+    size_t pl = strlen(path);
+    for (const char *nm = sc->index; nm && *nm && path[pl - 1] == '/';) {
+        nm += strspn(nm, " \t"); /* "index.html, index.htm" means what it says */
+        size_t nl = strcspn(nm, ",");
+        while (nl && (nm[nl - 1] == ' ' || nm[nl - 1] == '\t'))
+            nl--;
         /* resolved from the root, not the directory: an index that is a
          * symlink elsewhere inside the root is fine, one leaving it is not */
-        char ipath[PATH_MAX];
         struct stat ist;
         int ifd = -1;
-        if ((size_t)snprintf(ipath, sizeof ipath, "%s%s", path, sc->index) < sizeof ipath)
-            ifd = open_beneath(sc->rootfd, ipath);
+        if (nl && !memchr(nm, '/', nl) && pl + nl < PATH_MAX) {
+            memcpy(ipath, path, pl);
+            memcpy(ipath + pl, nm, nl);
+            ipath[pl + nl] = '\0';
+            ifd = fsroot_open(sc->rootfd, ipath);
+        }
         if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
             close(fd);
             *st = ist;
-            *via_index = 1;
             return ifd;
         }
         if (ifd >= 0) close(ifd);
+        nm += strcspn(nm, ",");
+        nm += *nm == ',';
     }
+    ipath[0] = '\0';
     *is_dir = 1;
     return fd;
 fail404:
@@ -195,8 +176,10 @@ fail404:
 }
 
 /* Fills the validators and prebuilds the header fields of a plain 200, so
- * the common answer is two memcpy calls. */
-static int fill_validators(struct fentry *e, const struct stat *st, const char *path,
+ * the common answer is two memcpy calls.  The type is sniffed from the
+ * file's first bytes where it may declare its own charset (one pread, at
+ * fill time only; see mime_charset_sniff). */
+static int fill_validators(struct fentry *e, const struct stat *st, int fd, const char *path,
                            const char *dflt)
 {
     e->dev = st->st_dev;
@@ -206,11 +189,21 @@ static int fill_validators(struct fentry *e, const struct stat *st, const char *
     e->etag_len = http_etag_make(st, e->etag, sizeof e->etag);
     http_date_fmt(st->st_mtim.tv_sec, e->lastmod);
     e->ctype = mime_type(path, dflt);
+    e->cenc = mime_encoding(path);
+    if (e->ctype && mime_sniffs(e->ctype)) {
+        char head[1024];
+        ssize_t k = pread(fd, head, sizeof head, 0);
+        if (k > 0)
+            e->ctype =
+                mime_charset_sniff(e->ctype, head, (size_t)k, e->ctype_own, sizeof e->ctype_own);
+    }
     char h[512];
     int n = snprintf(h, sizeof h,
-                     "Last-Modified: %s\r\nETag: %.*s\r\nContent-Type: %s\r\nAccept-Ranges: "
+                     "Last-Modified: %s\r\nETag: %.*s\r\nContent-Type: %s\r\n%s%s%sAccept-Ranges: "
                      "bytes\r\nContent-Length: %llu\r\n\r\n",
-                     e->lastmod, (int)e->etag_len, e->etag, e->ctype, (unsigned long long)e->size);
+                     e->lastmod, (int)e->etag_len, e->etag, e->ctype,
+                     e->cenc ? "Content-Encoding: " : "", e->cenc ? e->cenc : "",
+                     e->cenc ? "\r\n" : "", (unsigned long long)e->size);
     if (n < 0 || (size_t)n >= sizeof h || !(e->hdr = malloc((size_t)n))) return -ENOMEM;
     memcpy(e->hdr, h, (size_t)n);
     e->hdr_len = (size_t)n;
@@ -255,8 +248,9 @@ static struct fentry *lookup(const struct static_conf *sc, struct static_cache *
     if (e && e->checked == now) return e;
 
     struct stat st;
-    int is_dir, via_index;
-    int fd = resolve(sc, path, &st, &is_dir, &via_index);
+    int is_dir;
+    char ipath[PATH_MAX];
+    int fd = resolve(sc, path, &st, &is_dir, ipath);
     if (fd < 0) {
         if (e) cache_drop(c, e);
         *status = -fd;
@@ -282,7 +276,7 @@ static struct fentry *lookup(const struct static_conf *sc, struct static_cache *
     memcpy(e->path, path, pl + 1);
     e->hash = h;
     e->fd = -1;
-    if (fill_validators(e, &st, via_index ? sc->index : path, sc->mime_default) < 0) {
+    if (fill_validators(e, &st, fd, ipath[0] ? ipath : path, sc->mime_default) < 0) {
         free(e);
         goto oom;
     }
@@ -350,51 +344,115 @@ static int body_slice(struct buf *out, const struct fentry *e, uint64_t first, u
     return 0;
 }
 
+/* multipart/byteranges (RFC 9110 §14.6).  The ranges arrive coalesced
+ * (sorted, disjoint), so the body is at most the file plus the part headers.
+ * Small files' parts are copied from memory; a large file's parts go out one
+ * by one by sendfile, each header appended by static_xfer_next() when the
+ * previous part has been sent, so a connection holds one part header at a
+ * time, never the body. */
+struct static_parts {
+    int n, next;
+    uint64_t size; /* of the representation, for Content-Range */
+    const char *boundary;
+    char ctype[160];
+    struct http_range r[HTTP_RANGE_MAX];
+};
+
+#define PART_HEAD "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n"
+
+static int part_head(struct buf *out, const char *boundary, const char *ctype,
+                     const struct http_range *r, uint64_t size)
+{
+    return field_line(out, PART_HEAD, boundary, ctype, (unsigned long long)r->first,
+                      (unsigned long long)r->last, (unsigned long long)size);
+}
+
+static int part_tail(struct buf *out, const char *boundary)
+{
+    return field_line(out, "\r\n--%s--\r\n", boundary);
+}
+
+/* the exact Content-Length of the multipart body */
+static uint64_t multipart_len(const char *boundary, const char *ctype, const struct http_range *r,
+                              int n, uint64_t size)
+{
+    uint64_t total = strlen(boundary) + 8; /* "\r\n--B--\r\n" */
+    for (int i = 0; i < n; i++)
+        total +=
+            (uint64_t)snprintf(NULL, 0, PART_HEAD, boundary, ctype, (unsigned long long)r[i].first,
+                               (unsigned long long)r[i].last, (unsigned long long)size) +
+            r[i].last - r[i].first + 1;
+    return total;
+}
+
+int static_xfer_next(struct http_xfer *x, struct buf *out)
+{
+    struct static_parts *p = x->parts;
+    if (p && p->next < p->n) {
+        int rc = part_head(out, p->boundary, p->ctype, &p->r[p->next], p->size);
+        if (rc < 0) return rc;
+        x->off = p->r[p->next].first;
+        x->end = p->r[p->next].last + 1;
+        p->next++;
+        return 1;
+    }
+    int rc = p ? part_tail(out, p->boundary) : 0;
+    if (rc < 0) return rc;
+    static_xfer_end(x);
+    return 0;
+}
+
+void static_xfer_end(struct http_xfer *x)
+{
+    if (x->fd >= 0) close(x->fd);
+    x->fd = -1;
+    free(x->parts);
+    x->parts = NULL;
+}
+
 static int multipart(const struct static_conf *sc, const struct fentry *e,
                      const struct http_request *req, int keep_alive, const struct http_range *r,
-                     int n, struct buf *out, uint64_t *body_len)
+                     int n, struct buf *out, struct http_xfer *x, uint64_t *body_len)
 {
-    char part[256];
-    uint64_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += (uint64_t)snprintf(part, sizeof part,
-                                    "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
-                                    "%llu-%llu/%llu\r\n\r\n",
-                                    sc->boundary, e->ctype, (unsigned long long)r[i].first,
-                                    (unsigned long long)r[i].last, (unsigned long long)e->size) +
-                 r[i].last - r[i].first + 1;
-    total += strlen(sc->boundary) + 8; /* "\r\n--B--\r\n" */
+    int head = req->method == HTTP_HEAD;
+    struct static_parts *p = NULL;
+    const char *ctype = e->ctype;
+    if (!head && !e->body) {
+        /* everything that can fail does so before the head is queued */
+        if (!(p = malloc(sizeof *p))) return -ENOMEM;
+        int len = snprintf(p->ctype, sizeof p->ctype, "%s", e->ctype);
+        if (len < 0 || (size_t)len >= sizeof p->ctype || (x->fd = dup(e->fd)) < 0) {
+            int err = len < 0 || (size_t)len >= sizeof p->ctype ? -ENOMEM : -errno;
+            free(p);
+            return err;
+        }
+        p->n = n;
+        p->next = 0;
+        p->size = e->size;
+        p->boundary = sc->boundary;
+        memcpy(p->r, r, (size_t)n * sizeof *r);
+        x->parts = p;
+        x->off = x->end = 0;
+        ctype = p->ctype;
+    }
+    uint64_t total = multipart_len(sc->boundary, ctype, r, n, e->size);
     int rc = resp_head(out, 206, keep_alive, req->version);
     if (rc == 0) rc = validators(out, e);
     if (rc == 0)
         rc = field_line(out,
-                        "Accept-Ranges: bytes\r\nContent-Type: multipart/byteranges; "
+                        "Accept-Ranges: bytes\r\n%s%s%sContent-Type: multipart/byteranges; "
                         "boundary=%s\r\nContent-Length: %llu\r\n\r\n",
-                        sc->boundary, (unsigned long long)total);
+                        e->cenc ? "Content-Encoding: " : "", e->cenc ? e->cenc : "",
+                        e->cenc ? "\r\n" : "", sc->boundary, (unsigned long long)total);
     *body_len = total;
-    if (rc < 0 || req->method == HTTP_HEAD) return rc;
+    if (rc == 0 && p) rc = static_xfer_next(x, out); /* the first part's header */
+    if (rc < 0 && p) static_xfer_end(x);             /* no file bytes behind a failed head */
+    if (rc < 0 || head || p) return rc < 0 ? rc : 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = field_line(
-            out, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
-            sc->boundary, e->ctype, (unsigned long long)r[i].first, (unsigned long long)r[i].last,
-            (unsigned long long)e->size);
-        uint64_t len = r[i].last - r[i].first + 1;
-        if (rc < 0) break;
-        if (e->body) {
-            rc = buf_append(out, e->body + r[i].first, len);
-            continue;
-        }
-        if ((rc = buf_reserve(out, len)) < 0) break;
-        uint64_t got = 0;
-        while (got < len) {
-            ssize_t k = pread(e->fd, buf_tail(out) + got, len - got, (off_t)(r[i].first + got));
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) return -EIO; /* the file shrank: the promised length is a lie now */
-            got += (uint64_t)k;
-        }
-        buf_commit(out, len);
+        rc = part_head(out, sc->boundary, ctype, &r[i], e->size);
+        if (rc == 0) rc = buf_append(out, e->body + r[i].first, r[i].last - r[i].first + 1);
     }
-    if (rc == 0) rc = field_line(out, "\r\n--%s--\r\n", sc->boundary);
+    if (rc == 0) rc = part_tail(out, sc->boundary);
     return rc;
 }
 
@@ -425,24 +483,21 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
     if (st == 412)
         return resp_error(out, 412, keep_alive, req->version, head, NULL, NULL) < 0 ? -ENOMEM : 412;
 
-    struct http_range r[MAX_RANGES];
+    /* overlapping and adjacent ranges are coalesced; too many scattered ones
+     * leave the header ignored (see http_range_coalesce) */
+    struct http_range r[HTTP_RANGE_SPECS];
     int n = 0;
     if (req->range.p && http_if_range_ok(req->if_range, e->etag, e->etag_len, e->mtime.tv_sec))
-        n = http_range_parse(req->range.p, req->range.n, e->size, r, MAX_RANGES);
+        n = http_range_parse(req->range.p, req->range.n, e->size, r, HTTP_RANGE_SPECS);
+    if (n > 0) n = http_range_coalesce(r, n);
     if (n == -416) {
         char cr[64];
         snprintf(cr, sizeof cr, "Content-Range: bytes */%llu\r\n", (unsigned long long)e->size);
         return resp_error(out, 416, keep_alive, req->version, head, cr, NULL) < 0 ? -ENOMEM : 416;
     }
     if (n > 1) {
-        uint64_t sum = 0;
-        for (int i = 0; i < n; i++)
-            sum += r[i].last - r[i].first + 1;
-        if (sum <= MULTIPART_MAX) {
-            rc = multipart(sc, e, req, keep_alive, r, n, out, body_len);
-            return rc < 0 ? rc : 206;
-        }
-        n = 0; /* too much to assemble: RFC 9110 lets us ignore Range */
+        rc = multipart(sc, e, req, keep_alive, r, n, out, x, body_len);
+        return rc < 0 ? rc : 206;
     }
     uint64_t first = 0, last = e->size ? e->size - 1 : 0;
     int status = 200;
@@ -459,8 +514,10 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
                         (unsigned long long)last, (unsigned long long)e->size);
     if (rc == 0)
         rc = field_line(out,
-                        "Content-Type: %s\r\nAccept-Ranges: bytes\r\nContent-Length: %llu\r\n\r\n",
-                        e->ctype, (unsigned long long)len);
+                        "Content-Type: %s\r\n%s%s%sAccept-Ranges: bytes\r\nContent-Length: "
+                        "%llu\r\n\r\n",
+                        e->ctype, e->cenc ? "Content-Encoding: " : "", e->cenc ? e->cenc : "",
+                        e->cenc ? "\r\n" : "", (unsigned long long)len);
     if (rc < 0) return rc;
     *body_len = len;
     if (!head && len) rc = body_slice(out, e, first, last, x);
@@ -497,7 +554,7 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
     }
     struct buf page;
     buf_init(&page, 0);
-    rc = http_listing(&page, dirfd, path, sc->hidden);
+    rc = http_listing(&page, sc->rootfd, dirfd, path, sc->hidden);
     close(dirfd);
     if (rc < 0) {
         buf_free(&page);

@@ -15,18 +15,33 @@
 
 struct static_conf {
     int rootfd;        /* O_PATH/O_DIRECTORY descriptor of the root */
-    const char *index; /* "index.html" */
+    const char *index; /* "index.html,index.htm": tried in order */
     int listing, hidden;
     const char *mime_default;
     const char *boundary; /* multipart/byteranges boundary */
 };
 
 /* File bytes still to send after the head, with sendfile; fd is owned by
- * the transfer (closed when done).  fd < 0: nothing. */
+ * the transfer (closed when done).  fd < 0: nothing.  A multipart/byteranges
+ * answer from a large file also carries its remaining parts (the coalesced
+ * ranges, the boundary, the part type: a few hundred bytes on the heap, NULL
+ * otherwise), so memory per connection stays small whatever the ranges. */
+struct static_parts;
 struct http_xfer {
     int fd;
     uint64_t off, end;
+    struct static_parts *parts;
 };
+
+/* Call when the region [off, end) has been sent.  With parts left: appends
+ * the next part's header to out, makes its bytes the region and returns 1.
+ * After the last part: appends the closing boundary (multipart), releases
+ * the transfer (fd < 0 afterwards) and returns 0.  A negative code (out of
+ * memory) leaves the transfer to static_xfer_end(): abort the connection. */
+int static_xfer_next(struct http_xfer *x, struct buf *out);
+
+/* Releases the descriptor and parts of a transfer cut short (idempotent). */
+void static_xfer_end(struct http_xfer *x);
 
 struct static_cache;
 struct static_cache *static_cache_new(void);

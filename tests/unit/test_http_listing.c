@@ -131,7 +131,7 @@ static char *list(const char *urlpath, int hidden)
     cr_assert_geq(d, 0);
     struct buf b;
     buf_init(&b, 0);
-    cr_assert_eq(http_listing(&b, d, urlpath, hidden), 0);
+    cr_assert_eq(http_listing(&b, -1, d, urlpath, hidden), 0);
     close(d);
     char *s = malloc(buf_len(&b) + 1);
     memcpy(s, buf_head(&b), buf_len(&b));
@@ -320,8 +320,8 @@ Test(listing, dirfd_untouched)
     struct buf a, b;
     buf_init(&a, 0);
     buf_init(&b, 0);
-    cr_assert_eq(http_listing(&a, d, "/x/", 0), 0);
-    cr_assert_eq(http_listing(&b, d, "/x/", 0), 0, "dirfd must stay open and usable");
+    cr_assert_eq(http_listing(&a, -1, d, "/x/", 0), 0);
+    cr_assert_eq(http_listing(&b, -1, d, "/x/", 0), 0, "dirfd must stay open and usable");
     cr_expect_eq(buf_len(&a), buf_len(&b));
     cr_expect_eq(memcmp(buf_head(&a), buf_head(&b), buf_len(&a)), 0);
     cr_expect_geq(fcntl(d, F_GETFD), 0);
@@ -336,7 +336,7 @@ Test(listing, appends)
     struct buf b;
     buf_init(&b, 0);
     buf_append(&b, "HEAD", 4);
-    cr_assert_eq(http_listing(&b, d, "/", 0), 0);
+    cr_assert_eq(http_listing(&b, -1, d, "/", 0), 0);
     cr_expect_eq(memcmp(buf_head(&b), "HEAD<!DOCTYPE html>", 19), 0);
     buf_free(&b);
     close(d);
@@ -346,15 +346,15 @@ Test(listing, errors)
 {
     struct buf b;
     buf_init(&b, 0);
-    cr_expect_lt(http_listing(&b, -1, "/", 0), 0);
+    cr_expect_lt(http_listing(&b, -1, -1, "/", 0), 0);
     int f = open("/dev/null", O_RDONLY);
-    cr_expect_eq(http_listing(&b, f, "/", 0), -ENOTDIR);
+    cr_expect_eq(http_listing(&b, -1, f, "/", 0), -ENOTDIR);
     close(f);
     buf_free(&b);
     /* a full buffer is reported, not truncated silently */
     int d = open(tmpdir, O_RDONLY | O_DIRECTORY);
     buf_init(&b, 256);
-    cr_expect_eq(http_listing(&b, d, "/", 0), BERTH_ETOOBIG);
+    cr_expect_eq(http_listing(&b, -1, d, "/", 0), BERTH_ETOOBIG);
     buf_free(&b);
     close(d);
 }
@@ -367,7 +367,7 @@ Test(listing, empty_dir)
     cr_assert_geq(d, 0);
     struct buf b;
     buf_init(&b, 0);
-    cr_assert_eq(http_listing(&b, d, "/zdir/", 0), 0);
+    cr_assert_eq(http_listing(&b, -1, d, "/zdir/", 0), 0);
     buf_append(&b, "", 1);
     char h[4][128];
     cr_expect_eq(hrefs(buf_head(&b), h, 4), 1);
@@ -404,7 +404,7 @@ Test(listing_sizes, human_readable)
         if (ftruncate(fd, (off_t)t[i].size) != 0) cr_skip_test("cannot make sparse files here");
         close(fd);
     }
-    cr_assert_eq(http_listing(&b, d, "/", 0), 0);
+    cr_assert_eq(http_listing(&b, -1, d, "/", 0), 0);
     buf_append(&b, "", 1);
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char want[64];
@@ -415,4 +415,123 @@ Test(listing_sizes, human_readable)
     buf_free(&b);
     close(d);
     rmdir(dir);
+}
+
+/* ---- only what would be served, from a real root ---- */
+
+static char rootdir[64];
+
+static void mkroot(void)
+{
+    strcpy(rootdir, "/tmp/berth-lroot-XXXXXX");
+    cr_assert_not_null(mkdtemp(rootdir));
+    int r = open(rootdir, O_RDONLY | O_DIRECTORY);
+    cr_assert_geq(r, 0);
+    cr_assert_eq(mkdirat(r, "sub", 0755), 0);
+    int fd = openat(r, "a.txt", O_WRONLY | O_CREAT, 0644);
+    cr_assert_eq(write(fd, "12345", 5), 5);
+    close(fd);
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {86400 * 365, 0}}; /* 1971-01-01 */
+    cr_assert_eq(utimensat(r, "a.txt", ts, 0), 0);
+    int s = openat(r, "sub", O_RDONLY | O_DIRECTORY);
+    cr_assert_eq(symlinkat("../a.txt", s, "up.txt"), 0); /* inside the root: listed */
+    cr_assert_eq(symlinkat("..", s, "parent"), 0);       /* the root itself: listed */
+    cr_assert_eq(symlinkat("/etc", s, "etc"), 0);        /* absolute, outside */
+    cr_assert_eq(symlinkat("/etc/passwd", s, "passwd"), 0);
+    cr_assert_eq(symlinkat("../../", s, "out"), 0); /* climbs out */
+    cr_assert_eq(symlinkat("nowhere", s, "dangling"), 0);
+    cr_assert_eq(mkfifoat(s, "fifo", 0644), 0);
+    static const char *const names[] = {"caf\xe9.txt",  "ok-\xc3\xa9.txt", "bad\xff\xfe",
+                                        "over\xc0\xaf", "sur\xed\xa0\x80", "trunc\xe6\x97"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        fd = openat(s, names[i], O_WRONLY | O_CREAT, 0644);
+        cr_assert_geq(fd, 0);
+        close(fd);
+    }
+    close(s);
+    close(r);
+}
+
+static void rmroot(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", rootdir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(served, .init = mkroot, .fini = rmroot);
+
+static char *list_sub(void)
+{
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/sub", rootdir);
+    int r = open(rootdir, O_RDONLY | O_DIRECTORY), d = open(sub, O_RDONLY | O_DIRECTORY);
+    cr_assert(r >= 0 && d >= 0);
+    struct buf b;
+    buf_init(&b, 0);
+    cr_assert_eq(http_listing(&b, r, d, "/sub/", 0), 0);
+    close(d);
+    close(r);
+    buf_append(&b, "", 1);
+    char *s = strdup(buf_head(&b));
+    buf_free(&b);
+    return s;
+}
+
+Test(served, symlinks_out_of_the_root_and_broken_ones_are_not_listed)
+{
+    char *s = list_sub();
+    cr_expect_null(strstr(s, "etc"), "a link to /etc");
+    cr_expect_null(strstr(s, "passwd"));
+    cr_expect_null(strstr(s, "\"out"), "a link climbing out");
+    cr_expect_null(strstr(s, "dangling"));
+    cr_expect_null(strstr(s, "fifo"));
+    /* a link inside the root shows its target's size and date */
+    cr_expect_not_null(
+        strstr(s, "href=\"up.txt\">up.txt</a></td><td>5 B</td><td>1971-01-01 00:00<"), "%s", s);
+    cr_expect_not_null(strstr(s, "href=\"parent/\">parent/</a>"));
+    free(s);
+}
+
+Test(served, names_that_are_not_utf8_are_escaped)
+{
+    char *s = list_sub();
+    static const struct {
+        const char *href, *text;
+    } t[] = {
+        {"href=\"caf%E9.txt\"", ">caf\\xE9.txt</a>"},
+        {"href=\"ok-%C3%A9.txt\"", ">ok-\xc3\xa9.txt</a>"}, /* valid UTF-8 stays as it is */
+        {"href=\"bad%FF%FE\"", ">bad\\xFF\\xFE</a>"},
+        {"href=\"over%C0%AF\"", ">over\\xC0\\xAF</a>"},       /* overlong '/' */
+        {"href=\"sur%ED%A0%80\"", ">sur\\xED\\xA0\\x80</a>"}, /* a surrogate */
+        {"href=\"trunc%E6%97\"", ">trunc\\xE6\\x97</a>"},     /* cut short */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        cr_expect_not_null(strstr(s, t[i].href), "missing %s", t[i].href);
+        cr_expect_not_null(strstr(s, t[i].text), "missing %s", t[i].text);
+    }
+    /* the whole page is valid UTF-8: no byte >= 0x80 outside a valid sequence */
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x80) continue;
+        int len = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+        cr_assert(*p >= 0xc2 && *p <= 0xf4, "byte %02x at %ld", *p,
+                  (long)(p - (const unsigned char *)s));
+        for (int k = 1; k < len; k++)
+            cr_assert_eq(p[k] & 0xc0, 0x80);
+        p += len - 1;
+    }
+    free(s);
+}
+
+Test(served, urlpath_that_is_not_utf8_is_escaped)
+{
+    int d = open(rootdir, O_RDONLY | O_DIRECTORY);
+    struct buf b;
+    buf_init(&b, 0);
+    cr_assert_eq(http_listing(&b, d, d, "/caf\xe9/", 0), 0);
+    buf_append(&b, "", 1);
+    cr_expect_not_null(strstr(buf_head(&b), "<title>Directory listing for /caf\\xE9/</title>"));
+    cr_expect_null(strstr(buf_head(&b), "\xe9"));
+    buf_free(&b);
+    close(d);
 }

@@ -183,3 +183,97 @@ Test(mime, system_file)
     cr_expect_str_eq(mime_type("a.json", DFLT), "application/json; charset=utf-8");
     mime_unload();
 }
+
+Test(mime, svgz_is_gzip_encoded_svg)
+{
+    mime_unload();
+    cr_expect_str_eq(mime_type("logo.svgz", DFLT), "image/svg+xml");
+    cr_expect_str_eq(mime_type("/a/LOGO.SVGZ", DFLT), "image/svg+xml");
+    cr_expect_str_eq(mime_encoding("logo.svgz"), "gzip");
+    cr_expect_str_eq(mime_encoding("/a/b/LOGO.SvgZ"), "gzip");
+    cr_expect_null(mime_encoding("logo.svg"));
+    cr_expect_null(mime_encoding("a.gz"), "a .gz file is application/gzip, not encoded");
+    cr_expect_null(mime_encoding("a.tar.gz"));
+    cr_expect_null(mime_encoding("svgz"));
+    cr_expect_null(mime_encoding("/a/.svgz"));
+    cr_expect_null(mime_encoding("a.svgz/x"));
+    /* a mime.types file that lists svgz with a text type changes nothing */
+    char *p = write_tmp("image/svg+xml svg svgz\n");
+    cr_assert_eq(mime_load(p), 0);
+    unlink(p);
+    cr_expect_str_eq(mime_type("logo.svgz", DFLT), "image/svg+xml");
+    mime_unload();
+}
+
+static const char *sniff(const char *type, const char *head)
+{
+    static char out[96];
+    return mime_charset_sniff(type, head, strlen(head), out, sizeof out);
+}
+
+#define HTML "text/html; charset=utf-8"
+#define CSS  "text/css; charset=utf-8"
+#define XML  "application/xml; charset=utf-8"
+#define SVG  "image/svg+xml; charset=utf-8"
+
+Test(mime, charset_declared_by_the_file_wins)
+{
+    static const struct {
+        const char *type, *head, *want;
+    } t[] = {
+        /* HTML: <meta charset> and http-equiv, any case, quoted or not */
+        {HTML, "<!doctype html><meta charset=\"windows-1252\"><p>caf\xe9",
+         "text/html; charset=windows-1252"},
+        {HTML, "<html><head><META CHARSET='ISO-8859-1'>", "text/html; charset=ISO-8859-1"},
+        {HTML, "<meta charset=koi8-r>", "text/html; charset=koi8-r"},
+        {HTML,
+         "<meta name=x><meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\">",
+         "text/html; charset=Shift_JIS"},
+        {HTML, "<meta charset=\"utf-8\">", HTML},
+        {HTML, "<meta charset=\"UTF-8\">", HTML},
+        {HTML, "<meta charset=\"utf8\">", HTML},
+        {HTML, "<!doctype html><title>no declaration</title>", HTML},
+        {HTML, "<meta name=\"description\" content=\"charset talk\">", HTML},
+        {HTML, "<meta charset=\"a b\">", "text/html; charset=a"}, /* the token before the space */
+        {HTML, "<meta charset=\"\r\nSet-Cookie: x\">", HTML},     /* never a header line */
+        {HTML, "", HTML},
+        /* CSS: a leading @charset only */
+        {CSS, "@charset \"iso-8859-15\";\nbody{}", "text/css; charset=iso-8859-15"},
+        {CSS, "body{} @charset \"iso-8859-15\";", CSS},
+        {CSS, "@charset \"utf-8\";", CSS},
+        {CSS, "@charset \"unterminated", CSS},
+        /* XML: the declaration's encoding */
+        {XML, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>",
+         "application/xml; charset=ISO-8859-1"},
+        {SVG, "<?xml version='1.0' encoding='windows-1251'?><svg/>",
+         "image/svg+xml; charset=windows-1251"},
+        {XML, "<?xml version=\"1.0\"?><a encoding=\"latin1\"/>", XML},
+        {XML, "<a/>", XML},
+        /* types that carry no utf-8 of ours are left alone */
+        {"text/plain; charset=utf-8", "<meta charset=latin1>", "text/plain; charset=utf-8"},
+        {"image/png", "<?xml encoding='x'?>", "image/png"},
+        {"text/x-params;charset=latin1", "<meta charset=koi8-r>", "text/x-params;charset=latin1"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        cr_expect_str_eq(sniff(t[i].type, t[i].head), t[i].want, "%s | %s", t[i].type, t[i].head);
+    /* byte order marks */
+    cr_expect_str_eq(
+        mime_charset_sniff(HTML, "\xef\xbb\xbf<meta charset=latin1>", 25, (char[96]){0}, 96), HTML);
+    cr_expect_str_eq(mime_charset_sniff(HTML, "\xff\xfe<\0h\0", 6, (char[96]){0}, 96), "text/html");
+    cr_expect_str_eq(mime_charset_sniff(XML, "\xfe\xff\0<", 4, (char[96]){0}, 96),
+                     "application/xml");
+    /* only the first 1024 bytes are looked at */
+    char big[2048];
+    memset(big, ' ', sizeof big);
+    memcpy(big + 1500, "<meta charset=latin1>", 21);
+    big[sizeof big - 1] = '\0';
+    cr_expect_str_eq(sniff(HTML, big), HTML);
+    memcpy(big + 100, "<meta charset=latin1>", 21);
+    cr_expect_str_eq(sniff(HTML, big), "text/html; charset=latin1");
+    /* too small a buffer: the type is kept rather than cut */
+    char tiny[12];
+    cr_expect_str_eq(mime_charset_sniff(HTML, "<meta charset=latin1>", 21, tiny, sizeof tiny),
+                     HTML);
+    cr_expect(mime_sniffs(HTML) && mime_sniffs(CSS) && mime_sniffs(XML) && mime_sniffs(SVG));
+    cr_expect(!mime_sniffs("text/plain; charset=utf-8") && !mime_sniffs("image/png"));
+}
