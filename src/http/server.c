@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "http/alog.h"
 #include "http/parse.h"
 #include "http/path.h"
 #include "http/resp.h"
@@ -49,16 +50,7 @@ static void on_conn(struct loop *l, int fd, unsigned events, void *arg);
 
 static void log_flush(struct worker *w)
 {
-    const char *p = buf_head(&w->log);
-    size_t n = buf_len(&w->log);
-    while (n) {
-        ssize_t k = write(w->s->logfd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) break; /* a full disk loses log lines, never requests */
-        p += k;
-        n -= (size_t)k;
-    }
-    buf_clear(&w->log);
+    alog_write(w->s->logfd, &w->log);
 }
 
 static void on_log_timer(struct loop *l, struct loop_timer *t)
@@ -67,40 +59,45 @@ static void on_log_timer(struct loop *l, struct loop_timer *t)
     log_flush((struct worker *)((char *)t - offsetof(struct worker, log_timer)));
 }
 
-static void access_log(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
+/* The value of the first field called name; absent when there is none. */
+static struct http_str field(const struct http_request *r, const char *name)
+{
+    for (size_t i = 0; r->headers && i < r->nheaders; i++)
+        if (http_str_eq_ci(r->headers[i].name, name)) return r->headers[i].value;
+    return http_str_make(NULL, 0);
+}
+
+/* One line for an answer: the parsed request r, else the raw first line
+ * read (absent: "-"); bytes is the body sent. */
+static void log_line(struct conn *c, const struct http_request *r, struct http_str raw, int status,
+                     uint64_t bytes)
 {
     struct worker *w = c->w;
     if (w->s->o.quiet) return;
-    static _Thread_local struct {
-        time_t sec;
-        char s[40];
-    } tc;
-    time_t now = time(NULL);
-    if (now != tc.sec) {
-        struct tm tm;
-        localtime_r(&now, &tm);
-        strftime(tc.s, sizeof tc.s, "%d/%b/%Y:%H:%M:%S %z", &tm);
-        tc.sec = now;
+    struct alog_entry e = {.family = c->family, .when = time(NULL), .line = raw};
+    memcpy(e.addr, c->peer, sizeof e.addr);
+    e.status = status;
+    e.bytes = bytes;
+    enum alog_fmt fmt = ALOG_CLF;
+    if (r) {
+        e.method = r->method_str;
+        e.target = r->target;
+        e.version = r->version;
+        if (fmt == ALOG_COMBINED) {
+            e.referer = field(r, "referer");
+            e.user_agent = field(r, "user-agent");
+        }
     }
-    char host[INET6_ADDRSTRLEN] = "-";
-    if (c->family) inet_ntop(c->family, c->peer, host, sizeof host);
-    char sz[24] = "-";
-    if (bytes) snprintf(sz, sizeof sz, "%llu", (unsigned long long)bytes);
-    if (buf_reserve(&w->log, 512 + (r ? r->target.n : 0)) < 0) return;
-    int n;
-    if (r)
-        n = snprintf(buf_tail(&w->log), buf_room(&w->log),
-                     "%s - - [%s] \"%.*s %.*s HTTP/1.%d\" %d %s\n", host, tc.s,
-                     (int)r->method_str.n, r->method_str.p, (int)r->target.n, r->target.p,
-                     r->version % 10, status, sz);
-    else
-        n = snprintf(buf_tail(&w->log), buf_room(&w->log), "%s - - [%s] \"-\" %d %s\n", host, tc.s,
-                     status, sz);
-    if (n > 0 && (size_t)n < buf_room(&w->log)) buf_commit(&w->log, (size_t)n);
+    if (alog_format(&w->log, &e, fmt) < 0) return; /* out of memory: the line is lost */
     if (buf_len(&w->log) > 16384)
         log_flush(w);
     else if (!loop_timer_armed(&w->log_timer))
         loop_timer_set(w->loop, &w->log_timer, LOG_FLUSH_MS, on_log_timer);
+}
+
+static void access_log(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
+{
+    log_line(c, r, http_str_make(NULL, 0), status, bytes);
 }
 
 /* ---- connections ---- */
