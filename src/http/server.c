@@ -137,7 +137,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
         struct buf *o = &c->w->out;
         buf_clear(o);
         http_date_tick();
-        if (resp_error(o, 408, 0, 11, 0, NULL, "The request head did not arrive in time.") == 0)
+        if (resp_error(o, 408, 0, 11, 0, NULL, "The request head did not arrive in time.") >= 0)
             (void)!send(c->fd, buf_head(o), buf_len(o), MSG_NOSIGNAL | MSG_DONTWAIT);
         buf_clear(o);
         access_log(c, NULL, 408, 0);
@@ -225,13 +225,21 @@ static int route_match(const struct route *rt, const struct http_request *r, con
     return rt->prefix ? !strncmp(path, rt->path, rt->len) : !strcmp(path, rt->path);
 }
 
+/* An error page for r, or for the raw first line when r is NULL (a
+ * request that did not parse); the log shows the page's size. */
+static void error_page(struct conn *c, const struct http_request *r, struct http_str raw,
+                       int status, const char *extra, const char *why)
+{
+    int head = r && r->method == HTTP_HEAD;
+    int len = resp_error(&c->w->out, status, !c->closing, r ? r->version : 11, head, extra, why);
+    if (len < 0) c->closing = 1;
+    log_line(c, r, raw, status, len > 0 && !head ? (uint64_t)len : 0);
+}
+
 static void error_response(struct conn *c, const struct http_request *r, int status,
                            const char *extra, const char *why)
 {
-    int head = r && r->method == HTTP_HEAD;
-    if (resp_error(&c->w->out, status, !c->closing, r ? r->version : 11, head, extra, why) < 0)
-        c->closing = 1;
-    access_log(c, r, status, 0);
+    error_page(c, r, http_str_make(NULL, 0), status, extra, why);
 }
 
 static void run_handler(struct conn *c, const struct route *rt, const struct http_request *r,
@@ -378,7 +386,9 @@ static size_t process(struct conn *c, const char *p, size_t n)
         if (rc == 0) break;
         if (rc < 0) {
             c->closing = 1;
-            error_response(c, NULL, -rc, NULL, r.error);
+            /* the log shows what was sent, as far as the first line end */
+            error_page(c, NULL, alog_first_line(p + used, n - used, w->s->lim.max_line), -rc, NULL,
+                       r.error);
             used = n;
             break;
         }
