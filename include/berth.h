@@ -46,6 +46,8 @@ struct berth_opts {
     int send_timeout_ms;      /* no send progress; default 30000 */
     int http10;               /* answer as HTTP/1.0 would: close after each response */
     int no_signals;           /* do not turn SIGINT/SIGTERM into berth_server_stop() */
+    int log_format;           /* access log: 0 Common Log Format (default), 1 nginx's combined
+                                 (CLF then "Referer" "User-Agent") */
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the

@@ -19,11 +19,41 @@
 
 static int mime_users;
 
+static void wake_workers(struct berth_server *s)
+{
+    uint64_t one = 1;
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->w[i].stopfd >= 0) (void)!write(s->w[i].stopfd, &one, sizeof one);
+}
+
+/* SIGHUP, logrotate's postrotate: the workers flush what they hold into the
+ * renamed file, then the last one opens the path anew (server.c,
+ * log_reopened).  A reopening still under way covers this one too. */
+static void log_reopen(struct berth_server *s)
+{
+    if (!s->log_path) return; /* the log is on stderr: nothing to reopen */
+    pthread_mutex_lock(&s->log_mu);
+    if (!s->log_left) {
+        s->log_gen++;
+        s->log_left = s->log_live;
+    }
+    pthread_mutex_unlock(&s->log_mu);
+    wake_workers(s);
+}
+
 static void on_signal(struct loop *l, int signo, void *arg)
 {
     (void)l;
-    (void)signo;
-    berth_server_stop(arg);
+    struct berth_server *s = arg;
+    if (signo == SIGHUP) {
+        log_reopen(s);
+        return;
+    }
+    /* a second SIGINT/SIGTERM while draining: every connection closes now */
+    if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&s->force, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->by_signal, 1, __ATOMIC_RELEASE);
+    berth_server_stop(s);
 }
 
 void berth_opts_init(struct berth_opts *o)
@@ -54,6 +84,7 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     struct berth_server *s = calloc(1, sizeof *s);
     int fail = 0, rc;
     if (!s) return -ENOMEM;
+    pthread_mutex_init(&s->log_mu, NULL);
     s->o = *o;
     s->host = dup_or_null(o->host, &fail);
     s->root = dup_or_null(o->root, &fail);
@@ -65,6 +96,10 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     s->sc.rootfd = -1;
     if (fail) {
         rc = -ENOMEM;
+        goto fail;
+    }
+    if (o->log_format != 0 && o->log_format != 1) { /* CLF or combined */
+        rc = BERTH_EUSAGE;
         goto fail;
     }
     if (s->o.max_header < 256) s->o.max_header = 256;
@@ -193,17 +228,24 @@ int berth_server_run(berth_server *s)
          * they reach worker 0's signalfd and nobody is interrupted mid-write */
         sigaddset(&block, SIGINT);
         sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGHUP); /* reopens the log file instead of ending the process */
     }
     pthread_sigmask(SIG_BLOCK, &block, NULL);
     if (!s->o.no_signals) {
         loop_signal(s->w[0].loop, SIGINT, on_signal, s);
         loop_signal(s->w[0].loop, SIGTERM, on_signal, s);
+        loop_signal(s->w[0].loop, SIGHUP, on_signal, s);
     }
+    __atomic_store_n(&s->running, s->nworkers, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->drain_left, s->nworkers, __ATOMIC_RELEASE);
     int started = 1;
     for (; started < s->nworkers; started++)
         if (pthread_create(&s->w[started].th, NULL, worker_main, &s->w[started]) != 0) break;
     if (started < s->nworkers) {
         rc = -EAGAIN;
+        /* workers that never ran neither drain nor report */
+        __atomic_sub_fetch(&s->running, s->nworkers - started, __ATOMIC_ACQ_REL);
+        __atomic_sub_fetch(&s->drain_left, s->nworkers - started, __ATOMIC_ACQ_REL);
         berth_server_stop(s);
     }
     if (s->stopped) berth_server_stop(s);
@@ -215,10 +257,8 @@ int berth_server_run(berth_server *s)
 
 void berth_server_stop(berth_server *s)
 {
-    s->stopped = 1;
-    uint64_t one = 1;
-    for (int i = 0; i < s->nworkers; i++)
-        if (s->w[i].stopfd >= 0) (void)!write(s->w[i].stopfd, &one, sizeof one);
+    __atomic_store_n(&s->stopped, 1, __ATOMIC_RELEASE);
+    wake_workers(s);
 }
 
 void berth_server_free(berth_server *s)
@@ -234,6 +274,7 @@ void berth_server_free(berth_server *s)
     free(s->routes);
     if (s->sc.rootfd >= 0) close(s->sc.rootfd);
     if (s->logfd > 2) close(s->logfd);
+    pthread_mutex_destroy(&s->log_mu);
     if (s->mime_loaded && __atomic_sub_fetch(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_unload();
     free(s->host);
     free(s->root);

@@ -43,6 +43,7 @@
 #define ACCEPT_BACKOFF_MS 100   /* out of descriptors: retry accepting after this */
 
 static void conn_update(struct conn *c);
+static void drain_done(struct worker *w);
 static int conn_resume(struct conn *c);
 static void on_conn(struct loop *l, int fd, unsigned events, void *arg);
 
@@ -78,7 +79,7 @@ static void log_line(struct conn *c, const struct http_request *r, struct http_s
     memcpy(e.addr, c->peer, sizeof e.addr);
     e.status = status;
     e.bytes = bytes;
-    enum alog_fmt fmt = ALOG_CLF;
+    enum alog_fmt fmt = w->s->o.log_format == ALOG_COMBINED ? ALOG_COMBINED : ALOG_CLF;
     if (r) {
         e.method = r->method_str;
         e.target = r->target;
@@ -98,6 +99,45 @@ static void log_line(struct conn *c, const struct http_request *r, struct http_s
 static void access_log(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
 {
     log_line(c, r, http_str_make(NULL, 0), status, bytes);
+}
+
+/* SIGHUP (berth_server_reopen in api.c) bumps log_gen.  Each worker then
+ * writes the lines it holds to the file they were logged for, and the last
+ * one opens the path anew over the same descriptor number: every line logged
+ * before the signal is in the renamed file, none is lost.  A worker that
+ * leaves counts as done; one that joins later has nothing to flush. */
+static void log_join(struct worker *w)
+{
+    pthread_mutex_lock(&w->s->log_mu);
+    w->s->log_live++;
+    w->log_gen = w->s->log_gen;
+    pthread_mutex_unlock(&w->s->log_mu);
+}
+
+static void log_reopened(struct worker *w, int leaving)
+{
+    struct berth_server *s = w->s;
+    pthread_mutex_lock(&s->log_mu);
+    int due = w->log_gen != s->log_gen;
+    pthread_mutex_unlock(&s->log_mu);
+    if (!due && !leaving) return;
+    log_flush(w); /* outside the lock: a slow disk holds no other worker */
+    int last = 0;
+    pthread_mutex_lock(&s->log_mu);
+    if (w->log_gen != s->log_gen) {
+        w->log_gen = s->log_gen;
+        last = --s->log_left == 0;
+    }
+    if (leaving) s->log_live--;
+    pthread_mutex_unlock(&s->log_mu);
+    if (!last || !s->log_path) return;
+    int rc = alog_reopen(s->logfd, s->log_path);
+    if (rc < 0) {
+        char what[300], msg[512];
+        snprintf(what, sizeof what, "cannot reopen the access log %s", s->log_path);
+        fprintf(stderr, "berth: %s (the lines go on to the old file)\n",
+                err_fmt(msg, sizeof msg, rc, what));
+    }
 }
 
 /* ---- connections ---- */
@@ -121,7 +161,7 @@ static void conn_close(struct conn *c)
     free(c);
     w->nconns--;
     if (w->paused == 1) accept_resume(w);
-    if (w->stopping && w->nconns == 0) loop_timer_stop(w->loop, &w->stop_timer);
+    if (w->stopping && w->nconns == 0) drain_done(w);
 }
 
 static void on_conn_timer(struct loop *l, struct loop_timer *t)
@@ -595,16 +635,39 @@ static void on_accept(struct loop *l, int fd, unsigned events, void *arg)
 
 /* ---- workers and shutdown ---- */
 
-static void on_stop_timer(struct loop *l, struct loop_timer *t)
+/* Closes every connection now: the drain's time is up, or a second signal. */
+static void drain_cut(struct worker *w)
 {
-    (void)l;
-    struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, stop_timer));
     while (w->conns)
         conn_close(w->conns);
 }
 
+static void on_stop_timer(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    drain_cut((struct worker *)((char *)t - offsetof(struct worker, stop_timer)));
+}
+
+/* A stopping worker with no connection left stops watching its eventfd, so
+ * its loop can end.  Worker 0 reads the signals: it stays until every other
+ * worker is done, so a second Ctrl-C is heard whichever worker still drains;
+ * the others wake it as they finish. */
+static void drain_done(struct worker *w)
+{
+    struct berth_server *s = w->s;
+    loop_timer_stop(w->loop, &w->stop_timer);
+    if (w->stopping != 1) return;
+    if (w == s->w && __atomic_load_n(&s->running, __ATOMIC_ACQUIRE) > 1) return;
+    w->stopping = 2;
+    loop_io_del(w->loop, w->stopfd);
+    __atomic_sub_fetch(&s->running, 1, __ATOMIC_ACQ_REL);
+    uint64_t one = 1;
+    if (w != s->w) (void)!write(s->w[0].stopfd, &one, sizeof one);
+}
+
 static void worker_shutdown(struct worker *w)
 {
+    struct berth_server *s = w->s;
     if (w->stopping) return;
     w->stopping = 1;
     if (w->lfd >= 0) {
@@ -612,7 +675,6 @@ static void worker_shutdown(struct worker *w)
         close(w->lfd);
         w->lfd = -1;
     }
-    loop_io_del(w->loop, w->stopfd);
     loop_timer_stop(w->loop, &w->accept_timer);
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
@@ -622,25 +684,47 @@ static void worker_shutdown(struct worker *w)
         else
             c->closing = 1;
     }
-    if (w->nconns) loop_timer_set(w->loop, &w->stop_timer, SHUTDOWN_MS, on_stop_timer);
+    if (w->nconns)
+        loop_timer_set(w->loop, &w->stop_timer, SHUTDOWN_MS, on_stop_timer);
+    else
+        drain_done(w);
     loop_timer_stop(w->loop, &w->log_timer);
     log_flush(w);
+    /* the last worker to get here says, once, what the drain waits for */
+    __atomic_add_fetch(&s->draining, w->nconns, __ATOMIC_ACQ_REL);
+    if (__atomic_sub_fetch(&s->drain_left, 1, __ATOMIC_ACQ_REL) == 0) {
+        int n = __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE);
+        if (n && __atomic_load_n(&s->by_signal, __ATOMIC_ACQUIRE) &&
+            !__atomic_load_n(&s->force, __ATOMIC_ACQUIRE))
+            fprintf(stderr,
+                    "berth: draining %d connection%s (up to %d s); press Ctrl-C again to quit "
+                    "now\n",
+                    n, n == 1 ? "" : "s", SHUTDOWN_MS / 1000);
+    }
 }
 
+/* The worker's eventfd: a stop (berth_server_stop), a second signal (force)
+ * or a log reopening (SIGHUP); the flags in the server say which. */
 static void on_stopfd(struct loop *l, int fd, unsigned events, void *arg)
 {
     (void)l;
     (void)events;
+    struct worker *w = arg;
+    struct berth_server *s = w->s;
     uint64_t v;
     (void)!read(fd, &v, sizeof v);
-    worker_shutdown(arg);
+    log_reopened(w, 0);
+    if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE)) worker_shutdown(w);
+    if (w->stopping && __atomic_load_n(&s->force, __ATOMIC_ACQUIRE)) drain_cut(w);
+    if (w->stopping && !w->nconns) drain_done(w);
 }
 
 void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    log_join(w);
     loop_run(w->loop);
-    log_flush(w);
+    log_reopened(w, 1); /* flushes what is left */
     return NULL;
 }
 

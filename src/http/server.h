@@ -59,6 +59,7 @@ struct worker {
     struct loop_timer log_timer, accept_timer, stop_timer;
     struct static_cache *cache;
     struct http_header hdrs[MAX_HEADERS];
+    unsigned log_gen; /* the log reopening this worker has flushed its lines for */
 };
 
 struct berth_server {
@@ -75,6 +76,13 @@ struct berth_server {
     int port;
     char hoststr[64];
     char boundary[40];
+    /* SIGHUP: each worker flushes its lines to the old file, the last one
+     * reopens the path over logfd (log_gen, log_left, log_live: workers
+     * running, under log_mu).  The drain: workers yet to count what they
+     * drain; force after a second signal; running: workers not yet done. */
+    pthread_mutex_t log_mu;
+    unsigned log_gen, log_left, log_live;
+    int by_signal, force, drain_left, draining, running;
 };
 
 struct berth_req {
