@@ -144,6 +144,7 @@ struct http_str alog_first_line(const char *p, size_t n, size_t max)
 
 void alog_write(int fd, struct buf *b)
 {
+    if (!buf_len(b)) return; /* a buffer never used has no data pointer to offset */
     const char *p = buf_head(b);
     size_t n = buf_len(b);
     while (n) {

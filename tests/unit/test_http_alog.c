@@ -299,3 +299,12 @@ Test(alog, reopen_keeps_the_descriptor_number)
     unlink(old);
     rmdir(dir);
 }
+
+Test(alog, write_of_a_never_used_buffer)
+{
+    /* clang's UBSan: NULL + 0 ("applying zero offset to null pointer") */
+    struct buf b;
+    buf_init(&b, 0);
+    alog_write(1, &b);
+    cr_expect_eq(buf_len(&b), 0);
+}
