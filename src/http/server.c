@@ -68,32 +68,49 @@ static struct http_str field(const struct http_request *r, const char *name)
     return http_str_make(NULL, 0);
 }
 
-/* One line for an answer: the parsed request r, else the raw first line
- * read (absent: "-"); bytes is the body sent. */
-static void log_line(struct conn *c, const struct http_request *r, struct http_str raw, int status,
-                     uint64_t bytes)
+/* The entry for an answer to r on c, or, r NULL, to the raw first line read
+ * (absent: "-").  Its views point into c and r's input: a caller that logs
+ * later copies them. */
+static void log_entry(const struct conn *c, const struct http_request *r, struct http_str raw,
+                      int status, uint64_t bytes, struct alog_entry *e)
 {
-    struct worker *w = c->w;
-    if (w->s->o.quiet) return;
-    struct alog_entry e = {.family = c->family, .when = time(NULL), .line = raw};
-    memcpy(e.addr, c->peer, sizeof e.addr);
-    e.status = status;
-    e.bytes = bytes;
-    enum alog_fmt fmt = w->s->o.log_format == ALOG_COMBINED ? ALOG_COMBINED : ALOG_CLF;
+    memset(e, 0, sizeof *e);
+    e->family = c->family;
+    memcpy(e->addr, c->peer, sizeof e->addr);
+    e->when = time(NULL);
+    e->line = raw;
+    e->status = status;
+    e->bytes = bytes;
     if (r) {
-        e.method = r->method_str;
-        e.target = r->target;
-        e.version = r->version;
-        if (fmt == ALOG_COMBINED) {
-            e.referer = field(r, "referer");
-            e.user_agent = field(r, "user-agent");
+        e->method = r->method_str;
+        e->target = r->target;
+        e->version = r->version;
+        if (c->w->s->o.log_format == ALOG_COMBINED) {
+            e->referer = field(r, "referer");
+            e->user_agent = field(r, "user-agent");
         }
     }
-    if (alog_format(&w->log, &e, fmt) < 0) return; /* out of memory: the line is lost */
+}
+
+/* Adds e to the worker's lines, written at 16 KiB or LOG_FLUSH_MS later. */
+static void log_append(struct worker *w, const struct alog_entry *e)
+{
+    if (w->s->o.quiet) return;
+    enum alog_fmt fmt = w->s->o.log_format == ALOG_COMBINED ? ALOG_COMBINED : ALOG_CLF;
+    if (alog_format(&w->log, e, fmt) < 0) return; /* out of memory: the line is lost */
     if (buf_len(&w->log) > 16384)
         log_flush(w);
     else if (!loop_timer_armed(&w->log_timer))
         loop_timer_set(w->loop, &w->log_timer, LOG_FLUSH_MS, on_log_timer);
+}
+
+static void log_line(struct conn *c, const struct http_request *r, struct http_str raw, int status,
+                     uint64_t bytes)
+{
+    if (c->w->s->o.quiet) return;
+    struct alog_entry e;
+    log_entry(c, r, raw, status, bytes, &e);
+    log_append(c->w, &e);
 }
 
 static void access_log(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
@@ -101,7 +118,7 @@ static void access_log(struct conn *c, const struct http_request *r, int status,
     log_line(c, r, http_str_make(NULL, 0), status, bytes);
 }
 
-/* SIGHUP (berth_server_reopen in api.c) bumps log_gen.  Each worker then
+/* SIGHUP (log_reopen in api.c) bumps log_gen.  Each worker then
  * writes the lines it holds to the file they were logged for, and the last
  * one opens the path anew over the same descriptor number: every line logged
  * before the signal is in the renamed file, none is lost.  A worker that
@@ -177,10 +194,15 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
         struct buf *o = &c->w->out;
         buf_clear(o);
         http_date_tick();
-        if (resp_error(o, 408, 0, 11, 0, NULL, "The request head did not arrive in time.") >= 0)
-            (void)!send(c->fd, buf_head(o), buf_len(o), MSG_NOSIGNAL | MSG_DONTWAIT);
+        int len = resp_error(o, 408, 0, 11, 0, NULL, "The request head did not arrive in time.");
+        ssize_t k =
+            len >= 0 ? send(c->fd, buf_head(o), buf_len(o), MSG_NOSIGNAL | MSG_DONTWAIT) : -1;
+        /* the log shows the request line when one arrived whole */
+        struct http_str raw = http_str_make(NULL, 0);
+        if (buf_len(&c->in) && memchr(buf_head(&c->in), '\n', buf_len(&c->in)))
+            raw = alog_first_line(buf_head(&c->in), buf_len(&c->in), c->w->s->lim.max_line);
+        log_line(c, NULL, raw, 408, k == (ssize_t)buf_len(o) ? (uint64_t)len : 0);
         buf_clear(o);
-        access_log(c, NULL, 408, 0);
     }
     conn_close(c);
 }

@@ -81,6 +81,22 @@ def test_parse_errors_log_their_request_line(tmp_path, site, server):
     assert "-" not in lines, lines
 
 
+def test_408_logs_the_request_line_it_got(tmp_path, site, server):
+    log = tmp_path / "access.log"
+    s = server("serve", "0", "-b", HOST, "-d", str(site), "--log", str(log),
+               "--header-timeout", "1")
+    with Conn(s.port) as c:
+        c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+        r = c.read_response()
+    assert r.status == 408 and len(r.body) > 0
+    with Conn(s.port) as c:
+        c.send(b"GET /half")  # no whole line: nothing to show
+        assert c.read_response().status == 408
+    lines = by_request(logged(log, 2))
+    assert lines["GET /slow HTTP/1.1"][2:4] == ("408", str(len(r.body))), lines
+    assert lines["-"][2] == "408", lines
+
+
 # ---------------------------------------------------------------- bytes
 
 def test_error_pages_log_their_body_size(tmp_path, site, server):
