@@ -1,5 +1,6 @@
 #include "http/alog.h"
 
+#include "berth.h"
 #include "err.h"
 
 #include <arpa/inet.h>
@@ -307,4 +308,18 @@ Test(alog, write_of_a_never_used_buffer)
     buf_init(&b, 0);
     alog_write(1, &b);
     cr_expect_eq(buf_len(&b), 0);
+}
+
+/* the embedding API takes the format in berth_opts.log_format */
+Test(alog, opts_log_format_is_checked)
+{
+    struct berth_opts o;
+    berth_server *s = NULL;
+    berth_opts_init(&o);
+    cr_expect_eq(o.log_format, 0, "CLF by default");
+    o.log_format = 2;
+    cr_expect_eq(berth_server_new(&s, &o), BERTH_EUSAGE);
+    o.log_format = 1;
+    cr_assert_eq(berth_server_new(&s, &o), 0);
+    berth_server_free(s);
 }
