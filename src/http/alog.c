@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -166,4 +167,76 @@ int alog_reopen(int fd, const char *path)
     int rc = dup3(nfd, fd, O_CLOEXEC) < 0 ? -errno : 0;
     close(nfd);
     return rc;
+}
+
+void alog_sink_init(struct alog_sink *k)
+{
+    memset(k, 0, sizeof *k);
+    k->fd = 2;
+    pthread_mutex_init(&k->mu, NULL);
+}
+
+int alog_sink_open(struct alog_sink *k, const char *path)
+{
+    char *p = strdup(path);
+    if (!p) return -ENOMEM;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int err = -errno;
+        free(p);
+        return err;
+    }
+    if (k->fd > 2) close(k->fd);
+    free(k->path);
+    k->fd = fd;
+    k->path = p;
+    return 0;
+}
+
+void alog_sink_free(struct alog_sink *k)
+{
+    if (k->fd > 2) close(k->fd);
+    free(k->path);
+    pthread_mutex_destroy(&k->mu);
+    k->fd = 2;
+    k->path = NULL;
+}
+
+void alog_sink_join(struct alog_sink *k, unsigned *gen)
+{
+    pthread_mutex_lock(&k->mu);
+    k->live++;
+    *gen = k->gen; /* a reopening under way does not wait for a newcomer */
+    pthread_mutex_unlock(&k->mu);
+}
+
+int alog_sink_rotate(struct alog_sink *k)
+{
+    if (!k->path) return 0;
+    pthread_mutex_lock(&k->mu);
+    int start = k->left == 0 && k->live > 0;
+    if (start) {
+        k->gen++;
+        k->left = k->live;
+    }
+    pthread_mutex_unlock(&k->mu);
+    return start;
+}
+
+int alog_sink_sync(struct alog_sink *k, unsigned *gen, struct buf *lines, int leaving)
+{
+    pthread_mutex_lock(&k->mu);
+    int due = *gen != k->gen;
+    pthread_mutex_unlock(&k->mu);
+    if (!due && !leaving) return 0;
+    alog_write(k->fd, lines); /* outside the lock: a slow disk holds no other worker */
+    int last = 0;
+    pthread_mutex_lock(&k->mu);
+    if (*gen != k->gen) {
+        *gen = k->gen;
+        last = --k->left == 0;
+    }
+    if (leaving) k->live--;
+    pthread_mutex_unlock(&k->mu);
+    return last ? alog_reopen(k->fd, k->path) : 0;
 }

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "http/str.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -52,5 +53,32 @@ void alog_write(int fd, struct buf *b);
  * number, so every writer of fd goes on writing, now to the new file
  * (logrotate renamed the old one).  0, or -errno with fd unchanged. */
 int alog_reopen(int fd, const char *path);
+
+/* The log file every worker writes to.  On SIGHUP (logrotate renamed the
+ * file) alog_sink_rotate starts a reopening; each worker, woken, calls
+ * alog_sink_sync, which writes its lines to the file they were logged for,
+ * and the last one opens the path anew over the same descriptor number: no
+ * line is lost or lands in the wrong file.  Workers join before their first
+ * line and sync with leaving = 1 after their last. */
+struct alog_sink {
+    int fd;     /* 2 (stderr) until a path is opened */
+    char *path; /* NULL: stderr, never reopened */
+    pthread_mutex_t mu;
+    unsigned gen, left, live; /* reopenings, workers still to sync, workers joined; under mu */
+};
+
+void alog_sink_init(struct alog_sink *k);
+/* Opens path for appending (created 0644).  0, -errno or -ENOMEM. */
+int alog_sink_open(struct alog_sink *k, const char *path);
+void alog_sink_free(struct alog_sink *k);
+/* A worker arrives; *gen is its own counter (the reopening it synced for). */
+void alog_sink_join(struct alog_sink *k, unsigned *gen);
+/* Starts a reopening: 1 when the workers must now be woken to sync; 0 on
+ * stderr, or while a reopening is under way (it covers this one). */
+int alog_sink_rotate(struct alog_sink *k);
+/* Writes `lines` (emptying it) when a reopening waits for this worker, or
+ * always when leaving; the last worker to sync reopens the path.  0, or the
+ * reopening's -errno (the old file stays in use). */
+int alog_sink_sync(struct alog_sink *k, unsigned *gen, struct buf *lines, int leaving);
 
 #endif

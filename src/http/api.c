@@ -26,27 +26,14 @@ static void wake_workers(struct berth_server *s)
         if (s->w[i].stopfd >= 0) (void)!write(s->w[i].stopfd, &one, sizeof one);
 }
 
-/* SIGHUP, logrotate's postrotate: the workers flush what they hold into the
- * renamed file, then the last one opens the path anew (server.c,
- * log_reopened).  A reopening still under way covers this one too. */
-static void log_reopen(struct berth_server *s)
-{
-    if (!s->log_path) return; /* the log is on stderr: nothing to reopen */
-    pthread_mutex_lock(&s->log_mu);
-    if (!s->log_left) {
-        s->log_gen++;
-        s->log_left = s->log_live;
-    }
-    pthread_mutex_unlock(&s->log_mu);
-    wake_workers(s);
-}
-
 static void on_signal(struct loop *l, int signo, void *arg)
 {
     (void)l;
     struct berth_server *s = arg;
     if (signo == SIGHUP) {
-        log_reopen(s);
+        /* logrotate's postrotate: the workers write what they hold into the
+         * renamed file, the last one opens the path anew (alog_sink_sync) */
+        if (alog_sink_rotate(&s->log)) wake_workers(s);
         return;
     }
     /* a second SIGINT/SIGTERM while draining: every connection closes now */
@@ -84,15 +71,13 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     struct berth_server *s = calloc(1, sizeof *s);
     int fail = 0, rc;
     if (!s) return -ENOMEM;
-    pthread_mutex_init(&s->log_mu, NULL);
+    alog_sink_init(&s->log);
     s->o = *o;
     s->host = dup_or_null(o->host, &fail);
     s->root = dup_or_null(o->root, &fail);
     s->index = dup_or_null(o->index, &fail);
     s->mime_default =
         dup_or_null(o->mime_default ? o->mime_default : "application/octet-stream", &fail);
-    s->log_path = dup_or_null(o->log_path, &fail);
-    s->logfd = 2;
     s->sc.rootfd = -1;
     if (fail) {
         rc = -ENOMEM;
@@ -125,14 +110,7 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
      * by the last */
     if (__atomic_fetch_add(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_load("/etc/mime.types");
     s->mime_loaded = 1;
-    if (s->log_path) {
-        s->logfd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (s->logfd < 0) {
-            rc = -errno;
-            s->logfd = 2;
-            goto fail;
-        }
-    }
+    if (o->log_path && (rc = alog_sink_open(&s->log, o->log_path)) < 0) goto fail;
     *out = s;
     return 0;
 fail:
@@ -273,14 +251,12 @@ void berth_server_free(berth_server *s)
     }
     free(s->routes);
     if (s->sc.rootfd >= 0) close(s->sc.rootfd);
-    if (s->logfd > 2) close(s->logfd);
-    pthread_mutex_destroy(&s->log_mu);
+    alog_sink_free(&s->log);
     if (s->mime_loaded && __atomic_sub_fetch(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_unload();
     free(s->host);
     free(s->root);
     free(s->index);
     free(s->mime_default);
-    free(s->log_path);
     free(s);
 }
 

@@ -51,7 +51,7 @@ static void on_conn(struct loop *l, int fd, unsigned events, void *arg);
 
 static void log_flush(struct worker *w)
 {
-    alog_write(w->s->logfd, &w->log);
+    alog_write(w->s->log.fd, &w->log);
 }
 
 static void on_log_timer(struct loop *l, struct loop_timer *t)
@@ -118,40 +118,14 @@ static void access_log(struct conn *c, const struct http_request *r, int status,
     log_line(c, r, http_str_make(NULL, 0), status, bytes);
 }
 
-/* SIGHUP (log_reopen in api.c) bumps log_gen.  Each worker then
- * writes the lines it holds to the file they were logged for, and the last
- * one opens the path anew over the same descriptor number: every line logged
- * before the signal is in the renamed file, none is lost.  A worker that
- * leaves counts as done; one that joins later has nothing to flush. */
-static void log_join(struct worker *w)
-{
-    pthread_mutex_lock(&w->s->log_mu);
-    w->s->log_live++;
-    w->log_gen = w->s->log_gen;
-    pthread_mutex_unlock(&w->s->log_mu);
-}
-
-static void log_reopened(struct worker *w, int leaving)
+/* A log reopening (SIGHUP) waits for this worker's lines, or it leaves. */
+static void log_sync(struct worker *w, int leaving)
 {
     struct berth_server *s = w->s;
-    pthread_mutex_lock(&s->log_mu);
-    int due = w->log_gen != s->log_gen;
-    pthread_mutex_unlock(&s->log_mu);
-    if (!due && !leaving) return;
-    log_flush(w); /* outside the lock: a slow disk holds no other worker */
-    int last = 0;
-    pthread_mutex_lock(&s->log_mu);
-    if (w->log_gen != s->log_gen) {
-        w->log_gen = s->log_gen;
-        last = --s->log_left == 0;
-    }
-    if (leaving) s->log_live--;
-    pthread_mutex_unlock(&s->log_mu);
-    if (!last || !s->log_path) return;
-    int rc = alog_reopen(s->logfd, s->log_path);
+    int rc = alog_sink_sync(&s->log, &w->log_gen, &w->log, leaving);
     if (rc < 0) {
         char what[300], msg[512];
-        snprintf(what, sizeof what, "cannot reopen the access log %s", s->log_path);
+        snprintf(what, sizeof what, "cannot reopen the access log %s", s->log.path);
         fprintf(stderr, "berth: %s (the lines go on to the old file)\n",
                 err_fmt(msg, sizeof msg, rc, what));
     }
@@ -735,7 +709,7 @@ static void on_stopfd(struct loop *l, int fd, unsigned events, void *arg)
     struct berth_server *s = w->s;
     uint64_t v;
     (void)!read(fd, &v, sizeof v);
-    log_reopened(w, 0);
+    log_sync(w, 0);
     if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE)) worker_shutdown(w);
     if (w->stopping && __atomic_load_n(&s->force, __ATOMIC_ACQUIRE)) drain_cut(w);
     if (w->stopping && !w->nconns) drain_done(w);
@@ -744,9 +718,9 @@ static void on_stopfd(struct loop *l, int fd, unsigned events, void *arg)
 void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    log_join(w);
+    alog_sink_join(&w->s->log, &w->log_gen);
     loop_run(w->loop);
-    log_reopened(w, 1); /* flushes what is left */
+    log_sync(w, 1); /* writes what is left */
     return NULL;
 }
 

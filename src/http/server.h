@@ -6,6 +6,7 @@
 #include "berth.h"
 
 #include "buf.h"
+#include "http/alog.h"
 #include "http/parse.h"
 #include "http/static.h"
 #include "loop.h"
@@ -59,29 +60,27 @@ struct worker {
     struct loop_timer log_timer, accept_timer, stop_timer;
     struct static_cache *cache;
     struct http_header hdrs[MAX_HEADERS];
-    unsigned log_gen; /* the log reopening this worker has flushed its lines for */
+    unsigned log_gen; /* the log reopening this worker has synced for (alog_sink_sync) */
 };
 
 struct berth_server {
     struct berth_opts o;
-    char *host, *root, *index, *mime_default, *log_path;
+    char *host, *root, *index, *mime_default;
     struct static_conf sc;
     struct http_limits lim;
     struct route *routes;
     int nroutes;
     struct worker *w;
     int nworkers;
-    int logfd, listening, mime_loaded;
+    int listening, mime_loaded;
     volatile sig_atomic_t stopped;
     int port;
     char hoststr[64];
     char boundary[40];
-    /* SIGHUP: each worker flushes its lines to the old file, the last one
-     * reopens the path over logfd (log_gen, log_left, log_live: workers
-     * running, under log_mu).  The drain: workers yet to count what they
-     * drain; force after a second signal; running: workers not yet done. */
-    pthread_mutex_t log_mu;
-    unsigned log_gen, log_left, log_live;
+    struct alog_sink log; /* the access log's file, reopened on SIGHUP */
+    /* the drain (atomics): workers yet to count the connections they drain,
+     * that count, workers not yet done; by_signal: stopped by SIGINT/SIGTERM,
+     * force: a second one came */
     int by_signal, force, drain_left, draining, running;
 };
 

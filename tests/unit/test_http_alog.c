@@ -323,3 +323,121 @@ Test(alog, opts_log_format_is_checked)
     cr_assert_eq(berth_server_new(&s, &o), 0);
     berth_server_free(s);
 }
+
+static char *slurp(const char *path)
+{
+    static char out[4][256];
+    static int i;
+    char *o = out[i++ % 4];
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(o, 1, 255, f);
+    o[n] = '\0';
+    fclose(f);
+    return o;
+}
+
+struct tmpdir {
+    char dir[32], path[64], old[64];
+};
+
+static void tmpdir_make(struct tmpdir *t)
+{
+    strcpy(t->dir, "/tmp/alog-sink-XXXXXX");
+    cr_assert_not_null(mkdtemp(t->dir));
+    snprintf(t->path, sizeof t->path, "%s/access.log", t->dir);
+    snprintf(t->old, sizeof t->old, "%s/access.log.1", t->dir);
+}
+
+static void tmpdir_remove(struct tmpdir *t)
+{
+    unlink(t->path);
+    unlink(t->old);
+    rmdir(t->dir);
+}
+
+Test(alog, sink_rotation_loses_and_misplaces_nothing)
+{
+    struct tmpdir t;
+    tmpdir_make(&t);
+    struct alog_sink k;
+    alog_sink_init(&k);
+    cr_assert_eq(alog_sink_open(&k, t.path), 0);
+    unsigned g1, g2;
+    alog_sink_join(&k, &g1);
+    alog_sink_join(&k, &g2);
+    struct buf b1, b2;
+    buf_init(&b1, 0);
+    buf_init(&b2, 0);
+    cr_assert_eq(buf_append(&b1, "w1 before\n", 10), 0);
+    cr_assert_eq(buf_append(&b2, "w2 before\n", 10), 0);
+    cr_expect_eq(alog_sink_sync(&k, &g1, &b1, 0), 0);
+    cr_expect_eq(buf_len(&b1), 10, "nothing due: the lines stay buffered");
+
+    cr_assert_eq(rename(t.path, t.old), 0); /* logrotate, then SIGHUP */
+    cr_expect_eq(alog_sink_rotate(&k), 1, "wake the workers");
+    cr_expect_eq(alog_sink_rotate(&k), 0, "a reopening under way covers a second SIGHUP");
+    cr_expect_eq(alog_sink_sync(&k, &g1, &b1, 0), 0);
+    cr_expect_eq(buf_len(&b1), 0);
+    cr_expect_neq(access(t.path, F_OK), 0, "no reopening before every worker wrote its lines");
+    cr_assert_eq(buf_append(&b1, "w1 after\n", 9), 0); /* logged after its sync */
+    cr_expect_eq(alog_sink_sync(&k, &g2, &b2, 0), 0);
+    cr_expect_eq(access(t.path, F_OK), 0, "the last one reopened the path");
+    cr_expect_eq(alog_sink_sync(&k, &g1, &b1, 0), 0);
+    cr_expect_eq(buf_len(&b1), 9, "synced already: nothing due");
+    cr_expect_eq(alog_sink_sync(&k, &g1, &b1, 1), 0);
+    cr_expect_eq(buf_len(&b1), 0, "leaving writes what is left");
+    cr_expect_str_eq(slurp(t.old), "w1 before\nw2 before\n");
+    cr_expect_str_eq(slurp(t.path), "w1 after\n");
+    buf_free(&b1);
+    buf_free(&b2);
+    alog_sink_free(&k);
+    tmpdir_remove(&t);
+}
+
+Test(alog, sink_leaving_worker_counts_as_synced)
+{
+    struct tmpdir t;
+    tmpdir_make(&t);
+    struct alog_sink k;
+    alog_sink_init(&k);
+    cr_assert_eq(alog_sink_open(&k, t.path), 0);
+    unsigned g1, g2, g3;
+    alog_sink_join(&k, &g1);
+    alog_sink_join(&k, &g2);
+    struct buf b;
+    buf_init(&b, 0);
+    cr_assert_eq(rename(t.path, t.old), 0);
+    cr_assert_eq(alog_sink_rotate(&k), 1);
+    alog_sink_join(&k, &g3); /* came after the signal: not waited for */
+    cr_expect_eq(alog_sink_sync(&k, &g3, &b, 0), 0);
+    cr_expect_eq(alog_sink_sync(&k, &g1, &b, 1), 0); /* leaves */
+    cr_expect_neq(access(t.path, F_OK), 0);
+    cr_expect_eq(alog_sink_sync(&k, &g2, &b, 0), 0);
+    cr_expect_eq(access(t.path, F_OK), 0);
+    /* and the next SIGHUP waits for the two still here */
+    cr_assert_eq(unlink(t.path), 0);
+    cr_assert_eq(alog_sink_rotate(&k), 1);
+    cr_expect_eq(alog_sink_sync(&k, &g2, &b, 0), 0);
+    cr_expect_neq(access(t.path, F_OK), 0);
+    cr_expect_eq(alog_sink_sync(&k, &g3, &b, 0), 0);
+    cr_expect_eq(access(t.path, F_OK), 0);
+    buf_free(&b);
+    alog_sink_free(&k);
+    tmpdir_remove(&t);
+}
+
+Test(alog, sink_on_stderr_is_never_reopened)
+{
+    struct alog_sink k;
+    alog_sink_init(&k);
+    cr_expect_eq(k.fd, 2);
+    unsigned g;
+    alog_sink_join(&k, &g);
+    cr_expect_eq(alog_sink_rotate(&k), 0);
+    alog_sink_free(&k);
+    alog_sink_init(&k);
+    cr_expect_eq(alog_sink_open(&k, "/nonexistent-dir/x/access.log"), -ENOENT);
+    cr_expect_eq(k.fd, 2, "a failed open leaves stderr");
+    alog_sink_free(&k);
+}
