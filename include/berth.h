@@ -13,8 +13,9 @@
  * error code that berth_strerror() describes.  Strings passed in are copied.
  * A berth_req and everything it points at belong to the server and are valid
  * only during the handler call.  berth_server_run() blocks SIGPIPE in its
- * threads (and SIGINT/SIGTERM unless no_signals).  Handlers run on the worker thread that owns
- * the connection; with workers > 1 they must be thread-safe. */
+ * threads (and SIGINT/SIGTERM/SIGHUP unless no_signals).  Handlers run on
+ * the worker thread that owns the connection; with workers > 1 they must be
+ * thread-safe. */
 #ifndef BERTH_H
 #define BERTH_H
 
@@ -45,7 +46,9 @@ struct berth_opts {
     int idle_timeout_ms;      /* idle keep-alive connection; default 5000 */
     int send_timeout_ms;      /* no send progress; default 30000 */
     int http10;               /* answer as HTTP/1.0 would: close after each response */
-    int no_signals;           /* do not turn SIGINT/SIGTERM into berth_server_stop() */
+    int no_signals;           /* do not turn SIGINT/SIGTERM into berth_server_stop() (a second
+                                 one: close every connection now), nor SIGHUP into reopening
+                                 log_path */
     int log_format;           /* access log: 0 Common Log Format (default), 1 nginx's combined
                                  (CLF then "Referer" "User-Agent") */
 };
