@@ -30,7 +30,8 @@ static void usage(FILE *f)
           "  --no-listing          no HTML listing of directories without an index (403)\n"
           "  --hidden              serve dotfiles too (/.well-known/ is always served)\n"
           "  --mime-default TYPE   type of unknown extensions (default application/octet-stream)\n"
-          "  --log FILE            access log to FILE instead of stderr\n"
+          "  --log FILE            access log to FILE instead of stderr (SIGHUP reopens it)\n"
+          "  --log-format FMT      clf (default) or combined (nginx's: adds Referer, User-Agent)\n"
           "  -q, --quiet           no access log\n"
           "  --max-conn N          open connections at most (default 10000)\n"
           "  --max-header BYTES    request head size limit (default 8k)\n"
@@ -107,6 +108,7 @@ int cmd_serve(int argc, char **argv)
         {"hidden", no_argument, 0, 'H'},
         {"mime-default", required_argument, 0, 'm'},
         {"log", required_argument, 0, 'l'},
+        {"log-format", required_argument, 0, 'F'},
         {"quiet", no_argument, 0, 'q'},
         {"max-conn", required_argument, 0, 'c'},
         {"max-header", required_argument, 0, 'x'},
@@ -164,6 +166,14 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'l':
             o.log_path = optarg;
+            break;
+        case 'F':
+            if (!strcmp(optarg, "clf"))
+                o.log_format = 0;
+            else if (!strcmp(optarg, "combined"))
+                o.log_format = 1;
+            else
+                return cmd_usage_error("serve", "--log-format is clf or combined, not", optarg);
             break;
         case 'q':
             o.quiet = 1;

@@ -29,8 +29,9 @@
  *   berth_server_listen) and berth_server_free are made from one thread, not
  *   while berth_server_run() is running on another.  berth_server_stop() is
  *   safe from any thread and from a signal handler.  berth_server_run()
- *   blocks SIGPIPE in its threads (and SIGINT/SIGTERM unless no_signals,
- *   which it turns into berth_server_stop()).  Handlers run on the worker
+ *   blocks SIGPIPE in its threads (and SIGINT/SIGTERM/SIGHUP unless
+ *   no_signals: SIGINT/SIGTERM become berth_server_stop(), a second one
+ *   closes every connection at once; SIGHUP reopens the log file).  Handlers run on the worker
  *   thread that owns the connection; with workers > 1 they run concurrently
  *   and must be thread-safe.  berth_req_* and berth_resp_* / berth_respond
  *   are called only by the handler, on its own thread, with its own req.
@@ -66,7 +67,11 @@ struct berth_opts {
     int idle_timeout_ms;      /* idle keep-alive connection; default 5000 */
     int send_timeout_ms;      /* no send progress; default 30000 */
     int http10;               /* answer as HTTP/1.0 would: close after each response */
-    int no_signals;           /* do not turn SIGINT/SIGTERM into berth_server_stop() */
+    int no_signals;           /* do not turn SIGINT/SIGTERM into berth_server_stop() (a second
+                                 one: close every connection now), nor SIGHUP into reopening
+                                 log_path */
+    int log_format;           /* access log: 0 Common Log Format (default), 1 nginx's combined
+                                 (CLF then "Referer" "User-Agent") */
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the

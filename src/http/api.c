@@ -26,11 +26,28 @@ _Static_assert(BERTH_ERR_USAGE == BERTH_EUSAGE, "berth.h and err.h disagree");
 _Static_assert(BERTH_ERR_FIELD == BERTH_EFIELD, "berth.h and err.h disagree");
 _Static_assert(BERTH_ERR_RESERVED == BERTH_ERESERVED, "berth.h and err.h disagree");
 
+static void wake_workers(struct berth_server *s)
+{
+    uint64_t one = 1;
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->w[i].stopfd >= 0) (void)!write(s->w[i].stopfd, &one, sizeof one);
+}
+
 static void on_signal(struct loop *l, int signo, void *arg)
 {
     (void)l;
-    (void)signo;
-    berth_server_stop(arg);
+    struct berth_server *s = arg;
+    if (signo == SIGHUP) {
+        /* logrotate's postrotate: the workers write what they hold into the
+         * renamed file, the last one opens the path anew (alog_sink_sync) */
+        if (alog_sink_rotate(&s->log)) wake_workers(s);
+        return;
+    }
+    /* a second SIGINT/SIGTERM while draining: every connection closes now */
+    if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&s->force, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->by_signal, 1, __ATOMIC_RELEASE);
+    berth_server_stop(s);
 }
 
 void berth_opts_init(struct berth_opts *o)
@@ -61,17 +78,20 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     struct berth_server *s = calloc(1, sizeof *s);
     int fail = 0, rc;
     if (!s) return -ENOMEM;
+    alog_sink_init(&s->log);
     s->o = *o;
     s->host = dup_or_null(o->host, &fail);
     s->root = dup_or_null(o->root, &fail);
     s->index = dup_or_null(o->index, &fail);
     s->mime_default =
         dup_or_null(o->mime_default ? o->mime_default : "application/octet-stream", &fail);
-    s->log_path = dup_or_null(o->log_path, &fail);
-    s->logfd = 2;
     s->sc.rootfd = -1;
     if (fail) {
         rc = -ENOMEM;
+        goto fail;
+    }
+    if (o->log_format != 0 && o->log_format != 1) { /* CLF or combined */
+        rc = BERTH_EUSAGE;
         goto fail;
     }
     if (s->o.max_header < 256) s->o.max_header = 256;
@@ -97,14 +117,7 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
      * by the last */
     if (__atomic_fetch_add(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_load("/etc/mime.types");
     s->mime_loaded = 1;
-    if (s->log_path) {
-        s->logfd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (s->logfd < 0) {
-            rc = -errno;
-            s->logfd = 2;
-            goto fail;
-        }
-    }
+    if (o->log_path && (rc = alog_sink_open(&s->log, o->log_path)) < 0) goto fail;
     *out = s;
     return 0;
 fail:
@@ -202,17 +215,24 @@ int berth_server_run(berth_server *s)
          * they reach worker 0's signalfd and nobody is interrupted mid-write */
         sigaddset(&block, SIGINT);
         sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGHUP); /* reopens the log file instead of ending the process */
     }
     pthread_sigmask(SIG_BLOCK, &block, NULL);
     if (!s->o.no_signals) {
         loop_signal(s->w[0].loop, SIGINT, on_signal, s);
         loop_signal(s->w[0].loop, SIGTERM, on_signal, s);
+        loop_signal(s->w[0].loop, SIGHUP, on_signal, s);
     }
+    __atomic_store_n(&s->running, s->nworkers, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->drain_left, s->nworkers, __ATOMIC_RELEASE);
     int started = 1;
     for (; started < s->nworkers; started++)
         if (pthread_create(&s->w[started].th, NULL, worker_main, &s->w[started]) != 0) break;
     if (started < s->nworkers) {
         rc = -EAGAIN;
+        /* workers that never ran neither drain nor report */
+        __atomic_sub_fetch(&s->running, s->nworkers - started, __ATOMIC_ACQ_REL);
+        __atomic_sub_fetch(&s->drain_left, s->nworkers - started, __ATOMIC_ACQ_REL);
         berth_server_stop(s);
     }
     if (s->stopped) berth_server_stop(s);
@@ -224,10 +244,8 @@ int berth_server_run(berth_server *s)
 
 void berth_server_stop(berth_server *s)
 {
-    s->stopped = 1;
-    uint64_t one = 1;
-    for (int i = 0; i < s->nworkers; i++)
-        if (s->w[i].stopfd >= 0) (void)!write(s->w[i].stopfd, &one, sizeof one);
+    __atomic_store_n(&s->stopped, 1, __ATOMIC_RELEASE);
+    wake_workers(s);
 }
 
 void berth_server_free(berth_server *s)
@@ -242,13 +260,12 @@ void berth_server_free(berth_server *s)
     }
     free(s->routes);
     if (s->sc.rootfd >= 0) close(s->sc.rootfd);
-    if (s->logfd > 2) close(s->logfd);
+    alog_sink_free(&s->log);
     if (s->mime_loaded && __atomic_sub_fetch(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_unload();
     free(s->host);
     free(s->root);
     free(s->index);
     free(s->mime_default);
-    free(s->log_path);
     free(s);
 }
 

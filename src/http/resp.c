@@ -194,6 +194,7 @@ int resp_error(struct buf *b, int status, int keep_alive, int version, int head,
                      "<title>%d %s</title></head>\n<body><h1>%d %s</h1>%s%s%s</body></html>\n",
                      status, http_reason(status), status, http_reason(status), e ? "<p>" : "", esc,
                      e ? "</p>" : "");
-    return resp_simple(b, status, keep_alive, version, head, extra, "text/html; charset=utf-8",
-                       page, (size_t)n);
+    int rc = resp_simple(b, status, keep_alive, version, head, extra, "text/html; charset=utf-8",
+                         page, (size_t)n);
+    return rc < 0 ? rc : n;
 }

@@ -32,7 +32,9 @@ int resp_head(struct buf *b, int status, int keep_alive, int version);
 int resp_simple(struct buf *b, int status, int keep_alive, int version, int head, const char *extra,
                 const char *ctype, const void *body, size_t len);
 
-/* A small HTML error page for status, with `detail` HTML-escaped. */
+/* A small HTML error page for status, with `detail` HTML-escaped.  Returns
+ * the page's length (its Content-Length, for the access log; sent unless
+ * `head`), or a negative code. */
 int resp_error(struct buf *b, int status, int keep_alive, int version, int head, const char *extra,
                const char *detail);
 

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "http/alog.h"
 #include "http/parse.h"
 #include "http/path.h"
 #include "http/resp.h"
@@ -44,6 +45,7 @@
 #define LIMIT_RETRY_MS    50    /* at --max-conn: look again after this */
 
 static void conn_update(struct conn *c);
+static void drain_done(struct worker *w);
 static int conn_resume(struct conn *c);
 static void on_conn(struct loop *l, int fd, unsigned events, void *arg);
 
@@ -51,16 +53,7 @@ static void on_conn(struct loop *l, int fd, unsigned events, void *arg);
 
 static void log_flush(struct worker *w)
 {
-    const char *p = buf_head(&w->log);
-    size_t n = buf_len(&w->log);
-    while (n) {
-        ssize_t k = write(w->s->logfd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) break; /* a full disk loses log lines, never requests */
-        p += k;
-        n -= (size_t)k;
-    }
-    buf_clear(&w->log);
+    alog_write(w->s->log.fd, &w->log);
 }
 
 static void on_log_timer(struct loop *l, struct loop_timer *t)
@@ -69,40 +62,75 @@ static void on_log_timer(struct loop *l, struct loop_timer *t)
     log_flush((struct worker *)((char *)t - offsetof(struct worker, log_timer)));
 }
 
-static void access_log(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
+/* The value of the first field called name; absent when there is none. */
+static struct http_str field(const struct http_request *r, const char *name)
 {
-    struct worker *w = c->w;
-    if (w->s->o.quiet) return;
-    static _Thread_local struct {
-        time_t sec;
-        char s[40];
-    } tc;
-    time_t now = time(NULL);
-    if (now != tc.sec) {
-        struct tm tm;
-        localtime_r(&now, &tm);
-        strftime(tc.s, sizeof tc.s, "%d/%b/%Y:%H:%M:%S %z", &tm);
-        tc.sec = now;
+    for (size_t i = 0; r->headers && i < r->nheaders; i++)
+        if (http_str_eq_ci(r->headers[i].name, name)) return r->headers[i].value;
+    return http_str_make(NULL, 0);
+}
+
+/* The entry for an answer to r on c, or, r NULL, to the raw first line read
+ * (absent: "-").  Its views point into c and r's input: a caller that logs
+ * later copies them. */
+static void log_entry(const struct conn *c, const struct http_request *r, struct http_str raw,
+                      int status, uint64_t bytes, struct alog_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    e->family = c->family;
+    memcpy(e->addr, c->peer, sizeof e->addr);
+    e->when = time(NULL);
+    e->line = raw;
+    e->status = status;
+    e->bytes = bytes;
+    if (r) {
+        e->method = r->method_str;
+        e->target = r->target;
+        e->version = r->version;
+        if (c->w->s->o.log_format == ALOG_COMBINED) {
+            e->referer = field(r, "referer");
+            e->user_agent = field(r, "user-agent");
+        }
     }
-    char host[INET6_ADDRSTRLEN] = "-";
-    if (c->family) inet_ntop(c->family, c->peer, host, sizeof host);
-    char sz[24] = "-";
-    if (bytes) snprintf(sz, sizeof sz, "%llu", (unsigned long long)bytes);
-    if (buf_reserve(&w->log, 512 + (r ? r->target.n : 0)) < 0) return;
-    int n;
-    if (r)
-        n = snprintf(buf_tail(&w->log), buf_room(&w->log),
-                     "%s - - [%s] \"%.*s %.*s HTTP/1.%d\" %d %s\n", host, tc.s,
-                     (int)r->method_str.n, r->method_str.p, (int)r->target.n, r->target.p,
-                     r->version % 10, status, sz);
-    else
-        n = snprintf(buf_tail(&w->log), buf_room(&w->log), "%s - - [%s] \"-\" %d %s\n", host, tc.s,
-                     status, sz);
-    if (n > 0 && (size_t)n < buf_room(&w->log)) buf_commit(&w->log, (size_t)n);
+}
+
+/* Adds e to the worker's lines, written at 16 KiB or LOG_FLUSH_MS later. */
+static void log_append(struct worker *w, const struct alog_entry *e)
+{
+    if (w->s->o.quiet) return;
+    enum alog_fmt fmt = w->s->o.log_format == ALOG_COMBINED ? ALOG_COMBINED : ALOG_CLF;
+    if (alog_format(&w->log, e, fmt) < 0) return; /* out of memory: the line is lost */
     if (buf_len(&w->log) > 16384)
         log_flush(w);
     else if (!loop_timer_armed(&w->log_timer))
         loop_timer_set(w->loop, &w->log_timer, LOG_FLUSH_MS, on_log_timer);
+}
+
+static void log_line(struct conn *c, const struct http_request *r, struct http_str raw, int status,
+                     uint64_t bytes)
+{
+    if (c->w->s->o.quiet) return;
+    struct alog_entry e;
+    log_entry(c, r, raw, status, bytes, &e);
+    log_append(c->w, &e);
+}
+
+static void access_log(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
+{
+    log_line(c, r, http_str_make(NULL, 0), status, bytes);
+}
+
+/* A log reopening (SIGHUP) waits for this worker's lines, or it leaves. */
+static void log_sync(struct worker *w, int leaving)
+{
+    struct berth_server *s = w->s;
+    int rc = alog_sink_sync(&s->log, &w->log_gen, &w->log, leaving);
+    if (rc < 0) {
+        char what[300], msg[512];
+        snprintf(what, sizeof what, "cannot reopen the access log %s", s->log.path);
+        fprintf(stderr, "berth: %s (the lines go on to the old file)\n",
+                err_fmt(msg, sizeof msg, rc, what));
+    }
 }
 
 /* ---- connections ---- */
@@ -127,7 +155,7 @@ static void conn_close(struct conn *c)
     w->nconns--;
     __atomic_sub_fetch(&w->s->nconns, 1, __ATOMIC_RELAXED);
     if (w->paused == 1) accept_resume(w);
-    if (w->stopping && w->nconns == 0) loop_timer_stop(w->loop, &w->stop_timer);
+    if (w->stopping && w->nconns == 0) drain_done(w);
 }
 
 static void on_conn_timer(struct loop *l, struct loop_timer *t)
@@ -143,10 +171,15 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
         struct buf *o = &c->w->out;
         buf_clear(o);
         http_date_tick();
-        if (resp_error(o, 408, 0, 11, 0, NULL, "The request head did not arrive in time.") == 0)
-            (void)!send(c->fd, buf_head(o), buf_len(o), MSG_NOSIGNAL | MSG_DONTWAIT);
+        int len = resp_error(o, 408, 0, 11, 0, NULL, "The request head did not arrive in time.");
+        ssize_t k =
+            len >= 0 ? send(c->fd, buf_head(o), buf_len(o), MSG_NOSIGNAL | MSG_DONTWAIT) : -1;
+        /* the log shows the request line when one arrived whole */
+        struct http_str raw = http_str_make(NULL, 0);
+        if (buf_len(&c->in) && memchr(buf_head(&c->in), '\n', buf_len(&c->in)))
+            raw = alog_first_line(buf_head(&c->in), buf_len(&c->in), c->w->s->lim.max_line);
+        log_line(c, NULL, raw, 408, k == (ssize_t)buf_len(o) ? (uint64_t)len : 0);
         buf_clear(o);
-        access_log(c, NULL, 408, 0);
     }
     conn_close(c);
 }
@@ -228,13 +261,21 @@ static int conn_send(struct conn *c)
 
 /* ---- requests ---- */
 
+/* An error page for r, or for the raw first line when r is NULL (a
+ * request that did not parse); the log shows the page's size. */
+static void error_page(struct conn *c, const struct http_request *r, struct http_str raw,
+                       int status, const char *extra, const char *why)
+{
+    int head = r && r->method == HTTP_HEAD;
+    int len = resp_error(&c->w->out, status, !c->closing, r ? r->version : 11, head, extra, why);
+    if (len < 0) c->closing = 1;
+    log_line(c, r, raw, status, len > 0 && !head ? (uint64_t)len : 0);
+}
+
 static void error_response(struct conn *c, const struct http_request *r, int status,
                            const char *extra, const char *why)
 {
-    int head = r && r->method == HTTP_HEAD;
-    if (resp_error(&c->w->out, status, !c->closing, r ? r->version : 11, head, extra, why) < 0)
-        c->closing = 1;
-    access_log(c, r, status, 0);
+    error_page(c, r, http_str_make(NULL, 0), status, extra, why);
 }
 
 static void run_handler(struct conn *c, const struct route *rt, const struct http_request *r,
@@ -472,7 +513,9 @@ static size_t process(struct conn *c, const char *p, size_t n)
         if (rc < 0) {
             size_t mark = buf_len(&w->out);
             c->closing = 1;
-            error_response(c, NULL, -rc, NULL, r.error);
+            /* the log shows what was sent, as far as the first line end */
+            error_page(c, NULL, alog_first_line(p + used, n - used, w->s->lim.max_line), -rc, NULL,
+                       r.error);
             speak_http10(w, mark);
             used = n;
             break;
@@ -714,16 +757,39 @@ static void on_accept(struct loop *l, int fd, unsigned events, void *arg)
 
 /* ---- workers and shutdown ---- */
 
-static void on_stop_timer(struct loop *l, struct loop_timer *t)
+/* Closes every connection now: the drain's time is up, or a second signal. */
+static void drain_cut(struct worker *w)
 {
-    (void)l;
-    struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, stop_timer));
     while (w->conns)
         conn_close(w->conns);
 }
 
+static void on_stop_timer(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    drain_cut((struct worker *)((char *)t - offsetof(struct worker, stop_timer)));
+}
+
+/* A stopping worker with no connection left stops watching its eventfd, so
+ * its loop can end.  Worker 0 reads the signals: it stays until every other
+ * worker is done, so a second Ctrl-C is heard whichever worker still drains;
+ * the others wake it as they finish. */
+static void drain_done(struct worker *w)
+{
+    struct berth_server *s = w->s;
+    loop_timer_stop(w->loop, &w->stop_timer);
+    if (w->stopping != 1) return;
+    if (w == s->w && __atomic_load_n(&s->running, __ATOMIC_ACQUIRE) > 1) return;
+    w->stopping = 2;
+    loop_io_del(w->loop, w->stopfd);
+    __atomic_sub_fetch(&s->running, 1, __ATOMIC_ACQ_REL);
+    uint64_t one = 1;
+    if (w != s->w) (void)!write(s->w[0].stopfd, &one, sizeof one);
+}
+
 static void worker_shutdown(struct worker *w)
 {
+    struct berth_server *s = w->s;
     if (w->stopping) return;
     w->stopping = 1;
     if (w->lfd >= 0) {
@@ -731,7 +797,6 @@ static void worker_shutdown(struct worker *w)
         close(w->lfd);
         w->lfd = -1;
     }
-    loop_io_del(w->loop, w->stopfd);
     loop_timer_stop(w->loop, &w->accept_timer);
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
@@ -741,25 +806,47 @@ static void worker_shutdown(struct worker *w)
         else
             c->closing = 1;
     }
-    if (w->nconns) loop_timer_set(w->loop, &w->stop_timer, SHUTDOWN_MS, on_stop_timer);
+    if (w->nconns)
+        loop_timer_set(w->loop, &w->stop_timer, SHUTDOWN_MS, on_stop_timer);
+    else
+        drain_done(w);
     loop_timer_stop(w->loop, &w->log_timer);
     log_flush(w);
+    /* the last worker to get here says, once, what the drain waits for */
+    __atomic_add_fetch(&s->draining, w->nconns, __ATOMIC_ACQ_REL);
+    if (__atomic_sub_fetch(&s->drain_left, 1, __ATOMIC_ACQ_REL) == 0) {
+        int n = __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE);
+        if (n && __atomic_load_n(&s->by_signal, __ATOMIC_ACQUIRE) &&
+            !__atomic_load_n(&s->force, __ATOMIC_ACQUIRE))
+            fprintf(stderr,
+                    "berth: draining %d connection%s (up to %d s); press Ctrl-C again to quit "
+                    "now\n",
+                    n, n == 1 ? "" : "s", SHUTDOWN_MS / 1000);
+    }
 }
 
+/* The worker's eventfd: a stop (berth_server_stop), a second signal (force)
+ * or a log reopening (SIGHUP); the flags in the server say which. */
 static void on_stopfd(struct loop *l, int fd, unsigned events, void *arg)
 {
     (void)l;
     (void)events;
+    struct worker *w = arg;
+    struct berth_server *s = w->s;
     uint64_t v;
     (void)!read(fd, &v, sizeof v);
-    worker_shutdown(arg);
+    log_sync(w, 0);
+    if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE)) worker_shutdown(w);
+    if (w->stopping && __atomic_load_n(&s->force, __ATOMIC_ACQUIRE)) drain_cut(w);
+    if (w->stopping && !w->nconns) drain_done(w);
 }
 
 void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    alog_sink_join(&w->s->log, &w->log_gen);
     loop_run(w->loop);
-    log_flush(w);
+    log_sync(w, 1); /* writes what is left */
     return NULL;
 }
 

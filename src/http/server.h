@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "http/chunked.h"
+#include "http/alog.h"
 #include "http/parse.h"
 #include "http/static.h"
 #include "loop.h"
@@ -68,23 +69,29 @@ struct worker {
     struct loop_timer log_timer, accept_timer, stop_timer;
     struct static_cache *cache;
     struct http_header hdrs[MAX_HEADERS];
+    unsigned log_gen; /* the log reopening this worker has synced for (alog_sink_sync) */
 };
 
 struct berth_server {
     struct berth_opts o;
-    char *host, *root, *index, *mime_default, *log_path;
+    char *host, *root, *index, *mime_default;
     struct static_conf sc;
     struct http_limits lim;
     struct route *routes;
     int nroutes;
     struct worker *w;
     int nworkers;
-    int logfd, listening, mime_loaded;
+    int listening, mime_loaded;
     int nconns; /* open connections of all workers (atomic): --max-conn bounds it */
     volatile sig_atomic_t stopped;
     int port;
     char hoststr[64];
     char boundary[40];
+    struct alog_sink log; /* the access log's file, reopened on SIGHUP */
+    /* the drain (atomics): workers yet to count the connections they drain,
+     * that count, workers not yet done; by_signal: stopped by SIGINT/SIGTERM,
+     * force: a second one came */
+    int by_signal, force, drain_left, draining, running;
 };
 
 struct berth_req {

@@ -480,8 +480,11 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
         if ((rc = validators(out, e)) < 0) return rc;
         return buf_append(out, "\r\n", 2) < 0 ? -ENOMEM : 304;
     }
-    if (st == 412)
-        return resp_error(out, 412, keep_alive, req->version, head, NULL, NULL) < 0 ? -ENOMEM : 412;
+    if (st == 412) {
+        if ((rc = resp_error(out, 412, keep_alive, req->version, head, NULL, NULL)) < 0) return rc;
+        *body_len = (uint64_t)rc; /* an error page's length: what the log shows */
+        return 412;
+    }
 
     /* overlapping and adjacent ranges are coalesced; too many scattered ones
      * leave the header ignored (see http_range_coalesce) */
@@ -493,7 +496,9 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
     if (n == -416) {
         char cr[64];
         snprintf(cr, sizeof cr, "Content-Range: bytes */%llu\r\n", (unsigned long long)e->size);
-        return resp_error(out, 416, keep_alive, req->version, head, cr, NULL) < 0 ? -ENOMEM : 416;
+        if ((rc = resp_error(out, 416, keep_alive, req->version, head, cr, NULL)) < 0) return rc;
+        *body_len = (uint64_t)rc;
+        return 416;
     }
     if (n > 1) {
         rc = multipart(sc, e, req, keep_alive, r, n, out, x, body_len);
@@ -544,12 +549,14 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
         if (rc == 0)
             rc = resp_error(out, 301, keep_alive, req->version, head, buf_head(&loc), NULL);
         buf_free(&loc);
+        if (rc > 0) *body_len = (uint64_t)rc;
         return rc < 0 ? rc : 301;
     }
     if (!sc->listing) {
         close(dirfd);
         rc = resp_error(out, 403, keep_alive, req->version, head, NULL,
                         "Directory listing is turned off.");
+        if (rc > 0) *body_len = (uint64_t)rc;
         return rc < 0 ? rc : 403;
     }
     struct buf page;
@@ -560,6 +567,7 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
         buf_free(&page);
         rc = resp_error(out, 403, keep_alive, req->version, head, NULL,
                         "The directory cannot be read.");
+        if (rc > 0) *body_len = (uint64_t)rc;
         return rc < 0 ? rc : 403;
     }
     *body_len = buf_len(&page);
@@ -577,6 +585,7 @@ int static_serve(const struct static_conf *sc, struct static_cache *cache,
     *body_len = 0;
     if (!sc->hidden && http_path_hidden(path)) {
         rc = resp_error(out, 404, keep_alive, req->version, head, NULL, "File not found.");
+        if (rc > 0) *body_len = (uint64_t)rc;
         return rc < 0 ? rc : 404;
     }
     struct fentry *e = lookup(sc, cache, path, &status, &dirfd);
@@ -586,6 +595,7 @@ int static_serve(const struct static_conf *sc, struct static_cache *cache,
                         status == 404   ? "File not found."
                         : status == 403 ? "Permission denied."
                                         : NULL);
+        if (rc > 0) *body_len = (uint64_t)rc;
         return rc < 0 ? rc : status;
     }
     if (status != -1 && req->path.n <= sizeof cache->memo_target) {
