@@ -120,6 +120,54 @@ static void access_log(struct conn *c, const struct http_request *r, int status,
     log_line(c, r, http_str_make(NULL, 0), status, bytes);
 }
 
+/* The line of an answer whose body goes out by sendfile: its byte count is
+ * known only when the transfer ends (or is cut short), so the entry is kept
+ * with copies of the bytes it points at. */
+struct conn_log {
+    struct alog_entry e;
+    uint64_t body; /* the announced body length */
+    char bytes[];
+};
+
+static void log_defer(struct conn *c, const struct http_request *r, int status, uint64_t body)
+{
+    if (c->w->s->o.quiet) return;
+    struct alog_entry e;
+    log_entry(c, r, http_str_make(NULL, 0), status, body, &e);
+    struct http_str *v[] = {&e.method, &e.target, &e.referer, &e.user_agent};
+    size_t n = 0;
+    for (int i = 0; i < 4; i++)
+        n += v[i]->n;
+    struct conn_log *l = malloc(sizeof *l + n);
+    if (!l) { /* out of memory: logged now, as if whole */
+        log_append(c->w, &e);
+        return;
+    }
+    char *p = l->bytes;
+    for (int i = 0; i < 4; i++) {
+        if (!v[i]->p) continue;
+        memcpy(p, v[i]->p, v[i]->n);
+        v[i]->p = p;
+        p += v[i]->n;
+    }
+    l->e = e;
+    l->body = body;
+    c->plog = l;
+}
+
+/* Logs the deferred line with the body bytes that went out: the announced
+ * length less what is still unsent when the transfer ends or is cut. */
+static void log_settle(struct conn *c)
+{
+    struct conn_log *l = c->plog;
+    if (!l) return;
+    c->plog = NULL;
+    uint64_t unsent = buf_len(&c->out) + static_xfer_left(&c->x);
+    l->e.bytes = unsent < l->body ? l->body - unsent : 0;
+    log_append(c->w, &l->e);
+    free(l);
+}
+
 /* A log reopening (SIGHUP) waits for this worker's lines, or it leaves. */
 static void log_sync(struct worker *w, int leaving)
 {
@@ -143,6 +191,7 @@ static void conn_close(struct conn *c)
     loop_io_del(w->loop, c->fd);
     close(c->fd);
     loop_timer_stop(w->loop, &c->timer);
+    log_settle(c);
     static_xfer_end(&c->x);
     buf_free(&c->in);
     buf_free(&c->out);
@@ -233,6 +282,7 @@ again:
             if (buf_len(&c->out)) goto again;
         }
     }
+    log_settle(c);
     return 1;
 }
 
@@ -322,6 +372,15 @@ static void answer_abort(struct conn *c, size_t mark)
     c->closing = 1;
 }
 
+/* Logs a static answer now, or when its file transfer ends. */
+static void log_answer(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
+{
+    if (c->x.fd >= 0 && bytes)
+        log_defer(c, r, status, bytes);
+    else
+        access_log(c, r, status, bytes);
+}
+
 /* Scans a handler's chunked body at p[0..n) (resuming where the last call
  * stopped).  1 with *raw = its encoded length once complete, 0 while more
  * must arrive, or -400/-413. */
@@ -367,7 +426,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
         uint64_t bytes = 0;
         int st = static_serve_again(&s->sc, w->cache, r, !c->closing, &w->out, &c->x, &bytes);
         if (st > 0) {
-            access_log(c, r, st, head ? 0 : bytes);
+            log_answer(c, r, st, head ? 0 : bytes);
             goto skip_body;
         }
         if (st < 0) {
@@ -451,7 +510,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
             answer_abort(c, mark);
             error_response(c, r, 500, NULL, NULL);
         } else {
-            access_log(c, r, st, head ? 0 : bytes);
+            log_answer(c, r, st, head ? 0 : bytes);
         }
     } else if (r->method == HTTP_OPTIONS) {
         if (resp_simple(&w->out, 204, !c->closing, r->version, 0, "Allow: GET, HEAD, OPTIONS\r\n",

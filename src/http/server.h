@@ -6,8 +6,8 @@
 #include "berth.h"
 
 #include "buf.h"
-#include "http/chunked.h"
 #include "http/alog.h"
+#include "http/chunked.h"
 #include "http/parse.h"
 #include "http/static.h"
 #include "loop.h"
@@ -28,6 +28,7 @@ struct route {
 };
 
 struct worker;
+struct conn_log;
 
 struct conn {
     int fd;
@@ -49,6 +50,7 @@ struct conn {
     struct http_parser ps;
     struct buf in, out;
     struct http_xfer x;
+    struct conn_log *plog;   /* the log line of x's answer, logged when x ends */
     struct loop_timer timer; /* armed at or before deadline */
     struct conn *prev, *next;
     struct worker *w;

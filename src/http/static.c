@@ -402,6 +402,22 @@ int static_xfer_next(struct http_xfer *x, struct buf *out)
     return 0;
 }
 
+uint64_t static_xfer_left(const struct http_xfer *x)
+{
+    if (x->fd < 0) return 0;
+    uint64_t n = x->end - x->off;
+    const struct static_parts *p = x->parts;
+    if (!p) return n;
+    for (int i = p->next; i < p->n; i++) {
+        const struct http_range *r = &p->r[i];
+        n += (uint64_t)snprintf(NULL, 0, PART_HEAD, p->boundary, p->ctype,
+                                (unsigned long long)r->first, (unsigned long long)r->last,
+                                (unsigned long long)p->size) +
+             r->last - r->first + 1;
+    }
+    return n + strlen(p->boundary) + 8; /* "\r\n--B--\r\n" */
+}
+
 void static_xfer_end(struct http_xfer *x)
 {
     if (x->fd >= 0) close(x->fd);

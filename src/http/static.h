@@ -40,6 +40,11 @@ struct http_xfer {
  * memory) leaves the transfer to static_xfer_end(): abort the connection. */
 int static_xfer_next(struct http_xfer *x, struct buf *out);
 
+/* The body bytes the transfer has still to hand to the socket: the rest of
+ * the current region and, for multipart, the parts to come with their
+ * headers and the closing boundary. */
+uint64_t static_xfer_left(const struct http_xfer *x);
+
 /* Releases the descriptor and parts of a transfer cut short (idempotent). */
 void static_xfer_end(struct http_xfer *x);
 

@@ -280,3 +280,37 @@ def test_no_drain_line_when_nothing_to_drain(site, server):
     assert get(s.port, "/a.txt").status == 200
     assert s.stop(signal.SIGINT) == 0
     assert "draining" not in s.output()
+
+
+# ---------------------------------------------------------------- bytes sent
+
+def test_log_shows_the_bytes_sent_not_the_file_size(tmp_path, server):
+    """A download cut short logs what went out; a whole one its size; a
+    multipart answer its whole body."""
+    root = tmp_path / "www"
+    root.mkdir()
+    size = 64 << 20
+    with open(root / "big.bin", "wb") as f:
+        f.truncate(size)
+    (root / "mid.bin").write_bytes(b"m" * 200000)
+    log = tmp_path / "access.log"
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "--log", str(log), "--workers", "1")
+    c = Conn(s.port)
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    c.send(req("/big.bin"))
+    c.read_head()
+    got = len(c.buf)
+    while got < (1 << 20):
+        got += len(c.s.recv(65536))
+    c.close()  # unread data: a reset, the server's sendfile fails
+    r = get(s.port, "/mid.bin")
+    assert r.status == 200 and len(r.body) == 200000
+    with Conn(s.port) as k:
+        k.send(req("/mid.bin", extra="Range: bytes=0-9,100-109\r\nConnection: close\r\n"))
+        mp = k.read_response()
+    assert mp.status == 206
+    lines = by_request(logged(log, 3, timeout=10))
+    cut = int(lines["GET /big.bin HTTP/1.1"][3])
+    assert (1 << 20) <= cut < size, cut
+    whole = [l for l in parsed(log) if l[1] == "GET /mid.bin HTTP/1.1"]
+    assert sorted(int(l[3]) for l in whole) == sorted([200000, len(mp.body)]), whole
