@@ -96,15 +96,17 @@ int app_respond(const json_t *table, const struct app_msg *req, struct buf *out,
             json_is_string(value)
                 ? json_object_getn(table, json_string_value(value), json_string_length(value))
                 : NULL;
-        if (hit) {
+        /* the reference writes `table.get(query) or f"No match for '{query}'."`
+         * (single quotes since 2022): an empty answer counts as no match */
+        if (hit && json_string_length(hit)) {
             rc = buf_append(&r, json_string_value(hit), json_string_length(hit));
-        } else if ((rc = buf_append(&r, "No match for \"", 14)) == 0 &&
+        } else if ((rc = buf_append(&r, "No match for '", 14)) == 0 &&
                    (rc = put_value(&r, value)) == 0) {
-            rc = buf_append(&r, "\".", 2);
+            rc = buf_append(&r, "'.", 2);
         }
-    } else if ((rc = buf_append(&r, "Error: invalid action \"", 23)) == 0 &&
+    } else if ((rc = buf_append(&r, "Error: invalid action '", 23)) == 0 &&
                (rc = put_value(&r, action)) == 0) {
-        rc = buf_append(&r, "\".", 2);
+        rc = buf_append(&r, "'.", 2);
     }
     if (rc == 0) rc = reply_text(out, "result", buf_head(&r), buf_len(&r));
     buf_free(&r);

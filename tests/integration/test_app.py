@@ -18,6 +18,16 @@ import pytest
 
 from conftest import run_berth
 
+# The reference server's two non-answers, as its f-strings (libserver.py in
+# realpython/materials since 2022) build them: single quotes, the value as is.
+def no_match(query):
+    return f"No match for '{query}'."
+
+
+def invalid_action(action):
+    return f"Error: invalid action '{action}'."
+
+
 ANSWERS = {
     "morpheus": "Follow the white rabbit. \U0001f430",
     "ring": "In the caves beneath the Misty Mountains. \U0001f48d",
@@ -139,7 +149,8 @@ def test_the_three_answers_byte_for_byte(app, value):
 def test_no_match(app):
     s = app()
     _, _, obj, data = ask(s.port, search("neo"))
-    assert obj == {"result": 'No match for "neo".'}
+    assert obj == {"result": no_match("neo")}
+    assert data == encode({"result": "No match for 'neo'."})
     assert data == encode(obj)
 
 
@@ -147,14 +158,15 @@ def test_no_match_keeps_unicode_and_quotes(app):
     s = app()
     value = 'sp\u00e9cial "quoted" \\ \u0001'
     _, _, obj, data = ask(s.port, search(value))
-    assert obj == {"result": 'No match for "%s".' % value}
+    assert obj == {"result": no_match(value)}
     assert data == encode(obj)
 
 
 def test_invalid_action(app):
     s = app()
     _, _, obj, data = ask(s.port, encode({"action": "find", "value": "ring"}))
-    assert obj == {"result": 'Error: invalid action "find".'}
+    assert obj == {"result": invalid_action("find")}
+    assert data == encode({"result": "Error: invalid action 'find'."})
     assert data == encode(obj)
 
 
@@ -183,11 +195,14 @@ def test_big_endian_request_accepted(app):
 
 def test_data_file(app, tmp_path):
     f = tmp_path / "answers.json"
-    f.write_text(json.dumps({"neo": "The One.", "\u00e9t\u00e9": "summer"}), encoding="utf-8")
+    table = {"neo": "The One.", "\u00e9t\u00e9": "summer", "void": ""}
+    f.write_text(json.dumps(table), encoding="utf-8")
     s = app("--data", str(f))
     assert ask(s.port, search("neo"))[2] == {"result": "The One."}
+    # the reference's `table.get(query) or no_match`: an empty answer is no match
+    assert ask(s.port, search("void"))[2] == {"result": table.get("void") or no_match("void")}
     assert ask(s.port, search("\u00e9t\u00e9"))[2] == {"result": "summer"}
-    assert ask(s.port, search("morpheus"))[2] == {"result": 'No match for "morpheus".'}
+    assert ask(s.port, search("morpheus"))[2] == {"result": no_match("morpheus")}
 
 
 def test_data_file_invalid(tmp_path):
@@ -206,7 +221,7 @@ def test_keeps_connection_open_and_answers_in_order(app):
         for value in ["ring", "neo", "morpheus", "\U0001f436"]:
             c.sendall(search(value))
             _, _, obj, _ = recv_msg(c)
-            assert obj == {"result": ANSWERS.get(value, 'No match for "%s".' % value)}
+            assert obj == {"result": ANSWERS.get(value, no_match(value))}
 
 
 def test_pipelined_requests_one_segment(app):
@@ -219,7 +234,7 @@ def test_pipelined_requests_one_segment(app):
         for i, v in enumerate(values):
             _, content, obj, _ = recv_msg(c)
             if i % 3:
-                assert obj == {"result": ANSWERS.get(v, 'No match for "%s".' % v)}
+                assert obj == {"result": ANSWERS.get(v, no_match(v))}
             else:
                 assert content == b"First 10 bytes of request: " + v.encode()[:10]
         c.shutdown(socket.SHUT_WR)
@@ -261,7 +276,7 @@ def test_100_concurrent_clients(app):
                     v = random.choice(list(ANSWERS) + ["x%d-%d" % (i, j)])
                     c.sendall(search(v))
                     obj = recv_msg(c)[2]
-                    assert obj == {"result": ANSWERS.get(v, 'No match for "%s".' % v)}
+                    assert obj == {"result": ANSWERS.get(v, no_match(v))}
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
 
