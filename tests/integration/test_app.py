@@ -560,6 +560,28 @@ def test_client_escapes_binary_responses():
     assert r.stdout == b"ok \\x1b[31m\\x00\\xff\\n\\\\ caf\xc3\xa9 \\xc2\\x9b\n"
 
 
+def test_client_prints_a_text_result_as_text():
+    # the reference client prints f"Got result: {result}": the text itself
+    result = "C:\\dir\nline 2\tcaf\u00e9"
+    srv = OneShotServer(encode({"result": result}))
+    r = srv.client("search", "x")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == result.encode() + b"\n"
+    # --json keeps JSON's escaped form
+    srv = OneShotServer(encode({"result": result}))
+    r = srv.client("search", "x", "--json")
+    assert r.returncode == 0, r.stderr
+    assert b'"C:\\\\dir\\nline 2\\tcaf\xc3\xa9"' in r.stdout, r.stdout
+    assert json.loads(r.stdout)["content"] == {"result": result}
+
+
+def test_client_text_result_cannot_drive_the_terminal():
+    srv = OneShotServer(encode({"result": "a\x1b[2Jb\rc\x7f\u009b"}))
+    r = srv.client("search", "x")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"a\\x1b[2Jb\\rc\\x7f\\xc2\\x9b\n"
+
+
 def test_client_json_output_binary():
     body = bytes(range(12))
     srv = OneShotServer(encode(body, "binary/custom-server-binary-type", "binary"))
