@@ -204,8 +204,29 @@ int app_client_run(const struct app_client_opt *o, char *why, size_t n)
         r = buf_read_fd(&b, fd, 65536);
         if (r == 0)
             eof = 1;
-        else if (r < 0) {
-            rc = r == -EAGAIN ? -ETIMEDOUT : (int)r;
+        else if (r == -EAGAIN) {
+            /* connected, so the server stalled: say how far it got */
+            rc = -ETIMEDOUT;
+            double t = o->timeout_ms / 1000.0;
+            if (!buf_len(&b))
+                snprintf(
+                    why, n,
+                    "timed out: no response from the server within %g s; is it an app-protocol "
+                    "server? raise --timeout to wait longer",
+                    t);
+            else if (d.header)
+                snprintf(why, n,
+                         "received %zu of %zu bytes of the response, then nothing for %g s; "
+                         "raise --timeout if the server is slow",
+                         buf_len(&b), d.head_size + d.content_len, t);
+            else
+                snprintf(why, n,
+                         "received %zu bytes of the response's header, then nothing for %g s; "
+                         "raise --timeout if the server is slow",
+                         buf_len(&b), t);
+            goto fail;
+        } else if (r < 0) {
+            rc = (int)r;
             err_fmt(why, n, rc, buf_len(&b) ? "truncated response" : "no response from the server");
             goto fail;
         }

@@ -625,6 +625,35 @@ def test_client_timeout_when_server_is_silent():
     assert time.monotonic() - t0 < 2.5
 
 
+def test_client_timeout_mid_response_says_what_came():
+    reply = encode({"result": "cut short"})
+    srv = OneShotServer(reply[:-4], hold=3)  # most of the answer, then silence
+    r = run_berth("app-client", "127.0.0.1", str(srv.port), "search", "x", "--timeout", "0.5")
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "received %d of %d bytes of the response, then nothing for 0.5 s" % (
+        len(reply) - 4, len(reply)) in err, err
+    assert "reachable" not in err, err
+
+
+def test_client_timeout_after_connecting_does_not_blame_the_network():
+    srv = OneShotServer(None, hold=3)  # reads, never answers
+    r = run_berth("app-client", "127.0.0.1", str(srv.port), "search", "x", "--timeout", "0.5")
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "no response from the server within 0.5 s" in err, err
+    assert "reachable" not in err, err
+
+
+def test_client_does_not_wait_for_a_close_after_its_answer():
+    # as app-client.py: one response processed, then the client closes
+    srv = OneShotServer(encode({"result": "ok"}), hold=3)
+    t0 = time.monotonic()
+    r = run_berth("app-client", "127.0.0.1", str(srv.port), "search", "x", "--timeout", "2")
+    assert r.returncode == 0 and r.stdout == b"ok\n", r.stderr
+    assert time.monotonic() - t0 < 1.5
+
+
 def test_client_connection_refused():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

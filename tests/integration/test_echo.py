@@ -337,6 +337,51 @@ def test_client_timeout_never_hangs():
     ls.close()
 
 
+class EchoNoClose:
+    """A tiny server that echoes what one client sends (up to `keep` bytes of
+    it) once the client half-closes, then keeps the connection open."""
+
+    def __init__(self, keep=None):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        self.keep = keep
+        self.done = threading.Event()
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        c, _ = self.ls.accept()
+        c.settimeout(T)
+        data = recv_all(c)
+        c.sendall(data if self.keep is None else data[:self.keep])
+        self.done.wait(T)
+        c.close()
+        self.ls.close()
+
+
+def test_client_says_the_echo_came_but_the_close_did_not():
+    srv = EchoNoClose()
+    r = run_berth("echo", "-p", str(srv.port), "-s", "hello", "--timeout", "0.5")
+    srv.done.set()
+    assert r.returncode == 1
+    assert r.stdout == b"hello"
+    err = r.stderr.decode()
+    assert "received the echo (5 bytes), but the server did not close the connection " \
+           "within 0.5 s" in err, err
+    assert "reachable" not in err, err
+
+
+def test_client_says_how_much_of_the_echo_came():
+    srv = EchoNoClose(keep=2)
+    r = run_berth("echo", "-p", str(srv.port), "-s", "hello", "--timeout", "0.5")
+    srv.done.set()
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "received 2 of 5 bytes of the echo, then nothing for 0.5 s" in err, err
+    assert "reachable" not in err, err
+
+
 def test_help_and_usage_errors():
     for cmd in ("echo-server", "echo"):
         r = run_berth(cmd, "--help")
@@ -386,6 +431,15 @@ def test_dual_stack(server):
     s = server("echo-server", "-b", "::", "-p", "0")
     assert roundtrip(connect(s.port, "::1", socket.AF_INET6), b"six") == b"six"
     assert roundtrip(connect(s.port, "127.0.0.1"), b"four") == b"four"
+
+
+@pytest.mark.skipif(not have_ipv6(), reason="no ::1 here")
+def test_client_reaches_localhost_bound_on_ipv6_only(server):
+    """-i localhost tries every loopback address, not just the first one
+    the resolver gives (often 127.0.0.1 alone)."""
+    s = server("echo-server", "-b", "::1", "-p", "0", "-q")
+    r = run_berth("echo", "-i", "localhost", "-p", str(s.port), "-s", "six")
+    assert r.returncode == 0 and r.stdout == b"six\n", r.stderr
 
 
 def test_hostname(server):
