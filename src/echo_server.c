@@ -27,10 +27,10 @@
 
 #define CHUNK           (64 * 1024)
 #define HIGH_WATER      (256 * 1024) /* unsent bytes past which we stop reading */
-#define SEND_TIMEOUT_MS 30000        /* blocking models: a peer that never reads */
 #define STOP_GRACE_MS   5000         /* after a stop signal, to flush what was read */
 #define THREAD_STACK    (256 * 1024)
 #define ACCEPT_PAUSE_MS 100 /* out of descriptors: wait this long before accepting again */
+#define REFUSE_SAY_S    10  /* select: at most one "refusing" line this often */
 
 static const char *const model_names[] = {
     [ECHO_ITERATIVE] = "iterative", [ECHO_FORK] = "fork",   [ECHO_THREAD] = "thread",
@@ -53,7 +53,10 @@ struct srv {
     const struct echo_server_opt *o;
     FILE *out;
     int lfd;
-    time_t complained; /* when accept trouble was last reported */
+    int send_ms;           /* drop a peer owed output that takes none this long; 0: never */
+    time_t complained;     /* when accept trouble was last reported */
+    time_t refused_at;     /* select: when a "refusing" line was last printed */
+    unsigned long refused; /* select: connections refused since that line */
 };
 
 /* Whether a failed accept calls for a pause: out of descriptors or memory
@@ -179,8 +182,8 @@ static void pause_accepting(struct srv *s, int rc)
 
 /* Sends all of p[0..n), waiting in poll() rather than in send() so that a
  * stop is noticed: from then on the peer has STOP_GRACE_MS to take the
- * rest.  Before that, a peer that takes nothing for SEND_TIMEOUT_MS fails. */
-static int send_all_or_stop(int fd, const char *p, size_t n)
+ * rest.  Before that, a peer that takes nothing for s->send_ms fails. */
+static int send_all_or_stop(const struct srv *s, int fd, const char *p, size_t n)
 {
     uint64_t deadline = 0;
     while (n) {
@@ -193,7 +196,7 @@ static int send_all_or_stop(int fd, const char *p, size_t n)
         if (w < 0 && errno != EAGAIN && errno != EINTR) return -errno;
         struct pollfd q[2] = {{.fd = fd, .events = POLLOUT},
                               {.fd = stop_pipe[0], .events = POLLIN}};
-        int wait = SEND_TIMEOUT_MS;
+        int wait = s->send_ms ? s->send_ms : -1;
         if (deadline) {
             uint64_t now = mono_ms();
             if (now >= deadline) return -ETIMEDOUT;
@@ -234,7 +237,7 @@ static void serve_blocking(struct srv *s, int fd, const char *peer)
             break;
         }
         in += (size_t)got;
-        if ((rc = send_all_or_stop(fd, data, (size_t)got)) < 0) break;
+        if ((rc = send_all_or_stop(s, fd, data, (size_t)got)) < 0) break;
         out += (size_t)got;
     }
 done:
@@ -387,12 +390,14 @@ static int run_thread(struct srv *s)
 /* ---- the non-blocking connection both select and epoll use ---- */
 
 struct conn {
+    struct loop_timer timer; /* epoll: the send timeout; found by offsetof */
     struct conn *prev, *next;
     int fd;
     int rd_eof; /* the peer half-closed (or we stopped reading for good) */
     int err;
-    void *owner;    /* epoll: the server, for the callbacks */
-    struct buf out; /* read but not yet echoed: the echo reads straight into it */
+    void *owner;         /* epoll: the server, for the callbacks */
+    struct buf out;      /* read but not yet echoed: the echo reads straight into it */
+    uint64_t owed_since; /* output owed and none taken since then (ms); 0: none owed */
     unsigned long long in, sent;
     char peer[128];
 };
@@ -407,7 +412,9 @@ static struct conn *conn_new(struct conns *cs, int fd, const struct net_addr *pe
     struct conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->fd = fd;
-    buf_init(&c->out, 0);
+    /* reading stops at HIGH_WATER, so the buffer never needs more: what a
+     * connection holds is bounded however its peer behaves */
+    buf_init(&c->out, HIGH_WATER);
     peer_str(peer, c->peer, sizeof c->peer);
     c->next = cs->head;
     if (cs->head) cs->head->prev = c;
@@ -430,9 +437,11 @@ static void conn_free(struct srv *s, struct conns *cs, struct conn *c)
     free(c);
 }
 
-/* One read (when allowed) and as many writes as the socket takes. */
-static void conn_io(struct conn *c, int can_read)
+/* One read (when allowed) and as many writes as the socket takes; keeps
+ * owed_since: when the peer last took something while output was owed. */
+static void conn_io(struct conn *c, int can_read, uint64_t now)
 {
+    unsigned long long sent0 = c->sent;
     if (can_read && !c->rd_eof && !c->err && buf_len(&c->out) < HIGH_WATER) {
         ssize_t r = buf_read_fd(&c->out, c->fd, CHUNK);
         if (r > 0)
@@ -452,6 +461,10 @@ static void conn_io(struct conn *c, int can_read)
         buf_consume(&c->out, (size_t)w);
         c->sent += (size_t)w;
     }
+    if (!buf_len(&c->out))
+        c->owed_since = 0;
+    else if (!c->owed_since || c->sent != sent0)
+        c->owed_since = now;
 }
 
 /* Whether c is finished: errored, or nothing left to send and nothing more
@@ -466,72 +479,91 @@ static int conn_wants_read(const struct conn *c, int stop)
     return !stop && !c->rd_eof && !c->err && buf_len(&c->out) < HIGH_WATER;
 }
 
+/* When c is to be dropped for taking none of its echo (ms); 0: never. */
+static uint64_t conn_deadline(const struct srv *s, const struct conn *c)
+{
+    return s->send_ms && c->owed_since ? c->owed_since + (uint64_t)s->send_ms : 0;
+}
+
 /* ---- select: non-blocking, one thread, select(2) ---- */
+
+/* A descriptor select(2) cannot watch: close it; say so at most once every
+ * REFUSE_SAY_S seconds (never with -q), or a flood would flood the log. */
+static void refuse_past_setsize(struct srv *s, int fd, const struct net_addr *peer)
+{
+    close(fd);
+    s->refused++;
+    time_t now = time(NULL);
+    if (s->o->quiet || now - s->refused_at < REFUSE_SAY_S) return;
+    char ps[128];
+    peer_str(peer, ps, sizeof ps);
+    fprintf(s->out,
+            "refusing %s: descriptor %d is past FD_SETSIZE (%d), which select(2) cannot "
+            "watch; use --model epoll (%lu refused in all; this line at most every %d s)\n",
+            ps, fd, FD_SETSIZE, s->refused, REFUSE_SAY_S);
+    s->refused_at = now;
+}
 
 static int run_select(struct srv *s)
 {
     struct conns cs = {0};
     int stop = 0;
-    struct timespec t0 = {0};
+    uint64_t stop_until = 0;   /* the grace after a stop signal */
     uint64_t paused_until = 0; /* accept trouble: leave the listener alone until then */
 
     for (;;) {
+        uint64_t now = mono_ms();
+        if (stop && (!cs.n || now >= stop_until)) break;
         fd_set r, w;
         FD_ZERO(&r);
         FD_ZERO(&w);
         /* once stopping, the never-drained pipe would make select spin */
         int maxfd = stop ? -1 : stop_pipe[0];
         if (!stop) FD_SET(stop_pipe[0], &r);
-        if (paused_until && mono_ms() >= paused_until) paused_until = 0;
+        if (paused_until && now >= paused_until) paused_until = 0;
         if (!stop && !paused_until) {
             FD_SET(s->lfd, &r);
             if (s->lfd > maxfd) maxfd = s->lfd;
         }
+        uint64_t wake = stop ? stop_until : paused_until; /* 0: none */
         for (struct conn *c = cs.head; c; c = c->next) {
             if (conn_wants_read(c, stop)) FD_SET(c->fd, &r);
             if (buf_len(&c->out)) FD_SET(c->fd, &w);
             if (c->fd > maxfd) maxfd = c->fd;
+            uint64_t d = conn_deadline(s, c);
+            if (d && (!wake || d < wake)) wake = d;
         }
-        struct timeval tv = {.tv_sec = 1}, *tvp = stop ? &tv : NULL;
-        if (paused_until) {
-            tv.tv_sec = 0;
-            tv.tv_usec = ACCEPT_PAUSE_MS * 1000;
+        struct timeval tv, *tvp = NULL;
+        if (wake) {
+            uint64_t left = wake > now ? wake - now : 0;
+            tv.tv_sec = (time_t)(left / 1000);
+            tv.tv_usec = (suseconds_t)(left % 1000 * 1000);
             tvp = &tv;
         }
         int n = select(maxfd + 1, &r, &w, NULL, tvp);
         if (n < 0 && errno != EINTR) return -errno;
         if (n < 0) continue;
+        now = mono_ms();
 
         if (!stop && FD_ISSET(stop_pipe[0], &r)) {
             stop = 1;
-            clock_gettime(CLOCK_MONOTONIC, &t0);
+            stop_until = now + STOP_GRACE_MS;
             for (struct conn *c = cs.head, *next; c; c = next) {
                 next = c->next;
                 if (conn_done(c, stop)) conn_free(s, &cs, c);
             }
             continue;
         }
-        if (stop) {
-            struct timespec now;
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            if (!cs.n || (now.tv_sec - t0.tv_sec) * 1000 > STOP_GRACE_MS) break;
-        }
         if (!stop && !paused_until && FD_ISSET(s->lfd, &r)) {
             for (int i = 0; i < 64; i++) {
                 struct net_addr peer;
                 int fd = net_accept(s->lfd, &peer);
                 if (fd < 0) {
-                    if (accept_trouble(s, fd)) paused_until = mono_ms() + ACCEPT_PAUSE_MS;
+                    if (accept_trouble(s, fd)) paused_until = now + ACCEPT_PAUSE_MS;
                     break;
                 }
                 if (fd >= FD_SETSIZE) {
-                    char ps[128];
-                    peer_str(&peer, ps, sizeof ps);
-                    fprintf(s->out,
-                            "refusing %s: descriptor %d is past FD_SETSIZE (%d), which "
-                            "select(2) cannot watch; use --model epoll\n",
-                            ps, fd, FD_SETSIZE);
-                    close(fd);
+                    refuse_past_setsize(s, fd, &peer);
                     continue;
                 }
                 struct conn *c = conn_new(&cs, fd, &peer);
@@ -544,7 +576,9 @@ static int run_select(struct srv *s)
         }
         for (struct conn *c = cs.head, *next; c; c = next) {
             next = c->next;
-            if (FD_ISSET(c->fd, &r) || FD_ISSET(c->fd, &w)) conn_io(c, FD_ISSET(c->fd, &r));
+            if (FD_ISSET(c->fd, &r) || FD_ISSET(c->fd, &w)) conn_io(c, FD_ISSET(c->fd, &r), now);
+            uint64_t d = conn_deadline(s, c);
+            if (!c->err && d && now >= d) c->err = -ETIMEDOUT; /* takes none of its echo */
             if (conn_done(c, stop)) conn_free(s, &cs, c);
         }
     }
@@ -566,30 +600,54 @@ struct esrv {
 
 static void econn_cb(struct loop *l, int fd, unsigned events, void *arg);
 
-/* Re-arms c's interest from its state, or frees it when it is finished. */
+static void efree(struct esrv *es, struct conn *c)
+{
+    loop_io_del(es->l, c->fd);
+    loop_timer_stop(es->l, &c->timer);
+    conn_free(es->s, &es->cs, c);
+}
+
+static void esend_timeout_cb(struct loop *l, struct loop_timer *t);
+
+/* Re-arms c's interest and send timeout from its state, or frees it when
+ * it is finished. */
 static void econn_update(struct esrv *es, struct conn *c)
 {
     if (conn_done(c, es->stop)) {
-        loop_io_del(es->l, c->fd);
-        conn_free(es->s, &es->cs, c);
+        efree(es, c);
         if (es->stop && !es->cs.n) loop_stop(es->l);
         return;
     }
     unsigned ev =
         (conn_wants_read(c, es->stop) ? LOOP_READ : 0) | (buf_len(&c->out) ? LOOP_WRITE : 0);
-    if (ev != loop_io_get(es->l, c->fd) && loop_io_set(es->l, c->fd, ev, econn_cb, c) < 0) {
+    int rc = 0;
+    if (ev != loop_io_get(es->l, c->fd)) rc = loop_io_set(es->l, c->fd, ev, econn_cb, c);
+    uint64_t d = conn_deadline(es->s, c);
+    if (!d)
+        loop_timer_stop(es->l, &c->timer);
+    else if (rc == 0 && (!loop_timer_armed(&c->timer) || c->timer.when != d))
+        rc = loop_timer_set(es->l, &c->timer, d > loop_now(es->l) ? d - loop_now(es->l) : 0,
+                            esend_timeout_cb);
+    if (rc < 0) {
         c->err = -ENOMEM;
-        loop_io_del(es->l, c->fd);
-        conn_free(es->s, &es->cs, c);
+        efree(es, c);
     }
+}
+
+/* the peer took none of its echo for --send-timeout */
+static void esend_timeout_cb(struct loop *l, struct loop_timer *t)
+{
+    struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
+    (void)l;
+    c->err = -ETIMEDOUT;
+    econn_update(c->owner, c);
 }
 
 static void econn_cb(struct loop *l, int fd, unsigned events, void *arg)
 {
     struct conn *c = arg;
-    (void)l;
     (void)fd;
-    conn_io(c, (events & (LOOP_READ | LOOP_HUP)) != 0);
+    conn_io(c, (events & (LOOP_READ | LOOP_HUP)) != 0, loop_now(l));
     econn_update(c->owner, c);
 }
 
@@ -625,7 +683,7 @@ static void eaccept_cb(struct loop *l, int fd, unsigned events, void *arg)
         log_open(es->s, c->peer);
         if (loop_io_set(es->l, cfd, LOOP_READ, econn_cb, c) < 0) {
             c->err = -ENOMEM;
-            conn_free(es->s, &es->cs, c);
+            efree(es, c);
         }
     }
 }
@@ -666,10 +724,8 @@ static int run_epoll(struct srv *s)
         goto fail;
     rc = loop_run(es.l);
 fail:
-    while (es.cs.head) {
-        loop_io_del(es.l, es.cs.head->fd);
-        conn_free(s, &es.cs, es.cs.head);
-    }
+    while (es.cs.head)
+        efree(&es, es.cs.head);
     loop_timer_stop(es.l, &es.grace);
     loop_timer_stop(es.l, &es.resume);
     loop_free(es.l);
@@ -709,6 +765,9 @@ static int run_udp(struct srv *s)
 int echo_server_run(const struct echo_server_opt *o, char *why, size_t n)
 {
     struct srv s = {.o = o, .out = o->out ? o->out : stdout, .lfd = -1};
+    s.send_ms = o->send_timeout_ms < 0    ? 0
+                : o->send_timeout_ms == 0 ? ECHO_SEND_TIMEOUT_MS
+                                          : o->send_timeout_ms;
     const char *host = o->host ? o->host : "";
     int is_unix = !strncmp(host, "unix:", 5);
     char where[300];

@@ -255,6 +255,116 @@ def test_stop_with_a_client_that_never_reads(server):
         c.close()
 
 
+def vm_kib(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for %d" % (field, pid))
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def stall_clients(port, n):
+    """n clients, with small socket buffers, that send until nothing more
+    goes (the server has stopped reading) and never read."""
+    socks = []
+    for _ in range(n):
+        c = socket.socket()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 << 10)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        c.settimeout(T)
+        c.connect(("127.0.0.1", port))
+        c.setblocking(False)
+        socks.append(c)
+    chunk = b"s" * (64 << 10)
+    sent = {c: 0 for c in socks}
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < 0.5:
+        _, w, _ = select.select([], socks, [], 0.05)
+        for c in w:
+            try:
+                sent[c] += c.send(chunk)
+                quiet_since = time.monotonic()
+            except BlockingIOError:
+                pass
+            except OSError:
+                pass  # dropped already (a slow machine): counted below
+    return socks, sent
+
+
+def dropped(c):
+    """Whether the server has closed c (a reset answers our next send)."""
+    try:
+        c.send(b"x")
+        return False
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_client_that_never_reads_is_dropped_after_send_timeout(server, model):
+    """Every model drops a client that takes none of its echo for
+    --send-timeout, and holds a bounded amount for it meanwhile."""
+    n = {"iterative": 1, "fork": 4, "thread": 8}.get(model, 80)
+    s = server("echo-server", "-p", "0", "--model", model, "--send-timeout", "1")
+    pid = s.proc.pid
+    fds0, rss0 = open_fds(pid), vm_kib(pid)
+    t0 = time.monotonic()
+    socks, sent = stall_clients(s.port, n)
+    assert all(sent.values()), "some clients could not send at all"
+    if model in ("select", "epoll"):
+        # the server keeps at most its high-water mark (256 KiB) plus one read
+        # per connection, whatever the client sends
+        grew = vm_kib(pid) - rss0
+        assert grew < n * 400 + 8192, "RSS grew by %d KiB for %d stalled clients" % (grew, n)
+    deadline = time.monotonic() + 15
+    left = list(socks)
+    while left and time.monotonic() < deadline:
+        left = [c for c in left if not dropped(c)]
+        time.sleep(0.1)
+    assert not left, "%d of %d clients still connected after %.1f s" % (
+        len(left), n, time.monotonic() - t0)
+    assert s.wait_for("closed: timed out", timeout=5), s.output()
+    if model in ("select", "epoll"):
+        for _ in range(100):
+            if open_fds(pid) <= fds0:
+                break
+            time.sleep(0.05)
+        assert open_fds(pid) <= fds0
+        assert vm_kib(pid, "VmHWM") - rss0 < n * 400 + 8192
+    for c in socks:
+        c.close()
+    # and it still serves
+    assert roundtrip(connect(s.port), b"after") == b"after"
+    assert s.stop() == 0
+
+
+def test_send_timeout_usage():
+    r = run_berth("echo-server", "--send-timeout", "soon")
+    assert r.returncode == 2 and b"bad --send-timeout" in r.stderr, r.stderr
+    r = run_berth("echo-server", "--help")
+    assert b"--send-timeout SEC" in r.stdout
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_sigterm_exits_at_once(server, model):
+    s = server("echo-server", "-p", "0", "--model", model, "-q")
+    assert roundtrip(connect(s.port), b"warm") == b"warm"
+    idle = connect(s.port)  # owed nothing: nothing to wait for
+    time.sleep(0.2)  # accepted (no output line with -q to poll for)
+    t0 = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(5) == 0
+    # before: select slept out a 1 s timeout; 0.6 s leaves room for a loaded machine
+    assert time.monotonic() - t0 < 0.6, model
+    idle.close()
+
+
 def test_logs_peer_and_byte_counts(server):
     for m in MODELS:
         srv = server("echo-server", "-p", "0", "--model", m)
@@ -544,18 +654,28 @@ def test_select_refuses_past_fd_setsize(server):
         pytest.skip("needs 2200 file descriptors")
     resource.setrlimit(resource.RLIMIT_NOFILE, (2200, hard))
     try:
-        s = server("echo-server", "-p", "0", "--model", "select", "-q")
-        socks = []
-        try:
-            for _ in range(1030):
-                socks.append(connect(s.port))
-            assert s.wait_for("past FD_SETSIZE", timeout=10), s.output()
-            assert "use --model epoll" in s.output()
-            socks.pop().close()
-            assert roundtrip(socks.pop(0), b"first") == b"first"
-        finally:
-            for c in socks:
-                c.close()
-        assert s.stop() == 0
+        for quiet in (True, False):
+            s = server("echo-server", "-p", "0", "--model", "select", *(["-q"] if quiet else []))
+            socks = []
+            try:
+                for _ in range(1040):
+                    socks.append(connect(s.port))
+                # the last ones are closed by the server
+                last = socks.pop()
+                last.settimeout(10)
+                assert last.recv(1) == b""
+                last.close()
+                assert roundtrip(socks.pop(0), b"first") == b"first"
+                lines = [l for l in s.output().splitlines() if "past FD_SETSIZE" in l]
+                if quiet:
+                    assert lines == [], lines  # -q silences them
+                else:
+                    # one line for a burst, not one per connection
+                    assert len(lines) == 1, lines
+                    assert "use --model epoll" in lines[0]
+            finally:
+                for c in socks:
+                    c.close()
+            assert s.stop() == 0
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
