@@ -8,6 +8,7 @@ ensure_ascii=False) writes them, which is what the reference sends."""
 import json
 import os
 import random
+import select
 import socket
 import struct
 import sys
@@ -27,6 +28,8 @@ def no_match(query):
 def invalid_action(action):
     return f"Error: invalid action '{action}'."
 
+
+T = 20  # socket timeout: a hang fails the test instead of the suite
 
 ANSWERS = {
     "morpheus": "Follow the white rabbit. \U0001f430",
@@ -361,6 +364,134 @@ def test_client_that_never_reads_does_not_block_others(app):
     assert ask(s.port, search("ring"))[2] == {"result": ANSWERS["ring"]}
     hog.close()
     assert s.alive()
+
+
+def test_trickled_message_is_cut_by_the_message_timeout(app):
+    """1 byte every 0.2 s is never silent for --timeout, but a message must
+    arrive whole within --message-timeout of its first byte."""
+    s = app("--timeout", "1", "--message-timeout", "1.5")
+    body = b"t" * 1000
+    c = connect(s.port)
+    c.sendall(encode(body, "binary/x", "binary")[:-len(body)])  # the header
+    t0 = time.monotonic()
+    c.settimeout(0.2)
+    got = b""
+    while time.monotonic() - t0 < 10:
+        try:
+            c.send(b"t")
+        except OSError:
+            break
+        try:
+            got += c.recv(4096)
+            if got:
+                break
+        except socket.timeout:
+            pass
+    c.settimeout(T)
+    while True:  # the rest of the error reply
+        try:
+            (hlen,) = struct.unpack(">H", got[:2])
+            if len(got) >= 2 + hlen + json.loads(got[2:2 + hlen])["content-length"]:
+                break
+        except (struct.error, ValueError):
+            pass
+        more = c.recv(4096)
+        assert more, got
+        got += more
+    (hlen,) = struct.unpack(">H", got[:2])
+    err = json.loads(got[2 + hlen:])["error"]
+    assert "not complete within 1500 ms of its first byte" in err, err
+    assert 1.3 < time.monotonic() - t0 < 5
+    c.close()
+
+
+def vm_kib(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s" % field)
+
+
+def test_unfinished_messages_share_a_bounded_buffer(app):
+    """20 clients each send most of an 8 MiB message and stop: the server
+    holds about --max-buffered for them, not 20 x 8 MiB; the others wait,
+    unread, and every message is answered once they all finish."""
+    n, size = 20, 8 << 20
+    s = app("--max-content", "8M", "--max-buffered", "24M", "-q")
+    rss0 = vm_kib(s.proc.pid)
+    msgs = [encode(bytes([65 + i]) * size, "binary/x", "binary") for i in range(n)]
+    socks = []
+    for _ in range(n):
+        c = socket.socket()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 << 10)
+        c.settimeout(T)
+        c.connect(("127.0.0.1", s.port))
+        c.setblocking(False)
+        socks.append(c)
+    sent = [0] * n
+    cut = size - (1 << 20)  # hold back the last MiB
+
+    def pump(limit, stall):
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < stall:
+            want = [c for i, c in enumerate(socks) if sent[i] < limit(i)]
+            if not want:
+                return
+            _, w, _ = select.select([], want, [], 0.05)
+            for c in w:
+                i = socks.index(c)
+                try:
+                    k = c.send(msgs[i][sent[i]:min(limit(i), sent[i] + (256 << 10))])
+                    sent[i] += k
+                    quiet_since = time.monotonic()
+                except BlockingIOError:
+                    pass
+
+    pump(lambda i: cut, 1.0)
+    grew = (vm_kib(s.proc.pid) - rss0) >> 10
+    # 24 MiB of admitted messages, a read or two per connection, and slack;
+    # before the limit this was 20 x 7 MiB
+    assert grew < 48, "RSS grew by %d MiB for %d unfinished messages" % (grew, n)
+    assert min(sent) < cut, "every client could send its whole message"
+    pump(lambda i: len(msgs[i]), 15.0)
+    assert sent == [len(m) for m in msgs]
+    for i, c in enumerate(socks):
+        c.setblocking(True)
+        c.settimeout(T)
+        _, content, _, _ = recv_msg(c)
+        assert content == b"First 10 bytes of request: " + bytes([65 + i]) * 10
+        c.close()
+    assert vm_kib(s.proc.pid, "VmHWM") - rss0 < 48 << 10
+
+
+def test_connection_limit_makes_new_clients_wait(app):
+    s = app("--max-conn", "3")
+    held = [connect(s.port) for _ in range(3)]
+    for c in held:  # accepted and served
+        c.sendall(search("ring"))
+        assert recv_msg(c)[2] == {"result": ANSWERS["ring"]}
+    late = connect(s.port)  # the kernel completes the handshake; berth waits
+    late.sendall(search("morpheus"))
+    late.settimeout(1.0)
+    with pytest.raises(socket.timeout):
+        late.recv(1)
+    assert s.wait_for("3 connections, the limit", timeout=5), s.output()
+    held.pop().close()
+    late.settimeout(T)
+    assert recv_msg(late)[2] == {"result": ANSWERS["morpheus"]}
+    late.close()
+    for c in held:
+        c.close()
+
+
+def test_limit_options_usage():
+    r = run_berth("app-server", "--max-conn", "0")
+    assert r.returncode == 2 and b"bad --max-conn" in r.stderr, r.stderr
+    r = run_berth("app-server", "--max-buffered", "1M")
+    assert r.returncode == 2 and b"one whole message must fit" in r.stderr, r.stderr
+    r = run_berth("app-server", "--message-timeout", "x")
+    assert r.returncode == 2 and b"bad --message-timeout" in r.stderr, r.stderr
 
 
 # ---- bad input: an error reply in protocol framing, then close ----
