@@ -137,7 +137,6 @@ struct conn {
     int partial;     /* c->in ends inside a message still arriving */
     int waiting;     /* in the admission queue: not reading */
     size_t admitted; /* bytes of the buffer budget the current message holds */
-    size_t counted;  /* buf_len(&in) as last added to s->buffered */
     /* loop_now() ms; 0: not running */
     uint64_t msg_start; /* the first byte of the partial message */
     uint64_t in_since;  /* the last byte of it */
@@ -161,7 +160,6 @@ struct srv {
     time_t full_said; /* when "limit reached" was last printed */
     size_t budget;    /* what unfinished messages may hold in all */
     size_t reserved;  /* the sum of the conns' `admitted` */
-    size_t buffered;  /* the sum of the conns' input, for the record */
     int msg_ms;       /* whole-message deadline; 0: none */
     struct conn *wait_head, *wait_tail;
     int admitting; /* inside admit_waiters */
@@ -244,13 +242,11 @@ static void unqueue(struct conn *c)
     c->waiting = 0;
 }
 
-/* Keeps s->buffered current; a buffer that held a large message is given
- * back once it is empty, or its pages would stay resident. */
-static void account(struct conn *c)
+/* A buffer that held a large message is given back once it is empty, or
+ * its pages would stay resident for the life of the connection. */
+static void shrink(struct conn *c)
 {
     if (!buf_len(&c->in) && c->in.cap > BUF_KEEP) buf_free(&c->in);
-    c->s->buffered = c->s->buffered - c->counted + buf_len(&c->in);
-    c->counted = buf_len(&c->in);
 }
 
 static void conn_free(struct conn *c)
@@ -265,8 +261,6 @@ static void conn_free(struct conn *c)
         s->head = c->next;
     if (c->next) c->next->prev = c->prev;
     unqueue(c);
-    buf_clear(&c->in);
-    account(c);
     buf_free(&c->in);
     buf_free(&c->out);
     app_dec_free(&c->dec);
@@ -452,7 +446,7 @@ static void conn_cb(struct loop *l, int fd, unsigned events, void *arg)
         conn_process(c);
         if ((rc = conn_write(c)) < 0) goto dead;
     }
-    account(c);
+    shrink(c);
 
     if (!buf_len(&c->out)) {
         if (c->state == C_FLUSH) goto dead;
@@ -462,7 +456,7 @@ static void conn_cb(struct loop *l, int fd, unsigned events, void *arg)
             shutdown(c->fd, SHUT_WR);
             c->state = C_DRAIN;
             buf_clear(&c->in);
-            account(c);
+            shrink(c);
             if (loop_timer_set(l, &c->timer, LINGER_MS, conn_timeout) < 0) goto dead;
         }
         if (c->state == C_DRAIN && c->eof) goto dead;
