@@ -40,9 +40,9 @@ def answer(header, content):
         action = request.get("action")
         if action == "search":
             value = request.get("value")
-            result = ANSWERS.get(value) or f'No match for "{value}".'
+            result = ANSWERS.get(value) or f"No match for '{value}'."
         else:
-            result = f'Error: invalid action "{action}".'
+            result = f"Error: invalid action '{action}'."
         body = json.dumps({"result": result}, ensure_ascii=False).encode("utf-8")
         return message(body, "text/json", "utf-8")
     return message(b"First 10 bytes of request: " + content[:10],

@@ -13,7 +13,8 @@
 
 static const char server_help[] =
     "usage: berth app-server [HOST PORT] [-b HOST] [-p PORT] [--timeout SEC]\n"
-    "                        [--max-content SIZE] [--data FILE] [-q]\n"
+    "                        [--message-timeout SEC] [--max-content SIZE]\n"
+    "                        [--max-conn N] [--max-buffered SIZE] [--data FILE] [-q]\n"
     "\n"
     "Serves the application protocol of Real Python's sockets guide (see\n"
     "docs/PROTOCOL.md) to many clients at once, until SIGINT/SIGTERM.  HOST and\n"
@@ -23,8 +24,14 @@ static const char server_help[] =
     "  -p, --port PORT       port (default 65432; 0 picks a free one)\n"
     "  -t, --timeout SEC     close a client that stalls inside a message, or stops\n"
     "                        reading its answers, for SEC seconds (default 30; 0: never)\n"
+    "      --message-timeout SEC  close a client whose message is not whole SEC\n"
+    "                        seconds after its first byte (default 60; 0: never)\n"
     "      --max-content SIZE  largest content-length accepted, k/M/G suffixes\n"
     "                        (default 16M)\n"
+    "      --max-conn N      clients at once; more wait to be accepted (default 1000)\n"
+    "      --max-buffered SIZE  memory for unfinished messages in all; a message\n"
+    "                        waits, unread, for its share (default 128M; at least\n"
+    "                        --max-content)\n"
     "  -d, --data FILE       search answers from a JSON object of strings instead of\n"
     "                        the built-in three\n"
     "  -q, --quiet           no line per refused client\n"
@@ -58,7 +65,7 @@ static int parse_max(const char *cmd, const char *s, size_t *out)
     return 0;
 }
 
-enum { OPT_MAX = 1000 };
+enum { OPT_MAX = 1000, OPT_MAX_CONN, OPT_MAX_BUF, OPT_MSG_TIMEOUT };
 
 int cmd_app_server(int argc, char **argv)
 {
@@ -67,6 +74,9 @@ int cmd_app_server(int argc, char **argv)
         {"port", required_argument, NULL, 'p'},
         {"timeout", required_argument, NULL, 't'},
         {"max-content", required_argument, NULL, OPT_MAX},
+        {"max-conn", required_argument, NULL, OPT_MAX_CONN},
+        {"max-buffered", required_argument, NULL, OPT_MAX_BUF},
+        {"message-timeout", required_argument, NULL, OPT_MSG_TIMEOUT},
         {"data", required_argument, NULL, 'd'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -92,6 +102,27 @@ int cmd_app_server(int argc, char **argv)
         case OPT_MAX:
             if (parse_max("app-server", optarg, &o.max_content)) return 2;
             break;
+        case OPT_MAX_CONN: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || errno || v < 1 || v > 1000000)
+                return cmd_usage_error("app-server", "bad --max-conn (1 to 1000000):", optarg);
+            o.max_conn = (size_t)v;
+            break;
+        }
+        case OPT_MAX_BUF: {
+            unsigned long long v;
+            if (cmd_parse_size(optarg, &v) < 0 || v == 0 || v > (1ULL << 40))
+                return cmd_usage_error("app-server", "bad --max-buffered (1 to 1T):", optarg);
+            o.max_buffered = (size_t)v;
+            break;
+        }
+        case OPT_MSG_TIMEOUT:
+            if ((o.message_timeout_ms = cmd_parse_seconds(optarg)) < 0)
+                return cmd_usage_error("app-server", "bad --message-timeout (seconds):", optarg);
+            if (o.message_timeout_ms == 0) o.message_timeout_ms = -1; /* 0: never */
+            break;
         case 'd':
             data = optarg;
             break;
@@ -105,6 +136,12 @@ int cmd_app_server(int argc, char **argv)
             return cmd_option_error("app-server", lopts, argv, c);
         }
     }
+    size_t content = o.max_content ? o.max_content : APP_CONTENT_MAX;
+    if (o.max_buffered && o.max_buffered < content)
+        return cmd_usage_error("app-server",
+                               "--max-buffered is below --max-content (16M unless given): "
+                               "one whole message must fit",
+                               NULL);
     int npos = argc - optind;
     if (npos == 2) {
         o.host = argv[optind];

@@ -12,6 +12,7 @@
 
 static const char server_help[] =
     "usage: berth echo-server [-p PORT] [-b HOST] [--model MODEL] [--udp] [-q]\n"
+    "                         [--send-timeout SEC]\n"
     "\n"
     "Echoes every byte back to the client that sent it, until SIGINT/SIGTERM.\n"
     "\n"
@@ -24,7 +25,9 @@ static const char server_help[] =
     "                    select     non-blocking, select(2); at most FD_SETSIZE fds\n"
     "                    epoll      non-blocking, the event loop (default)\n"
     "  -u, --udp         echo UDP datagrams instead (the model does not apply)\n"
-    "  -q, --quiet       no line per connection\n"
+    "  -q, --quiet       no line per connection (nor select's \"refusing\" lines)\n"
+    "  -T, --send-timeout SEC  drop a client that takes none of the echo it is\n"
+    "                    owed for SEC seconds, in every model (default 30; 0: never)\n"
     "  -h, --help        this text\n";
 
 static const char client_help[] =
@@ -49,18 +52,15 @@ static const char client_help[] =
 int cmd_echo_server(int argc, char **argv)
 {
     static const struct option lopts[] = {
-        {"port", required_argument, NULL, 'p'},
-        {"bind", required_argument, NULL, 'b'},
-        {"model", required_argument, NULL, 'm'},
-        {"udp", no_argument, NULL, 'u'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"port", required_argument, NULL, 'p'},  {"bind", required_argument, NULL, 'b'},
+        {"model", required_argument, NULL, 'm'}, {"udp", no_argument, NULL, 'u'},
+        {"quiet", no_argument, NULL, 'q'},       {"send-timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     struct echo_server_opt o = {.host = "127.0.0.1", .port = 65432, .model = ECHO_EPOLL};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":p:b:m:uqh", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:b:m:uqT:h", lopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if ((o.port = cmd_parse_port(optarg)) < 0)
@@ -84,6 +84,12 @@ int cmd_echo_server(int argc, char **argv)
             break;
         case 'q':
             o.quiet = 1;
+            break;
+        case 'T':
+            if ((o.send_timeout_ms = cmd_parse_seconds(optarg)) < 0)
+                return cmd_usage_error("echo-server",
+                                       "bad --send-timeout (seconds, 0 to 86400):", optarg);
+            if (o.send_timeout_ms == 0) o.send_timeout_ms = -1; /* 0: never */
             break;
         case 'h':
             fputs(server_help, stdout);

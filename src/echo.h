@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#define ECHO_SEND_TIMEOUT_MS 30000
+
 enum echo_model { ECHO_ITERATIVE, ECHO_FORK, ECHO_THREAD, ECHO_SELECT, ECHO_EPOLL };
 
 /* "iterative" ... "epoll" to the model, or BERTH_EUSAGE. */
@@ -21,7 +23,10 @@ struct echo_server_opt {
     int port;         /* 0 = pick a free one */
     enum echo_model model;
     int udp;   /* echo datagrams instead (the model does not apply) */
-    int quiet; /* no per-connection lines */
+    int quiet; /* no per-connection lines (nor select's "refusing" lines) */
+    /* a client that takes none of the echo it is owed for this long is
+     * dropped, in every model; 0 = ECHO_SEND_TIMEOUT_MS, < 0 = never */
+    int send_timeout_ms;
     FILE *out; /* "listening on ..." and per-connection lines; NULL = stdout */
 };
 

@@ -50,6 +50,30 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* The connection was made, so a timeout is about the server, not the
+ * network: say how far the exchange got. */
+static int tcp_timeout(const struct echo_client_opt *o, const char *where, int wr_done,
+                       unsigned long long sent, unsigned long long rcvd, char *why, size_t n)
+{
+    double t = o->timeout_ms / 1000.0;
+    if (wr_done && rcvd >= sent)
+        snprintf(why, n,
+                 "%s: received the echo (%llu bytes), but the server did not close the "
+                 "connection within %g s; raise --timeout if it is slow to close",
+                 where, rcvd, t);
+    else if (rcvd)
+        snprintf(why, n,
+                 "%s: received %llu of %llu bytes of the echo, then nothing for %g s; raise "
+                 "--timeout if the server is slow",
+                 where, rcvd, sent, t);
+    else
+        snprintf(why, n,
+                 "no echo from %s: timed out after %g s without a byte back; is it an echo "
+                 "server? raise --timeout to wait longer",
+                 where, t);
+    return -ETIMEDOUT;
+}
+
 /* Sends, half-closes and copies the echo to out_fd, all at once: a large
  * input must not deadlock against a server that stops reading until we read. */
 static int client_tcp(const struct echo_client_opt *o, int fd, const char *where, char *why,
@@ -59,6 +83,7 @@ static int client_tcp(const struct echo_client_opt *o, int fd, const char *where
     const char *pend = o->data;
     size_t plen = o->data ? o->len : 0;
     int in_eof = o->data != NULL, wr_done = 0, rc;
+    unsigned long long sent = 0, rcvd = 0; /* to say what a timeout cut short */
 
     if ((rc = net_set_nonblock(fd, 1)) < 0) return fail(why, n, rc, "%s", where);
     for (;;) {
@@ -72,7 +97,7 @@ static int client_tcp(const struct echo_client_opt *o, int fd, const char *where
         int r = poll(p, (nfds_t)nfds, o->timeout_ms > 0 ? o->timeout_ms : -1);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return fail(why, n, -errno, "%s", where);
-        if (r == 0) return fail(why, n, -ETIMEDOUT, "no echo from %s", where);
+        if (r == 0) return tcp_timeout(o, where, wr_done, sent, rcvd, why, n);
         if (nfds == 2 && p[1].revents) {
             ssize_t got = read(o->in_fd, in, sizeof in);
             if (got < 0 && errno != EINTR && errno != EAGAIN)
@@ -84,7 +109,7 @@ static int client_tcp(const struct echo_client_opt *o, int fd, const char *where
             ssize_t w = send(fd, pend, plen, MSG_NOSIGNAL);
             if (w < 0 && errno != EINTR && errno != EAGAIN)
                 return fail(why, n, -errno, "cannot send to %s", where);
-            if (w > 0) pend += w, plen -= (size_t)w;
+            if (w > 0) pend += w, plen -= (size_t)w, sent += (size_t)w;
         }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t got = recv(fd, back, sizeof back, 0);
@@ -93,6 +118,7 @@ static int client_tcp(const struct echo_client_opt *o, int fd, const char *where
                 return fail(why, n, -errno, "cannot receive from %s", where);
             if (got > 0 && (rc = write_all(o->out_fd, back, (size_t)got)) < 0)
                 return fail(why, n, rc, "cannot write %s", "standard output");
+            if (got > 0) rcvd += (size_t)got;
         }
     }
 }

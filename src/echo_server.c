@@ -6,10 +6,9 @@
  * each thread's, each forked child's (the pipe is inherited) -- wakes up and
  * keeps waking up.  The epoll model gets them from the event loop instead. */
 #include "echo.h"
+#include "echo_srv.h"
 
-#include "buf.h"
 #include "err.h"
-#include "loop.h"
 #include "net.h"
 
 #include <errno.h>
@@ -19,18 +18,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK           (64 * 1024)
-#define HIGH_WATER      (256 * 1024) /* unsent bytes past which we stop reading */
-#define SEND_TIMEOUT_MS 30000        /* blocking models: a peer that never reads */
-#define STOP_GRACE_MS   5000         /* after a stop signal, to flush what was read */
-#define THREAD_STACK    (256 * 1024)
-#define ACCEPT_PAUSE_MS 100 /* out of descriptors: wait this long before accepting again */
+#define THREAD_STACK (256 * 1024)
 
 static const char *const model_names[] = {
     [ECHO_ITERATIVE] = "iterative", [ECHO_FORK] = "fork",   [ECHO_THREAD] = "thread",
@@ -49,17 +42,10 @@ const char *echo_model_name(enum echo_model m)
     return (unsigned)m < sizeof model_names / sizeof model_names[0] ? model_names[m] : "?";
 }
 
-struct srv {
-    const struct echo_server_opt *o;
-    FILE *out;
-    int lfd;
-    time_t complained; /* when accept trouble was last reported */
-};
-
 /* Whether a failed accept calls for a pause: out of descriptors or memory
  * will not go away by retrying at once, and a level-triggered listener
  * would spin.  Reported at most once a minute. */
-static int accept_trouble(struct srv *s, int rc)
+int echo_accept_trouble(struct echo_srv *s, int rc)
 {
     if (rc == -EAGAIN || rc == -EINTR) return 0;
     time_t now = time(NULL);
@@ -71,20 +57,20 @@ static int accept_trouble(struct srv *s, int rc)
     return rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM;
 }
 
-static uint64_t mono_ms(void)
+uint64_t echo_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void log_open(struct srv *s, const char *peer)
+void echo_log_open(struct echo_srv *s, const char *peer)
 {
     if (!s->o->quiet) fprintf(s->out, "connection from %s\n", peer);
 }
 
-static void log_close(struct srv *s, const char *peer, unsigned long long in,
-                      unsigned long long out, int rc)
+void echo_log_close(struct echo_srv *s, const char *peer, unsigned long long in,
+                    unsigned long long out, int rc)
 {
     if (s->o->quiet) return;
     if (rc < 0)
@@ -94,7 +80,7 @@ static void log_close(struct srv *s, const char *peer, unsigned long long in,
         fprintf(s->out, "%s: %llu bytes in, %llu bytes out, closed\n", peer, in, out);
 }
 
-static void peer_str(const struct net_addr *a, char *out, size_t n)
+void echo_peer_str(const struct net_addr *a, char *out, size_t n)
 {
     if (a->ss.ss_family == AF_UNIX)
         snprintf(out, n, "unix client");
@@ -170,17 +156,17 @@ static int wait_listener(int lfd)
 }
 
 /* The blocking models' pause after accept trouble; a stop cuts it short. */
-static void pause_accepting(struct srv *s, int rc)
+static void pause_accepting(struct echo_srv *s, int rc)
 {
-    if (!accept_trouble(s, rc)) return;
+    if (!echo_accept_trouble(s, rc)) return;
     struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
     poll(&p, 1, ACCEPT_PAUSE_MS);
 }
 
 /* Sends all of p[0..n), waiting in poll() rather than in send() so that a
  * stop is noticed: from then on the peer has STOP_GRACE_MS to take the
- * rest.  Before that, a peer that takes nothing for SEND_TIMEOUT_MS fails. */
-static int send_all_or_stop(int fd, const char *p, size_t n)
+ * rest.  Before that, a peer that takes nothing for s->send_ms fails. */
+static int send_all_or_stop(const struct echo_srv *s, int fd, const char *p, size_t n)
 {
     uint64_t deadline = 0;
     while (n) {
@@ -193,30 +179,30 @@ static int send_all_or_stop(int fd, const char *p, size_t n)
         if (w < 0 && errno != EAGAIN && errno != EINTR) return -errno;
         struct pollfd q[2] = {{.fd = fd, .events = POLLOUT},
                               {.fd = stop_pipe[0], .events = POLLIN}};
-        int wait = SEND_TIMEOUT_MS;
+        int wait = s->send_ms ? s->send_ms : -1;
         if (deadline) {
-            uint64_t now = mono_ms();
+            uint64_t now = echo_mono_ms();
             if (now >= deadline) return -ETIMEDOUT;
             wait = (int)(deadline - now);
         }
         int r = poll(q, deadline ? 1 : 2, wait);
         if (r < 0 && errno != EINTR) return -errno;
         if (r == 0) return -ETIMEDOUT;
-        if (r > 0 && !deadline && q[1].revents) deadline = mono_ms() + STOP_GRACE_MS;
+        if (r > 0 && !deadline && q[1].revents) deadline = echo_mono_ms() + STOP_GRACE_MS;
     }
     return 0;
 }
 
 /* Echoes one connection with blocking I/O until the peer half-closes, or the
  * server stops: reading stops then, and everything read is sent back. */
-static void serve_blocking(struct srv *s, int fd, const char *peer)
+static void serve_blocking(struct echo_srv *s, int fd, const char *peer)
 {
     char data[16384];
     unsigned long long in = 0, out = 0;
     int rc = 0;
     struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
 
-    log_open(s, peer);
+    echo_log_open(s, peer);
     if ((rc = net_set_nonblock(fd, 0)) < 0) goto done;
     for (;;) {
         int r = poll(p, 2, -1);
@@ -234,17 +220,17 @@ static void serve_blocking(struct srv *s, int fd, const char *peer)
             break;
         }
         in += (size_t)got;
-        if ((rc = send_all_or_stop(fd, data, (size_t)got)) < 0) break;
+        if ((rc = send_all_or_stop(s, fd, data, (size_t)got)) < 0) break;
         out += (size_t)got;
     }
 done:
     close(fd);
-    log_close(s, peer, in, out, rc);
+    echo_log_close(s, peer, in, out, rc);
 }
 
 /* ---- iterative: one client at a time, seed 000's loop ---- */
 
-static int run_iterative(struct srv *s)
+static int run_iterative(struct echo_srv *s)
 {
     while (wait_listener(s->lfd)) {
         struct net_addr peer;
@@ -254,7 +240,7 @@ static int run_iterative(struct srv *s)
             continue;
         }
         char ps[128];
-        peer_str(&peer, ps, sizeof ps);
+        echo_peer_str(&peer, ps, sizeof ps);
         serve_blocking(s, fd, ps);
     }
     return 0;
@@ -277,7 +263,7 @@ static void reap(int *children, int block)
     }
 }
 
-static int run_fork(struct srv *s)
+static int run_fork(struct echo_srv *s)
 {
     int children = 0;
     for (;;) {
@@ -291,7 +277,7 @@ static int run_fork(struct srv *s)
             continue;
         }
         char ps[128];
-        peer_str(&peer, ps, sizeof ps);
+        echo_peer_str(&peer, ps, sizeof ps);
         fflush(s->out); /* or the child would print the parent's buffer again */
         pid_t pid = fork();
         if (pid == 0) {
@@ -318,7 +304,7 @@ static pthread_cond_t live_cv = PTHREAD_COND_INITIALIZER;
 static int live_threads;
 
 struct job {
-    struct srv *s;
+    struct echo_srv *s;
     int fd;
     char peer[128];
 };
@@ -334,7 +320,7 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static int run_thread(struct srv *s)
+static int run_thread(struct echo_srv *s)
 {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -359,7 +345,7 @@ static int run_thread(struct srv *s)
         }
         j->s = s;
         j->fd = fd;
-        peer_str(&peer, j->peer, sizeof j->peer);
+        echo_peer_str(&peer, j->peer, sizeof j->peer);
         pthread_mutex_lock(&live_mu);
         live_threads++;
         pthread_mutex_unlock(&live_mu);
@@ -384,301 +370,9 @@ static int run_thread(struct srv *s)
     return 0;
 }
 
-/* ---- the non-blocking connection both select and epoll use ---- */
-
-struct conn {
-    struct conn *prev, *next;
-    int fd;
-    int rd_eof; /* the peer half-closed (or we stopped reading for good) */
-    int err;
-    void *owner;    /* epoll: the server, for the callbacks */
-    struct buf out; /* read but not yet echoed: the echo reads straight into it */
-    unsigned long long in, sent;
-    char peer[128];
-};
-
-struct conns {
-    struct conn *head;
-    int n;
-};
-
-static struct conn *conn_new(struct conns *cs, int fd, const struct net_addr *peer)
-{
-    struct conn *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
-    c->fd = fd;
-    buf_init(&c->out, 0);
-    peer_str(peer, c->peer, sizeof c->peer);
-    c->next = cs->head;
-    if (cs->head) cs->head->prev = c;
-    cs->head = c;
-    cs->n++;
-    return c;
-}
-
-static void conn_free(struct srv *s, struct conns *cs, struct conn *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        cs->head = c->next;
-    if (c->next) c->next->prev = c->prev;
-    cs->n--;
-    close(c->fd);
-    log_close(s, c->peer, c->in, c->sent, c->err);
-    buf_free(&c->out);
-    free(c);
-}
-
-/* One read (when allowed) and as many writes as the socket takes. */
-static void conn_io(struct conn *c, int can_read)
-{
-    if (can_read && !c->rd_eof && !c->err && buf_len(&c->out) < HIGH_WATER) {
-        ssize_t r = buf_read_fd(&c->out, c->fd, CHUNK);
-        if (r > 0)
-            c->in += (size_t)r;
-        else if (r == 0)
-            c->rd_eof = 1;
-        else if (r != -EAGAIN)
-            c->err = (int)r;
-    }
-    while (!c->err && buf_len(&c->out)) {
-        ssize_t w = send(c->fd, buf_head(&c->out), buf_len(&c->out), MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            if (errno != EAGAIN) c->err = -errno;
-            break;
-        }
-        buf_consume(&c->out, (size_t)w);
-        c->sent += (size_t)w;
-    }
-}
-
-/* Whether c is finished: errored, or nothing left to send and nothing more
- * to read (the peer half-closed, or the server is stopping). */
-static int conn_done(const struct conn *c, int stop)
-{
-    return c->err || (!buf_len(&c->out) && (c->rd_eof || stop));
-}
-
-static int conn_wants_read(const struct conn *c, int stop)
-{
-    return !stop && !c->rd_eof && !c->err && buf_len(&c->out) < HIGH_WATER;
-}
-
-/* ---- select: non-blocking, one thread, select(2) ---- */
-
-static int run_select(struct srv *s)
-{
-    struct conns cs = {0};
-    int stop = 0;
-    struct timespec t0 = {0};
-    uint64_t paused_until = 0; /* accept trouble: leave the listener alone until then */
-
-    for (;;) {
-        fd_set r, w;
-        FD_ZERO(&r);
-        FD_ZERO(&w);
-        /* once stopping, the never-drained pipe would make select spin */
-        int maxfd = stop ? -1 : stop_pipe[0];
-        if (!stop) FD_SET(stop_pipe[0], &r);
-        if (paused_until && mono_ms() >= paused_until) paused_until = 0;
-        if (!stop && !paused_until) {
-            FD_SET(s->lfd, &r);
-            if (s->lfd > maxfd) maxfd = s->lfd;
-        }
-        for (struct conn *c = cs.head; c; c = c->next) {
-            if (conn_wants_read(c, stop)) FD_SET(c->fd, &r);
-            if (buf_len(&c->out)) FD_SET(c->fd, &w);
-            if (c->fd > maxfd) maxfd = c->fd;
-        }
-        struct timeval tv = {.tv_sec = 1}, *tvp = stop ? &tv : NULL;
-        if (paused_until) {
-            tv.tv_sec = 0;
-            tv.tv_usec = ACCEPT_PAUSE_MS * 1000;
-            tvp = &tv;
-        }
-        int n = select(maxfd + 1, &r, &w, NULL, tvp);
-        if (n < 0 && errno != EINTR) return -errno;
-        if (n < 0) continue;
-
-        if (!stop && FD_ISSET(stop_pipe[0], &r)) {
-            stop = 1;
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            for (struct conn *c = cs.head, *next; c; c = next) {
-                next = c->next;
-                if (conn_done(c, stop)) conn_free(s, &cs, c);
-            }
-            continue;
-        }
-        if (stop) {
-            struct timespec now;
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            if (!cs.n || (now.tv_sec - t0.tv_sec) * 1000 > STOP_GRACE_MS) break;
-        }
-        if (!stop && !paused_until && FD_ISSET(s->lfd, &r)) {
-            for (int i = 0; i < 64; i++) {
-                struct net_addr peer;
-                int fd = net_accept(s->lfd, &peer);
-                if (fd < 0) {
-                    if (accept_trouble(s, fd)) paused_until = mono_ms() + ACCEPT_PAUSE_MS;
-                    break;
-                }
-                if (fd >= FD_SETSIZE) {
-                    char ps[128];
-                    peer_str(&peer, ps, sizeof ps);
-                    fprintf(s->out,
-                            "refusing %s: descriptor %d is past FD_SETSIZE (%d), which "
-                            "select(2) cannot watch; use --model epoll\n",
-                            ps, fd, FD_SETSIZE);
-                    close(fd);
-                    continue;
-                }
-                struct conn *c = conn_new(&cs, fd, &peer);
-                if (!c) {
-                    close(fd);
-                    continue;
-                }
-                log_open(s, c->peer);
-            }
-        }
-        for (struct conn *c = cs.head, *next; c; c = next) {
-            next = c->next;
-            if (FD_ISSET(c->fd, &r) || FD_ISSET(c->fd, &w)) conn_io(c, FD_ISSET(c->fd, &r));
-            if (conn_done(c, stop)) conn_free(s, &cs, c);
-        }
-    }
-    while (cs.head)
-        conn_free(s, &cs, cs.head);
-    return 0;
-}
-
-/* ---- epoll: the library's event loop ---- */
-
-struct esrv {
-    struct srv *s;
-    struct loop *l;
-    struct conns cs;
-    int stop;
-    struct loop_timer grace;
-    struct loop_timer resume; /* accepting again after accept trouble */
-};
-
-static void econn_cb(struct loop *l, int fd, unsigned events, void *arg);
-
-/* Re-arms c's interest from its state, or frees it when it is finished. */
-static void econn_update(struct esrv *es, struct conn *c)
-{
-    if (conn_done(c, es->stop)) {
-        loop_io_del(es->l, c->fd);
-        conn_free(es->s, &es->cs, c);
-        if (es->stop && !es->cs.n) loop_stop(es->l);
-        return;
-    }
-    unsigned ev =
-        (conn_wants_read(c, es->stop) ? LOOP_READ : 0) | (buf_len(&c->out) ? LOOP_WRITE : 0);
-    if (ev != loop_io_get(es->l, c->fd) && loop_io_set(es->l, c->fd, ev, econn_cb, c) < 0) {
-        c->err = -ENOMEM;
-        loop_io_del(es->l, c->fd);
-        conn_free(es->s, &es->cs, c);
-    }
-}
-
-static void econn_cb(struct loop *l, int fd, unsigned events, void *arg)
-{
-    struct conn *c = arg;
-    (void)l;
-    (void)fd;
-    conn_io(c, (events & (LOOP_READ | LOOP_HUP)) != 0);
-    econn_update(c->owner, c);
-}
-
-static void eaccept_cb(struct loop *l, int fd, unsigned events, void *arg);
-
-static void eresume_cb(struct loop *l, struct loop_timer *t)
-{
-    struct esrv *es = (struct esrv *)((char *)t - offsetof(struct esrv, resume));
-    if (!es->stop) loop_io_set(l, es->s->lfd, LOOP_READ, eaccept_cb, es);
-}
-
-static void eaccept_cb(struct loop *l, int fd, unsigned events, void *arg)
-{
-    struct esrv *es = arg;
-    (void)l;
-    (void)events;
-    for (int i = 0; i < 64; i++) {
-        struct net_addr peer;
-        int cfd = net_accept(fd, &peer);
-        if (cfd < 0) {
-            if (accept_trouble(es->s, cfd)) {
-                loop_io_set(l, fd, 0, eaccept_cb, es);
-                loop_timer_set(l, &es->resume, ACCEPT_PAUSE_MS, eresume_cb);
-            }
-            break;
-        }
-        struct conn *c = conn_new(&es->cs, cfd, &peer);
-        if (!c) {
-            close(cfd);
-            continue;
-        }
-        c->owner = es;
-        log_open(es->s, c->peer);
-        if (loop_io_set(es->l, cfd, LOOP_READ, econn_cb, c) < 0) {
-            c->err = -ENOMEM;
-            conn_free(es->s, &es->cs, c);
-        }
-    }
-}
-
-static void egrace_cb(struct loop *l, struct loop_timer *t)
-{
-    (void)t;
-    loop_stop(l);
-}
-
-static void estop_cb(struct loop *l, int signo, void *arg)
-{
-    struct esrv *es = arg;
-    (void)signo;
-    if (es->stop) return;
-    es->stop = 1;
-    loop_io_del(l, es->s->lfd);
-    loop_timer_stop(l, &es->resume);
-    for (struct conn *c = es->cs.head, *next; c; c = next) {
-        next = c->next;
-        econn_update(es, c);
-    }
-    if (!es->cs.n)
-        loop_stop(l);
-    else
-        loop_timer_set(l, &es->grace, STOP_GRACE_MS, egrace_cb);
-}
-
-static int run_epoll(struct srv *s)
-{
-    struct esrv es = {.s = s};
-    int rc;
-    es.l = loop_new();
-    if (!es.l) return -ENOMEM;
-    if ((rc = loop_signal(es.l, SIGINT, estop_cb, &es)) < 0 ||
-        (rc = loop_signal(es.l, SIGTERM, estop_cb, &es)) < 0 ||
-        (rc = loop_io_set(es.l, s->lfd, LOOP_READ, eaccept_cb, &es)) < 0)
-        goto fail;
-    rc = loop_run(es.l);
-fail:
-    while (es.cs.head) {
-        loop_io_del(es.l, es.cs.head->fd);
-        conn_free(s, &es.cs, es.cs.head);
-    }
-    loop_timer_stop(es.l, &es.grace);
-    loop_timer_stop(es.l, &es.resume);
-    loop_free(es.l);
-    return rc;
-}
-
 /* ---- UDP: every datagram back to its sender, boundaries kept ---- */
 
-static int run_udp(struct srv *s)
+static int run_udp(struct echo_srv *s)
 {
     static char data[65536];
     struct pollfd p[2] = {{.fd = s->lfd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
@@ -696,7 +390,7 @@ static int run_udp(struct srv *s)
             sendto(s->lfd, data, (size_t)got, MSG_NOSIGNAL, (struct sockaddr *)&peer.ss, peer.len);
         if (!s->o->quiet) {
             char ps[128];
-            peer_str(&peer, ps, sizeof ps);
+            echo_peer_str(&peer, ps, sizeof ps);
             if (sent < 0)
                 fprintf(s->out, "%s: %zd bytes in, not echoed: %s\n", ps, got, err_str(-errno));
             else
@@ -708,7 +402,10 @@ static int run_udp(struct srv *s)
 
 int echo_server_run(const struct echo_server_opt *o, char *why, size_t n)
 {
-    struct srv s = {.o = o, .out = o->out ? o->out : stdout, .lfd = -1};
+    struct echo_srv s = {.o = o, .out = o->out ? o->out : stdout, .lfd = -1};
+    s.send_ms = o->send_timeout_ms < 0    ? 0
+                : o->send_timeout_ms == 0 ? ECHO_SEND_TIMEOUT_MS
+                                          : o->send_timeout_ms;
     const char *host = o->host ? o->host : "";
     int is_unix = !strncmp(host, "unix:", 5);
     char where[300];
@@ -772,10 +469,10 @@ int echo_server_run(const struct echo_server_opt *o, char *why, size_t n)
             rc = run_thread(&s);
             break;
         case ECHO_SELECT:
-            rc = run_select(&s);
+            rc = echo_run_select(&s, stop_pipe[0]);
             break;
         case ECHO_EPOLL:
-            rc = run_epoll(&s);
+            rc = echo_run_epoll(&s);
             break;
         default:
             rc = BERTH_EUSAGE;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -62,6 +63,39 @@ int net_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
     return 0;
 }
 
+/* "localhost", "x.localhost", with or without the root's trailing dot */
+static int is_localhost(const char *host)
+{
+    size_t n = host ? strlen(host) : 0;
+    if (n && host[n - 1] == '.') n--;
+    static const char name[] = "localhost";
+    size_t k = sizeof name - 1;
+    return n >= k && !strncasecmp(host + n - k, name, k) && (n == k || host[n - k - 1] == '.');
+}
+
+/* Appends the loopback address of `family` unless out[0..n) has it. */
+static int add_loopback(struct net_addr *out, int n, int max, int family, int port)
+{
+    for (int i = 0; i < n; i++)
+        if (out[i].ss.ss_family == family) return n;
+    if (n >= max) return n;
+    memset(&out[n], 0, sizeof out[n]);
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out[n].ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        a->sin6_addr = in6addr_loopback;
+        out[n].len = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&out[n].ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        out[n].len = sizeof *a;
+    }
+    return n + 1;
+}
+
 static int unix_addr(const char *host, struct net_addr *out)
 {
     const char *path = host + strlen(UNIX_PREFIX);
@@ -104,17 +138,26 @@ int net_resolve(const char *host, int port, int socktype, int passive, struct ne
     }
     struct addrinfo *res, *ai;
     int rc = getaddrinfo(node, serv, &hints, &res);
-    if (rc == EAI_SYSTEM) return -errno;
+    int local = !passive && is_localhost(node);
+    if (rc == EAI_SYSTEM && !local) return -errno;
     if (rc == EAI_MEMORY) return -ENOMEM;
-    if (rc != 0) return BERTH_ERESOLVE;
+    if (rc != 0 && !local) return BERTH_ERESOLVE;
     int n = 0;
-    for (ai = res; ai && n < max; ai = ai->ai_next) {
+    for (ai = rc ? NULL : res; ai && n < max; ai = ai->ai_next) {
         if (ai->ai_addrlen > sizeof out[n].ss) continue;
         memset(&out[n], 0, sizeof out[n]);
         memcpy(&out[n].ss, ai->ai_addr, ai->ai_addrlen);
         out[n++].len = ai->ai_addrlen;
     }
-    freeaddrinfo(res);
+    if (rc == 0) freeaddrinfo(res);
+    if (local) {
+        /* RFC 6761 6.3: localhost is the loopback.  /etc/hosts often names
+         * only 127.0.0.1, and AI_ADDRCONFIG drops ::1 on hosts without a
+         * global IPv6 address, so a server bound on ::1 alone would be out
+         * of reach; after what the resolver said, try both (as curl does). */
+        n = add_loopback(out, n, max, AF_INET, port);
+        n = add_loopback(out, n, max, AF_INET6, port);
+    }
     return n ? n : BERTH_ERESOLVE;
 }
 
@@ -246,15 +289,18 @@ int net_connect(const char *host, int port, int socktype, int timeout_ms, struct
     struct net_addr addrs[8];
     int n = net_resolve(host, port, socktype, 0, addrs, 8);
     if (n < 0) return n;
-    int fd = BERTH_ERESOLVE;
+    int rc = BERTH_ERESOLVE;
     for (int i = 0; i < n; i++) {
-        fd = connect_one(&addrs[i], socktype, timeout_ms);
+        int fd = connect_one(&addrs[i], socktype, timeout_ms);
         if (fd >= 0) {
             if (peer) *peer = addrs[i];
-            break;
+            return fd;
         }
+        /* report the first real answer ("refused", "timed out"), not that a
+         * later address's family or route does not exist here */
+        if (i == 0 || rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL || rc == -ENETUNREACH) rc = fd;
     }
-    return fd;
+    return rc;
 }
 
 int net_set_nonblock(int fd, int on)

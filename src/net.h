@@ -20,7 +20,9 @@ struct net_addr {
 int net_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 
 /* Resolves host/port for socktype (SOCK_STREAM or SOCK_DGRAM) into up to
- * max addresses; `passive` for binding.  Returns how many. */
+ * max addresses; `passive` for binding.  Returns how many.  For connecting,
+ * "localhost" (and *.localhost) always includes 127.0.0.1 and ::1 after what
+ * the resolver returns (RFC 6761). */
 int net_resolve(const char *host, int port, int socktype, int passive, struct net_addr *out,
                 int max);
 
@@ -41,7 +43,8 @@ int net_listen(const char *host, int port, int socktype, const struct net_listen
  * or -errno (-EAGAIN when the queue is empty). */
 int net_accept(int lfd, struct net_addr *peer);
 
-/* Connects to host/port (each resolved address in turn) within timeout_ms
+/* Connects to host/port (each resolved address in turn, "localhost" always
+ * both 127.0.0.1 and ::1) within timeout_ms
  * (<= 0: no limit).  Returns a blocking, close-on-exec fd; *peer (if
  * non-NULL) receives the address that answered. */
 int net_connect(const char *host, int port, int socktype, int timeout_ms, struct net_addr *peer);

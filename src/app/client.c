@@ -34,13 +34,17 @@ static size_t utf8_printable(const unsigned char *p, size_t n)
     return cp < 0xa0 ? 0 : len; /* C1 controls include the 8-bit CSI */
 }
 
-void app_print_escaped(FILE *f, const char *s, size_t n)
+/* text: backslashes, newlines and tabs are the text's own and go out as
+ * they are; otherwise they are escaped too */
+static void print_safe(FILE *f, const char *s, size_t n, int text)
 {
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         unsigned char c = p[i];
         size_t k;
-        if (c == '\\')
+        if (text && (c == '\\' || c == '\n' || c == '\t'))
+            fputc(c, f), i++;
+        else if (c == '\\')
             fputs("\\\\", f), i++;
         else if (c == '\n')
             fputs("\\n", f), i++;
@@ -55,6 +59,16 @@ void app_print_escaped(FILE *f, const char *s, size_t n)
         else
             fprintf(f, "\\x%02x", c), i++;
     }
+}
+
+void app_print_escaped(FILE *f, const char *p, size_t n)
+{
+    print_safe(f, p, n, 0);
+}
+
+void app_print_text(FILE *f, const char *p, size_t n)
+{
+    print_safe(f, p, n, 1);
 }
 
 static json_t *base64(const char *s, size_t n)
@@ -122,12 +136,13 @@ static int print_response(const struct app_client_opt *o, FILE *f, const struct 
     } else if (m->json && !err) {
         const json_t *r = json_object_get(m->json, "result");
         if (json_is_string(r)) {
-            app_print_escaped(f, json_string_value(r), json_string_length(r));
+            /* as the reference's print(f"Got result: {result}"): the text */
+            app_print_text(f, json_string_value(r), json_string_length(r));
         } else {
             /* not the reference's shape: show the whole content */
             struct buf b;
             buf_init(&b, 0);
-            if (app_json_dump(&b, m->json) == 0) app_print_escaped(f, buf_head(&b), buf_len(&b));
+            if (app_json_dump(&b, m->json) == 0) app_print_text(f, buf_head(&b), buf_len(&b));
             buf_free(&b);
         }
         fputc('\n', f);
@@ -189,8 +204,29 @@ int app_client_run(const struct app_client_opt *o, char *why, size_t n)
         r = buf_read_fd(&b, fd, 65536);
         if (r == 0)
             eof = 1;
-        else if (r < 0) {
-            rc = r == -EAGAIN ? -ETIMEDOUT : (int)r;
+        else if (r == -EAGAIN) {
+            /* connected, so the server stalled: say how far it got */
+            rc = -ETIMEDOUT;
+            double t = o->timeout_ms / 1000.0;
+            if (!buf_len(&b))
+                snprintf(
+                    why, n,
+                    "timed out: no response from the server within %g s; is it an app-protocol "
+                    "server? raise --timeout to wait longer",
+                    t);
+            else if (d.header)
+                snprintf(why, n,
+                         "received %zu of %zu bytes of the response, then nothing for %g s; "
+                         "raise --timeout if the server is slow",
+                         buf_len(&b), d.head_size + d.content_len, t);
+            else
+                snprintf(why, n,
+                         "received %zu bytes of the response's header, then nothing for %g s; "
+                         "raise --timeout if the server is slow",
+                         buf_len(&b), t);
+            goto fail;
+        } else if (r < 0) {
+            rc = (int)r;
             err_fmt(why, n, rc, buf_len(&b) ? "truncated response" : "no response from the server");
             goto fail;
         }

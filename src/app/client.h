@@ -27,5 +27,8 @@ int app_client_run(const struct app_client_opt *o, char *why, size_t n);
  * everything else escaped (\n, \t, \\, \xNN), so bytes from a peer can never
  * drive the terminal. */
 void app_print_escaped(FILE *f, const char *p, size_t n);
+/* The same for text: backslashes, newlines and tabs are written as they are
+ * (C:\dir stays C:\dir); other controls are still escaped. */
+void app_print_text(FILE *f, const char *p, size_t n);
 
 #endif

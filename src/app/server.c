@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READ_CHUNK  65536
-#define HIGH_WATER  (256u << 10) /* stop reading while this much is unsent */
+#define HIGH_WATER  (64u << 10)  /* stop reading while this much is unsent */
+#define BUF_KEEP    (256u << 10) /* an empty input buffer larger than this is freed */
 #define LINGER_MS   2000         /* how long an error reply waits for the peer */
 #define ACCEPT_WAIT 100          /* pause after EMFILE instead of spinning */
 
@@ -96,15 +98,17 @@ int app_respond(const json_t *table, const struct app_msg *req, struct buf *out,
             json_is_string(value)
                 ? json_object_getn(table, json_string_value(value), json_string_length(value))
                 : NULL;
-        if (hit) {
+        /* the reference writes `table.get(query) or f"No match for '{query}'."`
+         * (single quotes since 2022): an empty answer counts as no match */
+        if (hit && json_string_length(hit)) {
             rc = buf_append(&r, json_string_value(hit), json_string_length(hit));
-        } else if ((rc = buf_append(&r, "No match for \"", 14)) == 0 &&
+        } else if ((rc = buf_append(&r, "No match for '", 14)) == 0 &&
                    (rc = put_value(&r, value)) == 0) {
-            rc = buf_append(&r, "\".", 2);
+            rc = buf_append(&r, "'.", 2);
         }
-    } else if ((rc = buf_append(&r, "Error: invalid action \"", 23)) == 0 &&
+    } else if ((rc = buf_append(&r, "Error: invalid action '", 23)) == 0 &&
                (rc = put_value(&r, action)) == 0) {
-        rc = buf_append(&r, "\".", 2);
+        rc = buf_append(&r, "'.", 2);
     }
     if (rc == 0) rc = reply_text(out, "result", buf_head(&r), buf_len(&r));
     buf_free(&r);
@@ -126,9 +130,17 @@ struct conn {
     struct loop_timer timer; /* the timer callback finds its conn by offsetof */
     struct srv *s;
     struct conn *prev, *next;
+    struct conn *wnext; /* the admission queue, while waiting */
     int fd;
     enum conn_state state;
-    int eof; /* the peer will send nothing more */
+    int eof;         /* the peer will send nothing more */
+    int partial;     /* c->in ends inside a message still arriving */
+    int waiting;     /* in the admission queue: not reading */
+    size_t admitted; /* bytes of the buffer budget the current message holds */
+    /* loop_now() ms; 0: not running */
+    uint64_t msg_start; /* the first byte of the partial message */
+    uint64_t in_since;  /* the last byte of it */
+    uint64_t out_since; /* answers owed and none taken since */
     struct buf in, out;
     struct app_dec dec;
     char peer[64];
@@ -143,9 +155,99 @@ struct srv {
     const json_t *table;
     struct conn *head;
     struct loop_timer accept_pause;
+    size_t nconn, max_conn;
+    int full;         /* at max_conn: the listener is quiet */
+    time_t full_said; /* when "limit reached" was last printed */
+    size_t budget;    /* what unfinished messages may hold in all */
+    size_t reserved;  /* the sum of the conns' `admitted` */
+    int msg_ms;       /* whole-message deadline; 0: none */
+    struct conn *wait_head, *wait_tail;
+    int admitting; /* inside admit_waiters */
 };
 
+static void accept_cb(struct loop *l, int fd, unsigned events, void *arg);
 static void conn_cb(struct loop *l, int fd, unsigned events, void *arg);
+static int conn_arm(struct conn *c, int progress);
+static void conn_free(struct conn *c);
+
+static size_t msg_size(const struct conn *c)
+{
+    return c->dec.head_size + c->dec.content_len;
+}
+
+/* Gives the waiting connections, in order, the budget their message needs
+ * while it lasts.  First come, first served: a large message is not passed
+ * over for ever by small ones. */
+static void admit_waiters(struct srv *s)
+{
+    if (s->admitting) return; /* conn_free below comes back here */
+    s->admitting = 1;
+    while (s->wait_head && s->reserved + msg_size(s->wait_head) <= s->budget) {
+        struct conn *c = s->wait_head;
+        s->wait_head = c->wnext;
+        if (!s->wait_head) s->wait_tail = NULL;
+        c->wnext = NULL;
+        c->waiting = 0;
+        c->admitted = msg_size(c);
+        s->reserved += c->admitted;
+        /* the time it waited was ours, not its: the message starts now */
+        c->msg_start = c->in_since = 0;
+        if (conn_arm(c, 1) < 0) conn_free(c);
+    }
+    s->admitting = 0;
+}
+
+/* The current message is done with (answered, refused, or its connection
+ * gone): its share of the budget goes to whoever waits. */
+static void release(struct conn *c)
+{
+    if (!c->admitted) return;
+    c->s->reserved -= c->admitted;
+    c->admitted = 0;
+    admit_waiters(c->s);
+}
+
+/* The current message's header is parsed: the message may grow to its full
+ * size only with a share of the budget; otherwise it waits in line. */
+static void admit(struct conn *c)
+{
+    struct srv *s = c->s;
+    if (c->admitted || c->waiting || !c->dec.header) return;
+    if (!s->wait_head && s->reserved + msg_size(c) <= s->budget) {
+        c->admitted = msg_size(c);
+        s->reserved += c->admitted;
+        return;
+    }
+    c->waiting = 1;
+    c->msg_start = c->in_since = 0;
+    if (s->wait_tail)
+        s->wait_tail->wnext = c;
+    else
+        s->wait_head = c;
+    s->wait_tail = c;
+}
+
+static void unqueue(struct conn *c)
+{
+    struct srv *s = c->s;
+    if (!c->waiting) return;
+    struct conn **p = &s->wait_head, *prev = NULL;
+    while (*p && *p != c) {
+        prev = *p;
+        p = &prev->wnext;
+    }
+    if (*p) *p = c->wnext;
+    if (s->wait_tail == c) s->wait_tail = prev;
+    c->wnext = NULL;
+    c->waiting = 0;
+}
+
+/* A buffer that held a large message is given back once it is empty, or
+ * its pages would stay resident for the life of the connection. */
+static void shrink(struct conn *c)
+{
+    if (!buf_len(&c->in) && c->in.cap > BUF_KEEP) buf_free(&c->in);
+}
 
 static void conn_free(struct conn *c)
 {
@@ -158,10 +260,22 @@ static void conn_free(struct conn *c)
     else
         s->head = c->next;
     if (c->next) c->next->prev = c->prev;
+    unqueue(c);
     buf_free(&c->in);
     buf_free(&c->out);
     app_dec_free(&c->dec);
+    s->nconn--;
+    /* below the limit again: accept (unless an EMFILE pause is running) */
+    if (s->full && !loop_timer_armed(&s->accept_pause)) {
+        s->full = 0;
+        loop_io_set(s->l, s->lfd, LOOP_READ, accept_cb, s);
+    }
+    size_t held = c->admitted;
     free(c);
+    if (held) {
+        s->reserved -= held;
+        admit_waiters(s);
+    }
 }
 
 /* Queues {"error": why} and moves to C_ERROR; the peer hears why before the
@@ -170,34 +284,49 @@ static void conn_refuse(struct conn *c, const char *why)
 {
     if (!c->s->o->quiet) fprintf(c->s->out, "%s: %s; closing\n", c->peer, why);
     buf_clear(&c->in);
+    c->partial = 0;
+    unqueue(c);
     if (reply_text(&c->out, "error", why, strlen(why)) < 0) buf_clear(&c->out);
     c->state = C_ERROR;
+    release(c);
 }
 
 /* Answers every whole request in c->in, in order, while the output is
  * below the high-water mark. */
 static void conn_process(struct conn *c)
 {
-    while (c->state == C_OPEN && buf_len(&c->out) < HIGH_WATER) {
+    while (c->state == C_OPEN && !c->waiting && buf_len(&c->out) < HIGH_WATER) {
         struct app_msg m;
         ssize_t r = app_decode(&c->dec, buf_head(&c->in), buf_len(&c->in), c->eof, &m);
         if (r == 0) {
+            c->partial = buf_len(&c->in) > 0;
             if (c->eof) c->state = C_FLUSH; /* a clean end between messages */
+            admit(c);
             return;
         }
         if (r < 0) {
             conn_refuse(c, c->dec.why);
             return;
         }
+        c->partial = 0;
+        c->msg_start = c->in_since = 0;
         char why[128];
         int rc = app_respond(c->s->table, &m, &c->out, why, sizeof why);
         app_msg_free(&m);
         buf_consume(&c->in, (size_t)r);
+        release(c);
         if (rc == BERTH_EPROTO)
             conn_refuse(c, why);
         else if (rc < 0)
             conn_refuse(c, err_str(rc));
     }
+}
+
+/* Whether c may read now: never past its share of the budget. */
+static int conn_reads(const struct conn *c)
+{
+    return c->state == C_DRAIN ||
+           (c->state == C_OPEN && !c->eof && !c->waiting && buf_len(&c->out) < HIGH_WATER);
 }
 
 /* Reads once; 1 on progress, 0 on nothing, < 0 on a dead connection. */
@@ -229,14 +358,36 @@ static int conn_write(struct conn *c)
     return progress;
 }
 
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+    return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* The silence deadline of the partial message (--timeout) and its whole
+ * deadline (--message-timeout); 0: none */
+static uint64_t msg_deadline(const struct conn *c, int *whole)
+{
+    const struct srv *s = c->s;
+    uint64_t quiet = c->in_since && s->o->timeout_ms > 0 ? c->in_since + s->o->timeout_ms : 0;
+    uint64_t all = c->msg_start && s->msg_ms ? c->msg_start + (uint64_t)s->msg_ms : 0;
+    if (whole) *whole = all && (!quiet || all <= quiet);
+    return earliest(quiet, all);
+}
+
 static void conn_timeout(struct loop *l, struct loop_timer *t)
 {
     struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
-    (void)l;
-    if (c->state == C_OPEN && buf_len(&c->in) && !buf_len(&c->out)) {
-        /* half a message and then silence */
-        char why[96];
-        snprintf(why, sizeof why, "timeout: no complete message within %d ms", c->s->o->timeout_ms);
+    int whole;
+    uint64_t d = msg_deadline(c, &whole);
+    if (c->state == C_OPEN && d && d <= loop_now(l)) {
+        /* half a message and then silence, or a message that trickles */
+        char why[128];
+        if (whole)
+            snprintf(why, sizeof why,
+                     "timeout: message not complete within %d ms of its first byte", c->s->msg_ms);
+        else
+            snprintf(why, sizeof why, "timeout: no complete message within %d ms",
+                     c->s->o->timeout_ms);
         conn_refuse(c, why);
         conn_cb(c->s->l, c->fd, 0, c);
         return;
@@ -245,16 +396,45 @@ static void conn_timeout(struct loop *l, struct loop_timer *t)
     conn_free(c);
 }
 
+/* Sets interest and timer from c's state; `progress`: bytes moved just now. */
+static int conn_arm(struct conn *c, int progress)
+{
+    struct srv *s = c->s;
+    struct loop *l = s->l;
+    unsigned ev = (conn_reads(c) ? LOOP_READ : 0) | (buf_len(&c->out) ? LOOP_WRITE : 0);
+    if (ev != loop_io_get(l, c->fd) && loop_io_set(l, c->fd, ev, conn_cb, c) < 0) return -ENOMEM;
+    if (c->state == C_DRAIN) return 0; /* the linger timer runs */
+
+    uint64_t now = loop_now(l);
+    if (c->partial && c->state == C_OPEN && !c->waiting) {
+        if (!c->msg_start) c->msg_start = now;
+        if (!c->in_since || progress) c->in_since = now;
+    } else {
+        c->msg_start = c->in_since = 0;
+    }
+    if (!buf_len(&c->out))
+        c->out_since = 0;
+    else if (!c->out_since || progress)
+        c->out_since = now;
+    uint64_t d = msg_deadline(c, NULL);
+    if (c->out_since && s->o->timeout_ms > 0)
+        d = earliest(d, c->out_since + (uint64_t)s->o->timeout_ms);
+    if (!d)
+        loop_timer_stop(l, &c->timer);
+    else if (!loop_timer_armed(&c->timer) || c->timer.when != d)
+        return loop_timer_set(l, &c->timer, d > now ? d - now : 0, conn_timeout);
+    return 0;
+}
+
 /* One step of the connection's state machine, then interest and timer are
  * re-armed from the state (quark's pattern). */
 static void conn_cb(struct loop *l, int fd, unsigned events, void *arg)
 {
     struct conn *c = arg;
-    struct srv *s = c->s;
     int progress = 0, rc;
     (void)fd;
 
-    if ((events & (LOOP_READ | LOOP_HUP)) && !c->eof) {
+    if ((events & (LOOP_READ | LOOP_HUP)) && conn_reads(c)) {
         if ((rc = conn_read(c)) < 0) goto dead;
         progress |= rc;
     }
@@ -266,6 +446,7 @@ static void conn_cb(struct loop *l, int fd, unsigned events, void *arg)
         conn_process(c);
         if ((rc = conn_write(c)) < 0) goto dead;
     }
+    shrink(c);
 
     if (!buf_len(&c->out)) {
         if (c->state == C_FLUSH) goto dead;
@@ -275,33 +456,16 @@ static void conn_cb(struct loop *l, int fd, unsigned events, void *arg)
             shutdown(c->fd, SHUT_WR);
             c->state = C_DRAIN;
             buf_clear(&c->in);
+            shrink(c);
             if (loop_timer_set(l, &c->timer, LINGER_MS, conn_timeout) < 0) goto dead;
         }
         if (c->state == C_DRAIN && c->eof) goto dead;
     }
-
-    unsigned ev = 0;
-    if (c->state == C_DRAIN || (c->state == C_OPEN && !c->eof && buf_len(&c->out) < HIGH_WATER))
-        ev |= LOOP_READ;
-    if (buf_len(&c->out)) ev |= LOOP_WRITE;
-    if (ev != loop_io_get(l, c->fd) && loop_io_set(l, c->fd, ev, conn_cb, c) < 0) goto dead;
-
-    /* the timeout counts silence while something is half done */
-    if (c->state != C_DRAIN && s->o->timeout_ms > 0) {
-        if (buf_len(&c->in) || buf_len(&c->out)) {
-            if (progress || !loop_timer_armed(&c->timer))
-                if (loop_timer_set(l, &c->timer, (uint64_t)s->o->timeout_ms, conn_timeout) < 0)
-                    goto dead;
-        } else {
-            loop_timer_stop(l, &c->timer);
-        }
-    }
+    if (conn_arm(c, progress) < 0) goto dead;
     return;
 dead:
     conn_free(c);
 }
-
-static void accept_cb(struct loop *l, int fd, unsigned events, void *arg);
 
 static void accept_resume(struct loop *l, struct loop_timer *t)
 {
@@ -314,6 +478,21 @@ static void accept_cb(struct loop *l, int fd, unsigned events, void *arg)
     struct srv *s = arg;
     (void)events;
     for (int i = 0; i < 64; i++) {
+        if (s->nconn >= s->max_conn) {
+            /* the listener stays quiet until a connection ends: new clients
+             * wait in the kernel's queue, and no wake-up is wasted */
+            loop_io_set(l, fd, 0, accept_cb, s);
+            s->full = 1;
+            time_t now = time(NULL);
+            if (!s->o->quiet && now - s->full_said >= 60) {
+                fprintf(s->out,
+                        "%zu connections, the limit: new clients wait until one closes "
+                        "(--max-conn)\n",
+                        s->max_conn);
+                s->full_said = now;
+            }
+            return;
+        }
         struct net_addr peer;
         int cfd = net_accept(fd, &peer);
         if (cfd == -EMFILE || cfd == -ENFILE || cfd == -ENOBUFS || cfd == -ENOMEM) {
@@ -339,6 +518,7 @@ static void accept_cb(struct loop *l, int fd, unsigned events, void *arg)
         c->next = s->head;
         if (s->head) s->head->prev = c;
         s->head = c;
+        s->nconn++;
         if (loop_io_set(l, cfd, LOOP_READ, conn_cb, c) < 0) conn_free(c);
     }
 }
@@ -354,6 +534,15 @@ int app_server_run(const struct app_server_opt *o, char *why, size_t n)
 {
     struct srv s = {.o = o, .out = o->out ? o->out : stdout, .lfd = -1, .table = o->table};
     int rc;
+    s.max_conn = o->max_conn ? o->max_conn : APP_MAX_CONN;
+    s.msg_ms = o->message_timeout_ms < 0    ? 0
+               : o->message_timeout_ms == 0 ? APP_MESSAGE_TIMEOUT_MS
+                                            : o->message_timeout_ms;
+    /* one message of the largest size must always fit, or it would wait
+     * for ever */
+    size_t one = (o->max_content ? o->max_content : APP_CONTENT_MAX) + 2 + APP_HEADER_MAX;
+    s.budget = o->max_buffered ? o->max_buffered : APP_BUFFERED_MAX;
+    if (s.budget < one) s.budget = one;
     if (!s.table && !(s.table = s.own_table = app_table_default())) return -ENOMEM;
 
     struct net_listen_opt lo = {.nonblock = 1};

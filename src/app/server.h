@@ -13,15 +13,27 @@
 
 #include <stdio.h>
 
+#define APP_MAX_CONN           1000
+#define APP_BUFFERED_MAX       (128u << 20)
+#define APP_MESSAGE_TIMEOUT_MS 60000
+
 struct app_server_opt {
-    const char *host;    /* "127.0.0.1", "::", "unix:/path"; NULL = all */
-    int port;            /* 0 = pick a free one */
-    int timeout_ms;      /* drop a peer stalled inside a message (or not
-                            reading its answers) this long; <= 0 = never */
-    size_t max_content;  /* content-length limit; 0 = APP_CONTENT_MAX */
-    const json_t *table; /* search answers (object of strings); NULL = built-in */
-    int quiet;           /* no line per refused connection */
-    FILE *out;           /* "listening on ..." and error lines; NULL = stdout */
+    const char *host;   /* "127.0.0.1", "::", "unix:/path"; NULL = all */
+    int port;           /* 0 = pick a free one */
+    int timeout_ms;     /* drop a peer stalled inside a message (or not
+                           reading its answers) this long; <= 0 = never */
+    size_t max_content; /* content-length limit; 0 = APP_CONTENT_MAX */
+    size_t max_conn;    /* connections at once; more wait to be accepted;
+                           0 = APP_MAX_CONN */
+    /* what unfinished messages may hold in all: a message whose header is
+     * read waits (unread) for its share; 0 = APP_BUFFERED_MAX, raised to one
+     * message of max_content when smaller */
+    size_t max_buffered;
+    int message_timeout_ms; /* a message must arrive whole within this of its
+                               first byte; 0 = APP_MESSAGE_TIMEOUT_MS, < 0 never */
+    const json_t *table;    /* search answers (object of strings); NULL = built-in */
+    int quiet;              /* no line per refused connection */
+    FILE *out;              /* "listening on ..." and error lines; NULL = stdout */
 };
 
 /* Listens, prints "listening on ADDR (app protocol)" and serves until SIGINT

@@ -8,6 +8,7 @@ ensure_ascii=False) writes them, which is what the reference sends."""
 import json
 import os
 import random
+import select
 import socket
 import struct
 import sys
@@ -16,7 +17,19 @@ import time
 
 import pytest
 
-from conftest import run_berth
+from conftest import BERTH, run_berth
+
+# The reference server's two non-answers, as its f-strings (libserver.py in
+# realpython/materials since 2022) build them: single quotes, the value as is.
+def no_match(query):
+    return f"No match for '{query}'."
+
+
+def invalid_action(action):
+    return f"Error: invalid action '{action}'."
+
+
+T = 20  # socket timeout: a hang fails the test instead of the suite
 
 ANSWERS = {
     "morpheus": "Follow the white rabbit. \U0001f430",
@@ -139,7 +152,8 @@ def test_the_three_answers_byte_for_byte(app, value):
 def test_no_match(app):
     s = app()
     _, _, obj, data = ask(s.port, search("neo"))
-    assert obj == {"result": 'No match for "neo".'}
+    assert obj == {"result": no_match("neo")}
+    assert data == encode({"result": "No match for 'neo'."})
     assert data == encode(obj)
 
 
@@ -147,14 +161,15 @@ def test_no_match_keeps_unicode_and_quotes(app):
     s = app()
     value = 'sp\u00e9cial "quoted" \\ \u0001'
     _, _, obj, data = ask(s.port, search(value))
-    assert obj == {"result": 'No match for "%s".' % value}
+    assert obj == {"result": no_match(value)}
     assert data == encode(obj)
 
 
 def test_invalid_action(app):
     s = app()
     _, _, obj, data = ask(s.port, encode({"action": "find", "value": "ring"}))
-    assert obj == {"result": 'Error: invalid action "find".'}
+    assert obj == {"result": invalid_action("find")}
+    assert data == encode({"result": "Error: invalid action 'find'."})
     assert data == encode(obj)
 
 
@@ -183,11 +198,14 @@ def test_big_endian_request_accepted(app):
 
 def test_data_file(app, tmp_path):
     f = tmp_path / "answers.json"
-    f.write_text(json.dumps({"neo": "The One.", "\u00e9t\u00e9": "summer"}), encoding="utf-8")
+    table = {"neo": "The One.", "\u00e9t\u00e9": "summer", "void": ""}
+    f.write_text(json.dumps(table), encoding="utf-8")
     s = app("--data", str(f))
     assert ask(s.port, search("neo"))[2] == {"result": "The One."}
+    # the reference's `table.get(query) or no_match`: an empty answer is no match
+    assert ask(s.port, search("void"))[2] == {"result": table.get("void") or no_match("void")}
     assert ask(s.port, search("\u00e9t\u00e9"))[2] == {"result": "summer"}
-    assert ask(s.port, search("morpheus"))[2] == {"result": 'No match for "morpheus".'}
+    assert ask(s.port, search("morpheus"))[2] == {"result": no_match("morpheus")}
 
 
 def test_data_file_invalid(tmp_path):
@@ -206,7 +224,7 @@ def test_keeps_connection_open_and_answers_in_order(app):
         for value in ["ring", "neo", "morpheus", "\U0001f436"]:
             c.sendall(search(value))
             _, _, obj, _ = recv_msg(c)
-            assert obj == {"result": ANSWERS.get(value, 'No match for "%s".' % value)}
+            assert obj == {"result": ANSWERS.get(value, no_match(value))}
 
 
 def test_pipelined_requests_one_segment(app):
@@ -219,7 +237,7 @@ def test_pipelined_requests_one_segment(app):
         for i, v in enumerate(values):
             _, content, obj, _ = recv_msg(c)
             if i % 3:
-                assert obj == {"result": ANSWERS.get(v, 'No match for "%s".' % v)}
+                assert obj == {"result": ANSWERS.get(v, no_match(v))}
             else:
                 assert content == b"First 10 bytes of request: " + v.encode()[:10]
         c.shutdown(socket.SHUT_WR)
@@ -261,7 +279,7 @@ def test_100_concurrent_clients(app):
                     v = random.choice(list(ANSWERS) + ["x%d-%d" % (i, j)])
                     c.sendall(search(v))
                     obj = recv_msg(c)[2]
-                    assert obj == {"result": ANSWERS.get(v, 'No match for "%s".' % v)}
+                    assert obj == {"result": ANSWERS.get(v, no_match(v))}
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
 
@@ -346,6 +364,139 @@ def test_client_that_never_reads_does_not_block_others(app):
     assert ask(s.port, search("ring"))[2] == {"result": ANSWERS["ring"]}
     hog.close()
     assert s.alive()
+
+
+def test_trickled_message_is_cut_by_the_message_timeout(app):
+    """1 byte every 0.2 s is never silent for --timeout, but a message must
+    arrive whole within --message-timeout of its first byte."""
+    s = app("--timeout", "1", "--message-timeout", "1.5")
+    body = b"t" * 1000
+    c = connect(s.port)
+    c.sendall(encode(body, "binary/x", "binary")[:-len(body)])  # the header
+    t0 = time.monotonic()
+    c.settimeout(0.2)
+    got = b""
+    while time.monotonic() - t0 < 10:
+        try:
+            c.send(b"t")
+        except OSError:
+            break
+        try:
+            got += c.recv(4096)
+            if got:
+                break
+        except socket.timeout:
+            pass
+    c.settimeout(T)
+    while True:  # the rest of the error reply
+        try:
+            (hlen,) = struct.unpack(">H", got[:2])
+            if len(got) >= 2 + hlen + json.loads(got[2:2 + hlen])["content-length"]:
+                break
+        except (struct.error, ValueError):
+            pass
+        more = c.recv(4096)
+        assert more, got
+        got += more
+    (hlen,) = struct.unpack(">H", got[:2])
+    err = json.loads(got[2 + hlen:])["error"]
+    assert "not complete within 1500 ms of its first byte" in err, err
+    assert 1.3 < time.monotonic() - t0 < 5
+    c.close()
+
+
+with open(BERTH, "rb") as _f:
+    SANITIZED = b"__asan_init" in _f.read()
+
+
+def vm_kib(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s" % field)
+
+
+def test_unfinished_messages_share_a_bounded_buffer(app):
+    """20 clients each send most of an 8 MiB message and stop: the server
+    holds about --max-buffered for them, not 20 x 8 MiB; the others wait,
+    unread, and every message is answered once they all finish."""
+    n, size = 20, 8 << 20
+    s = app("--max-content", "8M", "--max-buffered", "24M", "-q")
+    rss0 = vm_kib(s.proc.pid)
+    msgs = [encode(bytes([65 + i]) * size, "binary/x", "binary") for i in range(n)]
+    socks = []
+    for _ in range(n):
+        c = socket.socket()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 << 10)
+        c.settimeout(T)
+        c.connect(("127.0.0.1", s.port))
+        c.setblocking(False)
+        socks.append(c)
+    sent = [0] * n
+    cut = size - (1 << 20)  # hold back the last MiB
+
+    def pump(limit, stall):
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < stall:
+            want = [c for i, c in enumerate(socks) if sent[i] < limit(i)]
+            if not want:
+                return
+            _, w, _ = select.select([], want, [], 0.05)
+            for c in w:
+                i = socks.index(c)
+                try:
+                    k = c.send(msgs[i][sent[i]:min(limit(i), sent[i] + (256 << 10))])
+                    sent[i] += k
+                    quiet_since = time.monotonic()
+                except BlockingIOError:
+                    pass
+
+    pump(lambda i: cut, 1.0)
+    grew = (vm_kib(s.proc.pid) - rss0) >> 10
+    # 24 MiB of admitted messages, a read or two per connection, and slack;
+    # before the limit this was 20 x 7 MiB
+    assert grew < 48, "RSS grew by %d MiB for %d unfinished messages" % (grew, n)
+    assert min(sent) < cut, "every client could send its whole message"
+    pump(lambda i: len(msgs[i]), 15.0)
+    assert sent == [len(m) for m in msgs]
+    for i, c in enumerate(socks):
+        c.setblocking(True)
+        c.settimeout(T)
+        _, content, _, _ = recv_msg(c)
+        assert content == b"First 10 bytes of request: " + bytes([65 + i]) * 10
+        c.close()
+    if not SANITIZED:  # ASan's quarantine keeps freed messages resident
+        assert vm_kib(s.proc.pid, "VmHWM") - rss0 < 48 << 10
+
+
+def test_connection_limit_makes_new_clients_wait(app):
+    s = app("--max-conn", "3")
+    held = [connect(s.port) for _ in range(3)]
+    for c in held:  # accepted and served
+        c.sendall(search("ring"))
+        assert recv_msg(c)[2] == {"result": ANSWERS["ring"]}
+    late = connect(s.port)  # the kernel completes the handshake; berth waits
+    late.sendall(search("morpheus"))
+    late.settimeout(1.0)
+    with pytest.raises(socket.timeout):
+        late.recv(1)
+    assert s.wait_for("3 connections, the limit", timeout=5), s.output()
+    held.pop().close()
+    late.settimeout(T)
+    assert recv_msg(late)[2] == {"result": ANSWERS["morpheus"]}
+    late.close()
+    for c in held:
+        c.close()
+
+
+def test_limit_options_usage():
+    r = run_berth("app-server", "--max-conn", "0")
+    assert r.returncode == 2 and b"bad --max-conn" in r.stderr, r.stderr
+    r = run_berth("app-server", "--max-buffered", "1M")
+    assert r.returncode == 2 and b"one whole message must fit" in r.stderr, r.stderr
+    r = run_berth("app-server", "--message-timeout", "x")
+    assert r.returncode == 2 and b"bad --message-timeout" in r.stderr, r.stderr
 
 
 # ---- bad input: an error reply in protocol framing, then close ----
@@ -545,6 +696,28 @@ def test_client_escapes_binary_responses():
     assert r.stdout == b"ok \\x1b[31m\\x00\\xff\\n\\\\ caf\xc3\xa9 \\xc2\\x9b\n"
 
 
+def test_client_prints_a_text_result_as_text():
+    # the reference client prints f"Got result: {result}": the text itself
+    result = "C:\\dir\nline 2\tcaf\u00e9"
+    srv = OneShotServer(encode({"result": result}))
+    r = srv.client("search", "x")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == result.encode() + b"\n"
+    # --json keeps JSON's escaped form
+    srv = OneShotServer(encode({"result": result}))
+    r = srv.client("search", "x", "--json")
+    assert r.returncode == 0, r.stderr
+    assert b'"C:\\\\dir\\nline 2\\tcaf\xc3\xa9"' in r.stdout, r.stdout
+    assert json.loads(r.stdout)["content"] == {"result": result}
+
+
+def test_client_text_result_cannot_drive_the_terminal():
+    srv = OneShotServer(encode({"result": "a\x1b[2Jb\rc\x7f\u009b"}))
+    r = srv.client("search", "x")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"a\\x1b[2Jb\\rc\\x7f\\xc2\\x9b\n"
+
+
 def test_client_json_output_binary():
     body = bytes(range(12))
     srv = OneShotServer(encode(body, "binary/custom-server-binary-type", "binary"))
@@ -586,6 +759,35 @@ def test_client_timeout_when_server_is_silent():
     assert r.returncode == 1
     assert b"timed out" in r.stderr, r.stderr
     assert time.monotonic() - t0 < 2.5
+
+
+def test_client_timeout_mid_response_says_what_came():
+    reply = encode({"result": "cut short"})
+    srv = OneShotServer(reply[:-4], hold=3)  # most of the answer, then silence
+    r = run_berth("app-client", "127.0.0.1", str(srv.port), "search", "x", "--timeout", "0.5")
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "received %d of %d bytes of the response, then nothing for 0.5 s" % (
+        len(reply) - 4, len(reply)) in err, err
+    assert "reachable" not in err, err
+
+
+def test_client_timeout_after_connecting_does_not_blame_the_network():
+    srv = OneShotServer(None, hold=3)  # reads, never answers
+    r = run_berth("app-client", "127.0.0.1", str(srv.port), "search", "x", "--timeout", "0.5")
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "no response from the server within 0.5 s" in err, err
+    assert "reachable" not in err, err
+
+
+def test_client_does_not_wait_for_a_close_after_its_answer():
+    # as app-client.py: one response processed, then the client closes
+    srv = OneShotServer(encode({"result": "ok"}), hold=3)
+    t0 = time.monotonic()
+    r = run_berth("app-client", "127.0.0.1", str(srv.port), "search", "x", "--timeout", "2")
+    assert r.returncode == 0 and r.stdout == b"ok\n", r.stderr
+    assert time.monotonic() - t0 < 1.5
 
 
 def test_client_connection_refused():

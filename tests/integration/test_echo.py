@@ -255,6 +255,125 @@ def test_stop_with_a_client_that_never_reads(server):
         c.close()
 
 
+with open(BERTH, "rb") as _f:
+    SANITIZED = b"__asan_init" in _f.read()
+
+
+def vm_kib(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for %d" % (field, pid))
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def stall_clients(port, n):
+    """n clients, with small socket buffers, that send until nothing more
+    goes (the server has stopped reading) and never read."""
+    socks = []
+    for _ in range(n):
+        c = socket.socket()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 << 10)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        c.settimeout(T)
+        c.connect(("127.0.0.1", port))
+        c.setblocking(False)
+        socks.append(c)
+    chunk = b"s" * (64 << 10)
+    sent = {c: 0 for c in socks}
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < 0.5:
+        _, w, _ = select.select([], socks, [], 0.05)
+        for c in w:
+            try:
+                sent[c] += c.send(chunk)
+                quiet_since = time.monotonic()
+            except BlockingIOError:
+                pass
+            except OSError:
+                pass  # dropped already (a slow machine): counted below
+    return socks, sent
+
+
+def dropped(c):
+    """Whether the server has closed c (a reset answers our next send)."""
+    try:
+        c.send(b"x")
+        return False
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_client_that_never_reads_is_dropped_after_send_timeout(server, model):
+    """Every model drops a client that takes none of its echo for
+    --send-timeout, and holds a bounded amount for it meanwhile."""
+    n = {"iterative": 1, "fork": 4, "thread": 8}.get(model, 80)
+    # 256 KiB held per connection at most, and slack; ASan doubles it (shadow
+    # memory, and the quarantine keeps the buffer's smaller earlier copies)
+    bound = (n * 400 + 8192) * (2 if SANITIZED else 1)
+    s = server("echo-server", "-p", "0", "--model", model, "--send-timeout", "1")
+    pid = s.proc.pid
+    assert roundtrip(connect(s.port), b"up") == b"up"  # the model is running
+    assert s.wait_for("closed$")
+    fds0, rss0 = open_fds(pid), vm_kib(pid)
+    t0 = time.monotonic()
+    socks, sent = stall_clients(s.port, n)
+    assert all(sent.values()), "some clients could not send at all"
+    if model in ("select", "epoll"):
+        # the server keeps at most its high-water mark (256 KiB) plus one read
+        # per connection, whatever the client sends
+        grew = vm_kib(pid) - rss0
+        assert grew < bound, "RSS grew by %d KiB for %d stalled clients" % (grew, n)
+    deadline = time.monotonic() + 15
+    left = list(socks)
+    while left and time.monotonic() < deadline:
+        left = [c for c in left if not dropped(c)]
+        time.sleep(0.1)
+    assert not left, "%d of %d clients still connected after %.1f s" % (
+        len(left), n, time.monotonic() - t0)
+    assert s.wait_for("closed: timed out", timeout=5), s.output()
+    if model in ("select", "epoll"):
+        for _ in range(100):
+            if open_fds(pid) <= fds0:
+                break
+            time.sleep(0.05)
+        assert open_fds(pid) <= fds0
+        assert vm_kib(pid, "VmHWM") - rss0 < bound
+    for c in socks:
+        c.close()
+    # and it still serves
+    assert roundtrip(connect(s.port), b"after") == b"after"
+    assert s.stop() == 0
+
+
+def test_send_timeout_usage():
+    r = run_berth("echo-server", "--send-timeout", "soon")
+    assert r.returncode == 2 and b"bad --send-timeout" in r.stderr, r.stderr
+    r = run_berth("echo-server", "--help")
+    assert b"--send-timeout SEC" in r.stdout
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_sigterm_exits_at_once(server, model):
+    s = server("echo-server", "-p", "0", "--model", model, "-q")
+    assert roundtrip(connect(s.port), b"warm") == b"warm"
+    idle = connect(s.port)  # owed nothing: nothing to wait for
+    time.sleep(0.2)  # accepted (no output line with -q to poll for)
+    t0 = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(5) == 0
+    # before: select slept out a 1 s timeout; 0.6 s leaves room for a loaded machine
+    assert time.monotonic() - t0 < 0.6, model
+    idle.close()
+
+
 def test_logs_peer_and_byte_counts(server):
     for m in MODELS:
         srv = server("echo-server", "-p", "0", "--model", m)
@@ -337,6 +456,51 @@ def test_client_timeout_never_hangs():
     ls.close()
 
 
+class EchoNoClose:
+    """A tiny server that echoes what one client sends (up to `keep` bytes of
+    it) once the client half-closes, then keeps the connection open."""
+
+    def __init__(self, keep=None):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        self.keep = keep
+        self.done = threading.Event()
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        c, _ = self.ls.accept()
+        c.settimeout(T)
+        data = recv_all(c)
+        c.sendall(data if self.keep is None else data[:self.keep])
+        self.done.wait(T)
+        c.close()
+        self.ls.close()
+
+
+def test_client_says_the_echo_came_but_the_close_did_not():
+    srv = EchoNoClose()
+    r = run_berth("echo", "-p", str(srv.port), "-s", "hello", "--timeout", "0.5")
+    srv.done.set()
+    assert r.returncode == 1
+    assert r.stdout == b"hello"
+    err = r.stderr.decode()
+    assert "received the echo (5 bytes), but the server did not close the connection " \
+           "within 0.5 s" in err, err
+    assert "reachable" not in err, err
+
+
+def test_client_says_how_much_of_the_echo_came():
+    srv = EchoNoClose(keep=2)
+    r = run_berth("echo", "-p", str(srv.port), "-s", "hello", "--timeout", "0.5")
+    srv.done.set()
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "received 2 of 5 bytes of the echo, then nothing for 0.5 s" in err, err
+    assert "reachable" not in err, err
+
+
 def test_help_and_usage_errors():
     for cmd in ("echo-server", "echo"):
         r = run_berth(cmd, "--help")
@@ -386,6 +550,15 @@ def test_dual_stack(server):
     s = server("echo-server", "-b", "::", "-p", "0")
     assert roundtrip(connect(s.port, "::1", socket.AF_INET6), b"six") == b"six"
     assert roundtrip(connect(s.port, "127.0.0.1"), b"four") == b"four"
+
+
+@pytest.mark.skipif(not have_ipv6(), reason="no ::1 here")
+def test_client_reaches_localhost_bound_on_ipv6_only(server):
+    """-i localhost tries every loopback address, not just the first one
+    the resolver gives (often 127.0.0.1 alone)."""
+    s = server("echo-server", "-b", "::1", "-p", "0", "-q")
+    r = run_berth("echo", "-i", "localhost", "-p", str(s.port), "-s", "six")
+    assert r.returncode == 0 and r.stdout == b"six\n", r.stderr
 
 
 def test_hostname(server):
@@ -490,18 +663,28 @@ def test_select_refuses_past_fd_setsize(server):
         pytest.skip("needs 2200 file descriptors")
     resource.setrlimit(resource.RLIMIT_NOFILE, (2200, hard))
     try:
-        s = server("echo-server", "-p", "0", "--model", "select", "-q")
-        socks = []
-        try:
-            for _ in range(1030):
-                socks.append(connect(s.port))
-            assert s.wait_for("past FD_SETSIZE", timeout=10), s.output()
-            assert "use --model epoll" in s.output()
-            socks.pop().close()
-            assert roundtrip(socks.pop(0), b"first") == b"first"
-        finally:
-            for c in socks:
-                c.close()
-        assert s.stop() == 0
+        for quiet in (True, False):
+            s = server("echo-server", "-p", "0", "--model", "select", *(["-q"] if quiet else []))
+            socks = []
+            try:
+                for _ in range(1040):
+                    socks.append(connect(s.port))
+                # the last ones are closed by the server
+                last = socks.pop()
+                last.settimeout(10)
+                assert last.recv(1) == b""
+                last.close()
+                assert roundtrip(socks.pop(0), b"first") == b"first"
+                lines = [l for l in s.output().splitlines() if "past FD_SETSIZE" in l]
+                if quiet:
+                    assert lines == [], lines  # -q silences them
+                else:
+                    # one line for a burst, not one per connection
+                    assert len(lines) == 1, lines
+                    assert "use --model epoll" in lines[0]
+            finally:
+                for c in socks:
+                    c.close()
+            assert s.stop() == 0
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -446,23 +446,23 @@ Test(respond, the_reference_answers)
     cr_assert_str_eq(r, "In the caves beneath the Misty Mountains. \360\237\222\215");
     free(r);
     r = answer_of("{\"action\": \"search\", \"value\": \"Morpheus\"}");
-    cr_assert_str_eq(r, "No match for \"Morpheus\".");
+    cr_assert_str_eq(r, "No match for 'Morpheus'.");
     free(r);
     r = answer_of("{\"action\": \"searc\", \"value\": \"ring\"}");
-    cr_assert_str_eq(r, "Error: invalid action \"searc\".");
+    cr_assert_str_eq(r, "Error: invalid action 'searc'.");
     free(r);
 }
 
 Test(respond, non_string_values_appear_as_json)
 {
     char *r = answer_of("{\"action\": \"search\", \"value\": [1, 2.5]}");
-    cr_assert_str_eq(r, "No match for \"[1, 2.5]\".");
+    cr_assert_str_eq(r, "No match for '[1, 2.5]'.");
     free(r);
     r = answer_of("{\"action\": \"search\"}");
-    cr_assert_str_eq(r, "No match for \"null\".");
+    cr_assert_str_eq(r, "No match for 'null'.");
     free(r);
     r = answer_of("{\"value\": \"ring\"}");
-    cr_assert_str_eq(r, "Error: invalid action \"null\".");
+    cr_assert_str_eq(r, "Error: invalid action 'null'.");
     free(r);
 }
 

@@ -108,6 +108,32 @@ Test(net, resolve_localhost)
         cr_assert_eq(net_addr_port(&a[i]), 1234);
 }
 
+/* RFC 6761 6.3: "localhost" is the loopback, both families, whatever
+ * /etc/hosts or AI_ADDRCONFIG leave out (curl does the same) */
+static int has_family(const struct net_addr *a, int n, int family, const char *host)
+{
+    char s[64];
+    for (int i = 0; i < n; i++)
+        if (a[i].ss.ss_family == family && !strcmp(net_addr_host(&a[i], s, sizeof s), host))
+            return 1;
+    return 0;
+}
+
+Test(net, connecting_to_localhost_tries_both_loopbacks)
+{
+    struct net_addr a[8];
+    int n = net_resolve("localhost", 1234, SOCK_STREAM, 0, a, 8);
+    cr_assert_geq(n, 2);
+    cr_assert(has_family(a, n, AF_INET, "127.0.0.1"));
+    cr_assert(has_family(a, n, AF_INET6, "::1"));
+    n = net_resolve("LocalHost.", 1234, SOCK_STREAM, 0, a, 8);
+    cr_assert(has_family(a, n, AF_INET, "127.0.0.1") && has_family(a, n, AF_INET6, "::1"));
+    n = net_resolve("app.localhost", 1234, SOCK_STREAM, 0, a, 8);
+    cr_assert(has_family(a, n, AF_INET, "127.0.0.1") && has_family(a, n, AF_INET6, "::1"));
+    n = net_resolve("localhost", 1234, SOCK_STREAM, 0, a, 1);
+    cr_assert_eq(n, 1);
+}
+
 Test(net, resolve_bad_input)
 {
     struct net_addr a[2];
