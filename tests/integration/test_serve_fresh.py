@@ -76,7 +76,8 @@ def live(request, tmp_path, server):
     root.mkdir()
     s = server("serve", "0", "-b", HOST, "-d", str(root), "--workers", str(request.param), "--quiet")
     s.root = root
-    return s
+    yield s
+    assert s.stop() == 0, s.output()  # a clean exit (and, under ASan, no leak)
 
 
 SIZES = {"small": 20000, "large": 300000}  # in memory (<= 32 KiB) / by descriptor
