@@ -1,5 +1,6 @@
 #include "http/static.h"
 
+#include "http/beneath.h"
 #include "http/cond.h"
 #include "http/fswatch.h"
 #include "http/listing.h"
@@ -11,12 +12,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,46 +158,11 @@ static void cache_drop(struct static_cache *c, struct fentry *e)
     entry_free(c, e);
 }
 
-static int openat2_off; /* openat2 is missing or filtered: the fallback from now on */
-
-/* Opens path (normalised, beginning with '/') beneath the root.  openat2
- * with RESOLVE_BENEATH refuses "..", absolute symlinks and symlinks that
- * climb out; where the kernel lacks openat2 (or a seccomp profile filters
- * it), the opened file's real path is checked against the root's instead.
- * O_NONBLOCK keeps a FIFO from blocking the worker; only regular files and
+/* Opens path beneath the root (http/beneath.h); only regular files and
  * directories are served. */
 static int open_beneath(int rootfd, const char *path)
 {
-    const char *rel = path[1] ? path + 1 : ".";
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    if (!__atomic_load_n(&openat2_off, __ATOMIC_RELAXED)) {
-        long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
-        if (fd >= 0) return (int)fd;
-        /* a seccomp profile that does not know openat2 answers EPERM (some
-         * container runtimes) or ENOSYS, as an old kernel does */
-        if (errno != ENOSYS && errno != EPERM) return -errno;
-    }
-
-    int f = openat(rootfd, rel, (int)how.flags);
-    if (f < 0) return -errno;
-    /* openat opened what openat2 refused: the call is filtered, not the file */
-    __atomic_store_n(&openat2_off, 1, __ATOMIC_RELAXED);
-    char link[64], root[PATH_MAX], real[PATH_MAX];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", rootfd);
-    ssize_t rn = readlink(link, root, sizeof root - 1);
-    snprintf(link, sizeof link, "/proc/self/fd/%d", f);
-    ssize_t fn = readlink(link, real, sizeof real - 1);
-    if (rn < 0 || fn < 0) goto escape;
-    root[rn] = real[fn] = '\0';
-    if (strncmp(real, root, (size_t)rn) || (real[rn] && real[rn] != '/' && strcmp(root, "/")))
-        goto escape;
-    return f;
-escape:
-    close(f);
-    return -EXDEV;
+    return beneath_open(rootfd, path);
 }
 
 /* Out of descriptors or memory says nothing about the file: 503, and a
@@ -739,6 +703,16 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
     return rc < 0 ? rc : 200;
 }
 
+/* Out of descriptors or memory: 503, to be tried again shortly; a head
+ * already assembled from mark on is taken back, and the cache is as it was. */
+static int busy(struct buf *out, size_t mark, const struct http_request *req, int keep_alive)
+{
+    out->len = mark;
+    int rc = resp_error(out, 503, keep_alive, req->version, req->method == HTTP_HEAD,
+                        "Retry-After: 1\r\n", "Out of file descriptors or memory; try again.");
+    return rc < 0 ? rc : 503;
+}
+
 int static_serve(const struct static_conf *sc, struct static_cache *cache,
                  const struct http_request *req, const char *path, int keep_alive, struct buf *out,
                  struct http_xfer *x, uint64_t *body_len)
@@ -751,12 +725,11 @@ int static_serve(const struct static_conf *sc, struct static_cache *cache,
     }
     struct fentry *e = lookup(sc, cache, path, &status, &dirfd);
     if (!e && status == 0) return serve_dir(sc, dirfd, req, path, keep_alive, out, body_len);
+    if (status == 503) return busy(out, buf_len(out), req, keep_alive);
     if (!e) {
-        rc = resp_error(out, status, keep_alive, req->version, head,
-                        status == 503 ? "Retry-After: 1\r\n" : NULL,
+        rc = resp_error(out, status, keep_alive, req->version, head, NULL,
                         status == 404   ? "File not found."
                         : status == 403 ? "Permission denied."
-                        : status == 503 ? "Out of file descriptors or memory; try again shortly."
                                         : NULL);
         return rc < 0 ? rc : status;
     }
@@ -766,7 +739,9 @@ int static_serve(const struct static_conf *sc, struct static_cache *cache,
         cache->memo = e;
         cache->memo_gen = cache->gen;
     }
+    size_t mark = buf_len(out);
     rc = serve_entry(sc, e, req, keep_alive, out, x, body_len);
+    if (rc == -EMFILE || rc == -ENFILE) rc = busy(out, mark, req, keep_alive); /* no dup */
     if (status == -1) { /* an uncached large file: the transfer has its own dup */
         close(e->fd);
         free(e->hdr);
@@ -788,7 +763,9 @@ int static_serve_again(const struct static_conf *sc, struct static_cache *cache,
     /* due for revalidation, changed anywhere, or a large file changed in
      * place: the full path does it */
     if (e->checked != now || e->epoch != epoch_load(sc) || (e->fd >= 0 && !fd_current(e))) return 0;
-    return serve_entry(sc, e, req, keep_alive, out, x, body_len);
+    size_t mark = buf_len(out);
+    int rc = serve_entry(sc, e, req, keep_alive, out, x, body_len);
+    return rc == -EMFILE || rc == -ENFILE ? busy(out, mark, req, keep_alive) : rc;
 }
 
 int static_xfer_intact(const struct http_xfer *x)
