@@ -74,7 +74,7 @@ def warm(port, path, n=8):
 def live(request, tmp_path, server):
     root = tmp_path / "www"
     root.mkdir()
-    s = server("serve", "0", "-b", HOST, "-d", str(root), "--workers", str(request.param), "--quiet")
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "--workers", str(request.param))
     s.root = root
     yield s
     assert s.stop() == 0, s.output()  # a clean exit (and, under ASan, no leak)
