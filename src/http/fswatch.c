@@ -13,9 +13,10 @@
 
 /* what a served file's directory reports: content, metadata and names
  * changing, and the directory itself going away */
-#define MASK                                                                                       \
-    (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE |            \
-     IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
+#define NAMES                                                                                      \
+    (IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |         \
+     IN_ONLYDIR | IN_EXCL_UNLINK)
+#define MASK (NAMES | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE)
 
 struct wnode {
     struct wnode *next_key, *next_wd;
@@ -102,7 +103,7 @@ int fswatch_has(const struct fswatch *w, const char *key)
     return find_key(w, key, hash_key(key)) != NULL;
 }
 
-int fswatch_add(struct fswatch *w, const char *path, const char *key)
+int fswatch_add(struct fswatch *w, const char *path, const char *key, int what)
 {
     uint32_t h = hash_key(key);
     if (find_key(w, key, h)) return 1;
@@ -111,7 +112,7 @@ int fswatch_add(struct fswatch *w, const char *path, const char *key)
     size_t kl = strlen(key);
     struct wnode *n = malloc(sizeof *n + kl + 1);
     if (!n) return -ENOMEM;
-    int wd = inotify_add_watch(w->fd, path, MASK);
+    int wd = inotify_add_watch(w->fd, path, what == FSWATCH_NAMES ? NAMES : MASK);
     if (wd < 0) {
         int err = -errno;
         free(n);
@@ -142,7 +143,7 @@ int fswatch_add_dirs(struct fswatch *w, int dirfd, const char *path)
         if (!fswatch_has(w, key)) {
             /* the magic link walks from dirfd itself: no name outside it */
             snprintf(where, sizeof where, "/proc/self/fd/%d%s", dirfd, key);
-            rc = fswatch_add(w, where, key);
+            rc = fswatch_add(w, where, key, FSWATCH_ALL);
         }
         key[i + 1] = kept;
         if (rc < 0) return rc;

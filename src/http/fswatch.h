@@ -21,8 +21,12 @@ void fswatch_free(struct fswatch *w);
 int fswatch_fd(const struct fswatch *w);
 
 /* Watches the directory at path under key: 1 when key is watched already
- * (no system call), 0 when added, or a negative error (-ENOSPC: too many). */
-int fswatch_add(struct fswatch *w, const char *path, const char *key);
+ * (no system call), 0 when added, or a negative error (-ENOSPC: too many).
+ * FSWATCH_NAMES reports only names appearing and going (and the directory
+ * itself), not writes to what is in it: for a busy directory whose entries'
+ * contents do not matter. */
+enum { FSWATCH_ALL = 0, FSWATCH_NAMES = 1 };
+int fswatch_add(struct fswatch *w, const char *path, const char *key, int what);
 int fswatch_has(const struct fswatch *w, const char *key);
 
 /* Watches every directory along path ("/a/b/f": "/", "/a/", "/a/b/"),

@@ -325,7 +325,7 @@ static void watch_dirs(struct static_cache *c, const char *path)
         char parent[PATH_MAX];
         int pl = (int)(c->root_base - sc->root_path) - 1; /* without the slash */
         snprintf(parent, sizeof parent, "%.*s", pl ? pl : 1, sc->root_path);
-        (void)fswatch_add(c->fw, parent, "");
+        (void)fswatch_add(c->fw, parent, "", FSWATCH_NAMES);
     }
     (void)fswatch_add_dirs(c->fw, c->rootfd, path);
 }

@@ -85,7 +85,7 @@ Test(fswatch, add_dirs_watches_every_directory_along_the_path)
     /* a key already watched costs nothing and says so */
     char p[256];
     path_of(p, sizeof p, "sub");
-    cr_assert_eq(fswatch_add(w, p, "/sub/"), 1);
+    cr_assert_eq(fswatch_add(w, p, "/sub/", FSWATCH_ALL), 1);
     /* a directory path ends in its own key */
     cr_assert_eq(fswatch_add_dirs(w, topfd, "/sub/"), 0);
 }
@@ -158,4 +158,17 @@ Test(fswatch, clear_forgets_every_watch)
     write_file("sub/x", "y");
     cr_assert_gt(drain(), 0);
     cr_assert_not_null(strstr(seen, "/sub/|x|M"), "%s", seen);
+}
+
+Test(fswatch, names_only_skips_writes)
+{
+    char p[256];
+    path_of(p, sizeof p, "sub");
+    cr_assert_eq(fswatch_add(w, p, "names", FSWATCH_NAMES), 0);
+    write_file("sub/n.txt", "one");
+    cr_assert_gt(drain(), 0);
+    cr_assert_not_null(strstr(seen, "names|n.txt|C\n"), "%s", seen);
+    cr_assert_null(strstr(seen, "|M"), "%s", seen);
+    write_file("sub/n.txt", "two"); /* the same name rewritten: nothing */
+    cr_assert_eq(drain(), 0, "%s", seen);
 }
