@@ -326,25 +326,23 @@ def test_out_of_descriptors_is_503_then_served(tmp_path, workers):
         s.kill()
 
 
-# A seccomp filter that answers openat2 with EPERM, as some container
-# runtimes' profiles do, installed by a launcher that then execs its argv.
-SECCOMP_LAUNCHER = r'''
+# A seccomp filter that answers some system calls with EPERM, as some
+# container runtimes' profiles do for calls they do not know, installed by a
+# launcher that then execs the rest of its argv.  argv[1]: the calls, as
+# "x86_64-number:aarch64-number" separated by commas.
+SECCOMP_LAUNCHER = r"""
 import ctypes, os, struct, sys
 libc = ctypes.CDLL(None, use_errno=True)
 def op(code, k, jt=0, jf=0):
     return struct.pack("HBBI", code, jt, jf, k)
 LD, JEQ, RET = 0x20, 0x15, 0x06
 ALLOW, EPERM = 0x7fff0000, 0x00050000 | 1
-prog = b"".join([
-    op(LD, 4),                   # the audit arch
-    op(JEQ, 0xc000003e, 2, 0),   # x86_64
-    op(JEQ, 0xc00000b7, 1, 0),   # aarch64 (openat2 is 437 on both)
-    op(RET, ALLOW),
-    op(LD, 0),                   # the system call number
-    op(JEQ, 437, 0, 1),
-    op(RET, EPERM),
-    op(RET, ALLOW),
-])
+ARCHES = (0xc000003e, 0xc00000b7)  # x86_64, aarch64
+prog = b""
+for call in sys.argv[1].split(","):
+    for arch, nr in zip(ARCHES, call.split(":")):
+        prog += op(LD, 4) + op(JEQ, arch, 0, 3) + op(LD, 0) + op(JEQ, int(nr), 0, 1) + op(RET, EPERM)
+prog += op(RET, ALLOW)
 buf = ctypes.create_string_buffer(prog, len(prog))
 class Fprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
@@ -353,27 +351,35 @@ if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
     sys.exit("no_new_privs: %d" % ctypes.get_errno())
 if libc.prctl(22, 2, ctypes.byref(fp), 0, 0) != 0:  # PR_SET_SECCOMP, MODE_FILTER
     sys.exit("seccomp: %d" % ctypes.get_errno())
-os.execv(sys.argv[1], sys.argv[1:])
-'''
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
-OPENAT2_PROBE = r'''
+OPENAT2 = "437:437"
+INOTIFY_INIT1 = "294:26"
+
+PROBE = r"""
 import ctypes, sys
 libc = ctypes.CDLL(None, use_errno=True)
 how = (ctypes.c_uint64 * 3)(0, 0, 0)
-r = libc.syscall(437, -100, b".", ctypes.byref(how), 24)
-print(ctypes.get_errno() if r < 0 else "opened")
-'''
+r1 = libc.syscall(437, -100, b".", ctypes.byref(how), 24)
+e1 = ctypes.get_errno()
+r2 = libc.inotify_init1(0)
+e2 = ctypes.get_errno()
+print(e1 if r1 < 0 else "opened", e2 if r2 < 0 else "inotify")
+"""
 
 
 @pytest.fixture
 def launcher(tmp_path):
+    """Runs argv under a filter: launcher(calls, argv) -> the command line."""
     p = tmp_path / "seccomp_eperm.py"
     p.write_text(SECCOMP_LAUNCHER)
-    probe = subprocess.run([sys.executable, str(p), sys.executable, "-c", OPENAT2_PROBE],
-                           capture_output=True, timeout=30)
-    if probe.returncode != 0 or probe.stdout.strip() != b"1":
-        pytest.skip("cannot filter openat2 with seccomp here: %r" % (probe.stdout + probe.stderr))
-    return str(p)
+    probe = subprocess.run([sys.executable, str(p), OPENAT2 + "," + INOTIFY_INIT1, sys.executable,
+                            "-c", PROBE], capture_output=True, timeout=30)
+    if probe.returncode != 0 or probe.stdout.split() != [b"1", b"1"]:
+        pytest.skip("cannot filter system calls with seccomp here: %r"
+                    % (probe.stdout + probe.stderr))
+    return lambda calls, argv: [sys.executable, str(p), calls] + list(argv)
 
 
 @pytest.mark.parametrize("workers", WORKERS)
@@ -388,8 +394,8 @@ def test_openat2_refused_with_eperm_falls_back(tmp_path, launcher, workers):
     os.symlink("../secret.txt", root / "escape.txt")
     os.symlink(str(base / "secret.txt"), root / "abs-escape.txt")
     os.symlink("a.txt", root / "inside.txt")
-    s = start_cmd([sys.executable, launcher, BERTH, "serve", "0", "-b", HOST, "-d", str(root),
-                   "--workers", str(workers), "--quiet"])
+    s = start_cmd(launcher(OPENAT2, [BERTH, "serve", "0", "-b", HOST, "-d", str(root),
+                                     "--workers", str(workers), "--quiet"]))
     try:
         for _ in range(4):
             assert get(s.port, "/a.txt").body == b"served anyway\n"
@@ -399,5 +405,44 @@ def test_openat2_refused_with_eperm_falls_back(tmp_path, launcher, workers):
                 r = get(s.port, bad)
                 assert r.status in (400, 403, 404) and b"SECRET" not in r.body, (bad, r)
         assert b"a.txt" in get(s.port, "/").body
+    finally:
+        s.kill()
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("kind", SIZES)
+def test_without_inotify_changes_are_whole_and_seen_within_a_second(tmp_path, launcher, workers,
+                                                                      kind):
+    """Where inotify is refused (a seccomp profile, no instance left), the
+    once-a-second check remains: answers stay whole, the change is served
+    within a second or so, and never old after new across workers."""
+    root = tmp_path / "www"
+    root.mkdir()
+    f = root / "f.bin"
+    old = os.urandom(SIZES[kind])
+    f.write_bytes(old)
+    s = start_cmd(launcher(INOTIFY_INIT1, [BERTH, "serve", "0", "-b", HOST, "-d", str(root),
+                                           "--workers", str(workers), "--quiet"]))
+    try:
+        warm(s.port, "/f.bin")
+        fds = os.listdir("/proc/%d/fd" % s.proc.pid)
+        links = [os.readlink("/proc/%d/fd/%s" % (s.proc.pid, fd)) for fd in fds]
+        assert "anon_inode:inotify" not in links, "inotify was not refused"
+        new = os.urandom(len(old) // 3)
+        with open(f, "r+b") as fh:
+            fh.write(new)
+            fh.truncate(len(new))
+        t0 = time.monotonic()
+        seen_new = None
+        while time.monotonic() - t0 < 3:
+            g = fetch(s.port, "/f.bin")
+            assert_one_of(g, old, new)
+            if g.body == new and seen_new is None:
+                seen_new = time.monotonic() - t0
+            assert not (seen_new is not None and g.body == old), "old content after new"
+            if seen_new is not None and time.monotonic() - t0 > seen_new + 0.3:
+                break
+        assert seen_new is not None and seen_new < 1.5, seen_new
+        assert s.alive()
     finally:
         s.kill()
