@@ -200,6 +200,25 @@ def test_docroot_replaced(live):
         assert b"new.txt" in page and b"sub/" not in page
 
 
+@pytest.mark.parametrize("workers", WORKERS)
+def test_docroot_symlink_swapped(tmp_path, server, workers):
+    """A deploy that points a symlink at a new release (ln -sfn, atomic):
+    the name is followed, the new release served within a second."""
+    for rel, text in (("r1", b"release one\n"), ("r2", b"release two, longer\n")):
+        (tmp_path / rel).mkdir()
+        (tmp_path / rel / "v.txt").write_bytes(text)
+    os.symlink("r1", tmp_path / "current")
+    s = server("serve", "0", "-b", HOST, "-d", str(tmp_path / "current"), "--workers",
+               str(workers), "--quiet")
+    warm(s.port, "/v.txt")
+    os.symlink("r2", tmp_path / "current.new")
+    os.rename(tmp_path / "current.new", tmp_path / "current")
+    ok = wait_until(lambda: get(s.port, "/v.txt").body == b"release two, longer\n", 1.0)
+    assert ok, "the new release was not served within a second"
+    for _ in range(8):
+        assert get(s.port, "/v.txt").body == b"release two, longer\n"
+
+
 def test_never_old_after_new(live):
     """Once one response shows the new bytes, no later one shows the old:
     one worker has the file cached, an atomic save replaces it, then a few
