@@ -8,8 +8,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#define BUCKETS     256  /* power of two */
-#define MAX_WATCHES 1024 /* keys per instance */
+#define BUCKETS     256 /* power of two */
+#define MAX_WATCHES 512 /* keys per instance: a few workers stay within any user limit */
 
 /* what a served file's directory reports: content, metadata and names
  * changing, and the directory itself going away */

@@ -321,13 +321,23 @@ static void root_follow(struct static_cache *c)
 static void watch_dirs(struct static_cache *c, const char *path)
 {
     const struct static_conf *sc = c->sc;
-    if (c->root_base && *c->root_base && !fswatch_has(c->fw, "")) {
-        char parent[PATH_MAX];
-        int pl = (int)(c->root_base - sc->root_path) - 1; /* without the slash */
-        snprintf(parent, sizeof parent, "%.*s", pl ? pl : 1, sc->root_path);
-        (void)fswatch_add(c->fw, parent, "", FSWATCH_NAMES);
+    for (int again = 0; again < 2; again++) {
+        if (c->root_base && *c->root_base && !fswatch_has(c->fw, "")) {
+            char parent[PATH_MAX];
+            int pl = (int)(c->root_base - sc->root_path) - 1; /* without the slash */
+            snprintf(parent, sizeof parent, "%.*s", pl ? pl : 1, sc->root_path);
+            (void)fswatch_add(c->fw, parent, "", FSWATCH_NAMES);
+        }
+        if (fswatch_add_dirs(c->fw, c->rootfd, path) != -ENOSPC) return;
+        /* the table is full of directories requested once: start again, and
+         * check every entry (and the root) before its next use, as its
+         * watch is gone */
+        fswatch_clear(c->fw);
+        c->root_dirty = 1;
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            for (struct fentry *e = c->slot[i]; e; e = e->next)
+                e->checked = 0;
     }
-    (void)fswatch_add_dirs(c->fw, c->rootfd, path);
 }
 
 static void on_change(void *arg, const char *key, const char *name, uint32_t mask)

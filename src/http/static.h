@@ -7,7 +7,9 @@
  * costs one read and one write.
  *
  * Freshness: each worker watches (inotify) the directories of what it
- * caches and drops an entry as soon as its file changes; an entry is used
+ * caches and drops an entry as soon as it reads its file's change event (a
+ * request read in the same loop iteration as that event, on a connection
+ * already open, may still get the old bytes, whole); an entry is used
  * without looking at the file only if it was checked this second and at the
  * server's current change epoch, which any worker that sees a change bumps,
  * so once one answer shows new bytes no worker answers with old ones.  A

@@ -219,6 +219,28 @@ def test_docroot_symlink_swapped(tmp_path, server, workers):
         assert get(s.port, "/v.txt").body == b"release two, longer\n"
 
 
+def test_more_directories_than_watches(live):
+    """Past the watches a worker keeps (512), they are started again: a
+    change in any directory is still served at the next request."""
+    n = 600
+    for i in range(n):
+        (live.root / ("d%03d" % i)).mkdir()
+        (live.root / ("d%03d" % i) / "f.txt").write_bytes(b"old %d\n" % i)
+    with Conn(live.port) as c:
+        for _ in range(2):
+            for i in range(n):
+                assert fetch(live.port, "/d%03d/f.txt" % i, conn=c).body == b"old %d\n" % i
+        for i in (n - 1, n // 2, 1, 0):  # the first change bumps the epoch for all
+            old, new = b"old %d\n" % i, b"new %d, longer\n" % i
+            (live.root / ("d%03d" % i) / "f.txt").write_bytes(new)
+            assert_one_of(fetch(live.port, "/d%03d/f.txt" % i), new)  # a new connection
+            # on a connection already open, a request read in the same loop
+            # iteration as the change's event may still get the old bytes,
+            # whole; the next one is new
+            assert_one_of(fetch(live.port, "/d%03d/f.txt" % i, conn=c), old, new)
+            assert_one_of(fetch(live.port, "/d%03d/f.txt" % i, conn=c), new)
+
+
 def test_never_old_after_new(live):
     """Once one response shows the new bytes, no later one shows the old:
     one worker has the file cached, an atomic save replaces it, then a few
