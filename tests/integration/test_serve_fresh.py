@@ -4,11 +4,14 @@ seen at once (by every worker, never old after new), a replaced docroot is
 followed, deleted files are released, a file truncated mid-download aborts
 the connection, exhausted descriptors answer 503, and a seccomp profile that
 refuses openat2 with EPERM still serves.  Each for one and two workers."""
+import fcntl
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 
@@ -296,6 +299,16 @@ def test_truncated_and_regrown_while_sent(tmp_path, server, workers):
         _, status, _, headers, _ = c.read_head()
         assert status == 200 and dict(headers)["Content-Length"] == str(size)
         got = c.read_exact(256 << 10)
+        # the server is stalled on a full socket once what waits here stops
+        # growing: the file changes between two of its sendfile calls
+        last = [-1]
+
+        def stalled():
+            n = struct.unpack("i", fcntl.ioctl(c.s.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+            same, last[0] = n == last[0], n
+            return same
+
+        assert wait_until(stalled, 10, 0.1)
         os.truncate(f, 0)  # then grown back to the same size: zeros
         os.truncate(f, size)
         got += c.read_to_eof(timeout=20)
