@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,21 @@ static char *dup_or_null(const char *s, int *fail)
     return d;
 }
 
+/* The root as an absolute name without a trailing "/" or "/.", so the
+ * directory can be followed by name when it is replaced; NULL: not followed. */
+static char *root_abspath(const char *root)
+{
+    char cwd[PATH_MAX] = "";
+    if (*root != '/' && !getcwd(cwd, sizeof cwd)) return NULL;
+    size_t n = strlen(cwd) + strlen(root) + 2, l;
+    char *p = malloc(n);
+    if (!p) return NULL;
+    snprintf(p, n, "%s%s%s", cwd, *cwd ? "/" : "", root);
+    while ((l = strlen(p)) > 1 && (p[l - 1] == '/' || (l > 2 && !strcmp(p + l - 2, "/."))))
+        p[p[l - 1] == '/' ? l - 1 : l - 2] = '\0';
+    return p;
+}
+
 int berth_server_new(berth_server **out, const struct berth_opts *o)
 {
     struct berth_server *s = calloc(1, sizeof *s);
@@ -105,7 +121,9 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
             rc = -errno;
             goto fail;
         }
+        s->sc.root_path = s->root_abs = root_abspath(s->root);
     }
+    s->sc.epoch = &s->epoch;
     s->sc.index = s->index;
     s->sc.listing = o->listing;
     s->sc.hidden = o->hidden;
@@ -264,6 +282,7 @@ void berth_server_free(berth_server *s)
     if (s->mime_loaded && __atomic_sub_fetch(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_unload();
     free(s->host);
     free(s->root);
+    free(s->root_abs);
     free(s->index);
     free(s->mime_default);
     free(s);

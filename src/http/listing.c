@@ -1,7 +1,7 @@
 #include "http/listing.h"
 
 #include "err.h"
-#include "http/fsroot.h"
+#include "http/beneath.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -188,7 +188,7 @@ static void short_date(time_t t, char out[64])
 }
 
 /* What an entry would be served as: *st filled from the entry, or from
- * its target for a symlink that fsroot_open() lets through.  0 when it
+ * its target for a symlink that beneath_open() lets through.  0 when it
  * would not be served (gone, dangling, leading out of the root, special). */
 static int servable(int rootfd, int fd, const char *urlpath, const char *nm, struct stat *st)
 {
@@ -199,7 +199,7 @@ static int servable(int rootfd, int fd, const char *urlpath, const char *nm, str
         char path[PATH_MAX];
         int f = -1;
         if ((size_t)snprintf(path, sizeof path, "%s%s", urlpath, nm) < sizeof path)
-            f = fsroot_open(rootfd, path);
+            f = beneath_open(rootfd, path);
         if (f < 0) return 0;
         int ok = fstat(f, st) == 0;
         close(f);

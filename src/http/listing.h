@@ -24,7 +24,7 @@ int http_url_encode(struct buf *b, const char *s, size_t n);
  * name, with size and modification time (UTC).  Only what would be served is
  * listed, so a crawler can follow every link: names beginning with '.' are
  * left out unless show_hidden; special files (devices, sockets, FIFOs) are
- * left out; a symlink is listed only when fsroot_open(rootfd, urlpath+name)
+ * left out; a symlink is listed only when beneath_open(rootfd, urlpath+name)
  * opens it (not dangling, not leading out of the root), with its target's
  * type, size and date.  rootfd < 0 skips that check (symlinks are followed
  * wherever they lead).  Names are shown HTML-escaped with control

@@ -270,7 +270,14 @@ again:
                 if (errno == EINTR) continue;
                 return errno == EAGAIN ? 0 : -1;
             }
-            if (k == 0) return -1; /* the file shrank: the promised length cannot be kept */
+            if (k == 0 || !static_xfer_intact(&c->x)) {
+                /* the file shrank or changed under the announced head:
+                 * reset, so no client takes what was sent for a whole
+                 * response */
+                struct linger lg = {.l_onoff = 1, .l_linger = 0};
+                setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                return -1;
+            }
             c->x.off += (uint64_t)k;
             budget -= (uint64_t)k;
             conn_deadline(c, (uint64_t)c->w->s->o.send_timeout_ms);
@@ -856,6 +863,7 @@ static void worker_shutdown(struct worker *w)
         close(w->lfd);
         w->lfd = -1;
     }
+    if (static_cache_watch_fd(w->cache) >= 0) loop_io_del(w->loop, static_cache_watch_fd(w->cache));
     loop_timer_stop(w->loop, &w->accept_timer);
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
@@ -900,6 +908,14 @@ static void on_stopfd(struct loop *l, int fd, unsigned events, void *arg)
     if (w->stopping && !w->nconns) drain_done(w);
 }
 
+static void on_fs_change(struct loop *l, int fd, unsigned events, void *arg)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    static_cache_changes(arg);
+}
+
 void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -917,10 +933,16 @@ int worker_init(struct berth_server *s, struct worker *w)
     buf_init(&w->log, 0);
     w->loop = loop_new();
     w->scratch = malloc(SCRATCH);
-    w->cache = static_cache_new();
+    w->cache = static_cache_new(&s->sc);
     w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!w->loop || !w->scratch || !w->cache) return -ENOMEM;
     if (w->stopfd < 0) return -errno;
+    /* file changes under the root, seen as they happen (static.h) */
+    int wfd = static_cache_watch_fd(w->cache);
+    if (wfd >= 0) {
+        int rc = loop_io_set(w->loop, wfd, LOOP_READ, on_fs_change, w->cache);
+        if (rc < 0) return rc;
+    }
     return loop_io_set(w->loop, w->stopfd, LOOP_READ, on_stopfd, w);
 }
 

@@ -77,6 +77,8 @@ struct worker {
 struct berth_server {
     struct berth_opts o;
     char *host, *root, *index, *mime_default;
+    char *root_abs; /* the root by absolute name, followed when replaced */
+    uint64_t epoch; /* file changes seen by any worker (static_conf.epoch) */
     struct static_conf sc;
     struct http_limits lim;
     struct route *routes;

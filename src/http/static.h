@@ -3,8 +3,21 @@
  * Files are opened beneath the root only (openat2 RESOLVE_BENEATH, so
  * neither ".." nor a symlink can leave it).  Each worker keeps a cache of
  * what it served: the validators, the prebuilt header fields, small files'
- * bytes and large files' descriptors, each revalidated at most once a second
- * per file, so a keep-alive GET of a small file costs one read and one write. */
+ * bytes and large files' descriptors, so a keep-alive GET of a small file
+ * costs one read and one write.
+ *
+ * Freshness: each worker watches (inotify) the directories of what it
+ * caches and drops an entry as soon as it reads its file's change event (a
+ * request read in the same loop iteration as that event, on a connection
+ * already open, may still get the old bytes, whole); an entry is used
+ * without looking at the file only if it was checked this second and at the
+ * server's current change epoch, which any worker that sees a change bumps,
+ * so once one answer shows new bytes no worker answers with old ones.  A
+ * large file's descriptor is fstat'ed before each answer and after each
+ * sendfile, so headers and body always agree.  Where inotify cannot help
+ * (no instance left, a change behind a symlink), a changed file is served
+ * whole and old for at most a second.  The root is followed by name: a
+ * replaced docroot (rm -rf dist && mkdir dist) is reopened. */
 #ifndef BERTH_HTTP_STATIC_H
 #define BERTH_HTTP_STATIC_H
 
@@ -18,7 +31,9 @@ struct static_conf {
     const char *index; /* "index.html,index.htm": tried in order */
     int listing, hidden;
     const char *mime_default;
-    const char *boundary; /* multipart/byteranges boundary */
+    const char *boundary;  /* multipart/byteranges boundary */
+    const char *root_path; /* absolute; reopened when replaced; NULL: not followed */
+    uint64_t *epoch;       /* shared by the workers: bumped on every change seen */
 };
 
 /* File bytes still to send after the head, with sendfile; fd is owned by
@@ -31,6 +46,10 @@ struct http_xfer {
     int fd;
     uint64_t off, end;
     struct static_parts *parts;
+    /* the file as the head announced it: a change meanwhile voids the body */
+    uint64_t size;
+    int64_t mtime_sec;
+    long mtime_nsec;
 };
 
 /* Call when the region [off, end) has been sent.  With parts left: appends
@@ -48,9 +67,21 @@ uint64_t static_xfer_left(const struct http_xfer *x);
 /* Releases the descriptor and parts of a transfer cut short (idempotent). */
 void static_xfer_end(struct http_xfer *x);
 
+
+/* 1 while x's file still has the size and mtime the head announced, 0 once
+ * it changed (the connection must be aborted, not completed). */
+int static_xfer_intact(const struct http_xfer *x);
+
+/* A worker's cache (NULL when out of memory or descriptors); sc must
+ * outlive it. */
 struct static_cache;
-struct static_cache *static_cache_new(void);
+struct static_cache *static_cache_new(const struct static_conf *sc);
 void static_cache_free(struct static_cache *c);
+
+/* The descriptor that becomes readable when watched files change (-1: no
+ * watching), and what to call then. */
+int static_cache_watch_fd(const struct static_cache *c);
+void static_cache_changes(struct static_cache *c);
 
 /* Answers req (GET or HEAD) for the normalised path.  Appends the response
  * head, and any body held in memory, to out; sets *x for a file region to
