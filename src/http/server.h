@@ -1,5 +1,6 @@
-/* server internals — what the connection machinery (server.c) and the
- * public API (api.c) share.  Not installed; embedders see include/berth.h. */
+/* server internals — what the connections (conn.c), the workers that run
+ * them (worker.c), their access log (reqlog.c) and the public API (api.c)
+ * share.  Not installed; embedders see include/berth.h. */
 #ifndef BERTH_HTTP_SERVER_H
 #define BERTH_HTTP_SERVER_H
 
@@ -16,7 +17,8 @@
 #include <signal.h>
 #include <stdint.h>
 
-#define MAX_HEADERS 100
+#define MAX_HEADERS    100
+#define WORKER_SCRATCH (64 * 1024) /* a worker's receive buffer */
 
 struct route {
     char *method; /* NULL: any */
@@ -118,5 +120,7 @@ int worker_listen(struct worker *w, int fd);
 void *worker_main(void *arg);
 /* Closes everything the worker holds. */
 void worker_free(struct worker *w);
+/* Bookkeeping once one of w's connections closed (conn_close calls it). */
+void worker_conn_closed(struct worker *w);
 
 #endif

@@ -1,14 +1,15 @@
-/* server — the HTTP/1.1 connection state machine and the workers that run
- * it; the public API on top is api.c.
+/* conn — the HTTP/1.1 connection state machine: reading, parsing,
+ * answering (routes, then static files), writing, timeouts; the workers
+ * that run connections are worker.c, the public API on top is api.c.
  *
- * Each worker is a thread with its own event loop, listening socket
- * (SO_REUSEPORT when there are several), file cache and scratch buffers.
  * A connection owns no buffer while it keeps up: requests are read into the
  * worker's scratch buffer and parsed there, responses are assembled in the
  * worker's output buffer and written with one send; only bytes that must
  * wait (a partial request, output the socket would not take) are copied into
  * the connection's own buffers, which are released as soon as they empty.
  * That is what lets 10,000 idle keep-alive connections cost a few MiB. */
+#include "http/conn.h"
+
 #include "http/server.h"
 
 #include "buf.h"
@@ -16,6 +17,7 @@
 #include "http/alog.h"
 #include "http/parse.h"
 #include "http/path.h"
+#include "http/reqlog.h"
 #include "http/resp.h"
 #include "http/route.h"
 #include "http/static.h"
@@ -25,173 +27,28 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define SCRATCH           (64 * 1024)
-#define OUT_HIGH          (256 * 1024) /* stop answering pipelined requests past this */
-#define SEND_SLICE        (4u << 20) /* file bytes per wake-up, so one client cannot starve others */
-#define LOG_FLUSH_MS      200
-#define SHUTDOWN_MS       10000 /* in-flight responses get this long after SIGTERM */
-#define ACCEPT_BACKOFF_MS 100   /* out of descriptors: retry accepting after this */
-#define LIMIT_RETRY_MS    50    /* at --max-conn: look again after this */
+#define OUT_HIGH   (256 * 1024) /* stop answering pipelined requests past this */
+#define SEND_SLICE (4u << 20)   /* file bytes per wake-up, so one client cannot starve others */
 
 static void conn_update(struct conn *c);
-static void drain_done(struct worker *w);
 static int conn_resume(struct conn *c);
 static void on_conn(struct loop *l, int fd, unsigned events, void *arg);
 
-/* ---- access log ---- */
-
-static void log_flush(struct worker *w)
-{
-    alog_write(w->s->log.fd, &w->log);
-}
-
-static void on_log_timer(struct loop *l, struct loop_timer *t)
-{
-    (void)l;
-    log_flush((struct worker *)((char *)t - offsetof(struct worker, log_timer)));
-}
-
-/* The value of the first field called name; absent when there is none. */
-static struct http_str field(const struct http_request *r, const char *name)
-{
-    for (size_t i = 0; r->headers && i < r->nheaders; i++)
-        if (http_str_eq_ci(r->headers[i].name, name)) return r->headers[i].value;
-    return http_str_make(NULL, 0);
-}
-
-/* The entry for an answer to r on c, or, r NULL, to the raw first line read
- * (absent: "-").  Its views point into c and r's input: a caller that logs
- * later copies them. */
-static void log_entry(const struct conn *c, const struct http_request *r, struct http_str raw,
-                      int status, uint64_t bytes, struct alog_entry *e)
-{
-    memset(e, 0, sizeof *e);
-    e->family = c->family;
-    memcpy(e->addr, c->peer, sizeof e->addr);
-    e->when = time(NULL);
-    e->line = raw;
-    e->status = status;
-    e->bytes = bytes;
-    if (r) {
-        e->method = r->method_str;
-        e->target = r->target;
-        e->version = r->version;
-        if (c->w->s->o.log_format == ALOG_COMBINED) {
-            e->referer = field(r, "referer");
-            e->user_agent = field(r, "user-agent");
-        }
-    }
-}
-
-/* Adds e to the worker's lines, written at 16 KiB or LOG_FLUSH_MS later. */
-static void log_append(struct worker *w, const struct alog_entry *e)
-{
-    if (w->s->o.quiet) return;
-    enum alog_fmt fmt = w->s->o.log_format == ALOG_COMBINED ? ALOG_COMBINED : ALOG_CLF;
-    if (alog_format(&w->log, e, fmt) < 0) return; /* out of memory: the line is lost */
-    if (buf_len(&w->log) > 16384)
-        log_flush(w);
-    else if (!loop_timer_armed(&w->log_timer))
-        loop_timer_set(w->loop, &w->log_timer, LOG_FLUSH_MS, on_log_timer);
-}
-
-static void log_line(struct conn *c, const struct http_request *r, struct http_str raw, int status,
-                     uint64_t bytes)
-{
-    if (c->w->s->o.quiet) return;
-    struct alog_entry e;
-    log_entry(c, r, raw, status, bytes, &e);
-    log_append(c->w, &e);
-}
-
-static void access_log(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
-{
-    log_line(c, r, http_str_make(NULL, 0), status, bytes);
-}
-
-/* The line of an answer whose body goes out by sendfile: its byte count is
- * known only when the transfer ends (or is cut short), so the entry is kept
- * with copies of the bytes it points at. */
-struct conn_log {
-    struct alog_entry e;
-    uint64_t body; /* the announced body length */
-    char bytes[];
-};
-
-static void log_defer(struct conn *c, const struct http_request *r, int status, uint64_t body)
-{
-    if (c->w->s->o.quiet) return;
-    struct alog_entry e;
-    log_entry(c, r, http_str_make(NULL, 0), status, body, &e);
-    struct http_str *v[] = {&e.method, &e.target, &e.referer, &e.user_agent};
-    size_t n = 0;
-    for (int i = 0; i < 4; i++)
-        n += v[i]->n;
-    struct conn_log *l = malloc(sizeof *l + n);
-    if (!l) { /* out of memory: logged now, as if whole */
-        log_append(c->w, &e);
-        return;
-    }
-    char *p = l->bytes;
-    for (int i = 0; i < 4; i++) {
-        if (!v[i]->p) continue;
-        memcpy(p, v[i]->p, v[i]->n);
-        v[i]->p = p;
-        p += v[i]->n;
-    }
-    l->e = e;
-    l->body = body;
-    c->plog = l;
-}
-
-/* Logs the deferred line with the body bytes that went out: the announced
- * length less what is still unsent when the transfer ends or is cut. */
-static void log_settle(struct conn *c)
-{
-    struct conn_log *l = c->plog;
-    if (!l) return;
-    c->plog = NULL;
-    uint64_t unsent = buf_len(&c->out) + static_xfer_left(&c->x);
-    l->e.bytes = unsent < l->body ? l->body - unsent : 0;
-    log_append(c->w, &l->e);
-    free(l);
-}
-
-/* A log reopening (SIGHUP) waits for this worker's lines, or it leaves. */
-static void log_sync(struct worker *w, int leaving)
-{
-    struct berth_server *s = w->s;
-    int rc = alog_sink_sync(&s->log, &w->log_gen, &w->log, leaving);
-    if (rc < 0) {
-        char what[300], msg[512];
-        snprintf(what, sizeof what, "cannot reopen the access log %s", s->log.path);
-        fprintf(stderr, "berth: %s (the lines go on to the old file)\n",
-                err_fmt(msg, sizeof msg, rc, what));
-    }
-}
-
-/* ---- connections ---- */
-
-static void accept_resume(struct worker *w);
-
-static void conn_close(struct conn *c)
+void conn_close(struct conn *c)
 {
     struct worker *w = c->w;
     loop_io_del(w->loop, c->fd);
     close(c->fd);
     loop_timer_stop(w->loop, &c->timer);
-    log_settle(c);
+    reqlog_settle(c);
     static_xfer_end(&c->x);
     buf_free(&c->in);
     buf_free(&c->out);
@@ -201,10 +58,7 @@ static void conn_close(struct conn *c)
         w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     free(c);
-    w->nconns--;
-    __atomic_sub_fetch(&w->s->nconns, 1, __ATOMIC_RELAXED);
-    if (w->paused == 1) accept_resume(w);
-    if (w->stopping && w->nconns == 0) drain_done(w);
+    worker_conn_closed(w);
 }
 
 static void on_conn_timer(struct loop *l, struct loop_timer *t)
@@ -227,7 +81,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
         struct http_str raw = http_str_make(NULL, 0);
         if (buf_len(&c->in) && memchr(buf_head(&c->in), '\n', buf_len(&c->in)))
             raw = alog_first_line(buf_head(&c->in), buf_len(&c->in), c->w->s->lim.max_line);
-        log_line(c, NULL, raw, 408, k == (ssize_t)buf_len(o) ? (uint64_t)len : 0);
+        reqlog_line(c, NULL, raw, 408, k == (ssize_t)buf_len(o) ? (uint64_t)len : 0);
         buf_clear(o);
     }
     conn_close(c);
@@ -289,7 +143,7 @@ again:
             if (buf_len(&c->out)) goto again;
         }
     }
-    log_settle(c);
+    reqlog_settle(c);
     return 1;
 }
 
@@ -326,7 +180,7 @@ static void error_page(struct conn *c, const struct http_request *r, struct http
     int head = r && r->method == HTTP_HEAD;
     int len = resp_error(&c->w->out, status, !c->closing, r ? r->version : 11, head, extra, why);
     if (len < 0) c->closing = 1;
-    log_line(c, r, raw, status, len > 0 && !head ? (uint64_t)len : 0);
+    reqlog_line(c, r, raw, status, len > 0 && !head ? (uint64_t)len : 0);
 }
 
 static void error_response(struct conn *c, const struct http_request *r, int status,
@@ -354,7 +208,7 @@ static void run_handler(struct conn *c, const struct route *rt, const struct htt
     if (!q.status)
         error_response(c, r, 500, NULL, "The handler gave no answer.");
     else
-        access_log(c, r, q.status, q.bytes);
+        reqlog_access(c, r, q.status, q.bytes);
     buf_free(&q.extra);
 }
 
@@ -383,9 +237,9 @@ static void answer_abort(struct conn *c, size_t mark)
 static void log_answer(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
 {
     if (c->x.fd >= 0 && bytes)
-        log_defer(c, r, status, bytes);
+        reqlog_defer(c, r, status, bytes);
     else
-        access_log(c, r, status, bytes);
+        reqlog_access(c, r, status, bytes);
 }
 
 /* Scans a handler's chunked body at p[0..n) (resuming where the last call
@@ -450,7 +304,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
             if (resp_simple(&w->out, 204, !c->closing, r->version, 0,
                             "Allow: GET, HEAD, OPTIONS\r\n", NULL, NULL, 0) < 0)
                 c->closing = 1;
-            access_log(c, r, 204, 0);
+            reqlog_access(c, r, 204, 0);
         } else {
             error_response(c, r, 400, NULL, "'*' is only for OPTIONS.");
         }
@@ -503,7 +357,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
         } else {
             if (resp_simple(&w->out, 204, !c->closing, r->version, 0, allow, NULL, NULL, 0) < 0)
                 c->closing = 1;
-            access_log(c, r, 204, 0);
+            reqlog_access(c, r, 204, 0);
         }
         goto skip_body;
     }
@@ -523,7 +377,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
         if (resp_simple(&w->out, 204, !c->closing, r->version, 0, "Allow: GET, HEAD, OPTIONS\r\n",
                         NULL, NULL, 0) < 0)
             c->closing = 1;
-        access_log(c, r, 204, 0);
+        reqlog_access(c, r, 204, 0);
     } else {
         error_response(c, r, 405, "Allow: GET, HEAD, OPTIONS\r\n",
                        "Static files answer GET, HEAD and OPTIONS.");
@@ -608,7 +462,7 @@ static void conn_read(struct conn *c)
     ssize_t r;
     if (!own) {
         do
-            r = recv(c->fd, w->scratch, SCRATCH, 0);
+            r = recv(c->fd, w->scratch, WORKER_SCRATCH, 0);
         while (r < 0 && errno == EINTR);
         if (r < 0) r = -errno;
         p = w->scratch;
@@ -710,7 +564,7 @@ static void on_conn(struct loop *l, int fd, unsigned events, void *arg)
     if (events & (LOOP_READ | LOOP_HUP)) conn_read(c);
 }
 
-static void conn_new(struct worker *w, int fd, const struct net_addr *peer)
+void conn_new(struct worker *w, int fd, const struct net_addr *peer)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (!c) {
@@ -727,7 +581,7 @@ static void conn_new(struct worker *w, int fd, const struct net_addr *peer)
         c->family = AF_INET6;
         memcpy(c->peer, &((const struct sockaddr_in6 *)&peer->ss)->sin6_addr, 16);
     }
-    buf_init(&c->in, w->s->o.max_header + w->s->o.max_body + SCRATCH);
+    buf_init(&c->in, w->s->o.max_header + w->s->o.max_body + WORKER_SCRATCH);
     buf_init(&c->out, 0);
     if (loop_io_set(w->loop, fd, LOOP_READ, on_conn, c) < 0) {
         close(fd);
@@ -740,227 +594,4 @@ static void conn_new(struct worker *w, int fd, const struct net_addr *peer)
     w->nconns++;
     __atomic_add_fetch(&w->s->nconns, 1, __ATOMIC_RELAXED);
     conn_deadline(c, (uint64_t)w->s->o.idle_timeout_ms);
-}
-
-/* ---- accepting ---- */
-
-static void on_accept(struct loop *l, int fd, unsigned events, void *arg);
-
-static void accept_resume(struct worker *w)
-{
-    if (w->lfd < 0 || w->stopping) return;
-    w->paused = 0;
-    loop_io_set(w->loop, w->lfd, LOOP_READ, on_accept, w);
-}
-
-static void on_accept_timer(struct loop *l, struct loop_timer *t)
-{
-    (void)l;
-    accept_resume((struct worker *)((char *)t - offsetof(struct worker, accept_timer)));
-}
-
-/* Stops accepting: until a connection closes (1, at --max-conn) or for a
- * moment (2, out of descriptors).  The kernel's queue holds the waiting
- * clients meanwhile, and the loop never spins on a listener it cannot serve.
- * At --max-conn a connection closing in another worker is noticed by the
- * timer: the limit is shared, the listeners are not. */
-static void accept_pause(struct worker *w, int why)
-{
-    w->paused = why;
-    loop_io_set(w->loop, w->lfd, 0, on_accept, w);
-    loop_timer_set(w->loop, &w->accept_timer, why == 2 ? ACCEPT_BACKOFF_MS : LIMIT_RETRY_MS,
-                   on_accept_timer);
-}
-
-/* At --max-conn: this worker's longest-idle keep-alive connection (one that
- * was answered and waits for its next request), to be closed to make room
- * for a new client, as nginx does; NULL if there is none. */
-static struct conn *find_idle(struct worker *w)
-{
-    struct conn *idle = NULL;
-    for (struct conn *c = w->conns; c; c = c->next) {
-        if (!c->served || c->head_start || c->discard || c->dechunk || buf_len(&c->in) ||
-            buf_len(&c->out) || c->x.fd >= 0)
-            continue;
-        if (!idle || c->deadline <= idle->deadline) idle = c; /* ties: the older */
-    }
-    return idle;
-}
-
-static void on_accept(struct loop *l, int fd, unsigned events, void *arg)
-{
-    (void)l;
-    (void)fd;
-    (void)events;
-    struct worker *w = arg;
-    for (int i = 0; i < 64; i++) {
-        struct conn *idle = NULL;
-        if (__atomic_load_n(&w->s->nconns, __ATOMIC_RELAXED) >= w->s->o.max_conn &&
-            !(idle = find_idle(w))) {
-            accept_pause(w, 1);
-            return;
-        }
-        struct net_addr peer;
-        int cfd = net_accept(w->lfd, &peer);
-        if (cfd >= 0) {
-            if (idle) conn_close(idle); /* only once a client is really waiting */
-            conn_new(w, cfd, &peer);
-            continue;
-        }
-        if (cfd == -EMFILE || cfd == -ENFILE || cfd == -ENOBUFS || cfd == -ENOMEM) {
-            /* said once a minute at most: the condition can last */
-            uint64_t now = loop_now(w->loop);
-            if (!w->said_emfile || now - w->said_emfile > 60000) {
-                char msg[160];
-                fprintf(stderr, "berth: %s\n", err_fmt(msg, sizeof msg, cfd, "cannot accept"));
-                w->said_emfile = now;
-            }
-            accept_pause(w, 2);
-        }
-        return;
-    }
-}
-
-/* ---- workers and shutdown ---- */
-
-/* Closes every connection now: the drain's time is up, or a second signal. */
-static void drain_cut(struct worker *w)
-{
-    while (w->conns)
-        conn_close(w->conns);
-}
-
-static void on_stop_timer(struct loop *l, struct loop_timer *t)
-{
-    (void)l;
-    drain_cut((struct worker *)((char *)t - offsetof(struct worker, stop_timer)));
-}
-
-/* A stopping worker with no connection left stops watching its eventfd, so
- * its loop can end.  Worker 0 reads the signals: it stays until every other
- * worker is done, so a second Ctrl-C is heard whichever worker still drains;
- * the others wake it as they finish. */
-static void drain_done(struct worker *w)
-{
-    struct berth_server *s = w->s;
-    loop_timer_stop(w->loop, &w->stop_timer);
-    if (w->stopping != 1) return;
-    if (w == s->w && __atomic_load_n(&s->running, __ATOMIC_ACQUIRE) > 1) return;
-    w->stopping = 2;
-    loop_io_del(w->loop, w->stopfd);
-    __atomic_sub_fetch(&s->running, 1, __ATOMIC_ACQ_REL);
-    uint64_t one = 1;
-    if (w != s->w) (void)!write(s->w[0].stopfd, &one, sizeof one);
-}
-
-static void worker_shutdown(struct worker *w)
-{
-    struct berth_server *s = w->s;
-    if (w->stopping) return;
-    w->stopping = 1;
-    if (w->lfd >= 0) {
-        loop_io_del(w->loop, w->lfd);
-        close(w->lfd);
-        w->lfd = -1;
-    }
-    if (static_cache_watch_fd(w->cache) >= 0) loop_io_del(w->loop, static_cache_watch_fd(w->cache));
-    loop_timer_stop(w->loop, &w->accept_timer);
-    struct conn *c = w->conns, *next;
-    for (; c; c = next) {
-        next = c->next;
-        if (!buf_len(&c->out) && c->x.fd < 0)
-            conn_close(c); /* idle, or a head still coming */
-        else
-            c->closing = 1;
-    }
-    if (w->nconns)
-        loop_timer_set(w->loop, &w->stop_timer, SHUTDOWN_MS, on_stop_timer);
-    else
-        drain_done(w);
-    loop_timer_stop(w->loop, &w->log_timer);
-    log_flush(w);
-    /* the last worker to get here says, once, what the drain waits for */
-    __atomic_add_fetch(&s->draining, w->nconns, __ATOMIC_ACQ_REL);
-    if (__atomic_sub_fetch(&s->drain_left, 1, __ATOMIC_ACQ_REL) == 0) {
-        int n = __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE);
-        if (n && __atomic_load_n(&s->by_signal, __ATOMIC_ACQUIRE) &&
-            !__atomic_load_n(&s->force, __ATOMIC_ACQUIRE))
-            fprintf(stderr,
-                    "berth: draining %d connection%s (up to %d s); press Ctrl-C again to quit "
-                    "now\n",
-                    n, n == 1 ? "" : "s", SHUTDOWN_MS / 1000);
-    }
-}
-
-/* The worker's eventfd: a stop (berth_server_stop), a second signal (force)
- * or a log reopening (SIGHUP); the flags in the server say which. */
-static void on_stopfd(struct loop *l, int fd, unsigned events, void *arg)
-{
-    (void)l;
-    (void)events;
-    struct worker *w = arg;
-    struct berth_server *s = w->s;
-    uint64_t v;
-    (void)!read(fd, &v, sizeof v);
-    log_sync(w, 0);
-    if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE)) worker_shutdown(w);
-    if (w->stopping && __atomic_load_n(&s->force, __ATOMIC_ACQUIRE)) drain_cut(w);
-    if (w->stopping && !w->nconns) drain_done(w);
-}
-
-static void on_fs_change(struct loop *l, int fd, unsigned events, void *arg)
-{
-    (void)l;
-    (void)fd;
-    (void)events;
-    static_cache_changes(arg);
-}
-
-void *worker_main(void *arg)
-{
-    struct worker *w = arg;
-    alog_sink_join(&w->s->log, &w->log_gen);
-    loop_run(w->loop);
-    log_sync(w, 1); /* writes what is left */
-    return NULL;
-}
-
-int worker_init(struct berth_server *s, struct worker *w)
-{
-    w->s = s;
-    w->lfd = w->stopfd = -1;
-    buf_init(&w->out, 0);
-    buf_init(&w->log, 0);
-    w->loop = loop_new();
-    w->scratch = malloc(SCRATCH);
-    w->cache = static_cache_new(&s->sc);
-    w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!w->loop || !w->scratch || !w->cache) return -ENOMEM;
-    if (w->stopfd < 0) return -errno;
-    /* file changes under the root, seen as they happen (static.h) */
-    int wfd = static_cache_watch_fd(w->cache);
-    if (wfd >= 0) {
-        int rc = loop_io_set(w->loop, wfd, LOOP_READ, on_fs_change, w->cache);
-        if (rc < 0) return rc;
-    }
-    return loop_io_set(w->loop, w->stopfd, LOOP_READ, on_stopfd, w);
-}
-
-void worker_free(struct worker *w)
-{
-    while (w->conns)
-        conn_close(w->conns);
-    if (w->lfd >= 0) close(w->lfd);
-    if (w->stopfd >= 0) close(w->stopfd);
-    loop_free(w->loop);
-    free(w->scratch);
-    static_cache_free(w->cache);
-    buf_free(&w->out);
-    buf_free(&w->log);
-}
-
-int worker_listen(struct worker *w, int fd)
-{
-    w->lfd = fd;
-    return loop_io_set(w->loop, fd, LOOP_READ, on_accept, w);
 }

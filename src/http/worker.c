@@ -1,0 +1,256 @@
+/* worker — the threads that run connections: each has its own event loop,
+ * listening socket (SO_REUSEPORT when there are several), file cache and
+ * scratch buffers; accepting within --max-conn, pausing without spinning,
+ * and the drain on SIGTERM. */
+#include "http/server.h"
+
+#include "err.h"
+#include "http/alog.h"
+#include "http/conn.h"
+#include "http/reqlog.h"
+#include "http/static.h"
+#include "loop.h"
+#include "net.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define SHUTDOWN_MS       10000 /* in-flight responses get this long after SIGTERM */
+#define ACCEPT_BACKOFF_MS 100   /* out of descriptors: retry accepting after this */
+#define LIMIT_RETRY_MS    50    /* at --max-conn: look again after this */
+
+static void drain_done(struct worker *w);
+
+/* ---- accepting ---- */
+
+static void on_accept(struct loop *l, int fd, unsigned events, void *arg);
+
+static void accept_resume(struct worker *w)
+{
+    if (w->lfd < 0 || w->stopping) return;
+    w->paused = 0;
+    loop_io_set(w->loop, w->lfd, LOOP_READ, on_accept, w);
+}
+
+static void on_accept_timer(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    accept_resume((struct worker *)((char *)t - offsetof(struct worker, accept_timer)));
+}
+
+/* Stops accepting: until a connection closes (1, at --max-conn) or for a
+ * moment (2, out of descriptors).  The kernel's queue holds the waiting
+ * clients meanwhile, and the loop never spins on a listener it cannot serve.
+ * At --max-conn a connection closing in another worker is noticed by the
+ * timer: the limit is shared, the listeners are not. */
+static void accept_pause(struct worker *w, int why)
+{
+    w->paused = why;
+    loop_io_set(w->loop, w->lfd, 0, on_accept, w);
+    loop_timer_set(w->loop, &w->accept_timer, why == 2 ? ACCEPT_BACKOFF_MS : LIMIT_RETRY_MS,
+                   on_accept_timer);
+}
+
+/* At --max-conn: this worker's longest-idle keep-alive connection (one that
+ * was answered and waits for its next request), to be closed to make room
+ * for a new client, as nginx does; NULL if there is none. */
+static struct conn *find_idle(struct worker *w)
+{
+    struct conn *idle = NULL;
+    for (struct conn *c = w->conns; c; c = c->next) {
+        if (!c->served || c->head_start || c->discard || c->dechunk || buf_len(&c->in) ||
+            buf_len(&c->out) || c->x.fd >= 0)
+            continue;
+        if (!idle || c->deadline <= idle->deadline) idle = c; /* ties: the older */
+    }
+    return idle;
+}
+
+static void on_accept(struct loop *l, int fd, unsigned events, void *arg)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    struct worker *w = arg;
+    for (int i = 0; i < 64; i++) {
+        struct conn *idle = NULL;
+        if (__atomic_load_n(&w->s->nconns, __ATOMIC_RELAXED) >= w->s->o.max_conn &&
+            !(idle = find_idle(w))) {
+            accept_pause(w, 1);
+            return;
+        }
+        struct net_addr peer;
+        int cfd = net_accept(w->lfd, &peer);
+        if (cfd >= 0) {
+            if (idle) conn_close(idle); /* only once a client is really waiting */
+            conn_new(w, cfd, &peer);
+            continue;
+        }
+        if (cfd == -EMFILE || cfd == -ENFILE || cfd == -ENOBUFS || cfd == -ENOMEM) {
+            /* said once a minute at most: the condition can last */
+            uint64_t now = loop_now(w->loop);
+            if (!w->said_emfile || now - w->said_emfile > 60000) {
+                char msg[160];
+                fprintf(stderr, "berth: %s\n", err_fmt(msg, sizeof msg, cfd, "cannot accept"));
+                w->said_emfile = now;
+            }
+            accept_pause(w, 2);
+        }
+        return;
+    }
+}
+
+/* ---- workers and shutdown ---- */
+
+/* Closes every connection now: the drain's time is up, or a second signal. */
+static void drain_cut(struct worker *w)
+{
+    while (w->conns)
+        conn_close(w->conns);
+}
+
+static void on_stop_timer(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    drain_cut((struct worker *)((char *)t - offsetof(struct worker, stop_timer)));
+}
+
+/* A stopping worker with no connection left stops watching its eventfd, so
+ * its loop can end.  Worker 0 reads the signals: it stays until every other
+ * worker is done, so a second Ctrl-C is heard whichever worker still drains;
+ * the others wake it as they finish. */
+static void drain_done(struct worker *w)
+{
+    struct berth_server *s = w->s;
+    loop_timer_stop(w->loop, &w->stop_timer);
+    if (w->stopping != 1) return;
+    if (w == s->w && __atomic_load_n(&s->running, __ATOMIC_ACQUIRE) > 1) return;
+    w->stopping = 2;
+    loop_io_del(w->loop, w->stopfd);
+    __atomic_sub_fetch(&s->running, 1, __ATOMIC_ACQ_REL);
+    uint64_t one = 1;
+    if (w != s->w) (void)!write(s->w[0].stopfd, &one, sizeof one);
+}
+
+static void worker_shutdown(struct worker *w)
+{
+    struct berth_server *s = w->s;
+    if (w->stopping) return;
+    w->stopping = 1;
+    if (w->lfd >= 0) {
+        loop_io_del(w->loop, w->lfd);
+        close(w->lfd);
+        w->lfd = -1;
+    }
+    if (static_cache_watch_fd(w->cache) >= 0) loop_io_del(w->loop, static_cache_watch_fd(w->cache));
+    loop_timer_stop(w->loop, &w->accept_timer);
+    struct conn *c = w->conns, *next;
+    for (; c; c = next) {
+        next = c->next;
+        if (!buf_len(&c->out) && c->x.fd < 0)
+            conn_close(c); /* idle, or a head still coming */
+        else
+            c->closing = 1;
+    }
+    if (w->nconns)
+        loop_timer_set(w->loop, &w->stop_timer, SHUTDOWN_MS, on_stop_timer);
+    else
+        drain_done(w);
+    loop_timer_stop(w->loop, &w->log_timer);
+    reqlog_flush(w);
+    /* the last worker to get here says, once, what the drain waits for */
+    __atomic_add_fetch(&s->draining, w->nconns, __ATOMIC_ACQ_REL);
+    if (__atomic_sub_fetch(&s->drain_left, 1, __ATOMIC_ACQ_REL) == 0) {
+        int n = __atomic_load_n(&s->draining, __ATOMIC_ACQUIRE);
+        if (n && __atomic_load_n(&s->by_signal, __ATOMIC_ACQUIRE) &&
+            !__atomic_load_n(&s->force, __ATOMIC_ACQUIRE))
+            fprintf(stderr,
+                    "berth: draining %d connection%s (up to %d s); press Ctrl-C again to quit "
+                    "now\n",
+                    n, n == 1 ? "" : "s", SHUTDOWN_MS / 1000);
+    }
+}
+
+/* The worker's eventfd: a stop (berth_server_stop), a second signal (force)
+ * or a log reopening (SIGHUP); the flags in the server say which. */
+static void on_stopfd(struct loop *l, int fd, unsigned events, void *arg)
+{
+    (void)l;
+    (void)events;
+    struct worker *w = arg;
+    struct berth_server *s = w->s;
+    uint64_t v;
+    (void)!read(fd, &v, sizeof v);
+    reqlog_sync(w, 0);
+    if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE)) worker_shutdown(w);
+    if (w->stopping && __atomic_load_n(&s->force, __ATOMIC_ACQUIRE)) drain_cut(w);
+    if (w->stopping && !w->nconns) drain_done(w);
+}
+
+static void on_fs_change(struct loop *l, int fd, unsigned events, void *arg)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    static_cache_changes(arg);
+}
+
+void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    alog_sink_join(&w->s->log, &w->log_gen);
+    loop_run(w->loop);
+    reqlog_sync(w, 1); /* writes what is left */
+    return NULL;
+}
+
+int worker_init(struct berth_server *s, struct worker *w)
+{
+    w->s = s;
+    w->lfd = w->stopfd = -1;
+    buf_init(&w->out, 0);
+    buf_init(&w->log, 0);
+    w->loop = loop_new();
+    w->scratch = malloc(WORKER_SCRATCH);
+    w->cache = static_cache_new(&s->sc);
+    w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!w->loop || !w->scratch || !w->cache) return -ENOMEM;
+    if (w->stopfd < 0) return -errno;
+    /* file changes under the root, seen as they happen (static.h) */
+    int wfd = static_cache_watch_fd(w->cache);
+    if (wfd >= 0) {
+        int rc = loop_io_set(w->loop, wfd, LOOP_READ, on_fs_change, w->cache);
+        if (rc < 0) return rc;
+    }
+    return loop_io_set(w->loop, w->stopfd, LOOP_READ, on_stopfd, w);
+}
+
+void worker_free(struct worker *w)
+{
+    while (w->conns)
+        conn_close(w->conns);
+    if (w->lfd >= 0) close(w->lfd);
+    if (w->stopfd >= 0) close(w->stopfd);
+    loop_free(w->loop);
+    free(w->scratch);
+    static_cache_free(w->cache);
+    buf_free(&w->out);
+    buf_free(&w->log);
+}
+
+int worker_listen(struct worker *w, int fd)
+{
+    w->lfd = fd;
+    return loop_io_set(w->loop, fd, LOOP_READ, on_accept, w);
+}
+
+void worker_conn_closed(struct worker *w)
+{
+    w->nconns--;
+    __atomic_sub_fetch(&w->s->nconns, 1, __ATOMIC_RELAXED);
+    if (w->paused == 1) accept_resume(w);
+    if (w->stopping && w->nconns == 0) drain_done(w);
+}
