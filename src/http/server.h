@@ -71,7 +71,7 @@ struct worker {
     struct buf out; /* responses being assembled */
     struct buf log;
     struct loop_timer log_timer, accept_timer, stop_timer;
-    struct static_cache *cache;
+    struct fcache *cache;
     struct http_header hdrs[MAX_HEADERS];
     unsigned log_gen; /* the log reopening this worker has synced for (alog_sink_sync) */
 };

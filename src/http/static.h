@@ -2,9 +2,9 @@
  *
  * Files are opened beneath the root only (openat2 RESOLVE_BENEATH, so
  * neither ".." nor a symlink can leave it).  Each worker keeps a cache of
- * what it served: the validators, the prebuilt header fields, small files'
- * bytes and large files' descriptors, so a keep-alive GET of a small file
- * costs one read and one write.
+ * what it served (http/fcache): the validators, the prebuilt header fields,
+ * small files' bytes and large files' descriptors, so a keep-alive GET of a
+ * small file costs one read and one write.
  *
  * Freshness: each worker watches (inotify) the directories of what it
  * caches and drops an entry as soon as it reads its file's change event (a
@@ -22,19 +22,10 @@
 #define BERTH_HTTP_STATIC_H
 
 #include "buf.h"
+#include "http/fcache.h"
 #include "http/parse.h"
 
 #include <stdint.h>
-
-struct static_conf {
-    int rootfd;        /* O_PATH/O_DIRECTORY descriptor of the root */
-    const char *index; /* "index.html,index.htm": tried in order */
-    int listing, hidden;
-    const char *mime_default;
-    const char *boundary;  /* multipart/byteranges boundary */
-    const char *root_path; /* absolute; reopened when replaced; NULL: not followed */
-    uint64_t *epoch;       /* shared by the workers: bumped on every change seen */
-};
 
 /* File bytes still to send after the head, with sendfile; fd is owned by
  * the transfer (closed when done).  fd < 0: nothing.  A multipart/byteranges
@@ -67,34 +58,22 @@ uint64_t static_xfer_left(const struct http_xfer *x);
 /* Releases the descriptor and parts of a transfer cut short (idempotent). */
 void static_xfer_end(struct http_xfer *x);
 
-
 /* 1 while x's file still has the size and mtime the head announced, 0 once
  * it changed (the connection must be aborted, not completed). */
 int static_xfer_intact(const struct http_xfer *x);
-
-/* A worker's cache (NULL when out of memory or descriptors); sc must
- * outlive it. */
-struct static_cache;
-struct static_cache *static_cache_new(const struct static_conf *sc);
-void static_cache_free(struct static_cache *c);
-
-/* The descriptor that becomes readable when watched files change (-1: no
- * watching), and what to call then. */
-int static_cache_watch_fd(const struct static_cache *c);
-void static_cache_changes(struct static_cache *c);
 
 /* Answers req (GET or HEAD) for the normalised path.  Appends the response
  * head, and any body held in memory, to out; sets *x for a file region to
  * send afterwards.  Returns the status (for the log); *body_len receives the
  * body's size.  A negative return is an out-of-memory failure. */
-int static_serve(const struct static_conf *sc, struct static_cache *cache,
-                 const struct http_request *req, const char *path, int keep_alive, struct buf *out,
-                 struct http_xfer *x, uint64_t *body_len);
+int static_serve(const struct static_conf *sc, struct fcache *cache, const struct http_request *req,
+                 const char *path, int keep_alive, struct buf *out, struct http_xfer *x,
+                 uint64_t *body_len);
 
 /* The same, for a request whose target is byte for byte the last one this
  * cache answered from an entry that is still fresh: no decoding, no lookup.
  * Returns 0 when that is not the case (call static_serve). */
-int static_serve_again(const struct static_conf *sc, struct static_cache *cache,
+int static_serve_again(const struct static_conf *sc, struct fcache *cache,
                        const struct http_request *req, int keep_alive, struct buf *out,
                        struct http_xfer *x, uint64_t *body_len);
 

@@ -145,7 +145,7 @@ static void worker_shutdown(struct worker *w)
         close(w->lfd);
         w->lfd = -1;
     }
-    if (static_cache_watch_fd(w->cache) >= 0) loop_io_del(w->loop, static_cache_watch_fd(w->cache));
+    if (fcache_watch_fd(w->cache) >= 0) loop_io_del(w->loop, fcache_watch_fd(w->cache));
     loop_timer_stop(w->loop, &w->accept_timer);
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
@@ -195,7 +195,7 @@ static void on_fs_change(struct loop *l, int fd, unsigned events, void *arg)
     (void)l;
     (void)fd;
     (void)events;
-    static_cache_changes(arg);
+    fcache_changes(arg);
 }
 
 void *worker_main(void *arg)
@@ -215,12 +215,12 @@ int worker_init(struct berth_server *s, struct worker *w)
     buf_init(&w->log, 0);
     w->loop = loop_new();
     w->scratch = malloc(WORKER_SCRATCH);
-    w->cache = static_cache_new(&s->sc);
+    w->cache = fcache_new(&s->sc);
     w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!w->loop || !w->scratch || !w->cache) return -ENOMEM;
     if (w->stopfd < 0) return -errno;
     /* file changes under the root, seen as they happen (static.h) */
-    int wfd = static_cache_watch_fd(w->cache);
+    int wfd = fcache_watch_fd(w->cache);
     if (wfd >= 0) {
         int rc = loop_io_set(w->loop, wfd, LOOP_READ, on_fs_change, w->cache);
         if (rc < 0) return rc;
@@ -236,7 +236,7 @@ void worker_free(struct worker *w)
     if (w->stopfd >= 0) close(w->stopfd);
     loop_free(w->loop);
     free(w->scratch);
-    static_cache_free(w->cache);
+    fcache_free(w->cache);
     buf_free(&w->out);
     buf_free(&w->log);
 }
