@@ -195,6 +195,10 @@ static int resolve(const struct static_conf *sc, const char *path, struct stat *
             return ifd;
         }
         if (ifd >= 0) close(ifd);
+        if (errno_status(ifd) == 503) { /* no descriptor: says nothing of the index */
+            close(fd);
+            return -503;
+        }
         nm += strcspn(nm, ",");
         nm += *nm == ',';
     }
@@ -377,6 +381,11 @@ static void on_change(void *arg, const char *key, const char *name, uint32_t mas
         cache_drop(c, e);
         c->changed = 1;
     }
+}
+
+int fcache_rootfd(const struct fcache *c)
+{
+    return c->rootfd;
 }
 
 int fcache_watch_fd(const struct fcache *c)

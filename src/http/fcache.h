@@ -49,6 +49,10 @@ struct fcache;
 struct fcache *fcache_new(const struct static_conf *sc);
 void fcache_free(struct fcache *c);
 
+/* This worker's descriptor of the root, followed by name (it changes when
+ * the docroot is replaced): what paths are resolved beneath. */
+int fcache_rootfd(const struct fcache *c);
+
 /* The descriptor that becomes readable when watched files change (-1: no
  * watching), and what to call then. */
 int fcache_watch_fd(const struct fcache *c);

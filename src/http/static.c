@@ -259,6 +259,16 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
     return rc < 0 ? rc : status;
 }
 
+/* Out of descriptors or memory: 503, to be tried again shortly; a head
+ * already assembled from mark on is taken back, and the cache is as it was. */
+static int busy(struct buf *out, size_t mark, const struct http_request *req, int keep_alive)
+{
+    out->len = mark;
+    int rc = resp_error(out, 503, keep_alive, req->version, req->method == HTTP_HEAD,
+                        "Retry-After: 1\r\n", "Out of file descriptors or memory; try again.");
+    return rc < 0 ? rc : 503;
+}
+
 static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_request *req,
                      const char *path, int keep_alive, struct buf *out, uint64_t *body_len)
 {
@@ -293,6 +303,10 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
     buf_init(&page, 0);
     rc = http_listing(&page, sc->rootfd, dirfd, path, sc->hidden);
     close(dirfd);
+    if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM) {
+        buf_free(&page);
+        return busy(out, buf_len(out), req, keep_alive);
+    }
     if (rc < 0) {
         buf_free(&page);
         rc = resp_error(out, 403, keep_alive, req->version, head, NULL,
@@ -307,16 +321,6 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
     return rc < 0 ? rc : 200;
 }
 
-/* Out of descriptors or memory: 503, to be tried again shortly; a head
- * already assembled from mark on is taken back, and the cache is as it was. */
-static int busy(struct buf *out, size_t mark, const struct http_request *req, int keep_alive)
-{
-    out->len = mark;
-    int rc = resp_error(out, 503, keep_alive, req->version, req->method == HTTP_HEAD,
-                        "Retry-After: 1\r\n", "Out of file descriptors or memory; try again.");
-    return rc < 0 ? rc : 503;
-}
-
 int static_serve(const struct static_conf *sc, struct fcache *cache, const struct http_request *req,
                  const char *path, int keep_alive, struct buf *out, struct http_xfer *x,
                  uint64_t *body_len)
@@ -329,7 +333,13 @@ int static_serve(const struct static_conf *sc, struct fcache *cache, const struc
         return rc < 0 ? rc : 404;
     }
     struct fentry *e = fcache_lookup(sc, cache, path, &status, &dirfd);
-    if (!e && status == 0) return serve_dir(sc, dirfd, req, path, keep_alive, out, body_len);
+    if (!e && status == 0) {
+        /* a listing checks its symlinks beneath this worker's root, which
+         * follows a replaced docroot */
+        struct static_conf wsc = *sc;
+        wsc.rootfd = fcache_rootfd(cache);
+        return serve_dir(&wsc, dirfd, req, path, keep_alive, out, body_len);
+    }
     if (status == 503) return busy(out, buf_len(out), req, keep_alive);
     if (!e) {
         rc = resp_error(out, status, keep_alive, req->version, head, NULL,

@@ -203,6 +203,23 @@ def test_docroot_replaced(live):
         assert b"new.txt" in page and b"sub/" not in page
 
 
+def test_docroot_replaced_listing_shows_its_symlinks(live):
+    """The listing checks symlinks beneath the root in use, not the one that
+    was replaced (where the new tree's links lead nowhere)."""
+    root = live.root
+    (root / "a.txt").write_bytes(b"old a\n")
+    for _ in range(4):
+        assert b"a.txt" in get(live.port, "/").body
+    shutil.rmtree(root)
+    root.mkdir()
+    (root / "target-new.txt").write_bytes(b"new\n")
+    os.symlink("target-new.txt", root / "link-new.txt")
+    assert wait_until(lambda: get(live.port, "/link-new.txt").status == 200, 1.0)
+    for _ in range(8):  # every worker
+        page = get(live.port, "/").body
+        assert b"link-new.txt" in page and b"target-new.txt" in page, page
+
+
 @pytest.mark.parametrize("workers", WORKERS)
 def test_docroot_symlink_swapped(tmp_path, server, workers):
     """A deploy that points a symlink at a new release (ln -sfn, atomic):
