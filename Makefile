@@ -20,7 +20,7 @@ FUZZ_SECONDS ?= 20
 
 WARN     = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes $(WERROR)
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
-LDLIBS  += -ljansson -lpthread
+LDLIBS  += -ljansson -lssl -lcrypto -lnghttp2 -lpthread
 
 LIB_SRC  := $(sort $(shell find src -name '*.c'))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
@@ -122,7 +122,7 @@ FZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -
 FUZZERS  := $(FZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	$(FZ_CC) $(FZ_FLAGS) -o $@ $< $(LIB_SRC) -ljansson -lpthread
+	$(FZ_CC) $(FZ_FLAGS) -o $@ $< $(LIB_SRC) -ljansson -lssl -lcrypto -lnghttp2 -lpthread
 fuzz-deps:
 	@sh scripts/deps.sh fuzz
 
