@@ -233,9 +233,10 @@ int http_listing(struct buf *out, int dirfd, const char *urlpath, int show_hidde
         "td:nth-child(2){text-align:right;font-variant-numeric:tabular-nums}\n"
         "</style>\n</head>\n<body>\n<h1>Directory listing for ";
     if (rc == 0) rc = puts_(out, head);
-    if (rc == 0) rc = http_html_escape(out, urlpath, ul);
+    /* the path may hold control bytes (%01 decodes to one): shown as names are */
+    if (rc == 0) rc = display_name(out, urlpath, ul);
     if (rc == 0) rc = puts_(out, style);
-    if (rc == 0) rc = http_html_escape(out, urlpath, ul);
+    if (rc == 0) rc = display_name(out, urlpath, ul);
     if (rc == 0)
         rc = puts_(out,
                    "</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th>"
