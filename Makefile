@@ -95,16 +95,23 @@ asan-clang:
 		LDFLAGS="-fsanitize=address,undefined" PYTEST_ARGS="$(ASAN_CLANG_PYTEST)" test
 
 FZ_CC    ?= clang
-FZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Isrc
+FZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FZ_FLAGS  = -g -O1 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(FZ_SAN)
 FUZZERS  := $(FZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(LIB_SRC)
+# the library is compiled once, instrumented for coverage, and linked into each target
+FZ_OBJ   := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FZ_CC) $(FZ_FLAGS) -o $@ $< $(LIB_SRC) -ljansson -lpthread
+	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+build-fuzz/libberth.a: $(FZ_OBJ)
+	rm -f $@ && $(AR) rcs $@ $^
+build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/libberth.a
+	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libberth.a -ljansson -lpthread
 fuzz-deps:
 	@sh scripts/deps.sh fuzz
 
 fuzz: fuzz-deps
-	@$(MAKE) --no-print-directory $(FUZZERS)
+	@$(MAKE) --no-print-directory -j2 $(FUZZERS)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh $(FUZZERS)
 
 install: all
@@ -125,3 +132,4 @@ clean:
 .PHONY: all all-tests deps test-deps fuzz-deps run unit integration test asan asan-clang fuzz install format clean
 .SECONDARY:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find build-fuzz/obj -name '*.d' 2>/dev/null)
