@@ -120,19 +120,34 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Connects (non-blocking, so a signal — libFuzzer's SIGALRM — interrupting
+ * the wait only means waiting again). */
 static int dial(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) abort();
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int err = 0;
     if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        fprintf(stderr, "fuzz_http_conn: connect: %s\n", strerror(errno));
+        err = errno;
+        long long deadline = now_ms() + 10000;
+        while (err == EINPROGRESS || err == EINTR) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            if (poll(&p, 1, 100) == 1) {
+                socklen_t len = sizeof err;
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+            } else if (now_ms() > deadline) {
+                err = ETIMEDOUT;
+            }
+        }
+    }
+    if (err) {
+        fprintf(stderr, "fuzz_http_conn: connect: %s\n", strerror(err));
         abort();
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    fcntl(fd, F_SETFL, O_NONBLOCK);
     return fd;
 }
 
