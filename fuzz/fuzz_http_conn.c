@@ -77,6 +77,16 @@ static void put_file(const char *name, const char *text, size_t reps)
     if (fclose(f) != 0) abort();
 }
 
+static void remove_root(void)
+{
+    static const char *const names[] = {"a.txt", "index.html", "dir/b.css", "big.bin", "dir", ""};
+    char p[256];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", root, names[i]);
+        remove(p);
+    }
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -87,6 +97,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char d[160];
     snprintf(d, sizeof d, "%s/dir", root);
     if (mkdir(d, 0755) < 0) abort();
+    atexit(remove_root);
     put_file("a.txt", "alpha\n", 10);
     put_file("index.html", "<!DOCTYPE html><title>i</title>\n", 1);
     put_file("dir/b.css", "b{}\n", 3);

@@ -30,6 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dirpath[256];
 static int dirfd_ = -1;
 
+static void cleanup(void);
+
+static void remove_dir(void)
+{
+    cleanup();
+    rmdir(dirpath);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -40,6 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!mkdtemp(dirpath)) abort();
     dirfd_ = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd_ < 0) abort();
+    atexit(remove_dir);
     return 0;
 }
 
