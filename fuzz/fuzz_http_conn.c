@@ -2,11 +2,13 @@
  * pipelining, Expect, chunked, errors mid-stream — where request smuggling
  * lives.  Whole byte streams go through the REAL server code: a berth server
  * started once through the public API (include/berth.h) on 127.0.0.1, one
- * worker, a temp root with a few files and a route /echo (any method) that
- * answers the length of the body it received.
+ * worker, a temp root with a few files — twice: one server with a route
+ * /echo (any method) that answers the length of the body it received, one
+ * with no route (as `berth serve` runs, through the static fast path).
  *
- * Per input: byte 0 picks where the stream is cut in two (the server then
- * sees the pieces in separate reads, most of the time), the rest is sent on
+ * Per input: byte 0 picks the server (low bit) and where the stream is cut
+ * in two (the server then sees the pieces in separate reads, most of the
+ * time), the rest is sent on
  * a fresh connection, then the write side is shut down and the answer read
  * until the server closes.  Invariants:
  *   - the server closes within a bound after our EOF (no connection held);
@@ -44,8 +46,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define SPLIT_MS 1    /* pause between the two pieces, so they are two reads */
 #define OUT_MAX  (1u << 20)
 
-static berth_server *srv;
-static int port;
+/* [0]: with the /echo route (the embedding API's path); [1]: no routes, as
+ * `berth serve` runs (the static fast path) */
+static berth_server *srv[2];
+static int ports[2];
 static char root[128];
 
 static void echo(berth_req *r, void *arg)
@@ -60,8 +64,7 @@ static void echo(berth_req *r, void *arg)
 
 static void *serve(void *arg)
 {
-    (void)arg;
-    int rc = berth_server_run(srv);
+    int rc = berth_server_run(arg);
     fprintf(stderr, "fuzz_http_conn: the server stopped (%s)\n", berth_strerror(rc));
     abort(); /* it must never stop on its own */
 }
@@ -114,13 +117,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     o.max_body = 4096;
     o.header_timeout_ms = 3000;
     o.idle_timeout_ms = 3000;
-    if (berth_server_new(&srv, &o) < 0 || berth_route(srv, NULL, "/echo", 0, echo, NULL) < 0 ||
-        berth_server_listen(srv) < 0)
-        abort();
-    port = berth_server_port(srv);
-    pthread_t t;
-    if (pthread_create(&t, NULL, serve, NULL) != 0) abort();
-    pthread_detach(t);
+    for (int i = 0; i < 2; i++) {
+        if (berth_server_new(&srv[i], &o) < 0 ||
+            (i == 0 && berth_route(srv[i], NULL, "/echo", 0, echo, NULL) < 0) ||
+            berth_server_listen(srv[i]) < 0)
+            abort();
+        ports[i] = berth_server_port(srv[i]);
+        pthread_t t;
+        if (pthread_create(&t, NULL, serve, srv[i]) != 0) abort();
+        pthread_detach(t);
+    }
     return 0;
 }
 
@@ -133,7 +139,7 @@ static long long now_ms(void)
 
 /* Connects (non-blocking, so a signal — libFuzzer's SIGALRM — interrupting
  * the wait only means waiting again). */
-static int dial(void)
+static int dial(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) abort();
@@ -322,12 +328,12 @@ static int count(const uint8_t *p, size_t n, const char *lit)
     return k;
 }
 
-static void alive(void)
+static void alive(int port)
 {
     static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     static char out[4096];
     size_t n = 0;
-    int fd = dial();
+    int fd = dial(port);
     long long deadline = now_ms() + 10000;
     send_all(fd, req, sizeof req - 1, out, &n, deadline);
     while (!pump(fd, out, &n, 100))
@@ -345,9 +351,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!out && !(out = malloc(OUT_MAX))) abort();
     if (size < 1) return 0;
     const char *in = (const char *)data + 1;
-    size_t n = size - 1, cut = n * data[0] / 256;
+    int which = data[0] & 1; /* the server; the other bits pick the cut */
+    size_t n = size - 1, cut = n * (data[0] >> 1) / 128;
     size_t on = 0;
-    int fd = dial();
+    int fd = dial(ports[which]);
     long long deadline = now_ms() + READ_MS;
     send_all(fd, in, cut, out, &on, deadline);
     if (cut && cut < n) pump(fd, out, &on, SPLIT_MS);
@@ -368,6 +375,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (int)(on < 2000 ? on : 2000), out);
         abort();
     }
-    alive();
+    alive(ports[which]);
     return 0;
 }
