@@ -9,7 +9,8 @@
  *   - the names are created in a directory under /dev/shm (tmpfs), listed
  *     with http_listing, and in the page: no raw control byte but '\n'
  *     anywhere, every href holds only URL bytes and decodes to one of the
- *     names (or ".."), and every link text holds no raw < > " ' and no
+ *     names (or ".."), every name is listed (dotfiles only when hidden ones
+ *     are shown), and every link text holds no raw < > " ' and no
  *     control byte. */
 #include "buf.h"
 #include "http/listing.h"
@@ -146,8 +147,10 @@ static void check_escapers(const char *in, size_t n)
 }
 
 /* Checks every "<a href="...">text</a>" of the page. */
-static void check_page(const char *p, size_t n, char names[][256], int nnames)
+/* Returns how many links the page has. */
+static int check_page(const char *p, size_t n, char names[][256], int nnames)
 {
+    int links = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if ((c < 0x20 && c != '\n') || c == 0x7f) abort();
@@ -177,7 +180,9 @@ static void check_page(const char *p, size_t n, char names[][256], int nnames)
                 if (*t == '&' && !memchr(t, ';', (size_t)(stop - t))) abort();
         }
         q = stop;
+        links++;
     }
+    return links;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -227,7 +232,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct buf page;
     buf_init(&page, 0);
     if (http_listing(&page, dirfd_, url, data[0] & 1) != 0) abort();
-    check_page(buf_head(&page), buf_len(&page), names, nnames);
+    /* every entry is listed once: the names (hidden ones only when asked
+     * for), and ".." below the root */
+    int want = strcmp(url, "/") != 0;
+    for (int i = 0; i < nnames; i++)
+        want += (data[0] & 1) || names[i][0] != '.';
+    if (check_page(buf_head(&page), buf_len(&page), names, nnames) != want) abort();
     buf_free(&page);
     cleanup();
     free(in);
