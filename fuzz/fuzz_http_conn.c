@@ -8,10 +8,11 @@
  *
  * Per input: byte 0 picks the server (low bit) and where the stream is cut
  * in two (the server then sees the pieces in separate reads, most of the
- * time), the rest is sent on
- * a fresh connection, then the write side is shut down and the answer read
- * until the server closes.  Invariants:
- *   - the server closes within a bound after our EOF (no connection held);
+ * time: we pause SPLIT_MS between them); the rest is sent on a fresh
+ * connection, then the write side is shut down and the answer read until
+ * the server closes.  Invariants:
+ *   - the server closes within READ_MS of our EOF (a typical input takes
+ *     about 1 ms; the bound only turns a held connection into a failure);
  *   - the output is a sequence of well-formed HTTP/1.x responses: a status
  *     line, header lines "name: value", a blank line; 1xx responses (100
  *     Continue) have no body; 204/304 have no Content-Length and no body;
@@ -21,7 +22,8 @@
  *     the input);
  *   - nothing follows a response that says "Connection: close";
  *   - the server is still alive: a second, tiny request gets its 200.
- * Each input is bounded: reading stops after READ_MS. */
+ * Real sockets and the real server, not an in-memory entry point: what is
+ * checked is what a client sees, TCP resets included. */
 #include <berth.h>
 
 #include <errno.h>
