@@ -5,6 +5,7 @@
 #                   build/examples/*
 #   make test       unit tests (Criterion) + integration tests (pytest) against build/berth
 #   make asan       the same tests on an ASan+UBSan build in build-asan/
+#   make asan-clang the same built with clang, in build-asan-clang/
 #   make test-poll  the event-loop tests on the poll(2) backend (-DLOOP_POLL)
 #   make fuzz       libFuzzer targets in build-fuzz/, each smoke-run for FUZZ_SECONDS
 #   make install    PREFIX=/usr/local DESTDIR= (berth, both libraries, berth.h, berth.1,
@@ -116,18 +117,31 @@ test-poll: test-deps
 ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" test
+# the same with clang, whose UBSan sees more (arithmetic on a null pointer);
+# ASAN_CLANG_PYTEST picks the integration tests (default: all of them)
+ASAN_CLANG_PYTEST ?= tests/integration
+asan-clang:
+	$(MAKE) BUILD=build-asan-clang CC=clang CFLAGS="$(ASAN_FLAGS)" \
+		LDFLAGS="-fsanitize=address,undefined" PYTEST_ARGS="$(ASAN_CLANG_PYTEST)" test
 
 FZ_CC    ?= clang
-FZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Isrc
+FZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FZ_FLAGS  = -g -O1 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(FZ_SAN)
 FUZZERS  := $(FZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(LIB_SRC)
+# the library is compiled once, instrumented for coverage, and linked into each target
+FZ_OBJ   := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FZ_CC) $(FZ_FLAGS) -o $@ $< $(LIB_SRC) -ljansson -lssl -lcrypto -lnghttp2 -lpthread
+	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+build-fuzz/libberth.a: $(FZ_OBJ)
+	rm -f $@ && $(AR) rcs $@ $^
+build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/libberth.a
+	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libberth.a -ljansson -lssl -lcrypto -lnghttp2 -lpthread
 fuzz-deps:
 	@sh scripts/deps.sh fuzz
 
 fuzz: fuzz-deps
-	@$(MAKE) --no-print-directory $(FUZZERS)
+	@$(MAKE) --no-print-directory -j2 $(FUZZERS)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh $(FUZZERS)
 
 LIBDIR = $(DESTDIR)$(PREFIX)/lib
@@ -151,10 +165,11 @@ format:
 	clang-format -i $$(find src cli include tests/unit examples fuzz -name '*.[ch]')
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-asan-clang build-fuzz
 
 
 .PHONY: test-poll
-.PHONY: all all-tests deps test-deps fuzz-deps run unit integration test asan fuzz install uninstall format clean FORCE
+.PHONY: all all-tests deps test-deps fuzz-deps run unit integration test asan asan-clang fuzz install uninstall format clean FORCE
 .SECONDARY:
 -include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)
+-include $(shell find build-fuzz/obj -name '*.d' 2>/dev/null)

@@ -4,7 +4,9 @@
  * pieces whose sizes come from the first input byte; both must find the same
  * messages and end the same way.  Every message is re-encoded and decoded
  * again, and its JSON content dumped and parsed again, to check the encoder
- * against the decoder. */
+ * against the decoder.  The limits are the app server's (src/app/server.c):
+ * the default header limit, and the default content limit or, when the
+ * second input byte's top bit is set, a small --max-content. */
 #include "app/proto.h"
 #include "err.h"
 
@@ -48,10 +50,15 @@ static void check_roundtrip(const struct app_msg *m)
 }
 
 /* Decodes p[0..n) handing the decoder `step(i)` more bytes at a time. */
-static void run(const char *p, size_t n, unsigned seed, struct trace *t, int check)
+/* The decoder as src/app/server.c sets it up: app_dec_init(&dec, 0,
+ * o->max_content), the header limit always the default (APP_HEADER_MAX) and
+ * the content limit the --max-content option (0: APP_CONTENT_MAX). */
+static void run(const char *p, size_t n, unsigned seed, size_t max_content, struct trace *t,
+                int check)
 {
     struct app_dec d;
-    app_dec_init(&d, 1024, 4096);
+    app_dec_init(&d, 0, max_content);
+    if (d.max_content != (max_content ? max_content : APP_CONTENT_MAX)) abort();
     memset(t, 0, sizeof *t);
     size_t start = 0, avail = 0;
     unsigned x = seed | 1;
@@ -84,13 +91,15 @@ static void run(const char *p, size_t n, unsigned seed, struct trace *t, int che
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1) return 0;
+    if (size < 2) return 0;
     unsigned seed = data[0];
-    const char *p = (const char *)data + 1;
-    size_t n = size - 1;
+    /* mostly the server's default limit; sometimes a small --max-content */
+    size_t max_content = data[1] & 0x80 ? (size_t)(data[1] & 0x7f) * 37 : 0;
+    const char *p = (const char *)data + 2;
+    size_t n = size - 2;
     struct trace whole, pieces;
-    run(p, n, 0, &whole, 1);
-    run(p, n, seed, &pieces, 0);
+    run(p, n, 0, max_content, &whole, 1);
+    run(p, n, seed, max_content, &pieces, 0);
     int k = whole.count < MAX_MSGS ? whole.count : MAX_MSGS;
     if (whole.count != pieces.count || whole.end != pieces.end) abort();
     if (memcmp(whole.sizes, pieces.sizes, (size_t)k * sizeof whole.sizes[0])) abort();

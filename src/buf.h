@@ -22,9 +22,12 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 
+/* An empty buffer may have no storage yet (data == NULL); adding even 0 to a
+ * null pointer is undefined in C, so the offsets are added only when there
+ * is storage. */
 static inline const char *buf_head(const struct buf *b)
 {
-    return b->data + b->off;
+    return b->data ? b->data + b->off : b->data;
 }
 static inline size_t buf_len(const struct buf *b)
 {
@@ -33,7 +36,7 @@ static inline size_t buf_len(const struct buf *b)
 /* room after the readable bytes without moving or growing */
 static inline char *buf_tail(struct buf *b)
 {
-    return b->data + b->off + b->len;
+    return b->data ? b->data + b->off + b->len : b->data;
 }
 static inline size_t buf_room(const struct buf *b)
 {

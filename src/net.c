@@ -53,6 +53,8 @@ int net_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
         }
     }
     if (hl >= hostlen) return BERTH_EBADADDR;
+    /* brackets only enclose a whole IPv6 literal, never part of a host */
+    if (memchr(h, '[', hl) || memchr(h, ']', hl)) return BERTH_EBADADDR;
     memcpy(host, h, hl);
     host[hl] = '\0';
     /* digits only: strtol alone would take "+80", " 80" and "-0" */

@@ -292,6 +292,7 @@ int http_listing(struct buf *out, int rootfd, int dirfd, const char *urlpath, in
         "td:nth-child(2){text-align:right;font-variant-numeric:tabular-nums}\n"
         "</style>\n</head>\n<body>\n<h1>Directory listing for ";
     if (rc == 0) rc = puts_(out, head);
+    /* the path may hold control bytes (%01 decodes to one): shown as names are */
     if (rc == 0) rc = display_name(out, urlpath, ul);
     if (rc == 0) rc = puts_(out, style);
     if (rc == 0) rc = display_name(out, urlpath, ul);

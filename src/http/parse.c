@@ -132,9 +132,10 @@ static int find_end(struct http_parser *st, const char *buf, size_t len,
                     if (buf[i + 1] != '\n') return *why = "bare cr", -400;
                     i++;
                 }
-                i++;
+                /* checked at each line, so what comes after the limit never
+                 * decides the reason (nor does how the bytes arrive) */
+                if (++i > l->max_line) return *why = "too many empty lines", -400;
             }
-            if (i > l->max_line) return *why = "too many empty lines", -400;
             st->start = st->scanned = i;
             if (i == len || buf[i] == '\r') return 0;
             /* a TLS handshake or other non-HTTP bytes: say so now, not after

@@ -33,6 +33,22 @@ Test(buf, append_nothing_is_fine)
     buf_free(&b);
 }
 
+/* A buffer that never held a byte has no storage: its head and tail must
+ * still be usable (a log flushed at shutdown with nothing logged) without
+ * arithmetic on a null pointer, which clang's UBSan reports. */
+Test(buf, empty_buffer_head_and_tail_without_storage)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    cr_assert_eq(buf_head(&b), buf_tail(&b));
+    cr_assert_eq(buf_room(&b), 0);
+    buf_consume(&b, 0);
+    buf_clear(&b);
+    cr_assert_eq(buf_head(&b), buf_tail(&b));
+    buf_free(&b);
+    cr_assert_eq(buf_head(&b), buf_tail(&b));
+}
+
 Test(buf, consume_moves_the_cursor_not_the_bytes)
 {
     struct buf b;

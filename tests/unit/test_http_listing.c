@@ -313,6 +313,19 @@ Test(listing, urlpath_escaped)
     free(s);
 }
 
+/* A request path may hold control bytes (/a%01b/ decodes to one); HTML
+ * cannot carry them, so the title and heading show U+FFFD as the names do
+ * (found by fuzz_http_listing). */
+Test(listing, urlpath_control_bytes_replaced)
+{
+    char *s = list("/a\001b\033c/", 0);
+    for (const char *p = s; *p; p++)
+        cr_expect(*p == '\n' || (unsigned char)*p >= 0x20, "raw control byte 0x%02x in the page",
+                  (unsigned char)*p);
+    cr_expect_not_null(strstr(s, "<h1>Directory listing for /a&#xFFFD;b&#xFFFD;c/</h1>"));
+    free(s);
+}
+
 Test(listing, dirfd_untouched)
 {
     int d = open(tmpdir, O_RDONLY | O_DIRECTORY);

@@ -545,6 +545,28 @@ Test(parse, request_line_limit)
     cr_expect_eq(parse1(crlf, 34, &lim, &rq, h, NULL), -400);
 }
 
+/* Too many empty lines is found at the first byte past the limit, whatever
+ * follows, so the reason does not depend on how the bytes arrive (found by
+ * fuzz_http_parse: whole, a bare CR after the limit was the reason; in
+ * pieces, the limit was). */
+Test(parse, empty_line_limit_same_reason_in_pieces)
+{
+    const struct http_limits lim = {24, 48, 4};
+    char in[40];
+    for (size_t i = 0; i < 32; i += 2)
+        memcpy(in + i, "\r\n", 2);
+    memcpy(in + 32, "\r\r\n", 3); /* a bare CR past the limit */
+    struct http_request whole, part;
+    struct http_header h[4];
+    cr_assert_eq(parse1(in, 35, &lim, &whole, h, NULL), -400);
+    struct http_parser st;
+    http_parser_init(&st);
+    cr_assert_eq(http_parse_request(&st, in, 20, &lim, &part, h), 0);
+    cr_assert_eq(http_parse_request(&st, in, 35, &lim, &part, h), -400);
+    cr_expect_str_eq(whole.error, part.error);
+    cr_expect_str_eq(whole.error, "too many empty lines");
+}
+
 Test(parse, header_section_limit)
 {
     struct http_limits lim = {64, 32, 8};

@@ -66,6 +66,17 @@ Test(net, parse_bad)
     refuses("99999999999999999999");
 }
 
+/* Brackets only enclose a whole IPv6 literal: a host that holds one (found
+ * by fuzz_net_hostport: "[[]:5" gave the host "[", which cannot be written
+ * back as an address) is malformed, not a name to look up. */
+Test(net, parse_stray_brackets)
+{
+    refuses("[[]:5");
+    refuses("[a]b]:80");
+    refuses("a]:80");
+    refuses("a[b:80");
+}
+
 /* strtol alone would skip spaces and take a sign: ports are digits only. */
 Test(net, parse_bad_signs_and_spaces)
 {

@@ -1,0 +1,245 @@
+/* libFuzzer target for the directory listing's escaping (src/http/listing.c).
+ *
+ * Input: a URL path line, then file names separated by '/' (a name cannot
+ * hold '/' or NUL; a first byte of 0x01 makes that entry a directory).
+ *   - http_html_escape of the raw input leaves no & < > " ' that is not a
+ *     character reference, and unescaping gives the input back;
+ *   - http_url_encode of it holds only unreserved bytes, '/' and %XX, and
+ *     decoding gives the input back;
+ *   - the names are created in a directory under /dev/shm (tmpfs), listed
+ *     with http_listing, and in the page: no raw control byte but '\n'
+ *     anywhere, every href holds only URL bytes and decodes to one of the
+ *     names (or ".."), every name is listed (dotfiles only when hidden ones
+ *     are shown), and every link text holds no raw < > " ' and no
+ *     control byte. */
+#include "buf.h"
+#include "http/listing.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_NAMES 16
+
+static char dirpath[256];
+static int dirfd_ = -1;
+
+static void cleanup(void);
+
+static void remove_dir(void)
+{
+    cleanup();
+    rmdir(dirpath);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(dirpath, sizeof dirpath, "%s/fuzz_listing.XXXXXX", base);
+    if (!mkdtemp(dirpath)) abort();
+    dirfd_ = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd_ < 0) abort();
+    atexit(remove_dir);
+    return 0;
+}
+
+static void cleanup(void)
+{
+    /* a fresh open: a dup() would share (and leave at the end) the offset */
+    DIR *d = fdopendir(openat(dirfd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d) abort();
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            if (unlinkat(dirfd_, de->d_name, 0) < 0) unlinkat(dirfd_, de->d_name, AT_REMOVEDIR);
+    closedir(d);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+static int url_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+/* decodes an href/url_encode output; -1 if it holds a byte a URL cannot */
+static long url_decode(const char *s, size_t n, char *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            if (i + 2 >= n) return -1;
+            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            if (h < 0 || l < 0) return -1;
+            out[k++] = (char)(h << 4 | l);
+            i += 2;
+        } else if (url_byte((unsigned char)s[i])) {
+            out[k++] = s[i];
+        } else {
+            return -1;
+        }
+    }
+    return (long)k;
+}
+
+/* unescapes the five references http_html_escape writes; -1 on a raw
+ * special character or an unknown reference */
+static long html_unescape(const char *s, size_t n, char *out)
+{
+    static const struct {
+        const char *ref;
+        char c;
+    } refs[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        char c = s[i];
+        if (c == '<' || c == '>' || c == '"' || c == '\'') return -1;
+        if (c != '&') {
+            out[k++] = s[i++];
+            continue;
+        }
+        size_t j = 0;
+        for (; j < sizeof refs / sizeof refs[0]; j++) {
+            size_t rl = strlen(refs[j].ref);
+            if (n - i >= rl && !memcmp(s + i, refs[j].ref, rl)) {
+                out[k++] = refs[j].c;
+                i += rl;
+                break;
+            }
+        }
+        if (j == sizeof refs / sizeof refs[0]) return -1;
+    }
+    return (long)k;
+}
+
+static void check_escapers(const char *in, size_t n)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    char *back = malloc(n + 1);
+    if (!back) abort();
+    if (http_html_escape(&b, in, n) != 0) abort();
+    long k = html_unescape(buf_head(&b), buf_len(&b), back);
+    if (k != (long)n || (n && memcmp(back, in, n))) abort();
+    buf_clear(&b);
+    if (http_url_encode(&b, in, n) != 0) abort();
+    k = url_decode(buf_head(&b), buf_len(&b), back);
+    if (k != (long)n || (n && memcmp(back, in, n))) abort();
+    free(back);
+    buf_free(&b);
+}
+
+/* Checks every "<a href="...">text</a>" of the page. */
+/* Returns how many links the page has. */
+static int check_page(const char *p, size_t n, char names[][256], int nnames)
+{
+    int links = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if ((c < 0x20 && c != '\n') || c == 0x7f) abort();
+    }
+    static const char open[] = "<a href=\"";
+    const char *end = p + n, *q = p;
+    char dec[1024];
+    while ((q = memmem(q, (size_t)(end - q), open, sizeof open - 1))) {
+        q += sizeof open - 1;
+        const char *close = memchr(q, '"', (size_t)(end - q));
+        if (!close || end - close < 2 || close[1] != '>') abort();
+        long k = url_decode(q, (size_t)(close - q), dec);
+        if (k < 0 || (size_t)k >= sizeof dec) abort();
+        if (k > 0 && dec[k - 1] == '/') k--; /* a directory */
+        int known = k == 2 && !memcmp(dec, "..", 2);
+        for (int i = 0; i < nnames && !known; i++)
+            known = strlen(names[i]) == (size_t)k && !memcmp(names[i], dec, (size_t)k);
+        if (!known) abort();
+        const char *text = close + 2;
+        const char *stop = memmem(text, (size_t)(end - text), "</a>", 4);
+        if (!stop) abort();
+        for (const char *t = text; t < stop; t++)
+            if (*t == '<' || *t == '>' || *t == '"' || *t == '\'') abort();
+        if (html_unescape(text, (size_t)(stop - text), dec) < 0) {
+            /* other references (&#xFFFD; for a control byte) are allowed */
+            for (const char *t = text; t < stop; t++)
+                if (*t == '&' && !memchr(t, ';', (size_t)(stop - t))) abort();
+        }
+        q = stop;
+        links++;
+    }
+    return links;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1) return 0;
+    char *in = malloc(size); /* exact size: ASan sees over-reads */
+    if (!in) return 0;
+    memcpy(in, data, size);
+    check_escapers(in, size);
+
+    /* the URL path: the first line, made absolute and ending in '/' */
+    const char *nl = memchr(in, '\n', size);
+    size_t ul = nl ? (size_t)(nl - in) : 0;
+    char url[300];
+    size_t un = 0;
+    url[un++] = '/';
+    for (size_t i = 0; i < ul && un < 200; i++)
+        if (in[i] != '\0') url[un++] = in[i];
+    if (url[un - 1] != '/') url[un++] = '/';
+    url[un] = '\0';
+
+    static char names[MAX_NAMES][256];
+    int nnames = 0;
+    const char *p = nl ? nl + 1 : in, *e = in + size;
+    while (p < e && nnames < MAX_NAMES) {
+        const char *slash = memchr(p, '/', (size_t)(e - p));
+        const char *end = slash ? slash : e;
+        int dir = p < end && *p == 1;
+        const char *s = p + dir;
+        size_t len = (size_t)(end - s);
+        p = slash ? slash + 1 : e;
+        if (len == 0 || len > 255 || memchr(s, '\0', len)) continue;
+        if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) continue;
+        memcpy(names[nnames], s, len);
+        names[nnames][len] = '\0';
+        int fd = -1;
+        if (dir ? mkdirat(dirfd_, names[nnames], 0755) == 0
+                : (fd = openat(dirfd_, names[nnames], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                               0644)) >= 0)
+            nnames++;
+        if (fd >= 0) {
+            if (write(fd, s, len) < 0) abort();
+            close(fd);
+        }
+    }
+
+    struct buf page;
+    buf_init(&page, 0);
+    if (http_listing(&page, dirfd_, url, data[0] & 1) != 0) abort();
+    /* every entry is listed once: the names (hidden ones only when asked
+     * for), and ".." below the root */
+    int want = strcmp(url, "/") != 0;
+    for (int i = 0; i < nnames; i++)
+        want += (data[0] & 1) || names[i][0] != '.';
+    if (check_page(buf_head(&page), buf_len(&page), names, nnames) != want) abort();
+    buf_free(&page);
+    cleanup();
+    free(in);
+    return 0;
+}
