@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #define OUT_HIGH   (256 * 1024) /* stop answering pipelined requests past this */
+#define LINGER_MS  2000         /* after the last answer, input is dropped this long at most */
 #define SEND_SLICE (4u << 20)   /* file bytes per wake-up, so one client cannot starve others */
 
 static void conn_update(struct conn *c);
@@ -514,12 +515,43 @@ static int conn_resume(struct conn *c)
     return 0;
 }
 
+/* Closes in stages (RFC 9112 §9.6): closing a socket whose input is not all
+ * read makes the kernel answer with a reset, which destroys answers still
+ * on their way to the client; so our side is shut down, and input is read
+ * and dropped until the client closes, or for LINGER_MS at most. */
+static void conn_linger(struct conn *c)
+{
+    if (shutdown(c->fd, SHUT_WR) < 0 || loop_io_set(c->w->loop, c->fd, LOOP_READ, on_conn, c) < 0) {
+        conn_close(c);
+        return;
+    }
+    c->lingering = 1;
+    c->head_start = 0; /* no 408 now */
+    c->discard = c->dechunk = 0;
+    buf_free(&c->in);
+    conn_deadline(c, LINGER_MS);
+}
+
+static void linger_read(struct conn *c)
+{
+    for (int i = 0; i < 4; i++) { /* bounded per wake-up: a flood waits its turn */
+        ssize_t r = recv(c->fd, c->w->scratch, WORKER_SCRATCH, 0);
+        if (r > 0) continue;
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+        conn_close(c); /* the client closed too, or is gone */
+        return;
+    }
+}
+
 static void conn_update(struct conn *c)
 {
     struct berth_server *s = c->w->s;
     int pending = buf_len(&c->out) || c->x.fd >= 0;
     if (!pending && (c->closing || c->eof)) {
-        conn_close(c);
+        if (c->eof)
+            conn_close(c);
+        else
+            conn_linger(c);
         return;
     }
     if (loop_io_set(c->w->loop, c->fd, pending ? LOOP_WRITE : LOOP_READ, on_conn, c) < 0) {
@@ -548,6 +580,10 @@ static void on_conn(struct loop *l, int fd, unsigned events, void *arg)
     (void)l;
     (void)fd;
     struct conn *c = arg;
+    if (c->lingering) {
+        linger_read(c);
+        return;
+    }
     if (buf_len(&c->out) || c->x.fd >= 0) {
         int rc = conn_flush(c);
         if (rc < 0) {

@@ -42,6 +42,7 @@ struct conn {
     uint8_t chunking;    /* a handler's chunked body: chunk has scanned chunk_seen bytes */
     uint8_t continued;   /* "100 Continue" sent for the pending request */
     uint8_t served;      /* answered a request: idle now means keep-alive */
+    uint8_t lingering;   /* our side is shut: input is dropped until the peer closes */
     uint64_t discard;    /* request body bytes still to drop */
     uint64_t body_start; /* loop_now() when dropping a body began */
     uint64_t body_seen;  /* body bytes dropped so far (each 64 KiB buys a second) */

@@ -118,3 +118,74 @@ def test_out_of_descriptors_mid_answer_is_a_whole_error(tmp_path):
         first.close()
     finally:
         s.kill()
+
+
+# ---------------------------------------------------------------- closing in stages
+
+def _read_all(sock, pause=0.0005, timeout=10):
+    sock.settimeout(timeout)
+    got, err = b"", None
+    while True:
+        try:
+            b = sock.recv(4096)
+        except (ConnectionResetError, socket.timeout) as e:
+            err = e
+            break
+        if not b:
+            break
+        got += b
+        time.sleep(pause)  # a slow reader
+    return got, err
+
+
+def test_close_with_unread_input_loses_no_answer(tmp_path, server):
+    """RFC 9112 §9.6: a server that closes with input still unread must not
+    let the kernel reset the connection and drop answers already sent: it
+    shuts down its side, reads on for a moment, then closes (found by
+    fuzz_http_conn; fuzz/repro/lingering_close.py)."""
+    root = make_site(tmp_path / "www")
+    size = 1 << 20
+    (root / "big.bin").write_bytes(b"0123456789abcdef" * (size // 16))
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "--quiet", "--workers", "1")
+    c = socket.create_connection((HOST, s.port), timeout=T)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nBAD\r\n\r\n")
+    time.sleep(0.2)  # the server now waits for us to read the file
+    c.sendall(req("/big.bin"))  # stays unread: the 400 closes the connection
+    got, err = _read_all(c)
+    c.close()
+    rs = responses(got)
+    assert err is None, (err, len(got))
+    assert [r.status for r in rs] == [200, 400], [r.status for r in rs]
+    assert len(rs[0].body) == size
+
+
+def test_lingering_is_bounded(tmp_path, server):
+    """A client that goes on sending after the server's last answer and
+    never closes does not hold the connection for ever."""
+    root = make_site(tmp_path / "www")
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "--quiet", "--workers", "1")
+    c = socket.create_connection((HOST, s.port), timeout=T)
+    c.sendall(b"BAD\r\n\r\n")
+    t0 = time.monotonic()
+    closed = False
+    try:
+        while time.monotonic() - t0 < 8:
+            c.sendall(b"x" * 100)
+            time.sleep(0.05)
+            c.settimeout(0.01)
+            try:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        closed = True
+                        break
+            except socket.timeout:
+                pass
+            if closed:
+                break
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+    took = time.monotonic() - t0
+    c.close()
+    assert closed and took < 6, took
