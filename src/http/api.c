@@ -325,6 +325,7 @@ const void *berth_req_body(const berth_req *r, size_t *len)
 /* 1 when the fields added so far have one named name (ASCII case ignored) */
 static int has_field(const struct buf *extra, const char *name)
 {
+    if (!buf_len(extra)) return 0; /* no storage yet: no arithmetic on NULL */
     const char *p = buf_head(extra), *end = p + buf_len(extra);
     while (p < end) {
         const char *colon = memchr(p, ':', (size_t)(end - p));
