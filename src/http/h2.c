@@ -420,7 +420,16 @@ static int ng_error(struct h2_session *s, int rc)
 int h2_session_recv(struct h2_session *s, const char *p, size_t n)
 {
     ssize_t rc = nghttp2_session_mem_recv(s->ng, (const uint8_t *)p, n);
-    return rc < 0 ? ng_error(s, (int)rc) : 0;
+    if (rc >= 0) return 0;
+    /* Some fatal errors (a flood, too many CONTINUATION frames) leave no
+     * GOAWAY queued: queue one, so the peer learns why (a no-op when
+     * nghttp2 or on_header already did). */
+    uint32_t code = rc == NGHTTP2_ERR_FLOODED || rc == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ||
+                            rc == NGHTTP2_ERR_TOO_MANY_SETTINGS
+                        ? NGHTTP2_ENHANCE_YOUR_CALM
+                        : NGHTTP2_PROTOCOL_ERROR;
+    nghttp2_session_terminate_session(s->ng, code);
+    return ng_error(s, (int)rc);
 }
 
 ssize_t h2_session_send(struct h2_session *s, struct buf *out)
