@@ -17,6 +17,7 @@
 #define NV_STACK    48
 
 struct h2_stream {
+    struct h2_stream *prev, *next; /* the session's streams: nghttp2_session_del tells of none */
     int32_t id;
     struct h2_req req;
     struct http_header *hdrs;
@@ -35,12 +36,18 @@ struct h2_session {
     struct h2_conf conf;
     struct h2_ops ops;
     void *owner;
+    struct h2_stream *streams;
     size_t body_total; /* request body bytes buffered, all streams */
     const char *error;
 };
 
 static void stream_free(struct h2_session *s, struct h2_stream *st)
 {
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        s->streams = st->next;
+    if (st->next) st->next->prev = st->prev;
     h2_req_free(&st->req);
     free(st->hdrs);
     free(st->body);
@@ -101,6 +108,9 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
         free(st);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
+    st->next = s->streams;
+    if (st->next) st->next->prev = st;
+    s->streams = st;
     return 0;
 }
 
@@ -407,7 +417,9 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
 void h2_session_free(struct h2_session *s)
 {
     if (!s) return;
-    nghttp2_session_del(s->ng); /* closes every stream: on_stream_close frees each */
+    nghttp2_session_del(s->ng); /* calls no on_stream_close: the streams left go here */
+    while (s->streams)
+        stream_free(s, s->streams);
     free(s);
 }
 
