@@ -41,6 +41,8 @@ struct h2_session {
     const char *error;
 };
 
+static nghttp2_nv nv_make(const char *name, size_t nlen, const char *value, size_t vlen);
+
 static void stream_free(struct h2_session *s, struct h2_stream *st)
 {
     if (st->prev)
@@ -172,6 +174,25 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t
     return 0;
 }
 
+/* A request head with a body to come: a Content-Length over max_body is
+ * answered 413 at once (as over HTTP/1.1), and "Expect: 100-continue" gets
+ * its 100 so the client sends the body without waiting (RFC 9110 §10.1.1). */
+static void before_body(struct h2_session *s, struct h2_stream *st)
+{
+    struct http_str cl = h2_req_get(&st->req, "content-length");
+    uint64_t n = 0;
+    for (size_t k = 0; cl.p && k < cl.n && n <= s->conf.max_body; k++)
+        n = n * 10 + (uint64_t)(cl.p[k] - '0'); /* digits: nghttp2 checked */
+    if (n > s->conf.max_body) {
+        reject(s, st, 413, "request body over the limit");
+        return;
+    }
+    if (http_str_eq_ci(h2_req_get(&st->req, "expect"), "100-continue")) {
+        const nghttp2_nv nv = nv_make(":status", 7, "100", 3);
+        nghttp2_submit_headers(s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, &nv, 1, NULL);
+    }
+}
+
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
 {
     (void)ng;
@@ -184,7 +205,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
         reject(s, st, st->req.status, "header list too large"); /* no need to wait for a body */
         return 0;
     }
-    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) complete(s, st);
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+        complete(s, st);
+    else if (frame->hd.type == NGHTTP2_HEADERS && !st->done)
+        before_body(s, st);
     return 0;
 }
 

@@ -70,6 +70,13 @@ static int is(const struct h2_req *r, const struct h2_field *f, const char *lit)
     return f->nlen == n && memcmp(r->buf + f->name, lit, n) == 0;
 }
 
+struct http_str h2_req_get(const struct h2_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->nf; i++)
+        if (is(r, &r->f[i], name)) return view(r, r->f[i].value, r->f[i].vlen);
+    return http_str_make(NULL, 0);
+}
+
 static enum http_method method_of(struct http_str m)
 {
     for (int i = 0; i < HTTP_OTHER; i++) {

@@ -39,6 +39,10 @@ void h2_req_free(struct h2_req *r);
 int h2_req_field(struct h2_req *r, const uint8_t *name, size_t nlen, const uint8_t *value,
                  size_t vlen);
 
+/* The first regular field called name (lower case), or the absent view:
+ * for decisions taken before the body (Content-Length, Expect). */
+struct http_str h2_req_get(const struct h2_req *r, const char *name);
+
 /* Fills *req (version 20, keep_alive 1, chunked 0, content_length from the
  * field or -1) with views into r; hdrs holds r->max_fields entries.  0, or
  * -400 / -431 with req->error saying why.  Several Cookie fields are joined

@@ -1045,3 +1045,41 @@ Test(h2, bad_head_and_gone_stream)
     srv_free(&v);
     cli_free(&c);
 }
+
+/* A declared body over the limit is refused before it is sent; a client that
+ * expects 100-continue gets its 100 and then the whole exchange. */
+Test(h2, content_length_over_limit_and_expect_continue)
+{
+    struct srv v;
+    struct cli c;
+    struct h2_conf conf = {.max_body = 10000};
+    srv_init(&v, &conf);
+    cli_init(&c, 0, 65535);
+    v.answer = answer_text;
+    v.resp = TEXT_200;
+    nghttp2_nv big[] = {NV(":method", "POST"), NV(":scheme", "http"),
+                        NV(":authority", "example.test"), NV(":path", "/up"),
+                        NV("content-length", "50000")};
+    int32_t a = nghttp2_submit_headers(c.ng, NGHTTP2_FLAG_NONE, -1, NULL, big, 5, NULL);
+    cr_assert_gt(a, 0);
+    pump(&v, &c);
+    cr_expect_eq(got_of(&c, a)->status, 413, "answered before any DATA");
+    cr_expect_eq(v.seen.rejects, 1);
+
+    nghttp2_nv exp[] = {
+        NV(":method", "POST"), NV(":scheme", "http"),       NV(":authority", "example.test"),
+        NV(":path", "/up"),    NV("content-length", "100"), NV("expect", "100-continue")};
+    int32_t b = nghttp2_submit_headers(c.ng, NGHTTP2_FLAG_NONE, -1, NULL, exp, 6, NULL);
+    pump(&v, &c);
+    cr_expect(strstr(got_of(&c, b)->fields, ":status: 100\n"), "%s", got_of(&c, b)->fields);
+    cr_expect_eq(v.seen.n, 0);
+    size_t left = 100;
+    nghttp2_data_provider prd = {.source.ptr = &left, .read_callback = body_read};
+    cr_assert_eq(nghttp2_submit_data(c.ng, NGHTTP2_FLAG_END_STREAM, b, &prd), 0);
+    pump(&v, &c);
+    cr_expect_eq(v.seen.n, 1);
+    cr_expect_eq(v.seen.body_len, 100);
+    cr_expect_eq(got_of(&c, b)->status, 200);
+    srv_free(&v);
+    cli_free(&c);
+}
