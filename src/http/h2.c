@@ -427,8 +427,11 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
             {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->conf.max_streams},
             {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, s->conf.window},
             {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)s->conf.max_header},
+            /* no RFC 7540 priority tree (its cost is the peer's to choose):
+             * nghttp2 schedules by RFC 9218 urgency instead */
+            {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
         };
-        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, 3) != 0) rc = -ENOMEM;
+        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, 4) != 0) rc = -ENOMEM;
     }
     if (rc < 0) {
         h2_session_free(s);
