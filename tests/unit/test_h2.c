@@ -490,3 +490,35 @@ Test(h2, content_length_over_limit_and_expect_continue)
     srv_free(&v);
     cli_free(&c);
 }
+
+/* The file changes while it is sent (as conn.c checks around sendfile): the
+ * stream is reset, never ended as if the answer were whole. */
+Test(h2, file_changed_midway_resets_the_stream)
+{
+    struct srv v;
+    struct cli c;
+    char path[64];
+    srv_init(&v, NULL);
+    cli_init(&c, 1, 16384);
+    v.fd = temp_file(200000, path, sizeof path);
+    unlink(path);
+    v.end = 200000;
+    v.answer = answer_file;
+    int32_t id = request(&c, "GET", "/f", NULL, 0, NULL);
+    pump(&v, &c);
+    struct got *g = got_of(&c, id);
+    cr_assert_eq(g->status, 200);
+    cr_assert_lt(g->len, 200000);
+    cr_assert_eq(pwrite(v.fd, "more", 4, 200000), 4, "the file grows");
+    size_t consumed = 0;
+    for (int i = 0; i < 100 && !g->closed; i++) {
+        cr_assert_eq(nghttp2_session_consume(c.ng, id, g->len - consumed), 0);
+        consumed = g->len;
+        pump(&v, &c);
+        g = got_of(&c, id);
+    }
+    cr_expect(g->closed);
+    cr_expect_eq(g->rst, NGHTTP2_INTERNAL_ERROR, "reset, not ended: %u", g->rst);
+    srv_free(&v);
+    cli_free(&c);
+}
