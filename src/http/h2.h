@@ -81,8 +81,9 @@ int h2_session_recv(struct h2_session *s, const char *p, size_t n);
  * body; x (NULL or fd < 0: none) a file transfer the stream now owns (ended
  * with static_xfer_end when the stream ends, is reset, or the call fails).
  * Connection-specific fields (Connection, Keep-Alive, Transfer-Encoding,
- * Upgrade, Proxy-Connection) are dropped, names lower-cased.  HEAD answers,
- * 204 and 304 carry no DATA.  0; -ENOENT when the stream is gone (the peer
+ * Upgrade, Proxy-Connection) are dropped, names lower-cased; the body goes
+ * out as given (no answer builder chunks one).  HEAD answers, 204 and 304
+ * carry no DATA.  0; -ENOENT when the stream is gone (the peer
  * reset it) or already answered; BERTH_EPROTO for a head that is not
  * HTTP/1.1 form; -ENOMEM. */
 int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
