@@ -15,6 +15,8 @@
 #define SEND_BUDGET (256 * 1024) /* bytes per h2_session_send call */
 #define HEAD_STACK  4096         /* a response head lower-cased on the stack up to this */
 #define NV_STACK    48
+#define SPARE_MAX   16    /* streams kept for reuse */
+#define SPARE_BYTES 16384 /* ... when their buffers are no larger */
 
 struct h2_stream {
     struct h2_stream *prev, *next; /* the session's streams: nghttp2_session_del tells of none */
@@ -36,12 +38,23 @@ struct h2_session {
     struct h2_conf conf;
     struct h2_ops ops;
     void *owner;
-    struct h2_stream *streams;
+    struct h2_stream *streams, *spare;
+    size_t nspare;
     size_t body_total; /* request body bytes buffered, all streams */
     const char *error;
 };
 
 static nghttp2_nv nv_make(const char *name, size_t nlen, const char *value, size_t vlen);
+
+/* Streams, with their field and answer buffers, are kept for the next ones
+ * (up to SPARE_MAX): a request then costs no allocation of ours. */
+static void stream_release(struct h2_stream *st)
+{
+    h2_req_free(&st->req);
+    free(st->hdrs);
+    buf_free(&st->mem);
+    free(st);
+}
 
 static void stream_free(struct h2_session *s, struct h2_stream *st)
 {
@@ -50,13 +63,38 @@ static void stream_free(struct h2_session *s, struct h2_stream *st)
     else
         s->streams = st->next;
     if (st->next) st->next->prev = st->prev;
-    h2_req_free(&st->req);
-    free(st->hdrs);
-    free(st->body);
+    free(st->body); /* bodies can be large: never kept */
     s->body_total -= st->bcap;
-    buf_free(&st->mem);
     static_xfer_end(&st->x);
-    free(st);
+    if (s->nspare >= SPARE_MAX || st->req.cap > SPARE_BYTES || st->mem.cap > SPARE_BYTES) {
+        stream_release(st);
+        return;
+    }
+    st->next = s->spare;
+    s->spare = st;
+    s->nspare++;
+}
+
+static struct h2_stream *stream_new(struct h2_session *s)
+{
+    struct h2_stream *st = s->spare;
+    if (!st) {
+        if (!(st = calloc(1, sizeof *st))) return NULL;
+        buf_init(&st->mem, 0);
+        h2_req_init(&st->req, s->conf.max_header, s->conf.max_headers);
+    } else {
+        s->spare = st->next;
+        s->nspare--;
+        h2_req_reset(&st->req);
+        buf_clear(&st->mem);
+    }
+    st->prev = st->next = NULL;
+    st->body = NULL;
+    st->blen = st->bcap = 0;
+    st->head = st->done = st->responded = st->checked = 0;
+    memset(&st->x, 0, sizeof st->x);
+    st->x.fd = -1;
+    return st;
 }
 
 static struct h2_stream *stream_of(struct h2_session *s, int32_t id)
@@ -100,14 +138,11 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 {
     struct h2_session *s = user;
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    struct h2_stream *st = calloc(1, sizeof *st);
+    struct h2_stream *st = stream_new(s);
     if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* this stream is reset, not all */
     st->id = frame->hd.stream_id;
-    st->x.fd = -1;
-    buf_init(&st->mem, 0);
-    h2_req_init(&st->req, s->conf.max_header, s->conf.max_headers);
     if (nghttp2_session_set_stream_user_data(ng, st->id, st) != 0) {
-        free(st);
+        stream_release(st);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     st->next = s->streams;
@@ -447,6 +482,11 @@ void h2_session_free(struct h2_session *s)
     nghttp2_session_del(s->ng); /* calls no on_stream_close: the streams left go here */
     while (s->streams)
         stream_free(s, s->streams);
+    while (s->spare) {
+        struct h2_stream *st = s->spare;
+        s->spare = st->next;
+        stream_release(st);
+    }
     free(s);
 }
 

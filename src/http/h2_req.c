@@ -23,6 +23,12 @@ void h2_req_free(struct h2_req *r)
     r->len = r->cap = r->nf = 0;
 }
 
+void h2_req_reset(struct h2_req *r)
+{
+    r->len = r->nf = r->list = 0;
+    r->status = 0;
+}
+
 static int reserve(struct h2_req *r, size_t n)
 {
     if (r->cap - r->len >= n) return 0;

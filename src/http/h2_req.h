@@ -33,6 +33,8 @@ struct h2_req {
 
 void h2_req_init(struct h2_req *r, size_t max_bytes, size_t max_fields);
 void h2_req_free(struct h2_req *r);
+/* Empties r for the next stream, keeping its allocations. */
+void h2_req_reset(struct h2_req *r);
 
 /* Keeps one field as received.  0, or -ENOMEM.  Over a limit the field is
  * counted, not kept, and r->status becomes 431. */

@@ -522,3 +522,32 @@ Test(h2, file_changed_midway_resets_the_stream)
     srv_free(&v);
     cli_free(&c);
 }
+
+/* Streams are reused (their buffers kept): nothing of one request shows in
+ * the next. */
+Test(h2, reused_streams_start_clean)
+{
+    struct srv v;
+    struct cli c;
+    srv_init(&v, NULL);
+    cli_init(&c, 0, 65535);
+    v.answer = answer_text;
+    v.resp = TEXT_200;
+    for (int i = 0; i < 40; i++) {
+        const nghttp2_nv extra[] = {NV("if-none-match", "\"abc\""), NV("x-odd", "1")};
+        int odd = i % 2;
+        int32_t id =
+            request(&c, odd ? "HEAD" : "GET", odd ? "/odd" : "/even", extra, odd ? 2 : 0, NULL);
+        pump(&v, &c);
+        cr_assert_eq(v.seen.n, i + 1);
+        cr_assert_str_eq(v.seen.path, odd ? "/odd" : "/even");
+        cr_assert_str_eq(v.seen.inm, odd ? "\"abc\"" : "");
+        cr_assert_eq(!!strstr(v.seen.fields, "x-odd"), odd);
+        cr_assert_eq(got_of(&c, id)->len, odd ? 0 : 5, "request %d", i);
+        for (int k = 0; k < c.ng_count; k++) /* the client's record of streams is small */
+            free(c.g[k].body);
+        c.ng_count = 0;
+    }
+    srv_free(&v);
+    cli_free(&c);
+}
