@@ -1,0 +1,184 @@
+/* libFuzzer harness for the HTTP/2 session glue (http/h2): the input is what
+ * a client sends after the connection preface.  It is fed in pieces (sizes
+ * taken from the first byte), every complete request is answered (a memory
+ * body, a file region, or HEAD/304 forms), and the output is drained after
+ * each piece.  Invariants: requests look like the h1 parser's (version 20, an
+ * origin-form or "*" path, a host), h2_respond succeeds on a live stream, and
+ * every send call stays within its budget.  Memory stays bounded: libFuzzer's
+ * RSS limit and ASan's leak check see the rest.
+ *
+ * Random bytes rarely make a valid HPACK block, so an input whose first byte
+ * is odd is read as records instead: [op][stream][len][len bytes], op 0 raw
+ * bytes, 1 a HEADERS frame whose fields ("name:value" lines, pseudo fields
+ * included) the harness encodes with nghttp2's deflater, 2 DATA, 3
+ * RST_STREAM; bit 2 of op sets END_STREAM, bit 3 leaves END_HEADERS off. */
+#include "http/h2.h"
+
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int file_fd = -1;
+static struct stat file_st;
+static struct h2_session *sess;
+
+static int file_init(void)
+{
+    if (file_fd >= 0) return 0;
+    file_fd = memfd_create("fuzz-h2", 0);
+    if (file_fd < 0) return -1;
+    static char chunk[70000];
+    memset(chunk, 'f', sizeof chunk);
+    if (write(file_fd, chunk, sizeof chunk) != (ssize_t)sizeof chunk) return -1;
+    return fstat(file_fd, &file_st);
+}
+
+static void on_request(void *owner, int32_t id, const struct http_request *req, const char *body,
+                       size_t body_len)
+{
+    (void)owner;
+    if (req->version != 20 || req->keep_alive != 1 || !req->host.p || !req->path.n) abort();
+    if (req->path.p[0] != '/' && !(req->path.n == 1 && req->path.p[0] == '*')) abort();
+    if (body_len && !body) abort();
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (!req->headers[i].name.n || req->headers[i].name.p[0] == ':') abort();
+    static const char *const heads[] = {
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\n\r\nhello",
+        "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 60000\r\nTransfer-Encoding: chunked\r\n\r\n",
+    };
+    int k = (int)(req->path.n % 3);
+    struct http_xfer x = {.fd = -1};
+    if (k == 2) {
+        x.fd = dup(file_fd);
+        x.off = req->target.n;
+        x.end = 60000 + x.off;
+        x.size = (uint64_t)file_st.st_size;
+        x.mtime_sec = file_st.st_mtim.tv_sec;
+        x.mtime_nsec = file_st.st_mtim.tv_nsec;
+    }
+    int rc = h2_respond(sess, id, heads[k], strlen(heads[k]), &x);
+    if (x.fd >= 0) abort(); /* owned by the stream, or released */
+    if (rc < 0 && rc != -ENOMEM) abort();
+}
+
+static void on_reject(void *owner, int32_t id, int status, const char *why)
+{
+    (void)owner;
+    (void)id;
+    if (!why || (status != 400 && status != 413 && status != 431 && status != 500)) abort();
+}
+
+static void drain(void)
+{
+    struct buf out;
+    buf_init(&out, 0);
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = h2_session_send(sess, &out);
+        if (n < 0 || n > 256 * 1024 + 65536) break;
+        if (n == 0) break;
+        buf_clear(&out);
+    }
+    buf_free(&out);
+}
+
+static void frame(struct buf *b, uint8_t type, uint8_t flags, uint32_t sid, const void *p, size_t n)
+{
+    uint8_t h[9] = {
+        (uint8_t)(n >> 16),   (uint8_t)(n >> 8),    (uint8_t)n,          type,        flags,
+        (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid};
+    buf_append(b, h, 9);
+    if (n) buf_append(b, p, n);
+}
+
+/* "name:value\n..." (a leading ':' belongs to the name) into nv[] */
+static size_t fields(const uint8_t *p, size_t n, nghttp2_nv *nv, size_t cap)
+{
+    size_t k = 0, at = 0;
+    while (at < n && k < cap) {
+        const uint8_t *eol = memchr(p + at, '\n', n - at);
+        size_t len = eol ? (size_t)(eol - (p + at)) : n - at;
+        const uint8_t *line = p + at, *colon = len > 1 ? memchr(line + 1, ':', len - 1) : NULL;
+        if (colon) {
+            size_t nl = (size_t)(colon - line);
+            nv[k++] = (nghttp2_nv){(uint8_t *)(uintptr_t)line, (uint8_t *)(uintptr_t)(colon + 1),
+                                   nl, len - nl - 1, NGHTTP2_NV_FLAG_NO_COPY_NAME};
+        }
+        at += len + 1;
+    }
+    return k;
+}
+
+/* the records of a structured input, as frames */
+static void records(const uint8_t *d, size_t n, struct buf *out)
+{
+    nghttp2_hd_deflater *dfl;
+    if (nghttp2_hd_deflate_new(&dfl, 4096) != 0) return;
+    frame(out, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+    static uint8_t block[8192];
+    while (n >= 3) {
+        uint8_t op = d[0];
+        uint32_t sid = d[1];
+        size_t len = d[2] < n - 3 ? d[2] : n - 3;
+        const uint8_t *p = d + 3;
+        d += 3 + len;
+        n -= 3 + len;
+        uint8_t end = op & 4 ? NGHTTP2_FLAG_END_STREAM : 0;
+        if ((op & 3) == 0) {
+            buf_append(out, p, len);
+        } else if ((op & 3) == 1) {
+            nghttp2_nv nv[32];
+            size_t k = fields(p, len, nv, 32);
+            ssize_t bl = nghttp2_hd_deflate_hd(dfl, block, sizeof block, nv, k);
+            if (bl < 0) break;
+            frame(out, NGHTTP2_HEADERS, (uint8_t)(end | (op & 8 ? 0 : NGHTTP2_FLAG_END_HEADERS)),
+                  sid, block, (size_t)bl);
+        } else if ((op & 3) == 2) {
+            frame(out, NGHTTP2_DATA, end, sid, p, len);
+        } else {
+            uint8_t code[4] = {0, 0, 0, NGHTTP2_CANCEL};
+            frame(out, NGHTTP2_RST_STREAM, 0, sid, code, 4);
+        }
+    }
+    nghttp2_hd_deflate_del(dfl);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!size || file_init() < 0) return 0;
+    const struct h2_conf conf = {.max_streams = 16, .max_header = 4096, .max_body = 8192};
+    const struct h2_ops ops = {on_request, on_reject};
+    if (h2_session_new(&sess, &conf, &ops, NULL) < 0) return 0;
+    size_t piece = (size_t)data[0] * 4 + 1;
+    struct buf rec;
+    buf_init(&rec, 0);
+    const uint8_t *in = data + 1;
+    size_t n = size - 1;
+    if (data[0] & 1) {
+        records(in, n, &rec);
+        in = (const uint8_t *)buf_head(&rec);
+        n = buf_len(&rec);
+    }
+    int rc = h2_session_recv(sess, NGHTTP2_CLIENT_MAGIC, NGHTTP2_CLIENT_MAGIC_LEN);
+    for (size_t at = 0; rc == 0 && at < n; at += piece) {
+        size_t k = n - at < piece ? n - at : piece;
+        char *p = malloc(k); /* exact size: ASan sees any over-read */
+        if (!p) break;
+        memcpy(p, in + at, k);
+        rc = h2_session_recv(sess, p, k);
+        free(p);
+        drain();
+    }
+    drain();
+    h2_session_free(sess);
+    sess = NULL;
+    buf_free(&rec);
+    return 0;
+}

@@ -1,0 +1,550 @@
+/* h2 — the HTTP/2 server session on libnghttp2: the glue between its
+ * callbacks and berth's request and answer forms (contract in h2.h). */
+#include "http/h2.h"
+
+#include "err.h"
+#include "http/h2_req.h"
+#include "http/resp.h"
+
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SEND_BUDGET (256 * 1024) /* bytes per h2_session_send call */
+#define HEAD_STACK  4096         /* a response head lower-cased on the stack up to this */
+#define NV_STACK    48
+#define SPARE_MAX   16    /* streams kept for reuse */
+#define SPARE_BYTES 16384 /* ... when their buffers are no larger */
+
+struct h2_stream {
+    struct h2_stream *prev, *next; /* the session's streams: nghttp2_session_del tells of none */
+    int32_t id;
+    struct h2_req req;
+    struct http_header *hdrs;
+    char *body;
+    size_t blen, bcap;
+    int head;      /* HEAD request: no DATA in the answer */
+    int done;      /* on_request called, or answered here: nothing more to read into it */
+    int responded; /* h2_respond took an answer */
+    int checked;   /* the transfer's file was checked since its region began */
+    struct buf mem;
+    struct http_xfer x;
+};
+
+struct h2_session {
+    nghttp2_session *ng;
+    struct h2_conf conf;
+    struct h2_ops ops;
+    void *owner;
+    struct h2_stream *streams, *spare;
+    size_t nspare;
+    size_t body_total; /* request body bytes buffered, all streams */
+    const char *error;
+};
+
+static nghttp2_nv nv_make(const char *name, size_t nlen, const char *value, size_t vlen);
+
+/* Streams, with their field and answer buffers, are kept for the next ones
+ * (up to SPARE_MAX): a request then costs no allocation of ours. */
+static void stream_release(struct h2_stream *st)
+{
+    h2_req_free(&st->req);
+    free(st->hdrs);
+    buf_free(&st->mem);
+    free(st);
+}
+
+static void stream_free(struct h2_session *s, struct h2_stream *st)
+{
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        s->streams = st->next;
+    if (st->next) st->next->prev = st->prev;
+    free(st->body); /* bodies can be large: never kept */
+    s->body_total -= st->bcap;
+    static_xfer_end(&st->x);
+    if (s->nspare >= SPARE_MAX || st->req.cap > SPARE_BYTES || st->mem.cap > SPARE_BYTES) {
+        stream_release(st);
+        return;
+    }
+    st->next = s->spare;
+    s->spare = st;
+    s->nspare++;
+}
+
+static struct h2_stream *stream_new(struct h2_session *s)
+{
+    struct h2_stream *st = s->spare;
+    if (!st) {
+        if (!(st = calloc(1, sizeof *st))) return NULL;
+        buf_init(&st->mem, 0);
+        h2_req_init(&st->req, s->conf.max_header, s->conf.max_headers);
+    } else {
+        s->spare = st->next;
+        s->nspare--;
+        h2_req_reset(&st->req);
+        buf_clear(&st->mem);
+    }
+    st->prev = st->next = NULL;
+    st->body = NULL;
+    st->blen = st->bcap = 0;
+    st->head = st->done = st->responded = st->checked = 0;
+    memset(&st->x, 0, sizeof st->x);
+    st->x.fd = -1;
+    return st;
+}
+
+static struct h2_stream *stream_of(struct h2_session *s, int32_t id)
+{
+    return nghttp2_session_get_stream_user_data(s->ng, id);
+}
+
+/* An answer built here (400, 413, 431, 500) through the same resp code as
+ * every other answer, and handed to h2_respond like one. */
+static void reject(struct h2_session *s, struct h2_stream *st, int status, const char *why)
+{
+    st->done = 1;
+    if (s->ops.on_reject) s->ops.on_reject(s->owner, st->id, status, why);
+    struct buf b;
+    buf_init(&b, 0);
+    if (resp_error(&b, status, 1, 11, st->head, NULL, why) < 0 ||
+        h2_respond(s, st->id, buf_head(&b), buf_len(&b), NULL) < 0)
+        nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+    buf_free(&b);
+}
+
+static void complete(struct h2_session *s, struct h2_stream *st)
+{
+    if (st->done) return;
+    st->done = 1;
+    struct http_request req;
+    if (!st->hdrs && !(st->hdrs = malloc((st->req.max_fields + 1) * sizeof *st->hdrs))) {
+        reject(s, st, 500, "out of memory");
+        return;
+    }
+    int rc = h2_req_build(&st->req, &req, st->hdrs);
+    if (rc < 0) {
+        reject(s, st, -rc, req.error);
+        return;
+    }
+    if (req.content_length < 0 && st->body) req.content_length = (int64_t)st->blen;
+    s->ops.on_request(s->owner, st->id, &req, st->body, st->blen);
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
+{
+    struct h2_session *s = user;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    struct h2_stream *st = stream_new(s);
+    if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* this stream is reset, not all */
+    st->id = frame->hd.stream_id;
+    if (nghttp2_session_set_stream_user_data(ng, st->id, st) != 0) {
+        stream_release(st);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    st->next = s->streams;
+    if (st->next) st->next->prev = st;
+    s->streams = st;
+    return 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *user)
+{
+    (void)ng;
+    (void)flags;
+    struct h2_session *s = user;
+    struct h2_stream *st = stream_of(s, frame->hd.stream_id);
+    if (!st || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* trailers: not kept */
+    if (nlen == 7 && memcmp(name, ":method", 7) == 0 && vlen == 4 && memcmp(value, "HEAD", 4) == 0)
+        st->head = 1;
+    if (h2_req_field(&st->req, name, nlen, value, vlen) < 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    /* an HPACK bomb decodes far more than it weighs: past 4 x the limit the
+     * peer is not sending a request but an attack, and the connection ends */
+    if (st->req.list > 4 * s->conf.max_header + 65536) {
+        s->error = "header list far over the limit (HPACK bomb?)";
+        nghttp2_session_terminate_session(ng, NGHTTP2_ENHANCE_YOUR_CALM);
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+                   void *user)
+{
+    (void)flags;
+    struct h2_session *s = user;
+    struct h2_stream *st = stream_of(s, id);
+    if (!st || st->done) return 0; /* dropped; nghttp2 still returns the window */
+    if (st->blen + len > s->conf.max_body) {
+        free(st->body);
+        s->body_total -= st->bcap;
+        st->body = NULL;
+        st->blen = st->bcap = 0;
+        reject(s, st, 413, "request body over the limit");
+        return 0;
+    }
+    if (st->blen + len > st->bcap) {
+        size_t cap = st->bcap ? st->bcap : 16384;
+        while (cap < st->blen + len)
+            cap *= 2;
+        if (cap > s->conf.max_body) cap = (size_t)s->conf.max_body;
+        if (s->body_total - st->bcap + cap > 4 * s->conf.max_body) {
+            st->done = 1; /* too much buffered on this connection: the client may retry */
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+            return 0;
+        }
+        char *p = realloc(st->body, cap);
+        if (!p) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        s->body_total += cap - st->bcap;
+        st->body = p;
+        st->bcap = cap;
+    }
+    memcpy(st->body + st->blen, data, len);
+    st->blen += len;
+    return 0;
+}
+
+/* A request head with a body to come: a Content-Length over max_body is
+ * answered 413 at once (as over HTTP/1.1), and "Expect: 100-continue" gets
+ * its 100 so the client sends the body without waiting (RFC 9110 §10.1.1). */
+static void before_body(struct h2_session *s, struct h2_stream *st)
+{
+    struct http_str cl = h2_req_get(&st->req, "content-length");
+    uint64_t n = 0;
+    for (size_t k = 0; cl.p && k < cl.n && n <= s->conf.max_body; k++)
+        n = n * 10 + (uint64_t)(cl.p[k] - '0'); /* digits: nghttp2 checked */
+    if (n > s->conf.max_body) {
+        reject(s, st, 413, "request body over the limit");
+        return;
+    }
+    if (http_str_eq_ci(h2_req_get(&st->req, "expect"), "100-continue")) {
+        const nghttp2_nv nv = nv_make(":status", 7, "100", 3);
+        nghttp2_submit_headers(s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, &nv, 1, NULL);
+    }
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
+{
+    (void)ng;
+    struct h2_session *s = user;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    struct h2_stream *st = stream_of(s, frame->hd.stream_id);
+    if (!st) return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+        st->req.status && !st->done) {
+        reject(s, st, st->req.status, "header list too large"); /* no need to wait for a body */
+        return 0;
+    }
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+        complete(s, st);
+    else if (frame->hd.type == NGHTTP2_HEADERS && !st->done)
+        before_body(s, st);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *user)
+{
+    (void)code;
+    struct h2_session *s = user;
+    struct h2_stream *st = stream_of(s, id);
+    if (!st) return 0;
+    nghttp2_session_set_stream_user_data(ng, id, NULL);
+    stream_free(s, st);
+    return 0;
+}
+
+/* The answer's body: the in-memory bytes, then the file region, then for
+ * multipart each next part header and region.  nghttp2 asks only for what
+ * the peer's window allows (at most a frame), so nothing is read ahead. */
+static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *out, size_t length,
+                         uint32_t *flags, nghttp2_data_source *src, void *user)
+{
+    (void)ng;
+    (void)id;
+    (void)user;
+    struct h2_stream *st = src->ptr;
+    size_t n = 0;
+    while (n < length) {
+        if (buf_len(&st->mem)) {
+            size_t k = buf_len(&st->mem) < length - n ? buf_len(&st->mem) : length - n;
+            memcpy(out + n, buf_head(&st->mem), k);
+            buf_consume(&st->mem, k);
+            n += k;
+            continue;
+        }
+        if (st->x.fd < 0) {
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+            break;
+        }
+        /* the file must still be the one the head announced: checked when a
+         * region begins and when it ends, as conn.c checks around sendfile */
+        if (!st->checked || st->x.off == st->x.end) {
+            if (!static_xfer_intact(&st->x)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+            st->checked = 1;
+        }
+        if (st->x.off < st->x.end) {
+            size_t want = length - n;
+            if (st->x.end - st->x.off < want) want = (size_t)(st->x.end - st->x.off);
+            ssize_t r = pread(st->x.fd, out + n, want, (off_t)st->x.off);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* error or shrunk */
+            st->x.off += (uint64_t)r;
+            n += (size_t)r;
+            continue;
+        }
+        st->checked = 0;
+        if (static_xfer_next(&st->x, &st->mem) < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return (ssize_t)n;
+}
+
+static int lower_ci(const char *p, size_t n, const char *lit)
+{
+    return http_str_eq_ci(http_str_make(p, n), lit);
+}
+
+/* RFC 9113 §8.2.2: fields that only mean something to one HTTP/1.1 hop */
+static int connection_specific(const char *name, size_t n)
+{
+    return lower_ci(name, n, "connection") || lower_ci(name, n, "keep-alive") ||
+           lower_ci(name, n, "transfer-encoding") || lower_ci(name, n, "upgrade") ||
+           lower_ci(name, n, "proxy-connection");
+}
+
+static nghttp2_nv nv_make(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    nghttp2_nv nv = {(uint8_t *)(uintptr_t)name, (uint8_t *)(uintptr_t)value, nlen, vlen,
+                     NGHTTP2_NV_FLAG_NONE};
+    return nv;
+}
+
+/* Converts the HTTP/1.1 head in h[0..hlen) (a writable copy: names are
+ * lower-cased in place) into nv[] (":status" first).  The count, or -1. */
+static int head_to_nv(char *h, size_t hlen, char status[4], nghttp2_nv *nv, size_t cap)
+{
+    if (hlen < 14 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ') return -1;
+    for (int i = 0; i < 3; i++)
+        if (h[9 + i] < '0' || h[9 + i] > '9') return -1;
+    memcpy(status, h + 9, 3);
+    status[3] = '\0';
+    size_t n = 0;
+    nv[n++] = nv_make(":status", 7, status, 3);
+    char *p = memchr(h, '\n', hlen);
+    char *end = h + hlen;
+    if (!p) return -1;
+    for (p++; p < end;) {
+        char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) return -1;
+        size_t ll = (size_t)(eol - p);
+        if (ll && p[ll - 1] == '\r') ll--;
+        if (!ll) break; /* the blank line */
+        char *colon = memchr(p, ':', ll);
+        if (!colon || colon == p) return -1;
+        size_t nlen = (size_t)(colon - p);
+        char *v = colon + 1, *ve = p + ll;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        if (!connection_specific(p, nlen)) {
+            if (n >= cap) return -1;
+            for (size_t k = 0; k < nlen; k++)
+                p[k] = (char)http_lower((unsigned char)p[k]);
+            nv[n++] = nv_make(p, nlen, v, (size_t)(ve - v));
+        }
+        p = eol + 1;
+    }
+    return (int)n;
+}
+
+/* the end of the head (just past its blank line), or 0 */
+static size_t head_len(const char *r, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++)
+        if (r[i] == '\n' &&
+            (r[i + 1] == '\n' || (r[i + 1] == '\r' && i + 2 < len && r[i + 2] == '\n')))
+            return i + (r[i + 1] == '\n' ? 2 : 3);
+    return 0;
+}
+
+int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
+               struct http_xfer *x)
+{
+    struct http_xfer none = {.fd = -1};
+    if (!x) x = &none;
+    struct h2_stream *st = stream_of(s, stream_id);
+    size_t hl = head_len(resp, len);
+    if (!st || st->responded || !hl) {
+        static_xfer_end(x);
+        return !st || st->responded ? -ENOENT : BERTH_EPROTO;
+    }
+    char stack[HEAD_STACK], *h = hl <= sizeof stack ? stack : malloc(hl);
+    nghttp2_nv nvs[NV_STACK], *nv = nvs;
+    size_t cap = NV_STACK;
+    int rc = h ? 0 : -ENOMEM;
+    if (rc == 0) {
+        memcpy(h, resp, hl);
+        size_t lines = 1;
+        for (size_t i = 0; i < hl; i++)
+            lines += h[i] == '\n';
+        if (lines > cap && !(nv = malloc((cap = lines) * sizeof *nv))) rc = -ENOMEM;
+    }
+    char status[4];
+    int nnv = rc == 0 ? head_to_nv(h, hl, status, nv, cap) : -1;
+    if (rc == 0 && nnv < 0) rc = BERTH_EPROTO;
+    int code = rc == 0 ? atoi(status) : 0;
+    int body = !st->head && code != 204 && code != 304 && code >= 200;
+    if (rc == 0 && body && len > hl) rc = buf_append(&st->mem, resp + hl, len - hl);
+    if (rc == 0 && body && x->fd >= 0) {
+        st->x = *x; /* the stream owns it now */
+        x->fd = -1;
+        x->parts = NULL;
+    }
+    static_xfer_end(x);
+    if (rc == 0) {
+        nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+        int has = buf_len(&st->mem) || st->x.fd >= 0;
+        if (nghttp2_submit_response(s->ng, stream_id, nv, (size_t)nnv, has ? &prd : NULL) != 0)
+            rc = -ENOMEM;
+    }
+    if (h != stack) free(h);
+    if (nv != nvs) free(nv);
+    if (rc < 0) {
+        buf_clear(&st->mem);
+        static_xfer_end(&st->x);
+        return rc;
+    }
+    st->responded = 1;
+    st->done = 1;
+    return 0;
+}
+
+int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const struct h2_ops *ops,
+                   void *owner)
+{
+    struct h2_session *s = calloc(1, sizeof *s);
+    if (!s) return -ENOMEM;
+    s->conf = *conf;
+    if (!s->conf.max_streams) s->conf.max_streams = 100;
+    if (!s->conf.max_header) s->conf.max_header = 16384;
+    if (!s->conf.max_headers) s->conf.max_headers = 100;
+    if (!s->conf.max_body) s->conf.max_body = 1 << 20;
+    if (!s->conf.window) s->conf.window = 65535;
+    s->ops = *ops;
+    s->owner = owner;
+    s->error = "";
+    nghttp2_session_callbacks *cb = NULL;
+    nghttp2_option *opt = NULL;
+    int rc = nghttp2_session_callbacks_new(&cb) || nghttp2_option_new(&opt) ? -ENOMEM : 0;
+    if (rc == 0) {
+        nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+        nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+        nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+        nghttp2_option_set_no_recv_client_magic(opt, conf->preface_consumed);
+        nghttp2_option_set_no_closed_streams(opt, 1); /* no priority tree: closed streams go */
+        nghttp2_option_set_max_outbound_ack(opt, 1000);
+        nghttp2_option_set_max_settings(opt, 32);
+        nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+        nghttp2_option_set_max_continuations(opt, 8);
+        if (nghttp2_session_server_new2(&s->ng, cb, s, opt) != 0) rc = -ENOMEM;
+    }
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_option_del(opt);
+    if (rc == 0) {
+        nghttp2_settings_entry set[] = {
+            {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->conf.max_streams},
+            {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, s->conf.window},
+            {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)s->conf.max_header},
+            /* no RFC 7540 priority tree (its cost is the peer's to choose):
+             * nghttp2 schedules by RFC 9218 urgency instead */
+            {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+        };
+        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, 4) != 0) rc = -ENOMEM;
+    }
+    if (rc < 0) {
+        h2_session_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void h2_session_free(struct h2_session *s)
+{
+    if (!s) return;
+    nghttp2_session_del(s->ng); /* calls no on_stream_close: the streams left go here */
+    while (s->streams)
+        stream_free(s, s->streams);
+    while (s->spare) {
+        struct h2_stream *st = s->spare;
+        s->spare = st->next;
+        stream_release(st);
+    }
+    free(s);
+}
+
+static int ng_error(struct h2_session *s, int rc)
+{
+    if (!*s->error) s->error = nghttp2_strerror(rc);
+    return rc == NGHTTP2_ERR_NOMEM ? -ENOMEM : BERTH_EPROTO;
+}
+
+int h2_session_recv(struct h2_session *s, const char *p, size_t n)
+{
+    ssize_t rc = nghttp2_session_mem_recv(s->ng, (const uint8_t *)p, n);
+    if (rc >= 0) return 0;
+    /* Some fatal errors (a flood, too many CONTINUATION frames) leave no
+     * GOAWAY queued: queue one, so the peer learns why (a no-op when
+     * nghttp2 or on_header already did). */
+    uint32_t code = rc == NGHTTP2_ERR_FLOODED || rc == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ||
+                            rc == NGHTTP2_ERR_TOO_MANY_SETTINGS
+                        ? NGHTTP2_ENHANCE_YOUR_CALM
+                        : NGHTTP2_PROTOCOL_ERROR;
+    nghttp2_session_terminate_session(s->ng, code);
+    return ng_error(s, (int)rc);
+}
+
+ssize_t h2_session_send(struct h2_session *s, struct buf *out)
+{
+    size_t sent = 0;
+    while (sent < SEND_BUDGET) {
+        const uint8_t *d;
+        ssize_t n = nghttp2_session_mem_send(s->ng, &d);
+        if (n < 0) return ng_error(s, (int)n);
+        if (n == 0) break;
+        int rc = buf_append(out, d, (size_t)n);
+        if (rc < 0) return rc;
+        sent += (size_t)n;
+    }
+    return (ssize_t)sent;
+}
+
+int h2_want_read(const struct h2_session *s)
+{
+    return nghttp2_session_want_read(s->ng);
+}
+
+int h2_want_write(const struct h2_session *s)
+{
+    return nghttp2_session_want_write(s->ng);
+}
+
+int h2_shutdown(struct h2_session *s)
+{
+    int32_t last = nghttp2_session_get_last_proc_stream_id(s->ng);
+    return nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0)
+               ? -ENOMEM
+               : 0;
+}
+
+const char *h2_error(const struct h2_session *s)
+{
+    return s->error;
+}
