@@ -100,6 +100,13 @@ static SSL_CTX *ctx_base(struct tls_ctx *t)
     return ctx;
 }
 
+/* the first queued OpenSSL error's reason, never NULL */
+static const char *ossl_reason(void)
+{
+    const char *r = ERR_reason_error_string(ERR_peek_error());
+    return r ? r : "unknown error";
+}
+
 static void spki_of(EVP_PKEY *pk, char out[64])
 {
     unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
@@ -269,7 +276,7 @@ static int self_signed(struct tls_ctx *t, SSL_CTX *ctx, const char *host, char *
     EVP_PKEY_free(pk);
     if (!ok) {
         snprintf(err, n, "cannot make a self-signed certificate: %s; give --tls-cert and --tls-key",
-                 ERR_reason_error_string(ERR_get_error()));
+                 ossl_reason());
         ERR_clear_error();
         return -ENOMEM;
     }
@@ -281,8 +288,7 @@ static SSL_CTX *ctx_build(struct tls_ctx *t, const char *host, char *err, size_t
 {
     SSL_CTX *ctx = ctx_base(t);
     if (!ctx) {
-        snprintf(err, n, "cannot set up TLS: %s; is OpenSSL 3 installed whole?",
-                 ERR_reason_error_string(ERR_get_error()));
+        snprintf(err, n, "cannot set up TLS: %s; is OpenSSL 3 installed whole?", ossl_reason());
         ERR_clear_error();
         return NULL;
     }
