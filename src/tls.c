@@ -91,6 +91,9 @@ static SSL_CTX *ctx_base(struct tls_ctx *t)
         SSL_CTX_free(ctx);
         return NULL;
     }
+    /* a record's header and body in one read(2), not two; what is read
+     * ahead counts as pending (tls_pending) */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"berth", 5);
     SSL_CTX_sess_set_cache_size(ctx, SESSION_CACHE);
@@ -485,7 +488,7 @@ ssize_t tls_sendfile(struct tls_conn *c, int fd, off_t off, size_t n, char *buf,
 
 int tls_pending(const struct tls_conn *c)
 {
-    return SSL_pending(ssl_of(c)) > 0;
+    return SSL_has_pending(ssl_of(c)); /* decrypted, or read ahead and not yet */
 }
 
 const char *tls_alpn(const struct tls_conn *c)
