@@ -5,6 +5,8 @@
  * (kTLS SSL_sendfile or pread + SSL_write) and that it is counted. */
 #include "tls.h"
 
+#include "berth.h"
+
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -258,4 +260,32 @@ Test(tls, file_transfer_takes_ktls_or_the_counted_copy_path)
     close(fd);
     close_pair(&p);
     tls_ctx_free(t);
+}
+
+Test(tls, embedding_api_takes_the_tls_fields)
+{
+    struct berth_opts o;
+    berth_opts_init(&o);
+    cr_assert_null(o.tls_cert);
+    cr_assert_eq(o.tls_self_signed + o.no_h2, 0);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.no_signals = 1;
+    berth_server *s = NULL;
+    cr_assert_eq(berth_server_new(&s, &o), 0);
+    cr_assert_null(berth_server_tls_spki(s), "plain HTTP has no certificate");
+    berth_server_free(s);
+
+    o.tls_self_signed = 1;
+    cr_assert_eq(berth_server_new(&s, &o), 0);
+    cr_assert_eq(strlen(berth_server_tls_spki(s)), 44);
+    berth_server_free(s);
+
+    o.tls_self_signed = 0;
+    o.tls_cert = "/nonexistent/cert.pem";
+    o.tls_key = "/nonexistent/key.pem";
+    s = NULL;
+    cr_assert_eq(berth_server_new(&s, &o), BERTH_ERR_TLS);
+    cr_assert_null(s);
+    cr_assert(strstr(berth_strerror(BERTH_ERR_TLS), "TLS"));
 }
