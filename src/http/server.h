@@ -35,7 +35,7 @@ struct conn_log;
 
 struct conn {
     struct transport t; /* the socket, plain or TLS: every byte in and out */
-    uint8_t reset;      /* close with a reset, no TLS close_notify */
+    uint8_t reset;      /* close without a TLS close_notify (cut short, or no session) */
     uint8_t closing;    /* close once the output is flushed */
     uint8_t eof;        /* the peer will send nothing more */
     uint8_t family;     /* of the peer address below, for the access log */
