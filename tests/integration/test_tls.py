@@ -475,3 +475,15 @@ def test_download_cut_short_leaves_the_server_serving(tsrv):
     r = tls_get(tsrv.port, "/8m.bin", tsrv.cert)
     assert r.status == 200 and r.body == (tsrv.root / "8m.bin").read_bytes()
     assert tsrv.alive()
+
+
+@pytest.mark.parametrize("n", [63, 66, 200])
+def test_requests_held_inside_openssl_are_answered(tsrv, n):
+    """A little more than the worker's 64 KiB read at once: the rest, read
+    ahead into OpenSSL, raises no socket event, yet every request is answered
+    (n requests of about 1 KiB, sent before reading anything)."""
+    pad = "X-Pad: " + "p" * 1000 + "\r\n"
+    with TlsConn(tsrv.port, tsrv.cert, timeout=5) as c:
+        c.send(b"".join(req("/a.txt", host="localhost", extra=pad) for _ in range(n)))
+        bodies = [c.read_response().body for _ in range(n)]
+    assert bodies == [b"hello, a\n"] * n
