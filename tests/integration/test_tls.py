@@ -480,10 +480,33 @@ def test_download_cut_short_leaves_the_server_serving(tsrv):
 @pytest.mark.parametrize("n", [63, 66, 200])
 def test_requests_held_inside_openssl_are_answered(tsrv, n):
     """A little more than the worker's 64 KiB read at once: the rest, read
-    ahead into OpenSSL, raises no socket event, yet every request is answered
-    (n requests of about 1 KiB, sent before reading anything)."""
+    decrypted inside OpenSSL, raises no socket event, yet every request is
+    answered.  The n requests (about 1 KiB each) are encrypted in memory as
+    10000-byte records and sent with one send()."""
     pad = "X-Pad: " + "p" * 1000 + "\r\n"
-    with TlsConn(tsrv.port, tsrv.cert, timeout=5) as c:
-        c.send(b"".join(req("/a.txt", host="localhost", extra=pad) for _ in range(n)))
-        bodies = [c.read_response().body for _ in range(n)]
-    assert bodies == [b"hello, a\n"] * n
+    sock = socket.create_connection((HOST, tsrv.port), timeout=5)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_ctx(tsrv.cert).wrap_bio(inc, out, server_hostname="localhost")
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            b = sock.recv(65536)
+            assert b, "closed during the handshake"
+            inc.write(b)
+    data = b"".join(req("/a.txt", host="localhost", extra=pad) for _ in range(n))
+    for i in range(0, len(data), 10000):  # records of 10000 bytes: one straddles 64 KiB
+        obj.write(data[i:i + 10000])
+    sock.sendall(out.read())
+    got = b""
+    while got.count(b"hello, a\n") < n:
+        try:
+            got += obj.read(65536)
+        except ssl.SSLWantReadError:
+            b = sock.recv(65536)  # socket.timeout here: berth stalled
+            assert b, "closed after %d answers" % got.count(b"hello, a\n")
+            inc.write(b)
+    sock.close()
+    assert got.count(b"HTTP/1.1 200 OK") == n
