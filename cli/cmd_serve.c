@@ -39,6 +39,12 @@ static void usage(FILE *f)
           "  --idle-timeout SEC    idle keep-alive connections close after (default 5)\n"
           "  --send-timeout SEC    a client that reads nothing for this long is dropped (default "
           "30)\n"
+          "  --tls-cert FILE       serve HTTPS with this PEM certificate (and chain); needs "
+          "--tls-key\n"
+          "  --tls-key FILE        the certificate's PEM private key (SIGHUP reloads both)\n"
+          "  --tls-self-signed     HTTPS with an in-memory self-signed certificate; prints its\n"
+          "                        SHA-256 SPKI fingerprint (for a browser's pin list)\n"
+          "  --no-h2               over TLS, offer HTTP/1.1 only in ALPN\n"
           "  -h, --help            this text\n",
           f);
 }
@@ -57,7 +63,7 @@ static int have_ipv6(void)
  * bind: the IPv4 addresses, and the IPv6 ones too when the socket is
  * dual-stack.  Link-local IPv6 addresses are left out: they need a %zone
  * that browsers do not take in a URL. */
-static void print_urls(const char *bound, const char *asked, int port)
+static void print_urls(const char *bound, const char *asked, int port, const char *scheme)
 {
     int v4 = 0, v6 = 0;
     if (!strcmp(bound, "::"))
@@ -75,7 +81,7 @@ static void print_urls(const char *bound, const char *asked, int port)
             char a[INET6_ADDRSTRLEN];
             if (family == AF_INET) {
                 inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a, sizeof a);
-                printf("  http://%s:%d/\n", a, port);
+                printf("  %s://%s:%d/\n", scheme, a, port);
                 continue;
             }
             const struct in6_addr *a6 = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
@@ -83,7 +89,7 @@ static void print_urls(const char *bound, const char *asked, int port)
                 IN6_IS_ADDR_V4MAPPED(a6) || IN6_IS_ADDR_UNSPECIFIED(a6))
                 continue;
             inet_ntop(AF_INET6, a6, a, sizeof a);
-            printf("  http://[%s]:%d/\n", a, port);
+            printf("  %s://[%s]:%d/\n", scheme, a, port);
         }
     }
     freeifaddrs(ifs);
@@ -115,6 +121,10 @@ int cmd_serve(int argc, char **argv)
         {"header-timeout", required_argument, 0, 'T'},
         {"idle-timeout", required_argument, 0, 'I'},
         {"send-timeout", required_argument, 0, 'S'},
+        {"tls-cert", required_argument, 0, 'E'},
+        {"tls-key", required_argument, 0, 'K'},
+        {"tls-self-signed", no_argument, 0, 'Z'},
+        {"no-h2", no_argument, 0, '2'},
         {"cgi", no_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -200,6 +210,18 @@ int cmd_serve(int argc, char **argv)
             if ((o.send_timeout_ms = cmd_parse_seconds(optarg)) <= 0)
                 return range_error("--send-timeout", seconds, optarg);
             break;
+        case 'E':
+            o.tls_cert = optarg;
+            break;
+        case 'K':
+            o.tls_key = optarg;
+            break;
+        case 'Z':
+            o.tls_self_signed = 1;
+            break;
+        case '2':
+            o.no_h2 = 1;
+            break;
         case 'C':
             fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n",
                   stderr);
@@ -214,6 +236,12 @@ int cmd_serve(int argc, char **argv)
     if (optind < argc && (o.port = cmd_parse_port(argv[optind])) < 0)
         return range_error("port", "0..65535", argv[optind]);
     if (optind + 1 < argc) return cmd_usage_error("serve", "unexpected argument", argv[optind + 1]);
+    if (o.tls_self_signed && (o.tls_cert || o.tls_key))
+        return cmd_usage_error("serve", "--tls-self-signed makes its own certificate; drop it or",
+                               o.tls_cert ? "--tls-cert" : "--tls-key");
+    if (!o.tls_self_signed && !o.tls_cert != !o.tls_key)
+        return cmd_usage_error("serve", "a certificate needs its key; give both --tls-cert and",
+                               o.tls_cert ? "--tls-key" : "--tls-cert");
 
     /* 10,000 connections need more descriptors than the usual soft limit */
     struct rlimit rl;
@@ -224,6 +252,7 @@ int cmd_serve(int argc, char **argv)
 
     berth_server *s;
     int rc = berth_server_new(&s, &o);
+    if (rc == BERTH_ERR_TLS) return 1; /* the library said why */
     if (rc < 0) {
         char what[300], msg[512];
         int dir_ok = access(o.root, R_OK | X_OK) == 0;
@@ -246,9 +275,19 @@ int cmd_serve(int argc, char **argv)
     }
     const char *host = berth_server_host(s);
     int port = berth_server_port(s), v6 = strchr(host, ':') != NULL;
-    printf("Serving HTTP on %s port %d (http://%s%s%s:%d/) ...\n", host, port, v6 ? "[" : "", host,
-           v6 ? "]" : "", port);
-    print_urls(host, o.host, port);
+    const char *spki = berth_server_tls_spki(s), *scheme = spki ? "https" : "http";
+    /* python3 -m http.server --tls-cert says "Serving HTTPS" too */
+    printf("Serving %s on %s port %d (%s://%s%s%s:%d/) ...\n", spki ? "HTTPS" : "HTTP", host, port,
+           scheme, v6 ? "[" : "", host, v6 ? "]" : "", port);
+    print_urls(host, o.host, port, scheme);
+    if (spki) {
+        if (o.tls_self_signed) printf("  https://localhost:%d/\n", port);
+        printf("TLS certificate%s, SHA-256 SPKI fingerprint: %s\n",
+               o.tls_self_signed ? " (self-signed, in memory only)" : "", spki);
+        if (o.tls_self_signed)
+            printf("  chromium --ignore-certificate-errors-spki-list=%s https://localhost:%d/\n",
+                   spki, port);
+    }
     fflush(stdout);
     rc = berth_server_run(s);
     berth_server_free(s);

@@ -31,7 +31,8 @@
  *   safe from any thread and from a signal handler.  berth_server_run()
  *   blocks SIGPIPE in its threads (and SIGINT/SIGTERM/SIGHUP unless
  *   no_signals: SIGINT/SIGTERM become berth_server_stop(), a second one
- *   closes every connection at once; SIGHUP reopens the log file).  Handlers run on the worker
+ *   closes every connection at once; SIGHUP reopens the log file and reloads
+ *   the TLS certificate).  Handlers run on the worker
  *   thread that owns the connection; with workers > 1 they run concurrently
  *   and must be thread-safe.  berth_req_* and berth_resp_* / berth_respond
  *   are called only by the handler, on its own thread, with its own req.
@@ -72,6 +73,17 @@ struct berth_opts {
                                  log_path */
     int log_format;           /* access log: 0 Common Log Format (default), 1 nginx's combined
                                  (CLF then "Referer" "User-Agent") */
+    /* HTTPS (TLS 1.2 and 1.3) instead of plain HTTP, when tls_cert or
+     * tls_self_signed is set.  A certificate that cannot be used fails
+     * berth_server_new() with BERTH_ERR_TLS after a line on stderr naming
+     * the cause and the fix; SIGHUP (unless no_signals) loads the files
+     * again: new handshakes use the new pair, open connections keep theirs,
+     * and a bad file keeps the old pair (stderr says why). */
+    const char *tls_cert; /* PEM certificate, optionally followed by its chain */
+    const char *tls_key;  /* PEM private key of tls_cert (unencrypted; ECDSA or RSA) */
+    int tls_self_signed;  /* an in-memory ECDSA P-256 certificate for localhost, 127.0.0.1,
+                             ::1, host and the host name (berth_server_tls_spki() pins it) */
+    int no_h2;            /* ALPN offers http/1.1 only, never h2 */
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the
@@ -118,6 +130,11 @@ int berth_server_port(const berth_server *s);
 /* The bound address, "0.0.0.0" for dual-stack wildcard, "::1", ... ("" before
  * listening); the server's string, valid until berth_server_free(). */
 const char *berth_server_host(const berth_server *s);
+
+/* With TLS, the base64 SHA-256 of the certificate's public key (what
+ * chromium --ignore-certificate-errors-spki-list= takes); NULL without TLS.
+ * Valid until berth_server_free(). */
+const char *berth_server_tls_spki(const berth_server *s);
 
 /* Serves until stopped, on the calling thread and workers - 1 threads it
  * starts (listening first if berth_server_listen() was not called).  On
@@ -174,6 +191,7 @@ const char *berth_strerror(int code);
 #define BERTH_ERR_USAGE    (-4006) /* an argument out of its documented range */
 #define BERTH_ERR_FIELD    (-4008) /* a malformed field name or value */
 #define BERTH_ERR_RESERVED (-4009) /* a field the server writes itself */
+#define BERTH_ERR_TLS      (-4010) /* the TLS certificate or key cannot be used (see stderr) */
 
 #ifdef __cplusplus
 }

@@ -24,7 +24,8 @@
     X(ERESERVED, -4009,                                                                            \
       "header field reserved for the server; Content-Length, Transfer-Encoding, Connection, "      \
       "Keep-Alive, Upgrade, TE, Trailer, Date and Server are written by berth, and Content-Type "  \
-      "is set once (best through berth_respond)")
+      "is set once (best through berth_respond)")                                                  \
+    X(ETLS, -4010, "TLS could not be set up; the message before this one says why")
 
 enum berth_err {
 #define X(name, val, msg) BERTH_##name = val,

@@ -9,6 +9,7 @@
 #include "http/resp.h"
 #include "http/str.h"
 #include "net.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,12 +27,46 @@ static int mime_users;
 _Static_assert(BERTH_ERR_USAGE == BERTH_EUSAGE, "berth.h and err.h disagree");
 _Static_assert(BERTH_ERR_FIELD == BERTH_EFIELD, "berth.h and err.h disagree");
 _Static_assert(BERTH_ERR_RESERVED == BERTH_ERESERVED, "berth.h and err.h disagree");
+_Static_assert(BERTH_ERR_TLS == BERTH_ETLS, "berth.h and err.h disagree");
 
 static void wake_workers(struct berth_server *s)
 {
     uint64_t one = 1;
     for (int i = 0; i < s->nworkers; i++)
         if (s->w[i].stopfd >= 0) (void)!write(s->w[i].stopfd, &one, sizeof one);
+}
+
+/* SIGHUP: the certificate files again, for new handshakes; on any error
+ * the pair in use stays, and stderr says why. */
+static void tls_reload(struct berth_server *s)
+{
+    char err[768], warn[512];
+    int rc = tls_ctx_reload(s->tls, err, sizeof err, warn, sizeof warn);
+    if (*warn) fprintf(stderr, "berth: warning: %s\n", warn);
+    if (rc < 0)
+        fprintf(stderr,
+                "berth: cannot reload the certificate, still serving the previous one: %s\n", err);
+    else if (rc == 0)
+        fputs("berth: reloaded the TLS certificate and key\n", stderr);
+}
+
+/* HTTPS: the server's TLS context, or BERTH_ETLS after saying why. */
+static int tls_setup(struct berth_server *s, const struct berth_opts *o)
+{
+    struct tls_conf tc = {.cert = o->tls_cert,
+                          .key = o->tls_key,
+                          .self_signed = o->tls_self_signed,
+                          .host = o->host,
+                          .no_h2 = o->no_h2};
+    char err[768], warn[512];
+    int rc = tls_ctx_new(&s->tls, &tc, err, sizeof err, warn, sizeof warn);
+    if (*warn) fprintf(stderr, "berth: warning: %s\n", warn);
+    if (rc == -ENOMEM) return rc;
+    if (rc < 0) {
+        fprintf(stderr, "berth: %s\n", err);
+        return BERTH_ETLS;
+    }
+    return 0;
 }
 
 static void on_signal(struct loop *l, int signo, void *arg)
@@ -42,6 +77,7 @@ static void on_signal(struct loop *l, int signo, void *arg)
         /* logrotate's postrotate: the workers write what they hold into the
          * renamed file, the last one opens the path anew (alog_sink_sync) */
         if (alog_sink_rotate(&s->log)) wake_workers(s);
+        if (s->tls) tls_reload(s);
         return;
     }
     /* a second SIGINT/SIGTERM while draining: every connection closes now */
@@ -136,6 +172,7 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     if (__atomic_fetch_add(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_load("/etc/mime.types");
     s->mime_loaded = 1;
     if (o->log_path && (rc = alog_sink_open(&s->log, o->log_path)) < 0) goto fail;
+    if ((o->tls_cert || o->tls_key || o->tls_self_signed) && (rc = tls_setup(s, o)) < 0) goto fail;
     *out = s;
     return 0;
 fail:
@@ -218,6 +255,11 @@ const char *berth_server_host(const berth_server *s)
     return s->hoststr;
 }
 
+const char *berth_server_tls_spki(const berth_server *s)
+{
+    return s->tls ? tls_ctx_spki(s->tls) : NULL;
+}
+
 int berth_server_run(berth_server *s)
 {
     int rc = berth_server_listen(s);
@@ -278,6 +320,7 @@ void berth_server_free(berth_server *s)
     }
     free(s->routes);
     if (s->sc.rootfd >= 0) close(s->sc.rootfd);
+    tls_ctx_free(s->tls);
     alog_sink_free(&s->log);
     if (s->mime_loaded && __atomic_sub_fetch(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_unload();
     free(s->host);

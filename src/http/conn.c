@@ -21,6 +21,7 @@
 #include "http/resp.h"
 #include "http/route.h"
 #include "http/static.h"
+#include "http/transport.h"
 #include "loop.h"
 #include "net.h"
 
@@ -30,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,8 +46,8 @@ static void on_conn(struct loop *l, int fd, unsigned events, void *arg);
 void conn_close(struct conn *c)
 {
     struct worker *w = c->w;
-    loop_io_del(w->loop, c->fd);
-    close(c->fd);
+    loop_io_del(w->loop, c->t.fd);
+    transport_close(&c->t, c->reset);
     loop_timer_stop(w->loop, &c->timer);
     reqlog_settle(c);
     static_xfer_end(&c->x);
@@ -70,14 +70,13 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
         loop_timer_set(l, t, c->deadline - now, on_conn_timer);
         return;
     }
-    if (c->head_start && !buf_len(&c->out) && c->x.fd < 0) {
+    if (c->head_start && !buf_len(&c->out) && c->x.fd < 0) { /* never mid-handshake */
         /* slowloris: say why, once, without waiting for the socket */
         struct buf *o = &c->w->out;
         buf_clear(o);
         http_date_tick();
         int len = resp_error(o, 408, 0, 11, 0, NULL, "The request head did not arrive in time.");
-        ssize_t k =
-            len >= 0 ? send(c->fd, buf_head(o), buf_len(o), MSG_NOSIGNAL | MSG_DONTWAIT) : -1;
+        ssize_t k = len >= 0 ? transport_send(&c->t, buf_head(o), buf_len(o), 0) : -1;
         /* the log shows the request line when one arrived whole */
         struct http_str raw = http_str_make(NULL, 0);
         if (buf_len(&c->in) && memchr(buf_head(&c->in), '\n', buf_len(&c->in)))
@@ -104,12 +103,8 @@ static int conn_flush(struct conn *c)
     uint64_t budget = SEND_SLICE;
 again:
     while (buf_len(&c->out)) {
-        ssize_t k = send(c->fd, buf_head(&c->out), buf_len(&c->out),
-                         MSG_NOSIGNAL | (c->x.fd >= 0 ? MSG_MORE : 0));
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return errno == EAGAIN ? 0 : -1;
-        }
+        ssize_t k = transport_send(&c->t, buf_head(&c->out), buf_len(&c->out), c->x.fd >= 0);
+        if (k < 0) return k == -EAGAIN ? 0 : -1;
         buf_consume(&c->out, (size_t)k);
         conn_deadline(c, (uint64_t)c->w->s->o.send_timeout_ms);
     }
@@ -120,17 +115,16 @@ again:
         if (left && chunk == 0) return 0; /* slice used up: come back when writable */
         if (chunk) {
             off_t off = (off_t)c->x.off;
-            ssize_t k = sendfile(c->fd, c->x.fd, &off, chunk);
-            if (k < 0) {
-                if (errno == EINTR) continue;
-                return errno == EAGAIN ? 0 : -1;
-            }
+            ssize_t k =
+                transport_sendfile(&c->t, c->x.fd, &off, chunk, c->w->scratch, WORKER_SCRATCH);
+            if (k < 0) return k == -EAGAIN ? 0 : -1;
             if (k == 0 || !static_xfer_intact(&c->x)) {
                 /* the file shrank or changed under the announced head:
                  * reset, so no client takes what was sent for a whole
                  * response */
                 struct linger lg = {.l_onoff = 1, .l_linger = 0};
-                setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                setsockopt(c->t.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                c->reset = 1; /* nor a TLS close_notify that would end it cleanly */
                 return -1;
             }
             c->x.off += (uint64_t)k;
@@ -154,9 +148,8 @@ static int conn_send(struct conn *c)
 {
     struct buf *o = &c->w->out;
     if (buf_len(o)) {
-        ssize_t k =
-            send(c->fd, buf_head(o), buf_len(o), MSG_NOSIGNAL | (c->x.fd >= 0 ? MSG_MORE : 0));
-        if (k < 0 && errno != EAGAIN && errno != EINTR) {
+        ssize_t k = transport_send(&c->t, buf_head(o), buf_len(o), c->x.fd >= 0);
+        if (k < 0 && k != -EAGAIN) {
             buf_clear(o);
             return -1;
         }
@@ -462,18 +455,20 @@ static void conn_read(struct conn *c)
     int own = buf_len(&c->in) > 0;
     ssize_t r;
     if (!own) {
-        do
-            r = recv(c->fd, w->scratch, WORKER_SCRATCH, 0);
-        while (r < 0 && errno == EINTR);
-        if (r < 0) r = -errno;
+        r = transport_recv(&c->t, w->scratch, WORKER_SCRATCH);
         p = w->scratch;
         n = r > 0 ? (size_t)r : 0;
     } else {
-        r = buf_read_fd(&c->in, c->fd, 16384);
+        r = transport_recv_buf(&c->t, &c->in, 16384);
         p = buf_head(&c->in);
         n = buf_len(&c->in);
     }
-    if (r == -EAGAIN) return;
+    if (r == -EAGAIN) {
+        /* TLS may wait for another event than the one that woke it; the
+         * deadline stays: partial records buy no time */
+        if (c->t.tls && loop_io_set(w->loop, c->t.fd, c->t.rwant, on_conn, c) < 0) conn_close(c);
+        return;
+    }
     if (r < 0 && r != BERTH_ETOOBIG) {
         conn_close(c);
         return;
@@ -521,7 +516,8 @@ static int conn_resume(struct conn *c)
  * and dropped until the client closes, or for LINGER_MS at most. */
 static void conn_linger(struct conn *c)
 {
-    if (shutdown(c->fd, SHUT_WR) < 0 || loop_io_set(c->w->loop, c->fd, LOOP_READ, on_conn, c) < 0) {
+    if (transport_shutdown_write(&c->t) < 0 ||
+        loop_io_set(c->w->loop, c->t.fd, LOOP_READ, on_conn, c) < 0) {
         conn_close(c);
         return;
     }
@@ -535,9 +531,9 @@ static void conn_linger(struct conn *c)
 static void linger_read(struct conn *c)
 {
     for (int i = 0; i < 4; i++) { /* bounded per wake-up: a flood waits its turn */
-        ssize_t r = recv(c->fd, c->w->scratch, WORKER_SCRATCH, 0);
+        ssize_t r = transport_recv(&c->t, c->w->scratch, WORKER_SCRATCH);
         if (r > 0) continue;
-        if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+        if (r == -EAGAIN || r == -EINTR) return;
         conn_close(c); /* the client closed too, or is gone */
         return;
     }
@@ -554,7 +550,11 @@ static void conn_update(struct conn *c)
             conn_linger(c);
         return;
     }
-    if (loop_io_set(c->w->loop, c->fd, pending ? LOOP_WRITE : LOOP_READ, on_conn, c) < 0) {
+    /* TLS: the event OpenSSL waits for; bytes it already decrypted wake the
+     * connection at once (a socket is writable), as no read event will */
+    unsigned ev = pending ? c->t.wwant : c->t.rwant;
+    if (!pending && transport_pending(&c->t)) ev = LOOP_WRITE;
+    if (loop_io_set(c->w->loop, c->t.fd, ev, on_conn, c) < 0) {
         conn_close(c);
         return;
     }
@@ -575,6 +575,21 @@ static void conn_update(struct conn *c)
     }
 }
 
+/* TLS: the handshake, within the header timeout set at accept.  1 when it
+ * is done, 0 while it waits, -1 when c closed. */
+static int conn_handshake(struct conn *c)
+{
+    int rc = transport_handshake(&c->t);
+    if (rc == 1) return 1;
+    if (rc == -EAGAIN) return loop_io_set(c->w->loop, c->t.fd, c->t.rwant, on_conn, c) < 0 ? -1 : 0;
+    /* not TLS (plaintext HTTP), or a bad handshake: what the client sent is
+     * read away first, so it sees an orderly close rather than a reset */
+    for (int i = 0; i < 4 && recv(c->t.fd, c->w->scratch, WORKER_SCRATCH, MSG_DONTWAIT) > 0; i++)
+        ;
+    c->reset = 1; /* no close_notify for a session that never began */
+    return -1;
+}
+
 static void on_conn(struct loop *l, int fd, unsigned events, void *arg)
 {
     (void)l;
@@ -583,6 +598,12 @@ static void on_conn(struct loop *l, int fd, unsigned events, void *arg)
     if (c->lingering) {
         linger_read(c);
         return;
+    }
+    if (c->t.handshaking) {
+        int rc = conn_handshake(c);
+        if (rc < 0) conn_close(c);
+        if (rc <= 0) return;
+        events |= LOOP_READ; /* a request may have come with the handshake's end */
     }
     if (buf_len(&c->out) || c->x.fd >= 0) {
         int rc = conn_flush(c);
@@ -597,7 +618,8 @@ static void on_conn(struct loop *l, int fd, unsigned events, void *arg)
         conn_update(c);
         return;
     }
-    if (events & (LOOP_READ | LOOP_HUP)) conn_read(c);
+    /* over TLS a read may be due on a write event (see conn_update) */
+    if (events & (LOOP_READ | LOOP_HUP) || c->t.tls) conn_read(c);
 }
 
 void conn_new(struct worker *w, int fd, const struct net_addr *peer)
@@ -607,8 +629,12 @@ void conn_new(struct worker *w, int fd, const struct net_addr *peer)
         close(fd);
         return;
     }
-    c->fd = fd;
     c->w = w;
+    if (transport_init(&c->t, fd, w->s->tls) < 0) {
+        close(fd);
+        free(c);
+        return;
+    }
     c->x.fd = -1;
     if (peer->ss.ss_family == AF_INET) {
         c->family = AF_INET;
@@ -620,7 +646,7 @@ void conn_new(struct worker *w, int fd, const struct net_addr *peer)
     buf_init(&c->in, w->s->o.max_header + w->s->o.max_body + WORKER_SCRATCH);
     buf_init(&c->out, 0);
     if (loop_io_set(w->loop, fd, LOOP_READ, on_conn, c) < 0) {
-        close(fd);
+        transport_close(&c->t, 1);
         free(c);
         return;
     }
@@ -629,5 +655,7 @@ void conn_new(struct worker *w, int fd, const struct net_addr *peer)
     w->conns = c;
     w->nconns++;
     __atomic_add_fetch(&w->s->nconns, 1, __ATOMIC_RELAXED);
-    conn_deadline(c, (uint64_t)w->s->o.idle_timeout_ms);
+    /* a TLS handshake, whole, gets the time of a request head: a client
+     * that never sends a ClientHello, or stalls halfway, is cut off then */
+    conn_deadline(c, (uint64_t)(c->t.tls ? w->s->o.header_timeout_ms : w->s->o.idle_timeout_ms));
 }

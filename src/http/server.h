@@ -11,6 +11,7 @@
 #include "http/chunked.h"
 #include "http/parse.h"
 #include "http/static.h"
+#include "http/transport.h"
 #include "loop.h"
 
 #include <pthread.h>
@@ -33,10 +34,11 @@ struct worker;
 struct conn_log;
 
 struct conn {
-    int fd;
-    uint8_t closing; /* close once the output is flushed */
-    uint8_t eof;     /* the peer will send nothing more */
-    uint8_t family;  /* of the peer address below, for the access log */
+    struct transport t; /* the socket, plain or TLS: every byte in and out */
+    uint8_t reset;      /* close without a TLS close_notify (cut short, or no session) */
+    uint8_t closing;    /* close once the output is flushed */
+    uint8_t eof;        /* the peer will send nothing more */
+    uint8_t family;     /* of the peer address below, for the access log */
     uint8_t peer[16];
     uint8_t dechunk;     /* dropping a chunked body: chunk holds the decoder */
     uint8_t chunking;    /* a handler's chunked body: chunk has scanned chunk_seen bytes */
@@ -77,8 +79,11 @@ struct worker {
     unsigned log_gen; /* the log reopening this worker has synced for (alog_sink_sync) */
 };
 
+struct tls_ctx;
+
 struct berth_server {
     struct berth_opts o;
+    struct tls_ctx *tls; /* HTTPS: the certificate every worker's handshakes use; NULL: plain */
     char *host, *root, *index, *mime_default;
     char *root_abs; /* the root by absolute name, followed when replaced */
     uint64_t epoch; /* file changes seen by any worker (static_conf.epoch) */

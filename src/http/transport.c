@@ -1,0 +1,128 @@
+/* transport — plain socket or TLS under one connection (see transport.h).
+ * The plain branch is first and is the syscalls conn.c always made. */
+#include "http/transport.h"
+
+#include "err.h"
+#include "loop.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int transport_init(struct transport *t, int fd, struct tls_ctx *tls)
+{
+    t->fd = fd;
+    t->rwant = LOOP_READ;
+    t->wwant = LOOP_WRITE;
+    t->handshaking = 0;
+    t->tls = NULL;
+    if (!tls) return 0;
+    t->tls = tls_conn_new(tls, fd);
+    if (!t->tls) return -ENOMEM;
+    t->handshaking = 1;
+    return 0;
+}
+
+/* the loop's event for tls.h's wait (a call that did not wait leaves the
+ * usual one: a write that stopped at a slice waits for writability) */
+static uint8_t tls_event(ssize_t r, unsigned want, uint8_t usual)
+{
+    if (r != TLS_WAIT) return usual;
+    return want == TLS_WANT_WRITE ? LOOP_WRITE : LOOP_READ;
+}
+
+int transport_handshake(struct transport *t)
+{
+    if (!t->handshaking) return 1;
+    unsigned want = 0;
+    int r = tls_handshake(t->tls, &want);
+    t->rwant = tls_event(r, want, LOOP_READ);
+    if (r == 1) t->handshaking = 0;
+    return r;
+}
+
+ssize_t transport_recv(struct transport *t, void *p, size_t n)
+{
+    if (!t->tls) {
+        ssize_t r;
+        do
+            r = recv(t->fd, p, n, 0);
+        while (r < 0 && errno == EINTR);
+        return r >= 0 ? r : -errno;
+    }
+    unsigned want = 0;
+    ssize_t r = tls_read(t->tls, p, n, &want);
+    t->rwant = tls_event(r, want, LOOP_READ);
+    return r;
+}
+
+ssize_t transport_recv_buf(struct transport *t, struct buf *b, size_t want)
+{
+    if (!t->tls) return buf_read_fd(b, t->fd, want);
+    if (b->max && want > b->max - b->len) want = b->max - b->len;
+    if (want == 0) return BERTH_ETOOBIG;
+    int rc = buf_reserve(b, want);
+    if (rc < 0) return rc;
+    ssize_t r = transport_recv(t, buf_tail(b), buf_room(b));
+    if (r > 0) buf_commit(b, (size_t)r);
+    return r;
+}
+
+ssize_t transport_send(struct transport *t, const void *p, size_t n, int more)
+{
+    if (!t->tls) {
+        ssize_t r;
+        do
+            r = send(t->fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+        while (r < 0 && errno == EINTR);
+        return r >= 0 ? r : -errno;
+    }
+    unsigned want = 0;
+    ssize_t r = tls_write(t->tls, p, n, &want);
+    t->wwant = tls_event(r, want, LOOP_WRITE);
+    return r;
+}
+
+ssize_t transport_sendfile(struct transport *t, int fd, off_t *off, size_t n, char *buf, size_t cap)
+{
+    if (!t->tls) {
+        ssize_t r;
+        do
+            r = sendfile(t->fd, fd, off, n);
+        while (r < 0 && errno == EINTR);
+        return r >= 0 ? r : -errno;
+    }
+    unsigned want = 0;
+    ssize_t r = tls_sendfile(t->tls, fd, *off, n, buf, cap, &want);
+    t->wwant = tls_event(r, want, LOOP_WRITE);
+    if (r > 0) *off += r;
+    return r;
+}
+
+int transport_pending(const struct transport *t)
+{
+    return t->tls && !t->handshaking && tls_pending(t->tls);
+}
+
+const char *transport_alpn(const struct transport *t)
+{
+    return t->tls && !t->handshaking ? tls_alpn(t->tls) : "";
+}
+
+int transport_shutdown_write(struct transport *t)
+{
+    if (t->tls) tls_conn_free(t->tls, 0); /* close_notify; the rest is raw bytes */
+    t->tls = NULL;
+    t->handshaking = 0;
+    return shutdown(t->fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+void transport_close(struct transport *t, int abort)
+{
+    if (t->tls) tls_conn_free(t->tls, abort);
+    t->tls = NULL;
+    close(t->fd);
+    t->fd = -1;
+}
