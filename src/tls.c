@@ -18,11 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The switch for HTTP/2 over TLS: ALPN offers h2 only once a connection
- * that chose it can be served by an h2 session (the protocol layer).  Until
- * then every TLS connection speaks http/1.1, whatever --no-h2 says. */
-#define TLS_OFFER_H2 0
-
 /* TLS 1.2: forward-secret AEAD suites only (Mozilla's "intermediate" list
  * without DHE); TLS 1.3 keeps OpenSSL's defaults, which are all modern. */
 #define CIPHERS12                                                                                  \
@@ -43,11 +38,6 @@ struct tls_ctx {
 
 static _Atomic uint64_t sent_ktls, sent_copy;
 
-int tls_offers_h2(void)
-{
-    return TLS_OFFER_H2;
-}
-
 static SSL *ssl_of(const struct tls_conn *c)
 {
     return (SSL *)c;
@@ -63,7 +53,7 @@ static int alpn_select(SSL *s, const unsigned char **out, unsigned char *outlen,
     const struct tls_ctx *t = arg;
     const unsigned char *ours = both;
     unsigned n = sizeof both - 1;
-    if (t->no_h2 || !TLS_OFFER_H2) ours += 3, n -= 3;
+    if (t->no_h2) ours += 3, n -= 3;
     /* the server's order wins: h2 when the client has it */
     if (SSL_select_next_proto((unsigned char **)out, outlen, ours, n, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)

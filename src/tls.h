@@ -31,10 +31,6 @@ struct tls_conf {
 enum { TLS_WANT_READ = 1, TLS_WANT_WRITE = 2 };
 #define TLS_WAIT (-EAGAIN) /* wait for the event in *want */
 
-/* Whether ALPN may choose h2 at all: the switch that turns on HTTP/2 over TLS
- * once an h2 session serves such connections (tls.c, TLS_OFFER_H2). */
-int tls_offers_h2(void);
-
 /* Builds a server context.  On failure returns a negative code and writes
  * "cause; fix" into err.  A warning (an expired certificate) that does not
  * stop it is written into warn ("" when none). */

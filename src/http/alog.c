@@ -111,7 +111,11 @@ int alog_format(struct buf *out, const struct alog_entry *e, enum alog_fmt fmt)
         d = put_escaped(d, e->method);
         *d++ = ' ';
         d = put_escaped(d, e->target);
-        d = put(d, e->version == 10 ? " HTTP/1.0" : " HTTP/1.1", 9);
+        d = put(d,
+                e->version == 10   ? " HTTP/1.0"
+                : e->version == 20 ? " HTTP/2.0"
+                                   : " HTTP/1.1",
+                9);
     } else if (e->line.p) {
         d = put_escaped(d, e->line);
     } else {

@@ -15,6 +15,8 @@
 #include "buf.h"
 #include "err.h"
 #include "http/alog.h"
+#include "http/h2.h"
+#include "http/h2conn.h"
 #include "http/parse.h"
 #include "http/path.h"
 #include "http/reqlog.h"
@@ -41,7 +43,6 @@
 
 static void conn_update(struct conn *c);
 static int conn_resume(struct conn *c);
-static void on_conn(struct loop *l, int fd, unsigned events, void *arg);
 
 void conn_close(struct conn *c)
 {
@@ -51,6 +52,7 @@ void conn_close(struct conn *c)
     loop_timer_stop(w->loop, &c->timer);
     reqlog_settle(c);
     static_xfer_end(&c->x);
+    if (c->h2) h2_session_free(c->h2);
     buf_free(&c->in);
     buf_free(&c->out);
     if (c->prev)
@@ -88,7 +90,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
 }
 
 /* Moves the deadline; the heap is touched only when it comes sooner. */
-static void conn_deadline(struct conn *c, uint64_t ms)
+void conn_deadline(struct conn *c, uint64_t ms)
 {
     struct loop *l = c->w->loop;
     c->deadline = loop_now(l) + ms;
@@ -98,7 +100,7 @@ static void conn_deadline(struct conn *c, uint64_t ms)
 
 /* Writes what the connection owes.  1: all sent; 0: the socket is full;
  * -1: the connection is dead (or a file shrank under us). */
-static int conn_flush(struct conn *c)
+int conn_flush(struct conn *c)
 {
     uint64_t budget = SEND_SLICE;
 again:
@@ -230,7 +232,7 @@ static void answer_abort(struct conn *c, size_t mark)
 /* Logs a static answer now, or when its file transfer ends. */
 static void log_answer(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
 {
-    if (c->x.fd >= 0 && bytes)
+    if (c->x.fd >= 0 && bytes && !c->h2) /* an h2 stream owns its transfer: logged now */
         reqlog_defer(c, r, status, bytes);
     else
         reqlog_access(c, r, status, bytes);
@@ -396,6 +398,22 @@ skip_body:
     return hlen;
 }
 
+void conn_answer(struct conn *c, const struct http_request *r, const char *body, size_t len,
+                 struct http_xfer *x)
+{
+    /* handle() as for an HTTP/1.1 request whose body follows its head: what
+     * it decides about the connection (close, drop a body) is h1's and is
+     * undone; the answer and its file transfer are what the caller takes */
+    uint8_t closing = c->closing;
+    c->closing = 0;
+    (void)handle(c, r, body, 0, len);
+    c->closing = closing;
+    c->discard = c->dechunk = c->chunking = c->continued = 0;
+    *x = c->x;
+    c->x.fd = -1;
+    c->x.parts = NULL;
+}
+
 /* Answers the requests in p[0..n) until input runs out, output backs up or
  * the connection is to close.  Returns the bytes consumed. */
 static size_t process(struct conn *c, const char *p, size_t n)
@@ -421,6 +439,16 @@ static size_t process(struct conn *c, const char *p, size_t n)
             continue;
         }
         if (buf_len(&w->out) >= OUT_HIGH || c->x.fd >= 0) break;
+        if (!c->served && !used && !c->t.tls && !w->s->o.no_h2 && !w->s->o.http10) {
+            /* h2c with prior knowledge: the connection opens with the
+             * HTTP/2 preface (RFC 9113 §3.3) */
+            int pf = h2conn_preface(p, n);
+            if (pf == 0) break; /* the rest of it may follow */
+            if (pf == 1) {
+                if (h2conn_start(c) < 0 || h2conn_feed(c, p, n) < 0) c->closing = 1;
+                return n;
+            }
+        }
         struct http_request r;
         int rc = http_parse_request(&c->ps, p + used, n - used, &w->s->lim, &r, w->hdrs);
         if (rc == 0) break;
@@ -466,7 +494,8 @@ static void conn_read(struct conn *c)
     if (r == -EAGAIN) {
         /* TLS may wait for another event than the one that woke it; the
          * deadline stays: partial records buy no time */
-        if (c->t.tls && loop_io_set(w->loop, c->t.fd, c->t.rwant, on_conn, c) < 0) conn_close(c);
+        if (c->t.tls && loop_io_set(w->loop, c->t.fd, c->t.rwant, conn_on_event, c) < 0)
+            conn_close(c);
         return;
     }
     if (r < 0 && r != BERTH_ETOOBIG) {
@@ -517,7 +546,7 @@ static int conn_resume(struct conn *c)
 static void conn_linger(struct conn *c)
 {
     if (transport_shutdown_write(&c->t) < 0 ||
-        loop_io_set(c->w->loop, c->t.fd, LOOP_READ, on_conn, c) < 0) {
+        loop_io_set(c->w->loop, c->t.fd, LOOP_READ, conn_on_event, c) < 0) {
         conn_close(c);
         return;
     }
@@ -541,6 +570,10 @@ static void linger_read(struct conn *c)
 
 static void conn_update(struct conn *c)
 {
+    if (c->h2) {
+        h2conn_run(c);
+        return;
+    }
     struct berth_server *s = c->w->s;
     int pending = buf_len(&c->out) || c->x.fd >= 0;
     if (!pending && (c->closing || c->eof)) {
@@ -554,7 +587,7 @@ static void conn_update(struct conn *c)
      * connection at once (a socket is writable), as no read event will */
     unsigned ev = pending ? c->t.wwant : c->t.rwant;
     if (!pending && transport_pending(&c->t)) ev = LOOP_WRITE;
-    if (loop_io_set(c->w->loop, c->t.fd, ev, on_conn, c) < 0) {
+    if (loop_io_set(c->w->loop, c->t.fd, ev, conn_on_event, c) < 0) {
         conn_close(c);
         return;
     }
@@ -581,7 +614,8 @@ static int conn_handshake(struct conn *c)
 {
     int rc = transport_handshake(&c->t);
     if (rc == 1) return 1;
-    if (rc == -EAGAIN) return loop_io_set(c->w->loop, c->t.fd, c->t.rwant, on_conn, c) < 0 ? -1 : 0;
+    if (rc == -EAGAIN)
+        return loop_io_set(c->w->loop, c->t.fd, c->t.rwant, conn_on_event, c) < 0 ? -1 : 0;
     /* not TLS (plaintext HTTP), or a bad handshake: what the client sent is
      * read away first, so it sees an orderly close rather than a reset */
     for (int i = 0; i < 4 && recv(c->t.fd, c->w->scratch, WORKER_SCRATCH, MSG_DONTWAIT) > 0; i++)
@@ -590,7 +624,7 @@ static int conn_handshake(struct conn *c)
     return -1;
 }
 
-static void on_conn(struct loop *l, int fd, unsigned events, void *arg)
+void conn_on_event(struct loop *l, int fd, unsigned events, void *arg)
 {
     (void)l;
     (void)fd;
@@ -604,6 +638,14 @@ static void on_conn(struct loop *l, int fd, unsigned events, void *arg)
         if (rc < 0) conn_close(c);
         if (rc <= 0) return;
         events |= LOOP_READ; /* a request may have come with the handshake's end */
+        if (!strcmp(transport_alpn(&c->t), "h2") && h2conn_start(c) < 0) {
+            conn_close(c);
+            return;
+        }
+    }
+    if (c->h2) {
+        h2conn_event(c, events);
+        return;
     }
     if (buf_len(&c->out) || c->x.fd >= 0) {
         int rc = conn_flush(c);
@@ -645,7 +687,7 @@ void conn_new(struct worker *w, int fd, const struct net_addr *peer)
     }
     buf_init(&c->in, w->s->o.max_header + w->s->o.max_body + WORKER_SCRATCH);
     buf_init(&c->out, 0);
-    if (loop_io_set(w->loop, fd, LOOP_READ, on_conn, c) < 0) {
+    if (loop_io_set(w->loop, fd, LOOP_READ, conn_on_event, c) < 0) {
         transport_close(&c->t, 1);
         free(c);
         return;

@@ -1,17 +1,37 @@
-/* conn — an HTTP/1.1 connection of a worker (the state machine is
+/* conn — an HTTP/1.1 connection of a worker (and what an HTTP/2 one shares) (the state machine is
  * conn.c; struct conn is in server.h). */
 #ifndef BERTH_HTTP_CONN_H
 #define BERTH_HTTP_CONN_H
 
 #include "net.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct conn;
 struct worker;
+struct loop;
+struct http_request;
+struct http_xfer;
 
 /* Takes the accepted socket fd (closed on failure) into worker w. */
 void conn_new(struct worker *w, int fd, const struct net_addr *peer);
 /* Closes c now: its socket, transfer, buffers; a deferred log line is
  * written with the bytes that went out. */
 void conn_close(struct conn *c);
+
+/* What the HTTP/2 connection (h2conn.c) shares with the HTTP/1.1 one. */
+/* The socket event callback of c (arg). */
+void conn_on_event(struct loop *l, int fd, unsigned events, void *arg);
+/* Answers one complete request, its whole body at hand, exactly as an
+ * HTTP/1.1 request is answered (routes, then static files): the answer in
+ * HTTP/1.1 form appended to the worker's output buffer, a file transfer in
+ * *x (fd < 0: none), which the caller now owns. */
+void conn_answer(struct conn *c, const struct http_request *r, const char *body, size_t len,
+                 struct http_xfer *x);
+/* Writes c->out (and c->x): 1 all written, 0 the socket is full, -1 dead. */
+int conn_flush(struct conn *c);
+/* c times out ms from now (the heap is touched only when that is sooner). */
+void conn_deadline(struct conn *c, uint64_t ms);
 
 #endif

@@ -32,13 +32,15 @@ struct route {
 
 struct worker;
 struct conn_log;
+struct h2_session;
 
 struct conn {
-    struct transport t; /* the socket, plain or TLS: every byte in and out */
-    uint8_t reset;      /* close without a TLS close_notify (cut short, or no session) */
-    uint8_t closing;    /* close once the output is flushed */
-    uint8_t eof;        /* the peer will send nothing more */
-    uint8_t family;     /* of the peer address below, for the access log */
+    struct transport t;    /* the socket, plain or TLS: every byte in and out */
+    struct h2_session *h2; /* an HTTP/2 connection's session (http/h2conn); NULL: HTTP/1.1 */
+    uint8_t reset;         /* close without a TLS close_notify (cut short, or no session) */
+    uint8_t closing;       /* close once the output is flushed */
+    uint8_t eof;           /* the peer will send nothing more */
+    uint8_t family;        /* of the peer address below, for the access log */
     uint8_t peer[16];
     uint8_t dechunk;     /* dropping a chunked body: chunk holds the decoder */
     uint8_t chunking;    /* a handler's chunked body: chunk has scanned chunk_seen bytes */

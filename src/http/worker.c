@@ -7,6 +7,7 @@
 #include "err.h"
 #include "http/alog.h"
 #include "http/conn.h"
+#include "http/h2conn.h"
 #include "http/reqlog.h"
 #include "http/static.h"
 #include "loop.h"
@@ -61,7 +62,7 @@ static struct conn *find_idle(struct worker *w)
 {
     struct conn *idle = NULL;
     for (struct conn *c = w->conns; c; c = c->next) {
-        if (!c->served || c->head_start || c->discard || c->dechunk || buf_len(&c->in) ||
+        if (!c->served || c->h2 || c->head_start || c->discard || c->dechunk || buf_len(&c->in) ||
             buf_len(&c->out) || c->x.fd >= 0)
             continue;
         if (!idle || c->deadline <= idle->deadline) idle = c; /* ties: the older */
@@ -150,7 +151,9 @@ static void worker_shutdown(struct worker *w)
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
         next = c->next;
-        if (!buf_len(&c->out) && c->x.fd < 0)
+        if (c->h2)
+            h2conn_run(c); /* GOAWAY; streams under way finish */
+        else if (!buf_len(&c->out) && c->x.fd < 0)
             conn_close(c); /* idle, or a head still coming */
         else
             c->closing = 1;

@@ -1,0 +1,145 @@
+/* h2conn — a connection that speaks HTTP/2: the bytes of its transport fed
+ * to its h2 session (http/h2), each complete request answered by the same
+ * code that answers HTTP/1.1 (conn_answer), and the session's output written
+ * back.  A connection becomes one after ALPN chose "h2" (TLS) or when it
+ * opens with the client preface on a plaintext port (h2c with prior
+ * knowledge, RFC 9113 §3.3). */
+#include "http/h2conn.h"
+
+#include "http/conn.h"
+#include "http/h2.h"
+#include "http/reqlog.h"
+#include "http/resp.h"
+#include "http/server.h"
+#include "http/static.h"
+#include "http/transport.h"
+#include "loop.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define H2_OUT_HIGH (256 * 1024) /* session output buffered before reading stops */
+
+static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+int h2conn_preface(const char *p, size_t n)
+{
+    size_t k = n < sizeof preface - 1 ? n : sizeof preface - 1;
+    if (memcmp(p, preface, k)) return -1;
+    return k == sizeof preface - 1 ? 1 : 0;
+}
+
+static void on_request(void *owner, int32_t id, const struct http_request *r, const char *body,
+                       size_t len)
+{
+    struct conn *c = owner;
+    struct buf *o = &c->w->out;
+    size_t mark = buf_len(o);
+    struct http_xfer x = {.fd = -1};
+    conn_answer(c, r, body, len, &x);
+    /* the stream owns the transfer from here, whatever h2_respond says; an
+     * answer to a stream the client reset meanwhile is dropped */
+    (void)h2_respond(c->h2, id, buf_head(o) + mark, buf_len(o) - mark, &x);
+    buf_truncate(o, mark);
+    c->served = 1;
+}
+
+static void on_reject(void *owner, int32_t id, int status, const char *why)
+{
+    (void)id;
+    (void)why;
+    reqlog_line(owner, NULL, http_str_make(NULL, 0), status, 0);
+}
+
+static const struct h2_ops ops = {on_request, on_reject};
+
+static void h2conn_update(struct conn *c);
+
+int h2conn_start(struct conn *c)
+{
+    const struct berth_server *s = c->w->s;
+    struct h2_conf conf = {
+        .max_header = s->o.max_header * 2,
+        .max_headers = MAX_HEADERS,
+        .max_body = s->o.max_body,
+    };
+    int rc = h2_session_new(&c->h2, &conf, &ops, c);
+    if (rc < 0) return rc;
+    c->head_start = 0;
+    return 0;
+}
+
+/* Feeds bytes read from the transport; a connection error (a GOAWAY is
+ * queued) ends reading: what is queued goes out, then the connection closes. */
+int h2conn_feed(struct conn *c, const char *p, size_t n)
+{
+    http_date_tick();
+    if (h2_session_recv(c->h2, p, n) < 0) {
+        c->closing = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Moves the session's output into c->out (bounded) and writes it.  1: all
+ * written; 0: the socket is full; -1: the connection is dead. */
+static int h2conn_write(struct conn *c)
+{
+    for (;;) {
+        if (buf_len(&c->out) < H2_OUT_HIGH && h2_want_write(c->h2) &&
+            h2_session_send(c->h2, &c->out) < 0)
+            return -1;
+        if (!buf_len(&c->out)) return 1;
+        int rc = conn_flush(c);
+        if (rc <= 0) return rc;
+    }
+}
+
+void h2conn_event(struct conn *c, unsigned events)
+{
+    struct worker *w = c->w;
+    (void)events;
+    /* reading stops while output backs up: the flood limits count acks the
+     * client has not taken yet */
+    for (int i = 0; i < 4 && !c->closing && !buf_len(&c->out) && h2_want_read(c->h2); i++) {
+        ssize_t r = transport_recv(&c->t, w->scratch, WORKER_SCRATCH);
+        if (r == -EAGAIN) break;
+        if (r <= 0) {
+            c->eof = 1;
+            break;
+        }
+        if (h2conn_feed(c, w->scratch, (size_t)r) < 0) break;
+        if (!transport_pending(&c->t)) break;
+    }
+    h2conn_run(c);
+}
+
+void h2conn_run(struct conn *c)
+{
+    if (c->w->stopping && !c->closing) {
+        h2_shutdown(c->h2); /* GOAWAY: streams under way finish, new ones are refused */
+        c->closing = 1;
+    }
+    if (h2conn_write(c) < 0) {
+        conn_close(c);
+        return;
+    }
+    h2conn_update(c);
+}
+
+static void h2conn_update(struct conn *c)
+{
+    const struct berth_server *s = c->w->s;
+    int pending = buf_len(&c->out) || h2_want_write(c->h2);
+    if (!pending && (c->eof || !h2_want_read(c->h2) || (c->closing && !h2_want_write(c->h2)))) {
+        conn_close(c);
+        return;
+    }
+    unsigned ev = pending ? c->t.wwant : c->t.rwant;
+    if (!pending && transport_pending(&c->t)) ev = LOOP_WRITE;
+    if (loop_io_set(c->w->loop, c->t.fd, ev, conn_on_event, c) < 0) {
+        conn_close(c);
+        return;
+    }
+    conn_deadline(c, (uint64_t)(pending ? s->o.send_timeout_ms : s->o.idle_timeout_ms));
+}
