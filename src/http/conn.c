@@ -543,7 +543,7 @@ static int conn_resume(struct conn *c)
  * read makes the kernel answer with a reset, which destroys answers still
  * on their way to the client; so our side is shut down, and input is read
  * and dropped until the client closes, or for LINGER_MS at most. */
-static void conn_linger(struct conn *c)
+void conn_linger(struct conn *c)
 {
     if (transport_shutdown_write(&c->t) < 0 ||
         loop_io_set(c->w->loop, c->t.fd, LOOP_READ, conn_on_event, c) < 0) {

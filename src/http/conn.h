@@ -29,6 +29,9 @@ void conn_on_event(struct loop *l, int fd, unsigned events, void *arg);
  * *x (fd < 0: none), which the caller now owns. */
 void conn_answer(struct conn *c, const struct http_request *r, const char *body, size_t len,
                  struct http_xfer *x);
+/* Ends c in stages (RFC 9112 §9.6): our side shut, input dropped until the
+ * client closes or a moment passes, then closed. */
+void conn_linger(struct conn *c);
 /* Writes c->out (and c->x): 1 all written, 0 the socket is full, -1 dead. */
 int conn_flush(struct conn *c);
 /* c times out ms from now (the heap is touched only when that is sooner). */

@@ -99,9 +99,10 @@ void h2conn_event(struct conn *c, unsigned events)
 {
     struct worker *w = c->w;
     (void)events;
-    /* reading stops while output backs up: the flood limits count acks the
-     * client has not taken yet */
-    for (int i = 0; i < 4 && !c->closing && !buf_len(&c->out) && h2_want_read(c->h2); i++) {
+    /* reading stops while output backs up (the flood limits count acks the
+     * client has not taken yet), not during a drain: WINDOW_UPDATEs must
+     * still come in for the streams under way to finish */
+    for (int i = 0; i < 4 && !buf_len(&c->out) && h2_want_read(c->h2); i++) {
         ssize_t r = transport_recv(&c->t, w->scratch, WORKER_SCRATCH);
         if (r == -EAGAIN) break;
         if (r <= 0) {
@@ -131,8 +132,13 @@ static void h2conn_update(struct conn *c)
 {
     const struct berth_server *s = c->w->s;
     int pending = buf_len(&c->out) || h2_want_write(c->h2);
-    if (!pending && (c->eof || !h2_want_read(c->h2) || (c->closing && !h2_want_write(c->h2)))) {
-        conn_close(c);
+    /* after a GOAWAY (a drain, a connection error) nghttp2 wants to read
+     * only while streams are still open */
+    if (!pending && (c->eof || !h2_want_read(c->h2))) {
+        if (c->eof)
+            conn_close(c);
+        else
+            conn_linger(c); /* a WINDOW_UPDATE in flight must not reset what was sent */
         return;
     }
     unsigned ev = pending ? c->t.wwant : c->t.rwant;

@@ -223,19 +223,22 @@ def test_tls12_ciphers_are_forward_secret_aead(tsrv):
 
 
 @pytest.mark.parametrize("extra", [[], ["--no-h2"]])
-def test_alpn_chooses_http11(troot, certs, server, extra):
+def test_alpn_offers_h2_unless_no_h2(troot, certs, server, extra):
     cert, key = certs["ec"]
     s = server("serve", "0", "-b", HOST, "-d", str(troot), "--tls-cert", str(cert), "--tls-key",
                str(key), *extra, ready=HTTPS_RE)
     ctx = client_ctx(cert)
     ctx.set_alpn_protocols(["h2", "http/1.1"])
     with TlsConn(s.port, ctx=ctx) as c:
-        # h2 is not offered until an h2 session serves it (tls.c, TLS_OFFER_H2)
+        assert c.s.selected_alpn_protocol() == ("http/1.1" if extra else "h2")
+    ctx = client_ctx(cert)
+    ctx.set_alpn_protocols(["http/1.1"])
+    with TlsConn(s.port, ctx=ctx) as c:
         assert c.s.selected_alpn_protocol() == "http/1.1"
         c.send(req("/a.txt", host="localhost"))
         assert c.read_response().status == 200
     ctx = client_ctx(cert)
-    ctx.set_alpn_protocols(["h2"])
+    ctx.set_alpn_protocols(["spdy/3"])
     with TlsConn(s.port, ctx=ctx) as c:
         assert c.s.selected_alpn_protocol() is None  # nothing in common: no ALPN at all
 
