@@ -81,7 +81,7 @@ void http_parser_init(struct http_parser *st);
  * headers holds lim->max_headers entries (NULL: fields are checked, not kept).
  *   > 0  complete: the head's length through its blank line, ignored leading
  *        empty lines included; *req is filled in;
- *   0    need more bytes; *req untouched;
+ *   0    need more bytes; *req and headers hold nothing of use;
  *   < 0  -STATUS to answer before closing the connection, req->error says why
  *        (req->version too when the request line got that far; the rest reset):
  *        -400 malformed or ambiguous framing, -414 request line over max_line,
