@@ -192,16 +192,17 @@ static int find_end(struct http_parser *st, const char *buf, size_t len,
     if (!st->line_end) {
         if (i == st->start) {
             /* RFC 9112 §2.2: ignore empty lines before the request line
-             * (some clients send a CRLF after a body) */
+             * (some clients send a CRLF after a body).  The bound is checked
+             * at each line, so that the first fault in byte order is the one
+             * reported, however the bytes arrive */
             while (i < len && (buf[i] == '\n' || buf[i] == '\r')) {
                 if (buf[i] == '\r') {
                     if (i + 1 == len) break; /* the LF may come next */
                     if (buf[i + 1] != '\n') return *why = "bare cr", -400;
                     i++;
                 }
-                i++;
+                if (++i > l->max_line) return *why = "too many empty lines", -400;
             }
-            if (i > l->max_line) return *why = "too many empty lines", -400;
             st->start = st->scanned = i;
             if (i == len || buf[i] == '\r') return 0;
             /* a TLS handshake or other non-HTTP bytes: say so now, not after
@@ -260,27 +261,34 @@ static int fail(struct http_request *req, int status, const char *why)
     return -status;
 }
 
-/* RFC 3986 host [ ":" port ], with host an IP-literal or a reg-name;
- * userinfo ('@'), whitespace and the like are not.  p[n] is a byte that
- * cannot continue a host (the OWS, CR or LF after a field value, or the '/',
- * '?', '#' or SP after an authority), so the loops stop by themselves. */
-static int valid_host(const char *p, size_t n, int need_host)
+/* Where the RFC 3986 host [ ":" port ] at p ends, host an IP-literal or a
+ * reg-name; userinfo ('@'), whitespace and the like end it.  The bytes are
+ * followed by one that cannot continue a host (the OWS, CR or LF after a
+ * field value, or the '/', '?', '#' or SP after an authority), so the loops
+ * stop by themselves.  An IP-literal that is not closed ends it at p. */
+static const char *host_end(const char *p)
 {
     const char *q = p;
     if (*q == '[') {
         for (q++; IS(*q, H) || *q == ':'; q++)
             ;
-        if (*q != ']' || q == p + 1) return 0;
+        if (*q != ']' || q == p + 1) return p;
         q++;
     } else {
         while (IS(*q, H))
             q++;
-        if (need_host && q == p) return 0;
     }
     if (*q == ':')
         for (q++; *q >= '0' && *q <= '9'; q++)
             ;
-    return q == p + n;
+    return q;
+}
+
+/* p[0..n) is a host [ ":" port ] (the host not empty if need_host) */
+static int valid_host(const char *p, size_t n, int need_host)
+{
+    if (need_host && (n == 0 || *p == ':')) return 0;
+    return host_end(p) == p + n;
 }
 
 /* request-target forms (RFC 9112 §3.2) */
@@ -439,14 +447,15 @@ static int set_once(struct http_request *req, struct http_str *f, const char *p,
 
 /* acts on the fields the parser itself must understand */
 static int known_field(struct http_request *req, struct seen *s, const char *name, size_t n,
-                       const char *v, const char *ve)
+                       const char *v, const char *ve, int host_checked)
 {
     switch (n) {
     case 4:
         if (!name_is(name, n, "host")) break;
         if (s->host) return fail(req, 400, "repeated host");
         s->host = 1;
-        if (!valid_host(v, (size_t)(ve - v), 0)) return fail(req, 400, "invalid host");
+        if (!host_checked && !valid_host(v, (size_t)(ve - v), 0))
+            return fail(req, 400, "invalid host");
         /* an absolute-form target's authority wins (RFC 9112 §3.2.2) */
         if (!req->host.p) req->host = http_str_make(v, (size_t)(ve - v));
         break;
@@ -533,8 +542,17 @@ static int parse_head(const char *buf, size_t start, size_t len, const struct ht
         p++;
         while (*p == ' ' || *p == '\t')
             p++;
-        const char *v = p;
-        const char *ve = p = skip(p, e, 0x20, V);
+        const char *v = p, *ve;
+        /* Host is in every HTTP/1.1 request and must hold a host: walk it
+         * as one at once.  When that walk ends the line, it was the value's
+         * scan as well (host bytes are field-value bytes); otherwise the
+         * value is scanned as any other and checked in known_field */
+        int host_checked = nlen == 4 && name_is(name, 4, "host") &&
+                           ((ve = host_end(v)), *ve == '\r' || *ve == '\n');
+        if (host_checked)
+            p = ve;
+        else
+            ve = p = skip(p, e, 0x20, V);
         if (*p == '\r' && p[1] == '\n')
             p += 2;
         else if (*p == '\n')
@@ -550,7 +568,7 @@ static int parse_head(const char *buf, size_t start, size_t len, const struct ht
             headers[req->nheaders].value = http_str_make(v, (size_t)(ve - v));
         }
         req->nheaders++;
-        if ((r = known_field(req, &s, name, nlen, v, ve)) < 0) return r;
+        if ((r = known_field(req, &s, name, nlen, v, ve, host_checked)) < 0) return r;
     }
 
     if (req->version == 11 && !s.host) return fail(req, 400, "missing host");
@@ -572,9 +590,31 @@ static int parse_head(const char *buf, size_t start, size_t len, const struct ht
 
 static void reset(struct http_request *req, struct http_header *headers)
 {
-    memset(req, 0, sizeof *req);
-    req->content_length = -1;
-    req->headers = headers;
+    *req = (struct http_request){.content_length = -1, .headers = headers};
+}
+
+/* find_end, resumably, then one parse of exactly the head */
+static int parse_slow(struct http_parser *st, const char *buf, size_t len,
+                      const struct http_limits *l, struct http_request *req,
+                      struct http_header *headers)
+{
+    size_t end = 0, line_end;
+    const char *why = NULL;
+    int r = find_end(st, buf, len, l, &end, &why);
+    if (r == 0) return 0;
+
+    reset(req, headers);
+    if (r > 0 && end > INT_MAX) r = -431, why = "header section too large";
+    if (r > 0) {
+        /* buf[end - 1] is the blank line's LF, so the parse meets a blank
+         * line by then (this one, unless the bytes changed since they were
+         * searched: then the head is still what the search found) */
+        if ((r = parse_head(buf, st->start, end, l, req, headers, &line_end)) > 0) r = (int)end;
+    } else {
+        req->error = why;
+    }
+    http_parser_init(st);
+    return r;
 }
 
 int http_parse_request(struct http_parser *st, const char *buf, size_t len,
@@ -587,33 +627,15 @@ int http_parse_request(struct http_parser *st, const char *buf, size_t len,
         if (lim->max_header) l.max_header = lim->max_header;
         if (lim->max_headers) l.max_headers = lim->max_headers;
     }
-    size_t line_end;
-    int r;
 
     /* the fast path: a fresh request whose bytes end in LF.  Taken only when
      * the slow path would accept the same head: the request line and the
      * field section within their limits (find_end's checks, after the fact) */
     if (!st->scanned && !st->line_end && len && buf[len - 1] == '\n' && IS(buf[0], T)) {
+        size_t line_end;
         reset(req, headers);
-        r = parse_head(buf, 0, len, &l, req, headers, &line_end);
+        int r = parse_head(buf, 0, len, &l, req, headers, &line_end);
         if (r > 0 && line_end <= l.max_line && (size_t)r - line_end <= l.max_header) return r;
     }
-
-    size_t end = 0;
-    const char *why = NULL;
-    r = find_end(st, buf, len, &l, &end, &why);
-    if (r == 0) return 0;
-
-    reset(req, headers);
-    if (r > 0 && end > INT_MAX) r = -431, why = "header section too large";
-    if (r > 0) {
-        /* buf[end - 1] is the blank line's LF, so the parse meets a blank
-         * line by then (this one, unless the bytes changed since they were
-         * searched: then the head is still what the search found) */
-        if ((r = parse_head(buf, st->start, end, &l, req, headers, &line_end)) > 0) r = (int)end;
-    } else {
-        req->error = why;
-    }
-    http_parser_init(st);
-    return r;
+    return parse_slow(st, buf, len, &l, req, headers);
 }
