@@ -670,7 +670,7 @@ Test(parse, pipelined_whole_heads)
         struct http_header h[MAXH];
         int r = http_parse_request(&st, p, (size_t)(g.p + n - p), NULL, &rq, h);
         cr_assert_eq(r, (int)each, "request %d: %d %s", i, r, rq.error ? rq.error : "");
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "/%d", i);
         cr_expect(str_is(rq.path, want), "request %d", i);
         cr_expect(str_is(rq.host, "127.0.0.1:8080"), "request %d", i);
