@@ -79,7 +79,8 @@ static const char *skip(const char *p, const char *e, unsigned char lo, int k)
         unsigned m = (unsigned)_mm_movemask_epi8(stop);
         if (m) {
             p += __builtin_ctz(m);
-            goto table;
+            e = p; /* no more blocks: the table goes on from here */
+            break;
         }
         p += 16;
     }
@@ -97,9 +98,6 @@ static const char *skip(const char *p, const char *e, unsigned char lo, int k)
         }
         p += 8;
     }
-#ifdef __SSE2__
-table:
-#endif
     while (IS(*p, k))
         p++;
     return p;
@@ -179,11 +177,6 @@ static int eq_ci(const char *p, size_t n, const char *lit)
     return lit[n] == '\0';
 }
 
-/* A field name (tchars only) equals lit, a lower-case name of n >= 4
- * letters and '-', ignoring case.  OR-ing 0x20 into a tchar folds case and
- * nothing else onto such bytes: only 'X' and 'x' turn into 'x', and only '-'
- * into '-' (0x0d, CR, is no tchar).  So words compare at once, the last one
- * overlapping the one before. */
 static uint64_t load8(const char *p)
 {
     uint64_t x;
@@ -198,6 +191,11 @@ static uint32_t load4(const char *p)
     return x;
 }
 
+/* A field name (tchars only) equals lit, a lower-case name of n >= 4
+ * letters and '-', ignoring case.  OR-ing 0x20 into a tchar folds case and
+ * nothing else onto such bytes: only 'X' and 'x' turn into 'x', and only '-'
+ * into '-' (0x0d, CR, is no tchar).  So words compare at once, the last one
+ * overlapping the one before. */
 static int name_is(const char *p, size_t n, const char *lit)
 {
     if (n < 8)

@@ -6,7 +6,8 @@
  * says complete / need more / which status to answer.  Between calls it keeps
  * its scan progress in a small caller-owned struct, so when more bytes arrive
  * (same buffer start, or the same bytes moved elsewhere) nothing already
- * searched is searched again.  Pipelined requests: consume the returned
+ * searched is searched again (a head that arrives whole, the bytes ending in
+ * LF, is parsed in a single pass).  Pipelined requests: consume the returned
  * length (and the body) and call again on the rest. */
 #ifndef BERTH_HTTP_PARSE_H
 #define BERTH_HTTP_PARSE_H
