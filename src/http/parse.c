@@ -1,13 +1,22 @@
-/* The request parser works in two steps.  find_end() looks for the blank
- * line that ends the head with memchr, resumably, enforcing the size limits
- * as bytes arrive; only once the whole head is there does parse_head() make
- * its single forward pass, classifying bytes through one table.  The head is
- * known to end in LF, and LF belongs to no class, so the inner loops need no
- * bounds checks. */
+/* The request parser makes one forward pass over a complete head
+ * (parse_head), classifying bytes through one table.  The bytes it is given
+ * end in LF, and LF belongs to no class, so its inner loops need no bounds
+ * checks.  It gets such bytes in one of two ways:
+ *   - the fast path: a client writes whole heads, so the receive buffer
+ *     usually ends in LF already (pipelined or not).  Then the head is parsed
+ *     straight away, in a single pass, and only a complete, valid head within
+ *     the limits is taken; anything else (too few bytes, an error, a limit)
+ *     goes the slow way, so every outcome but success is the slow path's.
+ *   - the slow path: find_end() looks for the blank line that ends the head
+ *     with memchr, resumably, enforcing the size limits as bytes arrive; once
+ *     the whole head is there, parse_head() runs over exactly the head. */
 #include "http/parse.h"
 
 #include <limits.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* byte classes: T token (tchar), V field-value byte (HTAB, SP, VCHAR,
  * obs-text), R request-target byte (no whitespace, no CTL), H host byte
@@ -46,23 +55,79 @@ static const unsigned char cls[256] = {
 
 #define IS(c, k) (cls[(unsigned char)(c)] & (k))
 
-/* Values and targets are most of a head's bytes, so they are skipped a word
- * at a time (SWAR): V and R are exactly the bytes from lo (0x20 for V, 0x21
- * for R) up, DEL excepted, plus HTAB for V.  A word with no byte below lo and
- * no DEL is all class k; the first other word, and [e - 8, e), go through the
- * table.  The bit tricks are the classic "has a byte less than n" (exact for
- * n <= 128) and "has a zero byte" on x ^ DEL. */
+/* Values and targets are most of a head's bytes, so they are skipped many
+ * bytes at a time: V and R are exactly the bytes from lo (0x20 for V, 0x21
+ * for R) up, DEL excepted, plus HTAB for V.  A block with no byte below lo
+ * and no DEL is all class k; in the first other block the first such byte is
+ * found directly, and from there (and for the last bytes before e, too few
+ * for a block) the table decides, so an HTAB goes on byte by byte.
+ *
+ * With SSE2 (every x86-64) a block is 16 bytes: "below lo" is the unsigned
+ * min(x, lo - 1) == x.  Elsewhere it is a 64-bit word (SWAR) and the classic
+ * "has a byte less than n" (exact for n <= 128) and "has a zero byte" on
+ * x ^ DEL; their lowest flag is exact (a borrow only runs towards higher
+ * bytes), which on a little-endian machine locates the first stop byte. */
 #define ONES 0x0101010101010101u
-static const char *skip(const char *p, const char *e, uint64_t lo, int k)
+static const char *skip(const char *p, const char *e, unsigned char lo, int k)
 {
+#ifdef __SSE2__
+    const __m128i below = _mm_set1_epi8((char)(lo - 1)), del = _mm_set1_epi8(0x7f);
+    while (e - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i stop =
+            _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, below), x), _mm_cmpeq_epi8(x, del));
+        unsigned m = (unsigned)_mm_movemask_epi8(stop);
+        if (m) {
+            p += __builtin_ctz(m);
+            e = p; /* no more blocks: the table goes on from here */
+            break;
+        }
+        p += 16;
+    }
+#endif
     while (e - p >= 8) {
-        uint64_t x, d;
+        uint64_t x, d, m;
         memcpy(&x, p, 8);
         d = x ^ (ONES * 0x7f);
-        if ((((x - ONES * lo) & ~x) | ((d - ONES) & ~d)) & (ONES * 0x80)) break;
+        m = (((x - ONES * lo) & ~x) | ((d - ONES) & ~d)) & (ONES * 0x80);
+        if (m) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            p += __builtin_ctzll(m) / 8;
+#endif
+            break;
+        }
         p += 8;
     }
     while (IS(*p, k))
+        p++;
+    return p;
+}
+
+/* Field names are nearly always letters and '-', both tchars: with SSE2, 16
+ * bytes at a time look for the first other byte (a letter is
+ * (x | 0x20) - 'a' <= 25 unsigned, which only letters meet), and from there
+ * the table decides, so digits and the rarer tchars go on byte by byte.
+ * Without SSE2 the table does it all. */
+static const char *skip_name(const char *p, const char *e)
+{
+#ifdef __SSE2__
+    const __m128i fold = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a'), z = _mm_set1_epi8(25),
+                  dash = _mm_set1_epi8('-');
+    while (e - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i l = _mm_sub_epi8(_mm_or_si128(x, fold), a);
+        __m128i ok = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(l, z), l), _mm_cmpeq_epi8(x, dash));
+        unsigned m = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+        if (m) {
+            p += __builtin_ctz(m);
+            break;
+        }
+        p += 16;
+    }
+#else
+    (void)e;
+#endif
+    while (IS(*p, T))
         p++;
     return p;
 }
@@ -112,6 +177,35 @@ static int eq_ci(const char *p, size_t n, const char *lit)
     return lit[n] == '\0';
 }
 
+static uint64_t load8(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+static uint32_t load4(const char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
+
+/* A field name (tchars only) equals lit, a lower-case name of n >= 4
+ * letters and '-', ignoring case.  OR-ing 0x20 into a tchar folds case and
+ * nothing else onto such bytes: only 'X' and 'x' turn into 'x', and only '-'
+ * into '-' (0x0d, CR, is no tchar).  So words compare at once, the last one
+ * overlapping the one before. */
+static int name_is(const char *p, size_t n, const char *lit)
+{
+    if (n < 8)
+        return (load4(p) | 0x20202020u) == load4(lit) &&
+               (load4(p + n - 4) | 0x20202020u) == load4(lit + n - 4);
+    for (size_t i = 0; i + 8 < n; i += 8)
+        if ((load8(p + i) | ONES * 0x20) != load8(lit + i)) return 0;
+    return (load8(p + n - 8) | ONES * 0x20) == load8(lit + n - 8);
+}
+
 /* Finds the end of the head: the first LF followed by LF or CRLF after the
  * request line.  Returns 1 with *end set, 0 for more bytes (progress saved in
  * st), or -status.  The limits are checked as soon as the bytes present
@@ -125,15 +219,15 @@ static int find_end(struct http_parser *st, const char *buf, size_t len,
     if (!st->line_end) {
         if (i == st->start) {
             /* RFC 9112 §2.2: ignore empty lines before the request line
-             * (some clients send a CRLF after a body) */
+             * (some clients send a CRLF after a body).  The bound is checked
+             * at each line, so that the first fault in byte order is the one
+             * reported, however the bytes arrive */
             while (i < len && (buf[i] == '\n' || buf[i] == '\r')) {
                 if (buf[i] == '\r') {
                     if (i + 1 == len) break; /* the LF may come next */
                     if (buf[i + 1] != '\n') return *why = "bare cr", -400;
                     i++;
                 }
-                /* checked at each line, so what comes after the limit never
-                 * decides the reason (nor does how the bytes arrive) */
                 if (++i > l->max_line) return *why = "too many empty lines", -400;
             }
             st->start = st->scanned = i;
@@ -194,25 +288,34 @@ static int fail(struct http_request *req, int status, const char *why)
     return -status;
 }
 
-/* RFC 3986 host [ ":" port ], with host an IP-literal or a reg-name;
- * userinfo ('@'), whitespace and the like are not. */
+/* Where the RFC 3986 host [ ":" port ] at p ends, host an IP-literal or a
+ * reg-name; userinfo ('@'), whitespace and the like end it.  The bytes are
+ * followed by one that cannot continue a host (the OWS, CR or LF after a
+ * field value, or the '/', '?', '#' or SP after an authority), so the loops
+ * stop by themselves.  An IP-literal that is not closed ends it at p. */
+static const char *host_end(const char *p)
+{
+    const char *q = p;
+    if (*q == '[') {
+        for (q++; IS(*q, H) || *q == ':'; q++)
+            ;
+        if (*q != ']' || q == p + 1) return p;
+        q++;
+    } else {
+        while (IS(*q, H))
+            q++;
+    }
+    if (*q == ':')
+        for (q++; *q >= '0' && *q <= '9'; q++)
+            ;
+    return q;
+}
+
+/* p[0..n) is a host [ ":" port ] (the host not empty if need_host) */
 static int valid_host(const char *p, size_t n, int need_host)
 {
-    size_t i = 0;
-    if (n && p[0] == '[') {
-        for (i = 1; i < n && (IS(p[i], H) || p[i] == ':'); i++)
-            ;
-        if (i == n || p[i] != ']' || i == 1) return 0;
-        i++;
-    } else {
-        while (i < n && IS(p[i], H))
-            i++;
-        if (need_host && i == 0) return 0;
-    }
-    if (i < n && p[i] == ':')
-        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-            ;
-    return i == n;
+    if (need_host && (n == 0 || *p == ':')) return 0;
+    return host_end(p) == p + n;
 }
 
 /* request-target forms (RFC 9112 §3.2) */
@@ -246,36 +349,64 @@ static int parse_target(struct http_request *req)
     return 0;
 }
 
-/* the request line [p, e), line end removed */
-static int parse_request_line(struct http_request *req, const char *p, const char *e)
+/* The request line from *pp on; on success *pp is just past its LF.  The
+ * line end is not known beforehand: the method and target stop at the first
+ * byte outside their class (an LF at the latest), and the version must be
+ * followed by the line end at once.  That takes exactly the lines the
+ * "line end first" reading takes, and refuses the others with the same
+ * status and reason: a byte that ends the target early leaves a version of
+ * the wrong length, and an LF before the version's eighth byte breaks its
+ * pattern. */
+static int parse_request_line(struct http_request *req, const char **pp, const char *e)
 {
-    const char *q = p;
-    while (IS(*q, T))
-        q++;
-    if (q == p || *q != ' ') return fail(req, 400, "invalid method");
+    const char *p = *pp, *q = p;
+    if (e - p >= 4 && memcmp(p, "GET ", 4) == 0) { /* the common case in one compare */
+        q = p + 3;
+        req->method = HTTP_GET;
+    } else {
+        while (IS(*q, T))
+            q++;
+        if (q == p || *q != ' ') return fail(req, 400, "invalid method");
+        req->method = method_of(p, (size_t)(q - p));
+    }
     req->method_str = http_str_make(p, (size_t)(q - p));
-    req->method = method_of(p, (size_t)(q - p));
 
     p = ++q;
     q = skip(q, e, 0x21, R);
     if (q == p || *q != ' ') return fail(req, 400, "invalid request target");
     req->target = http_str_make(p, (size_t)(q - p));
 
+    /* "HTTP/d.d" then CRLF or LF.  e - p >= 9 covers the version and one
+     * byte after it; p[9] is read only after a CR at p[8], which is not the
+     * last byte, as that is an LF. */
     p = q + 1;
-    if (e - p != 8 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[5] < '0' || p[5] > '9' ||
-        p[7] < '0' || p[7] > '9')
-        return fail(req, 400, "invalid version");
-    if (p[5] != '1' || (p[7] != '0' && p[7] != '1')) return fail(req, 505, "unsupported version");
-    req->version = p[7] == '1' ? 11 : 10;
+    if (e - p >= 10 && memcmp(p, "HTTP/1.1\r\n", 10) == 0) {
+        q = p + 10;
+        req->version = 11;
+    } else {
+        if (e - p < 9 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[5] < '0' || p[5] > '9' ||
+            p[7] < '0' || p[7] > '9')
+            return fail(req, 400, "invalid version");
+        if (p[8] == '\n')
+            q = p + 9;
+        else if (p[8] == '\r' && p[9] == '\n')
+            q = p + 10;
+        else
+            return fail(req, 400, "invalid version");
+        if (p[5] != '1' || (p[7] != '0' && p[7] != '1'))
+            return fail(req, 505, "unsupported version");
+        req->version = p[7] == '1' ? 11 : 10;
+    }
+    *pp = q;
 
     if (req->method == HTTP_CONNECT) return fail(req, 400, "connect not supported");
     return parse_target(req);
 }
 
-/* what the framing and connection fields said, checked once all are seen */
+/* what the framing and connection fields said (flags), checked once all are seen */
 struct seen {
-    int host, cl, te, te_codings, te_chunked, te_twice, te_unknown, te_last_chunked, conn_close,
-        conn_ka;
+    unsigned char host, cl, te, te_any, te_chunked, te_twice, te_unknown, te_last_chunked,
+        conn_close, conn_ka;
 };
 
 /* Transfer-Encoding: a list of codings, possibly over several lines */
@@ -293,7 +424,7 @@ static void parse_te(struct seen *s, const char *p, const char *e)
         size_t n = (size_t)(ce - c);
         if (p < e) p++;       /* the comma */
         if (n == 0) continue; /* empty list elements are allowed (RFC 9110 §5.6.1) */
-        s->te_codings++;
+        s->te_any = 1;
         if (eq_ci(c, n, "chunked")) {
             s->te_twice |= s->te_chunked;
             s->te_chunked = s->te_last_chunked = 1;
@@ -343,77 +474,88 @@ static int set_once(struct http_request *req, struct http_str *f, const char *p,
 
 /* acts on the fields the parser itself must understand */
 static int known_field(struct http_request *req, struct seen *s, const char *name, size_t n,
-                       const char *v, const char *ve)
+                       const char *v, const char *ve, int host_checked)
 {
     switch (n) {
     case 4:
-        if (!eq_ci(name, n, "host")) break;
-        if (s->host++) return fail(req, 400, "repeated host");
-        if (!valid_host(v, (size_t)(ve - v), 0)) return fail(req, 400, "invalid host");
+        if (!name_is(name, n, "host")) break;
+        if (s->host) return fail(req, 400, "repeated host");
+        s->host = 1;
+        if (!host_checked && !valid_host(v, (size_t)(ve - v), 0))
+            return fail(req, 400, "invalid host");
         /* an absolute-form target's authority wins (RFC 9112 §3.2.2) */
         if (!req->host.p) req->host = http_str_make(v, (size_t)(ve - v));
         break;
     case 5:
-        if (eq_ci(name, n, "range")) return set_once(req, &req->range, v, ve, "repeated range");
+        if (name_is(name, n, "range")) return set_once(req, &req->range, v, ve, "repeated range");
         break;
     case 6:
-        if (eq_ci(name, n, "expect") && eq_ci(v, (size_t)(ve - v), "100-continue"))
+        if (name_is(name, n, "expect") && eq_ci(v, (size_t)(ve - v), "100-continue"))
             req->expect_continue = req->version == 11; /* 1.0 must ignore it (RFC 9110 §10.1.1) */
         break;
     case 8:
-        if (eq_ci(name, n, "if-match"))
+        if (name_is(name, n, "if-match"))
             return set_once(req, &req->if_match, v, ve, "repeated if-match");
-        if (eq_ci(name, n, "if-range"))
+        if (name_is(name, n, "if-range"))
             return set_once(req, &req->if_range, v, ve, "repeated if-range");
         break;
     case 10:
-        if (eq_ci(name, n, "connection")) parse_connection(s, v, ve);
+        if (name_is(name, n, "connection")) parse_connection(s, v, ve);
         break;
     case 13:
-        if (eq_ci(name, n, "if-none-match"))
+        if (name_is(name, n, "if-none-match"))
             return set_once(req, &req->if_none_match, v, ve, "repeated if-none-match");
         break;
     case 14:
-        if (!eq_ci(name, n, "content-length")) break;
-        if (s->cl++) return fail(req, 400, "repeated content-length");
+        if (!name_is(name, n, "content-length")) break;
+        if (s->cl) return fail(req, 400, "repeated content-length");
+        s->cl = 1;
         return parse_content_length(req, v, ve);
     case 17:
-        if (eq_ci(name, n, "transfer-encoding")) parse_te(s, v, ve);
-        if (eq_ci(name, n, "if-modified-since"))
+        if (name_is(name, n, "transfer-encoding")) parse_te(s, v, ve);
+        if (name_is(name, n, "if-modified-since"))
             return set_once(req, &req->if_modified_since, v, ve, "repeated if-modified-since");
         break;
     case 19:
-        if (eq_ci(name, n, "if-unmodified-since"))
+        if (name_is(name, n, "if-unmodified-since"))
             return set_once(req, &req->if_unmodified_since, v, ve, "repeated if-unmodified-since");
         break;
     }
     return 0;
 }
 
-/* The single forward pass over a complete head: request line in
- * [start, line_end), fields up to the blank line that ends at end. */
-static int parse_head(const char *buf, size_t start, size_t line_end, size_t end,
-                      const struct http_limits *l, struct http_request *req,
-                      struct http_header *headers)
+/* The single forward pass over the head at buf[start..len), buf[len - 1]
+ * being an LF.  Returns the head's length (through its blank line), 0 when
+ * the bytes end before the blank line (only on the fast path: the slow path
+ * hands over exactly one head), or -status; *line_end is set to just past the
+ * request line's LF once that is parsed. */
+static int parse_head(const char *buf, size_t start, size_t len, const struct http_limits *l,
+                      struct http_request *req, struct http_header *headers, size_t *line_end)
 {
-    const char *e = buf + line_end - 1; /* the request line's LF */
-    if (e > buf + start && e[-1] == '\r') e--;
-    int r = parse_request_line(req, buf + start, e);
+    const char *e = buf + len;
+    const char *p = buf + start;
+    int r = parse_request_line(req, &p, e);
     if (r < 0) return r;
+    *line_end = (size_t)(p - buf);
 
     struct seen s = {0};
-    const char *p = buf + line_end;
     for (;;) {
-        if (*p == '\n') break;
+        if (p == e) return 0;
+        if (*p == '\n') {
+            p++;
+            break;
+        }
         if (*p == '\r') {
-            if (p[1] == '\n') break;
+            if (p[1] == '\n') {
+                p += 2;
+                break;
+            }
             return fail(req, 400, "bare cr");
         }
         if (*p == ' ' || *p == '\t') return fail(req, 400, "obs-fold");
 
         const char *name = p;
-        while (IS(*p, T))
-            p++;
+        p = skip_name(p, e);
         if (*p != ':') {
             if (p == name) return fail(req, 400, "invalid field name");
             if (*p == ' ' || *p == '\t') return fail(req, 400, "whitespace before colon");
@@ -426,8 +568,17 @@ static int parse_head(const char *buf, size_t start, size_t line_end, size_t end
         p++;
         while (*p == ' ' || *p == '\t')
             p++;
-        const char *v = p;
-        const char *ve = p = skip(p, buf + end, 0x20, V);
+        const char *v = p, *ve;
+        /* Host is in every HTTP/1.1 request and must hold a host: walk it
+         * as one at once.  When that walk ends the line, it was the value's
+         * scan as well (host bytes are field-value bytes); otherwise the
+         * value is scanned as any other and checked in known_field */
+        int host_checked = nlen == 4 && name_is(name, 4, "host") &&
+                           ((ve = host_end(v)), *ve == '\r' || *ve == '\n');
+        if (host_checked)
+            p = ve;
+        else
+            ve = p = skip(p, e, 0x20, V);
         if (*p == '\r' && p[1] == '\n')
             p += 2;
         else if (*p == '\n')
@@ -443,7 +594,7 @@ static int parse_head(const char *buf, size_t start, size_t line_end, size_t end
             headers[req->nheaders].value = http_str_make(v, (size_t)(ve - v));
         }
         req->nheaders++;
-        if ((r = known_field(req, &s, name, nlen, v, ve)) < 0) return r;
+        if ((r = known_field(req, &s, name, nlen, v, ve, host_checked)) < 0) return r;
     }
 
     if (req->version == 11 && !s.host) return fail(req, 400, "missing host");
@@ -453,13 +604,43 @@ static int parse_head(const char *buf, size_t start, size_t line_end, size_t end
         if (req->version == 10) return fail(req, 400, "transfer-encoding in http/1.0");
         if (s.cl) return fail(req, 400, "content-length with transfer-encoding");
         if (s.te_twice) return fail(req, 400, "chunked applied twice");
-        if (!s.te_codings) return fail(req, 400, "empty transfer-encoding");
+        if (!s.te_any) return fail(req, 400, "empty transfer-encoding");
         if (s.te_unknown) return fail(req, 501, "unknown transfer coding");
         if (!s.te_last_chunked) return fail(req, 501, "final transfer coding not chunked");
         req->chunked = 1;
     }
     req->keep_alive = req->version == 11 ? !s.conn_close : s.conn_ka && !s.conn_close;
-    return 0;
+    if (p - buf > INT_MAX) return fail(req, 431, "header section too large");
+    return (int)(p - buf);
+}
+
+static void reset(struct http_request *req, struct http_header *headers)
+{
+    *req = (struct http_request){.content_length = -1, .headers = headers};
+}
+
+/* find_end, resumably, then one parse of exactly the head */
+static int parse_slow(struct http_parser *st, const char *buf, size_t len,
+                      const struct http_limits *l, struct http_request *req,
+                      struct http_header *headers)
+{
+    size_t end = 0, line_end;
+    const char *why = NULL;
+    int r = find_end(st, buf, len, l, &end, &why);
+    if (r == 0) return 0;
+
+    reset(req, headers);
+    if (r > 0 && end > INT_MAX) r = -431, why = "header section too large";
+    if (r > 0) {
+        /* buf[end - 1] is the blank line's LF, so the parse meets a blank
+         * line by then (this one, unless the bytes changed since they were
+         * searched: then the head is still what the search found) */
+        if ((r = parse_head(buf, st->start, end, l, req, headers, &line_end)) > 0) r = (int)end;
+    } else {
+        req->error = why;
+    }
+    http_parser_init(st);
+    return r;
 }
 
 int http_parse_request(struct http_parser *st, const char *buf, size_t len,
@@ -472,19 +653,15 @@ int http_parse_request(struct http_parser *st, const char *buf, size_t len,
         if (lim->max_header) l.max_header = lim->max_header;
         if (lim->max_headers) l.max_headers = lim->max_headers;
     }
-    size_t end = 0;
-    const char *why = NULL;
-    int r = find_end(st, buf, len, &l, &end, &why);
-    if (r == 0) return 0;
 
-    memset(req, 0, sizeof *req);
-    req->content_length = -1;
-    req->headers = headers;
-    if (r > 0 && end > INT_MAX) r = -431, why = "header section too large";
-    if (r > 0)
-        r = parse_head(buf, st->start, st->line_end, end, &l, req, headers);
-    else
-        req->error = why;
-    http_parser_init(st);
-    return r < 0 ? r : (int)end;
+    /* the fast path: a fresh request whose bytes end in LF.  Taken only when
+     * the slow path would accept the same head: the request line and the
+     * field section within their limits (find_end's checks, after the fact) */
+    if (!st->scanned && !st->line_end && len && buf[len - 1] == '\n' && IS(buf[0], T)) {
+        size_t line_end;
+        reset(req, headers);
+        int r = parse_head(buf, 0, len, &l, req, headers, &line_end);
+        if (r > 0 && line_end <= l.max_line && (size_t)r - line_end <= l.max_header) return r;
+    }
+    return parse_slow(st, buf, len, &l, req, headers);
 }

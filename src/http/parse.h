@@ -6,7 +6,8 @@
  * says complete / need more / which status to answer.  Between calls it keeps
  * its scan progress in a small caller-owned struct, so when more bytes arrive
  * (same buffer start, or the same bytes moved elsewhere) nothing already
- * searched is searched again.  Pipelined requests: consume the returned
+ * searched is searched again (a head that arrives whole, the bytes ending in
+ * LF, is parsed in a single pass).  Pipelined requests: consume the returned
  * length (and the body) and call again on the rest. */
 #ifndef BERTH_HTTP_PARSE_H
 #define BERTH_HTTP_PARSE_H
@@ -81,7 +82,7 @@ void http_parser_init(struct http_parser *st);
  * headers holds lim->max_headers entries (NULL: fields are checked, not kept).
  *   > 0  complete: the head's length through its blank line, ignored leading
  *        empty lines included; *req is filled in;
- *   0    need more bytes; *req untouched;
+ *   0    need more bytes; *req and headers hold nothing of use;
  *   < 0  -STATUS to answer before closing the connection, req->error says why
  *        (req->version too when the request line got that far; the rest reset):
  *        -400 malformed or ambiguous framing, -414 request line over max_line,

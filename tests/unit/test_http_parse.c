@@ -406,6 +406,13 @@ static const struct icase invalid[] = {
     {"GET / HTTP/1.1\r\nHost: []\r\n\r\n", 400, "invalid host"},
     {"GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400, "invalid host"},
     {"GET / HTTP/1.1\r\nHost: a,b\r\n\r\n", 200 /* sub-delims are reg-name bytes */, NULL},
+    /* a Host value is walked as a host first: where that walk stops early,
+     * the value is still judged as any other value, then as a host */
+    {"GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", 400, "invalid host"},
+    {"GET / HTTP/1.1\r\nHost: a:8\x01\r\n\r\n", 400, "control"},
+    {"GET / HTTP/1.1\r\nHost: a:8\rb\r\n\r\n", 400, "bare cr"},
+    {"GET / HTTP/1.1\r\nHost: a:8\r\r\n\r\n", 400, "bare cr"},
+    {"GET / HTTP/1.1\r\nHost: [::1]:8 x\r\n\r\n", 400, "invalid host"},
     /* request line */
     {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400, "target"},
     {"GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400, "version"},
@@ -543,6 +550,22 @@ Test(parse, request_line_limit)
         memcpy(crlf + i, "\r\n", 2);
     cr_expect_eq(parse1(crlf, 32, &lim, &rq, h, NULL), 0);
     cr_expect_eq(parse1(crlf, 34, &lim, &rq, h, NULL), -400);
+    cr_expect_str_eq(rq.error, "too many empty lines");
+
+    /* too many of them, then a bare CR: the first fault is the one reported,
+     * whether the bytes come at once or one by one */
+    char lfs[40];
+    memset(lfs, '\n', 36);
+    memcpy(lfs + 36, "\r\r", 2);
+    cr_expect_eq(parse1(lfs, 38, &lim, &rq, h, NULL), -400);
+    cr_expect_str_eq(rq.error, "too many empty lines");
+    struct http_parser st;
+    http_parser_init(&st);
+    int r = 0;
+    for (size_t k = 1; k <= 38 && r == 0; k++)
+        r = http_parse_request(&st, lfs, k, &lim, &rq, h);
+    cr_expect_eq(r, -400);
+    cr_expect_str_eq(rq.error, "too many empty lines");
 }
 
 /* Too many empty lines is found at the first byte past the limit, whatever
@@ -649,6 +672,50 @@ Test(parse, pipelined)
     unguard(&g);
 }
 
+/* a client's batch of whole heads (as wrk or a browser pipelines): each is
+ * found in turn, and a last head that stops after a field line's LF is
+ * waited for, then taken once it is complete */
+Test(parse, pipelined_whole_heads)
+{
+    char in[1024];
+    size_t n = 0, each = 0;
+    for (int i = 0; i < 8; i++)
+        n += each = (size_t)sprintf(in + n, "GET /%d HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n", i);
+    size_t open = n;
+    n += (size_t)sprintf(in + n, "GET /last HTTP/1.1\r\nHost: h\r\n");
+    struct guarded g = guard(in, n);
+    const char *p = g.p;
+    struct http_parser st;
+    http_parser_init(&st);
+    for (int i = 0; i < 8; i++) {
+        struct http_request rq;
+        struct http_header h[MAXH];
+        int r = http_parse_request(&st, p, (size_t)(g.p + n - p), NULL, &rq, h);
+        cr_assert_eq(r, (int)each, "request %d: %d %s", i, r, rq.error ? rq.error : "");
+        char want[16];
+        snprintf(want, sizeof want, "/%d", i);
+        cr_expect(str_is(rq.path, want), "request %d", i);
+        cr_expect(str_is(rq.host, "127.0.0.1:8080"), "request %d", i);
+        cr_expect_eq(rq.nheaders, 1);
+        cr_expect_eq(st.scanned, 0);
+        p += r;
+    }
+    cr_assert_eq(p, g.p + open);
+    struct http_request rq;
+    cr_expect_eq(http_parse_request(&st, p, n - open, NULL, &rq, NULL), 0);
+    cr_expect_geq(st.scanned + 2, n - open);
+    unguard(&g);
+
+    static const char rest[] = "X: y\r\n\r\n";
+    memcpy(in + n, rest, sizeof rest - 1);
+    g = guard(in + open, n - open + sizeof rest - 1);
+    cr_expect_eq(http_parse_request(&st, g.p, n - open + sizeof rest - 1, NULL, &rq, NULL),
+                 (int)(n - open + sizeof rest - 1));
+    cr_expect(str_is(rq.path, "/last"));
+    cr_expect_eq(rq.nheaders, 2);
+    unguard(&g);
+}
+
 /* more bytes than the head: the rest is left alone, and the head is found
  * at the same place whatever follows */
 Test(parse, trailing_bytes_untouched)
@@ -748,24 +815,39 @@ Test(parse, byte_classes)
     }
 }
 
-/* values and targets are skipped a word at a time: a byte must be judged the
- * same at every offset, whatever word boundary it falls on */
+/* values, targets and field names are skipped a block at a time (16 bytes,
+ * or 8 without SSE2): a byte must be judged the same at every offset,
+ * whatever block boundary it falls on, over two blocks, a word and the bytes
+ * after */
+#define RUN      "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ"
+#define NAME_RUN "abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRST"
 Test(parse, byte_classes_every_offset)
 {
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const size_t len = sizeof RUN - 1;
     for (int c = 0; c < 256; c++) {
         int vchar = c == '\t' || (c >= 0x20 && c != 0x7f);
         int target = c > 0x20 && c != 0x7f;
-        for (size_t at = 0; at < 24; at++) {
+        int tchar = in_set(c, alnum) || in_set(c, "!#$%&'*+-.^_`|~");
+        for (size_t at = 0; at < sizeof NAME_RUN - 1; at++) {
             char in[128];
             struct http_request rq;
-            int n = sprintf(in, "GET / HTTP/1.1\r\nHost: a\r\nX: %s\r\n\r\n",
-                            "abcdefghijklmnopqrstuvwx");
+            int n = sprintf(in, "GET / HTTP/1.1\r\nHost: a\r\nX%s: v\r\n\r\n", NAME_RUN);
+            in[26 + at] = (char)c;
+            int r = parse1(in, (size_t)n, NULL, &rq, NULL, NULL);
+            /* a ':' splits name and value, both still valid */
+            cr_expect_eq(r > 0, tchar || c == ':', "name byte 0x%02x at %zu: %d", c, at, r);
+        }
+        for (size_t at = 0; at < len; at++) {
+            char in[128];
+            struct http_request rq;
+            int n = sprintf(in, "GET / HTTP/1.1\r\nHost: a\r\nX: %s\r\n\r\n", RUN);
             in[28 + at] = (char)c;
             int r = parse1(in, (size_t)n, NULL, &rq, NULL, NULL);
             /* an LF as the last byte ends the line, and the head with the CRLF after it */
-            cr_expect_eq(r > 0, vchar || (c == '\n' && at == 23), "value byte 0x%02x at %zu: %d", c,
-                         at, r);
-            n = sprintf(in, "GET /%s HTTP/1.1\r\nHost: a\r\n\r\n", "abcdefghijklmnopqrstuvwx");
+            cr_expect_eq(r > 0, vchar || (c == '\n' && at == len - 1),
+                         "value byte 0x%02x at %zu: %d", c, at, r);
+            n = sprintf(in, "GET /%s HTTP/1.1\r\nHost: a\r\n\r\n", RUN);
             in[5 + at] = (char)c;
             r = parse1(in, (size_t)n, NULL, &rq, NULL, NULL);
             cr_expect_eq(r > 0, target, "target byte 0x%02x at %zu: %d", c, at, r);
