@@ -788,8 +788,19 @@ def test_unsupported_version_is_505(site, version):
     assert status_of(out) == 505, (version, out[:200])
 
 
-def test_http2_preface_is_rejected(site):
-    out = raw_exchange(site.port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+def test_http2_preface_starts_h2c(site):
+    """RFC 9113 §3.3: a connection that opens with the preface speaks h2
+    (prior knowledge): the server's first frame is its SETTINGS."""
+    with Conn(site.port) as c:
+        c.send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        while len(c.buf) < 9:
+            c._more()
+        assert c.buf[3] == 4 and c.buf[4] == 0, bytes(c.buf[:9])  # SETTINGS, not an ack
+
+
+def test_http2_preface_is_rejected_with_no_h2(site_root, server):
+    s = server("serve", "0", "-b", HOST, "-d", str(site_root), "--no-h2")
+    out = raw_exchange(s.port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
     assert status_of(out) in (400, 505), out[:200]
     assert statuses(out) == [status_of(out)]
 
