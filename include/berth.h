@@ -160,6 +160,12 @@ const char *berth_req_header(const berth_req *r, const char *name, size_t *len);
 /* The body (its whole Content-Length, up to max_body; longer gets 413
  * before the handler runs); *len is 0 when there is none. */
 const void *berth_req_body(const berth_req *r, size_t *len);
+/* The protocol the request came in: "HTTP/1.0", "HTTP/1.1" or "HTTP/2" (h2
+ * over TLS or h2c), a static string.  A handler answers the same way over
+ * each: framing, HEAD, 405 and the body are the server's. */
+const char *berth_req_protocol(const berth_req *r);
+/* 1 when the request came over TLS (https), 0 over plain TCP (http, h2c). */
+int berth_req_secure(const berth_req *r);
 
 /* Adds a response field, before berth_respond(); name and value are copied.
  * name is an RFC 9110 token, value visible characters (bytes >= 0x80

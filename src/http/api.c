@@ -365,6 +365,23 @@ const void *berth_req_body(const berth_req *r, size_t *len)
     return r->body;
 }
 
+const char *berth_req_protocol(const berth_req *r)
+{
+    switch (r->r->version) {
+    case 20:
+        return "HTTP/2";
+    case 10:
+        return "HTTP/1.0";
+    default:
+        return "HTTP/1.1";
+    }
+}
+
+int berth_req_secure(const berth_req *r)
+{
+    return r->c->t.tls != NULL;
+}
+
 /* 1 when the fields added so far have one named name (ASCII case ignored) */
 static int has_field(const struct buf *extra, const char *name)
 {

@@ -185,7 +185,7 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t
         s->body_total -= st->bcap;
         st->body = NULL;
         st->blen = st->bcap = 0;
-        reject(s, st, 413, "request body over the limit");
+        reject(s, st, 413, "The request body is too large.");
         return 0;
     }
     if (st->blen + len > st->bcap) {
@@ -219,7 +219,7 @@ static void before_body(struct h2_session *s, struct h2_stream *st)
     for (size_t k = 0; cl.p && k < cl.n && n <= s->conf.max_body; k++)
         n = n * 10 + (uint64_t)(cl.p[k] - '0'); /* digits: nghttp2 checked */
     if (n > s->conf.max_body) {
-        reject(s, st, 413, "request body over the limit");
+        reject(s, st, 413, "The request body is too large.");
         return;
     }
     if (http_str_eq_ci(h2_req_get(&st->req, "expect"), "100-continue")) {

@@ -1,7 +1,10 @@
 """A real browser against `berth serve` (issue 4): headless Chromium opens a
 listing, follows a link with a non-ASCII name, and renders a page whose
 script, module script, WebAssembly and image only work when berth sends the
-right bytes with the right Content-Type.  Skipped when chromium is absent."""
+right bytes with the right Content-Type.  Over HTTPS (issue 9), with the
+certificate of `--tls-self-signed` pinned by its printed SPKI fingerprint,
+a page and each of its sub-resources arrive over h2.  Skipped when chromium
+is absent."""
 import html
 import os
 import re
@@ -15,6 +18,7 @@ import zlib
 import pytest
 
 from test_serve import HOST, start_serve
+from test_tls import HTTPS_RE
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "",
                              shutil.which("chromium-browser") or "") if p and os.path.exists(p)), None)
@@ -101,14 +105,14 @@ def web(web_root):
     s.kill()
 
 
-def dump_dom(url, budget_ms=5000):
+def dump_dom(url, budget_ms=5000, extra=()):
     profile = tempfile.mkdtemp(prefix="berth-chromium-")
     try:
         p = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                             "--no-first-run", "--disable-background-networking",
                             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                            "--user-data-dir=" + profile, "--virtual-time-budget=%d" % budget_ms,
-                            "--dump-dom", url],
+                            "--user-data-dir=" + profile, "--virtual-time-budget=%d" % budget_ms] +
+                           list(extra) + ["--dump-dom", url],
                            capture_output=True, timeout=90)
     finally:
         shutil.rmtree(profile, ignore_errors=True)
@@ -141,3 +145,67 @@ def test_page_with_script_module_wasm_and_image(web):
     assert text_of(dom, "mod") == "MODULE-RAN", "a module script needs a JavaScript type: %s" % dom
     assert text_of(dom, "img") == "IMG:7x5", dom
     assert text_of(dom, "wasm") == "WASM:42", "instantiateStreaming needs application/wasm: %s" % dom
+
+
+H2_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>h2</title>
+<link rel="stylesheet" href="h2.css">
+<script src="h2.js"></script>
+</head><body>
+<p id="css">NO-CSS</p><p id="js">NO-JS</p><p id="img">NO-IMAGE</p><p id="protos">PENDING</p>
+<img src="h2.png" onload="document.getElementById('img').textContent = 'IMG:' + this.naturalWidth"
+     onerror="document.getElementById('img').textContent = 'IMG-ERROR'">
+<script>
+window.addEventListener('load', function () {
+  var css = getComputedStyle(document.getElementById('css')).getPropertyValue('--berth').trim();
+  document.getElementById('css').textContent = css || 'CSS-MISSING';
+  document.getElementById('js').textContent = window.fromH2Js || 'JS-MISSING';
+  var nav = performance.getEntriesByType('navigation')[0];
+  var subs = performance.getEntriesByType('resource').map(function (e) {
+    return e.name.replace(/^.*\\//, '') + '=' + e.nextHopProtocol;
+  }).sort();
+  document.getElementById('protos').textContent = ['page=' + nav.nextHopProtocol].concat(subs).join(' ');
+});
+</script>
+</body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def h2_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser-h2")
+    (root / "h2.html").write_text(H2_PAGE, encoding="utf-8")
+    (root / "h2.css").write_text("#css { --berth: CSS-APPLIED; }\n")
+    (root / "h2.js").write_text("window.fromH2Js = 'JS-RAN';\n")
+    (root / "h2.png").write_bytes(png(9, 4))
+    return root
+
+
+def https_dom(root, *serve_args):
+    """Loads h2.html from `berth serve --tls-self-signed` in Chromium, the
+    certificate accepted through the fingerprint berth printed (and only
+    through it: no --ignore-certificate-errors)."""
+    s = start_serve(root, "--tls-self-signed", *serve_args, ready=HTTPS_RE)
+    try:
+        assert s.wait_for(rb"SPKI fingerprint: \S+", 10), s.output()
+        pin = re.search(r"SPKI fingerprint: ([A-Za-z0-9+/]{43}=)", s.output()).group(1)
+        return dump_dom("https://%s:%d/h2.html" % (HOST, s.port),
+                        extra=["--ignore-certificate-errors-spki-list=" + pin])
+    finally:
+        s.kill()
+
+
+def test_https_page_and_every_subresource_arrive_over_h2(h2_root):
+    dom = https_dom(h2_root)
+    assert text_of(dom, "css") == "CSS-APPLIED", dom
+    assert text_of(dom, "js") == "JS-RAN", dom
+    assert text_of(dom, "img") == "IMG:9", dom
+    assert text_of(dom, "protos") == "page=h2 h2.css=h2 h2.js=h2 h2.png=h2", dom
+
+
+def test_https_with_no_h2_is_http11_in_chromium(h2_root):
+    """The other side of the test above: with --no-h2 the same page loads
+    whole and Chromium reports http/1.1, so "h2" there is what was spoken."""
+    dom = https_dom(h2_root, "--no-h2")
+    assert text_of(dom, "js") == "JS-RAN" and text_of(dom, "img") == "IMG:9", dom
+    assert text_of(dom, "protos") == \
+        "page=http/1.1 h2.css=http/1.1 h2.js=http/1.1 h2.png=http/1.1", dom
