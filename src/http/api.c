@@ -206,6 +206,24 @@ int berth_route(berth_server *s, const char *method, const char *path, int prefi
     return 0;
 }
 
+/* Blocks the signals the server handles in the calling thread (worker
+ * threads inherit the mask): SIGPIPE always — sendfile has no MSG_NOSIGNAL, a
+ * client gone mid-transfer must cost an EPIPE, not the embedding process —
+ * and, unless no_signals, SIGINT/SIGTERM/SIGHUP, which worker 0's signalfd
+ * reads, so nobody is interrupted mid-write. */
+static void block_signals(const struct berth_server *s)
+{
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGPIPE);
+    if (!s->o.no_signals) {
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGHUP); /* reopens the log file instead of ending the process */
+    }
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
+}
+
 int berth_server_listen(berth_server *s)
 {
     if (s->listening) return 0;
@@ -242,6 +260,15 @@ int berth_server_listen(berth_server *s)
     net_addr_host(&bound, s->hoststr, sizeof s->hoststr);
     if (!strcmp(s->hoststr, "::") && (!s->host || !*s->host)) strcpy(s->hoststr, "0.0.0.0");
     s->listening = 1;
+    /* from here a stop or reload signal waits for the loop instead of ending
+     * the process: a program that prints "serving" after listening can be
+     * signalled at once */
+    block_signals(s);
+    if (!s->o.no_signals) {
+        loop_signal(s->w[0].loop, SIGINT, on_signal, s);
+        loop_signal(s->w[0].loop, SIGTERM, on_signal, s);
+        loop_signal(s->w[0].loop, SIGHUP, on_signal, s);
+    }
     return 0;
 }
 
@@ -264,25 +291,7 @@ int berth_server_run(berth_server *s)
 {
     int rc = berth_server_listen(s);
     if (rc < 0) return rc;
-    sigset_t block;
-    sigemptyset(&block);
-    /* sendfile has no MSG_NOSIGNAL: a client gone mid-transfer must cost an
-     * EPIPE, not the embedding process, so SIGPIPE is blocked in the workers
-     * (a thread-directed signal that stays pending harms no one) */
-    sigaddset(&block, SIGPIPE);
-    if (!s->o.no_signals) {
-        /* worker threads inherit a mask with the stop signals blocked, so
-         * they reach worker 0's signalfd and nobody is interrupted mid-write */
-        sigaddset(&block, SIGINT);
-        sigaddset(&block, SIGTERM);
-        sigaddset(&block, SIGHUP); /* reopens the log file instead of ending the process */
-    }
-    pthread_sigmask(SIG_BLOCK, &block, NULL);
-    if (!s->o.no_signals) {
-        loop_signal(s->w[0].loop, SIGINT, on_signal, s);
-        loop_signal(s->w[0].loop, SIGTERM, on_signal, s);
-        loop_signal(s->w[0].loop, SIGHUP, on_signal, s);
-    }
+    block_signals(s); /* this thread may not be the one that listened */
     __atomic_store_n(&s->running, s->nworkers, __ATOMIC_RELEASE);
     __atomic_store_n(&s->drain_left, s->nworkers, __ATOMIC_RELEASE);
     int started = 1;

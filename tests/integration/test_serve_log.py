@@ -314,3 +314,15 @@ def test_log_shows_the_bytes_sent_not_the_file_size(tmp_path, server):
     assert (1 << 20) <= cut < size, cut
     whole = [l for l in parsed(log) if l[1] == "GET /mid.bin HTTP/1.1"]
     assert sorted(int(l[3]) for l in whole) == sorted([200000, len(mp.body)]), whole
+
+
+def test_signals_right_after_the_startup_line(tmp_path, site, server):
+    """A SIGHUP or SIGTERM sent the moment the server says it serves is
+    handled (reopen; drain and exit 0), never the default action."""
+    for _ in range(5):
+        s = server("serve", "0", "-b", HOST, "-d", str(site), "--log", str(tmp_path / "l.log"))
+        s.proc.send_signal(signal.SIGHUP)
+        assert get(s.port, "/a.txt").status == 200
+        assert s.stop(signal.SIGTERM) == 0
+        s = server("serve", "0", "-b", HOST, "-d", str(site), "--quiet")
+        assert s.stop(signal.SIGTERM) == 0
