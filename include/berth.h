@@ -28,8 +28,9 @@
  * - Threads: set-up calls (berth_opts_init, berth_server_new, berth_route,
  *   berth_server_listen) and berth_server_free are made from one thread, not
  *   while berth_server_run() is running on another.  berth_server_stop() is
- *   safe from any thread and from a signal handler.  berth_server_run()
- *   blocks SIGPIPE in its threads (and SIGINT/SIGTERM/SIGHUP unless
+ *   safe from any thread and from a signal handler.  berth_server_listen()
+ *   (in the thread that calls it) and berth_server_run() (in its threads)
+ *   block SIGPIPE (and SIGINT/SIGTERM/SIGHUP unless
  *   no_signals: SIGINT/SIGTERM become berth_server_stop(), a second one
  *   closes every connection at once; SIGHUP reopens the log file and reloads
  *   the TLS certificate).  Handlers run on the worker
