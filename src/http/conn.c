@@ -406,7 +406,7 @@ void conn_answer(struct conn *c, const struct http_request *r, const char *body,
      * undone; the answer and its file transfer are what the caller takes */
     uint8_t closing = c->closing;
     c->closing = 0;
-    (void)handle(c, r, body, 0, len);
+    (void)handle(c, r, body ? body : "", 0, len); /* no arithmetic on NULL */
     c->closing = closing;
     c->discard = c->dechunk = c->chunking = c->continued = 0;
     *x = c->x;
