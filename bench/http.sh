@@ -8,7 +8,7 @@
 # wrk over https, openssl s_time (new TLS connection per request, with and without resumption)
 # and h2load -c 50 -m 10 (h2c with prior knowledge, and h2 over TLS).
 #
-#   bench/http.sh                        # full run (about 15 minutes)
+#   bench/http.sh                        # full run (about 16 minutes; DURATION=3: 9)
 #   DURATION=2 ROUNDS=1 bench/http.sh    # quick run
 #   ONLY_ROWS=tls,h2 bench/http.sh       # only the HTTPS and HTTP/2 rows
 #
