@@ -4,15 +4,21 @@
 # One run, all servers: each server pinned to CPU 0, wrk -t1 pinned to CPU 1, 127.0.0.1 only,
 # keep-alive, access logs off, ROUNDS rounds of DURATION seconds per scenario, median.
 # Prints one markdown table and writes it to bench/out/http-<date>.md. See bench/README.md.
+# HTTPS and HTTP/2 rows: berth, nginx and h2o with one ECDSA P-256 certificate made for the run;
+# wrk over https, openssl s_time (new TLS connection per request, with and without resumption)
+# and h2load -c 50 -m 10 (h2c with prior knowledge, and h2 over TLS).
 #
-#   bench/http.sh                        # full run (about 8 minutes)
+#   bench/http.sh                        # full run (about 16 minutes; DURATION=3: 9)
 #   DURATION=2 ROUNDS=1 bench/http.sh    # quick run
+#   ONLY_ROWS=tls,h2 bench/http.sh       # only the HTTPS and HTTP/2 rows
 #
 # Environment: BERTH=path (default: run `make BUILD=$BUILD` and use $BUILD/berth, BUILD=build),
 # CANNED_SRC=path/to/canned.c (default ../shared/bench/canned.c next to the repo), DURATION,
 # ROUNDS, WORKERS2=0 (skip the berth --workers 2 column), IDLE_CONNS (10000), SERVER_CPU (0),
 # CLIENT_CPU (1), OUT_DIR (bench/out), KEEP_TMP=1 (keep the temp dir with configs and logs),
-# ONLY="berth canned …" (run a subset of the servers).
+# ONLY="berth canned …" (run a subset of the servers), ONLY_ROWS=plain,tls,h2 (a subset of the
+# row groups: plain = the plaintext HTTP/1.1 rows, syscalls and idle memory; tls = HTTPS with wrk
+# and the handshake rows; h2 = h2load over h2c and TLS).
 set -euo pipefail
 
 DURATION=${DURATION:-5}
@@ -23,6 +29,14 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SYSCALL_SECONDS=${SYSCALL_SECONDS:-2}
 SYSCALL_CONNS=${SYSCALL_CONNS:-10}
+ONLY_ROWS=${ONLY_ROWS:-plain,tls,h2}
+ROW_PLAIN=0 ROW_TLS=0 ROW_H2=0
+for g in ${ONLY_ROWS//,/ }; do
+    case $g in
+    plain) ROW_PLAIN=1 ;; tls) ROW_TLS=1 ;; h2) ROW_H2=1 ;;
+    *) printf 'ONLY_ROWS=%s: %s is none of plain, tls, h2\n' "$ONLY_ROWS" "$g" >&2; exit 2 ;;
+    esac
+done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
@@ -104,6 +118,8 @@ install_missing() {
     command -v lighttpd >/dev/null || [[ -x /usr/sbin/lighttpd ]] || need+=(lighttpd)
     command -v h2o >/dev/null || need+=(h2o)
     command -v strace >/dev/null || need+=(strace)
+    command -v openssl >/dev/null || need+=(openssl)
+    command -v h2load >/dev/null || need+=(nghttp2-client)
     command -v python3 >/dev/null || need+=(python3)
     command -v make >/dev/null || need+=(make)
     command -v cc >/dev/null || need+=(gcc libc6-dev)
@@ -166,6 +182,12 @@ head -c 4096 /dev/urandom > "$WWW/4k.bin"
 head -c 1048576 /dev/urandom > "$WWW/1m.bin"
 chmod 755 "$WWW"; chmod 644 "$WWW"/*
 
+# one ECDSA P-256 certificate for every TLS server of the run (made here, never kept)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+    -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2> "$TMP/openssl-req.log" || die "openssl req failed: $(cat "$TMP/openssl-req.log")"
+chmod 644 "$TMP/key.pem" "$TMP/cert.pem"    # nginx and h2o read them before dropping privileges
+
 mkdir -p "$TMP/wrk"
 cat > "$TMP/report.lua" <<'EOF'
 done = function(summary, latency, requests)
@@ -193,6 +215,7 @@ EOF
 render() {
     sed -e "s|@PORT@|$3|g" -e "s|@RUN@|$4|g" -e "s|@DOCROOT@|$WWW|g" \
         -e "s|@MAXCONN@|$MAXCONN|g" -e "s|@MAXFDS@|$MAXFDS|g" -e "s|@HALFFDS@|$((MAXFDS / 2))|g" \
+        -e "s|@CERT@|$TMP/cert.pem|g" -e "s|@KEY@|$TMP/key.pem|g" -e "s|@H2CPORT@|${PORT[nginx-h2c]:-0}|g" \
         "$1" > "$2"
 }
 
@@ -213,6 +236,12 @@ start_server() {
     lighttpd) render "$BENCH/lighttpd.conf" "$run/lighttpd.conf" "$port" "$run"
              cmd=(taskset -c "$SERVER_CPU" lighttpd -D -f "$run/lighttpd.conf") ;;
     h2o)     render "$BENCH/h2o.conf" "$run/h2o.conf" "$port" "$run"
+             cmd=(taskset -c "$SERVER_CPU" h2o -c "$run/h2o.conf") ;;
+    berth-tls) cmd=(taskset -c "$SERVER_CPU" "$BERTH" serve "$port" -b 127.0.0.1 -d "$WWW" --workers 1 --quiet
+                    --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem") ;;
+    nginx-tls) render "$BENCH/nginx-tls.conf" "$run/nginx.conf" "$port" "$run"
+             cmd=(taskset -c "$SERVER_CPU" nginx -p "$run" -e "$run/nginx-error.log" -c "$run/nginx.conf") ;;
+    h2o-tls) render "$BENCH/h2o-tls.conf" "$run/h2o.conf" "$port" "$run"
              cmd=(taskset -c "$SERVER_CPU" h2o -c "$run/h2o.conf") ;;
     esac
     if [[ $inst == *-idle && $name == berth* ]]; then
@@ -259,6 +288,35 @@ while len(body) < n:
     body += c
 status = head.split(b" ")[1].decode() if b" " in head else "?"
 print(f"status={status} head_bytes={len(head) + 4} body_bytes={len(body)}")
+EOF
+}
+
+# fetch_tls PORT PATH : fetch's GET over TLS (ALPN http/1.1); adds "tls=VERSION/CIPHER"
+fetch_tls() {
+    "$PYTHON" - "$1" "$2" <<'EOF'
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["http/1.1"])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5))
+s.sendall(f"GET {sys.argv[2]} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    c = s.recv(65536)
+    if not c: break
+    buf += c
+head, _, body = buf.partition(b"\r\n\r\n")
+n = 0
+for line in head.split(b"\r\n")[1:]:
+    k, _, v = line.partition(b":")
+    if k.strip().lower() == b"content-length": n = int(v)
+while len(body) < n:
+    c = s.recv(65536)
+    if not c: break
+    body += c
+status = head.split(b" ")[1].decode() if b" " in head else "?"
+print(f"status={status} head_bytes={len(head) + 4} body_bytes={len(body)} tls={s.version()}/{s.cipher()[0]}")
 EOF
 }
 
@@ -312,10 +370,34 @@ if [[ -n ${ONLY:-} ]]; then     # e.g. ONLY="berth canned": a subset, for a quic
     SERVERS=("${keep[@]}")
     ((${#SERVERS[@]})) || die "ONLY=$ONLY names none of berth berth2 canned nginx lighttpd h2o"
 fi
+# the HTTPS and HTTP/2 rows: berth, nginx and h2o, each a second instance with TLS ("S-tls")
+TLS_SERVERS=()
+if ((ROW_TLS || ROW_H2)); then
+    for s in berth nginx h2o; do [[ " ${SERVERS[*]} " == *" $s "* ]] && TLS_SERVERS+=("$s"); done
+fi
+# h2c: berth and h2o take the preface on their plaintext port, nginx on a port of its own
+# (nginx-tls.conf), so without the plain rows only berth's and h2o's plaintext instances start
+if ! ((ROW_PLAIN)); then
+    keep=()
+    if ((ROW_H2)); then for s in berth h2o; do [[ " ${SERVERS[*]} " == *" $s "* ]] && keep+=("$s"); done; fi
+    SERVERS=("${keep[@]}")
+fi
+declare -A H2C_INST=([berth]=berth [h2o]=h2o [nginx]=nginx-tls)
+declare -A H2C_OK=() H2S_OK=()
 
-read -ra ports <<< "$(free_ports $((2 * ${#SERVERS[@]})))"
+read -ra ports <<< "$(free_ports $((2 * ${#SERVERS[@]} + ${#TLS_SERVERS[@]} + 1)))"
 i=0
 for s in "${SERVERS[@]}"; do PORT[$s]=${ports[i]}; PORT[$s-idle]=${ports[i + 1]}; i=$((i + 2)); done
+for s in "${TLS_SERVERS[@]}"; do PORT[$s-tls]=${ports[i]}; i=$((i + 1)); done
+PORT[nginx-h2c]=${ports[i]}
+PORT[h2c-berth]=${PORT[berth]:-} PORT[h2c-h2o]=${PORT[h2o]:-} PORT[h2c-nginx]=${PORT[nginx-h2c]}
+
+# h2_check URL : 20 GETs with h2load over one connection; true if all succeed over h2
+h2_check() {
+    local out
+    out=$(taskset -c "$CLIENT_CPU" h2load -n 20 -c 1 -m 1 "$1" 2>&1) || true
+    [[ $out == *" 20 succeeded"* && ( $1 == http:* || $out == *"Application protocol: h2"* ) ]]
+}
 
 log "berth: $BERTH; temp dir $TMP; ulimit -n $NOFILE; DURATION=$DURATION ROUNDS=$ROUNDS"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -326,12 +408,31 @@ for s in "${SERVERS[@]}"; do
     got=$(fetch "${PORT[$s]}" /hello.txt)
     log "$s on ${PORT[$s]} (pids ${SET[$s]}): /hello.txt → $got"
     [[ $got == "status=200 "*" body_bytes=14" ]] || die "$s does not serve /hello.txt correctly"
-    echo -e "head\t$s\t${got#*head_bytes=}" | sed 's/ body_bytes=.*//' >> "$RESULTS"
+    ((ROW_PLAIN)) && echo -e "head\t$s\t${got#*head_bytes=}" | sed 's/ body_bytes=.*//' >> "$RESULTS"
     if [[ $s != canned ]]; then
         for f in 4k.bin:4096 1m.bin:1048576; do
             got=$(fetch "${PORT[$s]}" "/${f%%:*}")
             [[ $got == "status=200 "*" body_bytes=${f##*:}" ]] || die "$s: /${f%%:*} → $got"
         done
+    fi
+done
+
+for s in "${TLS_SERVERS[@]}"; do
+    start_server "$s-tls" "$s-tls" "${PORT[$s-tls]}"
+    got=$(fetch_tls "${PORT[$s-tls]}" /hello.txt)
+    log "$s-tls on ${PORT[$s-tls]} (pids ${SET[$s-tls]}): /hello.txt → $got"
+    [[ $got == "status=200 "*" body_bytes=14 "* ]] || die "$s-tls does not serve /hello.txt over TLS correctly"
+    echo -e "tls\t$s\t${got#*tls=}" >> "$RESULTS"
+    for f in 4k.bin:4096 1m.bin:1048576; do
+        got=$(fetch_tls "${PORT[$s-tls]}" "/${f%%:*}")
+        [[ $got == "status=200 "*" body_bytes=${f##*:} "* ]] || die "$s-tls: /${f%%:*} → $got"
+    done
+    if ((ROW_H2)); then
+        H2S_OK[$s]=0 H2C_OK[$s]=0
+        if h2_check "https://127.0.0.1:${PORT[$s-tls]}/4k.bin"; then H2S_OK[$s]=1
+        else log "warning: $s does not serve h2 over TLS; its h2 rows stay empty"; fi
+        if h2_check "http://127.0.0.1:${PORT[h2c-$s]}/4k.bin"; then H2C_OK[$s]=1
+        else log "warning: $s does not serve h2c with prior knowledge; its h2c rows stay empty"; fi
     fi
 done
 
@@ -346,17 +447,20 @@ SCENARIOS=(
 )
 canned_ok() { [[ $1 == s14_* || $1 == pipe* ]]; }
 
-# wrk_once SERVER SCENARIO ROUND CONNS PATH DEPTH SECONDS
+# wrk_once SERVER SCENARIO ROUND CONNS PATH DEPTH SECONDS [INSTANCE]
+# (an instance named *-tls is fetched over https)
 wrk_once() {
-    local s=$1 sc=$2 r=$3 c=$4 path=$5 depth=$6 secs=$7 out=$TMP/wrk/$1-$2-$3.out
-    local -a script=(-s "$TMP/report.lua" "http://127.0.0.1:${PORT[$s]}$path")
-    [[ $depth != - ]] && script=(-s "$BENCH/pipeline.lua" "http://127.0.0.1:${PORT[$s]}" -- "$depth" "$path")
+    local s=$1 sc=$2 r=$3 c=$4 path=$5 depth=$6 secs=$7 inst=${8:-$1} out=$TMP/wrk/$1-$2-$3.out
+    local scheme=http
+    [[ $inst == *-tls ]] && scheme=https
+    local -a script=(-s "$TMP/report.lua" "$scheme://127.0.0.1:${PORT[$inst]}$path")
+    [[ $depth != - ]] && script=(-s "$BENCH/pipeline.lua" "$scheme://127.0.0.1:${PORT[$inst]}" -- "$depth" "$path")
     local t0 t1
     # shellcheck disable=SC2086
-    t0=$(cpu_ticks ${SET[$s]})
+    t0=$(cpu_ticks ${SET[$inst]})
     run_bg taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"${secs}s" --timeout 5s "${script[@]}" > "$out" 2>&1
     # shellcheck disable=SC2086
-    t1=$(cpu_ticks ${SET[$s]})
+    t1=$(cpu_ticks ${SET[$inst]})
     local line
     line=$(grep '^BENCH ' "$out" || true)
     if [[ -z $line ]]; then
@@ -367,6 +471,56 @@ wrk_once() {
     echo -e "run\t$s\t$sc\t$r\t$((t1 - t0))\t${line#BENCH }" >> "$RESULTS"
 }
 
+# h2load_once SERVER SCENARIO ROUND INSTANCE URL SECONDS : h2load -c 50 -m 10 for SECONDS
+h2load_once() {
+    local s=$1 sc=$2 r=$3 inst=$4 url=$5 secs=$6 out=$TMP/wrk/$1-$2-$3.out t0 t1
+    # shellcheck disable=SC2086
+    t0=$(cpu_ticks ${SET[$inst]})
+    run_bg taskset -c "$CLIENT_CPU" h2load -t1 -c50 -m10 -D "$secs" "$url" > "$out" 2>&1
+    # shellcheck disable=SC2086
+    t1=$(cpu_ticks ${SET[$inst]})
+    # "finished in 3.00s, 301340.00 req/s, 18.97MB/s" / "requests: N total, N started, N done,
+    # N succeeded, N failed, N errored, N timeout" / "traffic: 37.94MB (39785030) total, ..."
+    local fin req traffic
+    fin=$(sed -n 's/^finished in \([0-9.]*\)\(m\?s\),.*/\1 \2/p' "$out")
+    req=$(sed -n 's/^requests: [0-9]* total, [0-9]* started, [0-9]* done, \([0-9]*\) succeeded, \([0-9]*\) failed, \([0-9]*\) errored, \([0-9]*\) timeout.*/\1 \2 \3 \4/p' "$out")
+    traffic=$(sed -n 's/^traffic: [^(]*(\([0-9]*\)) total.*/\1/p' "$out")
+    if [[ -z $fin || -z $req ]]; then
+        log "h2load failed against $s ($sc): $(tr '\n' ' ' < "$out" | tail -c 400)"
+        return 0
+    fi
+    local ok failed errored timeout us
+    read -r ok failed errored timeout <<< "$req"
+    us=$(awk -v v="${fin% *}" -v u="${fin#* }" 'BEGIN { printf "%d", (u == "ms" ? v * 1000 : v * 1e6) }')
+    echo -e "run\t$s\t$sc\t$r\t$((t1 - t0))\trequests=$ok bytes=${traffic:-0} duration_us=$us p99_us=0 p50_us=0 connect=0 read=$errored write=0 timeout=$timeout status=$failed" >> "$RESULTS"
+}
+
+# stime_once SERVER SCENARIO ROUND MODE SECONDS : openssl s_time -new|-reuse, one connection at a
+# time, each a TLS handshake and one GET /hello.txt; the wall clock around it is the duration
+stime_once() {
+    local s=$1 sc=$2 r=$3 mode=$4 secs=$5 inst=$1-tls out=$TMP/wrk/$1-$2-$3.out t0 t1 w0 w1
+    # shellcheck disable=SC2086
+    t0=$(cpu_ticks ${SET[$inst]})
+    w0=$(date +%s%N)
+    run_bg taskset -c "$CLIENT_CPU" openssl s_time -connect "127.0.0.1:${PORT[$inst]}" "$mode" \
+        -time "$secs" -www /hello.txt > "$out" 2>&1
+    w1=$(date +%s%N)
+    # shellcheck disable=SC2086
+    t1=$(cpu_ticks ${SET[$inst]})
+    # the last "N connections in T real seconds, B bytes read per connection" is the total
+    local n bytes resumed
+    n=$(sed -n 's/^\([0-9]*\) connections in [0-9]* real seconds.*/\1/p' "$out" | tail -1)
+    bytes=$(sed -n 's/.* real seconds, \([0-9]*\) bytes read per connection.*/\1/p' "$out" | tail -1)
+    if [[ -z $n ]]; then
+        log "s_time failed against $s ($sc): $(tr '\n' ' ' < "$out" | tail -c 400)"
+        return 0
+    fi
+    # s_time prints * for a full handshake and r for a resumed one
+    resumed=$(grep -E '^[*r]+$' "$out" | tr -cd r | wc -c)
+    echo -e "run\t$s\t$sc\t$r\t$((t1 - t0))\trequests=$n bytes=$((n * ${bytes:-0})) duration_us=$(((w1 - w0) / 1000)) p99_us=0 p50_us=0 connect=0 read=0 write=0 timeout=0 status=0 resumed=$resumed" >> "$RESULTS"
+}
+
+if ((ROW_PLAIN)); then
 log "warm-up: 1 s per server"
 for s in "${SERVERS[@]}"; do wrk_once "$s" warm 0 50 /hello.txt - 1; done
 
@@ -383,11 +537,50 @@ for spec in "${SCENARIOS[@]}"; do
         log "$sc round $r/$ROUNDS done"
     done
 done
+fi
+
+# ---------------------------------------------------------------- HTTPS and HTTP/2 scenarios
+# name  kind  args — kind: wrk (conns path, over https), stime (-new|-reuse), h2c|h2s (path)
+TLS_SCENARIOS=()
+((ROW_TLS)) && TLS_SCENARIOS+=(
+    "tls14_50   wrk   50 /hello.txt"
+    "tls1m_10   wrk   10 /1m.bin"
+    "hs_new     stime -new"
+    "hs_reuse   stime -reuse"
+)
+((ROW_H2)) && TLS_SCENARIOS+=(
+    "h2c14      h2c   /hello.txt"
+    "h2c4k      h2c   /4k.bin"
+    "h2s14      h2s   /hello.txt"
+    "h2s4k      h2s   /4k.bin"
+)
+if ((${#TLS_SCENARIOS[@]})); then
+    log "warm-up: 1 s per TLS server"
+    for s in "${TLS_SERVERS[@]}"; do wrk_once "$s" warm 0 50 /hello.txt - 1 "$s-tls"; done
+fi
+ntls=${#TLS_SERVERS[@]}
+for spec in "${TLS_SCENARIOS[@]}"; do
+    read -r sc kind a1 a2 <<< "$spec"
+    for r in $(seq "$ROUNDS"); do
+        for k in $(seq 0 $((ntls - 1))); do
+            s=${TLS_SERVERS[$(((k + r - 1) % ntls))]}
+            case $kind in
+            wrk)   wrk_once "$s" "$sc" "$r" "$a1" "$a2" - "$DURATION" "$s-tls" ;;
+            stime) stime_once "$s" "$sc" "$r" "$a1" "$DURATION" ;;
+            h2c)   ((H2C_OK[$s])) && h2load_once "$s" "$sc" "$r" "${H2C_INST[$s]}" \
+                       "http://127.0.0.1:${PORT[h2c-$s]}$a1" "$DURATION" ;;
+            h2s)   ((H2S_OK[$s])) && h2load_once "$s" "$sc" "$r" "$s-tls" \
+                       "https://127.0.0.1:${PORT[$s-tls]}$a1" "$DURATION" ;;
+            esac
+        done
+        log "$sc round $r/$ROUNDS done"
+    done
+done
 
 # ---------------------------------------------------------------- syscalls per keep-alive request
 # strace -f -c on the server's processes (all threads) while wrk -c$SYSCALL_CONNS runs for
 # SYSCALL_SECONDS on /hello.txt; total syscalls / completed requests.
-for s in "${SERVERS[@]}"; do
+((ROW_PLAIN)) && for s in "${SERVERS[@]}"; do
     [[ $s == berth2 ]] && continue
     st=$TMP/strace-$s.txt
     args=()
@@ -411,7 +604,7 @@ done
 # ---------------------------------------------------------------- memory per idle connection
 # a fresh instance of each server; RSS (all its processes) before and after IDLE_CONNS
 # keep-alive connections that each did one GET and then stay open.
-for s in "${SERVERS[@]}"; do
+((ROW_PLAIN)) && for s in "${SERVERS[@]}"; do
     [[ $s == berth2 ]] && continue
     start_server "$s" "$s-idle" "${PORT[$s-idle]}"
     fetch "${PORT[$s-idle]}" /hello.txt > /dev/null
@@ -439,13 +632,17 @@ md=$OUT_DIR/http-$stamp.md
          "$(nginx -v 2>&1 | sed 's/.*: //'), lighttpd $(lighttpd -v | sed 's/lighttpd\/\([^ ]*\).*/\1/'), h2o $(h2o --version | sed -n 's/h2o version //p'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)."
     echo "Each server pinned to CPU $SERVER_CPU (berth ×2: CPUs $SERVER_CPU,$CLIENT_CPU), wrk -t1 on CPU $CLIENT_CPU; median of $ROUNDS × ${DURATION} s."
     echo
-    "$PYTHON" - "$RESULTS" "$(getconf CLK_TCK)" "${SERVERS[*]}" "$IDLE_CONNS" "$SYSCALL_CONNS" <<'EOF'
+    cols=()
+    for s in berth berth2 canned nginx lighttpd h2o; do
+        [[ " ${SERVERS[*]} ${TLS_SERVERS[*]} " == *" $s "* ]] && cols+=("$s")
+    done
+    "$PYTHON" - "$RESULTS" "$(getconf CLK_TCK)" "${cols[*]}" "$IDLE_CONNS" "$SYSCALL_CONNS" <<'EOF'
 import statistics, sys
 from collections import defaultdict
 
 path, tck, servers, idle_n, sys_conns = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4], sys.argv[5]
 runs = defaultdict(list)
-head, sysc, idle = {}, {}, {}
+head, sysc, idle, tls = {}, {}, {}, {}
 errors = []
 for line in open(path):
     f = line.rstrip("\n").split("\t")
@@ -468,7 +665,10 @@ for line in open(path):
             # the correction leaves the histogram unusable, p99 = 0) there is no p99
             "p99": None if sc.startswith("pipe") or not kv["p99_us"] else kv["p99_us"] / 1000,
             "cpu": ticks / tck * 1e6 / kv["requests"] if kv["requests"] else float("nan"),
+            "n": kv["requests"], "resumed": kv.get("resumed"),
         })
+    elif f[0] == "tls":
+        tls[f[1]] = f[2]
     elif f[0] == "sys":
         calls, reqs = int(f[2]), int(f[3])
         sysc[f[1]] = calls / reqs if reqs else None
@@ -504,17 +704,43 @@ def row(name, vals, fmt, ratio=True):
 scen = [("s14_50", "14 B file, 50 conns"), ("s14_1000", "14 B file, 1000 conns"),
         ("s4k_50", "4 KiB file, 50 conns"), ("s1m_10", "1 MiB file, 10 conns"),
         ("pipe16_50", "14 B file, 16-deep pipelining, 50 conns ⁴")]
+# the HTTPS and HTTP/2 rows: (scenario, name, unit of the first line, p99 line?, per what)
+tscen = [("tls14_50", "HTTPS 14 B file, 50 conns (wrk)", "req/s", True, "request"),
+         ("tls1m_10", "HTTPS 1 MiB file, 10 conns (wrk)", "MiB/s", True, "request"),
+         ("hs_new", "new TLS connection per request, full handshake ⁵", "handshakes/s", False, "handshake"),
+         ("hs_reuse", "new TLS connection per request, resumed ⁵", "handshakes/s", False, "handshake"),
+         ("h2c14", "h2c 14 B file, h2load -c 50 -m 10 ⁶", "req/s", False, "request"),
+         ("h2c4k", "h2c 4 KiB file, h2load -c 50 -m 10 ⁶", "req/s", False, "request"),
+         ("h2s14", "h2 over TLS 14 B file, h2load -c 50 -m 10 ⁶", "req/s", False, "request"),
+         ("h2s4k", "h2 over TLS 4 KiB file, h2load -c 50 -m 10 ⁶", "req/s", False, "request")]
+ran = lambda sc: any(k[1] == sc for k in runs)
 for sc, name in scen:
+    if not ran(sc):
+        continue
     if sc == "s1m_10":
         row(f"{name}, MiB/s", {s: med(s, sc, "mibs") for s in cols}, fmt_int)
     else:
         row(f"{name}, req/s", {s: med(s, sc, "rps") for s in cols}, fmt_k)
     row("&nbsp;&nbsp;p99 latency, ms", {s: med(s, sc, "p99") for s in cols}, fmt2)
     row("&nbsp;&nbsp;server CPU, µs/request", {s: med(s, sc, "cpu") for s in cols}, fmt2)
-row("response bytes, 14 B file (head + body)", {s: head[s] + 14 for s in head}, fmt_int)
-row(f"syscalls per keep-alive request ²", sysc, fmt2)
+for sc, name, unit, p99, per in tscen:
+    if not ran(sc):
+        continue
+    if unit == "MiB/s":
+        row(f"{name}, MiB/s", {s: med(s, sc, "mibs") for s in cols}, fmt_int)
+    else:
+        row(f"{name}, {unit}", {s: med(s, sc, "rps") for s in cols}, fmt_k)
+    if p99:
+        row("&nbsp;&nbsp;p99 latency, ms", {s: med(s, sc, "p99") for s in cols}, fmt2)
+    row(f"&nbsp;&nbsp;server CPU, µs/{per}", {s: med(s, sc, "cpu") for s in cols}, fmt2)
+scen += [(sc, name) for sc, name, _, _, _ in tscen]
+if head:
+    row("response bytes, 14 B file (head + body)", {s: head[s] + 14 for s in head}, fmt_int)
+if sysc:
+    row(f"syscalls per keep-alive request ²", sysc, fmt2)
 def fmt_idle(v): return "—" if v is None else f"{v:.2f}"
-row(f"KiB per idle keep-alive connection ({int(idle_n):,} held) ³", {s: v[0] for s, v in idle.items()}, fmt_idle)
+if idle:
+    row(f"KiB per idle keep-alive connection ({int(idle_n):,} held) ³", {s: v[0] for s, v in idle.items()}, fmt_idle)
 print()
 print("¹ berth --workers 2 on CPUs 0 and 1, sharing CPU 1 with wrk: the single wrk thread is the limit, "
       "so this shows scaling headroom, not a fair comparison; its CPU/request sums both threads.  ")
@@ -524,7 +750,26 @@ print("³ (RSS of all the server's processes with the connections held − RSS b
       "each connection did one GET and stays open. Ratios berth/x: above 1 is better for req/s and MiB/s, "
       "below 1 is better for latency, CPU, syscalls and memory.  ")
 print("⁴ wrk -s bench/pipeline.lua: each write carries 16 requests. wrk times only whole batches and "
-      "its latency correction assumes one response per request, so no p99 is given here.")
+      "its latency correction assumes one response per request, so no p99 is given here.  ")
+print("⁵ openssl s_time -new (every connection a full handshake) or -reuse (every connection after the "
+      "first resumes the session), -www /hello.txt: one connection at a time, each a TCP connect, a TLS "
+      "handshake and one HTTP/1.0 GET; handshakes/s = connections / wall time, CPU per connection.  ")
+print("⁶ h2load -t1 -c50 -m10 -D DURATION: 50 connections, 10 streams each; h2c with prior knowledge "
+      "(nginx on a port of its own, `listen … http2`), h2 over TLS by ALPN.")
+if tls:
+    print()
+    print("TLS negotiated (Python ssl, OpenSSL's default client offer, as wrk, h2load and s_time make): "
+          + "; ".join(f"{s} {v}" for s, v in tls.items())
+          + ". Same ECDSA P-256 certificate for all.")
+res = []
+for s in cols:
+    v = runs.get((s, "hs_reuse"), [])
+    if v:
+        n, rr = sum(x["n"] for x in v), sum(x["resumed"] or 0 for x in v)
+        res.append(f"{s} {rr:,} of {n:,}")
+if res:
+    print()
+    print("Resumed handshakes in the resumed row (s_time's r marks): " + "; ".join(res) + ".")
 short = [f"{s}: {v[1]:,} held" for s, v in idle.items() if v[1] < int(idle_n)]
 if short:
     print()
@@ -535,12 +780,14 @@ if errors:
 
 # every round, to show the noise the medians smooth over
 print()
-print("Every round (req/s; MiB/s for 1 MiB), in round order:")
+print("Every round (req/s, handshakes/s; MiB/s for 1 MiB), in round order:")
 print()
 print("| " + " | ".join(["scenario"] + [label[s] for s in cols]) + " |")
 print("|---|" + "---:|" * len(cols))
 for sc, name in scen:
-    key, fmt = ("mibs", fmt_int) if sc == "s1m_10" else ("rps", fmt_k)
+    if not ran(sc):
+        continue
+    key, fmt = ("mibs", fmt_int) if sc in ("s1m_10", "tls1m_10") else ("rps", fmt_k)
     cells = []
     for s in cols:
         v = sorted(runs.get((s, sc), []), key=lambda x: x["round"])

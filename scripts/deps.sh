@@ -3,7 +3,7 @@
 #   scripts/deps.sh build   compiler, make, jansson
 #   scripts/deps.sh test    + Criterion, pytest, requests, curl, chromium, setpriv, sslscan
 #   scripts/deps.sh fuzz    + clang and its libFuzzer runtime
-#   scripts/deps.sh bench   + wrk, nginx, lighttpd, h2o, strace
+#   scripts/deps.sh bench   + wrk, nginx, lighttpd, h2o, strace, openssl, h2load
 # A no-op (one dpkg-query per package) when everything is there.
 #
 # It leaves the system as it found it: the policy-rc.d that keeps the
@@ -16,18 +16,18 @@ set -e
 build="gcc make libc6-dev pkg-config libjansson-dev libssl-dev libnghttp2-dev"
 test="$build libcriterion-dev python3 python3-pytest python3-requests python3-h2 curl openssl nghttp2-client chromium util-linux iproute2 valgrind sslscan"
 fuzz="$build clang libclang-rt-14-dev"
-bench="$build wrk nginx-light lighttpd h2o strace"
+bench="$build wrk nginx-light lighttpd h2o strace openssl nghttp2-client"
 # the same by purpose, for package managers whose names differ
 need_build="a C11 compiler (gcc or clang), make, pkg-config, jansson, OpenSSL 3 and libnghttp2 with their headers (libjansson-dev libssl-dev libnghttp2-dev; jansson-devel openssl-devel libnghttp2-devel)"
 need_test="$need_build; Criterion (libcriterion-dev); python3 with pytest, requests and h2; curl; openssl; nghttp and h2load (nghttp2-client); Chromium; setpriv (util-linux); ip (iproute2); valgrind; sslscan"
 need_fuzz="$need_build; clang with its libFuzzer runtime"
-need_bench="$need_build; wrk, nginx, lighttpd, h2o, strace"
+need_bench="$need_build; wrk, nginx, lighttpd, h2o, strace, openssl, h2load (nghttp2-client)"
 case "${1:-build}" in
 build) want=$build need=$need_build ;;
 test) want=$test need=$need_test ;;
 fuzz) want=$fuzz need=$need_fuzz ;;
 bench) want=$bench need=$need_bench ;;
-all) want="$test $fuzz $bench" need="$need_test; clang with its libFuzzer runtime; wrk, nginx, lighttpd, h2o, strace" ;;
+all) want="$test $fuzz $bench" need="$need_test; clang with its libFuzzer runtime; wrk, nginx, lighttpd, h2o, strace, openssl, h2load (nghttp2-client)" ;;
 *)
     echo "usage: $0 build|test|fuzz|bench|all" >&2
     exit 2
