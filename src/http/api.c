@@ -141,6 +141,8 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     if (o->metrics_path && *o->metrics_path) s->metrics_path = dup_or_null(o->metrics_path, &fail);
     if (o->status_path && *o->status_path) s->status_path = dup_or_null(o->status_path, &fail);
     s->admin = s->metrics_path || s->status_path;
+    s->metrics_len = s->metrics_path ? strlen(s->metrics_path) : 0;
+    s->status_len = s->status_path ? strlen(s->status_path) : 0;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     s->started_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;

@@ -292,14 +292,23 @@ static size_t chunked_decode(char *p, size_t raw)
     return len;
 }
 
-/* What the status table shows of the request c now answers: when it began
- * and its target (a bounded copy). */
-static void note_request(struct conn *c, const struct http_request *r)
+/* With --status: the target of the request c now answers, for the table
+ * (a bounded copy; without --status nobody reads it, so no copy is made). */
+static void note_target(struct conn *c, const struct http_request *r)
 {
-    c->active = loop_now(c->w->loop);
-    size_t n = r->target.n < sizeof c->target ? r->target.n : sizeof c->target - 1;
-    memcpy(c->target, r->target.p, n);
+    size_t n = r->target.n < sizeof c->target ? r->target.n : sizeof c->target - 1, i = 0;
+    /* whole words, then bytes: short targets cost a few moves, not a call */
+    for (; i + 8 <= n; i += 8)
+        memcpy(c->target + i, r->target.p + i, 8);
+    for (; i < n; i++)
+        c->target[i] = r->target.p[i];
     c->target[n] = '\0';
+}
+
+/* Whether r's path (before any query) is the admin path p of length n. */
+static int is_path(const struct http_request *r, const char *p, size_t n)
+{
+    return r->path.n >= n && !memcmp(r->path.p, p, n) && (r->path.n == n || r->path.p[n] == '?');
 }
 
 /* --metrics and --status: GET (or HEAD) of their paths, answered from the
@@ -307,16 +316,14 @@ static void note_request(struct conn *c, const struct http_request *r)
 static int admin_answer(struct conn *c, const struct http_request *r)
 {
     struct berth_server *s = c->w->s;
-    const char *path = NULL;
-    int metrics = 0;
-    size_t n = r->path.n;
-    const char *q = memchr(r->path.p, '?', n);
-    if (q) n = (size_t)(q - r->path.p);
-    if (s->metrics_path && strlen(s->metrics_path) == n && !memcmp(s->metrics_path, r->path.p, n))
-        path = s->metrics_path, metrics = 1;
-    else if (s->status_path && strlen(s->status_path) == n && !memcmp(s->status_path, r->path.p, n))
-        path = s->status_path;
-    if (!path) return 0;
+    if (s->status_path) note_target(c, r);
+    /* the byte after the '/' rules out almost every request at once */
+    char k = r->path.n > 1 ? r->path.p[1] : 0;
+    int metrics = s->metrics_len > 1 && k == s->metrics_path[1] &&
+                  is_path(r, s->metrics_path, s->metrics_len);
+    if (!metrics &&
+        !(s->status_len > 1 && k == s->status_path[1] && is_path(r, s->status_path, s->status_len)))
+        return 0;
     if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
         error_response(c, r, 405, "Allow: GET, HEAD\r\n", "This path answers GET and HEAD.");
         return 1;
@@ -350,7 +357,6 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     uint64_t cl = r->content_length > 0 ? (uint64_t)r->content_length : 0;
     int head = r->method == HTTP_HEAD;
     if (!r->keep_alive || s->o.http10 || w->stopping) c->closing = 1;
-    note_request(c, r);
     if (s->admin && admin_answer(c, r)) goto skip_body;
 
     size_t mark = buf_len(&w->out);

@@ -17,13 +17,6 @@ const char *metrics_state_name(int state)
     return state >= 0 && state < CONN_STATES ? state_names[state] : "unknown";
 }
 
-void metrics_request(struct metrics *m, int method, int status)
-{
-    if (status < METRICS_CODE_MIN || status >= METRICS_CODE_MIN + METRICS_CODES) return;
-    if (method < 0 || method >= METRICS_METHODS) method = METRICS_METHODS - 1;
-    metrics_add(&m->req[method][status - METRICS_CODE_MIN], 1);
-}
-
 static uint64_t load(const uint64_t *p)
 {
     return __atomic_load_n(p, __ATOMIC_RELAXED);

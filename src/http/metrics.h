@@ -41,8 +41,15 @@ static inline void metrics_add(uint64_t *p, uint64_t n)
 }
 
 /* Counts an answer with status (100..599; others are not counted) to a
- * request of method (enum http_method; out of range: other). */
-void metrics_request(struct metrics *m, int method, int status);
+ * request of method (enum http_method; out of range: other).  Inline: it
+ * is on every request's path. */
+static inline void metrics_request(struct metrics *m, int method, int status)
+{
+    unsigned code = (unsigned)status - METRICS_CODE_MIN;
+    if (code >= METRICS_CODES) return;
+    if ((unsigned)method >= METRICS_METHODS) method = METRICS_METHODS - 1;
+    metrics_add(&m->req[method][code], 1);
+}
 /* dst += src, reading src with relaxed loads (src may be live). */
 void metrics_sum(struct metrics *dst, const struct metrics *src);
 

@@ -68,8 +68,7 @@ struct conn {
     uint16_t peer_port; /* host order */
     uint32_t nreq;      /* requests answered */
     uint64_t born;      /* loop_now() at accept */
-    uint64_t active;    /* loop_now() of the last request begun */
-    char target[48];    /* the last request's target, truncated, NUL-terminated */
+    char target[48];    /* with --status: the last request's target, truncated */
 };
 
 struct worker {
@@ -121,6 +120,7 @@ struct berth_server {
     int by_signal, force, drain_left, draining, running;
     /* --metrics / --status: their paths (NULL: off); admin: either is set */
     char *metrics_path, *status_path;
+    size_t metrics_len, status_len;
     int admin;
     uint64_t started_ms; /* CLOCK_MONOTONIC at berth_server_new */
 };

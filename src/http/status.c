@@ -85,12 +85,41 @@ static void peer_str(const struct conn *c, char *out, size_t n)
         snprintf(out, n, "-");
 }
 
+/* When c last made progress, ms, from what its state keeps anyway (no
+ * store on the hot path for it): the deadline of an idle or writing
+ * connection is that moment plus its timeout; a head or body being read
+ * began at head_start / body_start. */
+static uint64_t last_progress(const struct conn *c, int state, uint64_t now)
+{
+    const struct berth_opts *o = &c->w->s->o;
+    uint64_t t = c->born, span = 0;
+    switch (state) {
+    case CONN_IDLE:
+        span = c->served ? (uint64_t)o->idle_timeout_ms : 0;
+        break;
+    case CONN_WRITING:
+        span = (uint64_t)o->send_timeout_ms;
+        break;
+    case CONN_READING_HEAD:
+        if (c->head_start) t = c->head_start;
+        break;
+    case CONN_READING_BODY:
+        if (c->body_start) t = c->body_start;
+        break;
+    default:
+        break;
+    }
+    if (span && c->deadline >= span) t = c->deadline - span;
+    if (t < c->born) t = c->born;
+    return t < now ? t : now;
+}
+
 /* One connection's row (NULL when out of memory). */
 static json_t *conn_row(const struct conn *c, int state, uint64_t now)
 {
     char peer[INET6_ADDRSTRLEN];
     peer_str(c, peer, sizeof peer);
-    uint64_t last = c->active > c->born ? c->active : c->born;
+    uint64_t last = last_progress(c, state, now);
     return json_pack("{s:i, s:s, s:i, s:i, s:s, s:b, s:s, s:f, s:f, s:I, s:I, s:I, s:s}", "worker",
                      c->w->id, "peer", peer, "peer_port", (int)c->peer_port, "local_port",
                      c->w->s->port, "protocol", protocol(c), "tls",
