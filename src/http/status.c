@@ -155,6 +155,15 @@ void status_publish(struct worker *w)
     pthread_mutex_unlock(&p->mu);
 }
 
+void status_leave(struct worker *w)
+{
+    status_publish(w);
+    pthread_mutex_lock(&w->pub.mu);
+    w->pub.gone = 1;
+    pthread_cond_broadcast(&w->pub.cv);
+    pthread_mutex_unlock(&w->pub.mu);
+}
+
 void status_on_poke(struct loop *l, int fd, unsigned events, void *arg)
 {
     (void)l;
@@ -189,8 +198,8 @@ static void refresh(struct worker *self)
         struct status_pub *p = &s->w[i].pub;
         if (&s->w[i] == self) continue;
         pthread_mutex_lock(&p->mu);
-        /* a stopped worker never answers: its last part stays */
-        while (p->gen < want[i] && !__atomic_load_n(&s->w[i].stopping, __ATOMIC_RELAXED))
+        /* a worker that left never answers: its last part stays */
+        while (p->gen < want[i] && !p->gone)
             if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0) break;
         pthread_mutex_unlock(&p->mu);
     }

@@ -34,6 +34,7 @@ struct status_pub {
     char *json;                   /* its connections: a JSON array's items, "" none */
     uint64_t states[CONN_STATES]; /* its connections by state */
     uint64_t at_ms;               /* CLOCK_MONOTONIC ms of the publication */
+    int gone;                     /* the worker's loop no longer answers */
     int fd;                       /* eventfd: a scrape asks for a publication */
 };
 
@@ -44,6 +45,8 @@ void status_pub_free(struct status_pub *p);
 int status_conn_state(const struct conn *c);
 /* Publishes w's part now (on w's thread). */
 void status_publish(struct worker *w);
+/* w's loop is ending: a last publication, and scrapes stop waiting for it. */
+void status_leave(struct worker *w);
 /* The eventfd callback of a worker (arg): publishes. */
 void status_on_poke(struct loop *l, int fd, unsigned events, void *arg);
 

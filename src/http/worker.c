@@ -131,7 +131,10 @@ static void drain_done(struct worker *w)
     if (w == s->w && __atomic_load_n(&s->running, __ATOMIC_ACQUIRE) > 1) return;
     w->stopping = 2;
     loop_io_del(w->loop, w->stopfd);
-    if (w->s->admin) loop_io_del(w->loop, w->pub.fd);
+    if (w->s->admin) {
+        loop_io_del(w->loop, w->pub.fd);
+        status_leave(w);
+    }
     __atomic_sub_fetch(&s->running, 1, __ATOMIC_ACQ_REL);
     uint64_t one = 1;
     if (w != s->w) (void)!write(s->w[0].stopfd, &one, sizeof one);
@@ -223,10 +226,10 @@ int worker_init(struct berth_server *s, struct worker *w)
     w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!w->loop || !w->scratch || !w->cache) return -ENOMEM;
     if (w->stopfd < 0) return -errno;
-    int rc = status_pub_init(&w->pub);
-    if (rc < 0) return rc;
+    int rc = 0;
     /* --status/--metrics: a scrape on another worker asks for this one's part */
-    if (s->admin && (rc = loop_io_set(w->loop, w->pub.fd, LOOP_READ, status_on_poke, w)) < 0)
+    if (s->admin && ((rc = status_pub_init(&w->pub)) < 0 ||
+                     (rc = loop_io_set(w->loop, w->pub.fd, LOOP_READ, status_on_poke, w)) < 0))
         return rc;
     /* file changes under the root, seen as they happen (static.h) */
     int wfd = fcache_watch_fd(w->cache);
