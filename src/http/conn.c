@@ -292,38 +292,12 @@ static size_t chunked_decode(char *p, size_t raw)
     return len;
 }
 
-/* With --status: the target of the request c now answers, for the table
- * (a bounded copy; without --status nobody reads it, so no copy is made). */
-static void note_target(struct conn *c, const struct http_request *r)
-{
-    size_t n = r->target.n < sizeof c->target ? r->target.n : sizeof c->target - 1, i = 0;
-    /* whole words, then bytes: short targets cost a few moves, not a call */
-    for (; i + 8 <= n; i += 8)
-        memcpy(c->target + i, r->target.p + i, 8);
-    for (; i < n; i++)
-        c->target[i] = r->target.p[i];
-    c->target[n] = '\0';
-}
-
-/* Whether r's path (before any query) is the admin path p of length n. */
-static int is_path(const struct http_request *r, const char *p, size_t n)
-{
-    return r->path.n >= n && !memcmp(r->path.p, p, n) && (r->path.n == n || r->path.p[n] == '?');
-}
-
 /* --metrics and --status: GET (or HEAD) of their paths, answered from the
  * workers' published parts (status.h).  0 when r is not for them. */
 static int admin_answer(struct conn *c, const struct http_request *r)
 {
-    struct berth_server *s = c->w->s;
-    if (s->status_path) note_target(c, r);
-    /* the byte after the '/' rules out almost every request at once */
-    char k = r->path.n > 1 ? r->path.p[1] : 0;
-    int metrics = s->metrics_len > 1 && k == s->metrics_path[1] &&
-                  is_path(r, s->metrics_path, s->metrics_len);
-    if (!metrics &&
-        !(s->status_len > 1 && k == s->status_path[1] && is_path(r, s->status_path, s->status_len)))
-        return 0;
+    int which = status_route(c, r), metrics = which == STATUS_METRICS;
+    if (!which) return 0;
     if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
         error_response(c, r, 405, "Allow: GET, HEAD\r\n", "This path answers GET and HEAD.");
         return 1;

@@ -129,6 +129,34 @@ static json_t *conn_row(const struct conn *c, int state, uint64_t now)
                      "requests", (json_int_t)c->nreq, "target", c->target);
 }
 
+/* Whether r's path (before any query) is the admin path p of length n. */
+static int is_path(const struct http_request *r, const char *p, size_t n)
+{
+    return r->path.n >= n && !memcmp(r->path.p, p, n) && (r->path.n == n || r->path.p[n] == '?');
+}
+
+int status_route(struct conn *c, const struct http_request *r)
+{
+    const struct berth_server *s = c->w->s;
+    if (s->status_path) {
+        size_t n = r->target.n < sizeof c->target ? r->target.n : sizeof c->target - 1, i = 0;
+        /* whole words, then bytes: short targets cost a few moves, not a call */
+        for (; i + 8 <= n; i += 8)
+            memcpy(c->target + i, r->target.p + i, 8);
+        for (; i < n; i++)
+            c->target[i] = r->target.p[i];
+        c->target[n] = '\0';
+    }
+    /* the byte after the '/' rules out almost every request at once */
+    char k = r->path.n > 1 ? r->path.p[1] : 0;
+    if (s->metrics_len > 1 && k == s->metrics_path[1] &&
+        is_path(r, s->metrics_path, s->metrics_len))
+        return STATUS_METRICS;
+    if (s->status_len > 1 && k == s->status_path[1] && is_path(r, s->status_path, s->status_len))
+        return STATUS_TABLE;
+    return 0;
+}
+
 void status_publish(struct worker *w)
 {
     struct status_pub *p = &w->pub;

@@ -50,6 +50,13 @@ void status_leave(struct worker *w);
 /* The eventfd callback of a worker (arg): publishes. */
 void status_on_poke(struct loop *l, int fd, unsigned events, void *arg);
 
+/* Which admin path request r on c asks for: 0 none, STATUS_METRICS or
+ * STATUS_TABLE; with --status, c keeps a bounded copy of r's target for
+ * the table (without it nobody reads one, so none is made). */
+enum { STATUS_METRICS = 1, STATUS_TABLE = 2 };
+struct http_request;
+int status_route(struct conn *c, const struct http_request *r);
+
 /* The body of an answer, from worker self's thread: the status JSON
  * (metrics 0) or the metrics exposition (1); 0 or -ENOMEM. */
 int status_collect(struct worker *self, int metrics, struct buf *out);

@@ -471,3 +471,21 @@ def test_top_refused_and_not_status(tmp_path):
         assert out.returncode == 1 and b"answered 404" in out.stderr
     finally:
         srv.kill()
+
+
+def test_status_h2c_connection(tmp_path):
+    srv = start(make_root(tmp_path))
+    try:
+        c = connect(srv.port)  # HTTP/2 with prior knowledge: the preface and SETTINGS
+        c.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        assert c.recv(9)[3] == 4  # the server's SETTINGS
+        port = c.getsockname()[1]
+
+        def row():
+            return {r["peer_port"]: r for r in status_doc(srv.port)["connections"]}.get(port)
+        r = poll(lambda: (lambda x: x if x and x["protocol"] == "h2c" else None)(row()),
+                 "the h2c connection in the table")
+        assert r["tls"] is False and r["bytes_in"] == 24 + 9 and r["bytes_out"] > 0
+        c.close()
+    finally:
+        srv.kill()
