@@ -489,3 +489,49 @@ def test_status_h2c_connection(tmp_path):
         c.close()
     finally:
         srv.kill()
+
+
+def test_top_interactive_keys(tmp_path):
+    """berth top on a terminal (a pty, no tmux): redraws, 'a' sorts by age,
+    'q' quits and restores the cursor."""
+    import os
+    import pty
+    import select
+    srv = start(make_root(tmp_path))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: berth top on the pty
+        os.execv(BERTH, [BERTH, "top", "--interval", "0.2",
+                         "http://%s:%d/status" % (HOST, srv.port)])
+    seen = b""
+
+    def read_until(needle, timeout=15.0):
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while needle not in seen:
+            left = deadline - time.monotonic()
+            assert left > 0, "no %r in %r" % (needle, seen[-500:])
+            if select.select([fd], [], [], left)[0]:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        assert needle in seen, seen[-500:]
+    try:
+        read_until(b"sorted by bytes")
+        assert b"\x1b[H\x1b[2J" in seen  # drawn like top: home and clear
+        os.write(fd, b"a")
+        read_until(b"sorted by age")
+        os.write(fd, b"q")
+        read_until(b"\x1b[?25h")  # the cursor back
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        pid = 0
+    finally:
+        if pid:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+        srv.kill()
