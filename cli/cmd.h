@@ -11,6 +11,7 @@ int cmd_echo_client(int argc, char **argv);
 int cmd_app_server(int argc, char **argv);
 int cmd_app_client(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* Parses a port in 0..65535; -1 if s is not one. */
 int cmd_parse_port(const char *s);

@@ -45,6 +45,9 @@ static void usage(FILE *f)
           "  --tls-self-signed     HTTPS with an in-memory self-signed certificate; prints its\n"
           "                        SHA-256 SPKI fingerprint (for a browser's pin list)\n"
           "  --no-h2               over TLS, offer HTTP/1.1 only in ALPN\n"
+          "  --metrics PATH        GET PATH answers Prometheus metrics (e.g. /metrics)\n"
+          "  --status PATH         GET PATH answers the live connection table as JSON\n"
+          "                        (e.g. /status; what 'berth top URL' shows)\n"
           "  -h, --help            this text\n",
           f);
 }
@@ -125,6 +128,8 @@ int cmd_serve(int argc, char **argv)
         {"tls-key", required_argument, 0, 'K'},
         {"tls-self-signed", no_argument, 0, 'Z'},
         {"no-h2", no_argument, 0, '2'},
+        {"metrics", required_argument, 0, 'M'},
+        {"status", required_argument, 0, 'U'},
         {"cgi", no_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -221,6 +226,19 @@ int cmd_serve(int argc, char **argv)
             break;
         case '2':
             o.no_h2 = 1;
+            break;
+        case 'M':
+        case 'U':
+            /* a path of its own: exact match, so it must look like one */
+            if (optarg[0] != '/' || strpbrk(optarg, "?# \t"))
+                return cmd_usage_error("serve",
+                                       c == 'M' ? "--metrics takes a path such as /metrics, not"
+                                                : "--status takes a path such as /status, not",
+                                       optarg);
+            if (c == 'M')
+                o.metrics_path = optarg;
+            else
+                o.status_path = optarg;
             break;
         case 'C':
             fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n",

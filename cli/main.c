@@ -19,6 +19,7 @@ static const struct {
     {"echo", cmd_echo_client, "echo client: send words or stdin, print what comes back"},
     {"app-server", cmd_app_server, "application-protocol server (Real Python's libserver)"},
     {"app-client", cmd_app_client, "application-protocol client (Real Python's libclient)"},
+    {"top", cmd_top, "a running server's connections and counters (its --status URL)"},
 };
 
 static void usage(FILE *f)

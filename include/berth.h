@@ -85,6 +85,12 @@ struct berth_opts {
     int tls_self_signed;  /* an in-memory ECDSA P-256 certificate for localhost, 127.0.0.1,
                              ::1, host and the host name (berth_server_tls_spki() pins it) */
     int no_h2;            /* ALPN offers http/1.1 only, never h2 */
+    /* Operations: GET of these paths (exact, before routes and files; NULL
+     * or "": off) answers the Prometheus text exposition of the server's
+     * counters, and the JSON connection table (version, uptime, workers,
+     * every open connection's peer, protocol, state, age, bytes, target). */
+    const char *metrics_path;
+    const char *status_path;
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the

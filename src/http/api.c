@@ -138,6 +138,14 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     s->mime_default =
         dup_or_null(o->mime_default ? o->mime_default : "application/octet-stream", &fail);
     s->sc.rootfd = -1;
+    if (o->metrics_path && *o->metrics_path) s->metrics_path = dup_or_null(o->metrics_path, &fail);
+    if (o->status_path && *o->status_path) s->status_path = dup_or_null(o->status_path, &fail);
+    s->admin = s->metrics_path || s->status_path;
+    s->metrics_len = s->metrics_path ? strlen(s->metrics_path) : 0;
+    s->status_len = s->status_path ? strlen(s->status_path) : 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s->started_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     if (fail) {
         rc = -ENOMEM;
         goto fail;
@@ -233,6 +241,10 @@ int berth_server_listen(berth_server *s)
     s->w = calloc((size_t)n, sizeof *s->w);
     if (!s->w) return -ENOMEM;
     s->nworkers = n;
+    for (int i = 0; i < n; i++) {
+        s->w[i].id = i;
+        s->w[i].pub.fd = -1; /* not set up yet: worker_free skips it */
+    }
     for (int i = 0; i < n; i++) {
         int rc = worker_init(s, &s->w[i]);
         if (rc < 0) return rc;
@@ -337,6 +349,8 @@ void berth_server_free(berth_server *s)
     free(s->root_abs);
     free(s->index);
     free(s->mime_default);
+    free(s->metrics_path);
+    free(s->status_path);
     free(s);
 }
 

@@ -17,12 +17,14 @@
 #include "http/alog.h"
 #include "http/h2.h"
 #include "http/h2conn.h"
+#include "http/metrics.h"
 #include "http/parse.h"
 #include "http/path.h"
 #include "http/reqlog.h"
 #include "http/resp.h"
 #include "http/route.h"
 #include "http/static.h"
+#include "http/status.h"
 #include "http/transport.h"
 #include "loop.h"
 #include "net.h"
@@ -72,6 +74,10 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
         loop_timer_set(l, t, c->deadline - now, on_conn_timer);
         return;
     }
+    /* an idle keep-alive connection or a lingering close ending is no error */
+    if (c->head_start || c->t.handshaking || buf_len(&c->out) || c->x.fd >= 0 || c->discard ||
+        c->dechunk)
+        metrics_add(&c->w->m.timeouts, 1);
     if (c->head_start && !buf_len(&c->out) && c->x.fd < 0) { /* never mid-handshake */
         /* slowloris: say why, once, without waiting for the socket */
         struct buf *o = &c->w->out;
@@ -83,6 +89,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
         struct http_str raw = http_str_make(NULL, 0);
         if (buf_len(&c->in) && memchr(buf_head(&c->in), '\n', buf_len(&c->in)))
             raw = alog_first_line(buf_head(&c->in), buf_len(&c->in), c->w->s->lim.max_line);
+        metrics_request(&c->w->m, HTTP_OTHER, 408);
         reqlog_line(c, NULL, raw, 408, k == (ssize_t)buf_len(o) ? (uint64_t)len : 0);
         buf_clear(o);
     }
@@ -98,6 +105,13 @@ void conn_deadline(struct conn *c, uint64_t ms)
         loop_timer_set(l, &c->timer, ms, on_conn_timer);
 }
 
+/* A send that failed with err: a peer that reset or went away is counted. */
+static int send_failed(struct conn *c, ssize_t err)
+{
+    if (err == -ECONNRESET || err == -EPIPE) metrics_add(&c->w->m.resets, 1);
+    return -1;
+}
+
 /* Writes what the connection owes.  1: all sent; 0: the socket is full;
  * -1: the connection is dead (or a file shrank under us). */
 int conn_flush(struct conn *c)
@@ -106,7 +120,7 @@ int conn_flush(struct conn *c)
 again:
     while (buf_len(&c->out)) {
         ssize_t k = transport_send(&c->t, buf_head(&c->out), buf_len(&c->out), c->x.fd >= 0);
-        if (k < 0) return k == -EAGAIN ? 0 : -1;
+        if (k < 0) return k == -EAGAIN ? 0 : send_failed(c, k);
         buf_consume(&c->out, (size_t)k);
         conn_deadline(c, (uint64_t)c->w->s->o.send_timeout_ms);
     }
@@ -119,7 +133,7 @@ again:
             off_t off = (off_t)c->x.off;
             ssize_t k =
                 transport_sendfile(&c->t, c->x.fd, &off, chunk, c->w->scratch, WORKER_SCRATCH);
-            if (k < 0) return k == -EAGAIN ? 0 : -1;
+            if (k < 0) return k == -EAGAIN ? 0 : send_failed(c, k);
             if (k == 0 || !static_xfer_intact(&c->x)) {
                 /* the file shrank or changed under the announced head:
                  * reset, so no client takes what was sent for a whole
@@ -153,7 +167,7 @@ static int conn_send(struct conn *c)
         ssize_t k = transport_send(&c->t, buf_head(o), buf_len(o), c->x.fd >= 0);
         if (k < 0 && k != -EAGAIN) {
             buf_clear(o);
-            return -1;
+            return send_failed(c, k);
         }
         if (k < 0) k = 0;
         if ((size_t)k < buf_len(o) &&
@@ -170,9 +184,18 @@ static int conn_send(struct conn *c)
 
 /* An error page for r, or for the raw first line when r is NULL (a
  * request that did not parse); the log shows the page's size. */
+/* Counts an answer with status to r (NULL: a request that did not parse)
+ * for the metrics and the status table. */
+static void count(struct conn *c, const struct http_request *r, int status)
+{
+    metrics_request(&c->w->m, r ? (int)r->method : HTTP_OTHER, status);
+    c->nreq++;
+}
+
 static void error_page(struct conn *c, const struct http_request *r, struct http_str raw,
                        int status, const char *extra, const char *why)
 {
+    count(c, r, status);
     int head = r && r->method == HTTP_HEAD;
     int len = resp_error(&c->w->out, status, !c->closing, r ? r->version : 11, head, extra, why);
     if (len < 0) c->closing = 1;
@@ -201,10 +224,12 @@ static void run_handler(struct conn *c, const struct route *rt, const struct htt
     q.method[ml] = '\0';
     buf_init(&q.extra, 64 * 1024);
     rt->h(&q, rt->arg);
-    if (!q.status)
+    if (!q.status) {
         error_response(c, r, 500, NULL, "The handler gave no answer.");
-    else
+    } else {
+        count(c, r, q.status);
         reqlog_access(c, r, q.status, q.bytes);
+    }
     buf_free(&q.extra);
 }
 
@@ -232,6 +257,7 @@ static void answer_abort(struct conn *c, size_t mark)
 /* Logs a static answer now, or when its file transfer ends. */
 static void log_answer(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
 {
+    count(c, r, status);
     if (c->x.fd >= 0 && bytes && !c->h2) /* an h2 stream owns its transfer: logged now */
         reqlog_defer(c, r, status, bytes);
     else
@@ -266,6 +292,34 @@ static size_t chunked_decode(char *p, size_t raw)
     return len;
 }
 
+/* --metrics and --status: GET (or HEAD) of their paths, answered from the
+ * workers' published parts (status.h).  0 when r is not for them. */
+static int admin_answer(struct conn *c, const struct http_request *r)
+{
+    int which = status_route(c, r), metrics = which == STATUS_METRICS;
+    if (!which) return 0;
+    if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
+        error_response(c, r, 405, "Allow: GET, HEAD\r\n", "This path answers GET and HEAD.");
+        return 1;
+    }
+    struct buf body;
+    buf_init(&body, 0);
+    int status = 200;
+    if (status_collect(c->w, metrics, &body) < 0) {
+        error_response(c, r, 500, NULL, NULL);
+    } else {
+        const char *type =
+            metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json";
+        if (resp_simple(&c->w->out, status, !c->closing, r->version, r->method == HTTP_HEAD,
+                        "Cache-Control: no-store\r\n", type, buf_head(&body), buf_len(&body)) < 0)
+            c->closing = 1;
+        count(c, r, status);
+        reqlog_access(c, r, status, r->method == HTTP_HEAD ? 0 : buf_len(&body));
+    }
+    buf_free(&body);
+    return 1;
+}
+
 /* Answers one parsed request whose head is hlen bytes at p, with avail bytes
  * of input from p on.  Returns the bytes consumed, or 0 when a handler's
  * body has not fully arrived yet. */
@@ -277,6 +331,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     uint64_t cl = r->content_length > 0 ? (uint64_t)r->content_length : 0;
     int head = r->method == HTTP_HEAD;
     if (!r->keep_alive || s->o.http10 || w->stopping) c->closing = 1;
+    if (s->admin && admin_answer(c, r)) goto skip_body;
 
     size_t mark = buf_len(&w->out);
     if (!s->nroutes && s->sc.rootfd >= 0 && (r->method == HTTP_GET || r->method == HTTP_HEAD)) {
@@ -300,6 +355,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
             if (resp_simple(&w->out, 204, !c->closing, r->version, 0,
                             "Allow: GET, HEAD, OPTIONS\r\n", NULL, NULL, 0) < 0)
                 c->closing = 1;
+            count(c, r, 204);
             reqlog_access(c, r, 204, 0);
         } else {
             error_response(c, r, 400, NULL, "'*' is only for OPTIONS.");
@@ -339,6 +395,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
                 buf_append(&w->out, cont, sizeof cont - 1);
                 c->continued = 1;
             }
+            c->body_wait = 1;
             return 0;
         }
         size_t blen = (size_t)cl;
@@ -353,6 +410,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
         } else {
             if (resp_simple(&w->out, 204, !c->closing, r->version, 0, allow, NULL, NULL, 0) < 0)
                 c->closing = 1;
+            count(c, r, 204);
             reqlog_access(c, r, 204, 0);
         }
         goto skip_body;
@@ -373,6 +431,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
         if (resp_simple(&w->out, 204, !c->closing, r->version, 0, "Allow: GET, HEAD, OPTIONS\r\n",
                         NULL, NULL, 0) < 0)
             c->closing = 1;
+        count(c, r, 204);
         reqlog_access(c, r, 204, 0);
     } else {
         error_response(c, r, 405, "Allow: GET, HEAD, OPTIONS\r\n",
@@ -455,6 +514,7 @@ static size_t process(struct conn *c, const char *p, size_t n)
         if (rc < 0) {
             size_t mark = buf_len(&w->out);
             c->closing = 1;
+            metrics_add(&w->m.parse_errors, 1);
             /* the log shows what was sent, as far as the first line end */
             error_page(c, NULL, alog_first_line(p + used, n - used, w->s->lim.max_line), -rc, NULL,
                        r.error);
@@ -469,7 +529,7 @@ static size_t process(struct conn *c, const char *p, size_t n)
         used += k;
         http_parser_init(&c->ps);
         c->head_start = 0;
-        c->chunking = c->continued = 0;
+        c->chunking = c->continued = c->body_wait = 0;
         c->served = 1;
     }
     return used;
@@ -499,6 +559,7 @@ static void conn_read(struct conn *c)
         return;
     }
     if (r < 0 && r != BERTH_ETOOBIG) {
+        if (r == -ECONNRESET) metrics_add(&w->m.resets, 1);
         conn_close(c);
         return;
     }
@@ -613,9 +674,13 @@ static void conn_update(struct conn *c)
 static int conn_handshake(struct conn *c)
 {
     int rc = transport_handshake(&c->t);
-    if (rc == 1) return 1;
+    if (rc == 1) {
+        metrics_add(&c->w->m.tls_ok, 1);
+        return 1;
+    }
     if (rc == -EAGAIN)
         return loop_io_set(c->w->loop, c->t.fd, c->t.rwant, conn_on_event, c) < 0 ? -1 : 0;
+    metrics_add(&c->w->m.tls_failed, 1);
     /* not TLS (plaintext HTTP), or a bad handshake: what the client sent is
      * read away first, so it sees an orderly close rather than a reset */
     for (int i = 0; i < 4 && recv(c->t.fd, c->w->scratch, WORKER_SCRATCH, MSG_DONTWAIT) > 0; i++)
@@ -678,12 +743,17 @@ void conn_new(struct worker *w, int fd, const struct net_addr *peer)
         return;
     }
     c->x.fd = -1;
+    c->t.tally = &w->io;
+    c->born = loop_now(w->loop);
+    metrics_add(&w->m.accepts, 1);
     if (peer->ss.ss_family == AF_INET) {
         c->family = AF_INET;
         memcpy(c->peer, &((const struct sockaddr_in *)&peer->ss)->sin_addr, 4);
+        c->peer_port = ntohs(((const struct sockaddr_in *)&peer->ss)->sin_port);
     } else if (peer->ss.ss_family == AF_INET6) {
         c->family = AF_INET6;
         memcpy(c->peer, &((const struct sockaddr_in6 *)&peer->ss)->sin6_addr, 16);
+        c->peer_port = ntohs(((const struct sockaddr_in6 *)&peer->ss)->sin6_port);
     }
     buf_init(&c->in, w->s->o.max_header + w->s->o.max_body + WORKER_SCRATCH);
     buf_init(&c->out, 0);

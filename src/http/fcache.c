@@ -53,7 +53,23 @@ struct fcache {
     unsigned memo_gen;
     size_t memo_len;
     char memo_target[256];
+    /* answers from an entry already held / entries built (read by the
+     * metrics from other threads: relaxed atomics, no lock) */
+    uint64_t hits, misses;
 };
+
+/* A counter only this worker writes: a plain add, but as a relaxed atomic
+ * store so a reader on another thread is no data race. */
+static void tally(uint64_t *n)
+{
+    __atomic_store_n(n, __atomic_load_n(n, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+void fcache_stats(const struct fcache *c, uint64_t *hits, uint64_t *misses)
+{
+    *hits = __atomic_load_n(&c->hits, __ATOMIC_RELAXED);
+    *misses = __atomic_load_n(&c->misses, __ATOMIC_RELAXED);
+}
 
 static uint64_t epoch_load(const struct static_conf *sc)
 {
@@ -429,7 +445,10 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
     /* read before the file is: a change after this raises an event or a
      * bump, and the entry is checked again */
     uint64_t ep = epoch_load(sc);
-    if (e && e->checked == now && e->epoch == ep && (e->fd < 0 || fd_current(e))) return e;
+    if (e && e->checked == now && e->epoch == ep && (e->fd < 0 || fd_current(e))) {
+        tally(&c->hits);
+        return e;
+    }
 
     if (c->root_dirty || c->root_checked != now) root_follow(c); /* may empty the cache */
     if (c->swept != now) {
@@ -460,6 +479,7 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
             close(fd);
             e->checked = now;
             e->epoch = ep;
+            tally(&c->hits);
             return e;
         }
         if ((uint64_t)st.st_size > SMALL_FILE) break;
@@ -492,6 +512,7 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
     }
     if (bumped == ep + 1) ep = bumped; /* nobody else bumped meanwhile */
     if (c->count >= CACHE_MAX) cache_clear(c);
+    tally(&c->misses);
 
     size_t pl = strlen(path);
     e = calloc(1, sizeof *e + pl + 1);
@@ -549,6 +570,7 @@ struct fentry *fcache_memo_get(struct fcache *c, const char *target, size_t n)
      * place: the full lookup does it */
     if (e->checked != now || e->epoch != epoch_load(c->sc) || (e->fd >= 0 && !fd_current(e)))
         return NULL;
+    tally(&c->hits);
     return e;
 }
 

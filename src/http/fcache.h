@@ -67,6 +67,10 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
                              int *status, int *dirfd);
 void fcache_entry_release(struct fentry *e);
 
+/* Answers from an entry already held, and entries built (a file read or
+ * opened anew); safe from any thread (relaxed loads). */
+void fcache_stats(const struct fcache *c, uint64_t *hits, uint64_t *misses);
+
 /* The last request target answered from an entry: the same bytes again (a
  * keep-alive or pipelining client) skip decoding and lookup while the entry
  * is still fresh; NULL otherwise. */

@@ -9,8 +9,10 @@
 #include "buf.h"
 #include "http/alog.h"
 #include "http/chunked.h"
+#include "http/metrics.h"
 #include "http/parse.h"
 #include "http/static.h"
+#include "http/status.h"
 #include "http/transport.h"
 #include "loop.h"
 
@@ -61,6 +63,12 @@ struct conn {
     struct loop_timer timer; /* armed at or before deadline */
     struct conn *prev, *next;
     struct worker *w;
+    /* for the status table (status.c): cheap stores on the paths they mark */
+    uint8_t body_wait;  /* a handler's request waits for its body */
+    uint16_t peer_port; /* host order */
+    uint32_t nreq;      /* requests answered */
+    uint64_t born;      /* loop_now() at accept */
+    char target[48];    /* with --status: the last request's target, truncated */
 };
 
 struct worker {
@@ -78,7 +86,11 @@ struct worker {
     struct loop_timer log_timer, accept_timer, stop_timer;
     struct fcache *cache;
     struct http_header hdrs[MAX_HEADERS];
-    unsigned log_gen; /* the log reopening this worker has synced for (alog_sink_sync) */
+    unsigned log_gen;          /* the log reopening this worker has synced for (alog_sink_sync) */
+    int id;                    /* index in the server's workers */
+    struct metrics m;          /* this worker's counters (only it writes them) */
+    struct transport_tally io; /* bytes in and out of its connections */
+    struct status_pub pub;     /* its part of --status and --metrics */
 };
 
 struct tls_ctx;
@@ -106,6 +118,11 @@ struct berth_server {
      * that count, workers not yet done; by_signal: stopped by SIGINT/SIGTERM,
      * force: a second one came */
     int by_signal, force, drain_left, draining, running;
+    /* --metrics / --status: their paths (NULL: off); admin: either is set */
+    char *metrics_path, *status_path;
+    size_t metrics_len, status_len;
+    int admin;
+    uint64_t started_ms; /* CLOCK_MONOTONIC at berth_server_new */
 };
 
 struct berth_req {

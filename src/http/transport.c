@@ -11,9 +11,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Counts r bytes (when positive) in and out of the connection and its
+ * worker: plain adds on this thread, stores other threads may load. */
+static void count(struct transport *t, uint64_t *mine, int out, ssize_t r)
+{
+    if (r <= 0) return;
+    *mine += (uint64_t)r;
+    if (!t->tally) return;
+    uint64_t *tot = out ? &t->tally->out : &t->tally->in;
+    __atomic_store_n(tot, __atomic_load_n(tot, __ATOMIC_RELAXED) + (uint64_t)r, __ATOMIC_RELAXED);
+}
+
 int transport_init(struct transport *t, int fd, struct tls_ctx *tls)
 {
     t->fd = fd;
+    t->bytes_in = t->bytes_out = 0;
+    t->tally = NULL;
     t->rwant = LOOP_READ;
     t->wwant = LOOP_WRITE;
     t->handshaking = 0;
@@ -43,7 +56,7 @@ int transport_handshake(struct transport *t)
     return r;
 }
 
-ssize_t transport_recv(struct transport *t, void *p, size_t n)
+static ssize_t recv_raw(struct transport *t, void *p, size_t n)
 {
     if (!t->tls) {
         ssize_t r;
@@ -60,7 +73,11 @@ ssize_t transport_recv(struct transport *t, void *p, size_t n)
 
 ssize_t transport_recv_buf(struct transport *t, struct buf *b, size_t want)
 {
-    if (!t->tls) return buf_read_fd(b, t->fd, want);
+    if (!t->tls) {
+        ssize_t r = buf_read_fd(b, t->fd, want);
+        count(t, &t->bytes_in, 0, r);
+        return r;
+    }
     if (b->max && want > b->max - b->len) want = b->max - b->len;
     if (want == 0) return BERTH_ETOOBIG;
     int rc = buf_reserve(b, want);
@@ -70,7 +87,7 @@ ssize_t transport_recv_buf(struct transport *t, struct buf *b, size_t want)
     return r;
 }
 
-ssize_t transport_send(struct transport *t, const void *p, size_t n, int more)
+static ssize_t send_raw(struct transport *t, const void *p, size_t n, int more)
 {
     if (!t->tls) {
         ssize_t r;
@@ -85,7 +102,8 @@ ssize_t transport_send(struct transport *t, const void *p, size_t n, int more)
     return r;
 }
 
-ssize_t transport_sendfile(struct transport *t, int fd, off_t *off, size_t n, char *buf, size_t cap)
+static ssize_t sendfile_raw(struct transport *t, int fd, off_t *off, size_t n, char *buf,
+                            size_t cap)
 {
     if (!t->tls) {
         ssize_t r;
@@ -98,6 +116,27 @@ ssize_t transport_sendfile(struct transport *t, int fd, off_t *off, size_t n, ch
     ssize_t r = tls_sendfile(t->tls, fd, *off, n, buf, cap, &want);
     t->wwant = tls_event(r, want, LOOP_WRITE);
     if (r > 0) *off += r;
+    return r;
+}
+
+ssize_t transport_recv(struct transport *t, void *p, size_t n)
+{
+    ssize_t r = recv_raw(t, p, n);
+    count(t, &t->bytes_in, 0, r);
+    return r;
+}
+
+ssize_t transport_send(struct transport *t, const void *p, size_t n, int more)
+{
+    ssize_t r = send_raw(t, p, n, more);
+    count(t, &t->bytes_out, 1, r);
+    return r;
+}
+
+ssize_t transport_sendfile(struct transport *t, int fd, off_t *off, size_t n, char *buf, size_t cap)
+{
+    ssize_t r = sendfile_raw(t, fd, off, n, buf, cap);
+    count(t, &t->bytes_out, 1, r);
     return r;
 }
 

@@ -24,6 +24,15 @@ struct transport {
     uint8_t handshaking;  /* TLS: no application bytes yet */
     uint8_t rwant, wwant; /* the event reading (or the handshake) and writing wait for */
     struct tls_conn *tls; /* NULL: plain socket */
+    /* bytes through this connection (the status table), and the worker's
+     * totals (the metrics: read from other threads, so relaxed atomic
+     * stores); tally NULL: none */
+    uint64_t bytes_in, bytes_out;
+    struct transport_tally *tally;
+};
+
+struct transport_tally {
+    uint64_t in, out;
 };
 
 /* A plain socket (never fails) or, with tls non-NULL, a TLS server

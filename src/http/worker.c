@@ -131,6 +131,10 @@ static void drain_done(struct worker *w)
     if (w == s->w && __atomic_load_n(&s->running, __ATOMIC_ACQUIRE) > 1) return;
     w->stopping = 2;
     loop_io_del(w->loop, w->stopfd);
+    if (w->s->admin) {
+        loop_io_del(w->loop, w->pub.fd);
+        status_leave(w);
+    }
     __atomic_sub_fetch(&s->running, 1, __ATOMIC_ACQ_REL);
     uint64_t one = 1;
     if (w != s->w) (void)!write(s->w[0].stopfd, &one, sizeof one);
@@ -222,10 +226,15 @@ int worker_init(struct berth_server *s, struct worker *w)
     w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!w->loop || !w->scratch || !w->cache) return -ENOMEM;
     if (w->stopfd < 0) return -errno;
+    int rc = 0;
+    /* --status/--metrics: a scrape on another worker asks for this one's part */
+    if (s->admin && ((rc = status_pub_init(&w->pub)) < 0 ||
+                     (rc = loop_io_set(w->loop, w->pub.fd, LOOP_READ, status_on_poke, w)) < 0))
+        return rc;
     /* file changes under the root, seen as they happen (static.h) */
     int wfd = fcache_watch_fd(w->cache);
     if (wfd >= 0) {
-        int rc = loop_io_set(w->loop, wfd, LOOP_READ, on_fs_change, w->cache);
+        rc = loop_io_set(w->loop, wfd, LOOP_READ, on_fs_change, w->cache);
         if (rc < 0) return rc;
     }
     return loop_io_set(w->loop, w->stopfd, LOOP_READ, on_stopfd, w);
@@ -235,6 +244,7 @@ void worker_free(struct worker *w)
 {
     while (w->conns)
         conn_close(w->conns);
+    status_pub_free(&w->pub);
     if (w->lfd >= 0) close(w->lfd);
     if (w->stopfd >= 0) close(w->stopfd);
     loop_free(w->loop);

@@ -1,0 +1,101 @@
+/* metrics — counters per worker, summed into the Prometheus text format. */
+#include "http/metrics.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const method_names[METRICS_METHODS] = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH", "other"};
+
+static const char *const state_names[CONN_STATES] = {"handshake", "reading_head", "reading_body",
+                                                     "writing",   "idle",         "draining"};
+
+const char *metrics_state_name(int state)
+{
+    return state >= 0 && state < CONN_STATES ? state_names[state] : "unknown";
+}
+
+static uint64_t load(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+void metrics_sum(struct metrics *dst, const struct metrics *src)
+{
+    for (int i = 0; i < METRICS_METHODS; i++)
+        for (int j = 0; j < METRICS_CODES; j++)
+            dst->req[i][j] += load(&src->req[i][j]);
+    dst->accepts += load(&src->accepts);
+    dst->tls_ok += load(&src->tls_ok);
+    dst->tls_failed += load(&src->tls_failed);
+    dst->timeouts += load(&src->timeouts);
+    dst->resets += load(&src->resets);
+    dst->parse_errors += load(&src->parse_errors);
+}
+
+/* printf onto the tail of out (failure remembered in *err) */
+static void put(struct buf *out, int *err, const char *fmt, ...)
+{
+    if (*err) return;
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line || buf_append(out, line, (size_t)n) < 0) *err = -ENOMEM;
+}
+
+/* the HELP and TYPE lines of one family */
+static void family(struct buf *out, int *err, const char *name, const char *type, const char *help)
+{
+    put(out, err, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+int metrics_format(struct buf *out, const struct metrics_view *v)
+{
+    const struct metrics *m = v->m;
+    int err = 0;
+    family(out, &err, "berth_http_requests_total", "counter",
+           "Requests answered, by method and status code.");
+    for (int i = 0; i < METRICS_METHODS; i++)
+        for (int j = 0; j < METRICS_CODES; j++)
+            if (m->req[i][j])
+                put(out, &err, "berth_http_requests_total{method=\"%s\",code=\"%d\"} %llu\n",
+                    method_names[i], j + METRICS_CODE_MIN, (unsigned long long)m->req[i][j]);
+    family(out, &err, "berth_sent_bytes_total", "counter",
+           "Bytes written to connections (heads, bodies, TLS records).");
+    put(out, &err, "berth_sent_bytes_total %llu\n", (unsigned long long)v->bytes_out);
+    family(out, &err, "berth_received_bytes_total", "counter", "Bytes read from connections.");
+    put(out, &err, "berth_received_bytes_total %llu\n", (unsigned long long)v->bytes_in);
+    family(out, &err, "berth_connections", "gauge", "Open connections, by state.");
+    for (int s = 0; s < CONN_STATES; s++)
+        put(out, &err, "berth_connections{state=\"%s\"} %llu\n", state_names[s],
+            (unsigned long long)v->conns[s]);
+    family(out, &err, "berth_accepted_connections_total", "counter", "Connections accepted.");
+    put(out, &err, "berth_accepted_connections_total %llu\n", (unsigned long long)m->accepts);
+    if (v->tls) {
+        family(out, &err, "berth_tls_handshakes_total", "counter", "TLS handshakes, by result.");
+        put(out, &err, "berth_tls_handshakes_total{result=\"ok\"} %llu\n",
+            (unsigned long long)m->tls_ok);
+        put(out, &err, "berth_tls_handshakes_total{result=\"failed\"} %llu\n",
+            (unsigned long long)m->tls_failed);
+    }
+    family(out, &err, "berth_file_cache_hits_total", "counter",
+           "Static answers from a file cache entry already held.");
+    put(out, &err, "berth_file_cache_hits_total %llu\n", (unsigned long long)v->cache_hits);
+    family(out, &err, "berth_file_cache_misses_total", "counter",
+           "File cache entries built (a file read or opened anew).");
+    put(out, &err, "berth_file_cache_misses_total %llu\n", (unsigned long long)v->cache_misses);
+    family(out, &err, "berth_errors_total", "counter", "Connections ended by an error, by kind.");
+    put(out, &err, "berth_errors_total{kind=\"timeout\"} %llu\n", (unsigned long long)m->timeouts);
+    put(out, &err, "berth_errors_total{kind=\"reset\"} %llu\n", (unsigned long long)m->resets);
+    put(out, &err, "berth_errors_total{kind=\"parse\"} %llu\n",
+        (unsigned long long)m->parse_errors);
+    family(out, &err, "berth_workers", "gauge", "Worker threads.");
+    put(out, &err, "berth_workers %d\n", v->workers);
+    family(out, &err, "berth_uptime_seconds", "gauge", "Seconds since the server started.");
+    put(out, &err, "berth_uptime_seconds %.3f\n", v->uptime);
+    return err;
+}
