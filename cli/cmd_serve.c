@@ -45,6 +45,11 @@ static void usage(FILE *f)
           "  --tls-self-signed     HTTPS with an in-memory self-signed certificate; prints its\n"
           "                        SHA-256 SPKI fingerprint (for a browser's pin list)\n"
           "  --no-h2               over TLS, offer HTTP/1.1 only in ALPN\n"
+          "  --proxy-protocol      every connection begins with a PROXY protocol header (v1 or\n"
+          "                        v2, from HAProxy's send-proxy[-v2]); its client is logged\n"
+          "  --health PATH         GET PATH answers 200 ok while serving, 503 once stopping\n"
+          "  --drain-grace SEC     on SIGTERM keep serving this long before draining, health\n"
+          "                        saying 503 (default 2 with --health, else 0)\n"
           "  -h, --help            this text\n",
           f);
 }
@@ -125,6 +130,9 @@ int cmd_serve(int argc, char **argv)
         {"tls-key", required_argument, 0, 'K'},
         {"tls-self-signed", no_argument, 0, 'Z'},
         {"no-h2", no_argument, 0, '2'},
+        {"proxy-protocol", no_argument, 0, 'X'},
+        {"health", required_argument, 0, 'A'},
+        {"drain-grace", required_argument, 0, 'G'},
         {"cgi", no_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -221,6 +229,20 @@ int cmd_serve(int argc, char **argv)
             break;
         case '2':
             o.no_h2 = 1;
+            break;
+        case 'X':
+            o.proxy_protocol = 1;
+            break;
+        case 'A':
+            if (optarg[0] != '/')
+                return cmd_usage_error("serve", "--health takes a path starting with '/', not",
+                                       optarg);
+            o.health = optarg;
+            break;
+        case 'G':
+            /* 0 is allowed: no grace even with --health */
+            if ((o.drain_grace_ms = cmd_parse_seconds(optarg)) < 0 || o.drain_grace_ms > 3600000)
+                return range_error("--drain-grace", "0..3600 seconds", optarg);
             break;
         case 'C':
             fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n",

@@ -84,6 +84,22 @@ struct berth_opts {
     int tls_self_signed;  /* an in-memory ECDSA P-256 certificate for localhost, 127.0.0.1,
                              ::1, host and the host name (berth_server_tls_spki() pins it) */
     int no_h2;            /* ALPN offers http/1.1 only, never h2 */
+    /* Behind a load balancer (HAProxy's send-proxy / send-proxy-v2): every
+     * connection must begin with a PROXY protocol header, v1 or v2 (told
+     * apart by its first byte), before TLS or HTTP.  The client it names is
+     * the peer of the access log and of berth_req_peer(); LOCAL, UNKNOWN and
+     * non-TCP headers keep the socket's own peer.  A connection without a
+     * valid header is closed without an answer (within header_timeout_ms). */
+    int proxy_protocol;
+    /* A GET or HEAD of this path (query ignored) answers 200 "ok" while
+     * serving and 503 from the moment a stop (SIGTERM, berth_server_stop)
+     * begins; never logged, and ahead of routes and files.  NULL: none. */
+    const char *health;
+    /* On a stop, the listener stays open and requests are served for this
+     * long before the drain begins (the health path says 503 meanwhile, so
+     * a balancer's checks see it); a second SIGINT/SIGTERM ends it.  -1
+     * (default): 2000 with health, 0 without. */
+    int drain_grace_ms;
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the
@@ -160,6 +176,13 @@ const char *berth_req_header(const berth_req *r, const char *name, size_t *len);
 /* The body (its whole Content-Length, up to max_body; longer gets 413
  * before the handler runs); *len is 0 when there is none. */
 const void *berth_req_body(const berth_req *r, size_t *len);
+
+/* The client's address as text into buf ("192.0.2.7", "2001:db8::1"; an
+ * IPv4-mapped one as IPv4; "" when unknown, as on a unix socket): the PROXY
+ * header's client with proxy_protocol, else the socket's peer.  Returns its
+ * length, or BERTH_ERR_USAGE when it does not fit in len bytes with its NUL
+ * (46 always do). */
+int berth_req_peer(const berth_req *r, char *buf, size_t len);
 
 /* Adds a response field, before berth_respond(); name and value are copied.
  * name is an RFC 9110 token, value visible characters (bytes >= 0x80

@@ -19,6 +19,7 @@
 #include "http/h2conn.h"
 #include "http/parse.h"
 #include "http/path.h"
+#include "http/proxyproto.h"
 #include "http/reqlog.h"
 #include "http/resp.h"
 #include "http/route.h"
@@ -266,6 +267,25 @@ static size_t chunked_decode(char *p, size_t raw)
     return len;
 }
 
+/* --health PATH: GET or HEAD answers 200 "ok" while serving, 503 once a
+ * drain began (a balancer stops sending before the port closes); not
+ * logged.  1 when r was that request and is answered. */
+static int health_answer(struct conn *c, const struct http_request *r)
+{
+    const char *h = c->w->s->o.health;
+    size_t hl = strlen(h);
+    const char *q = memchr(r->path.p, '?', r->path.n);
+    size_t pl = q ? (size_t)(q - r->path.p) : r->path.n;
+    if ((r->method != HTTP_GET && r->method != HTTP_HEAD) || pl != hl || memcmp(r->path.p, h, hl))
+        return 0;
+    int down = __atomic_load_n(&c->w->s->stopped, __ATOMIC_ACQUIRE);
+    static const char extra[] = "Cache-Control: no-store\r\n";
+    if (resp_simple(&c->w->out, down ? 503 : 200, !c->closing, r->version, r->method == HTTP_HEAD,
+                    extra, "text/plain", down ? "draining" : "ok", down ? 8 : 2) < 0)
+        c->closing = 1;
+    return 1;
+}
+
 /* Answers one parsed request whose head is hlen bytes at p, with avail bytes
  * of input from p on.  Returns the bytes consumed, or 0 when a handler's
  * body has not fully arrived yet. */
@@ -278,6 +298,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     int head = r->method == HTTP_HEAD;
     if (!r->keep_alive || s->o.http10 || w->stopping) c->closing = 1;
 
+    if (s->o.health && health_answer(c, r)) goto skip_body;
     size_t mark = buf_len(&w->out);
     if (!s->nroutes && s->sc.rootfd >= 0 && (r->method == HTTP_GET || r->method == HTTP_HEAD)) {
         uint64_t bytes = 0;
@@ -624,6 +645,31 @@ static int conn_handshake(struct conn *c)
     return -1;
 }
 
+/* --proxy-protocol: the PROXY header before anything else (before TLS's
+ * ClientHello too), within the header timeout set at accept.  Its client
+ * becomes c's peer.  1 when it is done, 0 while it waits, -1 when c is to
+ * close: no valid header gets no HTTP answer. */
+static int conn_preamble(struct conn *c)
+{
+    struct proxyproto_addr a;
+    int rc = transport_preamble(&c->t, &a);
+    if (rc == -EAGAIN) return 0;
+    if (rc < 0) {
+        /* read away what came, for an orderly close rather than a reset */
+        for (int i = 0; i < 4 && recv(c->t.fd, c->w->scratch, WORKER_SCRATCH, MSG_DONTWAIT) > 0;
+             i++)
+            ;
+        c->reset = 1; /* no TLS session began: no close_notify */
+        return -1;
+    }
+    if (a.family == AF_INET || a.family == AF_INET6) {
+        c->family = (uint8_t)a.family;
+        memset(c->peer, 0, sizeof c->peer);
+        memcpy(c->peer, a.src, a.family == AF_INET ? 4 : 16);
+    }
+    return 1;
+}
+
 void conn_on_event(struct loop *l, int fd, unsigned events, void *arg)
 {
     (void)l;
@@ -632,6 +678,12 @@ void conn_on_event(struct loop *l, int fd, unsigned events, void *arg)
     if (c->lingering) {
         linger_read(c);
         return;
+    }
+    if (c->t.pp) {
+        int rc = conn_preamble(c);
+        if (rc < 0) conn_close(c);
+        if (rc <= 0) return;
+        events |= LOOP_READ; /* the request (or ClientHello) may have come with it */
     }
     if (c->t.handshaking) {
         int rc = conn_handshake(c);
@@ -672,7 +724,7 @@ void conn_new(struct worker *w, int fd, const struct net_addr *peer)
         return;
     }
     c->w = w;
-    if (transport_init(&c->t, fd, w->s->tls) < 0) {
+    if (transport_init(&c->t, fd, w->s->tls, w->s->o.proxy_protocol) < 0) {
         close(fd);
         free(c);
         return;
@@ -698,6 +750,8 @@ void conn_new(struct worker *w, int fd, const struct net_addr *peer)
     w->nconns++;
     __atomic_add_fetch(&w->s->nconns, 1, __ATOMIC_RELAXED);
     /* a TLS handshake, whole, gets the time of a request head: a client
-     * that never sends a ClientHello, or stalls halfway, is cut off then */
-    conn_deadline(c, (uint64_t)(c->t.tls ? w->s->o.header_timeout_ms : w->s->o.idle_timeout_ms));
+     * that never sends a ClientHello, or stalls halfway, is cut off then;
+     * so does a PROXY header (and the handshake after it) */
+    conn_deadline(
+        c, (uint64_t)(c->t.tls || c->t.pp ? w->s->o.header_timeout_ms : w->s->o.idle_timeout_ms));
 }
