@@ -177,13 +177,6 @@ const char *berth_req_header(const berth_req *r, const char *name, size_t *len);
  * before the handler runs); *len is 0 when there is none. */
 const void *berth_req_body(const berth_req *r, size_t *len);
 
-/* The client's address as text into buf ("192.0.2.7", "2001:db8::1"; an
- * IPv4-mapped one as IPv4; "" when unknown, as on a unix socket): the PROXY
- * header's client with proxy_protocol, else the socket's peer.  Returns its
- * length, or BERTH_ERR_USAGE when it does not fit in len bytes with its NUL
- * (46 always do). */
-int berth_req_peer(const berth_req *r, char *buf, size_t len);
-
 /* Adds a response field, before berth_respond(); name and value are copied.
  * name is an RFC 9110 token, value visible characters (bytes >= 0x80
  * allowed) with spaces or tabs only between them, possibly empty: anything
@@ -208,6 +201,13 @@ int berth_respond(berth_req *r, int status, const char *content_type, const void
 /* The cause of an error code (and, for BERTH_ERR_FIELD and
  * BERTH_ERR_RESERVED, the fix): a static string, never NULL. */
 const char *berth_strerror(int code);
+
+/* The client's address as text into buf ("192.0.2.7", "2001:db8::1"; an
+ * IPv4-mapped one as IPv4; "" when unknown, as on a unix socket): the PROXY
+ * header's client with proxy_protocol, else the socket's peer.  Returns its
+ * length, or BERTH_ERR_USAGE when it does not fit in len bytes with its NUL
+ * (46 always do). */
+int berth_req_peer(const berth_req *r, char *buf, size_t len);
 
 /* The library's own error codes a program may test for (all others are
  * -errno); berth_strerror() describes them. */
