@@ -26,7 +26,7 @@ static size_t v2(uint8_t *out, int cmd, uint8_t fam, const void *addrs, size_t a
     out[13] = fam;
     out[14] = (uint8_t)(len >> 8);
     out[15] = (uint8_t)len;
-    memcpy(out + 16, addrs, alen);
+    if (alen) memcpy(out + 16, addrs, alen); /* NULL when there are none */
     size_t at = 16 + alen;
     while (tlv) {
         size_t k = tlv - 3 < 1000 ? tlv - 3 : 1000; /* TLVs of at most 1003 bytes */
