@@ -296,7 +296,11 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     struct berth_server *s = w->s;
     uint64_t cl = r->content_length > 0 ? (uint64_t)r->content_length : 0;
     int head = r->method == HTTP_HEAD;
-    if (!r->keep_alive || s->o.http10 || w->stopping) c->closing = 1;
+    /* stopping, or in the grace before it: each answer closes its connection,
+     * so a balancer's keep-alive pool empties before the drain cuts it */
+    if (!r->keep_alive || s->o.http10 || w->stopping ||
+        __atomic_load_n(&s->stopped, __ATOMIC_RELAXED))
+        c->closing = 1;
 
     if (s->o.health && health_answer(c, r)) goto skip_body;
     size_t mark = buf_len(&w->out);
