@@ -48,6 +48,11 @@ static void usage(FILE *f)
           "  --metrics PATH        GET PATH answers Prometheus metrics (e.g. /metrics)\n"
           "  --status PATH         GET PATH answers the live connection table as JSON\n"
           "                        (e.g. /status; what 'berth top URL' shows)\n"
+          "  --proxy-protocol      every connection begins with a PROXY protocol header (v1 or\n"
+          "                        v2, from HAProxy's send-proxy[-v2]); its client is logged\n"
+          "  --health PATH         GET PATH answers 200 ok while serving, 503 once stopping\n"
+          "  --drain-grace SEC     on SIGTERM keep serving this long before draining, health\n"
+          "                        saying 503 (default 2 with --health, else 0)\n"
           "  -h, --help            this text\n",
           f);
 }
@@ -130,6 +135,9 @@ int cmd_serve(int argc, char **argv)
         {"no-h2", no_argument, 0, '2'},
         {"metrics", required_argument, 0, 'M'},
         {"status", required_argument, 0, 'U'},
+        {"proxy-protocol", no_argument, 0, 'X'},
+        {"health", required_argument, 0, 'A'},
+        {"drain-grace", required_argument, 0, 'G'},
         {"cgi", no_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -239,6 +247,20 @@ int cmd_serve(int argc, char **argv)
                 o.metrics_path = optarg;
             else
                 o.status_path = optarg;
+            break;
+        case 'X':
+            o.proxy_protocol = 1;
+            break;
+        case 'A':
+            if (optarg[0] != '/')
+                return cmd_usage_error("serve", "--health takes a path starting with '/', not",
+                                       optarg);
+            o.health = optarg;
+            break;
+        case 'G':
+            /* 0 is allowed: no grace even with --health */
+            if ((o.drain_grace_ms = cmd_parse_seconds(optarg)) < 0 || o.drain_grace_ms > 3600000)
+                return range_error("--drain-grace", "0..3600 seconds", optarg);
             break;
         case 'C':
             fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n",

@@ -91,6 +91,22 @@ struct berth_opts {
      * every open connection's peer, protocol, state, age, bytes, target). */
     const char *metrics_path;
     const char *status_path;
+    /* Behind a load balancer (HAProxy's send-proxy / send-proxy-v2): every
+     * connection must begin with a PROXY protocol header, v1 or v2 (told
+     * apart by its first byte), before TLS or HTTP.  The client it names is
+     * the peer of the access log and of berth_req_peer(); LOCAL, UNKNOWN and
+     * non-TCP headers keep the socket's own peer.  A connection without a
+     * valid header is closed without an answer (within header_timeout_ms). */
+    int proxy_protocol;
+    /* A GET or HEAD of this path (query ignored) answers 200 "ok" while
+     * serving and 503 from the moment a stop (SIGTERM, berth_server_stop)
+     * begins; never logged, and ahead of routes and files.  NULL: none. */
+    const char *health;
+    /* On a stop, the listener stays open and requests are served for this
+     * long before the drain begins (the health path says 503 meanwhile, so
+     * a balancer's checks see it); a second SIGINT/SIGTERM ends it.  -1
+     * (default): 2000 with health, 0 without. */
+    int drain_grace_ms;
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the
@@ -198,6 +214,13 @@ int berth_respond(berth_req *r, int status, const char *content_type, const void
 /* The cause of an error code (and, for BERTH_ERR_FIELD and
  * BERTH_ERR_RESERVED, the fix): a static string, never NULL. */
 const char *berth_strerror(int code);
+
+/* The client's address as text into buf ("192.0.2.7", "2001:db8::1"; an
+ * IPv4-mapped one as IPv4; "" when unknown, as on a unix socket): the PROXY
+ * header's client with proxy_protocol, else the socket's peer.  Returns its
+ * length, or BERTH_ERR_USAGE when it does not fit in len bytes with its NUL
+ * (46 always do). */
+int berth_req_peer(const berth_req *r, char *buf, size_t len);
 
 /* The library's own error codes a program may test for (all others are
  * -errno); berth_strerror() describes them. */

@@ -11,6 +11,7 @@
 #include "net.h"
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -83,6 +84,11 @@ static void on_signal(struct loop *l, int signo, void *arg)
     /* a second SIGINT/SIGTERM while draining: every connection closes now */
     if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE))
         __atomic_store_n(&s->force, 1, __ATOMIC_RELEASE);
+    else if (s->o.drain_grace_ms > 0)
+        /* the grace: a balancer learns from the health path, then the drain */
+        fprintf(stderr, "berth: stopping in %d.%03d s%s%s%s; press Ctrl-C again to quit now\n",
+                s->o.drain_grace_ms / 1000, s->o.drain_grace_ms % 1000, s->o.health ? " (" : "",
+                s->o.health ? s->o.health : "", s->o.health ? " answers 503 meanwhile)" : "");
     __atomic_store_n(&s->by_signal, 1, __ATOMIC_RELEASE);
     berth_server_stop(s);
 }
@@ -100,6 +106,7 @@ void berth_opts_init(struct berth_opts *o)
     o->header_timeout_ms = 10000;
     o->idle_timeout_ms = 5000;
     o->send_timeout_ms = 30000;
+    o->drain_grace_ms = -1; /* 2 s with health, none without */
 }
 
 static char *dup_or_null(const char *s, int *fail)
@@ -137,6 +144,8 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     s->index = dup_or_null(o->index, &fail);
     s->mime_default =
         dup_or_null(o->mime_default ? o->mime_default : "application/octet-stream", &fail);
+    s->o.health = dup_or_null(o->health && *o->health ? o->health : NULL, &fail);
+    if (s->o.drain_grace_ms < 0) s->o.drain_grace_ms = s->o.health ? 2000 : 0;
     s->sc.rootfd = -1;
     if (o->metrics_path && *o->metrics_path) s->metrics_path = dup_or_null(o->metrics_path, &fail);
     if (o->status_path && *o->status_path) s->status_path = dup_or_null(o->status_path, &fail);
@@ -151,6 +160,10 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
         goto fail;
     }
     if (o->log_format != 0 && o->log_format != 1) { /* CLF or combined */
+        rc = BERTH_EUSAGE;
+        goto fail;
+    }
+    if (s->o.health && *s->o.health != '/') { /* a path, as a request names it */
         rc = BERTH_EUSAGE;
         goto fail;
     }
@@ -301,6 +314,8 @@ const char *berth_server_tls_spki(const berth_server *s)
 
 int berth_server_run(berth_server *s)
 {
+    /* stopped before it ran: no grace, run returns at once */
+    if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE)) s->o.drain_grace_ms = 0;
     int rc = berth_server_listen(s);
     if (rc < 0) return rc;
     block_signals(s); /* this thread may not be the one that listened */
@@ -351,6 +366,7 @@ void berth_server_free(berth_server *s)
     free(s->mime_default);
     free(s->metrics_path);
     free(s->status_path);
+    free((char *)s->o.health);
     free(s);
 }
 
@@ -380,6 +396,23 @@ const char *berth_req_header(const berth_req *r, const char *name, size_t *len)
         }
     }
     return NULL;
+}
+
+int berth_req_peer(const berth_req *r, char *buf, size_t len)
+{
+    const struct conn *c = r->c;
+    char a[INET6_ADDRSTRLEN] = "";
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (c->family == AF_INET)
+        inet_ntop(AF_INET, c->peer, a, sizeof a);
+    else if (c->family == AF_INET6 && !memcmp(c->peer, mapped, 12))
+        inet_ntop(AF_INET, c->peer + 12, a, sizeof a);
+    else if (c->family == AF_INET6)
+        inet_ntop(AF_INET6, c->peer, a, sizeof a);
+    size_t n = strlen(a);
+    if (!buf || n >= len) return BERTH_EUSAGE;
+    memcpy(buf, a, n + 1);
+    return (int)n;
 }
 
 const void *berth_req_body(const berth_req *r, size_t *len)

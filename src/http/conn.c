@@ -14,12 +14,14 @@
 
 #include "buf.h"
 #include "err.h"
+#include "http/admin.h"
 #include "http/alog.h"
 #include "http/h2.h"
 #include "http/h2conn.h"
 #include "http/metrics.h"
 #include "http/parse.h"
 #include "http/path.h"
+#include "http/proxyproto.h"
 #include "http/reqlog.h"
 #include "http/resp.h"
 #include "http/route.h"
@@ -186,7 +188,7 @@ static int conn_send(struct conn *c)
  * request that did not parse); the log shows the page's size. */
 /* Counts an answer with status to r (NULL: a request that did not parse)
  * for the metrics and the status table. */
-static void count(struct conn *c, const struct http_request *r, int status)
+void conn_count(struct conn *c, const struct http_request *r, int status)
 {
     metrics_request(&c->w->m, r ? (int)r->method : HTTP_OTHER, status);
     c->nreq++;
@@ -195,15 +197,15 @@ static void count(struct conn *c, const struct http_request *r, int status)
 static void error_page(struct conn *c, const struct http_request *r, struct http_str raw,
                        int status, const char *extra, const char *why)
 {
-    count(c, r, status);
+    conn_count(c, r, status);
     int head = r && r->method == HTTP_HEAD;
     int len = resp_error(&c->w->out, status, !c->closing, r ? r->version : 11, head, extra, why);
     if (len < 0) c->closing = 1;
     reqlog_line(c, r, raw, status, len > 0 && !head ? (uint64_t)len : 0);
 }
 
-static void error_response(struct conn *c, const struct http_request *r, int status,
-                           const char *extra, const char *why)
+void conn_error(struct conn *c, const struct http_request *r, int status, const char *extra,
+                const char *why)
 {
     error_page(c, r, http_str_make(NULL, 0), status, extra, why);
 }
@@ -225,9 +227,9 @@ static void run_handler(struct conn *c, const struct route *rt, const struct htt
     buf_init(&q.extra, 64 * 1024);
     rt->h(&q, rt->arg);
     if (!q.status) {
-        error_response(c, r, 500, NULL, "The handler gave no answer.");
+        conn_error(c, r, 500, NULL, "The handler gave no answer.");
     } else {
-        count(c, r, q.status);
+        conn_count(c, r, q.status);
         reqlog_access(c, r, q.status, q.bytes);
     }
     buf_free(&q.extra);
@@ -257,7 +259,7 @@ static void answer_abort(struct conn *c, size_t mark)
 /* Logs a static answer now, or when its file transfer ends. */
 static void log_answer(struct conn *c, const struct http_request *r, int status, uint64_t bytes)
 {
-    count(c, r, status);
+    conn_count(c, r, status);
     if (c->x.fd >= 0 && bytes && !c->h2) /* an h2 stream owns its transfer: logged now */
         reqlog_defer(c, r, status, bytes);
     else
@@ -292,34 +294,6 @@ static size_t chunked_decode(char *p, size_t raw)
     return len;
 }
 
-/* --metrics and --status: GET (or HEAD) of their paths, answered from the
- * workers' published parts (status.h).  0 when r is not for them. */
-static int admin_answer(struct conn *c, const struct http_request *r)
-{
-    int which = status_route(c, r), metrics = which == STATUS_METRICS;
-    if (!which) return 0;
-    if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
-        error_response(c, r, 405, "Allow: GET, HEAD\r\n", "This path answers GET and HEAD.");
-        return 1;
-    }
-    struct buf body;
-    buf_init(&body, 0);
-    int status = 200;
-    if (status_collect(c->w, metrics, &body) < 0) {
-        error_response(c, r, 500, NULL, NULL);
-    } else {
-        const char *type =
-            metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json";
-        if (resp_simple(&c->w->out, status, !c->closing, r->version, r->method == HTTP_HEAD,
-                        "Cache-Control: no-store\r\n", type, buf_head(&body), buf_len(&body)) < 0)
-            c->closing = 1;
-        count(c, r, status);
-        reqlog_access(c, r, status, r->method == HTTP_HEAD ? 0 : buf_len(&body));
-    }
-    buf_free(&body);
-    return 1;
-}
-
 /* Answers one parsed request whose head is hlen bytes at p, with avail bytes
  * of input from p on.  Returns the bytes consumed, or 0 when a handler's
  * body has not fully arrived yet. */
@@ -330,8 +304,12 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     struct berth_server *s = w->s;
     uint64_t cl = r->content_length > 0 ? (uint64_t)r->content_length : 0;
     int head = r->method == HTTP_HEAD;
-    if (!r->keep_alive || s->o.http10 || w->stopping) c->closing = 1;
-    if (s->admin && admin_answer(c, r)) goto skip_body;
+    /* stopping, or in the grace before it: each answer closes its connection,
+     * so a balancer's keep-alive pool empties before the drain cuts it */
+    if (!r->keep_alive || s->o.http10 || w->stopping ||
+        __atomic_load_n(&s->stopped, __ATOMIC_RELAXED))
+        c->closing = 1;
+    if ((s->admin || s->o.health) && admin_answer(c, r)) goto skip_body;
 
     size_t mark = buf_len(&w->out);
     if (!s->nroutes && s->sc.rootfd >= 0 && (r->method == HTTP_GET || r->method == HTTP_HEAD)) {
@@ -343,7 +321,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
         }
         if (st < 0) {
             answer_abort(c, mark);
-            error_response(c, r, 500, NULL, NULL);
+            conn_error(c, r, 500, NULL, NULL);
             goto skip_body;
         }
     }
@@ -355,17 +333,17 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
             if (resp_simple(&w->out, 204, !c->closing, r->version, 0,
                             "Allow: GET, HEAD, OPTIONS\r\n", NULL, NULL, 0) < 0)
                 c->closing = 1;
-            count(c, r, 204);
+            conn_count(c, r, 204);
             reqlog_access(c, r, 204, 0);
         } else {
-            error_response(c, r, 400, NULL, "'*' is only for OPTIONS.");
+            conn_error(c, r, 400, NULL, "'*' is only for OPTIONS.");
         }
         goto skip_body;
     }
     pl = http_path_normalize(r->path.p, r->path.n, path, sizeof path);
     if (pl < 0) {
         c->closing = 1;
-        error_response(c, r, -pl, NULL, "The request path is malformed.");
+        conn_error(c, r, -pl, NULL, "The request path is malformed.");
         return avail;
     }
 
@@ -375,7 +353,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     if (rt) {
         if (cl > s->o.max_body) {
             c->closing = 1;
-            error_response(c, r, 413, NULL, "The request body is too large.");
+            conn_error(c, r, 413, NULL, "The request body is too large.");
             return avail;
         }
         size_t raw = r->chunked ? 0 : (size_t)cl;
@@ -383,8 +361,8 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
             int rc = chunked_body(c, p + hlen, avail - hlen, &raw);
             if (rc < 0) {
                 c->closing = 1;
-                error_response(c, r, -rc, NULL,
-                               rc == -413 ? "The request body is too large." : c->chunk.error);
+                conn_error(c, r, -rc, NULL,
+                           rc == -413 ? "The request body is too large." : c->chunk.error);
                 return avail;
             }
             if (rc == 0) raw = SIZE_MAX;
@@ -406,24 +384,24 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     if (allow[0]) {
         /* routes cover the path, none takes this method */
         if (r->method != HTTP_OPTIONS) {
-            error_response(c, r, 405, allow, "No route here answers this method.");
+            conn_error(c, r, 405, allow, "No route here answers this method.");
         } else {
             if (resp_simple(&w->out, 204, !c->closing, r->version, 0, allow, NULL, NULL, 0) < 0)
                 c->closing = 1;
-            count(c, r, 204);
+            conn_count(c, r, 204);
             reqlog_access(c, r, 204, 0);
         }
         goto skip_body;
     }
 
     if (!s->sc.rootfd || s->sc.rootfd < 0) {
-        error_response(c, r, 404, NULL, "Nothing is served here.");
+        conn_error(c, r, 404, NULL, "Nothing is served here.");
     } else if (r->method == HTTP_GET || r->method == HTTP_HEAD) {
         uint64_t bytes = 0;
         int st = static_serve(&s->sc, w->cache, r, path, !c->closing, &w->out, &c->x, &bytes);
         if (st < 0) {
             answer_abort(c, mark);
-            error_response(c, r, 500, NULL, NULL);
+            conn_error(c, r, 500, NULL, NULL);
         } else {
             log_answer(c, r, st, head ? 0 : bytes);
         }
@@ -431,11 +409,11 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
         if (resp_simple(&w->out, 204, !c->closing, r->version, 0, "Allow: GET, HEAD, OPTIONS\r\n",
                         NULL, NULL, 0) < 0)
             c->closing = 1;
-        count(c, r, 204);
+        conn_count(c, r, 204);
         reqlog_access(c, r, 204, 0);
     } else {
-        error_response(c, r, 405, "Allow: GET, HEAD, OPTIONS\r\n",
-                       "Static files answer GET, HEAD and OPTIONS.");
+        conn_error(c, r, 405, "Allow: GET, HEAD, OPTIONS\r\n",
+                   "Static files answer GET, HEAD and OPTIONS.");
     }
 skip_body:
     if ((cl || r->chunked) && r->expect_continue) {
@@ -689,6 +667,31 @@ static int conn_handshake(struct conn *c)
     return -1;
 }
 
+/* --proxy-protocol: the PROXY header before anything else (before TLS's
+ * ClientHello too), within the header timeout set at accept.  Its client
+ * becomes c's peer.  1 when it is done, 0 while it waits, -1 when c is to
+ * close: no valid header gets no HTTP answer. */
+static int conn_preamble(struct conn *c)
+{
+    struct proxyproto_addr a;
+    int rc = transport_preamble(&c->t, &a);
+    if (rc == -EAGAIN) return 0;
+    if (rc < 0) {
+        /* read away what came, for an orderly close rather than a reset */
+        for (int i = 0; i < 4 && recv(c->t.fd, c->w->scratch, WORKER_SCRATCH, MSG_DONTWAIT) > 0;
+             i++)
+            ;
+        c->reset = 1; /* no TLS session began: no close_notify */
+        return -1;
+    }
+    if (a.family == AF_INET || a.family == AF_INET6) {
+        c->family = (uint8_t)a.family;
+        memset(c->peer, 0, sizeof c->peer);
+        memcpy(c->peer, a.src, a.family == AF_INET ? 4 : 16);
+    }
+    return 1;
+}
+
 void conn_on_event(struct loop *l, int fd, unsigned events, void *arg)
 {
     (void)l;
@@ -697,6 +700,12 @@ void conn_on_event(struct loop *l, int fd, unsigned events, void *arg)
     if (c->lingering) {
         linger_read(c);
         return;
+    }
+    if (c->t.pp) {
+        int rc = conn_preamble(c);
+        if (rc < 0) conn_close(c);
+        if (rc <= 0) return;
+        events |= LOOP_READ; /* the request (or ClientHello) may have come with it */
     }
     if (c->t.handshaking) {
         int rc = conn_handshake(c);
@@ -737,7 +746,7 @@ void conn_new(struct worker *w, int fd, const struct net_addr *peer)
         return;
     }
     c->w = w;
-    if (transport_init(&c->t, fd, w->s->tls) < 0) {
+    if (transport_init(&c->t, fd, w->s->tls, w->s->o.proxy_protocol) < 0) {
         close(fd);
         free(c);
         return;
@@ -768,6 +777,8 @@ void conn_new(struct worker *w, int fd, const struct net_addr *peer)
     w->nconns++;
     __atomic_add_fetch(&w->s->nconns, 1, __ATOMIC_RELAXED);
     /* a TLS handshake, whole, gets the time of a request head: a client
-     * that never sends a ClientHello, or stalls halfway, is cut off then */
-    conn_deadline(c, (uint64_t)(c->t.tls ? w->s->o.header_timeout_ms : w->s->o.idle_timeout_ms));
+     * that never sends a ClientHello, or stalls halfway, is cut off then;
+     * so does a PROXY header (and the handshake after it) */
+    conn_deadline(
+        c, (uint64_t)(c->t.tls || c->t.pp ? w->s->o.header_timeout_ms : w->s->o.idle_timeout_ms));
 }

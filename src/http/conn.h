@@ -32,6 +32,12 @@ void conn_answer(struct conn *c, const struct http_request *r, const char *body,
 /* Ends c in stages (RFC 9112 §9.6): our side shut, input dropped until the
  * client closes or a moment passes, then closed. */
 void conn_linger(struct conn *c);
+/* Counts an answer to r (NULL: a request that did not parse) with status. */
+void conn_count(struct conn *c, const struct http_request *r, int status);
+/* Answers r with an error page (why: a sentence for its body; extra: more
+ * field lines), counted and logged; a failure marks c closing. */
+void conn_error(struct conn *c, const struct http_request *r, int status, const char *extra,
+                const char *why);
 /* Writes c->out (and c->x): 1 all written, 0 the socket is full, -1 dead. */
 int conn_flush(struct conn *c);
 /* c times out ms from now (the heap is touched only when that is sooner). */

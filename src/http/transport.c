@@ -3,10 +3,12 @@
 #include "http/transport.h"
 
 #include "err.h"
+#include "http/proxyproto.h"
 #include "loop.h"
 #include "tls.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,7 +24,7 @@ static void count(struct transport *t, uint64_t *mine, int out, ssize_t r)
     __atomic_store_n(tot, __atomic_load_n(tot, __ATOMIC_RELAXED) + (uint64_t)r, __ATOMIC_RELAXED);
 }
 
-int transport_init(struct transport *t, int fd, struct tls_ctx *tls)
+int transport_init(struct transport *t, int fd, struct tls_ctx *tls, int proxy)
 {
     t->fd = fd;
     t->bytes_in = t->bytes_out = 0;
@@ -31,11 +33,54 @@ int transport_init(struct transport *t, int fd, struct tls_ctx *tls)
     t->wwant = LOOP_WRITE;
     t->handshaking = 0;
     t->tls = NULL;
+    t->pp = NULL;
+    if (proxy) {
+        /* only while the header is read: a few hundred bytes per new connection */
+        t->pp = malloc(sizeof *t->pp);
+        if (!t->pp) return -ENOMEM;
+        proxyproto_init(t->pp);
+    }
     if (!tls) return 0;
     t->tls = tls_conn_new(tls, fd);
-    if (!t->tls) return -ENOMEM;
+    if (!t->tls) {
+        free(t->pp);
+        t->pp = NULL;
+        return -ENOMEM;
+    }
     t->handshaking = 1;
     return 0;
+}
+
+int transport_preamble(struct transport *t, struct proxyproto_addr *a)
+{
+    /* peek, let the parser say how much is header, take exactly that: the
+     * request (or ClientHello) behind it stays in the socket for whoever
+     * reads next.  Bytes of an unfinished header are all taken, so a level-
+     * triggered wait for more never spins on them. */
+    uint8_t tmp[2048];
+    for (;;) {
+        ssize_t r;
+        do
+            r = recv(t->fd, tmp, sizeof tmp, MSG_PEEK);
+        while (r < 0 && errno == EINTR);
+        if (r < 0) return -errno;
+        if (r == 0) return -ECONNRESET; /* closed before its header ended */
+        size_t used = 0;
+        int rc = proxyproto_feed(t->pp, tmp, (size_t)r, &used, a);
+        if (rc < 0) return rc;
+        if (used) {
+            ssize_t k;
+            do
+                k = recv(t->fd, tmp, used, 0);
+            while (k < 0 && errno == EINTR);
+            if (k != (ssize_t)used) return k < 0 ? -errno : -EIO; /* cannot happen: peeked */
+        }
+        if (rc == 1) {
+            free(t->pp);
+            t->pp = NULL;
+            return 1;
+        }
+    }
 }
 
 /* the loop's event for tls.h's wait (a call that did not wait leaves the
@@ -160,6 +205,8 @@ int transport_shutdown_write(struct transport *t)
 
 void transport_close(struct transport *t, int abort)
 {
+    free(t->pp);
+    t->pp = NULL;
     if (t->tls) tls_conn_free(t->tls, abort);
     t->tls = NULL;
     close(t->fd);

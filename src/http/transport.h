@@ -1,8 +1,9 @@
 /* transport — a connection's bytes in and out: the plain socket (recv, send
  * with MSG_MORE, sendfile: exactly the syscalls of plaintext HTTP/1.1) or
  * TLS over it (tls.h), with its handshake.  The protocol layer (conn.c)
- * calls nothing else on the socket; a later preamble (PROXY protocol) or
- * transport goes here too.
+ * calls nothing else on the socket.  With --proxy-protocol a preamble comes
+ * first: the PROXY header, taken off the socket byte-exactly (MSG_PEEK), so
+ * what follows it is read by TLS or HTTP as if the connection began there.
  *
  * Calls return bytes, -EAGAIN when they must wait for the event left in
  * t->rwant (reads, the handshake) or t->wwant (writes): LOOP_READ or
@@ -18,12 +19,15 @@
 
 struct tls_ctx;
 struct tls_conn;
+struct proxyproto;
+struct proxyproto_addr;
 
 struct transport {
     int fd;
-    uint8_t handshaking;  /* TLS: no application bytes yet */
-    uint8_t rwant, wwant; /* the event reading (or the handshake) and writing wait for */
-    struct tls_conn *tls; /* NULL: plain socket */
+    uint8_t handshaking;   /* TLS: no application bytes yet */
+    uint8_t rwant, wwant;  /* the event reading (or the handshake) and writing wait for */
+    struct tls_conn *tls;  /* NULL: plain socket */
+    struct proxyproto *pp; /* the PROXY header still being read; NULL: none (or done) */
     /* bytes through this connection (the status table), and the worker's
      * totals (the metrics: read from other threads, so relaxed atomic
      * stores); tally NULL: none */
@@ -35,9 +39,15 @@ struct transport_tally {
     uint64_t in, out;
 };
 
-/* A plain socket (never fails) or, with tls non-NULL, a TLS server
- * connection over it (-ENOMEM). */
-int transport_init(struct transport *t, int fd, struct tls_ctx *tls);
+/* A plain socket or, with tls non-NULL, a TLS server connection over it;
+ * proxy: a PROXY protocol header must come first (transport_preamble).
+ * -ENOMEM. */
+int transport_init(struct transport *t, int fd, struct tls_ctx *tls, int proxy);
+/* Reads the PROXY header (never a byte past it).  1: done, *a says whose
+ * connection this is (AF_UNSPEC: the socket's own peer); -EAGAIN: more must
+ * arrive (wait for LOOP_READ); BERTH_EPROTO: not a valid header, or another
+ * negative error (the peer closed: -ECONNRESET): close the connection. */
+int transport_preamble(struct transport *t, struct proxyproto_addr *a);
 /* 1: ready for application bytes (always, for a plain socket); -EAGAIN
  * while the handshake waits; another negative error when it failed. */
 int transport_handshake(struct transport *t);

@@ -181,6 +181,30 @@ static void worker_shutdown(struct worker *w)
     }
 }
 
+/* The grace before the drain (--drain-grace) is over: accepting stops. */
+static void on_grace_timer(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    worker_shutdown((struct worker *)((char *)t - offsetof(struct worker, stop_timer)));
+}
+
+/* A stop begins with the grace when there is one: the listener stays open
+ * and requests are answered (the health path says 503), so a balancer's
+ * checks see the server go before its port closes.  stop_timer, free until
+ * the drain, counts it; a second signal (force) skips what is left. */
+static void worker_stop(struct worker *w)
+{
+    struct berth_server *s = w->s;
+    if (w->stopping) return;
+    if (s->o.drain_grace_ms > 0 && !__atomic_load_n(&s->force, __ATOMIC_ACQUIRE)) {
+        if (!loop_timer_armed(&w->stop_timer))
+            loop_timer_set(w->loop, &w->stop_timer, (uint64_t)s->o.drain_grace_ms, on_grace_timer);
+        return;
+    }
+    loop_timer_stop(w->loop, &w->stop_timer);
+    worker_shutdown(w);
+}
+
 /* The worker's eventfd: a stop (berth_server_stop), a second signal (force)
  * or a log reopening (SIGHUP); the flags in the server say which. */
 static void on_stopfd(struct loop *l, int fd, unsigned events, void *arg)
@@ -192,7 +216,7 @@ static void on_stopfd(struct loop *l, int fd, unsigned events, void *arg)
     uint64_t v;
     (void)!read(fd, &v, sizeof v);
     reqlog_sync(w, 0);
-    if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE)) worker_shutdown(w);
+    if (__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE)) worker_stop(w);
     if (w->stopping && __atomic_load_n(&s->force, __ATOMIC_ACQUIRE)) drain_cut(w);
     if (w->stopping && !w->nconns) drain_done(w);
 }

@@ -537,3 +537,62 @@ Test(api_root, get_falls_through_to_static_files_and_allow_lists_them)
     cr_assert(strstr(r, "HTTP/1.1 204 ") == r, "%s", r);
     cr_assert(strstr(r, "\r\nAllow: POST, GET, HEAD, OPTIONS\r\n"), "%s", r);
 }
+
+/* ---- proxy_protocol and health: the client a PROXY header names ---- */
+
+/* answers berth_req_peer(), and whether a too-small buffer is refused */
+static void peer(berth_req *req, void *arg)
+{
+    (void)arg;
+    char a[46], small[4];
+    int n = berth_req_peer(req, a, sizeof a);
+    cr_assert_geq(n, 0);
+    cr_assert_eq((size_t)n, strlen(a));
+    cr_assert_eq(berth_req_peer(req, small, sizeof small), n < 4 ? n : BERTH_ERR_USAGE);
+    berth_respond(req, 200, "text/plain", a, (size_t)n);
+}
+
+static void start_proxy(void)
+{
+    struct berth_opts o;
+    berth_opts_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.workers = 1;
+    o.quiet = 1;
+    o.no_signals = 1;
+    o.proxy_protocol = 1;
+    o.health = "/hz";
+    cr_assert_eq(berth_server_new(&srv, &o), 0);
+    cr_assert_eq(berth_route(srv, "GET", "/peer", 0, peer, NULL), 0);
+    cr_assert_eq(berth_server_listen(srv), 0);
+    cr_assert_eq(pthread_create(&th, NULL, runner, NULL), 0);
+}
+
+TestSuite(api_proxy, .init = start_proxy, .fini = stop, .timeout = 20);
+
+#define PEER_REQ "GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+Test(api_proxy, req_peer_is_the_header_client)
+{
+    char *r = EXCHANGE("PROXY TCP4 192.0.2.9 10.0.0.1 1000 80\r\n" PEER_REQ);
+    cr_assert_str_eq(head_of(r), "192.0.2.9", "%s", r);
+    r = EXCHANGE("PROXY TCP6 2001:db8::5 ::1 1000 80\r\n" PEER_REQ);
+    cr_assert_str_eq(head_of(r), "2001:db8::5", "%s", r);
+    r = EXCHANGE("PROXY TCP6 ::ffff:198.51.100.3 ::1 1000 80\r\n" PEER_REQ);
+    cr_assert_str_eq(head_of(r), "198.51.100.3", "a v4-mapped client reads as IPv4: %s", r);
+    r = EXCHANGE("PROXY UNKNOWN\r\n" PEER_REQ);
+    cr_assert_str_eq(head_of(r), "127.0.0.1", "UNKNOWN keeps the socket's peer: %s", r);
+    /* v2 LOCAL, as a balancer's own check sends it */
+    r = EXCHANGE("\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00" PEER_REQ);
+    cr_assert_str_eq(head_of(r), "127.0.0.1", "%s", r);
+}
+
+Test(api_proxy, no_header_no_answer_and_health_ok)
+{
+    char *r = EXCHANGE(PEER_REQ);
+    cr_assert_str_eq(r, "", "no header: closed without an answer");
+    r = EXCHANGE("PROXY UNKNOWN\r\nGET /hz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    cr_assert(strstr(r, "HTTP/1.1 200 OK\r\n") == r, "%s", r);
+    cr_assert_str_eq(head_of(r), "ok");
+}
