@@ -675,6 +675,8 @@ def test_select_refuses_past_fd_setsize(server):
                 assert last.recv(1) == b""
                 last.close()
                 assert roundtrip(socks.pop(0), b"first") == b"first"
+                if not quiet:  # the line comes through a pipe: wait for it (bounded)
+                    assert s.wait_for("past FD_SETSIZE", 5)
                 lines = [l for l in s.output().splitlines() if "past FD_SETSIZE" in l]
                 if quiet:
                     assert lines == [], lines  # -q silences them
