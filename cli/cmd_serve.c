@@ -2,8 +2,10 @@
 #include "berth.h"
 #include "cmd.h"
 #include "err.h"
+#include "sandbox.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -48,7 +50,15 @@ static void usage(FILE *f)
           "  --metrics PATH        GET PATH answers Prometheus metrics (e.g. /metrics)\n"
           "  --status PATH         GET PATH answers the live connection table as JSON\n"
           "                        (e.g. /status; what 'berth top URL' shows)\n"
-          "  -h, --help            this text\n",
+          "  --no-sandbox          do not restrict the process with Landlock (on by default\n"
+          "                        where the kernel has it: reads beneath DIR only, writes\n"
+          "                        the --log file's directory only)\n"
+          "  --user NAME           after binding, become user NAME (when started as root,\n"
+          "                        e.g. for port 80); refuses to run if that fails\n"
+          "  -h, --help            this text\n"
+          "\n"
+          "Under systemd socket activation (LISTEN_FDS, LISTEN_PID) berth serves on the\n"
+          "socket it is given instead of binding: see contrib/systemd/.\n",
           f);
 }
 
@@ -104,6 +114,25 @@ static int range_error(const char *what, const char *range, const char *arg)
     return cmd_range_error("serve", what, range, arg);
 }
 
+enum { OPT_NO_SANDBOX = 1001, OPT_USER }; /* long-only options */
+
+/* Landlock unless --no-sandbox, then the line that says which is in force */
+static void sandbox_line(berth_server *s, int off, const char *root)
+{
+    if (off) {
+        puts("sandbox: off");
+        return;
+    }
+    int abi = berth_server_sandbox(s);
+    if (abi > 0)
+        printf("sandbox: landlock ABI %d, reads beneath %s\n", abi, root);
+    else
+        printf("sandbox: unavailable (%s)\n",
+               abi == -ENOSYS       ? "this kernel has no Landlock"
+               : abi == -EOPNOTSUPP ? "Landlock is disabled; add landlock to the lsm= boot option"
+                                    : berth_strerror(abi));
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -131,11 +160,15 @@ int cmd_serve(int argc, char **argv)
         {"metrics", required_argument, 0, 'M'},
         {"status", required_argument, 0, 'U'},
         {"cgi", no_argument, 0, 'C'},
+        {"no-sandbox", no_argument, 0, OPT_NO_SANDBOX},
+        {"user", required_argument, 0, OPT_USER},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     static const char seconds[] = "0.001..86400 seconds";
     const char *want = NULL; /* what a bad value of a word option should have been */
+    const char *user = NULL;
+    int no_sandbox = 0;
     struct berth_opts o;
     berth_opts_init(&o);
     o.root = ".";
@@ -244,6 +277,13 @@ int cmd_serve(int argc, char **argv)
             fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n",
                   stderr);
             return 2;
+        case OPT_NO_SANDBOX:
+            no_sandbox = 1;
+            break;
+        case OPT_USER:
+            if (!*optarg) return cmd_usage_error("serve", "--user takes a user name, not", "\"\"");
+            user = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -291,6 +331,14 @@ int cmd_serve(int argc, char **argv)
         berth_server_free(s);
         return 1;
     }
+    if (user) { /* root is needed no more: the sockets and files are open */
+        char why[512];
+        if (sandbox_drop_user(user, why, sizeof why) < 0) {
+            fprintf(stderr, "berth serve: %s\n", why);
+            berth_server_free(s);
+            return 1;
+        }
+    }
     const char *host = berth_server_host(s);
     int port = berth_server_port(s), v6 = strchr(host, ':') != NULL;
     const char *spki = berth_server_tls_spki(s), *scheme = spki ? "https" : "http";
@@ -306,6 +354,8 @@ int cmd_serve(int argc, char **argv)
             printf("  chromium --ignore-certificate-errors-spki-list=%s https://localhost:%d/\n",
                    spki, port);
     }
+    /* before run starts the workers: they inherit the restriction */
+    sandbox_line(s, no_sandbox, o.root);
     fflush(stdout);
     rc = berth_server_run(s);
     berth_server_free(s);

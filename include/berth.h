@@ -206,6 +206,25 @@ const char *berth_strerror(int code);
 #define BERTH_ERR_RESERVED (-4009) /* a field the server writes itself */
 #define BERTH_ERR_TLS      (-4010) /* the TLS certificate or key cannot be used (see stderr) */
 
+/* Sandbox (opt-in; `berth serve` calls it unless --no-sandbox).  Call after
+ * berth_server_listen() and before berth_server_run(), on the thread that
+ * will call run, before the program starts any other thread: Landlock
+ * restricts the calling thread and the threads it creates afterwards, so
+ * run's workers are restricted, threads already running are not.  From
+ * then on the process (not just the server) can only read beneath root and
+ * the TLS certificate's and key's directories (SIGHUP reloads them) and
+ * /etc/localtime, create and write files in the access log's directory
+ * (SIGHUP reopens the log there: a log directory replaced by a new one
+ * cannot be written, restart instead), and nothing else on the file
+ * system: no exec, no other file; with Landlock ABI 4 no TCP bind or
+ * connect (accepting is unaffected), with ABI 6 no signals to other
+ * processes.  It also sets no_new_privs.  It cannot be undone.
+ * Returns the Landlock ABI version in force (>= 1); -ENOSYS when the kernel
+ * has no Landlock, -EOPNOTSUPP when it is disabled (boot option lsm=):
+ * nothing changed then; BERTH_ERR_USAGE before listening; another negative
+ * code after a line on stderr naming the cause. */
+int berth_server_sandbox(berth_server *s);
+
 #ifdef __cplusplus
 }
 #endif
