@@ -81,6 +81,12 @@ int sandbox_landlock(const struct sandbox_conf *c, char *why, size_t whylen)
 {
     *why = '\0';
     int abi = sandbox_landlock_abi();
+    if (abi == -EPERM || abi == -EACCES)
+        snprintf(why, whylen,
+                 "the Landlock system calls are refused (%s): a seccomp filter? under systemd add "
+                 "landlock_create_ruleset landlock_add_rule landlock_restrict_self to "
+                 "SystemCallFilter=, or use --no-sandbox",
+                 strerror(-abi));
     if (abi < 0) return abi;
     struct ll_ruleset_attr attr = {.handled_access_fs = LL_FS_ABI1};
     if (abi >= 2) attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
