@@ -320,7 +320,15 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "berth serve: %s\n", err_fmt(msg, sizeof msg, rc, what));
         return 1;
     }
+    int activated = getenv("LISTEN_FDS") != NULL; /* listen takes the variables away */
     rc = berth_server_listen(s);
+    if (rc < 0 && activated) {
+        char msg[512];
+        fprintf(stderr, "berth serve: %s\n",
+                err_fmt(msg, sizeof msg, rc, "cannot serve on the socket systemd passed"));
+        berth_server_free(s);
+        return 1;
+    }
     if (rc < 0) {
         const char *h = o.host && *o.host ? o.host : "0.0.0.0";
         int v6 = strchr(h, ':') && strncmp(h, "unix:", 5);
