@@ -43,9 +43,9 @@ struct ll_path_beneath {
 } __attribute__((packed)); /* as the uapi declares it */
 
 #define LL_FS_ABI1                                                                                 \
-    (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |  \
+    (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |   \
      LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR |                                 \
-     LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |  \
+     LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | \
      LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |   \
      LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM)
 
@@ -60,18 +60,21 @@ int sandbox_landlock_abi(void)
 static int add_rule(int rs, const char *path, uint64_t access, char *why, size_t whylen)
 {
     int fd = open(path, O_PATH | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? 0 : (snprintf(why, whylen,
-                                                        "cannot open %s for a sandbox rule: %s; "
-                                                        "fix its permissions or use --no-sandbox",
-                                                        path, strerror(errno)),
-                                               -errno);
+    if (fd < 0)
+        return errno == ENOENT ? 0
+                               : (snprintf(why, whylen,
+                                           "cannot open %s for a sandbox rule: %s; "
+                                           "fix its permissions or use --no-sandbox",
+                                           path, strerror(errno)),
+                                  -errno);
     struct ll_path_beneath pb = {.allowed_access = access, .parent_fd = fd};
     long rc = syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
     int err = errno;
     close(fd);
     if (rc < 0) {
-        snprintf(why, whylen, "cannot add a Landlock rule for %s: %s; report it, or use --no-sandbox",
-                 path, strerror(err));
+        snprintf(why, whylen,
+                 "cannot add a Landlock rule for %s: %s; report it, or use --no-sandbox", path,
+                 strerror(err));
         return -err;
     }
     return 0;

@@ -265,8 +265,7 @@ static int inherited_socket(int n)
     int type = 0, acc = 0;
     socklen_t len = sizeof type, alen = sizeof acc;
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0 || type != SOCK_STREAM ||
-        !acc) {
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0 || type != SOCK_STREAM || !acc) {
         fputs("berth: the descriptor systemd passed (fd 3) is not a listening stream socket; "
               "use ListenStream= in the .socket unit\n",
               stderr);
