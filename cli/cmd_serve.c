@@ -51,8 +51,8 @@ static void usage(FILE *f)
           "  --status PATH         GET PATH answers the live connection table as JSON\n"
           "                        (e.g. /status; what 'berth top URL' shows)\n"
           "  --no-sandbox          do not restrict the process with Landlock (on by default\n"
-          "                        where the kernel has it: reads beneath DIR only, writes\n"
-          "                        the --log file's directory only)\n"
+          "                        where the kernel has it: reads beneath the directory\n"
+          "                        holding DIR only, writes in the --log file's only)\n"
           "  --user NAME           after binding, become user NAME (when started as root,\n"
           "                        e.g. for port 80); refuses to run if that fails\n"
           "  -h, --help            this text\n"
@@ -125,7 +125,9 @@ static void sandbox_line(berth_server *s, int off, const char *root)
     }
     int abi = berth_server_sandbox(s);
     if (abi > 0)
-        printf("sandbox: landlock ABI %d, reads beneath %s\n", abi, root);
+        printf("sandbox: landlock ABI %d, reads beneath the directory holding %s (so a %s "
+               "replaced there is followed)\n",
+               abi, root, root);
     else
         printf("sandbox: unavailable (%s)\n",
                abi == -ENOSYS       ? "this kernel has no Landlock"

@@ -211,7 +211,8 @@ const char *berth_strerror(int code);
  * will call run, before the program starts any other thread: Landlock
  * restricts the calling thread and the threads it creates afterwards, so
  * run's workers are restricted, threads already running are not.  From
- * then on the process (not just the server) can only read beneath root and
+ * then on the process (not just the server) can only read beneath the
+ * directory holding root (so a root replaced by name is still followed) and
  * the TLS certificate's and key's directories (SIGHUP reloads them) and
  * /etc/localtime, create and write files in the access log's directory
  * (SIGHUP reopens the log there: a log directory replaced by a new one

@@ -356,9 +356,18 @@ int berth_server_sandbox(berth_server *s)
 {
     if (!s->listening) return BERTH_EUSAGE;
     struct sandbox_conf c = {0};
-    char cert_dir[PATH_MAX], key_dir[PATH_MAX], log_dir[PATH_MAX], real[2][PATH_MAX];
+    char root_dir[PATH_MAX], cert_dir[PATH_MAX], key_dir[PATH_MAX], log_dir[PATH_MAX],
+        real[2][PATH_MAX];
     char why[512];
-    if (s->root_abs) c.read_dirs[c.nread_dirs++] = s->root_abs;
+    /* the directory holding the root, not just the root: the server
+     * follows a root replaced by name (a build tool's rm -rf and mkdir, a
+     * deploy's ln -sfn current release-2), and a rule names one inode */
+    if (s->root) {
+        snprintf(root_dir, sizeof root_dir, "%s", s->root_abs ? s->root_abs : s->root);
+        char *slash = strrchr(root_dir, '/');
+        if (slash && slash[1]) slash[slash == root_dir] = '\0';
+        c.read_dirs[c.nread_dirs++] = slash ? root_dir : ".";
+    }
     c.read_files[c.nread_files++] = "/etc/localtime";
     /* the directories of the certificate and key, so a renewal that
      * replaces the files (certbot links new ones) still loads on SIGHUP */

@@ -17,8 +17,8 @@ import pytest
 
 from conftest import BERTH
 
-SANDBOX_RE = re.compile(rb"^sandbox: (landlock ABI (\d+), reads beneath (.+)|off|unavailable \((.+)\))$",
-                        re.M)
+SANDBOX_RE = re.compile(rb"^sandbox: (landlock ABI (\d+), reads beneath the directory holding (\S+) "
+                        rb"\(so a \S+ replaced there is followed\)|off|unavailable \((.+)\))$", re.M)
 
 
 def get(port, path, timeout=10):
