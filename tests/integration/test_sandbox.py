@@ -226,3 +226,39 @@ def test_user_without_root_refuses_to_run(public_root):
     assert p.returncode == 1, p
     assert b"cannot become user daemon" in p.stderr and b"needs to start as root" in p.stderr
     assert b"Serving" not in p.stdout
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl command")
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandbox", "no-sandbox"])
+def test_tls_reload_cannot_read_outside_the_allowed_directories(server, root, tmp_path, sandbox):
+    """Reading is confined too: the certificate and key are replaced by
+    symbolic links to a pair in a directory berth was not given at start
+    (outside the TLS files' and the docroot's directories); SIGHUP's reload
+    then cannot open them under the sandbox and keeps the old pair, and
+    loads them without it."""
+    from test_tls import HTTPS_RE, make_cert
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    cert, key = make_cert(tls, "a")
+    elsewhere = tempfile.mkdtemp(prefix="berth-tls-elsewhere-")
+    try:
+        import pathlib
+        new_cert, new_key = make_cert(pathlib.Path(elsewhere), "b")
+        args = ["serve", "0", "-b", "127.0.0.1", "-d", str(root), "--tls-cert", str(cert),
+                "--tls-key", str(key)]
+        s = server(*(args + ([] if sandbox else ["--no-sandbox"])), ready=HTTPS_RE)
+        if sandbox:
+            landlock_on(s)
+        for old, new in ((cert, new_cert), (key, new_key)):
+            os.unlink(old)
+            os.symlink(new, old)
+        s.proc.send_signal(signal.SIGHUP)
+        if sandbox:
+            assert s.wait_for(r"cannot reload the certificate, still serving the previous one",
+                              timeout=10), s.output()
+            assert "reloaded the TLS certificate" not in s.output()
+        else:
+            assert s.wait_for(r"reloaded the TLS certificate and key", timeout=10), s.output()
+        assert s.stop() == 0
+    finally:
+        shutil.rmtree(elsewhere)
