@@ -130,7 +130,12 @@ int berth_route(berth_server *s, const char *method, const char *path, int prefi
                 void *arg);
 
 /* Binds the listening sockets now (so the port is known, and errors such as
- * "address already in use" surface before run). */
+ * "address already in use" surface before run).  Under systemd socket
+ * activation (LISTEN_PID is this process, LISTEN_FDS >= 1; sd_listen_fds(3))
+ * it binds nothing: every worker serves on a duplicate of descriptor 3 (one
+ * shared accept queue; host and port are ignored and berth_server_port()
+ * says the socket's), and it removes LISTEN_PID, LISTEN_FDS and
+ * LISTEN_FDNAMES from the environment so no child takes the socket. */
 int berth_server_listen(berth_server *s);
 /* The bound port, once listening (0 before). */
 int berth_server_port(const berth_server *s);
