@@ -2,8 +2,10 @@
 #include "berth.h"
 #include "cmd.h"
 #include "err.h"
+#include "sandbox.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -53,7 +55,15 @@ static void usage(FILE *f)
           "  --health PATH         GET PATH answers 200 ok while serving, 503 once stopping\n"
           "  --drain-grace SEC     on SIGTERM keep serving this long before draining, health\n"
           "                        saying 503 (default 2 with --health, else 0)\n"
-          "  -h, --help            this text\n",
+          "  --no-sandbox          do not restrict the process with Landlock (on by default\n"
+          "                        where the kernel has it: reads beneath the directory\n"
+          "                        holding DIR only, writes in the --log file's only)\n"
+          "  --user NAME           after binding, become user NAME (when started as root,\n"
+          "                        e.g. for port 80); refuses to run if that fails\n"
+          "  -h, --help            this text\n"
+          "\n"
+          "Under systemd socket activation (LISTEN_FDS, LISTEN_PID) berth serves on the\n"
+          "socket it is given instead of binding: see contrib/systemd/.\n",
           f);
 }
 
@@ -109,6 +119,27 @@ static int range_error(const char *what, const char *range, const char *arg)
     return cmd_range_error("serve", what, range, arg);
 }
 
+enum { OPT_NO_SANDBOX = 1001, OPT_USER }; /* long-only options */
+
+/* Landlock unless --no-sandbox, then the line that says which is in force */
+static void sandbox_line(berth_server *s, int off, const char *root)
+{
+    if (off) {
+        puts("sandbox: off");
+        return;
+    }
+    int abi = berth_server_sandbox(s);
+    if (abi > 0)
+        printf("sandbox: landlock ABI %d, reads beneath the directory holding %s (so a %s "
+               "replaced there is followed)\n",
+               abi, root, root);
+    else
+        printf("sandbox: unavailable (%s)\n",
+               abi == -ENOSYS       ? "this kernel has no Landlock"
+               : abi == -EOPNOTSUPP ? "Landlock is disabled; add landlock to the lsm= boot option"
+                                    : berth_strerror(abi));
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -139,11 +170,15 @@ int cmd_serve(int argc, char **argv)
         {"health", required_argument, 0, 'A'},
         {"drain-grace", required_argument, 0, 'G'},
         {"cgi", no_argument, 0, 'C'},
+        {"no-sandbox", no_argument, 0, OPT_NO_SANDBOX},
+        {"user", required_argument, 0, OPT_USER},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     static const char seconds[] = "0.001..86400 seconds";
     const char *want = NULL; /* what a bad value of a word option should have been */
+    const char *user = NULL;
+    int no_sandbox = 0;
     struct berth_opts o;
     berth_opts_init(&o);
     o.root = ".";
@@ -266,6 +301,13 @@ int cmd_serve(int argc, char **argv)
             fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n",
                   stderr);
             return 2;
+        case OPT_NO_SANDBOX:
+            no_sandbox = 1;
+            break;
+        case OPT_USER:
+            if (!*optarg) return cmd_usage_error("serve", "--user takes a user name, not", "\"\"");
+            user = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -302,7 +344,15 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "berth serve: %s\n", err_fmt(msg, sizeof msg, rc, what));
         return 1;
     }
+    int activated = getenv("LISTEN_FDS") != NULL; /* listen takes the variables away */
     rc = berth_server_listen(s);
+    if (rc < 0 && activated) {
+        char msg[512];
+        fprintf(stderr, "berth serve: %s\n",
+                err_fmt(msg, sizeof msg, rc, "cannot serve on the socket systemd passed"));
+        berth_server_free(s);
+        return 1;
+    }
     if (rc < 0) {
         const char *h = o.host && *o.host ? o.host : "0.0.0.0";
         int v6 = strchr(h, ':') && strncmp(h, "unix:", 5);
@@ -312,6 +362,14 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "berth serve: %s\n", err_fmt(msg, sizeof msg, rc, what));
         berth_server_free(s);
         return 1;
+    }
+    if (user) { /* root is needed no more: the sockets and files are open */
+        char why[512];
+        if (sandbox_drop_user(user, why, sizeof why) < 0) {
+            fprintf(stderr, "berth serve: %s\n", why);
+            berth_server_free(s);
+            return 1;
+        }
     }
     const char *host = berth_server_host(s);
     int port = berth_server_port(s), v6 = strchr(host, ':') != NULL;
@@ -328,6 +386,8 @@ int cmd_serve(int argc, char **argv)
             printf("  chromium --ignore-certificate-errors-spki-list=%s https://localhost:%d/\n",
                    spki, port);
     }
+    /* before run starts the workers: they inherit the restriction */
+    sandbox_line(s, no_sandbox, o.root);
     fflush(stdout);
     rc = berth_server_run(s);
     berth_server_free(s);

@@ -146,7 +146,12 @@ int berth_route(berth_server *s, const char *method, const char *path, int prefi
                 void *arg);
 
 /* Binds the listening sockets now (so the port is known, and errors such as
- * "address already in use" surface before run). */
+ * "address already in use" surface before run).  Under systemd socket
+ * activation (LISTEN_PID is this process, LISTEN_FDS >= 1; sd_listen_fds(3))
+ * it binds nothing: every worker serves on a duplicate of descriptor 3 (one
+ * shared accept queue; host and port are ignored and berth_server_port()
+ * says the socket's), and it removes LISTEN_PID, LISTEN_FDS and
+ * LISTEN_FDNAMES from the environment so no child takes the socket. */
 int berth_server_listen(berth_server *s);
 /* The bound port, once listening (0 before). */
 int berth_server_port(const berth_server *s);
@@ -228,6 +233,26 @@ int berth_req_peer(const berth_req *r, char *buf, size_t len);
 #define BERTH_ERR_FIELD    (-4008) /* a malformed field name or value */
 #define BERTH_ERR_RESERVED (-4009) /* a field the server writes itself */
 #define BERTH_ERR_TLS      (-4010) /* the TLS certificate or key cannot be used (see stderr) */
+
+/* Sandbox (opt-in; `berth serve` calls it unless --no-sandbox).  Call after
+ * berth_server_listen() and before berth_server_run(), on the thread that
+ * will call run, before the program starts any other thread: Landlock
+ * restricts the calling thread and the threads it creates afterwards, so
+ * run's workers are restricted, threads already running are not.  From
+ * then on the process (not just the server) can only read beneath the
+ * directory holding root (so a root replaced by name is still followed) and
+ * the TLS certificate's and key's directories (SIGHUP reloads them) and
+ * /etc/localtime, create and write files in the access log's directory
+ * (SIGHUP reopens the log there: a log directory replaced by a new one
+ * cannot be written, restart instead), and nothing else on the file
+ * system: no exec, no other file; with Landlock ABI 4 no TCP bind or
+ * connect (accepting is unaffected), with ABI 6 no signals to other
+ * processes.  It also sets no_new_privs.  It cannot be undone.
+ * Returns the Landlock ABI version in force (>= 1); -ENOSYS when the kernel
+ * has no Landlock, -EOPNOTSUPP when it is disabled (boot option lsm=):
+ * nothing changed then; BERTH_ERR_USAGE before listening; another negative
+ * code after a line on stderr naming the cause. */
+int berth_server_sandbox(berth_server *s);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include "http/resp.h"
 #include "http/str.h"
 #include "net.h"
+#include "sandbox.h"
 #include "tls.h"
 
 #include <arpa/inet.h>
@@ -149,6 +150,8 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     s->sc.rootfd = -1;
     if (o->metrics_path && *o->metrics_path) s->metrics_path = dup_or_null(o->metrics_path, &fail);
     if (o->status_path && *o->status_path) s->status_path = dup_or_null(o->status_path, &fail);
+    s->tls_cert_path = dup_or_null(o->tls_cert, &fail); /* berth_server_sandbox allows them */
+    s->tls_key_path = dup_or_null(o->tls_key, &fail);
     s->admin = s->metrics_path || s->status_path;
     s->metrics_len = s->metrics_path ? strlen(s->metrics_path) : 0;
     s->status_len = s->status_path ? strlen(s->status_path) : 0;
@@ -245,6 +248,49 @@ static void block_signals(const struct berth_server *s)
     pthread_sigmask(SIG_BLOCK, &block, NULL);
 }
 
+/* systemd's socket activation (sd_listen_fds(3), done by hand: a few
+ * lines need no libsystemd): LISTEN_PID is this process and LISTEN_FDS
+ * counts the sockets passed from descriptor 3 on.  The variables are
+ * removed either way once they are ours, so no child inherits them and
+ * takes the sockets for its own.  Returns the count, 0 when there are none
+ * for this process. */
+static int listen_fds(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    if (!pid || !fds) return 0;
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(pid, &end, 10);
+    if (errno || *end || p != (unsigned long)getpid()) return 0; /* another process's */
+    unsigned long n = strtoul(fds, &end, 10);
+    int bad = errno || *end || n > 1024;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return bad ? 0 : (int)n;
+}
+
+/* The listening socket systemd passed, fd 3, made ready for the workers:
+ * close-on-exec, non-blocking.  0, or -errno after a line on stderr. */
+static int inherited_socket(int n)
+{
+    const int fd = 3; /* SD_LISTEN_FDS_START */
+    int type = 0, acc = 0;
+    socklen_t len = sizeof type, alen = sizeof acc;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0 || type != SOCK_STREAM || !acc) {
+        fputs("berth: the descriptor systemd passed (fd 3) is not a listening stream socket; "
+              "use ListenStream= in the .socket unit\n",
+              stderr);
+        return -ENOTSOCK;
+    }
+    if (n > 1)
+        fprintf(stderr,
+                "berth: warning: systemd passed %d sockets; serving on the first (fd 3) only\n", n);
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || net_set_nonblock(fd, 1) < 0) return -errno;
+    return 0;
+}
+
 int berth_server_listen(berth_server *s)
 {
     if (s->listening) return 0;
@@ -267,7 +313,25 @@ int berth_server_listen(berth_server *s)
      * afterwards, so the other workers' sockets can join it */
     struct net_listen_opt lo = {.backlog = 4096, .reuseport = 0, .nonblock = 1};
     struct net_addr bound;
-    int port = s->o.port, one = 1;
+    int port = s->o.port, one = 1, nfds = listen_fds();
+    if (nfds > 0) {
+        /* socket activation: every worker gets a duplicate of the one
+         * socket; duplicates share a single accept queue (the kernel hands
+         * each connection to one accept), so SO_REUSEPORT is not needed */
+        int rc = inherited_socket(nfds);
+        if (rc < 0) return rc;
+        for (int i = 0; i < n; i++) {
+            int fd = i == 0 ? 3 : fcntl(3, F_DUPFD_CLOEXEC, 3);
+            if (fd < 0) return -errno;
+            if ((rc = worker_listen(&s->w[i], fd)) < 0) {
+                if (i) close(fd);
+                return rc;
+            }
+        }
+        if ((rc = net_local_addr(3, &bound)) < 0) return rc;
+        port = net_addr_port(&bound);
+        n = 0; /* nothing to bind */
+    }
     for (int i = 0; i < n; i++) {
         int fd = net_listen(s->host, port, SOCK_STREAM, &lo, &bound);
         if (fd < 0) return fd;
@@ -295,6 +359,59 @@ int berth_server_listen(berth_server *s)
         loop_signal(s->w[0].loop, SIGHUP, on_signal, s);
     }
     return 0;
+}
+
+/* The sandbox (berth.h): the root's tree for reading, the TLS files' and
+ * /etc/localtime (glibc looks at it again for the log's times) for
+ * reading, the log's directory for writing; restricted before the workers
+ * start, which inherit it. */
+int berth_server_sandbox(berth_server *s)
+{
+    if (!s->listening) return BERTH_EUSAGE;
+    struct sandbox_conf c = {0};
+    char root_dir[PATH_MAX], cert_dir[PATH_MAX], key_dir[PATH_MAX], log_dir[PATH_MAX],
+        real[2][PATH_MAX];
+    char why[512];
+    /* the directory holding the root, not just the root: the server
+     * follows a root replaced by name (a build tool's rm -rf and mkdir, a
+     * deploy's ln -sfn current release-2), and a rule names one inode */
+    if (s->root) {
+        snprintf(root_dir, sizeof root_dir, "%s", s->root_abs ? s->root_abs : s->root);
+        char *slash = strrchr(root_dir, '/');
+        if (slash && slash[1]) slash[slash == root_dir] = '\0';
+        c.read_dirs[c.nread_dirs++] = slash ? root_dir : ".";
+    }
+    c.read_files[c.nread_files++] = "/etc/localtime";
+    /* the directories of the certificate and key, so a renewal that
+     * replaces the files (certbot links new ones) still loads on SIGHUP */
+    const char *tls[2] = {s->tls_cert_path, s->tls_key_path};
+    char *dirs[2] = {cert_dir, key_dir};
+    for (int i = 0; i < 2; i++) {
+        if (!tls[i]) continue;
+        c.read_files[c.nread_files++] = tls[i];
+        snprintf(dirs[i], PATH_MAX, "%s", tls[i]);
+        char *slash = strrchr(dirs[i], '/');
+        if (slash) {
+            slash[slash == dirs[i]] = '\0';
+            c.read_dirs[c.nread_dirs++] = dirs[i];
+        } else
+            c.read_dirs[c.nread_dirs++] = ".";
+        /* and where a symbolic link (certbot's live/ -> archive/) leads */
+        if (realpath(tls[i], real[i]) && (slash = strrchr(real[i], '/'))) {
+            slash[slash == real[i]] = '\0';
+            c.read_dirs[c.nread_dirs++] = real[i];
+        }
+    }
+    if (s->log.path) {
+        snprintf(log_dir, sizeof log_dir, "%s", s->log.path);
+        char *slash = strrchr(log_dir, '/');
+        if (slash) slash[slash == log_dir] = '\0';
+        c.write_dirs[c.nwrite_dirs++] = slash ? log_dir : ".";
+    }
+    int rc = sandbox_landlock(&c, why, sizeof why);
+    s->sandboxed = rc > 0;
+    if (rc < 0 && rc != -ENOSYS && rc != -EOPNOTSUPP) fprintf(stderr, "berth: %s\n", why);
+    return rc;
 }
 
 int berth_server_port(const berth_server *s)
@@ -367,6 +484,8 @@ void berth_server_free(berth_server *s)
     free(s->metrics_path);
     free(s->status_path);
     free((char *)s->o.health);
+    free(s->tls_cert_path);
+    free(s->tls_key_path);
     free(s);
 }
 

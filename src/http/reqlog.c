@@ -10,6 +10,7 @@
 #include "http/server.h"
 #include "http/static.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,15 @@ void reqlog_sync(struct worker *w, int leaving)
 {
     struct berth_server *s = w->s;
     int rc = alog_sink_sync(&s->log, &w->log_gen, &w->log, leaving);
+    if (rc == -EACCES && s->sandboxed) { /* Landlock's no, not the file's mode */
+        fprintf(stderr,
+                "berth: cannot reopen the access log %s: permission denied; the sandbox allows "
+                "writing only in the directory the log was in at start (not one put in its "
+                "place): rename log files instead of their directory, restart berth, or use "
+                "--no-sandbox (the lines go on to the old file)\n",
+                s->log.path);
+        return;
+    }
     if (rc < 0) {
         char what[300], msg[512];
         snprintf(what, sizeof what, "cannot reopen the access log %s", s->log.path);
