@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #define SEND_BUDGET (256 * 1024) /* bytes per h2_session_send call */
-#define HEAD_STACK  4096         /* a response head lower-cased on the stack up to this */
 #define NV_STACK    48
 #define SPARE_MAX   16    /* streams kept for reuse */
 #define SPARE_BYTES 16384 /* ... when their buffers are no larger */
@@ -303,17 +302,40 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *out, size_t l
     return (ssize_t)n;
 }
 
-static int lower_ci(const char *p, size_t n, const char *lit)
+/* ASCII lower case by table: one load per byte, no call */
+#define LT(i)   ((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i))
+#define LT4(i)  LT(i), LT((i) + 1), LT((i) + 2), LT((i) + 3)
+#define LT16(i) LT4(i), LT4((i) + 4), LT4((i) + 8), LT4((i) + 12)
+#define LT64(i) LT16(i), LT16((i) + 16), LT16((i) + 32), LT16((i) + 48)
+static const unsigned char lower_tab[256] = {LT64(0), LT64(64), LT64(128), LT64(192)};
+#undef LT64
+#undef LT16
+#undef LT4
+#undef LT
+
+/* name[0..n) equals the lower-case literal lit[0..n), ignoring case */
+static int name_is(const char *name, const char *lit, size_t n)
 {
-    return http_str_eq_ci(http_str_make(p, n), lit);
+    for (size_t k = 0; k < n; k++)
+        if (lower_tab[(unsigned char)name[k]] != (unsigned char)lit[k]) return 0;
+    return 1;
 }
 
 /* RFC 9113 §8.2.2: fields that only mean something to one HTTP/1.1 hop */
 static int connection_specific(const char *name, size_t n)
 {
-    return lower_ci(name, n, "connection") || lower_ci(name, n, "keep-alive") ||
-           lower_ci(name, n, "transfer-encoding") || lower_ci(name, n, "upgrade") ||
-           lower_ci(name, n, "proxy-connection");
+    switch (n) {
+    case 7:
+        return name_is(name, "upgrade", 7);
+    case 10:
+        return name_is(name, "connection", 10) || name_is(name, "keep-alive", 10);
+    case 16:
+        return name_is(name, "proxy-connection", 16);
+    case 17:
+        return name_is(name, "transfer-encoding", 17);
+    default:
+        return 0;
+    }
 }
 
 static nghttp2_nv nv_make(const char *name, size_t nlen, const char *value, size_t vlen)
@@ -323,53 +345,48 @@ static nghttp2_nv nv_make(const char *name, size_t nlen, const char *value, size
     return nv;
 }
 
-/* Converts the HTTP/1.1 head in h[0..hlen) (a writable copy: names are
- * lower-cased in place) into nv[] (":status" first).  The count, or -1. */
-static int head_to_nv(char *h, size_t hlen, char status[4], nghttp2_nv *nv, size_t cap)
+/* Splits the HTTP/1.1 head at the start of r[0..len) into nv[] (":status"
+ * first), one memchr per line, and finds its end.  The names and values
+ * point into r: nghttp2_submit_response copies them and lower-cases the
+ * names while it does (nghttp2_nv_array_copy), so no pass of ours has to.
+ * The count (*hl: the head's length, blank line included), or -1 for a head
+ * that is not HTTP/1.1 form or incomplete, or -2 when more than cap fields. */
+static int head_to_nv(const char *r, size_t len, nghttp2_nv *nv, size_t cap, size_t *hl)
 {
-    if (hlen < 14 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ') return -1;
+    if (len < 14 || memcmp(r, "HTTP/1.", 7) != 0 || r[8] != ' ') return -1;
     for (int i = 0; i < 3; i++)
-        if (h[9 + i] < '0' || h[9 + i] > '9') return -1;
-    memcpy(status, h + 9, 3);
-    status[3] = '\0';
+        if (r[9 + i] < '0' || r[9 + i] > '9') return -1;
     size_t n = 0;
-    nv[n++] = nv_make(":status", 7, status, 3);
-    char *p = memchr(h, '\n', hlen);
-    char *end = h + hlen;
+    /* a literal (lower case, static): nghttp2 need not copy the name */
+    nv[n] = nv_make(":status", 7, r + 9, 3);
+    nv[n++].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME;
+    const char *end = r + len;
+    const char *p = memchr(r, '\n', len);
     if (!p) return -1;
     for (p++; p < end;) {
-        char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol) return -1;
         size_t ll = (size_t)(eol - p);
         if (ll && p[ll - 1] == '\r') ll--;
-        if (!ll) break; /* the blank line */
-        char *colon = memchr(p, ':', ll);
+        if (!ll) {
+            *hl = (size_t)(eol + 1 - r); /* the blank line */
+            return (int)n;
+        }
+        const char *colon = memchr(p, ':', ll);
         if (!colon || colon == p) return -1;
         size_t nlen = (size_t)(colon - p);
-        char *v = colon + 1, *ve = p + ll;
+        const char *v = colon + 1, *ve = p + ll;
         while (v < ve && (*v == ' ' || *v == '\t'))
             v++;
         while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
         if (!connection_specific(p, nlen)) {
-            if (n >= cap) return -1;
-            for (size_t k = 0; k < nlen; k++)
-                p[k] = (char)http_lower((unsigned char)p[k]);
+            if (n >= cap) return -2;
             nv[n++] = nv_make(p, nlen, v, (size_t)(ve - v));
         }
         p = eol + 1;
     }
-    return (int)n;
-}
-
-/* the end of the head (just past its blank line), or 0 */
-static size_t head_len(const char *r, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++)
-        if (r[i] == '\n' &&
-            (r[i + 1] == '\n' || (r[i + 1] == '\r' && i + 2 < len && r[i + 2] == '\n')))
-            return i + (r[i + 1] == '\n' ? 2 : 3);
-    return 0;
+    return -1; /* no blank line */
 }
 
 int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
@@ -378,26 +395,24 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
     struct http_xfer none = {.fd = -1};
     if (!x) x = &none;
     struct h2_stream *st = stream_of(s, stream_id);
-    size_t hl = head_len(resp, len);
-    if (!st || st->responded || !hl) {
+    if (!st || st->responded) {
         static_xfer_end(x);
-        return !st || st->responded ? -ENOENT : BERTH_EPROTO;
+        return -ENOENT;
     }
-    char stack[HEAD_STACK], *h = hl <= sizeof stack ? stack : malloc(hl);
     nghttp2_nv nvs[NV_STACK], *nv = nvs;
-    size_t cap = NV_STACK;
-    int rc = h ? 0 : -ENOMEM;
-    if (rc == 0) {
-        memcpy(h, resp, hl);
+    size_t hl = 0;
+    int rc = 0, nnv = head_to_nv(resp, len, nv, NV_STACK, &hl);
+    if (nnv == -2) { /* a head with many fields: one array its size (rare) */
         size_t lines = 1;
-        for (size_t i = 0; i < hl; i++)
-            lines += h[i] == '\n';
-        if (lines > cap && !(nv = malloc((cap = lines) * sizeof *nv))) rc = -ENOMEM;
+        for (const char *p = resp; (p = memchr(p, '\n', (size_t)(resp + len - p))); p++)
+            lines++;
+        if (!(nv = malloc(lines * sizeof *nv)))
+            rc = -ENOMEM;
+        else
+            nnv = head_to_nv(resp, len, nv, lines, &hl);
     }
-    char status[4];
-    int nnv = rc == 0 ? head_to_nv(h, hl, status, nv, cap) : -1;
     if (rc == 0 && nnv < 0) rc = BERTH_EPROTO;
-    int code = rc == 0 ? atoi(status) : 0;
+    int code = rc == 0 ? (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0') : 0;
     int body = !st->head && code != 204 && code != 304 && code >= 200;
     if (rc == 0 && body && len > hl) rc = buf_append(&st->mem, resp + hl, len - hl);
     if (rc == 0 && body && x->fd >= 0) {
@@ -412,7 +427,6 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
         if (nghttp2_submit_response(s->ng, stream_id, nv, (size_t)nnv, has ? &prd : NULL) != 0)
             rc = -ENOMEM;
     }
-    if (h != stack) free(h);
     if (nv != nvs) free(nv);
     if (rc < 0) {
         buf_clear(&st->mem);
