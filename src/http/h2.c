@@ -40,6 +40,9 @@ struct h2_session {
     struct h2_stream *streams, *spare;
     size_t nspare;
     size_t body_total; /* request body bytes buffered, all streams */
+    struct buf *out;   /* during h2_session_send: where send_data writes */
+    size_t out_start;  /* ... and its length when that call began */
+    int send_rc;       /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
     const char *error;
 };
 
@@ -259,47 +262,87 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 
 /* The answer's body: the in-memory bytes, then the file region, then for
  * multipart each next part header and region.  nghttp2 asks only for what
- * the peer's window allows (at most a frame), so nothing is read ahead. */
+ * the peer's window allows (at most a frame), so nothing is read ahead.
+ * read_body only sizes the frame (NGHTTP2_DATA_FLAG_NO_COPY); send_data then
+ * writes it straight into the connection's output, so a body is not copied
+ * into nghttp2's frame buffer first and out of it again. */
 static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *out, size_t length,
                          uint32_t *flags, nghttp2_data_source *src, void *user)
 {
     (void)ng;
     (void)id;
+    (void)out;
     (void)user;
     struct h2_stream *st = src->ptr;
-    size_t n = 0;
-    while (n < length) {
-        if (buf_len(&st->mem)) {
-            size_t k = buf_len(&st->mem) < length - n ? buf_len(&st->mem) : length - n;
-            memcpy(out + n, buf_head(&st->mem), k);
-            buf_consume(&st->mem, k);
-            n += k;
-            continue;
-        }
-        if (st->x.fd < 0) {
-            *flags |= NGHTTP2_DATA_FLAG_EOF;
-            break;
-        }
-        /* the file must still be the one the head announced: checked when a
-         * region begins and when it ends, as conn.c checks around sendfile */
-        if (!st->checked || st->x.off == st->x.end) {
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    for (;;) {
+        size_t mem = buf_len(&st->mem);
+        if (st->x.fd >= 0 && !st->checked) {
+            /* the file must still be the one the head announced: checked
+             * when a region begins (here) and when it ends (send_data), as
+             * conn.c checks around sendfile */
             if (!static_xfer_intact(&st->x)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
             st->checked = 1;
         }
-        if (st->x.off < st->x.end) {
-            size_t want = length - n;
-            if (st->x.end - st->x.off < want) want = (size_t)(st->x.end - st->x.off);
-            ssize_t r = pread(st->x.fd, out + n, want, (off_t)st->x.off);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* error or shrunk */
-            st->x.off += (uint64_t)r;
-            n += (size_t)r;
-            continue;
+        uint64_t file = st->x.fd >= 0 ? st->x.end - st->x.off : 0;
+        if (mem || file || st->x.fd < 0) {
+            size_t n = mem < length ? mem : length;
+            if (n < length) n += file < length - n ? (size_t)file : length - n;
+            /* the last frame: nothing in memory or the file after it */
+            if (n == mem + file && (st->x.fd < 0 || !st->x.parts)) *flags |= NGHTTP2_DATA_FLAG_EOF;
+            return (ssize_t)n;
         }
+        /* the region is done (and was checked at its end): the next part */
         st->checked = 0;
         if (static_xfer_next(&st->x, &st->mem) < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    return (ssize_t)n;
+}
+
+/* Writes the DATA frame read_body sized: its 9-byte header, then its
+ * payload from the stream's memory and the file region, into the output
+ * h2_session_send is filling.  A frame that would take that call past
+ * SEND_BUDGET waits for the next one (WOULDBLOCK: nghttp2 calls again with
+ * the same frame). */
+static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
+                     size_t length, nghttp2_data_source *src, void *user)
+{
+    (void)ng;
+    struct h2_session *s = user;
+    struct h2_stream *st = src->ptr;
+    struct buf *out = s->out;
+    if (buf_len(out) - s->out_start >= SEND_BUDGET) return NGHTTP2_ERR_WOULDBLOCK;
+    /* no padding: berth sets no select_padding callback */
+    size_t frame_len = 9 + length + (frame->data.padlen ? frame->data.padlen : 0);
+    int rc = buf_reserve(out, frame_len);
+    if (rc < 0) {
+        s->send_rc = rc;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    char *p = buf_tail(out);
+    memcpy(p, framehd, 9);
+    size_t n = 9;
+    if (frame->data.padlen) p[n++] = (char)(frame->data.padlen - 1);
+    size_t k = buf_len(&st->mem) < length ? buf_len(&st->mem) : length;
+    memcpy(p + n, buf_head(&st->mem), k);
+    buf_consume(&st->mem, k);
+    n += k;
+    length -= k;
+    while (length) {
+        ssize_t r = pread(st->x.fd, p + n, length, (off_t)st->x.off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* error or shrunk */
+        st->x.off += (uint64_t)r;
+        n += (size_t)r;
+        length -= (size_t)r;
+    }
+    if (st->x.fd >= 0 && st->x.off == st->x.end && !static_xfer_intact(&st->x))
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (frame->data.padlen > 1) {
+        memset(p + n, 0, frame->data.padlen - 1);
+        n += frame->data.padlen - 1;
+    }
+    buf_commit(out, n);
+    return 0;
 }
 
 /* ASCII lower case by table: one load per byte, no call */
@@ -461,6 +504,7 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
         nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+        nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
         nghttp2_option_set_no_recv_client_magic(opt, conf->preface_consumed);
         nghttp2_option_set_no_closed_streams(opt, 1); /* no priority tree: closed streams go */
         nghttp2_option_set_max_outbound_ack(opt, 1000);
@@ -527,17 +571,24 @@ int h2_session_recv(struct h2_session *s, const char *p, size_t n)
 
 ssize_t h2_session_send(struct h2_session *s, struct buf *out)
 {
-    size_t sent = 0;
-    while (sent < SEND_BUDGET) {
+    /* DATA frames go into out from send_data, the other frames are copied
+     * from nghttp2's buffer; the budget counts both */
+    s->out = out;
+    s->out_start = buf_len(out);
+    s->send_rc = 0;
+    ssize_t rc = 0;
+    while (buf_len(out) - s->out_start < SEND_BUDGET) {
         const uint8_t *d;
         ssize_t n = nghttp2_session_mem_send(s->ng, &d);
-        if (n < 0) return ng_error(s, (int)n);
+        if (n < 0) {
+            rc = s->send_rc ? s->send_rc : ng_error(s, (int)n);
+            break;
+        }
         if (n == 0) break;
-        int rc = buf_append(out, d, (size_t)n);
-        if (rc < 0) return rc;
-        sent += (size_t)n;
+        if ((rc = buf_append(out, d, (size_t)n)) < 0) break;
     }
-    return (ssize_t)sent;
+    s->out = NULL;
+    return rc < 0 ? rc : (ssize_t)(buf_len(out) - s->out_start);
 }
 
 int h2_want_read(const struct h2_session *s)

@@ -596,3 +596,31 @@ Test(h2, answer_head_forms)
     srv_free(&v);
     cli_free(&c);
 }
+
+/* With windows wide open, the body still leaves in bounded slices (pump
+ * checks each h2_session_send call) and whole, in-memory and file bodies. */
+Test(h2, wide_window_output_is_bounded_per_call)
+{
+    struct srv v;
+    struct cli c;
+    char path[64];
+    srv_init(&v, NULL);
+    cli_init(&c, 0, (1u << 31) - 1);
+    cr_assert_eq(nghttp2_session_set_local_window_size(c.ng, NGHTTP2_FLAG_NONE, 0, 1 << 30), 0);
+    v.fd = temp_file(3 << 20, path, sizeof path);
+    unlink(path);
+    v.off = 100;
+    v.end = (3 << 20) - 100;
+    v.answer = answer_file;
+    int32_t id = request(&c, "GET", "/big", NULL, 0, NULL);
+    size_t before = v.out_bytes;
+    pump(&v, &c);
+    struct got *g = got_of(&c, id);
+    cr_assert_eq(g->status, 200);
+    cr_assert_eq(g->len, v.end - v.off);
+    expect_region(v.fd, v.off, g->body, g->len);
+    cr_expect_lt(v.out_bytes - before, g->len + 4096, "no byte sent twice");
+    cr_expect(g->closed && g->rst == 0);
+    srv_free(&v);
+    cli_free(&c);
+}
