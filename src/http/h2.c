@@ -323,9 +323,11 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *f
     size_t n = 9;
     if (frame->data.padlen) p[n++] = (char)(frame->data.padlen - 1);
     size_t k = buf_len(&st->mem) < length ? buf_len(&st->mem) : length;
-    memcpy(p + n, buf_head(&st->mem), k);
-    buf_consume(&st->mem, k);
-    n += k;
+    if (k) { /* an empty buf may have no storage: no memcpy from NULL */
+        memcpy(p + n, buf_head(&st->mem), k);
+        buf_consume(&st->mem, k);
+        n += k;
+    }
     length -= k;
     while (length) {
         ssize_t r = pread(st->x.fd, p + n, length, (off_t)st->x.off);
