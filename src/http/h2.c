@@ -348,7 +348,7 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *f
 }
 
 /* ASCII lower case by table: one load per byte, no call */
-#define LT(i)   ((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i))
+#define LT(i)   ((unsigned char)((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i)))
 #define LT4(i)  LT(i), LT((i) + 1), LT((i) + 2), LT((i) + 3)
 #define LT16(i) LT4(i), LT4((i) + 4), LT4((i) + 8), LT4((i) + 12)
 #define LT64(i) LT16(i), LT16((i) + 16), LT16((i) + 32), LT16((i) + 48)
