@@ -8,14 +8,19 @@
 
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define SEND_BUDGET (256 * 1024) /* bytes per h2_session_send call */
-#define NV_STACK    48
-#define SPARE_MAX   16    /* streams kept for reuse */
-#define SPARE_BYTES 16384 /* ... when their buffers are no larger */
+#define SEND_BUDGET  (256 * 1024) /* bytes per h2_session_send call */
+#define NV_STACK     48
+#define SPARE_MAX    16         /* streams kept for reuse */
+#define SPARE_BYTES  16384      /* ... when their buffers are no larger */
+#define POOL_STEP    64         /* nghttp2's small blocks, by size class of 64 bytes */
+#define POOL_CLASSES 16         /* ... up to 1 KiB */
+#define POOL_BYTES   (32 << 10) /* kept for reuse per session, at most */
 
 struct h2_stream {
     struct h2_stream *prev, *next; /* the session's streams: nghttp2_session_del tells of none */
@@ -39,10 +44,12 @@ struct h2_session {
     void *owner;
     struct h2_stream *streams, *spare;
     size_t nspare;
-    size_t body_total; /* request body bytes buffered, all streams */
-    struct buf *out;   /* during h2_session_send: where send_data writes */
-    size_t out_start;  /* ... and its length when that call began */
-    int send_rc;       /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
+    size_t body_total;        /* request body bytes buffered, all streams */
+    struct buf *out;          /* during h2_session_send: where send_data writes */
+    size_t out_start;         /* ... and its length when that call began */
+    int send_rc;              /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
+    void *pool[POOL_CLASSES]; /* freed small blocks of nghttp2's, by class */
+    size_t pool_bytes;
     const char *error;
 };
 
@@ -483,6 +490,70 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
     return 0;
 }
 
+/* nghttp2's allocator.  A request costs it five or so small blocks (the
+ * stream, queued frames, the copied fields) that glibc's per-thread cache
+ * overflows with many streams in flight: freed blocks up to 1 KiB are kept
+ * per session (POOL_BYTES at most) and handed out again. */
+union pool_hdr {
+    struct {
+        size_t cls; /* size class, POOL_CLASSES: an unpooled block */
+        size_t cap; /* bytes usable after the header */
+    } h;
+    max_align_t align;
+};
+
+static void *pool_malloc(size_t size, void *user)
+{
+    struct h2_session *s = user;
+    size_t cls = size ? (size - 1) / POOL_STEP : 0;
+    union pool_hdr *h;
+    if (cls < POOL_CLASSES && s->pool[cls]) {
+        h = s->pool[cls];
+        memcpy(&s->pool[cls], h + 1, sizeof(void *)); /* the next free block */
+        s->pool_bytes -= h->h.cap;
+        return h + 1;
+    }
+    size_t cap = cls < POOL_CLASSES ? (cls + 1) * POOL_STEP : size;
+    if (cap > SIZE_MAX - sizeof *h || !(h = malloc(sizeof *h + cap))) return NULL;
+    h->h.cls = cls < POOL_CLASSES ? cls : POOL_CLASSES;
+    h->h.cap = cap;
+    return h + 1;
+}
+
+static void pool_free(void *p, void *user)
+{
+    struct h2_session *s = user;
+    if (!p) return;
+    union pool_hdr *h = (union pool_hdr *)p - 1;
+    if (h->h.cls >= POOL_CLASSES || s->pool_bytes + h->h.cap > POOL_BYTES) {
+        free(h);
+        return;
+    }
+    memcpy(p, &s->pool[h->h.cls], sizeof(void *));
+    s->pool[h->h.cls] = h;
+    s->pool_bytes += h->h.cap;
+}
+
+static void *pool_calloc(size_t n, size_t size, void *user)
+{
+    if (size && n > SIZE_MAX / size) return NULL;
+    void *p = pool_malloc(n * size, user);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+static void *pool_realloc(void *p, size_t size, void *user)
+{
+    if (!p) return pool_malloc(size, user);
+    union pool_hdr *h = (union pool_hdr *)p - 1;
+    if (size <= h->h.cap) return p;
+    void *q = pool_malloc(size, user);
+    if (!q) return NULL;
+    memcpy(q, p, h->h.cap);
+    pool_free(p, user);
+    return q;
+}
+
 int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const struct h2_ops *ops,
                    void *owner)
 {
@@ -513,7 +584,8 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
         nghttp2_option_set_max_settings(opt, 32);
         nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
         nghttp2_option_set_max_continuations(opt, 8);
-        if (nghttp2_session_server_new2(&s->ng, cb, s, opt) != 0) rc = -ENOMEM;
+        nghttp2_mem mem = {s, pool_malloc, pool_free, pool_calloc, pool_realloc};
+        if (nghttp2_session_server_new3(&s->ng, cb, s, opt, &mem) != 0) rc = -ENOMEM;
     }
     nghttp2_session_callbacks_del(cb);
     nghttp2_option_del(opt);
@@ -547,6 +619,12 @@ void h2_session_free(struct h2_session *s)
         s->spare = st->next;
         stream_release(st);
     }
+    for (size_t i = 0; i < POOL_CLASSES; i++)
+        while (s->pool[i]) {
+            union pool_hdr *h = s->pool[i];
+            memcpy(&s->pool[i], h + 1, sizeof(void *));
+            free(h);
+        }
     free(s);
 }
 
