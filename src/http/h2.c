@@ -8,15 +8,19 @@
 
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define SEND_BUDGET (256 * 1024) /* bytes per h2_session_send call */
-#define HEAD_STACK  4096         /* a response head lower-cased on the stack up to this */
-#define NV_STACK    48
-#define SPARE_MAX   16    /* streams kept for reuse */
-#define SPARE_BYTES 16384 /* ... when their buffers are no larger */
+#define SEND_BUDGET  (256 * 1024) /* bytes per h2_session_send call */
+#define NV_STACK     48
+#define SPARE_MAX    16         /* streams kept for reuse */
+#define SPARE_BYTES  16384      /* ... when their buffers are no larger */
+#define POOL_STEP    64         /* nghttp2's small blocks, by size class of 64 bytes */
+#define POOL_CLASSES 16         /* ... up to 1 KiB */
+#define POOL_BYTES   (32 << 10) /* kept for reuse per session, at most */
 
 struct h2_stream {
     struct h2_stream *prev, *next; /* the session's streams: nghttp2_session_del tells of none */
@@ -40,7 +44,12 @@ struct h2_session {
     void *owner;
     struct h2_stream *streams, *spare;
     size_t nspare;
-    size_t body_total; /* request body bytes buffered, all streams */
+    size_t body_total;        /* request body bytes buffered, all streams */
+    struct buf *out;          /* during h2_session_send: where send_data writes */
+    size_t out_start;         /* ... and its length when that call began */
+    int send_rc;              /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
+    void *pool[POOL_CLASSES]; /* freed small blocks of nghttp2's, by class */
+    size_t pool_bytes;
     const char *error;
 };
 
@@ -260,60 +269,125 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 
 /* The answer's body: the in-memory bytes, then the file region, then for
  * multipart each next part header and region.  nghttp2 asks only for what
- * the peer's window allows (at most a frame), so nothing is read ahead. */
+ * the peer's window allows (at most a frame), so nothing is read ahead.
+ * read_body only sizes the frame (NGHTTP2_DATA_FLAG_NO_COPY); send_data then
+ * writes it straight into the connection's output, so a body is not copied
+ * into nghttp2's frame buffer first and out of it again. */
 static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *out, size_t length,
                          uint32_t *flags, nghttp2_data_source *src, void *user)
 {
     (void)ng;
     (void)id;
+    (void)out;
     (void)user;
     struct h2_stream *st = src->ptr;
-    size_t n = 0;
-    while (n < length) {
-        if (buf_len(&st->mem)) {
-            size_t k = buf_len(&st->mem) < length - n ? buf_len(&st->mem) : length - n;
-            memcpy(out + n, buf_head(&st->mem), k);
-            buf_consume(&st->mem, k);
-            n += k;
-            continue;
-        }
-        if (st->x.fd < 0) {
-            *flags |= NGHTTP2_DATA_FLAG_EOF;
-            break;
-        }
-        /* the file must still be the one the head announced: checked when a
-         * region begins and when it ends, as conn.c checks around sendfile */
-        if (!st->checked || st->x.off == st->x.end) {
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    for (;;) {
+        size_t mem = buf_len(&st->mem);
+        if (st->x.fd >= 0 && !st->checked) {
+            /* the file must still be the one the head announced: checked
+             * when a region begins (here) and when it ends (send_data), as
+             * conn.c checks around sendfile */
             if (!static_xfer_intact(&st->x)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
             st->checked = 1;
         }
-        if (st->x.off < st->x.end) {
-            size_t want = length - n;
-            if (st->x.end - st->x.off < want) want = (size_t)(st->x.end - st->x.off);
-            ssize_t r = pread(st->x.fd, out + n, want, (off_t)st->x.off);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* error or shrunk */
-            st->x.off += (uint64_t)r;
-            n += (size_t)r;
-            continue;
+        uint64_t file = st->x.fd >= 0 ? st->x.end - st->x.off : 0;
+        if (mem || file || st->x.fd < 0) {
+            size_t n = mem < length ? mem : length;
+            if (n < length) n += file < length - n ? (size_t)file : length - n;
+            /* the last frame: nothing in memory or the file after it */
+            if (n == mem + file && (st->x.fd < 0 || !st->x.parts)) *flags |= NGHTTP2_DATA_FLAG_EOF;
+            return (ssize_t)n;
         }
+        /* the region is done (and was checked at its end): the next part */
         st->checked = 0;
         if (static_xfer_next(&st->x, &st->mem) < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    return (ssize_t)n;
 }
 
-static int lower_ci(const char *p, size_t n, const char *lit)
+/* Writes the DATA frame read_body sized: its 9-byte header, then its
+ * payload from the stream's memory and the file region, into the output
+ * h2_session_send is filling.  A frame that would take that call past
+ * SEND_BUDGET waits for the next one (WOULDBLOCK: nghttp2 calls again with
+ * the same frame). */
+static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
+                     size_t length, nghttp2_data_source *src, void *user)
 {
-    return http_str_eq_ci(http_str_make(p, n), lit);
+    (void)ng;
+    struct h2_session *s = user;
+    struct h2_stream *st = src->ptr;
+    struct buf *out = s->out;
+    if (buf_len(out) - s->out_start >= SEND_BUDGET) return NGHTTP2_ERR_WOULDBLOCK;
+    /* no padding: berth sets no select_padding callback */
+    size_t frame_len = 9 + length + (frame->data.padlen ? frame->data.padlen : 0);
+    int rc = buf_reserve(out, frame_len);
+    if (rc < 0) {
+        s->send_rc = rc;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    char *p = buf_tail(out);
+    memcpy(p, framehd, 9);
+    size_t n = 9;
+    if (frame->data.padlen) p[n++] = (char)(frame->data.padlen - 1);
+    size_t k = buf_len(&st->mem) < length ? buf_len(&st->mem) : length;
+    if (k) { /* an empty buf may have no storage: no memcpy from NULL */
+        memcpy(p + n, buf_head(&st->mem), k);
+        buf_consume(&st->mem, k);
+        n += k;
+    }
+    length -= k;
+    while (length) {
+        ssize_t r = pread(st->x.fd, p + n, length, (off_t)st->x.off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* error or shrunk */
+        st->x.off += (uint64_t)r;
+        n += (size_t)r;
+        length -= (size_t)r;
+    }
+    if (st->x.fd >= 0 && st->x.off == st->x.end && !static_xfer_intact(&st->x))
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (frame->data.padlen > 1) {
+        memset(p + n, 0, frame->data.padlen - 1);
+        n += frame->data.padlen - 1;
+    }
+    buf_commit(out, n);
+    return 0;
+}
+
+/* ASCII lower case by table: one load per byte, no call */
+#define LT(i)   ((unsigned char)((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i)))
+#define LT4(i)  LT(i), LT((i) + 1), LT((i) + 2), LT((i) + 3)
+#define LT16(i) LT4(i), LT4((i) + 4), LT4((i) + 8), LT4((i) + 12)
+#define LT64(i) LT16(i), LT16((i) + 16), LT16((i) + 32), LT16((i) + 48)
+static const unsigned char lower_tab[256] = {LT64(0), LT64(64), LT64(128), LT64(192)};
+#undef LT64
+#undef LT16
+#undef LT4
+#undef LT
+
+/* name[0..n) equals the lower-case literal lit[0..n), ignoring case */
+static int name_is(const char *name, const char *lit, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (lower_tab[(unsigned char)name[k]] != (unsigned char)lit[k]) return 0;
+    return 1;
 }
 
 /* RFC 9113 §8.2.2: fields that only mean something to one HTTP/1.1 hop */
 static int connection_specific(const char *name, size_t n)
 {
-    return lower_ci(name, n, "connection") || lower_ci(name, n, "keep-alive") ||
-           lower_ci(name, n, "transfer-encoding") || lower_ci(name, n, "upgrade") ||
-           lower_ci(name, n, "proxy-connection");
+    switch (n) {
+    case 7:
+        return name_is(name, "upgrade", 7);
+    case 10:
+        return name_is(name, "connection", 10) || name_is(name, "keep-alive", 10);
+    case 16:
+        return name_is(name, "proxy-connection", 16);
+    case 17:
+        return name_is(name, "transfer-encoding", 17);
+    default:
+        return 0;
+    }
 }
 
 static nghttp2_nv nv_make(const char *name, size_t nlen, const char *value, size_t vlen)
@@ -323,53 +397,48 @@ static nghttp2_nv nv_make(const char *name, size_t nlen, const char *value, size
     return nv;
 }
 
-/* Converts the HTTP/1.1 head in h[0..hlen) (a writable copy: names are
- * lower-cased in place) into nv[] (":status" first).  The count, or -1. */
-static int head_to_nv(char *h, size_t hlen, char status[4], nghttp2_nv *nv, size_t cap)
+/* Splits the HTTP/1.1 head at the start of r[0..len) into nv[] (":status"
+ * first), one memchr per line, and finds its end.  The names and values
+ * point into r: nghttp2_submit_response copies them and lower-cases the
+ * names while it does (nghttp2_nv_array_copy), so no pass of ours has to.
+ * The count (*hl: the head's length, blank line included), or -1 for a head
+ * that is not HTTP/1.1 form or incomplete, or -2 when more than cap fields. */
+static int head_to_nv(const char *r, size_t len, nghttp2_nv *nv, size_t cap, size_t *hl)
 {
-    if (hlen < 14 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ') return -1;
+    if (len < 14 || memcmp(r, "HTTP/1.", 7) != 0 || r[8] != ' ') return -1;
     for (int i = 0; i < 3; i++)
-        if (h[9 + i] < '0' || h[9 + i] > '9') return -1;
-    memcpy(status, h + 9, 3);
-    status[3] = '\0';
+        if (r[9 + i] < '0' || r[9 + i] > '9') return -1;
     size_t n = 0;
-    nv[n++] = nv_make(":status", 7, status, 3);
-    char *p = memchr(h, '\n', hlen);
-    char *end = h + hlen;
+    /* a literal (lower case, static): nghttp2 need not copy the name */
+    nv[n] = nv_make(":status", 7, r + 9, 3);
+    nv[n++].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME;
+    const char *end = r + len;
+    const char *p = memchr(r, '\n', len);
     if (!p) return -1;
     for (p++; p < end;) {
-        char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol) return -1;
         size_t ll = (size_t)(eol - p);
         if (ll && p[ll - 1] == '\r') ll--;
-        if (!ll) break; /* the blank line */
-        char *colon = memchr(p, ':', ll);
+        if (!ll) {
+            *hl = (size_t)(eol + 1 - r); /* the blank line */
+            return (int)n;
+        }
+        const char *colon = memchr(p, ':', ll);
         if (!colon || colon == p) return -1;
         size_t nlen = (size_t)(colon - p);
-        char *v = colon + 1, *ve = p + ll;
+        const char *v = colon + 1, *ve = p + ll;
         while (v < ve && (*v == ' ' || *v == '\t'))
             v++;
         while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
         if (!connection_specific(p, nlen)) {
-            if (n >= cap) return -1;
-            for (size_t k = 0; k < nlen; k++)
-                p[k] = (char)http_lower((unsigned char)p[k]);
+            if (n >= cap) return -2;
             nv[n++] = nv_make(p, nlen, v, (size_t)(ve - v));
         }
         p = eol + 1;
     }
-    return (int)n;
-}
-
-/* the end of the head (just past its blank line), or 0 */
-static size_t head_len(const char *r, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++)
-        if (r[i] == '\n' &&
-            (r[i + 1] == '\n' || (r[i + 1] == '\r' && i + 2 < len && r[i + 2] == '\n')))
-            return i + (r[i + 1] == '\n' ? 2 : 3);
-    return 0;
+    return -1; /* no blank line */
 }
 
 int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
@@ -378,26 +447,24 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
     struct http_xfer none = {.fd = -1};
     if (!x) x = &none;
     struct h2_stream *st = stream_of(s, stream_id);
-    size_t hl = head_len(resp, len);
-    if (!st || st->responded || !hl) {
+    if (!st || st->responded) {
         static_xfer_end(x);
-        return !st || st->responded ? -ENOENT : BERTH_EPROTO;
+        return -ENOENT;
     }
-    char stack[HEAD_STACK], *h = hl <= sizeof stack ? stack : malloc(hl);
     nghttp2_nv nvs[NV_STACK], *nv = nvs;
-    size_t cap = NV_STACK;
-    int rc = h ? 0 : -ENOMEM;
-    if (rc == 0) {
-        memcpy(h, resp, hl);
+    size_t hl = 0;
+    int rc = 0, nnv = head_to_nv(resp, len, nv, NV_STACK, &hl);
+    if (nnv == -2) { /* a head with many fields: one array its size (rare) */
         size_t lines = 1;
-        for (size_t i = 0; i < hl; i++)
-            lines += h[i] == '\n';
-        if (lines > cap && !(nv = malloc((cap = lines) * sizeof *nv))) rc = -ENOMEM;
+        for (const char *p = resp; (p = memchr(p, '\n', (size_t)(resp + len - p))); p++)
+            lines++;
+        if (!(nv = malloc(lines * sizeof *nv)))
+            rc = -ENOMEM;
+        else
+            nnv = head_to_nv(resp, len, nv, lines, &hl);
     }
-    char status[4];
-    int nnv = rc == 0 ? head_to_nv(h, hl, status, nv, cap) : -1;
     if (rc == 0 && nnv < 0) rc = BERTH_EPROTO;
-    int code = rc == 0 ? atoi(status) : 0;
+    int code = rc == 0 ? (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0') : 0;
     int body = !st->head && code != 204 && code != 304 && code >= 200;
     if (rc == 0 && body && len > hl) rc = buf_append(&st->mem, resp + hl, len - hl);
     if (rc == 0 && body && x->fd >= 0) {
@@ -412,7 +479,6 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
         if (nghttp2_submit_response(s->ng, stream_id, nv, (size_t)nnv, has ? &prd : NULL) != 0)
             rc = -ENOMEM;
     }
-    if (h != stack) free(h);
     if (nv != nvs) free(nv);
     if (rc < 0) {
         buf_clear(&st->mem);
@@ -422,6 +488,70 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
     st->responded = 1;
     st->done = 1;
     return 0;
+}
+
+/* nghttp2's allocator.  A request costs it five or so small blocks (the
+ * stream, queued frames, the copied fields) that glibc's per-thread cache
+ * overflows with many streams in flight: freed blocks up to 1 KiB are kept
+ * per session (POOL_BYTES at most) and handed out again. */
+union pool_hdr {
+    struct {
+        size_t cls; /* size class, POOL_CLASSES: an unpooled block */
+        size_t cap; /* bytes usable after the header */
+    } h;
+    max_align_t align;
+};
+
+static void *pool_malloc(size_t size, void *user)
+{
+    struct h2_session *s = user;
+    size_t cls = size ? (size - 1) / POOL_STEP : 0;
+    union pool_hdr *h;
+    if (cls < POOL_CLASSES && s->pool[cls]) {
+        h = s->pool[cls];
+        memcpy(&s->pool[cls], h + 1, sizeof(void *)); /* the next free block */
+        s->pool_bytes -= h->h.cap;
+        return h + 1;
+    }
+    size_t cap = cls < POOL_CLASSES ? (cls + 1) * POOL_STEP : size;
+    if (cap > SIZE_MAX - sizeof *h || !(h = malloc(sizeof *h + cap))) return NULL;
+    h->h.cls = cls < POOL_CLASSES ? cls : POOL_CLASSES;
+    h->h.cap = cap;
+    return h + 1;
+}
+
+static void pool_free(void *p, void *user)
+{
+    struct h2_session *s = user;
+    if (!p) return;
+    union pool_hdr *h = (union pool_hdr *)p - 1;
+    if (h->h.cls >= POOL_CLASSES || s->pool_bytes + h->h.cap > POOL_BYTES) {
+        free(h);
+        return;
+    }
+    memcpy(p, &s->pool[h->h.cls], sizeof(void *));
+    s->pool[h->h.cls] = h;
+    s->pool_bytes += h->h.cap;
+}
+
+static void *pool_calloc(size_t n, size_t size, void *user)
+{
+    if (size && n > SIZE_MAX / size) return NULL;
+    void *p = pool_malloc(n * size, user);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+static void *pool_realloc(void *p, size_t size, void *user)
+{
+    if (!p) return pool_malloc(size, user);
+    union pool_hdr *h = (union pool_hdr *)p - 1;
+    if (size <= h->h.cap) return p;
+    void *q = pool_malloc(size, user);
+    if (!q) return NULL;
+    memcpy(q, p, h->h.cap);
+    pool_free(p, user);
+    return q;
 }
 
 int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const struct h2_ops *ops,
@@ -447,13 +577,15 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
         nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+        nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
         nghttp2_option_set_no_recv_client_magic(opt, conf->preface_consumed);
         nghttp2_option_set_no_closed_streams(opt, 1); /* no priority tree: closed streams go */
         nghttp2_option_set_max_outbound_ack(opt, 1000);
         nghttp2_option_set_max_settings(opt, 32);
         nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
         nghttp2_option_set_max_continuations(opt, 8);
-        if (nghttp2_session_server_new2(&s->ng, cb, s, opt) != 0) rc = -ENOMEM;
+        nghttp2_mem mem = {s, pool_malloc, pool_free, pool_calloc, pool_realloc};
+        if (nghttp2_session_server_new3(&s->ng, cb, s, opt, &mem) != 0) rc = -ENOMEM;
     }
     nghttp2_session_callbacks_del(cb);
     nghttp2_option_del(opt);
@@ -487,6 +619,12 @@ void h2_session_free(struct h2_session *s)
         s->spare = st->next;
         stream_release(st);
     }
+    for (size_t i = 0; i < POOL_CLASSES; i++)
+        while (s->pool[i]) {
+            union pool_hdr *h = s->pool[i];
+            memcpy(&s->pool[i], h + 1, sizeof(void *));
+            free(h);
+        }
     free(s);
 }
 
@@ -513,17 +651,24 @@ int h2_session_recv(struct h2_session *s, const char *p, size_t n)
 
 ssize_t h2_session_send(struct h2_session *s, struct buf *out)
 {
-    size_t sent = 0;
-    while (sent < SEND_BUDGET) {
+    /* DATA frames go into out from send_data, the other frames are copied
+     * from nghttp2's buffer; the budget counts both */
+    s->out = out;
+    s->out_start = buf_len(out);
+    s->send_rc = 0;
+    ssize_t rc = 0;
+    while (buf_len(out) - s->out_start < SEND_BUDGET) {
         const uint8_t *d;
         ssize_t n = nghttp2_session_mem_send(s->ng, &d);
-        if (n < 0) return ng_error(s, (int)n);
+        if (n < 0) {
+            rc = s->send_rc ? s->send_rc : ng_error(s, (int)n);
+            break;
+        }
         if (n == 0) break;
-        int rc = buf_append(out, d, (size_t)n);
-        if (rc < 0) return rc;
-        sent += (size_t)n;
+        if ((rc = buf_append(out, d, (size_t)n)) < 0) break;
     }
-    return (ssize_t)sent;
+    s->out = NULL;
+    return rc < 0 ? rc : (ssize_t)(buf_len(out) - s->out_start);
 }
 
 int h2_want_read(const struct h2_session *s)

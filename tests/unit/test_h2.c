@@ -551,3 +551,76 @@ Test(h2, reused_streams_start_clean)
     srv_free(&v);
     cli_free(&c);
 }
+
+/* The answer head in every form the HTTP/1.1 builders may give: bare LF line
+ * ends, names in any case (connection-specific ones dropped whatever their
+ * case), padded values, more fields than fit the session's stack array; a
+ * head with no blank line is refused. */
+Test(h2, answer_head_forms)
+{
+    char resp[4096];
+    size_t n = (size_t)snprintf(resp, sizeof resp,
+                                "HTTP/1.1 201 Created\nCONNECTION: close\nProxy-Connection: x\n"
+                                "UPGRADE: h2c\nTRANSFER-encoding: chunked\nKEEP-ALIVE: 1\n"
+                                "X-Padded: \t v w \t\nContent-Length: 2\n");
+    for (int i = 0; i < 60; i++)
+        n += (size_t)snprintf(resp + n, sizeof resp - n, "X-F%02d: %d\r\n", i, i);
+    n += (size_t)snprintf(resp + n, sizeof resp - n, "\nok");
+    struct srv v;
+    struct cli c;
+    srv_init(&v, NULL);
+    cli_init(&c, 0, 65535);
+    v.answer = answer_text;
+    v.resp = resp;
+    int32_t id = request(&c, "GET", "/x", NULL, 0, NULL);
+    pump(&v, &c);
+    cr_assert_eq(v.rc, 0);
+    struct got *g = got_of(&c, id);
+    cr_expect_eq(g->status, 201);
+    cr_expect(g->len == 2 && memcmp(g->body, "ok", 2) == 0);
+    cr_expect(strstr(g->fields, "x-padded: v w\ncontent-length: 2\nx-f00: 0\nx-f01: 1\n"), "%s",
+              g->fields);
+    cr_expect(strstr(g->fields, "x-f59: 59\n"), "every field kept: %s", g->fields);
+    cr_expect(!strstr(g->fields, "connection") && !strstr(g->fields, "keep-alive") &&
+                  !strstr(g->fields, "upgrade") && !strstr(g->fields, "transfer-encoding"),
+              "connection-specific fields dropped in any case: %s", g->fields);
+    id = request(&c, "GET", "/y", NULL, 0, NULL);
+    v.answer = NULL;
+    pump(&v, &c);
+    static const char nohead[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nok";
+    cr_expect_eq(h2_respond(v.s, id, nohead, sizeof nohead - 1, NULL), BERTH_EPROTO);
+    cr_expect_eq(h2_respond(v.s, id, TEXT_200, strlen(TEXT_200), NULL), 0,
+                 "a refused head leaves the stream to answer");
+    pump(&v, &c);
+    cr_expect_eq(got_of(&c, id)->status, 200);
+    srv_free(&v);
+    cli_free(&c);
+}
+
+/* With windows wide open, the body still leaves in bounded slices (pump
+ * checks each h2_session_send call) and whole, in-memory and file bodies. */
+Test(h2, wide_window_output_is_bounded_per_call)
+{
+    struct srv v;
+    struct cli c;
+    char path[64];
+    srv_init(&v, NULL);
+    cli_init(&c, 0, (1u << 31) - 1);
+    cr_assert_eq(nghttp2_session_set_local_window_size(c.ng, NGHTTP2_FLAG_NONE, 0, 1 << 30), 0);
+    v.fd = temp_file(3 << 20, path, sizeof path);
+    unlink(path);
+    v.off = 100;
+    v.end = (3 << 20) - 100;
+    v.answer = answer_file;
+    int32_t id = request(&c, "GET", "/big", NULL, 0, NULL);
+    size_t before = v.out_bytes;
+    pump(&v, &c);
+    struct got *g = got_of(&c, id);
+    cr_assert_eq(g->status, 200);
+    cr_assert_eq(g->len, v.end - v.off);
+    expect_region(v.fd, v.off, g->body, g->len);
+    cr_expect_lt(v.out_bytes - before, g->len + 4096, "no byte sent twice");
+    cr_expect(g->closed && g->rst == 0);
+    srv_free(&v);
+    cli_free(&c);
+}
