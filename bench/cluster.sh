@@ -10,13 +10,14 @@
 # PID at exit; bounded in time.  See docs/LOAD_BALANCER.md.
 #   bench/cluster.sh                  # 30 s
 #   DURATION=6 bench/cluster.sh       # short form (CI: tests/integration/test_cluster.py)
-#   BERTH=build/berth CONNS=16 bench/cluster.sh
+#   BERTH=build/berth CONNS=16 SIZE=1048576 bench/cluster.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 BERTH=${BERTH:-$root/build/berth}
 DURATION=${DURATION:-30}
 CONNS=${CONNS:-8}
+SIZE=${SIZE:-4096}   # bytes of the file wrk fetches (SIZE=1048576: responses cut mid-body)
 GRACE=${GRACE:-1}
 CFG=$root/contrib/haproxy/haproxy.cfg
 
@@ -52,7 +53,7 @@ for s in ss: s.bind(("127.0.0.1",0))
 print(*[s.getsockname()[1] for s in ss])')
 
 mkdir -p "$tmp/www"
-head -c 4096 /dev/urandom > "$tmp/www/4k.bin"
+head -c "$SIZE" /dev/urandom > "$tmp/www/file.bin"
 
 # wait (bounded) until a command succeeds
 poll() { # seconds cmd...
@@ -85,8 +86,8 @@ pid[haproxy]=$!
 echo "started haproxy pid ${pid[haproxy]}"
 poll 10 both_up || { echo "cluster.sh: backends not UP in HAProxy:" >&2; cat "$tmp/haproxy.out" >&2; stats >&2; exit 1; }
 
-url=http://127.0.0.1:$P_LB/4k.bin
-curl -fsS --max-time 5 -o "$tmp/check.bin" "$url" && cmp -s "$tmp/check.bin" "$tmp/www/4k.bin" ||
+url=http://127.0.0.1:$P_LB/file.bin
+curl -fsS --max-time 5 -o "$tmp/check.bin" "$url" && cmp -s "$tmp/check.bin" "$tmp/www/file.bin" ||
   { echo "cluster.sh: GET through HAProxy failed" >&2; exit 1; }
 
 # restart an instance once it has exited (bounded: drain grace + drain)
@@ -105,7 +106,11 @@ run_phase() { # n label
   pid[wrk]=$w
   case $1 in
     2) sleep 0.2; kill -TERM "${pid[a]}"; echo "phase 2: SIGTERM to berth-a"; restart_after_exit a "$P_A" ;;
-    3) sleep 0.2; kill -KILL "${pid[b]}"; echo "phase 3: SIGKILL to berth-b"; restart_after_exit b "$P_B" ;;
+    3) sleep 0.2; kill -KILL "${pid[b]}"; echo "phase 3: SIGKILL to berth-b"
+       # reaped here, stderr aside: bash would report "Killed" on stderr
+       { wait "${pid[b]}"; } 2>/dev/null
+       echo "berth-b exited with status $?"
+       start_berth b "$P_B" ;;
   esac
   wait "$w"
   pid[wrk]=
@@ -122,9 +127,11 @@ run_phase() { # n label
   poll 15 both_up || { echo "cluster.sh: backends not back UP after phase $1" >&2; stats >&2; exit 1; }
 }
 
-echo "berth-a 127.0.0.1:$P_A, berth-b 127.0.0.1:$P_B, haproxy 127.0.0.1:$P_LB; wrk -c$CONNS, 3 phases of ${phase_s}s"
+echo "berth-a 127.0.0.1:$P_A, berth-b 127.0.0.1:$P_B, haproxy 127.0.0.1:$P_LB; wrk -c$CONNS, $SIZE-byte file, 3 phases of ${phase_s}s"
 run_phase 1 steady
 run_phase 2 "SIGTERM A + restart"
 run_phase 3 "SIGKILL B + restart"
-# HAProxy's counters: retries (wretr) and redispatches (wredis) per server
-stats | awk -F, '$1=="berth" {print "haproxy " $2 ": sessions " $8 " retries " $16 " redispatches " $17 " status " $18}'
+# HAProxy's counters per server (CSV fields, 1-based): stot 8, econ 14,
+# eresp 15, wretr 16, wredis 17, status 18, srv_abrt 51 (responses the
+# server cut: these reach the client truncated)
+stats | awk -F, '$1=="berth" {print "haproxy " $2 ": sessions " $8 " retries " $16 " redispatches " $17 " conn-errors " $14 " resp-errors " $15 " server-aborts " $51 " status " $18}'
