@@ -19,7 +19,7 @@ DURATION=${DURATION:-30}
 CONNS=${CONNS:-8}
 SIZE=${SIZE:-4096}   # bytes of the file wrk fetches (SIZE=1048576: responses cut mid-body)
 GRACE=${GRACE:-1}
-CFG=$root/contrib/haproxy/haproxy.cfg
+CFG=${CFG:-$root/contrib/haproxy/haproxy.cfg}   # another HAProxy config (same variables)
 
 for t in haproxy wrk curl python3; do
   command -v "$t" >/dev/null || { echo "cluster.sh: $t not found; install it (scripts/deps.sh)" >&2; exit 2; }
@@ -65,6 +65,7 @@ poll() { # seconds cmd...
 }
 
 start_berth() { # name port
+  : >"$tmp/$1.out"   # exists before the poll below reads it
   "$BERTH" serve "$2" -b 127.0.0.1 -d "$tmp/www" --workers 1 -q \
     --proxy-protocol --health /healthz --drain-grace "$GRACE" \
     >"$tmp/$1.out" 2>&1 &
