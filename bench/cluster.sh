@@ -88,8 +88,9 @@ echo "started haproxy pid ${pid[haproxy]}"
 poll 10 both_up || { echo "cluster.sh: backends not UP in HAProxy:" >&2; cat "$tmp/haproxy.out" >&2; stats >&2; exit 1; }
 
 url=http://127.0.0.1:$P_LB/file.bin
-curl -fsS --max-time 5 -o "$tmp/check.bin" "$url" && cmp -s "$tmp/check.bin" "$tmp/www/file.bin" ||
-  { echo "cluster.sh: GET through HAProxy failed" >&2; exit 1; }
+if ! curl -fsS --max-time 5 -o "$tmp/check.bin" "$url" || ! cmp -s "$tmp/check.bin" "$tmp/www/file.bin"; then
+  echo "cluster.sh: GET through HAProxy failed" >&2; exit 1
+fi
 
 # restart an instance once it has exited (bounded: drain grace + drain)
 restart_after_exit() { # name port
