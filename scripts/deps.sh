@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages berth needs for a purpose, if any are missing:
 #   scripts/deps.sh build   compiler, make, jansson
-#   scripts/deps.sh test    + Criterion, pytest, requests, curl, chromium, setpriv, sslscan, systemd
+#   scripts/deps.sh test    + Criterion, pytest, requests, curl, chromium, setpriv, sslscan, haproxy, wrk, systemd
 #   scripts/deps.sh fuzz    + clang and its libFuzzer runtime
 #   scripts/deps.sh bench   + wrk, nginx, lighttpd, h2o, strace, openssl, h2load
 # A no-op (one dpkg-query per package) when everything is there.
@@ -14,12 +14,12 @@
 # exits 0: the build then stops with its own error if something is missing.
 set -e
 build="gcc make libc6-dev pkg-config libjansson-dev libssl-dev libnghttp2-dev"
-test="$build libcriterion-dev python3 python3-pytest python3-requests python3-h2 curl openssl nghttp2-client chromium util-linux iproute2 valgrind sslscan haproxy systemd"
+test="$build libcriterion-dev python3 python3-pytest python3-requests python3-h2 curl openssl nghttp2-client chromium util-linux iproute2 valgrind sslscan haproxy wrk systemd"
 fuzz="$build clang libclang-rt-14-dev"
 bench="$build wrk nginx-light lighttpd h2o strace openssl nghttp2-client"
 # the same by purpose, for package managers whose names differ
 need_build="a C11 compiler (gcc or clang), make, pkg-config, jansson, OpenSSL 3 and libnghttp2 with their headers (libjansson-dev libssl-dev libnghttp2-dev; jansson-devel openssl-devel libnghttp2-devel)"
-need_test="$need_build; Criterion (libcriterion-dev); python3 with pytest, requests and h2; curl; openssl; nghttp and h2load (nghttp2-client); Chromium; setpriv (util-linux); ip (iproute2); valgrind; sslscan; HAProxy (haproxy); systemd-socket-activate and systemd-analyze (systemd)"
+need_test="$need_build; Criterion (libcriterion-dev); python3 with pytest, requests and h2; curl; openssl; nghttp and h2load (nghttp2-client); Chromium; setpriv (util-linux); ip (iproute2); valgrind; sslscan; HAProxy (haproxy); wrk (the cluster test); systemd-socket-activate and systemd-analyze (systemd)"
 need_fuzz="$need_build; clang with its libFuzzer runtime"
 need_bench="$need_build; wrk, nginx, lighttpd, h2o, strace, openssl, h2load (nghttp2-client)"
 case "${1:-build}" in
