@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,10 +130,12 @@ static void sandbox_line(berth_server *s, int off, const char *root)
         return;
     }
     int abi = berth_server_sandbox(s);
+    char full[PATH_MAX]; /* "." says nothing in a log: the name the rule holds */
+    if (!realpath(root, full)) snprintf(full, sizeof full, "%s", root);
     if (abi > 0)
         printf("sandbox: landlock ABI %d, reads beneath the directory holding %s (so a %s "
                "replaced there is followed)\n",
-               abi, root, root);
+               abi, full, full);
     else
         printf("sandbox: unavailable (%s)\n",
                abi == -ENOSYS       ? "this kernel has no Landlock"
