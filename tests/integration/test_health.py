@@ -18,18 +18,10 @@ import time
 import pytest
 
 from conftest import run_berth
+from test_serve_robust import wait_until
 
 HOST = "127.0.0.1"
 T = 10.0
-
-
-def wait_until(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def get(port, path, method="GET"):
