@@ -107,6 +107,27 @@ struct berth_opts {
      * a balancer's checks see it); a second SIGINT/SIGTERM ends it.  -1
      * (default): 2000 with health, 0 without. */
     int drain_grace_ms;
+    /* Site features (issue 11): caching policy, SPA fallback, CORS, extra
+     * fields, tar downloads (JSON listings need no option).  Checked by
+     * berth_server_new (BERTH_ERR_USAGE when a value is bad); strings are
+     * copied. */
+    /* Cache-Control of static file answers (200, 206, 304) whose name has no
+     * content fingerprint ("app.3f9a1c2b.js" always gets "public,
+     * max-age=31536000, immutable"); a list of cache directives; NULL: none */
+    const char *cache_control;
+    /* a GET/HEAD of a missing path whose last segment has no extension,
+     * from a client whose Accept names text/html, gets the root's index
+     * file (200); missing assets stay 404 */
+    int spa;
+    /* CORS: "*" or one origin (scheme://host[:port]) in
+     * Access-Control-Allow-Origin on every response, preflights answered
+     * 204; NULL: off */
+    const char *cors;
+    /* "Name: value" fields added to every response (nextra_headers of them) */
+    const char *const *extra_headers;
+    int nextra_headers;
+    /* ?download=tar on a directory is refused (403) */
+    int no_tar;
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the

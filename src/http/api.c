@@ -191,6 +191,8 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     unsigned r = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)s;
     snprintf(s->boundary, sizeof s->boundary, "berth-%08x%08x", r, r * 2654435761u);
     s->sc.boundary = s->boundary;
+    if ((rc = policy_init(&s->pol, o)) < 0) goto fail; /* --cache-control, --cors, --header */
+    s->sc.pol = &s->pol;
     /* the type table is process-wide: loaded by the first server, released
      * by the last */
     if (__atomic_fetch_add(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_load("/etc/mime.types");
@@ -486,6 +488,7 @@ void berth_server_free(berth_server *s)
     free((char *)s->o.health);
     free(s->tls_cert_path);
     free(s->tls_key_path);
+    policy_free(&s->pol);
     free(s);
 }
 

@@ -15,6 +15,7 @@
 #include "http/cond.h"
 #include "http/fswatch.h"
 #include "http/mime.h"
+#include "http/policy.h"
 #include "http/resp.h"
 
 #include <errno.h>
@@ -521,6 +522,11 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
     e->hash = h;
     e->fd = -1;
     if (fill_validators(e, &st, fd, ipath[0] ? ipath : path, sc->mime_default) < 0) {
+        free(e);
+        goto oom;
+    }
+    if (policy_bake(sc->pol, e) < 0) { /* Cache-Control into the prebuilt head */
+        free(e->hdr);
         free(e);
         goto oom;
     }

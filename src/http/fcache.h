@@ -18,6 +18,8 @@ struct static_conf {
     const char *boundary;  /* multipart/byteranges boundary */
     const char *root_path; /* absolute; reopened when replaced; NULL: not followed */
     uint64_t *epoch;       /* shared by the workers: bumped on every change seen */
+    /* site features (http/policy): Cache-Control, SPA, tar; NULL: none */
+    const struct policy *pol;
 };
 
 struct fentry {
@@ -39,7 +41,8 @@ struct fentry {
     char *hdr; /* the fields of a whole 200 answer, blank line included */
     size_t hdr_len;
     char *body;
-    char path[]; /* the request path this entry answers */
+    const char *cc; /* Cache-Control value (policy_bake), or NULL */
+    char path[];    /* the request path this entry answers */
 };
 
 struct fcache;

@@ -111,6 +111,17 @@ const char *http_date_line(size_t *len, time_t *now)
     return date_cache.line;
 }
 
+static _Thread_local struct {
+    const char *p;
+    size_t n;
+} site_fields;
+
+void resp_extra_set(const char *fields, size_t len)
+{
+    site_fields.p = fields;
+    site_fields.n = fields ? len : 0;
+}
+
 static char *put(char *p, const char *s, size_t n)
 {
     memcpy(p, s, n);
@@ -122,8 +133,10 @@ int resp_head(struct buf *b, int status, int keep_alive, int version)
 {
     size_t dl;
     const char *date = http_date_line(&dl, NULL);
-    if (status == 200 && keep_alive && version == 11)
-        return buf_append(b, date_cache.ok, date_cache.ok_len);
+    if (status == 200 && keep_alive && version == 11) {
+        int rc = buf_append(b, date_cache.ok, date_cache.ok_len);
+        return rc < 0 || !site_fields.n ? rc : buf_append(b, site_fields.p, site_fields.n);
+    }
     const char *conn = !keep_alive     ? "Connection: close\r\n"
                        : version == 10 ? "Connection: keep-alive\r\n"
                                        : "";
@@ -144,7 +157,7 @@ int resp_head(struct buf *b, int status, int keep_alive, int version)
     p = put(p, date, dl);
     p = put(p, conn, cl);
     buf_commit(b, (size_t)(p - start));
-    return 0;
+    return site_fields.n ? buf_append(b, site_fields.p, site_fields.n) : 0;
 }
 
 int resp_simple(struct buf *b, int status, int keep_alive, int version, int head, const char *extra,

@@ -26,6 +26,12 @@ const char *http_date_line(size_t *len, time_t *now);
  * Connection field.  The caller adds its own fields and the blank line. */
 int resp_head(struct buf *b, int status, int keep_alive, int version);
 
+/* Fields every response head built by resp_head on this thread carries
+ * after Date and Connection ("Name: value\r\n"..., --header and CORS): set
+ * by each worker thread when it starts; fields must outlive the thread's
+ * answers.  NULL: none. */
+void resp_extra_set(const char *fields, size_t len);
+
 /* Appends a whole response with a body held in memory; `extra` is more
  * header lines ("Allow: GET, HEAD\r\n") or NULL; `head` drops the body but
  * keeps its Content-Length. */

@@ -9,6 +9,7 @@
 #include "http/conn.h"
 #include "http/h2conn.h"
 #include "http/reqlog.h"
+#include "http/resp.h"
 #include "http/static.h"
 #include "loop.h"
 #include "net.h"
@@ -233,8 +234,10 @@ void *worker_main(void *arg)
 {
     struct worker *w = arg;
     alog_sink_join(&w->s->log, &w->log_gen);
+    resp_extra_set(w->s->pol.fields, w->s->pol.fields_len); /* --header, CORS */
     loop_run(w->loop);
-    reqlog_sync(w, 1); /* writes what is left */
+    reqlog_sync(w, 1);       /* writes what is left */
+    resp_extra_set(NULL, 0); /* worker 0 is the caller's thread: the fields go with s */
     return NULL;
 }
 
