@@ -2,6 +2,7 @@
 #include "berth.h"
 #include "cmd.h"
 #include "err.h"
+#include "http/policy.h"
 #include "sandbox.h"
 
 #include <arpa/inet.h>
@@ -61,6 +62,15 @@ static void usage(FILE *f)
           "                        holding DIR only, writes in the --log file's only)\n"
           "  --user NAME           after binding, become user NAME (when started as root,\n"
           "                        e.g. for port 80); refuses to run if that fails\n"
+          "Site features:\n"
+          "  --cache-control VALUE Cache-Control of file answers whose name has no content\n"
+          "                        fingerprint (app.3f9a1c2b.js always gets immutable, a year)\n"
+          "  --spa                 single-page app: a missing path without an extension asked\n"
+          "                        for as text/html gets /index.html (missing assets stay 404)\n"
+          "  --cors [ORIGIN]       Access-Control-Allow-Origin: ORIGIN (default *) on every\n"
+          "                        response; CORS preflights answered 204\n"
+          "  --header 'N: V'       add this field to every response (repeatable)\n"
+          "  --no-tar              refuse ?download=tar (a directory as a tar stream)\n"
           "  -h, --help            this text\n"
           "\n"
           "Under systemd socket activation (LISTEN_FDS, LISTEN_PID) berth serves on the\n"
@@ -121,6 +131,9 @@ static int range_error(const char *what, const char *range, const char *arg)
 }
 
 enum { OPT_NO_SANDBOX = 1001, OPT_USER }; /* long-only options */
+/* site features (issue 11) */
+enum { OPT_CACHE_CONTROL = 1101, OPT_SPA, OPT_CORS, OPT_HEADER, OPT_NO_TAR };
+#define MAX_EXTRA_HEADERS 64
 
 /* Landlock unless --no-sandbox, then the line that says which is in force */
 static void sandbox_line(berth_server *s, int off, const char *root)
@@ -175,6 +188,11 @@ int cmd_serve(int argc, char **argv)
         {"cgi", no_argument, 0, 'C'},
         {"no-sandbox", no_argument, 0, OPT_NO_SANDBOX},
         {"user", required_argument, 0, OPT_USER},
+        {"cache-control", required_argument, 0, OPT_CACHE_CONTROL},
+        {"spa", no_argument, 0, OPT_SPA},
+        {"cors", optional_argument, 0, OPT_CORS},
+        {"header", required_argument, 0, OPT_HEADER},
+        {"no-tar", no_argument, 0, OPT_NO_TAR},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -182,6 +200,8 @@ int cmd_serve(int argc, char **argv)
     const char *want = NULL; /* what a bad value of a word option should have been */
     const char *user = NULL;
     int no_sandbox = 0;
+    static const char *extra[MAX_EXTRA_HEADERS];
+    char site_why[512];
     struct berth_opts o;
     berth_opts_init(&o);
     o.root = ".";
@@ -311,6 +331,33 @@ int cmd_serve(int argc, char **argv)
             if (!*optarg) return cmd_usage_error("serve", "--user takes a user name, not", "\"\"");
             user = optarg;
             break;
+        case OPT_CACHE_CONTROL:
+            if (policy_cache_control_check(optarg, site_why, sizeof site_why) < 0) goto site_error;
+            o.cache_control = optarg;
+            break;
+        case OPT_SPA:
+            o.spa = 1;
+            break;
+        case OPT_CORS:
+            /* "--cors ORIGIN" as well as "--cors=ORIGIN": the next word is
+             * the origin when it looks like one (a port is digits) */
+            if (!optarg && optind < argc &&
+                (strstr(argv[optind], "://") || !strcmp(argv[optind], "*") ||
+                 !strcmp(argv[optind], "null")))
+                optarg = argv[optind++];
+            o.cors = optarg ? optarg : "*";
+            if (policy_origin_check(o.cors, site_why, sizeof site_why) < 0) goto site_error;
+            break;
+        case OPT_HEADER:
+            if (policy_header_check(optarg, site_why, sizeof site_why) < 0) goto site_error;
+            if (o.nextra_headers == MAX_EXTRA_HEADERS)
+                return cmd_usage_error("serve", "more than 64 --header options; drop", optarg);
+            extra[o.nextra_headers++] = optarg;
+            o.extra_headers = extra;
+            break;
+        case OPT_NO_TAR:
+            o.no_tar = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -399,6 +446,9 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     return 0;
+site_error:
+    fprintf(stderr, "berth serve: %s\n", site_why);
+    return 2;
 bad: /* an option that takes one of some words: name it, and them if known */
     for (const struct option *p = opts; p->name; p++)
         if (p->val == c) {

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -142,11 +143,16 @@ struct entry {
     int dir;
 };
 
-static int entry_cmp(const void *a, const void *b)
+static int entry_cmp(const void *a, const void *b, void *arg)
 {
     const struct entry *x = a, *y = b;
+    const struct listing_opts *lo = arg;
     if (x->dir != y->dir) return y->dir - x->dir; /* directories first */
-    return strcmp(x->name, y->name);
+    int c = 0;
+    if (lo->sort == LISTING_SIZE && x->size != y->size) c = x->size < y->size ? -1 : 1;
+    if (lo->sort == LISTING_MTIME && x->mtime != y->mtime) c = x->mtime < y->mtime ? -1 : 1;
+    if (!c) c = strcmp(x->name, y->name);
+    return lo->desc ? -c : c;
 }
 
 /* "1023 B", "1.5 KiB", "12.0 MiB": one decimal, computed in integers so no
@@ -190,7 +196,7 @@ static void short_date(time_t t, char out[64])
 /* What an entry would be served as: *st filled from the entry, or from
  * its target for a symlink that beneath_open() lets through.  0 when it
  * would not be served (gone, dangling, leading out of the root, special). */
-static int servable(int rootfd, int fd, const char *urlpath, const char *nm, struct stat *st)
+int http_listing_servable(int rootfd, int fd, const char *urlpath, const char *nm, struct stat *st)
 {
     if (fstatat(fd, nm, st, rootfd >= 0 ? AT_SYMLINK_NOFOLLOW : 0) < 0) return 0;
     if (S_ISLNK(st->st_mode)) {
@@ -235,7 +241,7 @@ static long read_entries(int rootfd, int dirfd, const char *urlpath, int show_hi
         const char *nm = de->d_name;
         if (nm[0] == '.' && (!show_hidden || !nm[1] || (nm[1] == '.' && !nm[2]))) continue;
         struct stat st;
-        if (!servable(rootfd, fd, urlpath, nm, &st)) continue;
+        if (!http_listing_servable(rootfd, fd, urlpath, nm, &st)) continue;
         struct entry e = {.off = buf_len(names),
                           .size = (uint64_t)st.st_size,
                           .mtime = st.st_mtim.tv_sec,
@@ -265,8 +271,89 @@ static int row(struct buf *b, const char *name, size_t len, int dir, const char 
     return rc;
 }
 
+/* A JSON string's content for a name: UTF-8 kept, each byte that is not
+ * part of it as the text \xHH (the HTML page's convention), NUL-terminated. */
+static int json_name(struct buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    int rc = 0;
+    while (i < n && rc == 0) {
+        size_t k = utf8_len(u + i, n - i);
+        if (k) {
+            rc = buf_append(b, s + i, k);
+            i += k;
+        } else {
+            char esc[4] = {'\\', 'x', hex[u[i] >> 4], hex[u[i] & 15]};
+            rc = buf_append(b, esc, 4);
+            i++;
+        }
+    }
+    return rc == 0 ? buf_append(b, "", 1) : rc;
+}
+
+static int json_listing(struct buf *out, const struct entry *e, long n)
+{
+    json_t *arr = json_array();
+    struct buf tmp;
+    buf_init(&tmp, 0);
+    int rc = arr ? 0 : -ENOMEM;
+    for (long i = 0; rc == 0 && i < n; i++) {
+        size_t len = strlen(e[i].name);
+        struct tm tm;
+        char date[64] = "";
+        time_t t = e[i].mtime;
+        if (gmtime_r(&t, &tm))
+            snprintf(date, sizeof date, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        buf_clear(&tmp);
+        rc = json_name(&tmp, e[i].name, len);
+        size_t ul = buf_len(&tmp);
+        if (rc == 0) rc = http_url_encode(&tmp, e[i].name, len);
+        if (rc == 0 && e[i].dir) rc = buf_append(&tmp, "/", 1);
+        if (rc == 0) rc = buf_append(&tmp, "", 1);
+        if (rc < 0) break;
+        const char *name = buf_head(&tmp), *url = name + ul;
+        json_t *o =
+            json_pack("{s:s, s:s, s:o, s:s, s:s}", "name", name, "type", e[i].dir ? "dir" : "file",
+                      "size", e[i].dir ? json_null() : json_integer((json_int_t)e[i].size), "mtime",
+                      date, "url", url);
+        if (!o || json_array_append_new(arr, o) < 0) rc = -ENOMEM;
+    }
+    char *txt = rc == 0 ? json_dumps(arr, JSON_COMPACT) : NULL;
+    if (rc == 0 && !txt) rc = -ENOMEM;
+    if (rc == 0) rc = buf_append(out, txt, strlen(txt));
+    if (rc == 0) rc = buf_append(out, "\n", 1);
+    free(txt);
+    json_decref(arr);
+    buf_free(&tmp);
+    return rc;
+}
+
+/* a column head that links to its order: ascending, or descending when it
+ * is the current ascending order */
+static int column(struct buf *b, const char *key, const char *label, int current, int desc)
+{
+    int rc = puts_(b, "<th><a href=\"?sort=");
+    if (rc == 0) rc = puts_(b, key);
+    if (rc == 0) rc = puts_(b, current && !desc ? "&amp;order=desc\">" : "&amp;order=asc\">");
+    if (rc == 0) rc = puts_(b, label);
+    if (rc == 0 && current) rc = puts_(b, desc ? " \xe2\x86\x93" : " \xe2\x86\x91"); /* arrows */
+    if (rc == 0) rc = puts_(b, "</a></th>");
+    return rc;
+}
+
 int http_listing(struct buf *out, int rootfd, int dirfd, const char *urlpath, int show_hidden)
 {
+    return http_listing_ex(out, rootfd, dirfd, urlpath, show_hidden, NULL);
+}
+
+int http_listing_ex(struct buf *out, int rootfd, int dirfd, const char *urlpath, int show_hidden,
+                    const struct listing_opts *lo)
+{
+    static const struct listing_opts dflt = {LISTING_NAME, 0, 0};
+    if (!lo) lo = &dflt;
     struct buf ents, names;
     buf_init(&ents, 0);
     buf_init(&names, 0);
@@ -276,7 +363,13 @@ int http_listing(struct buf *out, int rootfd, int dirfd, const char *urlpath, in
     if (rc == 0) {
         for (long i = 0; i < n; i++)
             e[i].name = names.data + e[i].off; /* the names buffer no longer moves */
-        if (n > 1) qsort(e, (size_t)n, sizeof *e, entry_cmp);
+        if (n > 1) qsort_r(e, (size_t)n, sizeof *e, entry_cmp, (void *)lo);
+    }
+    if (rc == 0 && lo->json) {
+        rc = json_listing(out, e, n);
+        buf_free(&ents);
+        buf_free(&names);
+        return rc;
     }
 
     size_t ul = strlen(urlpath);
@@ -296,10 +389,11 @@ int http_listing(struct buf *out, int rootfd, int dirfd, const char *urlpath, in
     if (rc == 0) rc = display_name(out, urlpath, ul);
     if (rc == 0) rc = puts_(out, style);
     if (rc == 0) rc = display_name(out, urlpath, ul);
-    if (rc == 0)
-        rc = puts_(out,
-                   "</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th>"
-                   "</tr></thead>\n<tbody>\n");
+    if (rc == 0) rc = puts_(out, "</h1>\n<table>\n<thead><tr>");
+    if (rc == 0) rc = column(out, "name", "Name", lo->sort == LISTING_NAME, lo->desc);
+    if (rc == 0) rc = column(out, "size", "Size", lo->sort == LISTING_SIZE, lo->desc);
+    if (rc == 0) rc = column(out, "mtime", "Modified (UTC)", lo->sort == LISTING_MTIME, lo->desc);
+    if (rc == 0) rc = puts_(out, "</tr></thead>\n<tbody>\n");
     if (rc == 0 && strcmp(urlpath, "/") != 0) rc = row(out, "..", 2, 1, "-", "");
     for (long i = 0; rc == 0 && i < n; i++) {
         char size[32], date[64];

@@ -33,4 +33,35 @@ int http_url_encode(struct buf *b, const char *s, size_t n);
  * negative code (-errno reading the directory, or the buffer's). */
 int http_listing(struct buf *out, int rootfd, int dirfd, const char *urlpath, int show_hidden);
 
+/* How a listing is ordered and which form it takes (?sort=, &order=, and
+ * Accept: application/json). */
+enum listing_sort { LISTING_NAME, LISTING_SIZE, LISTING_MTIME };
+struct listing_opts {
+    enum listing_sort sort; /* directories stay first; ties go by name */
+    int desc;               /* descending (within directories and files each) */
+    int json;               /* a JSON array instead of the HTML page */
+};
+
+/* http_listing with an order and a form.  The HTML page's column heads link
+ * to the other orders (?sort=name|size|mtime&order=asc|desc).  The JSON form
+ * is an array of {"name", "type" ("dir" or "file": what the entry would be
+ * served as, so a symlink shows its target's), "size" (bytes; null for a
+ * directory), "mtime" (RFC 3339, UTC, seconds), "url" (the entry's link,
+ * relative, percent-encoded: the raw bytes of any name)}; names are the
+ * same entries as the page's, as JSON strings: UTF-8 kept as it is (control
+ * characters JSON-escaped), each byte that is not UTF-8 as the text \xHH (so
+ * the JSON is always valid; "url" is exact).  lo NULL: by name, HTML. */
+int http_listing_ex(struct buf *out, int rootfd, int dirfd, const char *urlpath, int show_hidden,
+                    const struct listing_opts *lo);
+
+/* What the entry `name` of the directory open at dirfd (URL path urlpath,
+ * ending in '/') would be served as: 1 with *st from it, or from its target
+ * for a symlink beneath_open(rootfd, urlpath+name) lets through (rootfd < 0:
+ * any symlink is followed); 0 when it would not be served (gone, dangling,
+ * leading out of the root, special file).  The listing's and the tar
+ * download's one rule. */
+struct stat;
+int http_listing_servable(int rootfd, int dirfd, const char *urlpath, const char *name,
+                          struct stat *st);
+
 #endif

@@ -3,12 +3,16 @@
  * directories (redirect, index, listing). */
 #include "http/static.h"
 
+#include "http/accept.h"
+#include "http/beneath.h"
 #include "http/cond.h"
 #include "http/listing.h"
 #include "http/mime.h"
 #include "http/path.h"
+#include "http/policy.h"
 #include "http/range.h"
 #include "http/resp.h"
+#include "http/tar.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -36,8 +40,10 @@ static int field_line(struct buf *out, const char *fmt, ...)
 
 static int validators(struct buf *out, const struct fentry *e)
 {
-    return field_line(out, "Last-Modified: %s\r\nETag: %.*s\r\n", e->lastmod, (int)e->etag_len,
-                      e->etag);
+    /* Cache-Control too: a 304 carries it (RFC 9111 §4.3.4), and 206 as 200 */
+    return field_line(out, "Last-Modified: %s\r\nETag: %.*s\r\n%s%s%s", e->lastmod,
+                      (int)e->etag_len, e->etag, e->cc ? "Cache-Control: " : "", e->cc ? e->cc : "",
+                      e->cc ? "\r\n" : "");
 }
 
 /* The file bytes [first, last] go out either from memory or as a region. */
@@ -62,6 +68,7 @@ static int body_slice(struct buf *out, const struct fentry *e, uint64_t first, u
  * previous part has been sent, so a connection holds one part header at a
  * time, never the body. */
 struct static_parts {
+    struct tar *tar; /* a directory's tar stream (static_tar.c.h) instead of ranges */
     int n, next;
     uint64_t size; /* of the representation, for Content-Range */
     const char *boundary;
@@ -96,9 +103,12 @@ static uint64_t multipart_len(const char *boundary, const char *ctype, const str
     return total;
 }
 
+static int tar_xfer_next(struct http_xfer *x, struct buf *out);
+
 int static_xfer_next(struct http_xfer *x, struct buf *out)
 {
     struct static_parts *p = x->parts;
+    if (p && p->tar) return tar_xfer_next(x, out);
     if (p && p->next < p->n) {
         int rc = part_head(out, p->boundary, p->ctype, &p->r[p->next], p->size);
         if (rc < 0) return rc;
@@ -119,6 +129,7 @@ uint64_t static_xfer_left(const struct http_xfer *x)
     uint64_t n = x->end - x->off;
     const struct static_parts *p = x->parts;
     if (!p) return n;
+    if (p->tar) return n + tar_left(p->tar);
     for (int i = p->next; i < p->n; i++) {
         const struct http_range *r = &p->r[i];
         n += (uint64_t)snprintf(NULL, 0, PART_HEAD, p->boundary, p->ctype,
@@ -133,6 +144,7 @@ void static_xfer_end(struct http_xfer *x)
 {
     if (x->fd >= 0) close(x->fd);
     x->fd = -1;
+    if (x->parts) tar_free(x->parts->tar);
     free(x->parts);
     x->parts = NULL;
 }
@@ -269,6 +281,8 @@ static int busy(struct buf *out, size_t mark, const struct http_request *req, in
     return rc < 0 ? rc : 503;
 }
 
+#include "http/static_site.c.h"
+
 static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_request *req,
                      const char *path, int keep_alive, struct buf *out, uint64_t *body_len)
 {
@@ -301,7 +315,9 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
     }
     struct buf page;
     buf_init(&page, 0);
-    rc = http_listing(&page, sc->rootfd, dirfd, path, sc->hidden);
+    struct listing_opts lo;
+    listing_opts_of(req, &lo);
+    rc = http_listing_ex(&page, sc->rootfd, dirfd, path, sc->hidden, &lo);
     close(dirfd);
     if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM) {
         buf_free(&page);
@@ -315,8 +331,10 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
         return rc < 0 ? rc : 403;
     }
     *body_len = buf_len(&page);
-    rc = resp_simple(out, 200, keep_alive, req->version, head, NULL, "text/html; charset=utf-8",
-                     buf_head(&page), buf_len(&page));
+    /* the form follows Accept: caches must keep both */
+    rc = resp_simple(out, 200, keep_alive, req->version, head, "Vary: Accept\r\n",
+                     lo.json ? "application/json" : "text/html; charset=utf-8", buf_head(&page),
+                     buf_len(&page));
     buf_free(&page);
     return rc < 0 ? rc : 200;
 }
@@ -332,6 +350,7 @@ int static_serve(const struct static_conf *sc, struct fcache *cache, const struc
         if (rc > 0) *body_len = (uint64_t)rc;
         return rc < 0 ? rc : 404;
     }
+    if ((rc = site_tar(sc, cache, req, path, keep_alive, out, x, body_len)) != 0) return rc;
     struct fentry *e = fcache_lookup(sc, cache, path, &status, &dirfd);
     if (!e && status == 0) {
         /* a listing checks its symlinks beneath this worker's root, which
@@ -341,6 +360,9 @@ int static_serve(const struct static_conf *sc, struct fcache *cache, const struc
         return serve_dir(&wsc, dirfd, req, path, keep_alive, out, body_len);
     }
     if (status == 503) return busy(out, buf_len(out), req, keep_alive);
+    if (!e && status == 404 &&
+        (rc = site_spa(sc, cache, req, path, keep_alive, out, x, body_len)) != 0)
+        return rc;
     if (!e) {
         rc = resp_error(out, status, keep_alive, req->version, head, NULL,
                         status == 404   ? "File not found."
