@@ -331,16 +331,26 @@ static int json_listing(struct buf *out, const struct entry *e, long n)
     return rc;
 }
 
-/* a column head that links to its order: ascending, or descending when it
- * is the current ascending order */
-static int column(struct buf *b, const char *key, const char *label, int current, int desc)
+/* The order chooser: a GET form (no script, and no link among the
+ * entries' links: the page's links stay exactly its entries) */
+static int sort_form(struct buf *b, const struct listing_opts *lo)
 {
-    int rc = puts_(b, "<th><a href=\"?sort=");
-    if (rc == 0) rc = puts_(b, key);
-    if (rc == 0) rc = puts_(b, current && !desc ? "&amp;order=desc\">" : "&amp;order=asc\">");
-    if (rc == 0) rc = puts_(b, label);
-    if (rc == 0 && current) rc = puts_(b, desc ? " \xe2\x86\x93" : " \xe2\x86\x91"); /* arrows */
-    if (rc == 0) rc = puts_(b, "</a></th>");
+    static const char *const key[] = {"name", "size", "mtime"};
+    static const char *const label[] = {"name", "size", "modification time"};
+    int rc = puts_(b, "<form method=\"get\">Sort by <select name=\"sort\">");
+    for (int i = 0; rc == 0 && i < 3; i++) {
+        rc = puts_(b, "<option value=\"");
+        if (rc == 0) rc = puts_(b, key[i]);
+        if (rc == 0) rc = puts_(b, (int)lo->sort == i ? "\" selected>" : "\">");
+        if (rc == 0) rc = puts_(b, label[i]);
+        if (rc == 0) rc = puts_(b, "</option>");
+    }
+    if (rc == 0)
+        rc = puts_(b, lo->desc ? "</select> <select name=\"order\"><option value=\"asc\">ascending"
+                                 "</option><option value=\"desc\" selected>descending</option>"
+                               : "</select> <select name=\"order\"><option value=\"asc\" selected>"
+                                 "ascending</option><option value=\"desc\">descending</option>");
+    if (rc == 0) rc = puts_(b, "</select> <button>Sort</button></form>\n");
     return rc;
 }
 
@@ -389,11 +399,11 @@ int http_listing_ex(struct buf *out, int rootfd, int dirfd, const char *urlpath,
     if (rc == 0) rc = display_name(out, urlpath, ul);
     if (rc == 0) rc = puts_(out, style);
     if (rc == 0) rc = display_name(out, urlpath, ul);
-    if (rc == 0) rc = puts_(out, "</h1>\n<table>\n<thead><tr>");
-    if (rc == 0) rc = column(out, "name", "Name", lo->sort == LISTING_NAME, lo->desc);
-    if (rc == 0) rc = column(out, "size", "Size", lo->sort == LISTING_SIZE, lo->desc);
-    if (rc == 0) rc = column(out, "mtime", "Modified (UTC)", lo->sort == LISTING_MTIME, lo->desc);
-    if (rc == 0) rc = puts_(out, "</tr></thead>\n<tbody>\n");
+    if (rc == 0) rc = puts_(out, "</h1>\n");
+    if (rc == 0 && lo != &dflt) rc = sort_form(out, lo); /* http_listing's page has none */
+    if (rc == 0)
+        rc = puts_(out, "<table>\n<thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th>"
+                        "</tr></thead>\n<tbody>\n");
     if (rc == 0 && strcmp(urlpath, "/") != 0) rc = row(out, "..", 2, 1, "-", "");
     for (long i = 0; rc == 0 && i < n; i++) {
         char size[32], date[64];

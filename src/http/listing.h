@@ -42,15 +42,17 @@ struct listing_opts {
     int json;               /* a JSON array instead of the HTML page */
 };
 
-/* http_listing with an order and a form.  The HTML page's column heads link
- * to the other orders (?sort=name|size|mtime&order=asc|desc).  The JSON form
+/* http_listing with an order and a form.  The HTML page gets a GET form
+ * choosing the order (?sort=name|size|mtime&order=asc|desc); its links stay
+ * the entries' alone.  The JSON form
  * is an array of {"name", "type" ("dir" or "file": what the entry would be
  * served as, so a symlink shows its target's), "size" (bytes; null for a
  * directory), "mtime" (RFC 3339, UTC, seconds), "url" (the entry's link,
  * relative, percent-encoded: the raw bytes of any name)}; names are the
  * same entries as the page's, as JSON strings: UTF-8 kept as it is (control
  * characters JSON-escaped), each byte that is not UTF-8 as the text \xHH (so
- * the JSON is always valid; "url" is exact).  lo NULL: by name, HTML. */
+ * the JSON is always valid; "url" is exact).  lo NULL: by name, HTML,
+ * without the form (http_listing's page). */
 int http_listing_ex(struct buf *out, int rootfd, int dirfd, const char *urlpath, int show_hidden,
                     const struct listing_opts *lo);
 

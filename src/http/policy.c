@@ -293,15 +293,22 @@ static struct http_str field(const struct http_request *r, const char *name)
     return http_str_make(NULL, 0);
 }
 
-/* 1 when v is #token (commas, optional whitespace, empty members allowed) */
+/* 1 when v is #token: tokens separated by commas with optional
+ * whitespace around them (empty members allowed), at least one token */
 static int token_list(struct http_str v)
 {
     int any = 0;
-    for (size_t i = 0; i < v.n; i++) {
-        char c = v.p[i];
-        if (c == ',' || c == ' ' || c == '\t') continue;
-        if (!http_field_token(&c, 1)) return 0;
-        any = 1;
+    size_t i = 0;
+    while (i < v.n) {
+        while (i < v.n && (v.p[i] == ' ' || v.p[i] == '\t'))
+            i++;
+        size_t start = i;
+        while (i < v.n && http_field_token(v.p + i, 1))
+            i++;
+        any |= i > start;
+        while (i < v.n && (v.p[i] == ' ' || v.p[i] == '\t'))
+            i++;
+        if (i < v.n && v.p[i++] != ',') return 0;
     }
     return any;
 }

@@ -159,6 +159,7 @@ static int multipart(const struct static_conf *sc, const struct fentry *e,
     if (!head && !e->body) {
         /* everything that can fail does so before the head is queued */
         if (!(p = malloc(sizeof *p))) return -ENOMEM;
+        p->tar = NULL;
         int len = snprintf(p->ctype, sizeof p->ctype, "%s", e->ctype);
         if (len < 0 || (size_t)len >= sizeof p->ctype || (x->fd = dup(e->fd)) < 0) {
             int err = len < 0 || (size_t)len >= sizeof p->ctype ? -ENOMEM : -errno;
