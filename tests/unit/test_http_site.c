@@ -30,7 +30,7 @@ Test(fingerprint, hex_and_base64url)
     cr_expect(fp("a.b.0123abcd.min.js"));                       /* any middle segment */
     cr_expect(fp("m.Ab_9-xYz.css"));
     cr_expect(fp("x.3f9A1c2b.js"));
-        /* mixed-case hex digits are base64url too */ /* base64url's - and _ */
+    /* mixed-case hex digits are base64url too */ /* base64url's - and _ */
 }
 
 Test(fingerprint, length_7_and_8)
@@ -349,4 +349,110 @@ Test(listing_json, odd_names_and_order)
     unlinkat(d, "zsub", AT_REMOVEDIR);
     close(d);
     rmdir(dir);
+}
+
+/* ---- through the API: handlers get the fields too, preflights name the
+ * routes' methods ---- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+static berth_server *srv;
+static pthread_t th;
+
+static void *runner(void *arg)
+{
+    (void)arg;
+    berth_server_run(srv);
+    return NULL;
+}
+
+static void say(berth_req *req, void *arg)
+{
+    berth_respond(req, 200, "text/plain", (const char *)arg, strlen(arg));
+}
+
+static void start(void)
+{
+    static const char *const extra[] = {"X-Site: yes", "Strict-Transport-Security: max-age=60"};
+    struct berth_opts o;
+    berth_opts_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.workers = 1;
+    o.quiet = 1;
+    o.no_signals = 1;
+    o.extra_headers = extra;
+    o.nextra_headers = 2;
+    o.cors = "https://app.example";
+    cr_assert_eq(berth_server_new(&srv, &o), 0);
+    cr_assert_eq(berth_route(srv, "GET", "/hello", 0, say, "hi"), 0);
+    cr_assert_eq(berth_route(srv, "POST", "/upload", 0, say, "up"), 0);
+    cr_assert_eq(berth_route(srv, "PUT", "/upload", 0, say, "up"), 0);
+    cr_assert_eq(berth_server_listen(srv), 0);
+    cr_assert_eq(pthread_create(&th, NULL, runner, NULL), 0);
+}
+
+static void stop(void)
+{
+    berth_server_stop(srv);
+    pthread_join(th, NULL);
+    berth_server_free(srv);
+}
+
+static char *exchange(const char *req)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)berth_server_port(srv))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    cr_assert_eq(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+    static char buf[16384];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof buf - 1 && (r = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+    close(fd);
+    return buf;
+}
+
+TestSuite(site_api, .init = start, .fini = stop, .timeout = 20);
+
+Test(site_api, handler_answers_carry_the_fields)
+{
+    char *r = exchange("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    cr_assert(strstr(r, "HTTP/1.1 200 OK\r\n") == r, "%s", r);
+    cr_expect(strstr(r, "\r\nX-Site: yes\r\n"), "%s", r);
+    cr_expect(strstr(r, "\r\nStrict-Transport-Security: max-age=60\r\n"), "%s", r);
+    cr_expect(strstr(r, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"), "%s", r);
+    cr_expect(strstr(r, "\r\nVary: Origin\r\n"), "%s", r);
+    cr_expect(strstr(r, "\r\n\r\nhi"), "%s", r);
+    /* the 405 and the 404 too */
+    r = exchange("DELETE /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    cr_assert(strstr(r, "HTTP/1.1 405 ") == r, "%s", r);
+    cr_expect(strstr(r, "\r\nX-Site: yes\r\n"), "%s", r);
+    r = exchange("GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    cr_assert(strstr(r, "HTTP/1.1 404 ") == r, "%s", r);
+    cr_expect(strstr(r, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"), "%s", r);
+}
+
+Test(site_api, preflight_lists_the_routes_methods)
+{
+    char *r = exchange("OPTIONS /upload HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n"
+                       "Access-Control-Request-Method: PUT\r\nConnection: close\r\n\r\n");
+    cr_assert(strstr(r, "HTTP/1.1 204 ") == r, "%s", r);
+    cr_expect(strstr(r, "\r\nAccess-Control-Allow-Methods: POST, PUT, OPTIONS\r\n"), "%s", r);
+    cr_expect(strstr(r, "\r\nAllow: POST, PUT, OPTIONS\r\n"), "%s", r);
+    cr_expect(strstr(r, "\r\nAccess-Control-Max-Age: "), "%s", r);
+    /* no root, no route: no preflight answer, the 404 as before */
+    r = exchange("OPTIONS /nothing HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n"
+                 "Access-Control-Request-Method: GET\r\nConnection: close\r\n\r\n");
+    cr_expect(strstr(r, "HTTP/1.1 404 ") == r, "%s", r);
 }
