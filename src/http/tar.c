@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,7 +31,7 @@ struct tent {
 };
 
 struct tar {
-    int rootfd, placeholder; /* placeholder: an empty memfd for header-only pieces */
+    int rootfd, placeholder; /* placeholder: an empty pipe for header-only pieces */
     int show_hidden;
     char *url, *top;
     struct buf ents, names;
@@ -315,7 +314,14 @@ int tar_open(struct tar **out, int rootfd, const char *urlpath, const char *top,
     if (rc == 0 && (strlen(urlpath) >= sizeof w->url || strlen(top) > 255)) rc = -ENAMETOOLONG;
     if (rc == 0 && (!(t->url = strdup(urlpath)) || !(t->top = strdup(top)))) rc = -ENOMEM;
     if (rc == 0 && (t->rootfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0)) < 0) rc = -errno;
-    if (rc == 0 && (t->placeholder = memfd_create("berth-tar", MFD_CLOEXEC)) < 0) rc = -errno;
+    /* the placeholder: a pipe's read end, never written, so its size (0)
+     * and times never change (any seccomp profile allows pipe2) */
+    int pfd[2];
+    if (rc == 0 && pipe2(pfd, O_CLOEXEC) < 0) rc = -errno;
+    if (rc == 0) {
+        t->placeholder = pfd[0];
+        close(pfd[1]);
+    }
     struct stat st;
     if (rc == 0) {
         t->show_hidden = show_hidden;
