@@ -381,6 +381,7 @@ def tree(tmp_path):
     (d / ".secret").write_bytes(b"hidden\n")
     os.symlink("/etc/passwd", d / "escape")  # leaves the root: left out
     os.symlink("a.txt", d / "alias.txt")  # stays inside: its target's bytes
+    os.symlink(".", d / "nested" / "again")  # a loop: skipped, not walked forever
     (d / "index.html").write_bytes(b"<p>index</p>\n")
     return r
 
@@ -411,6 +412,8 @@ def test_tar_download_extracts_to_the_same_files(tree, server, tmp_path):
         assert names[0] == "proj"
         assert all(n == "proj" or n.startswith("proj/") for n in names)
         assert "proj/.secret" not in names and "proj/escape" not in names
+        assert not any("again" in n for n in names)
+        assert tf.extractfile("proj/alias.txt").read() == b"alpha\n"
         assert "proj/empty-dir" in names and tf.getmember("proj/empty-dir").isdir()
         out = tmp_path / "x"
         tf.extractall(out, filter="data") if hasattr(tarfile, "data_filter") else tf.extractall(out)
@@ -521,3 +524,19 @@ def test_tar_limits_are_403(tmp_path, server):
     assert resp.status_code == 403 and "subdirectories" in resp.text
     resp = requests.get(url(s, "/d/x/x/x/?download=tar"), timeout=T)
     assert resp.status_code == 200
+
+
+def test_tar_entry_limit_is_403(tmp_path, server):
+    r = tmp_path / "many"
+    (r / "d").mkdir(parents=True)
+    for i in range(20001):
+        open(r / "d" / ("f%05d" % i), "wb").close()
+    s = server("serve", "0", "-b", HOST, "-d", str(r), "-q")
+    resp = requests.get(url(s, "/d/?download=tar"), timeout=30)
+    assert resp.status_code == 403 and "20000 entries" in resp.text
+    os.unlink(r / "d" / "f00000")
+    os.unlink(r / "d" / "f00001")  # the directory itself is an entry too
+    resp = requests.get(url(s, "/d/?download=tar"), timeout=30)
+    assert resp.status_code == 200
+    with tarfile.open(fileobj=io.BytesIO(resp.content)) as tf:
+        assert len(tf.getmembers()) == 20000
