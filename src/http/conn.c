@@ -21,6 +21,7 @@
 #include "http/metrics.h"
 #include "http/parse.h"
 #include "http/path.h"
+#include "http/preflight.h"
 #include "http/proxyproto.h"
 #include "http/reqlog.h"
 #include "http/resp.h"
@@ -350,18 +351,7 @@ static size_t handle(struct conn *c, const struct http_request *r, const char *p
     char allow[ROUTE_ALLOW_MAX];
     const struct route *rt = route_find(s->routes, s->nroutes, r->method_str.p, r->method_str.n,
                                         path, s->sc.rootfd >= 0, allow, sizeof allow);
-    int pf = rt ? 0
-                : policy_preflight(&s->pol, r,
-                                   allow[0]            ? allow
-                                   : s->sc.rootfd >= 0 ? "Allow: GET, HEAD, OPTIONS\r\n"
-                                                       : NULL,
-                                   !c->closing, &w->out);
-    if (pf) { /* a CORS preflight (http/policy) */
-        c->closing |= pf < 0;
-        conn_count(c, r, 204);
-        reqlog_access(c, r, 204, 0);
-        goto skip_body;
-    }
+    if (!rt && preflight_answer(c, r, allow)) goto skip_body; /* --cors (http/preflight) */
     if (rt) {
         if (cl > s->o.max_body) {
             c->closing = 1;
