@@ -22,6 +22,7 @@ FUZZ_SECONDS ?= 20
 WARN     = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes $(WERROR)
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 LDLIBS  += -ljansson -lssl -lcrypto -lnghttp2 -lpthread
+LDLIBS  += -lz -lbrotlienc -lbrotlidec -lzstd
 
 LIB_SRC  := $(sort $(shell find src -name '*.c'))
 CLI_SRC  := $(sort $(wildcard cli/*.c))

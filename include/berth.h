@@ -107,6 +107,20 @@ struct berth_opts {
      * a balancer's checks see it); a second SIGINT/SIGTERM ends it.  -1
      * (default): 2000 with health, 0 without. */
     int drain_grace_ms;
+    /* Content encoding of static files.  A file F with a precompressed
+     * sidecar F.br, F.zst or F.gz (a regular file beneath the root, not
+     * older than F) is answered with it when the request's Accept-Encoding
+     * allows (the client's best choice; ties br > zstd > gzip), unless
+     * no_precompressed.  Compressible types (text, JavaScript, JSON, XML,
+     * SVG, wasm, uncompressed fonts) of 256 B to 256 KiB are compressed
+     * once per file version and coding (brotli, zstd, gzip) and kept in
+     * memory, compress_cache bytes per worker (least recently used evicted;
+     * default 16 MiB; 0 keeps none and compresses none), unless no_compress.
+     * Every answer for such a file carries Vary: Accept-Encoding, and each
+     * coding its own ETag (the file's with -br, -zst or -gz). */
+    int no_compress;
+    int no_precompressed;
+    size_t compress_cache;
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the

@@ -18,6 +18,10 @@ struct static_conf {
     const char *boundary;  /* multipart/byteranges boundary */
     const char *root_path; /* absolute; reopened when replaced; NULL: not followed */
     uint64_t *epoch;       /* shared by the workers: bumped on every change seen */
+    /* content encoding (http/encvar) */
+    int compress;          /* on-the-fly compression of compressible types */
+    int precompressed;     /* F.br, F.zst, F.gz sidecars */
+    size_t compress_cache; /* bytes of compressed results a worker keeps; 0: none made */
 };
 
 struct fentry {
@@ -39,7 +43,12 @@ struct fentry {
     char *hdr; /* the fields of a whole 200 answer, blank line included */
     size_t hdr_len;
     char *body;
-    char path[]; /* the request path this entry answers */
+    /* content encoding (http/encvar) */
+    struct encvar *var; /* the encoded variants found or made; NULL until asked */
+    const char *vary;   /* in a variant's view: the Vary field line; NULL otherwise */
+    char *fpath;        /* the file's own path when path is its directory's (an index) */
+    uint32_t gen;       /* bumped whenever etag and hdr are rebuilt: variant heads follow */
+    char path[];        /* the request path this entry answers */
 };
 
 struct fcache;
@@ -48,6 +57,10 @@ struct fcache;
  * outlive it. */
 struct fcache *fcache_new(const struct static_conf *sc);
 void fcache_free(struct fcache *c);
+
+/* This worker's cache of compressed results (http/compress); NULL when
+ * on-the-fly compression is off. */
+struct ccache *fcache_ccache(const struct fcache *c);
 
 /* This worker's descriptor of the root, followed by name (it changes when
  * the docroot is replaced): what paths are resolved beneath. */

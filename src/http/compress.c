@@ -1,0 +1,304 @@
+/* compress — compressing with libbrotli, libzstd and zlib, and a worker's
+ * least-recently-used cache of the results (the rules are in compress.h). */
+#include "http/compress.h"
+
+#include <brotli/encode.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#define BROTLI_LEVEL 6 /* 5 and 6 cost the same; 7 costs 2.5 times for < 1 % */
+#define ZSTD_LEVEL   9 /* past 9 the time grows faster than the gain */
+#define GZIP_LEVEL   6 /* 9 costs 1.5 to 2 times for 0.5 % */
+#define SLOTS        1024
+
+struct cnode {
+    struct cnode *hnext;       /* hash chain */
+    struct cnode *prev, *next; /* recency: head is the most recent */
+    struct ckey k;
+    uint32_t h;
+    size_t cost;
+    struct citem it;
+    char bytes[];
+};
+
+struct ccache {
+    struct cnode *slot[SLOTS];
+    struct cnode *head, *tail;
+    size_t budget;
+    uint64_t bytes;
+    uint64_t items, made; /* read by other threads: relaxed atomics */
+};
+
+static void store(uint64_t *p, uint64_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+struct ccache *ccache_new(size_t budget)
+{
+    struct ccache *c = calloc(1, sizeof *c);
+    if (c) c->budget = budget;
+    return c;
+}
+
+static void unlink_lru(struct ccache *c, struct cnode *n)
+{
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        c->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        c->tail = n->prev;
+    n->prev = n->next = NULL;
+}
+
+static void push_front(struct ccache *c, struct cnode *n)
+{
+    n->prev = NULL;
+    n->next = c->head;
+    if (c->head) c->head->prev = n;
+    c->head = n;
+    if (!c->tail) c->tail = n;
+}
+
+static void drop(struct ccache *c, struct cnode *n)
+{
+    struct cnode **pp = &c->slot[n->h & (SLOTS - 1)];
+    while (*pp != n)
+        pp = &(*pp)->hnext;
+    *pp = n->hnext;
+    unlink_lru(c, n);
+    store(&c->bytes, c->bytes - n->cost);
+    store(&c->items, c->items - 1);
+    if (n->it.fd >= 0) close(n->it.fd); /* transfers hold their own dup */
+    free(n);
+}
+
+void ccache_free(struct ccache *c)
+{
+    if (!c) return;
+    while (c->head)
+        drop(c, c->head);
+    free(c);
+}
+
+static uint32_t key_hash(const struct ckey *k)
+{
+    uint64_t x = k->ino * 0x9e3779b97f4a7c15ull ^ k->dev ^ k->size * 31 ^ (uint64_t)k->sec ^
+                 (uint64_t)k->nsec * 7 ^ (uint64_t)k->enc;
+    x ^= x >> 29;
+    x *= 0xbf58476d1ce4e5b9ull;
+    return (uint32_t)(x ^ (x >> 32));
+}
+
+static int key_eq(const struct ckey *a, const struct ckey *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->sec == b->sec &&
+           a->nsec == b->nsec && a->enc == b->enc;
+}
+
+const struct citem *ccache_get(struct ccache *c, const struct ckey *k)
+{
+    uint32_t h = key_hash(k);
+    for (struct cnode *n = c->slot[h & (SLOTS - 1)]; n; n = n->hnext)
+        if (n->h == h && key_eq(&n->k, k)) {
+            if (c->head != n) {
+                unlink_lru(c, n);
+                push_front(c, n);
+            }
+            return &n->it;
+        }
+    return NULL;
+}
+
+/* lgwin: the smallest window holding the whole input (less memory than
+ * the default 4 MiB for the sizes compressed here) */
+static int brotli_window(size_t n)
+{
+    int w = BROTLI_MIN_WINDOW_BITS;
+    while (w < BROTLI_MAX_WINDOW_BITS && ((size_t)1 << w) - 16 < n)
+        w++;
+    return w;
+}
+
+long compress_bytes(enum http_enc enc, const void *in, size_t n, void *out, size_t cap, int text)
+{
+    if (enc == HTTP_ENC_BR) {
+        size_t got = cap;
+        if (!BrotliEncoderCompress(BROTLI_LEVEL, brotli_window(n),
+                                   text ? BROTLI_MODE_TEXT : BROTLI_MODE_GENERIC, n, in, &got, out))
+            return -ENOSPC; /* the one failure it reports: the output did not fit */
+        return (long)got;
+    }
+    if (enc == HTTP_ENC_ZSTD) {
+        size_t got = ZSTD_compress(out, cap, in, n, ZSTD_LEVEL);
+        if (ZSTD_isError(got))
+            return ZSTD_getErrorCode(got) == ZSTD_error_dstSize_tooSmall ? -ENOSPC : -ENOMEM;
+        return (long)got;
+    }
+    if (enc == HTTP_ENC_GZIP) {
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        /* 15 + 16: a 32 KiB window in the gzip wrapper (RFC 1952), not zlib's */
+        if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            return -ENOMEM;
+        z.next_in = (Bytef *)(uintptr_t)in;
+        z.next_out = out;
+        long rc = 0;
+        /* avail_in/out are 32-bit: feed in steps so any size is safe */
+        size_t left_in = n, left_out = cap;
+        for (;;) {
+            uInt ai = left_in > 1u << 30 ? 1u << 30 : (uInt)left_in;
+            uInt ao = left_out > 1u << 30 ? 1u << 30 : (uInt)left_out;
+            z.avail_in = ai;
+            z.avail_out = ao;
+            int zr = deflate(&z, ai == left_in ? Z_FINISH : Z_NO_FLUSH);
+            left_in -= ai - z.avail_in;
+            left_out -= ao - z.avail_out;
+            if (zr == Z_STREAM_END) break;
+            if (zr == Z_BUF_ERROR || (zr == Z_OK && !left_out)) {
+                rc = -ENOSPC;
+                break;
+            }
+            if (zr != Z_OK) {
+                rc = -ENOMEM;
+                break;
+            }
+        }
+        if (rc == 0) rc = (long)(cap - left_out);
+        deflateEnd(&z);
+        return rc;
+    }
+    return -EINVAL;
+}
+
+/* A result too large to copy into each answer goes into a sealed memfd. */
+static int to_memfd(const char *p, size_t n, struct citem *it)
+{
+    int fd = memfd_create("berth-compressed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -errno;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int err = w < 0 ? -errno : -EIO;
+            close(fd);
+            return err;
+        }
+        done += (size_t)w;
+    }
+    struct stat st;
+    (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    if (fstat(fd, &st) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    it->fd = fd;
+    it->mtime_sec = (int64_t)st.st_mtim.tv_sec;
+    it->mtime_nsec = st.st_mtim.tv_nsec;
+    return 0;
+}
+
+const struct citem *ccache_make(struct ccache *c, const struct ckey *k, const void *in, size_t n,
+                                int text, int *err)
+{
+    *err = -ENOSPC;
+    if (n < 2) return NULL;
+    char *tmp = malloc(n - 1); /* a result must be smaller than the input */
+    if (!tmp) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    long len = compress_bytes((enum http_enc)k->enc, in, n, tmp, n - 1, text);
+    store(&c->made, c->made + 1);
+    if (len < 0) {
+        free(tmp);
+        *err = (int)len;
+        return NULL;
+    }
+    int small = (size_t)len <= COMPRESS_SMALL;
+    size_t cost = sizeof(struct cnode) + (size_t)len;
+    if (cost > c->budget) {
+        free(tmp);
+        *err = -E2BIG;
+        return NULL;
+    }
+    struct cnode *node = malloc(sizeof *node + (small ? (size_t)len : 0));
+    if (!node) {
+        free(tmp);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    memset(node, 0, sizeof *node);
+    node->k = *k;
+    node->h = key_hash(k);
+    node->cost = cost;
+    node->it.len = (uint64_t)len;
+    node->it.fd = -1;
+    int rc = 0;
+    if (small) {
+        memcpy(node->bytes, tmp, (size_t)len);
+        node->it.bytes = node->bytes;
+    } else {
+        rc = to_memfd(tmp, (size_t)len, &node->it);
+    }
+    free(tmp);
+    if (rc < 0) {
+        free(node);
+        *err = rc;
+        return NULL;
+    }
+    /* a result made again (after eviction of a copy elsewhere) replaces the old */
+    for (struct cnode *o = c->slot[node->h & (SLOTS - 1)]; o; o = o->hnext)
+        if (o->h == node->h && key_eq(&o->k, k)) {
+            drop(c, o);
+            break;
+        }
+    while (c->tail && c->bytes + cost > c->budget)
+        drop(c, c->tail);
+    node->hnext = c->slot[node->h & (SLOTS - 1)];
+    c->slot[node->h & (SLOTS - 1)] = node;
+    push_front(c, node);
+    store(&c->bytes, c->bytes + cost);
+    store(&c->items, c->items + 1);
+    return &node->it;
+}
+
+void ccache_stats(const struct ccache *c, uint64_t *bytes, uint64_t *items, uint64_t *made)
+{
+    *bytes = __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
+    *items = __atomic_load_n(&c->items, __ATOMIC_RELAXED);
+    *made = __atomic_load_n(&c->made, __ATOMIC_RELAXED);
+}
+
+int compress_type_ok(const char *t)
+{
+    if (!t) return 0;
+    size_t n = strcspn(t, ";");
+    while (n && t[n - 1] == ' ')
+        n--;
+#define IS(s)   (n == sizeof(s) - 1 && !strncmp(t, s, n))
+#define ENDS(s) (n > sizeof(s) - 1 && !strncmp(t + n - (sizeof(s) - 1), s, sizeof(s) - 1))
+    if (n > 5 && !strncmp(t, "text/", 5)) return 1;
+    return IS("application/javascript") || IS("application/x-javascript") ||
+           IS("application/json") || IS("application/xml") || IS("application/wasm") ||
+           IS("image/svg+xml") || IS("image/x-icon") || IS("image/vnd.microsoft.icon") ||
+           IS("image/bmp") || IS("font/ttf") || IS("font/otf") || IS("font/collection") ||
+           IS("application/x-font-ttf") || IS("application/x-font-otf") ||
+           IS("application/vnd.ms-fontobject") || IS("application/x-sh") ||
+           IS("application/ecmascript") || ENDS("+json") || ENDS("+xml");
+#undef IS
+#undef ENDS
+}
