@@ -137,7 +137,7 @@ build-fuzz/obj/%.o: %.c
 build-fuzz/libberth.a: $(FZ_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/libberth.a
-	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libberth.a -ljansson -lssl -lcrypto -lnghttp2 -lpthread
+	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libberth.a -ljansson -lssl -lcrypto -lnghttp2 -lpthread -lz -lbrotlienc -lbrotlidec -lzstd
 fuzz-deps:
 	@sh scripts/deps.sh fuzz
 

@@ -56,6 +56,12 @@ static void usage(FILE *f)
           "  --health PATH         GET PATH answers 200 ok while serving, 503 once stopping\n"
           "  --drain-grace SEC     on SIGTERM keep serving this long before draining, health\n"
           "                        saying 503 (default 2 with --health, else 0)\n"
+          "  --no-compress         no on-the-fly compression (brotli, zstd, gzip) of text,\n"
+          "                        JSON, JS, SVG, wasm and fonts of 256 B to 256 KiB\n"
+          "  --compress-cache SIZE memory per worker for compressed files (default 16M;\n"
+          "                        0: compress nothing)\n"
+          "  --no-precompressed    ignore F.br, F.zst and F.gz sidecars (served by default\n"
+          "                        when the client accepts them and they are not older)\n"
           "  --no-sandbox          do not restrict the process with Landlock (on by default\n"
           "                        where the kernel has it: reads beneath the directory\n"
           "                        holding DIR only, writes in the --log file's only)\n"
@@ -121,6 +127,8 @@ static int range_error(const char *what, const char *range, const char *arg)
 }
 
 enum { OPT_NO_SANDBOX = 1001, OPT_USER }; /* long-only options */
+/* content encoding (long-only) */
+enum { OPT_NO_COMPRESS = 1101, OPT_COMPRESS_CACHE, OPT_NO_PRECOMPRESSED };
 
 /* Landlock unless --no-sandbox, then the line that says which is in force */
 static void sandbox_line(berth_server *s, int off, const char *root)
@@ -175,6 +183,9 @@ int cmd_serve(int argc, char **argv)
         {"cgi", no_argument, 0, 'C'},
         {"no-sandbox", no_argument, 0, OPT_NO_SANDBOX},
         {"user", required_argument, 0, OPT_USER},
+        {"no-compress", no_argument, 0, OPT_NO_COMPRESS},
+        {"compress-cache", required_argument, 0, OPT_COMPRESS_CACHE},
+        {"no-precompressed", no_argument, 0, OPT_NO_PRECOMPRESSED},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -304,6 +315,17 @@ int cmd_serve(int argc, char **argv)
             fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n",
                   stderr);
             return 2;
+        case OPT_NO_COMPRESS:
+            o.no_compress = 1;
+            break;
+        case OPT_COMPRESS_CACHE:
+            if (cmd_parse_size(optarg, &v) < 0 || v > (1ull << 40))
+                return range_error("--compress-cache", "0..1T bytes", optarg);
+            o.compress_cache = (size_t)v;
+            break;
+        case OPT_NO_PRECOMPRESSED:
+            o.no_precompressed = 1;
+            break;
         case OPT_NO_SANDBOX:
             no_sandbox = 1;
             break;
