@@ -1,0 +1,507 @@
+"""Content encoding of static files (issue 11): Accept-Encoding negotiation,
+precompressed sidecars (F.br, F.zst, F.gz), on-the-fly brotli/zstd/gzip from
+a bounded per-worker cache, Vary and per-coding ETags, preconditions, ranges,
+HEAD and HTTP/2.  Every encoded body is decompressed by Python's brotli,
+zstandard and gzip modules (or curl) and compared with the file."""
+import gzip
+import http.client
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from test_serve import HOST, T, start_serve
+
+brotli = pytest.importorskip("brotli")  # Debian python3-brotli
+zstandard = pytest.importorskip("zstandard")  # Debian python3-zstandard
+CURL = shutil.which("curl")
+
+WORDS = ("function return const let var await async class extends import export "
+         "default div span section header footer article nav button input label "
+         "value length index item items render props state effect query select "
+         "width height margin padding color border display flex grid").split()
+
+
+def page(n, seed=1):
+    """n bytes of realistic HTML/JS: repeated but varied lines."""
+    rnd = random.Random(seed)
+    out = []
+    size = 0
+    while size < n:
+        w = [rnd.choice(WORDS) for _ in range(6)]
+        if rnd.random() < 0.5:
+            line = '<div class="%s-%d"><a href="/%s/%d">%s %s</a></div>\n' % (
+                w[0], rnd.randrange(500), w[1], rnd.randrange(10000), w[2], w[3])
+        else:
+            line = "function %s%d(%s, %s) { return %s.%s + %d; }\n" % (
+                w[0], rnd.randrange(1000), w[1], w[2], w[1], w[3], rnd.randrange(99))
+        out.append(line)
+        size += len(line)
+    return "".join(out).encode()[:n]
+
+
+def decode(enc, body):
+    if enc is None:
+        return body
+    if enc == "br":
+        return brotli.decompress(body)
+    if enc == "zstd":
+        return zstandard.ZstdDecompressor().decompress(body, max_output_size=64 << 20)
+    if enc == "gzip":
+        assert body[:2] == b"\x1f\x8b"  # the gzip format, not zlib's
+        return gzip.decompress(body)
+    raise AssertionError(enc)
+
+
+def fetch(port, path, method="GET", **headers):
+    """(status, {lower-case name: value}, body) without any decoding."""
+    c = http.client.HTTPConnection(HOST, port, timeout=T)
+    try:
+        c.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in headers.items():
+            c.putheader(k.replace("_", "-"), v)
+        c.endheaders()
+        r = c.getresponse()
+        body = r.read()
+        h = {}
+        for k, v in r.getheaders():
+            k = k.lower()
+            h[k] = h[k] + ", " + v if k in h else v
+        return r.status, h, body
+    finally:
+        c.close()
+
+
+def wait_until(pred, timeout=10, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+SIZE = 64 * 1024
+
+
+@pytest.fixture
+def site(tmp_path, request):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "app.js").write_bytes(page(SIZE, 1))
+    (root / "index.html").write_bytes(page(4000, 2))
+    (root / "tiny.css").write_bytes(b"body { color: red }\n")
+    (root / "data.json").write_bytes(page(3000, 3))
+    (root / "pic.png").write_bytes(page(5000, 4))  # the name says compressed: never touched
+    (root / "font.woff2").write_bytes(page(5000, 5))
+    (root / "arch.zip").write_bytes(page(5000, 6))
+    extra = getattr(request, "param", ())
+    srv = start_serve(root, "-q", "--workers", "1", *extra)
+    yield root, srv.port
+    srv.kill()
+
+
+@pytest.mark.parametrize("enc", ["br", "zstd", "gzip"])
+def test_each_coding_decodes_to_the_file(site, enc):
+    root, port = site
+    st, h, body = fetch(port, "/app.js", Accept_Encoding=enc)
+    assert st == 200
+    assert h["content-encoding"] == enc
+    assert h["vary"] == "Accept-Encoding"
+    assert int(h["content-length"]) == len(body) < SIZE // 2
+    assert h["content-type"].startswith("text/javascript")
+    assert decode(enc, body) == (root / "app.js").read_bytes()
+
+
+def test_identity_etag_and_per_coding_etags(site):
+    root, port = site
+    st, h, body = fetch(port, "/app.js")
+    assert st == 200 and "content-encoding" not in h and body == (root / "app.js").read_bytes()
+    assert h["vary"] == "Accept-Encoding"  # identity answers of a negotiated file too
+    tag = h["etag"]
+    assert tag.startswith('"') and tag.endswith('"')
+    seen = {tag}
+    for enc, sfx in (("br", "-br"), ("zstd", "-zst"), ("gzip", "-gz")):
+        _, he, _ = fetch(port, "/app.js", Accept_Encoding=enc)
+        assert he["etag"] == tag[:-1] + sfx + '"'
+        seen.add(he["etag"])
+    assert len(seen) == 4
+
+
+@pytest.mark.skipif(not CURL, reason="curl missing")
+def test_curl_compressed_and_each_coding(site, tmp_path):
+    root, port = site
+    want = (root / "app.js").read_bytes()
+    p = subprocess.run([CURL, "-sS", "--compressed", "-D", "-", "-o", str(tmp_path / "c"),
+                        "http://%s:%d/app.js" % (HOST, port)], capture_output=True, timeout=T)
+    assert p.returncode == 0
+    assert b"content-encoding:" in p.stdout.lower()
+    assert (tmp_path / "c").read_bytes() == want
+    for enc in ("br", "zstd", "gzip"):
+        p = subprocess.run([CURL, "-sS", "-H", "Accept-Encoding: " + enc,
+                            "http://%s:%d/app.js" % (HOST, port)], capture_output=True, timeout=T)
+        assert decode(enc, p.stdout) == want
+
+
+@pytest.mark.parametrize("ae,want", [
+    ("gzip, deflate, br, zstd", "br"),
+    ("gzip, zstd", "zstd"),
+    ("gzip;q=1.0, br;q=0.5", "gzip"),
+    ("br;q=0, zstd;q=0.1, gzip;q=0.2", "gzip"),
+    ("identity, gzip;q=0.5", None),
+    ("identity;q=0", None),              # nothing acceptable: identity anyway
+    ("*;q=0", None),
+    ("*", "br"),
+    ("*;q=0.5, br;q=0.1", "zstd"),
+    ("identity;q=0, zstd", "zstd"),
+    ("BR ; Q=0.9, GZIP;q=0.8", "br"),
+    ("x-gzip", "gzip"),
+    ("", None),
+    (" , ,", None),
+    ("br;q=2, gzip;q=0.5", "gzip"),      # malformed element ignored
+    ("br;level=11", None),
+    ("deflate, compress", None),
+])
+def test_qvalues(site, ae, want):
+    root, port = site
+    st, h, body = fetch(port, "/app.js", Accept_Encoding=ae)
+    assert st == 200
+    assert h.get("content-encoding") == want
+    assert decode(want, body) == (root / "app.js").read_bytes()
+    assert h["vary"] == "Accept-Encoding"
+
+
+def test_repeated_accept_encoding_lines_join(site):
+    root, port = site
+    s = socket.create_connection((HOST, port), timeout=T)
+    s.sendall(b"GET /app.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0.5\r\n"
+              b"Accept-Encoding: zstd;q=0.6\r\nConnection: close\r\n\r\n")
+    raw = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        raw += d
+    s.close()
+    head, body = raw.split(b"\r\n\r\n", 1)
+    assert b"\r\nContent-Encoding: zstd\r\n" in head
+    assert decode("zstd", body) == (root / "app.js").read_bytes()
+
+
+def test_vary_on_every_answer_of_the_file(site):
+    root, port = site
+    for ae in (None, "br", "gzip"):
+        hdr = {"Accept_Encoding": ae} if ae else {}
+        st, h, body = fetch(port, "/app.js", **hdr)
+        tag = h["etag"]
+        for extra, status in (({"If_None_Match": tag}, 304),
+                              ({"Range": "bytes=0-9"}, 206),
+                              ({"Range": "bytes=0-9,20-29"}, 206),
+                              ({"If_Match": '"nope"'}, 412),
+                              ({"Range": "bytes=999999-"}, 416)):
+            st2, h2, _ = fetch(port, "/app.js", **hdr, **extra)
+            assert st2 == status, (ae, extra)
+            assert h2.get("vary") == "Accept-Encoding", (ae, extra, h2)
+        st3, h3, b3 = fetch(port, "/app.js", "HEAD", **hdr)
+        assert h3.get("vary") == "Accept-Encoding" and b3 == b""
+
+
+@pytest.mark.parametrize("enc", [None, "br", "zstd", "gzip"])
+def test_304_for_each_codings_etag(site, enc):
+    root, port = site
+    hdr = {"Accept_Encoding": enc} if enc else {}
+    _, h, _ = fetch(port, "/app.js", **hdr)
+    st, h2, body = fetch(port, "/app.js", If_None_Match=h["etag"], **hdr)
+    assert st == 304 and body == b""
+    assert h2["etag"] == h["etag"]
+    # the tag of another coding does not match this representation
+    other = "gzip" if enc != "gzip" else "br"
+    st, h3, body = fetch(port, "/app.js", If_None_Match=h["etag"], Accept_Encoding=other)
+    assert st == 200 and h3["content-encoding"] == other
+    # If-Match against the selected representation
+    assert fetch(port, "/app.js", If_Match=h["etag"], **hdr)[0] == 200
+    if enc:
+        assert fetch(port, "/app.js", If_Match=h["etag"])[0] == 412
+
+
+@pytest.mark.parametrize("enc", [None, "br", "zstd", "gzip"])
+def test_head_lengths_equal_get(site, enc):
+    root, port = site
+    hdr = {"Accept_Encoding": enc} if enc else {}
+    _, hg, body = fetch(port, "/app.js", **hdr)
+    st, hh, hb = fetch(port, "/app.js", "HEAD", **hdr)
+    assert st == 200 and hb == b""
+    assert hh["content-length"] == hg["content-length"] == str(len(body))
+    assert hh["etag"] == hg["etag"] and hh.get("content-encoding") == hg.get("content-encoding")
+
+
+def test_ranges_apply_to_the_encoded_bytes(site):
+    root, port = site
+    _, h, whole = fetch(port, "/app.js", Accept_Encoding="gzip")
+    n = len(whole)
+    st, hr, part = fetch(port, "/app.js", Accept_Encoding="gzip", Range="bytes=10-109")
+    assert st == 206 and hr["content-encoding"] == "gzip"
+    assert hr["content-range"] == "bytes 10-109/%d" % n
+    assert part == whole[10:110] and hr["content-length"] == "100"
+    # If-Range with the coding's own tag: still the range; another tag: the whole
+    st, _, part = fetch(port, "/app.js", Accept_Encoding="gzip", Range="bytes=0-9",
+                        If_Range=h["etag"])
+    assert st == 206 and part == whole[:10]
+    _, hi, _ = fetch(port, "/app.js")
+    st, _, all_ = fetch(port, "/app.js", Accept_Encoding="gzip", Range="bytes=0-9",
+                        If_Range=hi["etag"])
+    assert st == 200 and all_ == whole
+    # suffix range reassembles with the head
+    st, _, tail = fetch(port, "/app.js", Accept_Encoding="gzip", Range="bytes=-50")
+    assert st == 206 and tail == whole[-50:]
+
+
+def test_small_and_already_compressed_types_not_encoded(site):
+    root, port = site
+    for path in ("/tiny.css", "/pic.png", "/font.woff2", "/arch.zip"):
+        st, h, body = fetch(port, path, Accept_Encoding="br, zstd, gzip")
+        assert st == 200 and "content-encoding" not in h, path
+        assert "vary" not in h, path
+        assert body == (root / path[1:]).read_bytes()
+
+
+def test_index_and_json_compressed(site):
+    root, port = site
+    st, h, body = fetch(port, "/", Accept_Encoding="br")
+    assert h["content-encoding"] == "br"
+    assert decode("br", body) == (root / "index.html").read_bytes()
+    st, h, body = fetch(port, "/data.json", Accept_Encoding="zstd")
+    assert h["content-encoding"] == "zstd"
+    assert decode("zstd", body) == (root / "data.json").read_bytes()
+
+
+@pytest.mark.parametrize("site", [("--no-compress",)], indirect=True)
+def test_no_compress(site):
+    root, port = site
+    st, h, body = fetch(port, "/app.js", Accept_Encoding="br, gzip")
+    assert st == 200 and "content-encoding" not in h and "vary" not in h
+    assert body == (root / "app.js").read_bytes()
+
+
+def sidecar_site(tmp_path, server, *extra):
+    root = tmp_path / "side"
+    root.mkdir()
+    (root / "app.js").write_bytes(page(SIZE, 7))
+    srv = start_serve(root, "-q", "--workers", "2", *extra)
+    server_list.append(srv)
+    return root, srv.port
+
+
+server_list = []
+
+
+@pytest.fixture(autouse=True)
+def _reap():
+    yield
+    while server_list:
+        server_list.pop().kill()
+
+
+def put(path, data, mtime_ns=None):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    if mtime_ns is not None:
+        os.utime(tmp, ns=(mtime_ns, mtime_ns))
+    os.rename(tmp, path)
+
+
+@pytest.mark.parametrize("enc,sfx", [("br", ".br"), ("zstd", ".zst"), ("gzip", ".gz")])
+def test_sidecar_is_served(tmp_path, server, enc, sfx):
+    root, port = sidecar_site(tmp_path, server, "--no-compress")
+    # the sidecar holds other bytes than compressing would: proof it is the one sent
+    marker = b"/* from the sidecar */\n" + (root / "app.js").read_bytes()
+    comp = {"br": brotli.compress, "zstd": zstandard.ZstdCompressor().compress,
+            "gzip": gzip.compress}[enc](marker)
+    put(root / ("app.js" + sfx), comp)
+    st, h, body = fetch(port, "/app.js", Accept_Encoding=enc)
+    assert st == 200 and h["content-encoding"] == enc and h["vary"] == "Accept-Encoding"
+    assert body == comp and int(h["content-length"]) == len(comp)
+    assert decode(enc, body) == marker
+    # identity for a client that does not take it, with Vary
+    st, h, body = fetch(port, "/app.js")
+    assert "content-encoding" not in h and h["vary"] == "Accept-Encoding"
+    assert body == (root / "app.js").read_bytes()
+
+
+def test_large_sidecar_ranges_and_304(tmp_path, server):
+    root, port = sidecar_site(tmp_path, server, "--no-compress")
+    blob = os.urandom(100 * 1024)  # a sidecar over 32 KiB goes out by sendfile
+    put(root / "app.js.gz", blob)
+    st, h, body = fetch(port, "/app.js", Accept_Encoding="gzip")
+    assert st == 200 and body == blob and h["content-length"] == str(len(blob))
+    st, hr, part = fetch(port, "/app.js", Accept_Encoding="gzip", Range="bytes=70000-70099")
+    assert st == 206 and part == blob[70000:70100]
+    assert hr["content-range"] == "bytes 70000-70099/%d" % len(blob)
+    st, _, b = fetch(port, "/app.js", Accept_Encoding="gzip", Range="bytes=0-1,50000-50001")
+    assert st == 206 and blob[0:2] in b and blob[50000:50002] in b
+    st, h2, _ = fetch(port, "/app.js", Accept_Encoding="gzip", If_None_Match=h["etag"])
+    assert st == 304 and h2["etag"] == h["etag"] and h2["vary"] == "Accept-Encoding"
+
+
+def test_stale_sidecar_ignored(tmp_path, server):
+    root, port = sidecar_site(tmp_path, server, "--no-compress")
+    old = os.stat(root / "app.js").st_mtime_ns - 10**9
+    put(root / "app.js.br", brotli.compress(b"stale"), mtime_ns=old)
+    st, h, body = fetch(port, "/app.js", Accept_Encoding="br")
+    assert "content-encoding" not in h and body == (root / "app.js").read_bytes()
+    # the same mtime as the file is not stale (reproducible builds set both)
+    m = os.stat(root / "app.js").st_mtime_ns
+    fresh = gzip.compress(b"fresh")
+    put(root / "app.js.gz", fresh, mtime_ns=m)
+    assert wait_until(lambda: fetch(port, "/app.js", Accept_Encoding="gzip")[2] == fresh, 3)
+    # one nanosecond older is stale
+    put(root / "app.js.gz", fresh, mtime_ns=m - 1)
+    assert wait_until(lambda: "content-encoding" not in
+                      fetch(port, "/app.js", Accept_Encoding="gzip")[1], 3)
+
+
+def test_sidecar_appears_changes_disappears(tmp_path, server):
+    root, port = sidecar_site(tmp_path, server, "--no-compress")
+    want = (root / "app.js").read_bytes()
+    for _ in range(4):  # cached by both workers
+        st, h, body = fetch(port, "/app.js", Accept_Encoding="br")
+        assert "content-encoding" not in h and body == want
+    v1, v2 = brotli.compress(b"one " + want), brotli.compress(b"two " + want)
+    put(root / "app.js.br", v1)
+    assert wait_until(lambda: fetch(port, "/app.js", Accept_Encoding="br")[2] == v1, 3)
+    for _ in range(6):  # every worker now: never the identity again
+        assert fetch(port, "/app.js", Accept_Encoding="br")[2] == v1
+    put(root / "app.js.br", v2)
+    assert wait_until(lambda: fetch(port, "/app.js", Accept_Encoding="br")[2] == v2, 3)
+    os.unlink(root / "app.js.br")
+    assert wait_until(lambda: fetch(port, "/app.js", Accept_Encoding="br")[2] == want, 3)
+    st, h, _ = fetch(port, "/app.js", Accept_Encoding="br")
+    assert "content-encoding" not in h
+
+
+def test_sidecar_never_serves_what_the_path_would_not(tmp_path, server):
+    root, port = sidecar_site(tmp_path, server, "--no-compress")
+    outside = tmp_path / "secret"
+    outside.write_bytes(gzip.compress(b"secret outside the root"))
+    os.symlink(outside, root / "app.js.gz")  # leaves the root: never opened
+    (root / ".hidden.js").write_bytes(page(4000, 9))
+    put(root / ".hidden.js.gz", gzip.compress(b"hidden"))
+    (root / "dir").mkdir()
+    os.symlink(root / "dir", root / "dir" / "x.js.br")  # not a regular file
+    (root / "dir" / "x.js").write_bytes(page(4000, 8))
+    st, h, body = fetch(port, "/app.js", Accept_Encoding="gzip")
+    assert "content-encoding" not in h and body == (root / "app.js").read_bytes()
+    assert fetch(port, "/.hidden.js", Accept_Encoding="gzip")[0] == 404
+    st, h, body = fetch(port, "/dir/x.js", Accept_Encoding="br")
+    assert "content-encoding" not in h and body == (root / "dir" / "x.js").read_bytes()
+
+
+def test_file_changed_gets_new_compressed_bytes(tmp_path, server):
+    root = tmp_path / "chg"
+    root.mkdir()
+    v1, v2 = page(20000, 11), page(20000, 12)  # same size, other bytes
+    put(root / "a.js", v1)
+    srv = start_serve(root, "-q", "--workers", "2")
+    server_list.append(srv)
+    for _ in range(4):
+        assert decode("br", fetch(srv.port, "/a.js", Accept_Encoding="br")[2]) == v1
+    put(root / "a.js", v2)
+    got = []
+
+    def new():
+        b = decode("br", fetch(srv.port, "/a.js", Accept_Encoding="br")[2])
+        got.append(b)
+        return b == v2
+    assert wait_until(new, 3)
+    for _ in range(6):
+        assert decode("br", fetch(srv.port, "/a.js", Accept_Encoding="br")[2]) == v2
+    assert all(b in (v1, v2) for b in got)
+
+
+def test_large_result_from_memfd_and_cut_connection(tmp_path, server):
+    root = tmp_path / "big"
+    root.mkdir()
+    rnd = random.Random(5)
+    # words drawn at random: compresses about 3:1, so the result is over 32 KiB
+    data = " ".join(rnd.choice(WORDS) + str(rnd.randrange(100000))
+                    for _ in range(30000)).encode()[:200000]
+    (root / "big.txt").write_bytes(data)
+    srv = start_serve(root, "-q", "--workers", "1")
+    server_list.append(srv)
+    st, h, body = fetch(srv.port, "/big.txt", Accept_Encoding="zstd")
+    assert h["content-encoding"] == "zstd" and len(body) > 32 * 1024
+    assert decode("zstd", body) == data
+    # cut connections mid-answer, then a whole answer still comes
+    for _ in range(5):
+        s = socket.create_connection((HOST, srv.port), timeout=T)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /big.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: zstd\r\n\r\n")
+        s.recv(1000)
+        s.close()
+    st, h2, body2 = fetch(srv.port, "/big.txt", Accept_Encoding="zstd")
+    assert body2 == body and h2["etag"] == h["etag"]
+    st, hr, part = fetch(srv.port, "/big.txt", Accept_Encoding="zstd", Range="bytes=40000-40999")
+    assert st == 206 and part == body[40000:41000]
+
+
+@pytest.mark.skipif(not CURL, reason="curl missing")
+@pytest.mark.parametrize("enc", ["br", "zstd", "gzip"])
+def test_h2_same_answers(site, tmp_path, enc):
+    root, port = site
+    p = subprocess.run([CURL, "-sS", "--http2-prior-knowledge", "-D", "-", "-o",
+                        str(tmp_path / "b"), "-H", "Accept-Encoding: " + enc,
+                        "http://%s:%d/app.js" % (HOST, port)], capture_output=True, timeout=T)
+    assert p.returncode == 0, p.stderr
+    head = p.stdout.decode().lower()
+    assert head.startswith("http/2 200")
+    assert "content-encoding: %s\r\n" % enc in head and "vary: accept-encoding\r\n" in head
+    body = (tmp_path / "b").read_bytes()
+    assert decode(enc, body) == (root / "app.js").read_bytes()
+    _, h, b1 = fetch(port, "/app.js", Accept_Encoding=enc)
+    assert body == b1 and "etag: %s\r\n" % h["etag"].lower() in head
+    p = subprocess.run([CURL, "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                        "%{http_code}", "-H", "Accept-Encoding: " + enc, "-H",
+                        "If-None-Match: " + h["etag"], "http://%s:%d/app.js" % (HOST, port)],
+                       capture_output=True, timeout=T)
+    assert p.stdout == b"304"
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_memory_bounded_by_compress_cache(tmp_path, server):
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(500):  # each about 60 KiB, about 15 KiB compressed: 7 MB in all
+        rnd = random.Random(i)
+        (root / ("f%03d.txt" % i)).write_bytes(" ".join(
+            rnd.choice(WORDS) + str(rnd.randrange(1000)) for _ in range(7000)).encode()[:60000])
+    srv = start_serve(root, "-q", "--workers", "1", "--compress-cache", "1M")
+    server_list.append(srv)
+    c = http.client.HTTPConnection(HOST, srv.port, timeout=T)
+
+    def get(i):
+        c.request("GET", "/f%03d.txt" % i, headers={"Accept-Encoding": "br"})
+        r = c.getresponse()
+        body = r.read()
+        assert r.getheader("Content-Encoding") == "br"
+        return body
+    for i in range(40):
+        get(i)
+    base = rss_kib(srv.proc.pid)
+    for i in range(40, 500):
+        get(i)
+    grown = rss_kib(srv.proc.pid) - base
+    # 460 more results (about 7 MB) went through a 1 MiB cache
+    assert grown < 4096, "RSS grew by %d KiB" % grown
+    assert brotli.decompress(get(499)) == (root / "f499.txt").read_bytes()
+    c.close()
