@@ -5,10 +5,13 @@
 #include <brotli/encode.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -18,6 +21,7 @@
 #define ZSTD_LEVEL   9 /* past 9 the time grows faster than the gain */
 #define GZIP_LEVEL   6 /* 9 costs 1.5 to 2 times for 0.5 % */
 #define SLOTS        1024
+#define CJOB_MAX     8 /* files queued for the helper thread, at most */
 
 struct cnode {
     struct cnode *hnext;       /* hash chain */
@@ -29,12 +33,33 @@ struct cnode {
     char bytes[];
 };
 
+/* a compression's outcome before it is filed: bytes in memory (len up to
+ * COMPRESS_SMALL) or a sealed memfd; err -ENOSPC: not smaller */
+struct cres {
+    int err;
+    char *bytes;
+    int fd;
+    uint64_t len;
+    int64_t mtime_sec;
+    long mtime_nsec;
+};
+
+struct cjob;
+
 struct ccache {
     struct cnode *slot[SLOTS];
     struct cnode *head, *tail;
     size_t budget;
     uint64_t bytes;
     uint64_t items, made; /* read by other threads: relaxed atomics */
+    /* the helper thread (started at the first large file): jobs queued,
+     * the one it works on, the ones done; mu guards them */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    int started, stop, finished; /* finished: done is not empty (atomic) */
+    int jobs;                    /* queued, running or done: CJOB_MAX at most */
+    struct cjob *queue, *running, *done;
 };
 
 static void store(uint64_t *p, uint64_t v)
@@ -45,7 +70,17 @@ static void store(uint64_t *p, uint64_t v)
 struct ccache *ccache_new(size_t budget)
 {
     struct ccache *c = calloc(1, sizeof *c);
-    if (c) c->budget = budget;
+    if (!c) return NULL;
+    c->budget = budget;
+    if (pthread_mutex_init(&c->mu, NULL)) {
+        free(c);
+        return NULL;
+    }
+    if (pthread_cond_init(&c->cv, NULL)) {
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -84,11 +119,24 @@ static void drop(struct ccache *c, struct cnode *n)
     free(n);
 }
 
+static void jobs_free(struct cjob *j);
+
 void ccache_free(struct ccache *c)
 {
     if (!c) return;
+    if (c->started) {
+        pthread_mutex_lock(&c->mu);
+        c->stop = 1;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->th, NULL); /* after the job it works on, at most */
+    }
+    jobs_free(c->queue);
+    jobs_free(c->done);
     while (c->head)
         drop(c, c->head);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
@@ -107,8 +155,11 @@ static int key_eq(const struct ckey *a, const struct ckey *b)
            a->nsec == b->nsec && a->enc == b->enc;
 }
 
+static void collect(struct ccache *c);
+
 const struct citem *ccache_get(struct ccache *c, const struct ckey *k)
 {
+    collect(c);
     uint32_t h = key_hash(k);
     for (struct cnode *n = c->slot[h & (SLOTS - 1)]; n; n = n->hnext)
         if (n->h == h && key_eq(&n->k, k)) {
@@ -183,7 +234,7 @@ long compress_bytes(enum http_enc enc, const void *in, size_t n, void *out, size
 }
 
 /* A result too large to copy into each answer goes into a sealed memfd. */
-static int to_memfd(const char *p, size_t n, struct citem *it)
+static int to_memfd(const char *p, size_t n, struct cres *r)
 {
     int fd = memfd_create("berth-compressed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return -errno;
@@ -205,39 +256,73 @@ static int to_memfd(const char *p, size_t n, struct citem *it)
         close(fd);
         return err;
     }
-    it->fd = fd;
-    it->mtime_sec = (int64_t)st.st_mtim.tv_sec;
-    it->mtime_nsec = st.st_mtim.tv_nsec;
+    r->fd = fd;
+    r->mtime_sec = (int64_t)st.st_mtim.tv_sec;
+    r->mtime_nsec = st.st_mtim.tv_nsec;
     return 0;
 }
 
-const struct citem *ccache_make(struct ccache *c, const struct ckey *k, const void *in, size_t n,
-                                int text, int *err)
+/* Compresses in[0..n) into r: bytes in memory, or a memfd when large.
+ * Safe on any thread (touches nothing shared but the made counter). */
+static void produce(struct ccache *c, enum http_enc enc, const void *in, size_t n, int text,
+                    struct cres *r)
 {
-    *err = -ENOSPC;
-    if (n < 2) return NULL;
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    r->err = -ENOSPC;
+    if (n < 2) return;
     char *tmp = malloc(n - 1); /* a result must be smaller than the input */
     if (!tmp) {
-        *err = -ENOMEM;
-        return NULL;
+        r->err = -ENOMEM;
+        return;
     }
-    long len = compress_bytes((enum http_enc)k->enc, in, n, tmp, n - 1, text);
-    store(&c->made, c->made + 1);
+    long len = compress_bytes(enc, in, n, tmp, n - 1, text);
+    __atomic_add_fetch(&c->made, 1, __ATOMIC_RELAXED);
     if (len < 0) {
         free(tmp);
-        *err = (int)len;
-        return NULL;
+        r->err = (int)len;
+        return;
     }
-    int small = (size_t)len <= COMPRESS_SMALL;
-    size_t cost = sizeof(struct cnode) + (size_t)len;
-    if (cost > c->budget) {
+    r->len = (uint64_t)len;
+    r->err = 0;
+    if ((size_t)len > COMPRESS_SMALL) {
+        r->err = to_memfd(tmp, (size_t)len, r);
         free(tmp);
+        return;
+    }
+    char *b = realloc(tmp, len ? (size_t)len : 1);
+    r->bytes = b ? b : tmp;
+}
+
+static void cres_free(struct cres *r)
+{
+    free(r->bytes);
+    if (r->fd >= 0) close(r->fd);
+    r->bytes = NULL;
+    r->fd = -1;
+}
+
+/* Files r under k (taking what it holds), evicting the least recently used
+ * until the budget holds it.  Not smaller, or larger than the whole budget:
+ * a small entry saying so, so the file is not compressed again.  NULL with
+ * *err otherwise, or when the result cannot be sent. */
+static const struct citem *file(struct ccache *c, const struct ckey *k, struct cres *r, int *err)
+{
+    *err = r->err;
+    int none = r->err == -ENOSPC;
+    if (!r->err && sizeof(struct cnode) + r->len > c->budget) {
         *err = -E2BIG;
+        none = 1;
+    }
+    if (r->err && !none) {
+        cres_free(r);
         return NULL;
     }
-    struct cnode *node = malloc(sizeof *node + (small ? (size_t)len : 0));
+    int small = !none && r->fd < 0;
+    size_t cost = sizeof(struct cnode) + (none ? 0 : (size_t)r->len);
+    struct cnode *node = malloc(sizeof *node + (small ? (size_t)r->len : 0));
     if (!node) {
-        free(tmp);
+        cres_free(r);
         *err = -ENOMEM;
         return NULL;
     }
@@ -245,21 +330,20 @@ const struct citem *ccache_make(struct ccache *c, const struct ckey *k, const vo
     node->k = *k;
     node->h = key_hash(k);
     node->cost = cost;
-    node->it.len = (uint64_t)len;
     node->it.fd = -1;
-    int rc = 0;
+    node->it.none = none;
     if (small) {
-        memcpy(node->bytes, tmp, (size_t)len);
+        memcpy(node->bytes, r->bytes, (size_t)r->len);
         node->it.bytes = node->bytes;
-    } else {
-        rc = to_memfd(tmp, (size_t)len, &node->it);
+        node->it.len = r->len;
+    } else if (!none) {
+        node->it.fd = r->fd;
+        node->it.len = r->len;
+        node->it.mtime_sec = r->mtime_sec;
+        node->it.mtime_nsec = r->mtime_nsec;
+        r->fd = -1;
     }
-    free(tmp);
-    if (rc < 0) {
-        free(node);
-        *err = rc;
-        return NULL;
-    }
+    cres_free(r);
     /* a result made again (after eviction of a copy elsewhere) replaces the old */
     for (struct cnode *o = c->slot[node->h & (SLOTS - 1)]; o; o = o->hnext)
         if (o->h == node->h && key_eq(&o->k, k)) {
@@ -273,7 +357,155 @@ const struct citem *ccache_make(struct ccache *c, const struct ckey *k, const vo
     push_front(c, node);
     store(&c->bytes, c->bytes + cost);
     store(&c->items, c->items + 1);
-    return &node->it;
+    return none ? NULL : &node->it;
+}
+
+const struct citem *ccache_make(struct ccache *c, const struct ckey *k, const void *in, size_t n,
+                                int text, int *err)
+{
+    struct cres r;
+    produce(c, (enum http_enc)k->enc, in, n, text, &r);
+    return file(c, k, &r, err);
+}
+
+/* ---- the helper thread: files too large to compress on the loop ---- */
+
+struct cjob {
+    struct cjob *next;
+    struct ckey k;
+    int fd; /* a dup of the file's descriptor, closed by the thread */
+    int text;
+    struct cres r;
+};
+
+/* reads the file whole and checks it is still the version k names */
+static char *read_version(int fd, const struct ckey *k)
+{
+    char *b = malloc(k->size ? k->size : 1);
+    uint64_t got = 0;
+    while (b && got < k->size) {
+        ssize_t n = pread(fd, b + got, k->size - got, (off_t)got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            free(b);
+            return NULL;
+        }
+        got += (uint64_t)n;
+    }
+    struct stat st;
+    if (b && (fstat(fd, &st) < 0 || (uint64_t)st.st_size != k->size ||
+              (int64_t)st.st_mtim.tv_sec != k->sec || st.st_mtim.tv_nsec != k->nsec)) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+static void *helper(void *arg)
+{
+    struct ccache *c = arg;
+    /* serving comes first: the thread yields the CPU to the loops */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->stop && !c->queue)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop) break;
+        struct cjob *j = c->queue;
+        c->queue = j->next;
+        c->running = j;
+        pthread_mutex_unlock(&c->mu);
+        char *in = read_version(j->fd, &j->k);
+        if (in) {
+            produce(c, (enum http_enc)j->k.enc, in, j->k.size, j->text, &j->r);
+            free(in);
+        } else {
+            memset(&j->r, 0, sizeof j->r);
+            j->r.fd = -1;
+            j->r.err = -ESTALE; /* changed meanwhile: the next request asks again */
+        }
+        close(j->fd);
+        j->fd = -1;
+        pthread_mutex_lock(&c->mu);
+        c->running = NULL;
+        j->next = c->done;
+        c->done = j;
+        __atomic_store_n(&c->finished, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Files what the helper finished (on the worker's thread). */
+static void collect(struct ccache *c)
+{
+    if (!__atomic_load_n(&c->finished, __ATOMIC_ACQUIRE)) return;
+    pthread_mutex_lock(&c->mu);
+    struct cjob *j = c->done;
+    c->done = NULL;
+    __atomic_store_n(&c->finished, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&c->mu);
+    while (j) {
+        struct cjob *next = j->next;
+        int err;
+        (void)file(c, &j->k, &j->r, &err);
+        c->jobs--;
+        free(j);
+        j = next;
+    }
+}
+
+static void jobs_free(struct cjob *j)
+{
+    while (j) {
+        struct cjob *next = j->next;
+        if (j->fd >= 0) close(j->fd);
+        cres_free(&j->r);
+        free(j);
+        j = next;
+    }
+}
+
+static int pending(const struct cjob *j, const struct ckey *k)
+{
+    for (; j; j = j->next)
+        if (key_eq(&j->k, k)) return 1;
+    return 0;
+}
+
+int ccache_submit(struct ccache *c, const struct ckey *k, int fd, int text)
+{
+    collect(c);
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    if (pending(c->queue, k) || pending(c->done, k) || (c->running && key_eq(&c->running->k, k)))
+        goto out;
+    if (c->jobs >= CJOB_MAX) {
+        rc = -EAGAIN;
+        goto out;
+    }
+    if (!c->started) {
+        if ((rc = -pthread_create(&c->th, NULL, helper, c)) < 0) goto out;
+        c->started = 1;
+    }
+    struct cjob *j = calloc(1, sizeof *j);
+    if (j) j->r.fd = -1;
+    if (!j || (j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        rc = j ? -errno : -ENOMEM;
+        free(j);
+        goto out;
+    }
+    j->k = *k;
+    j->text = text;
+    struct cjob **pp = &c->queue; /* first come, first served */
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = j;
+    c->jobs++;
+    pthread_cond_signal(&c->cv);
+out:
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 void ccache_stats(const struct ccache *c, uint64_t *bytes, uint64_t *items, uint64_t *made)

@@ -172,7 +172,7 @@ static struct encvar *vars(const struct static_conf *sc, struct fcache *c, struc
 static int compressible(const struct static_conf *sc, struct fcache *c, const struct fentry *e)
 {
     return sc->compress && fcache_ccache(c) && !e->cenc && e->size >= COMPRESS_MIN &&
-           e->size <= COMPRESS_MAX && compress_type_ok(e->ctype);
+           e->size <= COMPRESS_BG_MAX && compress_type_ok(e->ctype);
 }
 
 /* The 200 fields of representation enc of length len, rebuilt when the
@@ -215,15 +215,23 @@ static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc,
     return h;
 }
 
-/* The compressed result of e for enc, made now when not cached. */
+/* The compressed result of e for enc, made now when not cached; NULL when
+ * there is none (yet: a large file is compressed by the helper thread,
+ * and this answer goes without). */
 static const struct citem *compressed(struct fcache *c, struct fentry *e, struct encvar *v,
                                       enum http_enc enc)
 {
     struct ccache *cc = fcache_ccache(c);
     struct ckey k = {(uint64_t)e->dev,         (uint64_t)e->ino, e->size,
                      (int64_t)e->mtime.tv_sec, e->mtime.tv_nsec, (int)enc};
+    int text = strncmp(e->ctype, "text/", 5) == 0;
     const struct citem *it = ccache_get(cc, &k);
-    if (it) return it;
+    if (it && it->none) v->nocomp |= HTTP_ENC_BIT(enc);
+    if (it) return it->none ? NULL : it;
+    if (e->size > COMPRESS_MAX) {
+        if (e->fd >= 0) (void)ccache_submit(cc, &k, e->fd, text);
+        return NULL;
+    }
     const char *in = e->body;
     char *tmp = NULL;
     if (!in) {
@@ -239,7 +247,7 @@ static const struct citem *compressed(struct fcache *c, struct fentry *e, struct
         in = tmp;
     }
     int err;
-    it = ccache_make(cc, &k, in, e->size, strncmp(e->ctype, "text/", 5) == 0, &err);
+    it = ccache_make(cc, &k, in, e->size, text, &err);
     free(tmp);
     /* not smaller, or larger than the cache: never tried again for this
      * version (resources: tried again on a later request) */
