@@ -57,7 +57,7 @@ static void usage(FILE *f)
           "  --drain-grace SEC     on SIGTERM keep serving this long before draining, health\n"
           "                        saying 503 (default 2 with --health, else 0)\n"
           "  --no-compress         no on-the-fly compression (brotli, zstd, gzip) of text,\n"
-          "                        JSON, JS, SVG, wasm and fonts of 256 B to 256 KiB\n"
+          "                        JSON, JS, SVG, wasm and fonts of 256 B to 4 MiB\n"
           "  --compress-cache SIZE memory per worker for compressed files (default 16M;\n"
           "                        0: compress nothing)\n"
           "  --no-precompressed    ignore F.br, F.zst and F.gz sidecars (served by default\n"
