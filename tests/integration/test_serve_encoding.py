@@ -549,3 +549,64 @@ def test_memory_bounded_by_compress_cache(tmp_path, server):
     assert grown < 4096, "RSS grew by %d KiB" % grown
     assert brotli.decompress(get(499)) == (root / "f499.txt").read_bytes()
     c.close()
+
+
+ENC_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>enc</title>
+<link rel="stylesheet" href="enc.css">
+<script src="enc.js"></script>
+<script src="side.js"></script>
+</head><body>
+<p id="css">NO-CSS</p><p id="js">NO-JS</p><p id="side">NO-SIDE</p><p id="sizes">PENDING</p>
+<script>
+window.addEventListener('load', function () {
+  var css = getComputedStyle(document.getElementById('css')).getPropertyValue('--enc').trim();
+  document.getElementById('css').textContent = css || 'CSS-MISSING';
+  document.getElementById('js').textContent = window.encJs || 'JS-MISSING';
+  document.getElementById('side').textContent = window.sideJs || 'SIDE-MISSING';
+  document.getElementById('sizes').textContent = performance.getEntriesByType('resource')
+    .map(function (e) {
+      return e.name.replace(/^.*\\//, '') + '=' + e.encodedBodySize + '/' + e.decodedBodySize;
+    }).sort().join(' ');
+});
+</script>
+</body></html>
+"""
+
+
+def test_chromium_loads_compressed_js_and_css(tmp_path):
+    tb = pytest.importorskip("test_browser")
+    if tb.CHROMIUM is None:
+        pytest.skip("chromium is not installed")
+    root = tmp_path / "web"
+    root.mkdir()
+    (root / "enc.html").write_text(ENC_PAGE)
+    body = page(30000, 31).decode()
+    # a script whose result depends on every byte arriving: the sum of its lines' lengths
+    lines = [l.replace("\\", "").replace("'", "") for l in body.splitlines()]
+    js = "var L = [\n" + ",\n".join("'%s'" % l for l in lines) + "];\n"
+    js += "window.encJs = 'JS-' + L.reduce(function (a, s) { return a + s.length; }, 0);\n"
+    (root / "enc.js").write_text(js)
+    (root / "enc.css").write_text("".join(".c%d { margin: %dpx; color: #%06x; }\n" % (i, i % 40, i * 7919 % 0xffffff)
+                                          for i in range(800)) + "#css { --enc: CSS-APPLIED; }\n")
+    side = "window.sideJs = 'SIDE-RAN';\n" + "// padding\n" * 200
+    (root / "side.js").write_text(side)
+    (root / "side.js.br").write_bytes(brotli.compress(side.encode()))
+    srv = start_serve(root, "-q", "--no-compress")  # side.js: only its sidecar can be compressed
+    srv2 = start_serve(root, "-q")
+    server_list.extend([srv, srv2])
+    want = "JS-%d" % sum(len(l) for l in lines)
+    dom = tb.dump_dom("http://%s:%d/enc.html" % (HOST, srv2.port))
+    assert tb.text_of(dom, "js") == want, dom[-1500:]
+    assert tb.text_of(dom, "css") == "CSS-APPLIED"
+    assert tb.text_of(dom, "side") == "SIDE-RAN"
+    sizes = dict(x.split("=") for x in tb.text_of(dom, "sizes").split())
+    for name in ("enc.js", "enc.css", "side.js"):
+        enc, dec = map(int, sizes[name].split("/"))
+        assert 0 < enc < dec // 2, (name, sizes)  # arrived compressed, decoded whole
+    dom = tb.dump_dom("http://%s:%d/enc.html" % (HOST, srv.port))
+    assert tb.text_of(dom, "side") == "SIDE-RAN" and tb.text_of(dom, "js") == want
+    sizes = dict(x.split("=") for x in tb.text_of(dom, "sizes").split())
+    enc, dec = map(int, sizes["side.js"].split("/"))
+    assert enc == len(brotli.compress(side.encode())) and dec == len(side)
+    enc, dec = map(int, sizes["enc.js"].split("/"))
+    assert enc == dec  # --no-compress: as it is
