@@ -285,8 +285,9 @@ static void produce(struct ccache *c, enum http_enc enc, const void *in, size_t 
     }
     r->len = (uint64_t)len;
     r->err = 0;
-    if ((size_t)len > COMPRESS_SMALL) {
-        r->err = to_memfd(tmp, (size_t)len, r);
+    /* no memfd (a seccomp filter, no descriptor left): kept in memory and
+     * copied like a small one, rather than compressed again each time */
+    if ((size_t)len > COMPRESS_SMALL && to_memfd(tmp, (size_t)len, r) == 0) {
         free(tmp);
         return;
     }
@@ -318,9 +319,9 @@ static const struct citem *file(struct ccache *c, const struct ckey *k, struct c
         cres_free(r);
         return NULL;
     }
-    int small = !none && r->fd < 0;
+    int mem = !none && r->fd < 0; /* bytes in the node itself */
     size_t cost = sizeof(struct cnode) + (none ? 0 : (size_t)r->len);
-    struct cnode *node = malloc(sizeof *node + (small ? (size_t)r->len : 0));
+    struct cnode *node = malloc(sizeof *node + (mem ? (size_t)r->len : 0));
     if (!node) {
         cres_free(r);
         *err = -ENOMEM;
@@ -332,7 +333,7 @@ static const struct citem *file(struct ccache *c, const struct ckey *k, struct c
     node->cost = cost;
     node->it.fd = -1;
     node->it.none = none;
-    if (small) {
+    if (mem) {
         memcpy(node->bytes, r->bytes, (size_t)r->len);
         node->it.bytes = node->bytes;
         node->it.len = r->len;

@@ -16,10 +16,10 @@
  * mutex; the worker files them): entries keyed by the file version (device,
  * inode, size, mtime) and coding, evicted least recently used first so
  * their bytes stay within the budget.  A result of up to 32 KiB is kept in
- * memory and copied into the answer; a larger one in a sealed memfd, sent
- * by sendfile like a large file from a dup of the descriptor, so a slow
- * client holds no copy and eviction never pulls bytes from under a
- * transfer. */
+ * memory and copied into the answer; a larger one in a sealed memfd (in
+ * memory where none can be made), sent by sendfile like a large file from
+ * a dup of the descriptor, so a slow client holds no copy and eviction
+ * never pulls bytes from under a transfer. */
 #ifndef BERTH_HTTP_COMPRESS_H
 #define BERTH_HTTP_COMPRESS_H
 
