@@ -34,7 +34,8 @@ struct cnode {
 };
 
 /* a compression's outcome before it is filed: bytes in memory (len up to
- * COMPRESS_SMALL) or a sealed memfd; err -ENOSPC: not smaller */
+ * COMPRESS_SMALL, more when no memfd could be made) or a sealed memfd; err
+ * -ENOSPC: not smaller */
 struct cres {
     int err;
     char *bytes;
