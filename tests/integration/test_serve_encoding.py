@@ -610,3 +610,38 @@ def test_chromium_loads_compressed_js_and_css(tmp_path):
     assert enc == len(brotli.compress(side.encode())) and dec == len(side)
     enc, dec = map(int, sizes["enc.js"].split("/"))
     assert enc == dec  # --no-compress: as it is
+
+
+def test_over_tls_h1_and_h2(tmp_path):
+    import ssl
+    from test_tls import HTTPS_RE
+    root = tmp_path / "tls"
+    root.mkdir()
+    small, large = page(20000, 41), page(300000, 42)  # copied from memory / sent from a memfd
+    (root / "s.js").write_bytes(small)
+    (root / "l.js").write_bytes(large)
+    srv = start_serve(root, "-q", "--workers", "1", "--tls-self-signed", ready=HTTPS_RE)
+    server_list.append(srv)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+
+    def get(path, enc):
+        c = http.client.HTTPSConnection(HOST, srv.port, timeout=T, context=ctx)
+        c.putrequest("GET", path, skip_accept_encoding=True)
+        c.putheader("Accept-Encoding", enc)
+        c.endheaders()
+        r = c.getresponse()
+        out = (r.getheader("Content-Encoding"), r.getheader("Vary"), r.read())
+        c.close()
+        return out
+    e, v, b = get("/s.js", "gzip")
+    assert e == "gzip" and v == "Accept-Encoding" and decode("gzip", b) == small
+    assert wait_until(lambda: get("/l.js", "br")[0] == "br", 30)
+    e, v, b = get("/l.js", "br")
+    assert len(b) > 32 * 1024 and decode("br", b) == large
+    if CURL:
+        p = subprocess.run([CURL, "-sSk", "--http2", "-H", "Accept-Encoding: br",
+                            "https://%s:%d/l.js" % (HOST, srv.port)], capture_output=True,
+                           timeout=T)
+        assert p.returncode == 0 and p.stdout == b
