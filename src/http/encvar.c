@@ -48,7 +48,8 @@ struct encvar {
     int probed;
     unsigned nocomp; /* codings not worth compressing for this version */
     struct side side[HTTP_ENC_N];
-    struct vhead head[HTTP_ENC_N];
+    struct vhead *head[HTTP_ENC_N]; /* made when first answered: a file no client
+                                       asks coded costs none of them */
 };
 
 static void side_clear(struct side *s)
@@ -64,7 +65,8 @@ void encvar_free(struct encvar *v)
     if (!v) return;
     for (int i = 0; i < HTTP_ENC_N; i++) {
         side_clear(&v->side[i]);
-        free(v->head[i].hdr);
+        if (v->head[i]) free(v->head[i]->hdr);
+        free(v->head[i]);
     }
     free(v);
 }
@@ -179,7 +181,8 @@ static int compressible(const struct static_conf *sc, struct fcache *c, const st
  * entry's gen or the length moved. */
 static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc, uint64_t len)
 {
-    struct vhead *h = &v->head[enc];
+    struct vhead *h = v->head[enc];
+    if (!h && !(h = v->head[enc] = calloc(1, sizeof *h))) return NULL;
     if (h->hdr && h->gen == e->gen && h->len == len) return h;
     if (e->etag_len && (e->etag_len + 5 > ETAG_CAP || e->etag[e->etag_len - 1] != '"'))
         return NULL; /* no room for the suffix: this entry is sent as identity */
