@@ -11,14 +11,16 @@
 #   bench/http.sh                        # full run (about 16 minutes; DURATION=3: 9)
 #   DURATION=2 ROUNDS=1 bench/http.sh    # quick run
 #   ONLY_ROWS=tls,h2 bench/http.sh       # only the HTTPS and HTTP/2 rows
+#   ONLY_ROWS=enc bench/http.sh          # only the content-encoding rows (berth, nginx, h2o)
 #
 # Environment: BERTH=path (default: run `make BUILD=$BUILD` and use $BUILD/berth, BUILD=build),
 # CANNED_SRC=path/to/canned.c (default ../shared/bench/canned.c next to the repo), DURATION,
 # ROUNDS, WORKERS2=0 (skip the berth --workers 2 column), IDLE_CONNS (10000), SERVER_CPU (0),
 # CLIENT_CPU (1), OUT_DIR (bench/out), KEEP_TMP=1 (keep the temp dir with configs and logs),
-# ONLY="berth canned …" (run a subset of the servers), ONLY_ROWS=plain,tls,h2 (a subset of the
+# ONLY="berth canned …" (run a subset of the servers), ONLY_ROWS=plain,tls,h2,enc (a subset of the
 # row groups: plain = the plaintext HTTP/1.1 rows, syscalls and idle memory; tls = HTTPS with wrk
-# and the handshake rows; h2 = h2load over h2c and TLS).
+# and the handshake rows; h2 = h2load over h2c and TLS; enc = a 64 KiB text file asked for with
+# Accept-Encoding: br, gzip, compressed on the fly and from precompressed sidecars).
 set -euo pipefail
 
 DURATION=${DURATION:-5}
@@ -29,12 +31,12 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SYSCALL_SECONDS=${SYSCALL_SECONDS:-2}
 SYSCALL_CONNS=${SYSCALL_CONNS:-10}
-ONLY_ROWS=${ONLY_ROWS:-plain,tls,h2}
-ROW_PLAIN=0 ROW_TLS=0 ROW_H2=0
+ONLY_ROWS=${ONLY_ROWS:-plain,tls,h2,enc}
+ROW_PLAIN=0 ROW_TLS=0 ROW_H2=0 ROW_ENC=0
 for g in ${ONLY_ROWS//,/ }; do
     case $g in
-    plain) ROW_PLAIN=1 ;; tls) ROW_TLS=1 ;; h2) ROW_H2=1 ;;
-    *) printf 'ONLY_ROWS=%s: %s is none of plain, tls, h2\n' "$ONLY_ROWS" "$g" >&2; exit 2 ;;
+    plain) ROW_PLAIN=1 ;; tls) ROW_TLS=1 ;; h2) ROW_H2=1 ;; enc) ROW_ENC=1 ;;
+    *) printf 'ONLY_ROWS=%s: %s is none of plain, tls, h2, enc\n' "$ONLY_ROWS" "$g" >&2; exit 2 ;;
     esac
 done
 
@@ -180,6 +182,29 @@ mkdir -p "$WWW"
 printf 'Hello, client!' > "$WWW/hello.txt"
 head -c 4096 /dev/urandom > "$WWW/4k.bin"
 head -c 1048576 /dev/urandom > "$WWW/1m.bin"
+# the content-encoding rows: 64 KiB of HTML and JavaScript, repeated but varied (not zeros), as
+# 64k.js (no sidecars: compressed on the fly) and 64kp.js with .br and .gz sidecars made the way
+# a build step makes them (brotli -q 11, gzip -9)
+"$PYTHON" - "$WWW/64k.js" <<'EOF'
+import random, sys
+rnd = random.Random(11)
+w = ("function return const let var await async class extends import export default div span "
+     "section header footer article nav button input label value length index item render "
+     "props state effect query select width height margin padding color border flex").split()
+out, n = [], 0
+while n < 65536:
+    a = [rnd.choice(w) for _ in range(5)]
+    line = (f'<div class="{a[0]}-{rnd.randrange(500)}"><a href="/{a[1]}/{rnd.randrange(9999)}">'
+            f'{a[2]} {a[3]}</a></div>\n' if rnd.random() < 0.5 else
+            f'function {a[0]}{rnd.randrange(999)}({a[1]}, {a[2]}) {{ return {a[1]}.{a[3]} + '
+            f'{rnd.randrange(99)}; }}\n')
+    out.append(line); n += len(line)
+open(sys.argv[1], "wb").write("".join(out).encode()[:65536])
+EOF
+cp "$WWW/64k.js" "$WWW/64kp.js"
+gzip -9 -n -c "$WWW/64kp.js" > "$WWW/64kp.js.gz"
+if command -v brotli >/dev/null; then brotli -q 11 -c "$WWW/64kp.js" > "$WWW/64kp.js.br"; fi
+touch -r "$WWW/64kp.js" "$WWW"/64kp.js.*
 chmod 755 "$WWW"; chmod 644 "$WWW"/*
 
 # one ECDSA P-256 certificate for every TLS server of the run (made here, never kept)
@@ -291,6 +316,21 @@ print(f"status={status} head_bytes={len(head) + 4} body_bytes={len(body)}")
 EOF
 }
 
+# the servers of the content-encoding rows: lighttpd and canned as configured here compress nothing
+enc_ok() { [[ $1 == berth || $1 == berth2 || $1 == nginx || $1 == h2o ]]; }
+
+# fetch_enc PORT PATH : fetch's GET with Accept-Encoding: br, gzip; prints "status=… enc=… body_bytes=…"
+fetch_enc() {
+    "$PYTHON" - "$1" "$2" <<'EOF'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+c.request("GET", sys.argv[2], headers={"Accept-Encoding": "br, gzip"})
+r = c.getresponse()
+body = r.read()
+print(f"status={r.status} enc={r.getheader('Content-Encoding') or 'none'} body_bytes={len(body)}")
+EOF
+}
+
 # fetch_tls PORT PATH : fetch's GET over TLS (ALPN http/1.1); adds "tls=VERSION/CIPHER"
 fetch_tls() {
     "$PYTHON" - "$1" "$2" <<'EOF'
@@ -379,7 +419,11 @@ fi
 # (nginx-tls.conf), so without the plain rows only berth's and h2o's plaintext instances start
 if ! ((ROW_PLAIN)); then
     keep=()
-    if ((ROW_H2)); then for s in berth h2o; do [[ " ${SERVERS[*]} " == *" $s "* ]] && keep+=("$s"); done; fi
+    for s in berth nginx h2o; do
+        [[ " ${SERVERS[*]} " == *" $s "* ]] || continue
+        # h2c needs berth's and h2o's plaintext instances; the encoding rows berth, nginx, h2o
+        if ((ROW_ENC)) || { ((ROW_H2)) && [[ $s != nginx ]]; }; then keep+=("$s"); fi
+    done
     SERVERS=("${keep[@]}")
 fi
 declare -A H2C_INST=([berth]=berth [h2o]=h2o [nginx]=nginx-tls)
@@ -415,6 +459,15 @@ for s in "${SERVERS[@]}"; do
             [[ $got == "status=200 "*" body_bytes=${f##*:}" ]] || die "$s: /${f%%:*} → $got"
         done
     fi
+    if ((ROW_ENC)) && enc_ok "$s"; then
+        for f in 64k.js 64kp.js; do
+            got=$(fetch_enc "${PORT[$s]}" "/$f")
+            log "$s: /$f with Accept-Encoding: br, gzip → $got"
+            [[ $got == "status=200 "* ]] || die "$s: /$f → $got"
+            [[ $got == *" enc=none "* ]] && log "warning: $s sends /$f uncompressed"
+            echo -e "enc\t$s\t$f\t${got#*enc=}" >> "$RESULTS"
+        done
+    fi
 done
 
 for s in "${TLS_SERVERS[@]}"; do
@@ -446,6 +499,12 @@ SCENARIOS=(
     "pipe16_50  50   /hello.txt 16"
 )
 canned_ok() { [[ $1 == s14_* || $1 == pipe* ]]; }
+# the content-encoding rows: berth, nginx (gzip on, gzip_static on) and h2o (compress: ON,
+# file.send-compressed: ON); lighttpd and canned as configured here compress nothing
+ENC_SCENARIOS=(
+    "e64k_50    50   /64k.js    -"
+    "e64kp_50   50   /64kp.js   -"
+)
 
 # wrk_once SERVER SCENARIO ROUND CONNS PATH DEPTH SECONDS [INSTANCE]
 # (an instance named *-tls is fetched over https)
@@ -454,6 +513,7 @@ wrk_once() {
     local scheme=http
     [[ $inst == *-tls ]] && scheme=https
     local -a script=(-s "$TMP/report.lua" "$scheme://127.0.0.1:${PORT[$inst]}$path")
+    [[ $sc == e* ]] && script=(-H "Accept-Encoding: br, gzip" "${script[@]}")
     [[ $depth != - ]] && script=(-s "$BENCH/pipeline.lua" "$scheme://127.0.0.1:${PORT[$inst]}" -- "$depth" "$path")
     local t0 t1
     # shellcheck disable=SC2086
@@ -532,6 +592,25 @@ for spec in "${SCENARIOS[@]}"; do
         for k in $(seq 0 $((nsrv - 1))); do
             s=${SERVERS[$(((k + r - 1) % nsrv))]}
             [[ $s == canned ]] && ! canned_ok "$sc" && continue
+            wrk_once "$s" "$sc" "$r" "$c" "$path" "$depth" "$DURATION"
+        done
+        log "$sc round $r/$ROUNDS done"
+    done
+done
+fi
+
+if ((ROW_ENC)); then
+if ! ((ROW_PLAIN)); then
+    log "warm-up: 1 s per server"
+    for s in "${SERVERS[@]}"; do wrk_once "$s" warm 0 50 /hello.txt - 1; done
+fi
+nsrv=${#SERVERS[@]}
+for spec in "${ENC_SCENARIOS[@]}"; do
+    read -r sc c path depth <<< "$spec"
+    for r in $(seq "$ROUNDS"); do
+        for k in $(seq 0 $((nsrv - 1))); do
+            s=${SERVERS[$(((k + r - 1) % nsrv))]}
+            enc_ok "$s" || continue
             wrk_once "$s" "$sc" "$r" "$c" "$path" "$depth" "$DURATION"
         done
         log "$sc round $r/$ROUNDS done"
@@ -643,6 +722,7 @@ from collections import defaultdict
 path, tck, servers, idle_n, sys_conns = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4], sys.argv[5]
 runs = defaultdict(list)
 head, sysc, idle, tls = {}, {}, {}, {}
+encs = defaultdict(dict)
 errors = []
 for line in open(path):
     f = line.rstrip("\n").split("\t")
@@ -669,6 +749,8 @@ for line in open(path):
         })
     elif f[0] == "tls":
         tls[f[1]] = f[2]
+    elif f[0] == "enc":
+        encs[f[2]][f[1]] = f[3].replace(" body_bytes=", " ") + " B"
     elif f[0] == "sys":
         calls, reqs = int(f[2]), int(f[3])
         sysc[f[1]] = calls / reqs if reqs else None
@@ -703,7 +785,9 @@ def row(name, vals, fmt, ratio=True):
 
 scen = [("s14_50", "14 B file, 50 conns"), ("s14_1000", "14 B file, 1000 conns"),
         ("s4k_50", "4 KiB file, 50 conns"), ("s1m_10", "1 MiB file, 10 conns"),
-        ("pipe16_50", "14 B file, 16-deep pipelining, 50 conns ⁴")]
+        ("pipe16_50", "14 B file, 16-deep pipelining, 50 conns ⁴"),
+        ("e64k_50", "64 KiB text, Accept-Encoding: br, gzip, compressed by the server ⁷"),
+        ("e64kp_50", "64 KiB text, Accept-Encoding: br, gzip, .br/.gz sidecars ⁷")]
 # the HTTPS and HTTP/2 rows: (scenario, name, unit of the first line, p99 line?, per what)
 tscen = [("tls14_50", "HTTPS 14 B file, 50 conns (wrk)", "req/s", True, "request"),
          ("tls1m_10", "HTTPS 1 MiB file, 10 conns (wrk)", "MiB/s", True, "request"),
@@ -755,7 +839,15 @@ print("⁵ openssl s_time -new (every connection a full handshake) or -reuse (ev
       "first resumes the session), -www /hello.txt: one connection at a time, each a TCP connect, a TLS "
       "handshake and one HTTP/1.0 GET; handshakes/s = connections / wall time, CPU per connection.  ")
 print("⁶ h2load -t1 -c50 -m10 -D DURATION: 50 connections, 10 streams each; h2c with prior knowledge "
-      "(nginx on a port of its own, `listen … http2`), h2 over TLS by ALPN.")
+      "(nginx on a port of its own, `listen … http2`), h2 over TLS by ALPN.  ")
+print("⁷ wrk -H 'Accept-Encoding: br, gzip', 50 conns, a 64 KiB HTML/JS file. Compressed by the server "
+      "(64k.js, no sidecar): berth compresses once per file version and serves from its compressed "
+      "cache; nginx `gzip on` (level 1, as shipped) and h2o `compress: ON` compress every response. "
+      "Sidecars (64kp.js with .br from brotli -q 11 and .gz from gzip -9): berth and h2o "
+      "(`file.send-compressed: ON`) send the .br, nginx (`gzip_static on`; no brotli module) the .gz."
+      + ("  \nCodings sent (and body bytes): " + "; ".join(
+          f"{f}: " + ", ".join(f"{s} {e}" for s, e in v.items()) for f, v in encs.items())
+         if encs else ""))
 if tls:
     print()
     print("TLS negotiated (Python ssl, OpenSSL's default client offer, as wrk, h2load and s_time make): "

@@ -61,8 +61,18 @@ static void usage(FILE *f)
           "                        where the kernel has it: reads beneath the directory\n"
           "                        holding DIR only, writes in the --log file's only)\n"
           "  --user NAME           after binding, become user NAME (when started as root,\n"
-          "                        e.g. for port 80); refuses to run if that fails\n"
-          "Site features:\n"
+          "                        e.g. for port 80); refuses to run if that fails\n",
+          f);
+    /* in parts: C11 promises string literals of 4095 bytes only */
+    fputs("Content:\n"
+          "  --no-compress         no on-the-fly compression (brotli, zstd, gzip) of text,\n"
+          "                        JSON, JS, SVG, wasm and fonts of 256 B to 4 MiB\n"
+          "  --compress-cache SIZE memory per worker for compressed files (default 16M;\n"
+          "                        0: compress nothing)\n"
+          "  --no-precompressed    ignore F.br, F.zst and F.gz sidecars (served by default\n"
+          "                        when the client accepts them and they are not older)\n",
+          f);
+    fputs("Site features:\n"
           "  --cache-control VALUE Cache-Control of file answers whose name has no content\n"
           "                        fingerprint (app.3f9a1c2b.js always gets immutable, a year)\n"
           "  --spa                 single-page app: a missing path without an extension asked\n"
@@ -134,6 +144,8 @@ enum { OPT_NO_SANDBOX = 1001, OPT_USER }; /* long-only options */
 /* site features (issue 11) */
 enum { OPT_CACHE_CONTROL = 1101, OPT_SPA, OPT_CORS, OPT_HEADER, OPT_NO_TAR };
 #define MAX_EXTRA_HEADERS 64
+/* content encoding (long-only) */
+enum { OPT_NO_COMPRESS = 1201, OPT_COMPRESS_CACHE, OPT_NO_PRECOMPRESSED };
 
 /* Landlock unless --no-sandbox, then the line that says which is in force */
 static void sandbox_line(berth_server *s, int off, const char *root)
@@ -193,6 +205,9 @@ int cmd_serve(int argc, char **argv)
         {"cors", optional_argument, 0, OPT_CORS},
         {"header", required_argument, 0, OPT_HEADER},
         {"no-tar", no_argument, 0, OPT_NO_TAR},
+        {"no-compress", no_argument, 0, OPT_NO_COMPRESS},
+        {"compress-cache", required_argument, 0, OPT_COMPRESS_CACHE},
+        {"no-precompressed", no_argument, 0, OPT_NO_PRECOMPRESSED},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -324,6 +339,17 @@ int cmd_serve(int argc, char **argv)
             fputs("berth serve: --cgi is not supported (CGI was deprecated in Python 3.13 too)\n",
                   stderr);
             return 2;
+        case OPT_NO_COMPRESS:
+            o.no_compress = 1;
+            break;
+        case OPT_COMPRESS_CACHE:
+            if (cmd_parse_size(optarg, &v) < 0 || v > (1ull << 40))
+                return range_error("--compress-cache", "0..1T bytes", optarg);
+            o.compress_cache = (size_t)v;
+            break;
+        case OPT_NO_PRECOMPRESSED:
+            o.no_precompressed = 1;
+            break;
         case OPT_NO_SANDBOX:
             no_sandbox = 1;
             break;

@@ -108,6 +108,7 @@ void berth_opts_init(struct berth_opts *o)
     o->idle_timeout_ms = 5000;
     o->send_timeout_ms = 30000;
     o->drain_grace_ms = -1; /* 2 s with health, none without */
+    o->compress_cache = 16u << 20;
 }
 
 static char *dup_or_null(const char *s, int *fail)
@@ -188,6 +189,9 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     s->sc.listing = o->listing;
     s->sc.hidden = o->hidden;
     s->sc.mime_default = s->mime_default;
+    s->sc.compress = !o->no_compress && o->compress_cache > 0;
+    s->sc.precompressed = !o->no_precompressed;
+    s->sc.compress_cache = o->compress_cache;
     unsigned r = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)s;
     snprintf(s->boundary, sizeof s->boundary, "berth-%08x%08x", r, r * 2654435761u);
     s->sc.boundary = s->boundary;

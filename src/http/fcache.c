@@ -12,7 +12,9 @@
 #include "http/fcache.h"
 
 #include "http/beneath.h"
+#include "http/compress.h"
 #include "http/cond.h"
+#include "http/encvar.h"
 #include "http/fswatch.h"
 #include "http/mime.h"
 #include "http/policy.h"
@@ -57,6 +59,7 @@ struct fcache {
     /* answers from an entry already held / entries built (read by the
      * metrics from other threads: relaxed atomics, no lock) */
     uint64_t hits, misses;
+    struct ccache *cc; /* compressed results (http/compress); NULL: none made */
 };
 
 /* A counter only this worker writes: a plain add, but as a relaxed atomic
@@ -101,7 +104,18 @@ struct fcache *fcache_new(const struct static_conf *sc)
         c->root_ino = st.st_ino;
         if (sc->root_path) c->root_base = strrchr(sc->root_path, '/') + 1; /* it is absolute */
     }
+    if (sc->compress && sc->compress_cache && !(c->cc = ccache_new(sc->compress_cache))) {
+        fcache_free(c);
+        return NULL;
+    }
     return c;
+}
+
+/* What the content encoding added to an entry (http/encvar). */
+static void entry_free_encoding(struct fentry *e)
+{
+    encvar_free(e->var);
+    free(e->fpath);
 }
 
 static void entry_free(struct fcache *c, struct fentry *e)
@@ -113,6 +127,7 @@ static void entry_free(struct fcache *c, struct fentry *e)
     }
     free(e->body);
     free(e->hdr);
+    entry_free_encoding(e);
     free(e);
     c->count--;
 }
@@ -133,6 +148,7 @@ void fcache_free(struct fcache *c)
     if (!c) return;
     cache_clear(c);
     fswatch_free(c->fw);
+    ccache_free(c->cc);
     if (c->rootfd >= 0) close(c->rootfd);
     free(c);
 }
@@ -366,6 +382,25 @@ static void watch_dirs(struct fcache *c, const char *path)
     }
 }
 
+/* A precompressed sidecar (F.br, F.zst, F.gz) that changed, appeared or
+ * went away: F's entry is dropped, so its variants are looked at anew. */
+static void sidecar_changed(struct fcache *c, char *p, size_t n)
+{
+    static const char *const sfx[] = {".br", ".zst", ".gz"};
+    for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {
+        size_t k = strlen(sfx[i]);
+        if (n <= k || strcmp(p + n - k, sfx[i])) continue;
+        p[n - k] = '\0';
+        struct fentry *e = cache_find(c, p, hash_str(p));
+        if (e) {
+            cache_drop(c, e);
+            c->changed = 1;
+        }
+        p[n - k] = sfx[i][0];
+        return;
+    }
+}
+
 static void on_change(void *arg, const char *key, const char *name, uint32_t mask)
 {
     struct fcache *c = arg;
@@ -398,6 +433,12 @@ static void on_change(void *arg, const char *key, const char *name, uint32_t mas
         cache_drop(c, e);
         c->changed = 1;
     }
+    sidecar_changed(c, p, (size_t)n - 1);
+}
+
+struct ccache *fcache_ccache(const struct fcache *c)
+{
+    return c->cc;
 }
 
 int fcache_rootfd(const struct fcache *c)
@@ -521,7 +562,9 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
     memcpy(e->path, path, pl + 1);
     e->hash = h;
     e->fd = -1;
-    if (fill_validators(e, &st, fd, ipath[0] ? ipath : path, sc->mime_default) < 0) {
+    if (fill_validators(e, &st, fd, ipath[0] ? ipath : path, sc->mime_default) < 0 ||
+        (ipath[0] && !(e->fpath = strdup(ipath)))) {
+        free(e->hdr);
         free(e);
         goto oom;
     }
@@ -584,5 +627,6 @@ void fcache_entry_release(struct fentry *e)
 {
     close(e->fd);
     free(e->hdr);
+    entry_free_encoding(e);
     free(e);
 }

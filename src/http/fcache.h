@@ -20,6 +20,10 @@ struct static_conf {
     uint64_t *epoch;       /* shared by the workers: bumped on every change seen */
     /* site features (http/policy): Cache-Control, SPA, tar; NULL: none */
     const struct policy *pol;
+    /* content encoding (http/encvar) */
+    int compress;          /* on-the-fly compression of compressible types */
+    int precompressed;     /* F.br, F.zst, F.gz sidecars */
+    size_t compress_cache; /* bytes of compressed results a worker keeps; 0: none made */
 };
 
 struct fentry {
@@ -42,7 +46,12 @@ struct fentry {
     size_t hdr_len;
     char *body;
     const char *cc; /* Cache-Control value (policy_bake), or NULL */
-    char path[];    /* the request path this entry answers */
+    /* content encoding (http/encvar) */
+    struct encvar *var; /* the encoded variants found or made; NULL until asked */
+    const char *vary;   /* in a variant's view: the Vary field line; NULL otherwise */
+    char *fpath;        /* the file's own path when path is its directory's (an index) */
+    uint32_t gen;       /* bumped whenever etag and hdr are rebuilt: variant heads follow */
+    char path[];        /* the request path this entry answers */
 };
 
 struct fcache;
@@ -51,6 +60,10 @@ struct fcache;
  * outlive it. */
 struct fcache *fcache_new(const struct static_conf *sc);
 void fcache_free(struct fcache *c);
+
+/* This worker's cache of compressed results (http/compress); NULL when
+ * on-the-fly compression is off. */
+struct ccache *fcache_ccache(const struct fcache *c);
 
 /* This worker's descriptor of the root, followed by name (it changes when
  * the docroot is replaced): what paths are resolved beneath. */

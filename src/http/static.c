@@ -6,6 +6,7 @@
 #include "http/accept.h"
 #include "http/beneath.h"
 #include "http/cond.h"
+#include "http/encvar.h"
 #include "http/listing.h"
 #include "http/mime.h"
 #include "http/path.h"
@@ -40,10 +41,11 @@ static int field_line(struct buf *out, const char *fmt, ...)
 
 static int validators(struct buf *out, const struct fentry *e)
 {
-    /* Cache-Control too: a 304 carries it (RFC 9111 §4.3.4), and 206 as 200 */
-    return field_line(out, "Last-Modified: %s\r\nETag: %.*s\r\n%s%s%s", e->lastmod,
+    /* Cache-Control too: a 304 carries it (RFC 9111 §4.3.4), and 206 as 200;
+     * Vary on every answer for a file with variants */
+    return field_line(out, "Last-Modified: %s\r\nETag: %.*s\r\n%s%s%s%s", e->lastmod,
                       (int)e->etag_len, e->etag, e->cc ? "Cache-Control: " : "", e->cc ? e->cc : "",
-                      e->cc ? "\r\n" : "");
+                      e->cc ? "\r\n" : "", e->vary ? e->vary : "");
 }
 
 /* The file bytes [first, last] go out either from memory or as a region. */
@@ -224,7 +226,8 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
         return buf_append(out, "\r\n", 2) < 0 ? -ENOMEM : 304;
     }
     if (st == 412) {
-        if ((rc = resp_error(out, 412, keep_alive, req->version, head, NULL, NULL)) < 0) return rc;
+        if ((rc = resp_error(out, 412, keep_alive, req->version, head, e->vary, NULL)) < 0)
+            return rc;
         *body_len = (uint64_t)rc; /* an error page's length: what the log shows */
         return 412;
     }
@@ -237,8 +240,9 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
         n = http_range_parse(req->range.p, req->range.n, e->size, r, HTTP_RANGE_SPECS);
     if (n > 0) n = http_range_coalesce(r, n);
     if (n == -416) {
-        char cr[64];
-        snprintf(cr, sizeof cr, "Content-Range: bytes */%llu\r\n", (unsigned long long)e->size);
+        char cr[96];
+        snprintf(cr, sizeof cr, "Content-Range: bytes */%llu\r\n%s", (unsigned long long)e->size,
+                 e->vary ? e->vary : "");
         if ((rc = resp_error(out, 416, keep_alive, req->version, head, cr, NULL)) < 0) return rc;
         *body_len = (uint64_t)rc;
         return 416;
@@ -270,6 +274,27 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
     *body_len = len;
     if (!head && len) rc = body_slice(out, e, first, last, x);
     return rc < 0 ? rc : status;
+}
+
+/* Answers e in the representation the request's Accept-Encoding selects
+ * (http/encvar): a sidecar, a compressed result or the file itself, with
+ * Vary whenever the file has variants.  Out of memory there, the file is
+ * answered as it is. */
+static int serve_file(const struct static_conf *sc, struct fcache *cache, struct fentry *e,
+                      const struct http_request *req, int keep_alive, struct buf *out,
+                      struct http_xfer *x, uint64_t *body_len)
+{
+    struct fentry view;
+    struct encvar_pick pk;
+    if (encvar_select(sc, cache, e, req, &view, &pk) <= 0)
+        return serve_entry(sc, e, req, keep_alive, out, x, body_len);
+    int rc = serve_entry(sc, &view, req, keep_alive, out, x, body_len);
+    if (rc >= 0 && x->fd >= 0 && pk.fd_own_mtime) {
+        /* the transfer checks the sidecar or memfd it sends, not F */
+        x->mtime_sec = pk.mtime_sec;
+        x->mtime_nsec = pk.mtime_nsec;
+    }
+    return rc;
 }
 
 /* Out of descriptors or memory: 503, to be tried again shortly; a head
@@ -374,7 +399,7 @@ int static_serve(const struct static_conf *sc, struct fcache *cache, const struc
     }
     if (status != -1) fcache_memo_set(cache, req->path.p, req->path.n, e);
     size_t mark = buf_len(out);
-    rc = serve_entry(sc, e, req, keep_alive, out, x, body_len);
+    rc = serve_file(sc, cache, e, req, keep_alive, out, x, body_len);
     if (rc == -EMFILE || rc == -ENFILE) rc = busy(out, mark, req, keep_alive); /* no dup */
     if (status == -1) fcache_entry_release(e); /* the transfer has its own dup */
     return rc;
@@ -387,7 +412,7 @@ int static_serve_again(const struct static_conf *sc, struct fcache *cache,
     struct fentry *e = fcache_memo_get(cache, req->path.p, req->path.n);
     if (!e) return 0;
     size_t mark = buf_len(out);
-    int rc = serve_entry(sc, e, req, keep_alive, out, x, body_len);
+    int rc = serve_file(sc, cache, e, req, keep_alive, out, x, body_len);
     return rc == -EMFILE || rc == -ENFILE ? busy(out, mark, req, keep_alive) : rc;
 }
 

@@ -96,6 +96,23 @@ def test_cache_control_option_for_the_rest(root, server):
         assert "cache-control: public, max-age=60" in out.lower()
 
 
+def test_compressed_answers_keep_the_caching_policy(root, server):
+    """A compressed variant's head carries the Cache-Control of the file."""
+    js = b"".join(b"function f%d(a, b) { return a * %d + b; }\n" % (i, i) for i in range(200))
+    (root / "assets" / "app.3f9a1c2b.js").write_bytes(js)
+    (root / "plain.js").write_bytes(js)
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "-q", "--cache-control", "no-cache")
+    for path, cc in (("/assets/app.3f9a1c2b.js", IMMUTABLE), ("/plain.js", "no-cache")):
+        for enc in ("gzip", "br", "zstd"):
+            r, b = fetch(s, path, headers={"Accept-Encoding": enc})
+            assert r.status == 200 and r.getheader("Content-Encoding") == enc, (path, enc)
+            assert len(b) < len(js)
+            assert r.getheader("Cache-Control") == cc, (path, enc)
+            r, _ = fetch(s, path, headers={"Accept-Encoding": enc,
+                                           "If-None-Match": r.getheader("ETag")})
+            assert r.status == 304 and r.getheader("Cache-Control") == cc, (path, enc)
+
+
 @pytest.mark.parametrize("value", ["", "max-age=", "a b", "no-cache\nX: y"])
 def test_bad_cache_control_refused_at_start(root, value):
     p = subprocess.run([BERTH, "serve", "0", "-d", str(root), "--cache-control", value],

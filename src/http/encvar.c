@@ -1,0 +1,327 @@
+/* encvar — sidecars and compressed results of a cached file, and the choice
+ * among them for one request (the rules are in encvar.h). */
+#include "http/encvar.h"
+
+#include "http/beneath.h"
+#include "http/compress.h"
+#include "http/resp.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SIDE_SMALL (32 * 1024) /* sidecar bytes kept in memory, as fcache keeps files' */
+#define ETAG_CAP   (sizeof(((struct fentry *)0)->etag))
+
+static const char vary_line[] = "Vary: Accept-Encoding\r\n";
+
+/* a precompressed sidecar as last seen */
+struct side {
+    int present;
+    int fd; /* a large one's descriptor, else -1 */
+    char *body;
+    uint64_t size;
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+};
+
+/* a representation's prebuilt 200 fields, for one gen of the entry and one
+ * length (a sidecar replaced by one of another size rebuilds it) */
+struct vhead {
+    uint32_t gen;
+    uint64_t len;
+    char *hdr;
+    size_t hdr_len;
+    size_t etag_len;
+    char etag[ETAG_CAP + 8];
+};
+
+struct encvar {
+    time_t checked; /* the entry's revalidation the sidecars were looked at for */
+    uint64_t epoch;
+    int probed;
+    unsigned nocomp; /* codings not worth compressing for this version */
+    struct side side[HTTP_ENC_N];
+    struct vhead *head[HTTP_ENC_N]; /* made when first answered: a file no client
+                                       asks coded costs none of them */
+};
+
+static void side_clear(struct side *s)
+{
+    if (s->fd >= 0) close(s->fd);
+    free(s->body);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+}
+
+void encvar_free(struct encvar *v)
+{
+    if (!v) return;
+    for (int i = 0; i < HTTP_ENC_N; i++) {
+        side_clear(&v->side[i]);
+        if (v->head[i]) free(v->head[i]->hdr);
+        free(v->head[i]);
+    }
+    free(v);
+}
+
+static int ts_before(struct timespec a, struct timespec b)
+{
+    return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+static int side_same(const struct side *s, const struct stat *st)
+{
+    return s->present && s->dev == st->st_dev && s->ino == st->st_ino &&
+           s->size == (uint64_t)st->st_size && s->mtime.tv_sec == st->st_mtim.tv_sec &&
+           s->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* reads n bytes at 0; NULL when the file ends early or fails */
+static char *read_all(int fd, uint64_t n)
+{
+    char *b = malloc(n ? n : 1);
+    uint64_t got = 0;
+    while (b && got < n) {
+        ssize_t r = pread(fd, b + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            free(b);
+            return NULL;
+        }
+        got += (uint64_t)r;
+    }
+    return b;
+}
+
+static int stat_is(const struct stat *a, const struct stat *b)
+{
+    return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Looks at F's sidecar for coding enc: present, regular, non-empty, not
+ * older than F.  An unchanged one keeps what was read of it. */
+static void side_probe(int rootfd, const struct fentry *e, struct side *s, enum http_enc enc)
+{
+    char p[PATH_MAX];
+    const char *base = e->fpath ? e->fpath : e->path;
+    int n = snprintf(p, sizeof p, "%s%s", base, http_enc_suffix(enc));
+    struct stat st, after;
+    int fd = n > 0 && (size_t)n < sizeof p ? beneath_open(rootfd, p) : -ENAMETOOLONG;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        ts_before(st.st_mtim, e->mtime)) {
+        if (fd >= 0) close(fd);
+        side_clear(s);
+        return;
+    }
+    if (side_same(s, &st)) {
+        close(fd);
+        return;
+    }
+    side_clear(s);
+    if (st.st_size <= SIDE_SMALL) {
+        s->body = read_all(fd, (uint64_t)st.st_size);
+        /* changed while read: not kept torn; looked at again next time */
+        if (!s->body || fstat(fd, &after) < 0 || !stat_is(&st, &after)) {
+            free(s->body);
+            s->body = NULL;
+            close(fd);
+            return;
+        }
+        close(fd);
+    } else {
+        s->fd = fd;
+    }
+    s->present = 1;
+    s->size = (uint64_t)st.st_size;
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    s->mtime = st.st_mtim;
+}
+
+/* A large sidecar rewritten in place keeps its inode: fstat before use. */
+static int side_current(const struct side *s)
+{
+    struct stat st;
+    return s->fd < 0 || (fstat(s->fd, &st) == 0 && st.st_nlink > 0 && side_same(s, &st));
+}
+
+/* The entry's variants, looked at again when the entry was revalidated. */
+static struct encvar *vars(const struct static_conf *sc, struct fcache *c, struct fentry *e)
+{
+    struct encvar *v = e->var;
+    if (!v) {
+        if (!(v = e->var = calloc(1, sizeof *v))) return NULL;
+        for (int i = 0; i < HTTP_ENC_N; i++)
+            v->side[i].fd = -1;
+    }
+    if (v->probed && v->checked == e->checked && v->epoch == e->epoch) return v;
+    for (int i = HTTP_ENC_BR; i < HTTP_ENC_N && sc->precompressed; i++)
+        side_probe(fcache_rootfd(c), e, &v->side[i], (enum http_enc)i);
+    v->probed = 1;
+    v->checked = e->checked;
+    v->epoch = e->epoch;
+    return v;
+}
+
+static int compressible(const struct static_conf *sc, struct fcache *c, const struct fentry *e)
+{
+    return sc->compress && fcache_ccache(c) && !e->cenc && e->size >= COMPRESS_MIN &&
+           e->size <= COMPRESS_BG_MAX && compress_type_ok(e->ctype);
+}
+
+/* The 200 fields of representation enc of length len, rebuilt when the
+ * entry's gen or the length moved. */
+static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc, uint64_t len)
+{
+    struct vhead *h = v->head[enc];
+    if (!h && !(h = v->head[enc] = calloc(1, sizeof *h))) return NULL;
+    if (h->hdr && h->gen == e->gen && h->len == len) return h;
+    if (e->etag_len && (e->etag_len + 5 > ETAG_CAP || e->etag[e->etag_len - 1] != '"'))
+        return NULL; /* no room for the suffix: this entry is sent as identity */
+    if (enc == HTTP_ENC_IDENTITY || !e->etag_len) {
+        memcpy(h->etag, e->etag, e->etag_len);
+        h->etag_len = e->etag_len;
+    } else {
+        /* the file's tag with the coding before its closing quote */
+        int k = snprintf(h->etag, sizeof h->etag, "%.*s-%s\"", (int)e->etag_len - 1, e->etag,
+                         enc == HTTP_ENC_ZSTD   ? "zst"
+                         : enc == HTTP_ENC_GZIP ? "gz"
+                                                : "br");
+        if (k < 0 || (size_t)k >= ETAG_CAP) return NULL;
+        h->etag_len = (size_t)k;
+    }
+    const char *ce = enc == HTTP_ENC_IDENTITY ? NULL : http_enc_name(enc);
+    char b[1024];
+    int n =
+        snprintf(b, sizeof b,
+                 "Last-Modified: %s\r\n%s%.*s%sContent-Type: %s\r\n%s%s%s%s%s%s%sAccept-Ranges: "
+                 "bytes\r\nContent-Length: %llu\r\n\r\n",
+                 e->lastmod, h->etag_len ? "ETag: " : "", (int)h->etag_len, h->etag,
+                 h->etag_len ? "\r\n" : "", e->ctype, ce ? "Content-Encoding: " : "", ce ? ce : "",
+                 ce ? "\r\n" : "", e->cc ? "Cache-Control: " : "", e->cc ? e->cc : "",
+                 e->cc ? "\r\n" : "", vary_line, (unsigned long long)len);
+    if (n < 0 || (size_t)n >= sizeof b) return NULL;
+    char *hdr = malloc((size_t)n);
+    if (!hdr) return NULL;
+    memcpy(hdr, b, (size_t)n);
+    free(h->hdr);
+    h->hdr = hdr;
+    h->hdr_len = (size_t)n;
+    h->gen = e->gen;
+    h->len = len;
+    return h;
+}
+
+/* The compressed result of e for enc, made now when not cached; NULL when
+ * there is none (yet: a large file is compressed by the helper thread,
+ * and this answer goes without). */
+static const struct citem *compressed(struct fcache *c, struct fentry *e, struct encvar *v,
+                                      enum http_enc enc)
+{
+    struct ccache *cc = fcache_ccache(c);
+    struct ckey k = {(uint64_t)e->dev,         (uint64_t)e->ino, e->size,
+                     (int64_t)e->mtime.tv_sec, e->mtime.tv_nsec, (int)enc};
+    int text = strncmp(e->ctype, "text/", 5) == 0;
+    const struct citem *it = ccache_get(cc, &k);
+    if (it && it->none) v->nocomp |= HTTP_ENC_BIT(enc);
+    if (it) return it->none ? NULL : it;
+    if (e->size > COMPRESS_MAX) {
+        if (e->fd >= 0) (void)ccache_submit(cc, &k, e->fd, text);
+        return NULL;
+    }
+    const char *in = e->body;
+    char *tmp = NULL;
+    if (!in) {
+        /* a larger file: read it whole, and keep the result only if the
+         * file is still the version it is filed under */
+        struct stat st;
+        if (e->fd < 0 || !(tmp = read_all(e->fd, e->size))) return NULL;
+        if (fstat(e->fd, &st) < 0 || (uint64_t)st.st_size != e->size ||
+            st.st_mtim.tv_sec != e->mtime.tv_sec || st.st_mtim.tv_nsec != e->mtime.tv_nsec) {
+            free(tmp);
+            return NULL;
+        }
+        in = tmp;
+    }
+    int err;
+    it = ccache_make(cc, &k, in, e->size, text, &err);
+    free(tmp);
+    /* not smaller, or larger than the cache: never tried again for this
+     * version (resources: tried again on a later request) */
+    if (!it && (err == -ENOSPC || err == -E2BIG)) v->nocomp |= HTTP_ENC_BIT(enc);
+    return it;
+}
+
+static void accept_of(const struct http_request *req, struct http_accept_enc *ae)
+{
+    http_ae_init(ae);
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (http_str_eq_ci(req->headers[i].name, "accept-encoding"))
+            http_ae_parse(ae, req->headers[i].value.p, req->headers[i].value.n);
+}
+
+int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry *e,
+                  const struct http_request *req, struct fentry *view, struct encvar_pick *pk)
+{
+    pk->enc = HTTP_ENC_IDENTITY;
+    pk->fd_own_mtime = 0;
+    if (e->cenc || (!sc->precompressed && !compressible(sc, c, e))) return 0;
+    struct encvar *v = vars(sc, c, e);
+    if (!v) return -ENOMEM;
+    int comp = compressible(sc, c, e);
+    unsigned avail = 0;
+    for (int i = HTTP_ENC_BR; i < HTTP_ENC_N; i++) {
+        struct side *s = &v->side[i];
+        if (s->present && !side_current(s)) {
+            side_probe(fcache_rootfd(c), e, s, (enum http_enc)i);
+        }
+        if (s->present || (comp && !(v->nocomp & HTTP_ENC_BIT(i)))) avail |= HTTP_ENC_BIT(i);
+    }
+    /* no variant now and none to make: the file is not negotiated at all */
+    if (!avail && !comp) return 0;
+
+    struct http_accept_enc ae;
+    accept_of(req, &ae);
+    enum http_enc enc;
+    const struct citem *it = NULL;
+    for (;;) {
+        enc = http_ae_choose(&ae, avail);
+        if (enc == HTTP_ENC_IDENTITY || v->side[enc].present) break;
+        if ((it = compressed(c, e, v, enc))) break;
+        avail &= ~HTTP_ENC_BIT(enc); /* not worth it, or no room: the next best */
+    }
+    *view = *e;
+    view->vary = vary_line;
+    uint64_t len = e->size;
+    if (enc != HTTP_ENC_IDENTITY) {
+        const struct side *s = &v->side[enc];
+        view->body = s->present ? s->body : it->fd < 0 ? (char *)it->bytes : NULL;
+        view->fd = s->present ? s->fd : it->fd;
+        len = view->size = s->present ? s->size : it->len;
+        view->cenc = http_enc_name(enc);
+        if (view->fd >= 0) {
+            pk->fd_own_mtime = 1;
+            pk->mtime_sec = s->present ? (int64_t)s->mtime.tv_sec : it->mtime_sec;
+            pk->mtime_nsec = s->present ? s->mtime.tv_nsec : it->mtime_nsec;
+        }
+    }
+    struct vhead *h = head(e, v, enc, len);
+    if (!h) {
+        if (enc == HTTP_ENC_IDENTITY) return 0;
+        return -ENOMEM;
+    }
+    memcpy(view->etag, h->etag, h->etag_len);
+    view->etag_len = h->etag_len;
+    view->hdr = h->hdr;
+    view->hdr_len = h->hdr_len;
+    pk->enc = enc;
+    return 1;
+}
