@@ -107,6 +107,17 @@ struct berth_opts {
      * a balancer's checks see it); a second SIGINT/SIGTERM ends it.  -1
      * (default): 2000 with health, 0 without. */
     int drain_grace_ms;
+    /* Content validators and the file cache (issue 11).  Each file's ETag is
+     * derived from its bytes (SHA-256), so it is the same on every machine
+     * and survives a deploy that resets mtimes; a large file's is computed
+     * by a hashing thread per worker, the answers meanwhile carrying a
+     * validator made of size and mtime.  Requests with Want-Repr-Digest /
+     * Want-Content-Digest (RFC 9530) get Repr-Digest / Content-Digest
+     * (sha-256, sha-512). */
+    int digest;        /* also send Repr-Digest: sha-256 on every file answer; default 0 */
+    size_t cache_size; /* bytes each worker's file cache may hold (entries, paths, prebuilt
+                          fields, small files' bytes); entries not used lately go first
+                          (CLOCK); 0: default 64 MiB */
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the

@@ -188,6 +188,8 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     s->sc.listing = o->listing;
     s->sc.hidden = o->hidden;
     s->sc.mime_default = s->mime_default;
+    s->sc.digest = o->digest;
+    s->sc.cache_size = o->cache_size;
     unsigned r = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)s;
     snprintf(s->boundary, sizeof s->boundary, "berth-%08x%08x", r, r * 2654435761u);
     s->sc.boundary = s->boundary;

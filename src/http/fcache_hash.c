@@ -1,0 +1,180 @@
+/* fcache_hash — a cache entry's validators from its content: the prebuilt
+ * fields, the entity tag made of the SHA-256 of the bytes, the digests of
+ * RFC 9530, and the jobs of the worker's hasher thread for large files
+ * (their results come back through the worker's loop). */
+#include "http/cond.h"
+#include "http/digest.h"
+#include "http/fcache_int.h"
+#include "http/hasher.h"
+#include "http/mime.h"
+#include "http/resp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- validators: the prebuilt fields, the content-derived entity tag ---- */
+
+/* Prebuilds the header fields of a plain 200, so the common answer is two
+ * memcpy calls: again whenever the ETag changes (the content hash came). */
+static int entry_hdr(const struct static_conf *sc, struct fentry *e)
+{
+    char dig[HTTP_DIGEST_FIELD_MAX] = "";
+    if (sc->digest && (e->hashed & (1u << HTTP_DIGEST_SHA256))) {
+        const uint8_t *d[HTTP_DIGEST_ALGS] = {e->sha256, e->sha512};
+        http_digest_field(dig, sizeof dig, "Repr-Digest", 1u << HTTP_DIGEST_SHA256, d);
+    }
+    char h[512 + HTTP_DIGEST_FIELD_MAX];
+    int n = snprintf(h, sizeof h,
+                     "Last-Modified: %s\r\nETag: %.*s\r\n%sContent-Type: %s\r\n%s%s%sAccept-"
+                     "Ranges: bytes\r\nContent-Length: %llu\r\n\r\n",
+                     e->lastmod, (int)e->etag_len, e->etag, dig, e->ctype,
+                     e->cenc ? "Content-Encoding: " : "", e->cenc ? e->cenc : "",
+                     e->cenc ? "\r\n" : "", (unsigned long long)e->size);
+    char *hdr;
+    if (n < 0 || (size_t)n >= sizeof h || !(hdr = malloc((size_t)n))) return -ENOMEM;
+    memcpy(hdr, h, (size_t)n);
+    free(e->hdr);
+    e->hdr = hdr;
+    e->hdr_len = (size_t)n;
+    return 0;
+}
+
+/* 128 bits of SHA-256: versions of one URL collide with odds of 2^-64 per
+ * pair even after billions of deploys (the birthday bound), while the tag
+ * stays 24 bytes on every answer and in every If-None-Match.  An ETag
+ * needs to tell versions apart, not to resist a forger who could write the
+ * docroot anyway.  base64url: no quote, backslash or comma to escape. */
+size_t fcache_content_etag(const uint8_t sha256[32], char *out, size_t n)
+{
+    if (n < 25) return 0;
+    out[0] = '"';
+    size_t k = http_base64(out + 1, sha256, 16, 1);
+    out[1 + k] = '"';
+    out[2 + k] = '\0';
+    return k + 2;
+}
+
+/* A SHA-256 now known: the ETag becomes the content's, the fields are
+ * rebuilt, gen tells whatever was derived from the old ones. */
+static int entry_set_content(const struct static_conf *sc, struct fentry *e)
+{
+    e->etag_len = fcache_content_etag(e->sha256, e->etag, sizeof e->etag);
+    e->gen++;
+    return entry_hdr(sc, e);
+}
+
+/* Fills the validators and the prebuilt fields.  A small file's bytes
+ * (body) are hashed at once, so its ETag is the content's from the first
+ * answer; a large file starts with http_etag_make()'s (size, mtime, inode)
+ * until the hasher is done.  The type is sniffed from the file's first
+ * bytes where it may declare its own charset (one pread, at fill time
+ * only; see mime_charset_sniff). */
+int fcache_fill(const struct static_conf *sc, struct fentry *e, const struct stat *st, int fd,
+                const char *path, const char *body)
+{
+    e->dev = st->st_dev;
+    e->ino = st->st_ino;
+    e->size = (uint64_t)st->st_size;
+    e->mtime = st->st_mtim;
+    e->fdslot = -1;
+    e->etag_len = http_etag_make(st, e->etag, sizeof e->etag);
+    http_date_fmt(st->st_mtim.tv_sec, e->lastmod);
+    e->ctype = mime_type(path, sc->mime_default);
+    e->cenc = mime_encoding(path);
+    if (e->ctype && mime_sniffs(e->ctype)) {
+        char head[1024];
+        ssize_t k = pread(fd, head, sizeof head, 0);
+        if (k > 0)
+            e->ctype =
+                mime_charset_sniff(e->ctype, head, (size_t)k, e->ctype_own, sizeof e->ctype_own);
+    }
+    if (!body) {
+        e->want = 1u << HTTP_DIGEST_SHA256;
+        return entry_hdr(sc, e);
+    }
+    if (http_digest_mem(HTTP_DIGEST_SHA256, body, e->size, e->sha256) < 0) return -ENOMEM;
+    e->hashed = 1u << HTTP_DIGEST_SHA256;
+    e->gen = 0;
+    e->etag_len = fcache_content_etag(e->sha256, e->etag, sizeof e->etag);
+    return entry_hdr(sc, e);
+}
+
+/* ---- digests of large files: asked of the hasher, applied when done ---- */
+
+/* Queues a job for the digests e still wants, unless one is under way or
+ * the queue was full this second (a hit retries later). */
+void fcache_hash_ask(struct fcache *c, struct fentry *e)
+{
+    time_t now;
+    http_date_line(NULL, &now);
+    if (e->hashing || !e->want || !e->cached || e->fd < 0 || e->tries >= HASH_TRIES ||
+        c->hasher_full == now)
+        return;
+    struct hasher_job j = {.fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0),
+                           .algs = e->want,
+                           .dev = e->dev,
+                           .ino = e->ino,
+                           .size = e->size,
+                           .mtime = e->mtime,
+                           .key = e->path};
+    if (j.fd < 0) return; /* out of descriptors: a later hit asks again */
+    int rc = hasher_submit(c->hasher, &j);
+    if (rc < 0) {
+        close(j.fd);
+        if (rc == -EAGAIN) c->hasher_full = now;
+        return;
+    }
+    e->hashing = 1;
+}
+
+int fcache_hash_fd(const struct fcache *c)
+{
+    return c->hasher ? hasher_fd(c->hasher) : -1;
+}
+
+void fcache_hash_results(struct fcache *c)
+{
+    struct hasher_result r;
+    while (hasher_take(c->hasher, &r)) {
+        struct fentry *e = fcache_find(c, r.key, fcache_hash_str(r.key));
+        /* only for the very version hashed: a changed file has a new entry
+         * (or will have), whose own job is the one that counts */
+        if (e && e->hashing && e->dev == r.dev && e->ino == r.ino && e->size == r.size &&
+            e->mtime.tv_sec == r.mtime.tv_sec && e->mtime.tv_nsec == r.mtime.tv_nsec) {
+            e->hashing = 0;
+            if (!r.ok) {
+                e->tries++;
+            } else {
+                if (r.algs & (1u << HTTP_DIGEST_SHA256)) memcpy(e->sha256, r.sha256, 32);
+                if (r.algs & (1u << HTTP_DIGEST_SHA512)) memcpy(e->sha512, r.sha512, 64);
+                e->hashed |= (uint8_t)r.algs;
+                e->want &= (uint8_t)~r.algs;
+                /* out of memory: the old fields stay, and so does the old tag */
+                if ((r.algs & (1u << HTTP_DIGEST_SHA256)) && entry_set_content(c->sc, e) == 0)
+                    fcache_recost(c, e);
+            }
+        }
+        hasher_result_free(&r);
+    }
+}
+
+unsigned fcache_digests(struct fcache *c, struct fentry *e, unsigned want)
+{
+    unsigned missing = want & ~(unsigned)e->hashed;
+    if (!missing) return e->hashed;
+    if (e->body) { /* a small file's bytes are here: at once */
+        for (int a = 0; a < HTTP_DIGEST_ALGS; a++)
+            if ((missing & (1u << a)) &&
+                http_digest_mem(a, e->body, e->size,
+                                a == HTTP_DIGEST_SHA256 ? e->sha256 : e->sha512) == 0)
+                e->hashed |= (uint8_t)(1u << a);
+        return e->hashed;
+    }
+    e->want |= (uint8_t)missing;
+    fcache_hash_ask(c, e);
+    return e->hashed;
+}
