@@ -81,8 +81,8 @@ metric() {
 }
 
 wait_port() {
-    local i
-    for i in $(seq 100); do
+    local _
+    for _ in $(seq 100); do
         curl -s -o /dev/null "http://127.0.0.1:$1/d00/f000000.txt" && return 0
         sleep 0.1
     done
@@ -119,7 +119,7 @@ start() {
 server_pid() {
     local name=$1 pid=$2 c
     if [[ $name == nginx ]]; then
-        c=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{print $1}')
+        c=$(awk '{print $1}' "/proc/$pid/task/$pid/children" 2>/dev/null)
         [[ -n $c ]] && pid=$c
     fi
     echo "$pid"
@@ -149,9 +149,10 @@ for name in $ONLY; do
         "http://127.0.0.1:$port" -- "$FILES")
     t1=$(cpu_ticks "$pid")
     line=$(grep '^BENCH ' <<<"$out") || die "$name: wrk said $out"
-    req=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$line")
-    dur=$(sed 's/.*duration_us=\([0-9]*\).*/\1/' <<<"$line")
-    errs=$(sed 's/.*status=\([0-9]*\).*/\1/' <<<"$line")
+    field() { local v=${line##*" $1="}; echo "${v%% *}"; }
+    req=$(field requests)
+    dur=$(field duration_us)
+    errs=$(field status)
     if [[ $errs != 0 ]]; then
         log "$name: $errs non-2xx answers; its log says:"
         tail -n 3 "$TMP/$name.log" "$TMP/nginx/nginx-error.log" >&2 2>/dev/null || true
