@@ -109,11 +109,10 @@ int fcache_fill(const struct static_conf *sc, struct fentry *e, const struct sta
  * the queue was full this second (a hit retries later). */
 void fcache_hash_ask(struct fcache *c, struct fentry *e)
 {
+    if (e->hashing || !e->want || !e->cached || e->fd < 0 || e->tries >= HASH_TRIES) return;
     time_t now;
     http_date_line(NULL, &now);
-    if (e->hashing || !e->want || !e->cached || e->fd < 0 || e->tries >= HASH_TRIES ||
-        c->hasher_full == now)
-        return;
+    if (c->hasher_full == now) return;
     struct hasher_job j = {.fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0),
                            .algs = e->want,
                            .dev = e->dev,

@@ -62,7 +62,7 @@ static int same_version(const struct stat *st, const struct hasher_job *j)
 /* Digests the job's file into r; 0 when it read exactly the version the job
  * names, -1 otherwise (or when stopping). */
 static int digest_file(struct hasher *h, const struct hasher_job *j, struct hasher_result *r,
-                       char *chunk, uint64_t *done)
+                       char *chunk)
 {
     struct http_digest_run *run[HTTP_DIGEST_ALGS] = {NULL, NULL};
     struct stat st;
@@ -80,7 +80,9 @@ static int digest_file(struct hasher *h, const struct hasher_job *j, struct hash
         for (int a = 0; a < HTTP_DIGEST_ALGS; a++)
             if (run[a] && http_digest_update(run[a], chunk, (size_t)k) < 0) goto out;
         off += (uint64_t)k;
-        *done += (uint64_t)k;
+        pthread_mutex_lock(&h->mu); /* progress, for the metrics: once per chunk */
+        h->st.bytes += (uint64_t)k;
+        pthread_mutex_unlock(&h->mu);
     }
     /* the bytes read are the version only if nothing changed meanwhile */
     if (fstat(j->fd, &st) < 0 || !same_version(&st, j) || st.st_nlink == 0) goto out;
@@ -109,8 +111,7 @@ static void *hasher_main(void *arg)
 
         struct hasher_result r;
         memset(&r, 0, sizeof r);
-        uint64_t done = 0;
-        r.ok = chunk && digest_file(h, &j, &r, chunk, &done) == 0;
+        r.ok = chunk && digest_file(h, &j, &r, chunk) == 0;
         r.algs = j.algs;
         r.dev = j.dev;
         r.ino = j.ino;
@@ -122,7 +123,6 @@ static void *hasher_main(void *arg)
         pthread_mutex_lock(&h->mu);
         h->res[(h->rhead + h->rcount) % HASHER_QUEUE] = r; /* room: inflight bounds it */
         h->rcount++;
-        h->st.bytes += done;
         h->st.done++;
         if (!r.ok) h->st.failed++;
         uint64_t one = 1;

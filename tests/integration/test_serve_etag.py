@@ -134,7 +134,7 @@ def metric(port, name):
 
 
 def test_loop_serves_others_while_a_large_file_is_hashed(tmp_path, srv):
-    sparse(tmp_path / "huge.bin", 1 << 30)  # a second or more of SHA-256 + SHA-512
+    sparse(tmp_path / "huge.bin", 512 << 20)  # a second or so of SHA-256 + SHA-512
     (tmp_path / "small.txt").write_bytes(b"small\n")
     s = srv(tmp_path, "--workers", "1", "--metrics", "/metrics")
     get(s.port, "/small.txt")  # cached: what follows measures the loop, not a first read
@@ -154,15 +154,25 @@ def test_loop_serves_others_while_a_large_file_is_hashed(tmp_path, srv):
 
 def test_change_while_hashing_never_gives_the_old_hash(tmp_path, srv):
     f = tmp_path / "big.bin"
-    sparse(f, 256 << 20, b"old!")
-    s = srv(tmp_path, "--workers", "1")
+    with open(f, "wb") as fh:  # sparse: 512 MiB of hashing, little disk
+        fh.write(b"old!")
+        fh.truncate(512 << 20)
+    h = hashlib.sha256(b"new!")  # the new content's tag, known before the change
+    zeros = bytes(1 << 20)
+    for i in range(512):
+        h.update(zeros[4:] if i == 0 else zeros)
+    want = '"%s"' % base64.urlsafe_b64encode(h.digest()[:16]).decode().rstrip("=")
+    s = srv(tmp_path, "--workers", "1", "--metrics", "/metrics")
     assert CHEAP.match(etag(s.port, "/big.bin"))  # the job starts now
-    with open(f, "r+b") as fh:  # same size, in place, while it is read
-        fh.seek((256 << 20) - 4)
+    # once the hasher has read past the first bytes, they change (same size, in place)
+    assert wait_until(lambda: metric(s.port, "berth_file_hash_bytes_total") >= 8 << 20, 20)
+    with open(f, "r+b") as fh:
         fh.write(b"new!")
-    want = content_tag(path=f)
-    assert wait_until(lambda: etag(s.port, "/big.bin") == want, 30), etag(s.port, "/big.bin")
-    time.sleep(0.3)  # a stale result arriving late must not replace it
+    assert metric(s.port, "berth_file_hash_queue") == 1  # still reading the old bytes
+    # asked again at once: a new entry (new mtime) while the old job still runs
+    get(s.port, "/big.bin", "HEAD")
+    assert wait_until(lambda: etag(s.port, "/big.bin") == want, 60), etag(s.port, "/big.bin")
+    assert metric(s.port, "berth_file_hash_queue") == 0
     assert etag(s.port, "/big.bin") == want
 
 
