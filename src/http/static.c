@@ -338,6 +338,46 @@ static int multipart(const struct static_conf *sc, struct fcache *c, struct fent
     return rc;
 }
 
+/* A large file is answered with the tag of its inode, size and mtime until
+ * its hash is known (and again after its entry was evicted, or by another
+ * worker): that tag names this very version too, so a conditional that
+ * carries it matches as the content tag does.  A download resumed with
+ * If-Range, or a revalidation, a moment after the switch, is not sent the
+ * whole file again.  0 when there is no such alias (small files never
+ * sent one). */
+static size_t old_tag(const struct fentry *e, char *out, size_t n)
+{
+    if (e->body || !(e->hashed & (1u << HTTP_DIGEST_SHA256))) return 0;
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    st.st_ino = e->ino;
+    st.st_size = (off_t)e->size;
+    st.st_mtim = e->mtime;
+    return http_etag_make(&st, out, n);
+}
+
+/* RFC 9110 §13.2.2 against the entry's tag, or its old one: a failed
+ * If-Match or a missed If-None-Match under one name is retried under the
+ * other, the same version's. */
+static int preconditions(const struct http_cond *cond, const struct fentry *e)
+{
+    int st = http_preconditions(cond, 1, e->etag, e->etag_len, e->mtime.tv_sec);
+    char old[HTTP_ETAG_MAX];
+    size_t n;
+    if (st == 304 || !(n = old_tag(e, old, sizeof old))) return st;
+    int st2 = http_preconditions(cond, 1, old, n, e->mtime.tv_sec);
+    return st == 412 ? (st2 != 412 ? st2 : st) : (st2 == 304 ? st2 : st);
+}
+
+static int if_range_ok(struct http_str if_range, const struct fentry *e)
+{
+    char old[HTTP_ETAG_MAX];
+    size_t n;
+    return http_if_range_ok(if_range, e->etag, e->etag_len, e->mtime.tv_sec) ||
+           ((n = old_tag(e, old, sizeof old)) &&
+            http_if_range_ok(if_range, old, n, e->mtime.tv_sec));
+}
+
 static int serve_entry(const struct static_conf *sc, struct fcache *c, struct fentry *e,
                        const struct http_request *req, int keep_alive, struct buf *out,
                        struct http_xfer *x, uint64_t *body_len)
@@ -358,7 +398,7 @@ static int serve_entry(const struct static_conf *sc, struct fcache *c, struct fe
     digest_asked(req, &ask);
     struct http_cond cond = {req->if_match, req->if_none_match, req->if_modified_since,
                              req->if_unmodified_since, req->if_range};
-    int st = http_preconditions(&cond, 1, e->etag, e->etag_len, e->mtime.tv_sec);
+    int st = preconditions(&cond, e);
     if (st == 304) {
         if ((rc = resp_head(out, 304, keep_alive, req->version)) < 0) return rc;
         if ((rc = validators(out, e)) < 0) return rc;
@@ -374,7 +414,7 @@ static int serve_entry(const struct static_conf *sc, struct fcache *c, struct fe
      * leave the header ignored (see http_range_coalesce) */
     struct http_range r[HTTP_RANGE_SPECS];
     int n = 0;
-    if (req->range.p && http_if_range_ok(req->if_range, e->etag, e->etag_len, e->mtime.tv_sec))
+    if (req->range.p && if_range_ok(req->if_range, e))
         n = http_range_parse(req->range.p, req->range.n, e->size, r, HTTP_RANGE_SPECS);
     if (n > 0) n = http_range_coalesce(r, n);
     if (n == -416) {
