@@ -251,6 +251,7 @@ void fcache_free(struct fcache *c)
 {
     if (!c) return;
     hasher_free(c->hasher); /* first: its thread may be reading our files */
+    fcache_hash_forget(c);  /* other workers hash what it had left */
     if (c->slot) cache_clear(c);
     free(c->slot);
     fswatch_free(c->fw);

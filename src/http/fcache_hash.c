@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,14 +106,120 @@ int fcache_fill(const struct static_conf *sc, struct fentry *e, const struct sta
 
 /* ---- digests of large files: asked of the hasher, applied when done ---- */
 
-/* Queues a job for the digests e still wants, unless one is under way or
- * the queue was full this second (a hit retries later). */
+/* Digests now known for e's version: the ETag becomes the content's. */
+static void entry_apply(struct fcache *c, struct fentry *e, unsigned algs, const uint8_t *sha256,
+                        const uint8_t *sha512)
+{
+    algs &= ~(unsigned)e->hashed;
+    if (!algs) return;
+    if (algs & (1u << HTTP_DIGEST_SHA256)) memcpy(e->sha256, sha256, 32);
+    if (algs & (1u << HTTP_DIGEST_SHA512)) memcpy(e->sha512, sha512, 64);
+    e->hashed |= (uint8_t)algs;
+    e->want &= (uint8_t)~algs;
+    /* out of memory: the old fields stay, and so does the old tag */
+    if ((algs & (1u << HTTP_DIGEST_SHA256)) && entry_set_content(c->sc, e) == 0)
+        fcache_recost(c, e);
+}
+
+/* The book: what every worker's hasher found, for the whole process, so a
+ * large file is read and hashed once per version, not once per worker.  A
+ * small direct-mapped table keyed by the version (device, inode, size,
+ * mtime: what the cache itself goes by); a collision forgets the older
+ * one, which then costs one more hashing.  busy names the cache whose
+ * hasher works on a version now: the other workers wait for its result
+ * (looking again at their next hit) instead of reading the file too. */
+#define BOOK_SLOTS 256
+
+struct book_ent {
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+    struct timespec mtime;
+    unsigned algs;
+    const struct fcache *busy;
+    uint8_t sha256[32], sha512[64];
+};
+
+static struct book_ent book[BOOK_SLOTS];
+static pthread_mutex_t book_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct book_ent *book_slot(dev_t dev, ino_t ino)
+{
+    uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15u) ^ ((uint64_t)ino * 0xc2b2ae3d27d4eb4fu);
+    return &book[(h >> 32) % BOOK_SLOTS];
+}
+
+static int book_is(const struct book_ent *b, dev_t dev, ino_t ino, uint64_t size,
+                   struct timespec mtime)
+{
+    return b->dev == dev && b->ino == ino && b->size == size && b->mtime.tv_sec == mtime.tv_sec &&
+           b->mtime.tv_nsec == mtime.tv_nsec;
+}
+
+/* Gives e what the book knows of its version; 1 when this cache should
+ * hash what is still wanted (and the book now says it does), 0 when
+ * nothing is left to do or another worker is at it. */
+static int book_take(struct fcache *c, struct fentry *e)
+{
+    pthread_mutex_lock(&book_mu);
+    struct book_ent *b = book_slot(e->dev, e->ino);
+    int mine = 1;
+    if (!book_is(b, e->dev, e->ino, e->size, e->mtime)) {
+        memset(b, 0, sizeof *b);
+        b->dev = e->dev;
+        b->ino = e->ino;
+        b->size = e->size;
+        b->mtime = e->mtime;
+    }
+    entry_apply(c, e, b->algs, b->sha256, b->sha512);
+    if (!e->want || (b->busy && b->busy != c))
+        mine = 0;
+    else
+        b->busy = c;
+    pthread_mutex_unlock(&book_mu);
+    return mine;
+}
+
+/* A job's end: an ok result goes in the book; this cache is no more busy. */
+static void book_put(const struct fcache *c, const struct hasher_result *r)
+{
+    pthread_mutex_lock(&book_mu);
+    struct book_ent *b = book_slot(r->dev, r->ino);
+    if (book_is(b, r->dev, r->ino, r->size, r->mtime)) {
+        if (r->ok) {
+            if (r->algs & (1u << HTTP_DIGEST_SHA256)) memcpy(b->sha256, r->sha256, 32);
+            if (r->algs & (1u << HTTP_DIGEST_SHA512)) memcpy(b->sha512, r->sha512, 64);
+            b->algs |= r->algs;
+        }
+        if (b->busy == c) b->busy = NULL;
+    }
+    pthread_mutex_unlock(&book_mu);
+}
+
+/* A job that was not queued, and a cache going away: no more busy. */
+static void book_release(const struct fcache *c, const struct fentry *e)
+{
+    pthread_mutex_lock(&book_mu);
+    for (int i = 0; i < BOOK_SLOTS; i++)
+        if (book[i].busy == c && (!e || book_is(&book[i], e->dev, e->ino, e->size, e->mtime)))
+            book[i].busy = NULL;
+    pthread_mutex_unlock(&book_mu);
+}
+
+void fcache_hash_forget(const struct fcache *c)
+{
+    book_release(c, NULL);
+}
+
+/* Queues a job for the digests e still wants, unless the book has them,
+ * a job is under way (here or in another worker), or the queue was full
+ * this second (a hit retries later). */
 void fcache_hash_ask(struct fcache *c, struct fentry *e)
 {
     if (e->hashing || !e->want || !e->cached || e->fd < 0 || e->tries >= HASH_TRIES) return;
     time_t now;
     http_date_line(NULL, &now);
-    if (c->hasher_full == now) return;
+    if (c->hasher_full == now || !book_take(c, e)) return;
     struct hasher_job j = {.fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0),
                            .algs = e->want,
                            .dev = e->dev,
@@ -120,11 +227,11 @@ void fcache_hash_ask(struct fcache *c, struct fentry *e)
                            .size = e->size,
                            .mtime = e->mtime,
                            .key = e->path};
-    if (j.fd < 0) return; /* out of descriptors: a later hit asks again */
-    int rc = hasher_submit(c->hasher, &j);
-    if (rc < 0) {
-        close(j.fd);
+    int rc = j.fd < 0 ? -errno : hasher_submit(c->hasher, &j);
+    if (rc < 0) { /* out of descriptors, or the queue is full: a later hit asks again */
+        if (j.fd >= 0) close(j.fd);
         if (rc == -EAGAIN) c->hasher_full = now;
+        book_release(c, e);
         return;
     }
     e->hashing = 1;
@@ -139,23 +246,17 @@ void fcache_hash_results(struct fcache *c)
 {
     struct hasher_result r;
     while (hasher_take(c->hasher, &r)) {
+        book_put(c, &r); /* for every worker, whether or not the entry is still here */
         struct fentry *e = fcache_find(c, r.key, fcache_hash_str(r.key));
         /* only for the very version hashed: a changed file has a new entry
          * (or will have), whose own job is the one that counts */
         if (e && e->hashing && e->dev == r.dev && e->ino == r.ino && e->size == r.size &&
             e->mtime.tv_sec == r.mtime.tv_sec && e->mtime.tv_nsec == r.mtime.tv_nsec) {
             e->hashing = 0;
-            if (!r.ok) {
+            if (!r.ok)
                 e->tries++;
-            } else {
-                if (r.algs & (1u << HTTP_DIGEST_SHA256)) memcpy(e->sha256, r.sha256, 32);
-                if (r.algs & (1u << HTTP_DIGEST_SHA512)) memcpy(e->sha512, r.sha512, 64);
-                e->hashed |= (uint8_t)r.algs;
-                e->want &= (uint8_t)~r.algs;
-                /* out of memory: the old fields stay, and so does the old tag */
-                if ((r.algs & (1u << HTTP_DIGEST_SHA256)) && entry_set_content(c->sc, e) == 0)
-                    fcache_recost(c, e);
-            }
+            else
+                entry_apply(c, e, r.algs, r.sha256, r.sha512);
         }
         hasher_result_free(&r);
     }

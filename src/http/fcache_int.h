@@ -59,5 +59,7 @@ int fcache_fill(const struct static_conf *sc, struct fentry *e, const struct sta
 /* Asks the hasher for the digests e wants (once per version; a full
  * queue is tried again on a later hit). */
 void fcache_hash_ask(struct fcache *c, struct fentry *e);
+/* The cache goes away: the jobs its hasher had are nobody's now. */
+void fcache_hash_forget(const struct fcache *c);
 
 #endif

@@ -220,3 +220,15 @@ def test_large_file_conditionals_after_the_hash(tmp_path, srv):
     assert r.status == 304
     r = get(s.port, "/big.bin", extra="Range: bytes=-3\r\nIf-Range: %s\r\n" % want)
     assert r.status == 206 and r.body == b"END"
+
+
+def test_workers_share_a_large_files_hash(tmp_path, srv):
+    sparse(tmp_path / "big.bin", 64 << 20)
+    want = content_tag(path=tmp_path / "big.bin")
+    s = srv(tmp_path, "--workers", "2", "--metrics", "/metrics")
+    # fresh connections land on either worker (SO_REUSEPORT): all of them must
+    # come to give the content tag, and the file be hashed once for both
+    assert wait_until(lambda: all(etag(s.port, "/big.bin") == want for _ in range(8)), 30)
+    body = get(s.port, "/metrics").body.decode()
+    assert 'berth_file_hash_jobs_total{state="queued"} 1\n' in body, body
+    assert "berth_file_hash_bytes_total %d\n" % (64 << 20) in body, body
