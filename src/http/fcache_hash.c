@@ -172,7 +172,7 @@ static int book_take(struct fcache *c, struct fentry *e)
         b->mtime = e->mtime;
     }
     entry_apply(c, e, b->algs, b->sha256, b->sha512);
-    if (!e->want || (b->busy && b->busy != c))
+    if (!e->want || b->busy) /* done, or a hasher (maybe this one's) is at it */
         mine = 0;
     else
         b->busy = c;
