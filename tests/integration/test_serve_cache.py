@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import BERTH
+from conftest import BERTH, run_berth
 from test_serve import Conn, get, req, start_serve
 
 FILE = 2048
@@ -97,3 +97,10 @@ def test_hot_set_survives_a_stream_of_cold_files(tmp_path, srv):
     # CLOCK keeps the hot set; emptying the cache or FIFO would lose it
     # every few hundred cold files (>= 5% of the hot requests missing)
     assert hot_misses <= 0.01 * 3000, (hot_misses, m)
+
+
+def test_cache_size_option_is_checked(tmp_path):
+    for bad in ("1", "0", "lots", "2T", "-5"):
+        p = run_berth("serve", "0", "-d", str(tmp_path), "--cache-size", bad)
+        assert p.returncode == 2, (bad, p)
+        assert b"--cache-size" in p.stderr and b"4k..1T" in p.stderr, (bad, p.stderr)
