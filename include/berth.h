@@ -107,11 +107,13 @@ struct berth_opts {
      * a balancer's checks see it); a second SIGINT/SIGTERM ends it.  -1
      * (default): 2000 with health, 0 without. */
     int drain_grace_ms;
-    /* Content validators and the file cache (issue 11).  Each file's ETag is
+    /* Content validators and the file cache.  Each file's ETag is
      * derived from its bytes (SHA-256), so it is the same on every machine
      * and survives a deploy that resets mtimes; a large file's is computed
      * by a hashing thread per worker, the answers meanwhile carrying a
-     * validator made of size and mtime.  Requests with Want-Repr-Digest /
+     * validator made of size and mtime (that thread starts at the first
+     * file over 32 KiB, only reads files, calls no handler, and is joined by
+     * berth_server_free()).  Requests with Want-Repr-Digest /
      * Want-Content-Digest (RFC 9530) get Repr-Digest / Content-Digest
      * (sha-256, sha-512). */
     int digest;        /* also send Repr-Digest: sha-256 on every file answer; default 0 */
