@@ -63,9 +63,17 @@ size_t fcache_content_etag(const uint8_t sha256[32], char *out, size_t n)
  * rebuilt, gen tells whatever was derived from the old ones. */
 static int entry_set_content(const struct static_conf *sc, struct fentry *e)
 {
+    char old[sizeof e->etag];
+    size_t old_len = e->etag_len;
+    memcpy(old, e->etag, sizeof old);
     e->etag_len = fcache_content_etag(e->sha256, e->etag, sizeof e->etag);
+    if (entry_hdr(sc, e) < 0) { /* out of memory: the old tag stays with the old fields */
+        memcpy(e->etag, old, sizeof old);
+        e->etag_len = old_len;
+        return -ENOMEM;
+    }
     e->gen++;
-    return entry_hdr(sc, e);
+    return 0;
 }
 
 /* Fills the validators and the prebuilt fields.  A small file's bytes
