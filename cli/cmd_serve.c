@@ -57,6 +57,10 @@ static void usage(FILE *f)
           "  --health PATH         GET PATH answers 200 ok while serving, 503 once stopping\n"
           "  --drain-grace SEC     on SIGTERM keep serving this long before draining, health\n"
           "                        saying 503 (default 2 with --health, else 0)\n"
+          "  --cache-size SIZE     memory for each worker's file cache, k/M/G suffixes\n"
+          "                        (default 64M; entries not used lately go first)\n"
+          "  --digest              send Repr-Digest: sha-256 (RFC 9530) with every file;\n"
+          "                        Want-Repr-Digest / Want-Content-Digest work without it\n"
           "  --no-sandbox          do not restrict the process with Landlock (on by default\n"
           "                        where the kernel has it: reads beneath the directory\n"
           "                        holding DIR only, writes in the --log file's only)\n"
@@ -146,6 +150,7 @@ enum { OPT_CACHE_CONTROL = 1101, OPT_SPA, OPT_CORS, OPT_HEADER, OPT_NO_TAR };
 #define MAX_EXTRA_HEADERS 64
 /* content encoding (long-only) */
 enum { OPT_NO_COMPRESS = 1201, OPT_COMPRESS_CACHE, OPT_NO_PRECOMPRESSED };
+enum { OPT_CACHE_SIZE = 1301, OPT_DIGEST }; /* content validators and the file cache */
 
 /* Landlock unless --no-sandbox, then the line that says which is in force */
 static void sandbox_line(berth_server *s, int off, const char *root)
@@ -208,6 +213,8 @@ int cmd_serve(int argc, char **argv)
         {"no-compress", no_argument, 0, OPT_NO_COMPRESS},
         {"compress-cache", required_argument, 0, OPT_COMPRESS_CACHE},
         {"no-precompressed", no_argument, 0, OPT_NO_PRECOMPRESSED},
+        {"cache-size", required_argument, 0, OPT_CACHE_SIZE},
+        {"digest", no_argument, 0, OPT_DIGEST},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -383,6 +390,14 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_NO_TAR:
             o.no_tar = 1;
+            break;
+        case OPT_CACHE_SIZE:
+            if (cmd_parse_size(optarg, &v) < 0 || v < 4096 || v > (1ULL << 40))
+                return range_error("--cache-size", "4k..1T bytes", optarg);
+            o.cache_size = (size_t)v;
+            break;
+        case OPT_DIGEST:
+            o.digest = 1;
             break;
         case 'h':
             usage(stdout);

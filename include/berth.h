@@ -145,6 +145,19 @@ struct berth_opts {
     int no_compress;
     int no_precompressed;
     size_t compress_cache;
+    /* Content validators and the file cache.  Each file's ETag is
+     * derived from its bytes (SHA-256), so it is the same on every machine
+     * and survives a deploy that resets mtimes; a large file's is computed
+     * by a hashing thread per worker, the answers meanwhile carrying a
+     * validator made of size and mtime (that thread starts at the first
+     * file over 32 KiB, only reads files, calls no handler, and is joined by
+     * berth_server_free()).  Requests with Want-Repr-Digest /
+     * Want-Content-Digest (RFC 9530) get Repr-Digest / Content-Digest
+     * (sha-256, sha-512). */
+    int digest;        /* also send Repr-Digest: sha-256 on every file answer; default 0 */
+    size_t cache_size; /* bytes each worker's file cache may hold (entries, paths, prebuilt
+                          fields, small files' bytes); entries not used lately go first
+                          (CLOCK); 0: default 64 MiB */
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the

@@ -192,6 +192,8 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     s->sc.compress = !o->no_compress && o->compress_cache > 0;
     s->sc.precompressed = !o->no_precompressed;
     s->sc.compress_cache = o->compress_cache;
+    s->sc.digest = o->digest;
+    s->sc.cache_size = o->cache_size;
     unsigned r = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)s;
     snprintf(s->boundary, sizeof s->boundary, "berth-%08x%08x", r, r * 2654435761u);
     s->sc.boundary = s->boundary;

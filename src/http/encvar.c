@@ -198,7 +198,23 @@ static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc,
         if (k < 0 || (size_t)k >= ETAG_CAP) return NULL;
         h->etag_len = (size_t)k;
     }
-    const char *ce = enc == HTTP_ENC_IDENTITY ? NULL : http_enc_name(enc);
+    if (enc == HTTP_ENC_IDENTITY) {
+        /* the file's own prebuilt fields (validators, Cache-Control, an
+         * always-on Repr-Digest) with Vary before the closing blank line */
+        size_t vl = strlen(vary_line), n = e->hdr_len + vl;
+        char *hdr = malloc(n);
+        if (!hdr) return NULL;
+        memcpy(hdr, e->hdr, e->hdr_len - 2);
+        memcpy(hdr + e->hdr_len - 2, vary_line, vl);
+        memcpy(hdr + n - 2, "\r\n", 2);
+        free(h->hdr);
+        h->hdr = hdr;
+        h->hdr_len = n;
+        h->gen = e->gen;
+        h->len = len;
+        return h;
+    }
+    const char *ce = http_enc_name(enc);
     char b[1024];
     int n =
         snprintf(b, sizeof b,
@@ -307,6 +323,10 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
         view->fd = s->present ? s->fd : it->fd;
         len = view->size = s->present ? s->size : it->len;
         view->cenc = http_enc_name(enc);
+        /* the file's digests are not this representation's, nor is its
+         * size-and-mtime tag an alias of this one's (http/digest: omitted) */
+        view->hashed = 0;
+        view->want = 0;
         if (view->fd >= 0) {
             pk->fd_own_mtime = 1;
             pk->mtime_sec = s->present ? (int64_t)s->mtime.tv_sec : it->mtime_sec;

@@ -10,12 +10,15 @@
  * it answers with the new bytes, so no worker answers old after new.  The
  * root is followed by name (a replaced docroot is reopened). */
 #include "http/fcache.h"
+#include "http/fcache_int.h"
 
 #include "http/beneath.h"
 #include "http/compress.h"
 #include "http/cond.h"
+#include "http/digest.h"
 #include "http/encvar.h"
 #include "http/fswatch.h"
+#include "http/hasher.h"
 #include "http/mime.h"
 #include "http/policy.h"
 #include "http/resp.h"
@@ -30,37 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SMALL_FILE    (32 * 1024) /* bytes kept in memory per cached file */
-#define CACHE_SLOTS   1024        /* hash buckets (power of two) */
-#define CACHE_MAX     512         /* entries before the cache is emptied */
-#define CACHE_MAX_FDS 64          /* large files kept open */
-
-struct fcache {
-    struct fentry *slot[CACHE_SLOTS];
-    int count, fds;
-    unsigned gen; /* bumped whenever an entry goes away */
-    const struct static_conf *sc;
-    /* this worker's root: reopened by name when the directory is replaced */
-    int rootfd;
-    dev_t root_dev;
-    ino_t root_ino;
-    time_t root_checked, swept;
-    int root_dirty; /* an event says the root may have been replaced */
-    /* set by events: bump the epoch; directories moved, watches are stale */
-    int changed, restructure;
-    const char *root_base; /* the root's name in its parent directory */
-    struct fswatch *fw;
-    /* the last request target answered from an entry: the same bytes again
-     * (a keep-alive or pipelining client) skip decoding and lookup */
-    struct fentry *memo;
-    unsigned memo_gen;
-    size_t memo_len;
-    char memo_target[256];
-    /* answers from an entry already held / entries built (read by the
-     * metrics from other threads: relaxed atomics, no lock) */
-    uint64_t hits, misses;
-    struct ccache *cc; /* compressed results (http/compress); NULL: none made */
-};
+#define SMALL_FILE  (32 * 1024) /* bytes kept in memory per cached file */
+#define CACHE_SLOTS 1024        /* hash buckets at first (a power of two; doubles) */
 
 /* A counter only this worker writes: a plain add, but as a relaxed atomic
  * store so a reader on another thread is no data race. */
@@ -69,10 +43,32 @@ static void tally(uint64_t *n)
     __atomic_store_n(n, __atomic_load_n(n, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
+void fcache_put(uint64_t *n, uint64_t v)
+{
+    __atomic_store_n(n, v, __ATOMIC_RELAXED);
+}
+
 void fcache_stats(const struct fcache *c, uint64_t *hits, uint64_t *misses)
 {
     *hits = __atomic_load_n(&c->hits, __ATOMIC_RELAXED);
     *misses = __atomic_load_n(&c->misses, __ATOMIC_RELAXED);
+}
+
+void fcache_usage(const struct fcache *c, struct fcache_usage *u)
+{
+    memset(u, 0, sizeof *u);
+    u->bytes = __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
+    u->entries = __atomic_load_n(&c->count, __ATOMIC_RELAXED);
+    u->evictions = __atomic_load_n(&c->evictions, __ATOMIC_RELAXED);
+    if (!c->hasher) return;
+    struct hasher_stats st;
+    hasher_stats(c->hasher, &st);
+    u->hash_queued = st.queued;
+    u->hash_done = st.done;
+    u->hash_dropped = st.dropped;
+    u->hash_failed = st.failed;
+    u->hash_bytes = st.bytes;
+    u->hash_depth = (uint64_t)st.depth;
 }
 
 static uint64_t epoch_load(const struct static_conf *sc)
@@ -93,6 +89,14 @@ struct fcache *fcache_new(const struct static_conf *sc)
     if (!c) return NULL;
     c->sc = sc;
     c->rootfd = -1;
+    c->budget = sc->cache_size ? sc->cache_size : FCACHE_DEFAULT_SIZE;
+    c->nslots = CACHE_SLOTS;
+    c->slot = calloc(c->nslots, sizeof *c->slot);
+    c->hasher = hasher_new();
+    if (!c->slot || !c->hasher) {
+        fcache_free(c);
+        return NULL;
+    }
     struct stat st;
     if (sc->rootfd >= 0) {
         c->rootfd = fcntl(sc->rootfd, F_DUPFD_CLOEXEC, 0);
@@ -118,42 +122,19 @@ static void entry_free_encoding(struct fentry *e)
     free(e->fpath);
 }
 
-static void entry_free(struct fcache *c, struct fentry *e)
+/* What an entry owns, released (cached or not). */
+static void entry_destroy(struct fentry *e)
 {
-    c->gen++;
-    if (e->fd >= 0) {
-        close(e->fd);
-        c->fds--;
-    }
+    if (e->fd >= 0) close(e->fd);
     free(e->body);
     free(e->hdr);
     entry_free_encoding(e);
     free(e);
-    c->count--;
 }
 
-static void cache_clear(struct fcache *c)
-{
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        while (c->slot[i]) {
-            struct fentry *e = c->slot[i];
-            c->slot[i] = e->next;
-            entry_free(c, e);
-        }
-    }
-}
+/* ---- the table: buckets that grow, a CLOCK ring, a byte budget ---- */
 
-void fcache_free(struct fcache *c)
-{
-    if (!c) return;
-    cache_clear(c);
-    fswatch_free(c->fw);
-    ccache_free(c->cc);
-    if (c->rootfd >= 0) close(c->rootfd);
-    free(c);
-}
-
-static uint32_t hash_str(const char *s)
+uint32_t fcache_hash_str(const char *s)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
     for (; *s; s++)
@@ -161,20 +142,137 @@ static uint32_t hash_str(const char *s)
     return h;
 }
 
-static struct fentry *cache_find(struct fcache *c, const char *path, uint32_t h)
+struct fentry *fcache_find(struct fcache *c, const char *path, uint32_t h)
 {
-    for (struct fentry *e = c->slot[h & (CACHE_SLOTS - 1)]; e; e = e->next)
+    for (struct fentry *e = c->slot[h & (c->nslots - 1)]; e; e = e->next)
         if (e->hash == h && !strcmp(e->path, path)) return e;
     return NULL;
 }
 
+/* Doubles the buckets once there are as many entries: chains stay about one
+ * entry long, so a lookup is O(1) for 100,000 files as for 100.  Out of
+ * memory, the old table stays (longer chains, still correct). */
+static void table_grow(struct fcache *c)
+{
+    size_t n = c->nslots * 2;
+    struct fentry **t = calloc(n, sizeof *t);
+    if (!t) return;
+    for (size_t i = 0; i < c->nslots; i++)
+        for (struct fentry *e = c->slot[i], *next; e; e = next) {
+            next = e->next;
+            e->next = t[e->hash & (n - 1)];
+            t[e->hash & (n - 1)] = e;
+        }
+    free(c->slot);
+    c->slot = t;
+    c->nslots = n;
+}
+
+/* An entry's share of the budget: the struct, its path, its prebuilt
+ * fields and a small file's bytes. */
+static size_t entry_cost(const struct fentry *e)
+{
+    return sizeof *e + strlen(e->path) + 1 + e->hdr_len + (e->body ? (size_t)e->size : 0);
+}
+
+void fcache_recost(struct fcache *c, struct fentry *e)
+{
+    size_t cost = entry_cost(e);
+    fcache_put(&c->bytes, c->bytes - e->cost + cost);
+    e->cost = cost;
+}
+
+static void entry_free(struct fcache *c, struct fentry *e)
+{
+    c->gen++;
+    if (e->fdslot >= 0) { /* the last descriptor entry takes its place */
+        struct fentry *last = c->fdent[--c->fds];
+        c->fdent[e->fdslot] = last;
+        last->fdslot = e->fdslot;
+    }
+    /* the CLOCK ring */
+    if (e->cnext == e) {
+        c->hand = NULL;
+    } else {
+        e->cprev->cnext = e->cnext;
+        e->cnext->cprev = e->cprev;
+        if (c->hand == e) c->hand = e->cnext;
+    }
+    fcache_put(&c->bytes, c->bytes - e->cost);
+    fcache_put(&c->count, c->count - 1);
+    entry_destroy(e);
+}
+
 static void cache_drop(struct fcache *c, struct fentry *e)
 {
-    struct fentry **pp = &c->slot[e->hash & (CACHE_SLOTS - 1)];
+    struct fentry **pp = &c->slot[e->hash & (c->nslots - 1)];
     while (*pp != e)
         pp = &(*pp)->next;
     *pp = e->next;
     entry_free(c, e);
+}
+
+static void cache_clear(struct fcache *c)
+{
+    while (c->hand)
+        cache_drop(c, c->hand);
+}
+
+/* CLOCK: the hand passes entries used since its last pass (clearing their
+ * mark) and takes the first one not used.  A hit costs one store, where
+ * LRU would move the entry; entries read once (a crawler, a scan of 100,000
+ * files) go before those read again.  No transfer holds an entry: a body
+ * in flight has its own descriptor (dup) or was copied out, and the memo
+ * is voided by gen, so any entry may go. */
+static void evict_one(struct fcache *c)
+{
+    struct fentry *e = c->hand;
+    while (e->ref) {
+        e->ref = 0;
+        e = e->cnext;
+    }
+    c->hand = e->cnext;
+    cache_drop(c, e);
+    fcache_put(&c->evictions, c->evictions + 1);
+}
+
+/* Puts e in the table, evicting others while it would not fit the budget.
+ * 0, or -1 when e alone is larger than the budget (serve it uncached). */
+static int cache_insert(struct fcache *c, struct fentry *e)
+{
+    e->cost = entry_cost(e);
+    if (e->cost > c->budget) return -1;
+    while (c->hand && c->bytes + e->cost > c->budget)
+        evict_one(c);
+    if (c->count >= c->nslots) table_grow(c);
+    e->next = c->slot[e->hash & (c->nslots - 1)];
+    c->slot[e->hash & (c->nslots - 1)] = e;
+    if (!c->hand) { /* behind the hand: the last the hand will look at */
+        e->cnext = e->cprev = e;
+        c->hand = e;
+    } else {
+        e->cnext = c->hand;
+        e->cprev = c->hand->cprev;
+        e->cprev->cnext = e;
+        c->hand->cprev = e;
+    }
+    e->cached = 1;
+    fcache_put(&c->bytes, c->bytes + e->cost);
+    fcache_put(&c->count, c->count + 1);
+    return 0;
+}
+
+void fcache_free(struct fcache *c)
+{
+    if (!c) return;
+    hasher_free(c->hasher); /* first: its thread may be reading our files */
+    fcache_hash_forget(c);  /* other workers hash what it had left */
+    if (c->slot) cache_clear(c);
+    free(c->slot);
+    fswatch_free(c->fw);
+    ccache_free(c->cc);
+    if (c->rootfd >= 0) close(c->rootfd);
+    free(c);
 }
 
 /* Out of descriptors or memory says nothing about the file: 503, and a
@@ -243,41 +341,6 @@ fail404:
     return -404;
 }
 
-/* Fills the validators and prebuilds the header fields of a plain 200, so
- * the common answer is two memcpy calls.  The type is sniffed from the
- * file's first bytes where it may declare its own charset (one pread, at
- * fill time only; see mime_charset_sniff). */
-static int fill_validators(struct fentry *e, const struct stat *st, int fd, const char *path,
-                           const char *dflt)
-{
-    e->dev = st->st_dev;
-    e->ino = st->st_ino;
-    e->size = (uint64_t)st->st_size;
-    e->mtime = st->st_mtim;
-    e->etag_len = http_etag_make(st, e->etag, sizeof e->etag);
-    http_date_fmt(st->st_mtim.tv_sec, e->lastmod);
-    e->ctype = mime_type(path, dflt);
-    e->cenc = mime_encoding(path);
-    if (e->ctype && mime_sniffs(e->ctype)) {
-        char head[1024];
-        ssize_t k = pread(fd, head, sizeof head, 0);
-        if (k > 0)
-            e->ctype =
-                mime_charset_sniff(e->ctype, head, (size_t)k, e->ctype_own, sizeof e->ctype_own);
-    }
-    char h[512];
-    int n = snprintf(h, sizeof h,
-                     "Last-Modified: %s\r\nETag: %.*s\r\nContent-Type: %s\r\n%s%s%sAccept-Ranges: "
-                     "bytes\r\nContent-Length: %llu\r\n\r\n",
-                     e->lastmod, (int)e->etag_len, e->etag, e->ctype,
-                     e->cenc ? "Content-Encoding: " : "", e->cenc ? e->cenc : "",
-                     e->cenc ? "\r\n" : "", (unsigned long long)e->size);
-    if (n < 0 || (size_t)n >= sizeof h || !(e->hdr = malloc((size_t)n))) return -ENOMEM;
-    memcpy(e->hdr, h, (size_t)n);
-    e->hdr_len = (size_t)n;
-    return 0;
-}
-
 static int same_file(const struct fentry *e, const struct stat *st)
 {
     return e->dev == st->st_dev && e->ino == st->st_ino && e->size == (uint64_t)st->st_size &&
@@ -320,12 +383,11 @@ static int fd_current(const struct fentry *e)
  * their disk space is freed without waiting for a request. */
 static void sweep(struct fcache *c)
 {
-    for (int i = 0; i < CACHE_SLOTS && c->fds; i++)
-        for (struct fentry *e = c->slot[i], *next; e; e = next) {
-            next = e->next;
-            struct stat st;
-            if (e->fd >= 0 && fstat(e->fd, &st) == 0 && st.st_nlink == 0) cache_drop(c, e);
-        }
+    for (int i = c->fds - 1; i >= 0; i--) { /* a drop moves the last into slot i */
+        struct stat st;
+        if (i < c->fds && fstat(c->fdent[i]->fd, &st) == 0 && st.st_nlink == 0)
+            cache_drop(c, c->fdent[i]);
+    }
 }
 
 /* The root by name: once a second, or at once after an event said it
@@ -376,9 +438,10 @@ static void watch_dirs(struct fcache *c, const char *path)
          * watch is gone */
         fswatch_clear(c->fw);
         c->root_dirty = 1;
-        for (int i = 0; i < CACHE_SLOTS; i++)
-            for (struct fentry *e = c->slot[i]; e; e = e->next)
+        struct fentry *e = c->hand;
+        if (e) do {
                 e->checked = 0;
+            } while ((e = e->cnext) != c->hand);
     }
 }
 
@@ -391,7 +454,7 @@ static void sidecar_changed(struct fcache *c, char *p, size_t n)
         size_t k = strlen(sfx[i]);
         if (n <= k || strcmp(p + n - k, sfx[i])) continue;
         p[n - k] = '\0';
-        struct fentry *e = cache_find(c, p, hash_str(p));
+        struct fentry *e = fcache_find(c, p, fcache_hash_str(p));
         if (e) {
             cache_drop(c, e);
             c->changed = 1;
@@ -423,13 +486,13 @@ static void on_change(void *arg, const char *key, const char *name, uint32_t mas
     if (n < 0 || (size_t)n >= sizeof p) return;
     if (fswatch_has(c->fw, p)) c->restructure = 1; /* a directory with watches beneath */
     p[n - 1] = '\0';
-    struct fentry *e = cache_find(c, p, hash_str(p));
+    struct fentry *e = fcache_find(c, p, fcache_hash_str(p));
     if (e) {
         cache_drop(c, e);
         c->changed = 1;
     }
     /* the directory's own entry, when it answered with its index file */
-    if ((e = cache_find(c, key, hash_str(key)))) {
+    if ((e = fcache_find(c, key, fcache_hash_str(key)))) {
         cache_drop(c, e);
         c->changed = 1;
     }
@@ -480,8 +543,8 @@ void fcache_changes(struct fcache *c)
 struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, const char *path,
                              int *status, int *dirfd)
 {
-    uint32_t h = hash_str(path);
-    struct fentry *e = cache_find(c, path, h);
+    uint32_t h = fcache_hash_str(path);
+    struct fentry *e = fcache_find(c, path, h);
     time_t now;
     http_date_line(NULL, &now);
     /* read before the file is: a change after this raises an event or a
@@ -489,6 +552,8 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
     uint64_t ep = epoch_load(sc);
     if (e && e->checked == now && e->epoch == ep && (e->fd < 0 || fd_current(e))) {
         tally(&c->hits);
+        e->ref = 1;
+        if (e->want) fcache_hash_ask(c, e); /* its queue was full: again */
         return e;
     }
 
@@ -497,7 +562,7 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
         c->swept = now;
         sweep(c);
     }
-    e = cache_find(c, path, h);
+    e = fcache_find(c, path, h);
     watch_dirs(c, path);
     struct static_conf wsc = *sc; /* resolved beneath this worker's root */
     wsc.rootfd = c->rootfd;
@@ -522,6 +587,8 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
             e->checked = now;
             e->epoch = ep;
             tally(&c->hits);
+            e->ref = 1;
+            if (e->want) fcache_hash_ask(c, e);
             return e;
         }
         if ((uint64_t)st.st_size > SMALL_FILE) break;
@@ -553,7 +620,6 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
         bumped = epoch_bump(sc);
     }
     if (bumped == ep + 1) ep = bumped; /* nobody else bumped meanwhile */
-    if (c->count >= CACHE_MAX) cache_clear(c);
     tally(&c->misses);
 
     size_t pl = strlen(path);
@@ -562,13 +628,10 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
     memcpy(e->path, path, pl + 1);
     e->hash = h;
     e->fd = -1;
-    if (fill_validators(e, &st, fd, ipath[0] ? ipath : path, sc->mime_default) < 0 ||
-        (ipath[0] && !(e->fpath = strdup(ipath)))) {
-        free(e->hdr);
-        free(e);
-        goto oom;
-    }
-    if (policy_bake(sc->pol, e) < 0) { /* Cache-Control into the prebuilt head */
+    e->cc = policy_cache_control(sc->pol, path); /* baked into the prebuilt head */
+    if ((ipath[0] && !(e->fpath = strdup(ipath))) ||
+        fcache_fill(sc, e, &st, fd, ipath[0] ? ipath : path, body) < 0) {
+        free(e->fpath);
         free(e->hdr);
         free(e);
         goto oom;
@@ -578,19 +641,21 @@ struct fentry *fcache_lookup(const struct static_conf *sc, struct fcache *c, con
     if (body) {
         e->body = body;
         close(fd);
-    } else if (c->fds < CACHE_MAX_FDS) {
-        e->fd = fd;
-        c->fds++;
     } else {
-        /* too many large files open already: serve this one uncached */
         e->fd = fd;
+    }
+    /* too many large files open already, or larger than the whole budget:
+     * served uncached */
+    if ((e->fd >= 0 && c->fds >= CACHE_MAX_FDS) || cache_insert(c, e) < 0) {
         *status = -1;
         *dirfd = -1;
         return e;
     }
-    e->next = c->slot[h & (CACHE_SLOTS - 1)];
-    c->slot[h & (CACHE_SLOTS - 1)] = e;
-    c->count++;
+    if (e->fd >= 0) {
+        e->fdslot = (int16_t)c->fds;
+        c->fdent[c->fds++] = e;
+        fcache_hash_ask(c, e);
+    }
     return e;
 oom:
     free(body);
@@ -620,13 +685,12 @@ struct fentry *fcache_memo_get(struct fcache *c, const char *target, size_t n)
     if (e->checked != now || e->epoch != epoch_load(c->sc) || (e->fd >= 0 && !fd_current(e)))
         return NULL;
     tally(&c->hits);
+    e->ref = 1;
+    if (e->want) fcache_hash_ask(c, e);
     return e;
 }
 
 void fcache_entry_release(struct fentry *e)
 {
-    close(e->fd);
-    free(e->hdr);
-    entry_free_encoding(e);
-    free(e);
+    entry_destroy(e);
 }

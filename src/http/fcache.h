@@ -24,7 +24,12 @@ struct static_conf {
     int compress;          /* on-the-fly compression of compressible types */
     int precompressed;     /* F.br, F.zst, F.gz sidecars */
     size_t compress_cache; /* bytes of compressed results a worker keeps; 0: none made */
+    /* content validators, digests, the cache's budget (fcache.c) */
+    size_t cache_size; /* bytes a worker's cache may hold; 0: FCACHE_DEFAULT_SIZE */
+    int digest;        /* Repr-Digest (sha-256) on every answer whose digest is known */
 };
+
+#define FCACHE_DEFAULT_SIZE (64u << 20)
 
 struct fentry {
     struct fentry *next;
@@ -45,13 +50,26 @@ struct fentry {
     char *hdr; /* the fields of a whole 200 answer, blank line included */
     size_t hdr_len;
     char *body;
-    const char *cc; /* Cache-Control value (policy_bake), or NULL */
+    const char *cc; /* Cache-Control value (http/policy), or NULL */
     /* content encoding (http/encvar) */
     struct encvar *var; /* the encoded variants found or made; NULL until asked */
     const char *vary;   /* in a variant's view: the Vary field line; NULL otherwise */
     char *fpath;        /* the file's own path when path is its directory's (an index) */
-    uint32_t gen;       /* bumped whenever etag and hdr are rebuilt: variant heads follow */
-    char path[];        /* the request path this entry answers */
+    /* ---- content validators and the cache's bookkeeping (fcache.c) ---- */
+    uint32_t gen;                 /* bumped whenever etag and hdr are rebuilt (the content hash
+                                     arrived): what is derived from them (variant heads) is
+                                     stale then */
+    uint8_t ref;                  /* CLOCK: used since the hand last passed */
+    uint8_t cached;               /* in the table (not a one-off answered uncached) */
+    uint8_t hashed;               /* digests known: bits 1 << HTTP_DIGEST_* (http/digest.h) */
+    uint8_t want;                 /* digests wanted and not known yet */
+    uint8_t hashing;              /* a hasher job for this version is under way */
+    uint8_t tries;                /* hasher jobs that failed (unreadable, changed meanwhile) */
+    int16_t fdslot;               /* index in the cache's descriptor table; -1: none */
+    size_t cost;                  /* bytes charged to the cache's budget */
+    struct fentry *cnext, *cprev; /* the CLOCK ring */
+    uint8_t sha256[32], sha512[64];
+    char path[]; /* the request path this entry answers */
 };
 
 struct fcache;
@@ -86,6 +104,31 @@ void fcache_entry_release(struct fentry *e);
 /* Answers from an entry already held, and entries built (a file read or
  * opened anew); safe from any thread (relaxed loads). */
 void fcache_stats(const struct fcache *c, uint64_t *hits, uint64_t *misses);
+
+/* What the cache holds and has done; safe from any thread. */
+struct fcache_usage {
+    uint64_t bytes, entries, evictions;
+    uint64_t hash_queued, hash_done, hash_dropped, hash_failed, hash_bytes, hash_depth;
+};
+void fcache_usage(const struct fcache *c, struct fcache_usage *u);
+
+/* Content validators.  A small file's SHA-256 is computed when it is read,
+ * so its ETag is content-derived from the first answer; a large file's by
+ * the worker's hasher thread (http/hasher), its ETag being the cheap
+ * http_etag_make() one until then.  The descriptor that becomes readable
+ * when hashes are done (-1: none), and what to call then: it rebuilds the
+ * entries' etag and hdr and bumps their gen. */
+int fcache_hash_fd(const struct fcache *c);
+void fcache_hash_results(struct fcache *c);
+
+/* The digests of e's bytes known now (bits 1 << HTTP_DIGEST_*), after
+ * asking for those in want that are not: a small file's are computed at
+ * once, a large file's queued for the hasher (known on a later request). */
+unsigned fcache_digests(struct fcache *c, struct fentry *e, unsigned want);
+
+/* Writes e's strong entity tag: '"' + base64url of the first 16 bytes of
+ * the SHA-256 of its bytes + '"' (24 bytes).  Exposed for the tests. */
+size_t fcache_content_etag(const uint8_t sha256[32], char *out, size_t n);
 
 /* The last request target answered from an entry: the same bytes again (a
  * keep-alive or pipelining client) skip decoding and lookup while the entry

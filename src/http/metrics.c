@@ -88,6 +88,30 @@ int metrics_format(struct buf *out, const struct metrics_view *v)
     family(out, &err, "berth_file_cache_misses_total", "counter",
            "File cache entries built (a file read or opened anew).");
     put(out, &err, "berth_file_cache_misses_total %llu\n", (unsigned long long)v->cache_misses);
+    family(out, &err, "berth_file_cache_bytes", "gauge",
+           "Bytes the file caches hold (entries, paths, prebuilt fields, small files).");
+    put(out, &err, "berth_file_cache_bytes %llu\n", (unsigned long long)v->cache_bytes);
+    family(out, &err, "berth_file_cache_entries", "gauge", "Files the caches hold.");
+    put(out, &err, "berth_file_cache_entries %llu\n", (unsigned long long)v->cache_entries);
+    family(out, &err, "berth_file_cache_evictions_total", "counter",
+           "Entries evicted to stay within --cache-size.");
+    put(out, &err, "berth_file_cache_evictions_total %llu\n",
+        (unsigned long long)v->cache_evictions);
+    family(out, &err, "berth_file_hash_jobs_total", "counter",
+           "Large files' content hashes, by outcome (queued, done, dropped: queue full, "
+           "failed: unreadable or changed meanwhile).");
+    put(out, &err, "berth_file_hash_jobs_total{state=\"queued\"} %llu\n",
+        (unsigned long long)v->hash_queued);
+    put(out, &err, "berth_file_hash_jobs_total{state=\"done\"} %llu\n",
+        (unsigned long long)v->hash_done);
+    put(out, &err, "berth_file_hash_jobs_total{state=\"dropped\"} %llu\n",
+        (unsigned long long)v->hash_dropped);
+    put(out, &err, "berth_file_hash_jobs_total{state=\"failed\"} %llu\n",
+        (unsigned long long)v->hash_failed);
+    family(out, &err, "berth_file_hash_bytes_total", "counter", "File bytes read to hash them.");
+    put(out, &err, "berth_file_hash_bytes_total %llu\n", (unsigned long long)v->hash_bytes);
+    family(out, &err, "berth_file_hash_queue", "gauge", "Hash jobs in flight.");
+    put(out, &err, "berth_file_hash_queue %llu\n", (unsigned long long)v->hash_depth);
     family(out, &err, "berth_errors_total", "counter", "Connections ended by an error, by kind.");
     put(out, &err, "berth_errors_total{kind=\"timeout\"} %llu\n", (unsigned long long)m->timeouts);
     put(out, &err, "berth_errors_total{kind=\"reset\"} %llu\n", (unsigned long long)m->resets);

@@ -58,6 +58,11 @@ struct metrics_view {
     const struct metrics *m;
     uint64_t bytes_in, bytes_out;
     uint64_t cache_hits, cache_misses;
+    /* the file caches: bytes held, entries, evictions; their hashing
+     * threads: jobs queued, done, dropped (queue full), failed, bytes read,
+     * in flight now */
+    uint64_t cache_bytes, cache_entries, cache_evictions;
+    uint64_t hash_queued, hash_done, hash_dropped, hash_failed, hash_bytes, hash_depth;
     uint64_t conns[CONN_STATES]; /* open connections by state */
     double uptime;               /* seconds */
     int workers;

@@ -266,26 +266,6 @@ void policy_free(struct policy *p)
     memset(p, 0, sizeof *p);
 }
 
-int policy_bake(const struct policy *p, struct fentry *e)
-{
-    const char *cc = policy_cache_control(p, e->path);
-    e->cc = cc;
-    if (!cc) return 0;
-    /* the field goes before the head's closing blank line */
-    size_t cl = strlen(cc), n = e->hdr_len + 17 + cl;
-    char *h = malloc(n);
-    if (!h) return -ENOMEM;
-    memcpy(h, e->hdr, e->hdr_len - 2);
-    char *q = h + e->hdr_len - 2;
-    memcpy(q, "Cache-Control: ", 15);
-    memcpy(q + 15, cc, cl);
-    memcpy(q + 15 + cl, "\r\n\r\n", 4);
-    free(e->hdr);
-    e->hdr = h;
-    e->hdr_len = n;
-    return 0;
-}
-
 static struct http_str field(const struct http_request *r, const char *name)
 {
     for (size_t i = 0; i < r->nheaders; i++)

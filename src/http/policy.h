@@ -59,10 +59,6 @@ int policy_opts_check(const struct berth_opts *o, char *why, size_t len);
 int policy_init(struct policy *p, const struct berth_opts *o);
 void policy_free(struct policy *p);
 
-/* Gives the cache entry e its Cache-Control (e->cc) and puts the field in
- * its prebuilt 200 head (e->hdr).  0 or -ENOMEM (e unchanged). */
-int policy_bake(const struct policy *p, struct fentry *e);
-
 /* A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method,
  * p->cors set) is answered 204 into out: `allow` ("Allow: GET, HEAD\r\n",
  * what the path answers) both as Allow and Access-Control-Allow-Methods,

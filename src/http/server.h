@@ -126,7 +126,7 @@ struct berth_server {
     uint64_t started_ms;                /* CLOCK_MONOTONIC at berth_server_new */
     char *tls_cert_path, *tls_key_path; /* copies, for berth_server_sandbox */
     int sandboxed;                      /* berth_server_sandbox put Landlock in force */
-    struct policy pol; /* site features (http/policy): sc.pol points here */
+    struct policy pol;                  /* site features (http/policy): sc.pol points here */
 };
 
 struct berth_req {

@@ -6,6 +6,7 @@
 #include "http/accept.h"
 #include "http/beneath.h"
 #include "http/cond.h"
+#include "http/digest.h"
 #include "http/encvar.h"
 #include "http/listing.h"
 #include "http/mime.h"
@@ -61,6 +62,128 @@ static int body_slice(struct buf *out, const struct fentry *e, uint64_t first, u
     x->mtime_sec = (int64_t)e->mtime.tv_sec;
     x->mtime_nsec = e->mtime.tv_nsec;
     return 0;
+}
+
+/* ---- RFC 9530 digests: Repr-Digest and Content-Digest ---- */
+
+#define WANT_FIELD_MAX   1024        /* Want-*-Digest bytes looked at, lines joined */
+#define RANGE_DIGEST_MAX (64 * 1024) /* a large file's range hashed on the loop */
+
+/* What the request asks for (Want-Repr-Digest, Want-Content-Digest). */
+struct digest_ask {
+    struct http_digest_want repr, content;
+};
+
+/* Parses the field named name (its lines joined by ", ", as RFC 9110
+ * §5.3 combines them); absent, too long or malformed: nothing wanted. */
+static int want_field(const struct http_request *req, const char *name, size_t nl,
+                      struct http_digest_want *w)
+{
+    char j[WANT_FIELD_MAX];
+    size_t jl = 0;
+    int lines = 0;
+    struct http_str one = {NULL, 0};
+    memset(w, 0, sizeof *w);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (h->name.n != nl || !http_str_eq_ci(h->name, name)) continue;
+        if (!lines++) one = h->value;
+        if (jl + h->value.n + 2 > WANT_FIELD_MAX) return 1;
+        if (jl) {
+            memcpy(j + jl, ", ", 2);
+            jl += 2;
+        }
+        memcpy(j + jl, h->value.p, h->value.n);
+        jl += h->value.n;
+    }
+    if (lines == 1) (void)http_digest_want_parse(one.p, one.n, w);
+    if (lines > 1) (void)http_digest_want_parse(j, jl, w);
+    return lines > 0;
+}
+
+/* 1 when the request has a Want-*-Digest field (the answer cannot be the
+ * prebuilt one), its preferences in *a.  A request without one costs a
+ * length comparison per field. */
+static int digest_asked(const struct http_request *req, struct digest_ask *a)
+{
+    int has = 0;
+    memset(a, 0, sizeof *a);
+    for (size_t i = 0; i < req->nheaders && !has; i++)
+        has = (req->headers[i].name.n == 16 || req->headers[i].name.n == 19) &&
+              (http_str_eq_ci(req->headers[i].name, "want-repr-digest") ||
+               http_str_eq_ci(req->headers[i].name, "want-content-digest"));
+    if (!has) return 0;
+    want_field(req, "want-repr-digest", 16, &a->repr);
+    want_field(req, "want-content-digest", 19, &a->content);
+    return 1;
+}
+
+static unsigned wanted(const struct http_digest_want *w)
+{
+    unsigned m = 0;
+    for (int a = 0; a < HTTP_DIGEST_ALGS; a++)
+        if (w->pref[a]) m |= 1u << a;
+    return m;
+}
+
+static int digest_line(struct buf *out, const char *name, unsigned algs,
+                       const uint8_t *const d[HTTP_DIGEST_ALGS])
+{
+    char f[HTTP_DIGEST_FIELD_MAX];
+    size_t n = http_digest_field(f, sizeof f, name, algs, d);
+    return n ? buf_append(out, f, n) : 0;
+}
+
+/* The digest of bytes [first, last] of e: from memory, or read here when
+ * the range is small (a larger one would hold the loop: omitted, -1). */
+static int range_digest(const struct fentry *e, int alg, uint64_t first, uint64_t last,
+                        uint8_t *out)
+{
+    uint64_t len = e->size ? last - first + 1 : 0;
+    if (e->body) return http_digest_mem(alg, e->body + first, len, out);
+    if (len > RANGE_DIGEST_MAX) return -1;
+    char *b = malloc(len ? len : 1);
+    if (!b) return -ENOMEM;
+    uint64_t got = 0;
+    while (got < len) {
+        ssize_t k = pread(e->fd, b + got, len - got, (off_t)(first + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        got += (uint64_t)k;
+    }
+    int rc = got == len ? http_digest_mem(alg, b, len, out) : -1;
+    free(b);
+    return rc;
+}
+
+/* Repr-Digest (the whole file: --digest sends sha-256, Want-Repr-Digest
+ * the client's choice among those known) and, with a body, Content-Digest
+ * of what this answer sends: the file for a 200, the range for a 206 with
+ * one range (multipart is multipart()'s).  A large file's digests come from
+ * the hasher: until they are known, the field is left out, never waited
+ * for.  HEAD gets the Repr-Digest a GET would (it has no content). */
+static int digest_fields(const struct static_conf *sc, struct fcache *c, struct fentry *e,
+                         const struct digest_ask *a, int head, int status, uint64_t first,
+                         uint64_t last, struct buf *out)
+{
+    unsigned want = wanted(&a->repr) | (sc->digest ? 1u << HTTP_DIGEST_SHA256 : 0);
+    if (status == 200 && !head) want |= wanted(&a->content);
+    unsigned have = want ? fcache_digests(c, e, want) : 0;
+    const uint8_t *d[HTTP_DIGEST_ALGS] = {e->sha256, e->sha512};
+    unsigned repr = sc->digest ? have & (1u << HTTP_DIGEST_SHA256) : 0;
+    int alg = http_digest_choose(&a->repr, have);
+    if (alg >= 0) repr |= 1u << alg;
+    int rc = repr ? digest_line(out, "Repr-Digest", repr, d) : 0;
+    if (rc < 0 || head || status == 0) return rc;
+    if (status == 200) {
+        alg = http_digest_choose(&a->content, have);
+        return alg < 0 ? 0 : digest_line(out, "Content-Digest", 1u << alg, d);
+    }
+    alg = http_digest_choose(&a->content, (1u << HTTP_DIGEST_ALGS) - 1);
+    uint8_t part[HTTP_DIGEST_MAX];
+    if (alg < 0 || range_digest(e, alg, first, last, part) < 0) return 0;
+    const uint8_t *pd[HTTP_DIGEST_ALGS] = {part, part};
+    return digest_line(out, "Content-Digest", 1u << alg, pd);
 }
 
 /* multipart/byteranges (RFC 9110 §14.6).  The ranges arrive coalesced
@@ -151,9 +274,23 @@ void static_xfer_end(struct http_xfer *x)
     x->parts = NULL;
 }
 
-static int multipart(const struct static_conf *sc, const struct fentry *e,
-                     const struct http_request *req, int keep_alive, const struct http_range *r,
-                     int n, struct buf *out, struct http_xfer *x, uint64_t *body_len)
+/* A small file's multipart body, whole, into b (its Content-Digest is
+ * computed over it before the head is written). */
+static int multipart_body(struct buf *b, const char *boundary, const char *ctype,
+                          const struct fentry *e, const struct http_range *r, int n)
+{
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = part_head(b, boundary, ctype, &r[i], e->size);
+        if (rc == 0) rc = buf_append(b, e->body + r[i].first, r[i].last - r[i].first + 1);
+    }
+    return rc == 0 ? part_tail(b, boundary) : rc;
+}
+
+static int multipart(const struct static_conf *sc, struct fcache *c, struct fentry *e,
+                     const struct http_request *req, const struct digest_ask *ask, int keep_alive,
+                     const struct http_range *r, int n, struct buf *out, struct http_xfer *x,
+                     uint64_t *body_len)
 {
     int head = req->method == HTTP_HEAD;
     struct static_parts *p = NULL;
@@ -183,6 +320,20 @@ static int multipart(const struct static_conf *sc, const struct fentry *e,
     uint64_t total = multipart_len(sc->boundary, ctype, r, n, e->size);
     int rc = resp_head(out, 206, keep_alive, req->version);
     if (rc == 0) rc = validators(out, e);
+    if (rc == 0) rc = digest_fields(sc, c, e, ask, head, 0, 0, 0, out);
+    /* Content-Digest of the multipart body: a small file's is built here
+     * first; a large file's parts go out by sendfile, and reading them all
+     * on the loop to hash them first is what it must not do: omitted */
+    int calg =
+        head || !e->body ? -1 : http_digest_choose(&ask->content, (1u << HTTP_DIGEST_ALGS) - 1);
+    struct buf mb;
+    buf_init(&mb, 0);
+    if (rc == 0 && calg >= 0 && (rc = multipart_body(&mb, sc->boundary, ctype, e, r, n)) == 0) {
+        uint8_t md[HTTP_DIGEST_MAX];
+        const uint8_t *d[HTTP_DIGEST_ALGS] = {md, md};
+        rc = http_digest_mem(calg, buf_head(&mb), buf_len(&mb), md);
+        if (rc == 0) rc = digest_line(out, "Content-Digest", 1u << calg, d);
+    }
     if (rc == 0)
         rc = field_line(out,
                         "Accept-Ranges: bytes\r\n%s%s%sContent-Type: multipart/byteranges; "
@@ -192,23 +343,65 @@ static int multipart(const struct static_conf *sc, const struct fentry *e,
     *body_len = total;
     if (rc == 0 && p) rc = static_xfer_next(x, out); /* the first part's header */
     if (rc < 0 && p) static_xfer_end(x);             /* no file bytes behind a failed head */
-    if (rc < 0 || head || p) return rc < 0 ? rc : 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        rc = part_head(out, sc->boundary, ctype, &r[i], e->size);
-        if (rc == 0) rc = buf_append(out, e->body + r[i].first, r[i].last - r[i].first + 1);
+    if (rc < 0 || head || p) {
+        buf_free(&mb);
+        return rc < 0 ? rc : 0;
     }
-    if (rc == 0) rc = part_tail(out, sc->boundary);
+    rc = calg >= 0 ? buf_append(out, buf_head(&mb), buf_len(&mb))
+                   : multipart_body(out, sc->boundary, ctype, e, r, n);
+    buf_free(&mb);
     return rc;
 }
 
-static int serve_entry(const struct static_conf *sc, const struct fentry *e,
+/* A large file is answered with the tag of its inode, size and mtime until
+ * its hash is known (and again after its entry was evicted, or by another
+ * worker): that tag names this very version too, so a conditional that
+ * carries it matches as the content tag does.  A download resumed with
+ * If-Range, or a revalidation, a moment after the switch, is not sent the
+ * whole file again.  0 when there is no such alias (small files never
+ * sent one). */
+static size_t old_tag(const struct fentry *e, char *out, size_t n)
+{
+    if (e->body || !(e->hashed & (1u << HTTP_DIGEST_SHA256))) return 0;
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    st.st_ino = e->ino;
+    st.st_size = (off_t)e->size;
+    st.st_mtim = e->mtime;
+    return http_etag_make(&st, out, n);
+}
+
+/* RFC 9110 §13.2.2 against the entry's tag, or its old one: a failed
+ * If-Match or a missed If-None-Match under one name is retried under the
+ * other, the same version's. */
+static int preconditions(const struct http_cond *cond, const struct fentry *e)
+{
+    int st = http_preconditions(cond, 1, e->etag, e->etag_len, e->mtime.tv_sec);
+    char old[HTTP_ETAG_MAX];
+    size_t n;
+    if (st == 304 || !(n = old_tag(e, old, sizeof old))) return st;
+    int st2 = http_preconditions(cond, 1, old, n, e->mtime.tv_sec);
+    return st == 412 ? (st2 != 412 ? st2 : st) : (st2 == 304 ? st2 : st);
+}
+
+static int if_range_ok(struct http_str if_range, const struct fentry *e)
+{
+    char old[HTTP_ETAG_MAX];
+    size_t n;
+    return http_if_range_ok(if_range, e->etag, e->etag_len, e->mtime.tv_sec) ||
+           ((n = old_tag(e, old, sizeof old)) &&
+            http_if_range_ok(if_range, old, n, e->mtime.tv_sec));
+}
+
+static int serve_entry(const struct static_conf *sc, struct fcache *c, struct fentry *e,
                        const struct http_request *req, int keep_alive, struct buf *out,
                        struct http_xfer *x, uint64_t *body_len)
 {
     int head = req->method == HTTP_HEAD, rc;
+    struct digest_ask ask;
     *body_len = 0;
     if (!req->if_match.p && !req->if_none_match.p && !req->if_modified_since.p &&
-        !req->if_unmodified_since.p && !req->range.p) {
+        !req->if_unmodified_since.p && !req->range.p && !digest_asked(req, &ask)) {
         /* the common case: a plain GET of the whole file */
         if ((rc = resp_head(out, 200, keep_alive, req->version)) < 0 ||
             (rc = buf_append(out, e->hdr, e->hdr_len)) < 0)
@@ -217,9 +410,10 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
         if (!head && e->size) rc = body_slice(out, e, 0, e->size - 1, x);
         return rc < 0 ? rc : 200;
     }
+    digest_asked(req, &ask);
     struct http_cond cond = {req->if_match, req->if_none_match, req->if_modified_since,
                              req->if_unmodified_since, req->if_range};
-    int st = http_preconditions(&cond, 1, e->etag, e->etag_len, e->mtime.tv_sec);
+    int st = preconditions(&cond, e);
     if (st == 304) {
         if ((rc = resp_head(out, 304, keep_alive, req->version)) < 0) return rc;
         if ((rc = validators(out, e)) < 0) return rc;
@@ -236,7 +430,7 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
      * leave the header ignored (see http_range_coalesce) */
     struct http_range r[HTTP_RANGE_SPECS];
     int n = 0;
-    if (req->range.p && http_if_range_ok(req->if_range, e->etag, e->etag_len, e->mtime.tv_sec))
+    if (req->range.p && if_range_ok(req->if_range, e))
         n = http_range_parse(req->range.p, req->range.n, e->size, r, HTTP_RANGE_SPECS);
     if (n > 0) n = http_range_coalesce(r, n);
     if (n == -416) {
@@ -248,7 +442,7 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
         return 416;
     }
     if (n > 1) {
-        rc = multipart(sc, e, req, keep_alive, r, n, out, x, body_len);
+        rc = multipart(sc, c, e, req, &ask, keep_alive, r, n, out, x, body_len);
         return rc < 0 ? rc : 206;
     }
     uint64_t first = 0, last = e->size ? e->size - 1 : 0;
@@ -261,6 +455,7 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
     uint64_t len = e->size ? last - first + 1 : 0;
     if ((rc = resp_head(out, status, keep_alive, req->version)) < 0) return rc;
     if ((rc = validators(out, e)) < 0) return rc;
+    if ((rc = digest_fields(sc, c, e, &ask, head, status, first, last, out)) < 0) return rc;
     if (status == 206)
         rc = field_line(out, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)first,
                         (unsigned long long)last, (unsigned long long)e->size);
@@ -287,8 +482,8 @@ static int serve_file(const struct static_conf *sc, struct fcache *cache, struct
     struct fentry view;
     struct encvar_pick pk;
     if (encvar_select(sc, cache, e, req, &view, &pk) <= 0)
-        return serve_entry(sc, e, req, keep_alive, out, x, body_len);
-    int rc = serve_entry(sc, &view, req, keep_alive, out, x, body_len);
+        return serve_entry(sc, cache, e, req, keep_alive, out, x, body_len);
+    int rc = serve_entry(sc, cache, &view, req, keep_alive, out, x, body_len);
     if (rc >= 0 && x->fd >= 0 && pk.fd_own_mtime) {
         /* the transfer checks the sidecar or memfd it sends, not F */
         x->mtime_sec = pk.mtime_sec;

@@ -92,7 +92,7 @@ static int site_spa(const struct static_conf *sc, struct fcache *cache,
     }
     /* never memoised: the same target with another Accept is a 404 */
     size_t mark = buf_len(out);
-    rc = serve_entry(sc, e, req, keep_alive, out, x, body_len);
+    rc = serve_file(sc, cache, e, req, keep_alive, out, x, body_len);
     if (rc > 0) {
         int ins = head_insert(out, mark, "Vary: Accept\r\n");
         if (ins < 0) {

@@ -292,6 +292,19 @@ static int metrics_text(struct berth_server *s, uint64_t now, struct buf *out)
         if (w->cache) fcache_stats(w->cache, &h, &m);
         v.cache_hits += h;
         v.cache_misses += m;
+        if (w->cache) { /* its size, evictions and hashing thread */
+            struct fcache_usage u;
+            fcache_usage(w->cache, &u);
+            v.cache_bytes += u.bytes;
+            v.cache_entries += u.entries;
+            v.cache_evictions += u.evictions;
+            v.hash_queued += u.hash_queued;
+            v.hash_done += u.hash_done;
+            v.hash_dropped += u.hash_dropped;
+            v.hash_failed += u.hash_failed;
+            v.hash_bytes += u.hash_bytes;
+            v.hash_depth += u.hash_depth;
+        }
         pthread_mutex_lock(&w->pub.mu);
         for (int k = 0; k < CONN_STATES; k++)
             v.conns[k] += w->pub.states[k];

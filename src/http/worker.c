@@ -152,6 +152,7 @@ static void worker_shutdown(struct worker *w)
         w->lfd = -1;
     }
     if (fcache_watch_fd(w->cache) >= 0) loop_io_del(w->loop, fcache_watch_fd(w->cache));
+    loop_io_del(w->loop, fcache_hash_fd(w->cache)); /* hashes done later are dropped */
     loop_timer_stop(w->loop, &w->accept_timer);
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
@@ -230,6 +231,15 @@ static void on_fs_change(struct loop *l, int fd, unsigned events, void *arg)
     fcache_changes(arg);
 }
 
+/* the cache's hasher thread finished large files' digests */
+static void on_hashed(struct loop *l, int fd, unsigned events, void *arg)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    fcache_hash_results(arg);
+}
+
 void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -264,6 +274,8 @@ int worker_init(struct berth_server *s, struct worker *w)
         rc = loop_io_set(w->loop, wfd, LOOP_READ, on_fs_change, w->cache);
         if (rc < 0) return rc;
     }
+    rc = loop_io_set(w->loop, fcache_hash_fd(w->cache), LOOP_READ, on_hashed, w->cache);
+    if (rc < 0) return rc;
     return loop_io_set(w->loop, w->stopfd, LOOP_READ, on_stopfd, w);
 }
 

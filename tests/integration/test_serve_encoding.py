@@ -6,6 +6,7 @@ zstandard and gzip modules (or curl) and compared with the file."""
 import gzip
 import http.client
 import os
+import re
 import random
 import shutil
 import socket
@@ -88,6 +89,14 @@ def wait_until(pred, timeout=10, step=0.05):
 SIZE = 64 * 1024
 
 
+def settled(port, path="/app.js"):
+    """Waits until the file's identity ETag is its content hash: a file over
+    32 KiB is answered with a size+mtime tag until its hasher is done, and the
+    per-coding tags follow the file's (test_serve_etag.py tests the switch)."""
+    assert wait_until(lambda: not re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"',
+                                               fetch(port, path)[1]["etag"]), timeout=20)
+
+
 @pytest.fixture
 def site(tmp_path, request):
     root = tmp_path / "www"
@@ -101,6 +110,7 @@ def site(tmp_path, request):
     (root / "arch.zip").write_bytes(page(5000, 6))
     extra = getattr(request, "param", ())
     srv = start_serve(root, "-q", "--workers", "1", *extra)
+    settled(srv.port)
     yield root, srv.port
     srv.kill()
 
@@ -293,6 +303,8 @@ def sidecar_site(tmp_path, server, *extra):
     (root / "app.js").write_bytes(page(SIZE, 7))
     srv = start_serve(root, "-q", "--workers", "2", *extra)
     server_list.append(srv)
+    for _ in range(4):  # each worker has its own entry: ask often enough to reach both
+        settled(srv.port)
     return root, srv.port
 
 

@@ -75,29 +75,6 @@ Test(fingerprint, cache_control)
     cr_expect_str_eq(policy_cache_control(&p, "/a.3f9a1c2b.js"), POLICY_IMMUTABLE);
 }
 
-Test(fingerprint, bake_puts_the_field_before_the_blank_line)
-{
-    struct fentry *e = calloc(1, sizeof *e + 32);
-    strcpy(e->path, "/a.3f9a1c2b.js");
-    e->hdr = strdup("ETag: \"x\"\r\n\r\n");
-    e->hdr_len = strlen(e->hdr);
-    cr_assert_eq(policy_bake(NULL, e), 0);
-    cr_expect_str_eq(e->cc, POLICY_IMMUTABLE);
-    cr_expect_eq(e->hdr_len, strlen("ETag: \"x\"\r\nCache-Control: " POLICY_IMMUTABLE "\r\n\r\n"));
-    cr_expect_eq(
-        memcmp(e->hdr, "ETag: \"x\"\r\nCache-Control: " POLICY_IMMUTABLE "\r\n\r\n", e->hdr_len),
-        0);
-    free(e->hdr);
-    strcpy(e->path, "/plain.js");
-    e->hdr = strdup("ETag: \"x\"\r\n\r\n");
-    e->hdr_len = strlen(e->hdr);
-    cr_assert_eq(policy_bake(NULL, e), 0);
-    cr_expect_null(e->cc);
-    cr_expect_eq(e->hdr_len, strlen("ETag: \"x\"\r\n\r\n"));
-    free(e->hdr);
-    free(e);
-}
-
 /* ---- Accept ---- */
 
 static int q(const char *v, const char *type, int exact)

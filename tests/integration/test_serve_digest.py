@@ -1,0 +1,252 @@
+"""Black-box tests of RFC 9530 digests (issue 11): Want-Repr-Digest and
+Want-Content-Digest select Repr-Digest (the whole representation) and
+Content-Digest (the bytes this message carries: a range's, a multipart
+body's) in sha-256 or sha-512; preferences, malformed fields, --digest,
+HEAD, 304 and HTTP/2.  Every value is checked against hashlib."""
+import base64
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from test_serve import Conn, get, req, start_serve
+
+CURL = shutil.which("curl")
+ALGS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
+
+
+def parse(field):
+    """A Repr-Digest / Content-Digest value as {alg: bytes}."""
+    if field is None:
+        return None
+    out = {}
+    for member in field.split(","):
+        m = re.fullmatch(r"\s*([a-z0-9-]+)=:([A-Za-z0-9+/=]*):\s*", member)
+        assert m, field
+        out[m.group(1)] = base64.b64decode(m.group(2), validate=True)
+    return out
+
+
+def dig(alg, data):
+    return {alg: ALGS[alg](data).digest()}
+
+
+def wait_until(cond, timeout, step=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
+SMALL = bytes(range(256)) * 40  # 10 KiB: in memory
+BIG = os.urandom(3 << 20)  # 3 MiB: hashed by the worker's hasher thread
+
+
+@pytest.fixture
+def site(tmp_path):
+    (tmp_path / "s.bin").write_bytes(SMALL)
+    (tmp_path / "big.bin").write_bytes(BIG)
+    (tmp_path / "empty.txt").write_bytes(b"")
+    return tmp_path
+
+
+@pytest.fixture
+def srv(site):
+    started = []
+
+    def start(*extra):
+        s = start_serve(site, "-q", "--workers", "1", *extra)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.kill()
+
+
+def want(repr_=None, content=None):
+    x = ""
+    if repr_ is not None:
+        x += "Want-Repr-Digest: %s\r\n" % repr_
+    if content is not None:
+        x += "Want-Content-Digest: %s\r\n" % content
+    return x
+
+
+def test_no_digest_unless_asked(srv):
+    s = srv()
+    r = get(s.port, "/s.bin")
+    assert r.h("Repr-Digest") is None and r.h("Content-Digest") is None
+
+
+@pytest.mark.parametrize("alg", ["sha-256", "sha-512"])
+def test_whole_file_repr_and_content_digest(srv, alg):
+    s = srv()
+    r = get(s.port, "/s.bin", extra=want("%s=5" % alg, "%s=5" % alg))
+    assert r.status == 200 and r.body == SMALL
+    assert parse(r.h("Repr-Digest")) == dig(alg, SMALL)
+    assert parse(r.h("Content-Digest")) == dig(alg, SMALL)  # one message: the same
+
+
+def test_empty_file(srv):
+    s = srv()
+    r = get(s.port, "/empty.txt", extra=want("sha-256=1", "sha-256=1"))
+    assert parse(r.h("Repr-Digest")) == dig("sha-256", b"")
+    assert parse(r.h("Content-Digest")) == dig("sha-256", b"")
+
+
+def test_head_has_repr_digest_no_content_digest(srv):
+    s = srv()
+    r = get(s.port, "/s.bin", "HEAD", extra=want("sha-256=1", "sha-256=1"))
+    assert r.status == 200 and r.body == b""
+    assert parse(r.h("Repr-Digest")) == dig("sha-256", SMALL)
+    assert r.h("Content-Digest") is None  # a HEAD carries no content
+
+
+def test_range_content_digest_is_the_ranges(srv):
+    s = srv()
+    r = get(s.port, "/s.bin", extra="Range: bytes=100-1099\r\n" + want("sha-512=2", "sha-256=2"))
+    assert r.status == 206 and r.body == SMALL[100:1100]
+    assert parse(r.h("Repr-Digest")) == dig("sha-512", SMALL)  # the whole representation
+    assert parse(r.h("Content-Digest")) == dig("sha-256", SMALL[100:1100])
+
+
+def test_multipart_content_digest_is_the_whole_body(srv):
+    s = srv()
+    r = get(s.port, "/s.bin", extra="Range: bytes=0-9,500-599\r\n" + want(content="sha-256=1"))
+    assert r.status == 206 and r.h("Content-Type").startswith("multipart/byteranges")
+    assert parse(r.h("Content-Digest")) == dig("sha-256", r.body)
+    assert int(r.h("Content-Length")) == len(r.body)
+
+
+def test_preferences(srv):
+    s = srv()
+    cases = [
+        ("sha-256=1, sha-512=3", "sha-512"),
+        ("sha-512=3, sha-256=10, unixsum=0", "sha-256"),
+        ("sha-256=4, sha-512=4", "sha-256"),  # a tie: the cheaper one
+        ("sha-256=0, sha-512=1", "sha-512"),
+        ("md5=9, sha-256=2", "sha-256"),  # unknown algorithms ignored
+        ("sha-256=2;x=1, sha-512=?1", "sha-256"),  # parameters; a Boolean is no preference
+        ("sha-512=2, sha-512=0, sha-256=1", "sha-256"),  # the last of a repeated key
+        ("  sha-512=1  ", "sha-512"),
+    ]
+    for field, alg in cases:
+        r = get(s.port, "/s.bin", "HEAD", extra=want(field))
+        assert parse(r.h("Repr-Digest")) == dig(alg, SMALL), field
+    for field in ["sha-256=0", "sha-512=0, sha-256=0", "md5=10", "", "sha-256=11",
+                  'sha-256="1"', "sha-256=1.0"]:
+        r = get(s.port, "/s.bin", "HEAD", extra=want(field))
+        assert r.h("Repr-Digest") is None, field
+
+
+@pytest.mark.parametrize("field", [
+    "sha-256=1,", "sha-256=1,,sha-512=1", "SHA-256=1", "sha-256=1 sha-512=1", "sha-256=(1",
+    "sha-256=1;", "sha-256=-", "sha-256=1234567890123456", 'sha-256="x', "sha-256=:a*:",
+    "sha-256=%\"x\"", "1sha=1, sha-256=1", "sha-256=1\tsha-512=2",
+])
+def test_malformed_fields_are_ignored(srv, field):
+    s = srv()
+    r = get(s.port, "/s.bin", extra=want(field, field))
+    assert r.status == 200 and r.body == SMALL
+    assert r.h("Repr-Digest") is None and r.h("Content-Digest") is None
+
+
+def test_field_lines_are_joined(srv):
+    s = srv()
+    extra = "Want-Repr-Digest: sha-256=1\r\nWant-Repr-Digest: sha-512=9\r\n"
+    r = get(s.port, "/s.bin", "HEAD", extra=extra)
+    assert parse(r.h("Repr-Digest")) == dig("sha-512", SMALL)
+
+
+def test_not_modified_carries_no_digest(srv):
+    s = srv("--digest")
+    tag = get(s.port, "/s.bin", "HEAD").h("ETag")
+    r = get(s.port, "/s.bin", extra="If-None-Match: %s\r\n" % tag + want("sha-256=1", "sha-256=1"))
+    assert r.status == 304
+    assert r.h("Repr-Digest") is None and r.h("Content-Digest") is None
+
+
+def test_digest_option_sends_repr_digest_always(srv):
+    s = srv("--digest")
+    for method in ("GET", "HEAD"):
+        r = get(s.port, "/s.bin", method)
+        assert parse(r.h("Repr-Digest")) == dig("sha-256", SMALL), method
+        assert r.h("Content-Digest") is None
+    # with a client's choice too: both
+    r = get(s.port, "/s.bin", extra=want("sha-512=1"))
+    assert parse(r.h("Repr-Digest")) == {**dig("sha-256", SMALL), **dig("sha-512", SMALL)}
+    # keep-alive answers of the same target (the memo path) too
+    with Conn(s.port) as c:
+        c.send(req("/s.bin") * 3)
+        for _ in range(3):
+            assert parse(c.read_response().h("Repr-Digest")) == dig("sha-256", SMALL)
+
+
+def test_large_file_digest_arrives_without_blocking(srv):
+    s = srv("--digest")
+    r = get(s.port, "/big.bin", "HEAD", extra=want("sha-512=1"))
+    assert r.status == 200 and r.h("Repr-Digest") is None  # omitted, not waited for
+    both = {**dig("sha-256", BIG), **dig("sha-512", BIG)}
+    assert wait_until(lambda: parse(get(s.port, "/big.bin", "HEAD", extra=want("sha-512=1"))
+                                    .h("Repr-Digest")) == both, 20)
+    r = get(s.port, "/big.bin", extra=want(content="sha-256=1"))
+    assert r.body == BIG and parse(r.h("Content-Digest")) == dig("sha-256", BIG)
+    assert parse(get(s.port, "/big.bin").h("Repr-Digest")) == dig("sha-256", BIG)  # prebuilt
+
+
+def test_large_file_ranges(srv):
+    s = srv()
+    r = get(s.port, "/big.bin", extra="Range: bytes=1000-60999\r\n" + want(content="sha-512=1"))
+    assert r.status == 206 and r.body == BIG[1000:61000]
+    assert parse(r.h("Content-Digest")) == dig("sha-512", BIG[1000:61000])
+    # a range too large to read on the event loop: the field is left out
+    r = get(s.port, "/big.bin", extra="Range: bytes=0-1999999\r\n" + want(content="sha-256=1"))
+    assert r.status == 206 and r.body == BIG[:2000000] and r.h("Content-Digest") is None
+
+
+@pytest.mark.skipif(not CURL, reason="curl not installed")
+def test_h2_digests(srv):
+    s = srv()
+    out = subprocess.run(
+        [CURL, "-s", "--http2-prior-knowledge", "-D", "-", "-o", os.devnull,
+         "-H", "Want-Repr-Digest: sha-512=1", "-H", "Want-Content-Digest: sha-256=1",
+         "-r", "5-104", "http://127.0.0.1:%d/s.bin" % s.port],
+        capture_output=True, timeout=20, check=True).stdout.decode()
+    assert out.startswith("HTTP/2 206"), out
+    fields = dict(line.split(": ", 1) for line in out.splitlines()[1:] if ": " in line)
+    assert parse(fields["repr-digest"]) == dig("sha-512", SMALL)
+    assert parse(fields["content-digest"]) == dig("sha-256", SMALL[5:105])
+
+
+def test_compressed_answers_never_carry_the_files_digest(tmp_path):
+    """A digest names the representation sent: a compressed answer carries
+    the digest of its own bytes or none, never the file's; an identity answer
+    of a compressible file still gets it (--digest too)."""
+    text = b"".join(b"<p>line %d of a compressible page</p>\n" % i for i in range(400))
+    (tmp_path / "page.html").write_bytes(text)
+    s = start_serve(tmp_path, "-q", "--workers", "1", "--digest")
+    try:
+        for enc in ("gzip", "br", "zstd"):
+            r = get(s.port, "/page.html",
+                    extra="Accept-Encoding: %s\r\n" % enc + want("sha-256=5", "sha-512=5"))
+            assert r.status == 200 and r.h("Content-Encoding") == enc
+            assert len(r.body) < len(text)
+            for name in ("Repr-Digest", "Content-Digest"):
+                d = parse(r.h(name))
+                if d is not None:
+                    assert d == {k: ALGS[k](r.body).digest() for k in d}, (enc, name)
+        r = get(s.port, "/page.html")  # identity, with Vary: the file's digest
+        assert r.status == 200 and r.h("Content-Encoding") is None and r.body == text
+        assert r.h("Vary") == "Accept-Encoding"
+        assert parse(r.h("Repr-Digest")) == dig("sha-256", text)
+        r = get(s.port, "/page.html", extra=want("sha-512=9"))  # beside --digest's sha-256
+        assert parse(r.h("Repr-Digest")) == {**dig("sha-256", text), **dig("sha-512", text)}
+    finally:
+        s.kill()
