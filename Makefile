@@ -21,7 +21,7 @@ FUZZ_SECONDS ?= 20
 
 WARN     = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes $(WERROR)
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
-LDLIBS  += -ljansson -lssl -lcrypto -lnghttp2 -lpthread
+LDLIBS  += -ljansson -lssl -lcrypto -lnghttp2 -lz -lpthread
 
 LIB_SRC  := $(sort $(shell find src -name '*.c'))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
@@ -136,7 +136,7 @@ build-fuzz/obj/%.o: %.c
 build-fuzz/libberth.a: $(FZ_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/libberth.a
-	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libberth.a -ljansson -lssl -lcrypto -lnghttp2 -lpthread
+	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libberth.a -ljansson -lssl -lcrypto -lnghttp2 -lz -lpthread
 fuzz-deps:
 	@sh scripts/deps.sh fuzz
 
