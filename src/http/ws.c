@@ -98,7 +98,6 @@ static int head_end(struct ws_parser *p)
         p->len = (uint64_t)p->hdr[2] << 8 | p->hdr[3];
         k = 4;
     } else if (len7 == 127) {
-        if (p->hdr[2] & 0x80) return fail(p, "64-bit payload length with its top bit set");
         p->len = 0;
         for (int i = 0; i < 8; i++)
             p->len = p->len << 8 | p->hdr[2 + i];
@@ -161,6 +160,10 @@ int ws_parse(struct ws_parser *p, uint8_t *in, size_t n, size_t *used, struct ws
             i += k;
             if (p->hn < 2) continue;
             if (p->hn == 2 && (rc = head_start(p)) < 0) goto err;
+            if (p->hn > 2 && (p->hdr[1] & 127) == 127 && (p->hdr[2] & 0x80)) {
+                rc = fail(p, "64-bit payload length with its top bit set");
+                goto err;
+            }
             if (p->hn < p->hneed) continue;
             if ((rc = head_end(p)) < 0) goto err;
             if (p->len) continue;
@@ -192,6 +195,7 @@ int ws_parse(struct ws_parser *p, uint8_t *in, size_t n, size_t *used, struct ws
             p->done += k;
             i += k;
             ev->last = p->done == p->len && p->fin;
+            ev->rest = p->len - p->done;
             if (p->done < p->len) {
                 *used = i;
                 return 1;

@@ -60,6 +60,7 @@ struct ws_ev {
     uint8_t first, last, compressed;
     uint8_t *p;
     size_t n;
+    uint64_t rest; /* DATA: the frame's payload bytes still to come after this piece */
 };
 
 struct ws_parser {

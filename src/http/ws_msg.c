@@ -40,7 +40,8 @@ int ws_msg_feed(struct ws_msg *m, const struct ws_ev *ev, int *op, const uint8_t
                 0)
             return -WS_BAD_DATA;
     } else {
-        if (ev->n > m->max - before) return -WS_TOO_BIG;
+        /* a frame that announces more than the limit fails at its first piece */
+        if (ev->n > m->max - before || ev->rest > m->max - before - ev->n) return -WS_TOO_BIG;
         if (m->op == WS_TEXT && ws_utf8_feed(&m->u, ev->p, ev->n) < 0) return -WS_BAD_DATA;
         if (ev->first && ev->last) { /* whole and where it lies */
             if (!ws_utf8_done(&m->u)) return -WS_BAD_DATA;

@@ -204,6 +204,9 @@ int ws_pmd_deflate(struct ws_pmd *z, const void *p, size_t n, struct buf *out)
     /* a sync flush ends with an empty stored block, 00 00 ff ff: RFC 7692
      * §7.2.1 drops it (the receiver puts it back) */
     if (buf_len(out) - start >= 4) out->len -= 4;
+    /* nothing came out (an empty message right after a flush): an empty
+     * stored block's first byte stands for it, as RFC 7692 §7.2.3.6 shows */
+    if (buf_len(out) == start && (rc = buf_append(out, "", 1)) < 0) goto fail;
     if (z->d_reset) deflateReset(&z->d);
     return 0;
 fail:
