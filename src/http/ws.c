@@ -62,9 +62,8 @@ static int fail(struct ws_parser *p, const char *why)
 
 /* The first two bytes are in: every rule that they decide is checked now,
  * before the extended length arrives (fail fast). */
-static int head_start(struct ws_parser *p)
+static int head_start(struct ws_parser *p, uint8_t b0, uint8_t b1)
 {
-    uint8_t b0 = p->hdr[0], b1 = p->hdr[1];
     p->fin = b0 >> 7;
     p->rsv1 = (b0 >> 6) & 1;
     p->op = b0 & 15;
@@ -90,29 +89,29 @@ static int head_start(struct ws_parser *p)
     return 0;
 }
 
-static int head_end(struct ws_parser *p)
+/* The whole head is at h (the input itself, or hdr when it came in pieces). */
+static void head_end(struct ws_parser *p, const uint8_t *h)
 {
-    uint8_t len7 = p->hdr[1] & 127;
+    uint8_t len7 = h[1] & 127;
     size_t k = 2;
     if (len7 == 126) {
-        p->len = (uint64_t)p->hdr[2] << 8 | p->hdr[3];
+        p->len = (uint64_t)h[2] << 8 | h[3];
         k = 4;
     } else if (len7 == 127) {
         p->len = 0;
         for (int i = 0; i < 8; i++)
-            p->len = p->len << 8 | p->hdr[2 + i];
+            p->len = p->len << 8 | h[2 + i];
         k = 10;
     } else {
         p->len = len7;
     }
-    if (p->masked) memcpy(p->key, p->hdr + k, 4);
+    if (p->masked) memcpy(p->key, h + k, 4);
     p->done = 0;
     if (p->op == WS_TEXT || p->op == WS_BINARY) {
         p->msg_op = p->op;
         p->msg_rsv1 = p->rsv1;
         p->first = 1;
     }
-    return 0;
 }
 
 void ws_mask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off)
@@ -123,8 +122,8 @@ void ws_mask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off)
         p[i] ^= key[(off + i) % 4];
     if (n - i >= 8) {
         uint8_t k8[8];
-        for (int j = 0; j < 8; j++)
-            k8[j] = key[j % 4];
+        memcpy(k8, key, 4);
+        memcpy(k8 + 4, key, 4);
         uint64_t k;
         memcpy(&k, k8, 8);
         for (; i + 8 <= n; i += 8) {
@@ -151,6 +150,22 @@ int ws_parse(struct ws_parser *p, uint8_t *in, size_t n, size_t *used, struct ws
     size_t i = 0;
     int rc;
     for (;;) {
+        if (p->hn == 0 && n - i >= 2) {
+            /* the common case: the whole head is in the input, read in place */
+            uint8_t b1 = in[i + 1], len7 = b1 & 127;
+            size_t need = 2u + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+            if (n - i >= need) {
+                if ((rc = head_start(p, in[i], b1)) < 0) goto err;
+                if (len7 == 127 && (in[i + 2] & 0x80)) {
+                    rc = fail(p, "64-bit payload length with its top bit set");
+                    goto err;
+                }
+                head_end(p, in + i);
+                i += need;
+                p->hn = p->hneed; /* the head is done */
+                goto payload;
+            }
+        }
         if (p->hn < 2 || p->hn < p->hneed) {
             if (i == n) break;
             size_t want = p->hn < 2 ? 2u - p->hn : (size_t)(p->hneed - p->hn);
@@ -159,16 +174,16 @@ int ws_parse(struct ws_parser *p, uint8_t *in, size_t n, size_t *used, struct ws
             p->hn = (uint8_t)(p->hn + k);
             i += k;
             if (p->hn < 2) continue;
-            if (p->hn == 2 && (rc = head_start(p)) < 0) goto err;
+            if (p->hn == 2 && (rc = head_start(p, p->hdr[0], p->hdr[1])) < 0) goto err;
             if (p->hn > 2 && (p->hdr[1] & 127) == 127 && (p->hdr[2] & 0x80)) {
                 rc = fail(p, "64-bit payload length with its top bit set");
                 goto err;
             }
             if (p->hn < p->hneed) continue;
-            if ((rc = head_end(p)) < 0) goto err;
+            head_end(p, p->hdr);
             if (p->len) continue;
         }
-        /* the payload, or what of it is here */
+    payload:; /* the payload, or what of it is here */
         size_t k = n - i;
         if (k > p->len - p->done) k = (size_t)(p->len - p->done);
         if (k && p->masked) ws_mask(in + i, k, p->key, p->done);
