@@ -162,12 +162,18 @@ static int ws_echo_server(const struct echo_server_opt *eo, const char *cert, co
 int cmd_echo_server(int argc, char **argv)
 {
     static const struct option lopts[] = {
-        {"port", required_argument, NULL, 'p'},  {"bind", required_argument, NULL, 'b'},
-        {"model", required_argument, NULL, 'm'}, {"udp", no_argument, NULL, 'u'},
-        {"quiet", no_argument, NULL, 'q'},       {"send-timeout", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},        {"ws", no_argument, NULL, 'W'},
-        {"tls-cert", required_argument, NULL, 'E'}, {"tls-key", required_argument, NULL, 'K'},
-        {"tls-self-signed", no_argument, NULL, 'Z'}, {NULL, 0, NULL, 0},
+        {"port", required_argument, NULL, 'p'},
+        {"bind", required_argument, NULL, 'b'},
+        {"model", required_argument, NULL, 'm'},
+        {"udp", no_argument, NULL, 'u'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"send-timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {"ws", no_argument, NULL, 'W'},
+        {"tls-cert", required_argument, NULL, 'E'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"tls-self-signed", no_argument, NULL, 'Z'},
+        {NULL, 0, NULL, 0},
     };
     struct echo_server_opt o = {.host = "127.0.0.1", .port = 65432, .model = ECHO_EPOLL};
     int c, ws = 0, self_signed = 0, model = 0;
@@ -351,7 +357,9 @@ int cmd_echo_client(int argc, char **argv)
 
     if (url && (o.udp || port_set || strcmp(o.host, "127.0.0.1")))
         return cmd_usage_error("echo", "the --ws URL names the server; drop",
-                               o.udp ? "--udp" : port_set ? "--port" : "--host");
+                               o.udp      ? "--udp"
+                               : port_set ? "--port"
+                                          : "--host");
     if (!url && (binary || cacert || insecure))
         return cmd_usage_error("echo", "--binary, --cacert and --insecure are for", "--ws URL");
     if (url && conns > 0) {

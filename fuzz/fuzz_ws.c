@@ -62,8 +62,7 @@ static void run(const uint8_t *s, size_t n, size_t cut, int server, int deflate,
                 break;
             }
             if (rc == 0) break;
-            if (ev.n && (ev.p < copy || ev.p + ev.n > copy + len) && ev.type == WS_EV_DATA)
-                abort();
+            if (ev.n && (ev.p < copy || ev.p + ev.n > copy + len) && ev.type == WS_EV_DATA) abort();
             if (ev.type == WS_EV_CONTROL) {
                 if (ev.n > WS_CONTROL_MAX) abort();
                 mix(o, ev.p, ev.n, ev.op);

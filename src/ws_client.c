@@ -263,11 +263,15 @@ static int wsc_open(struct wsc *c, SSL_CTX *ctx, const struct ws_url *u, int tim
     char *end = NULL;
     while (!end) {
         if ((rc = buf_reserve(&c->in, 4096)) < 0)
-            return failf(why, n, BERTH_EPROTO, "the server's answer has no end of head within "
-                                               "16 KiB; is it an HTTP server?");
+            return failf(why, n, BERTH_EPROTO,
+                         "the server's answer has no end of head within "
+                         "16 KiB; is it an HTTP server?");
         ssize_t k = c_recv(c, buf_tail(&c->in), buf_room(&c->in) - 1);
         if (k <= 0) {
-            err_fmt(why, n, k == 0 ? BERTH_EOF : k == -EAGAIN ? -ETIMEDOUT : (int)k,
+            err_fmt(why, n,
+                    k == 0         ? BERTH_EOF
+                    : k == -EAGAIN ? -ETIMEDOUT
+                                   : (int)k,
                     "no handshake answer from the server");
             return k == 0 ? BERTH_EOF : (int)k;
         }
@@ -308,8 +312,8 @@ static int next_event(struct wsc *c, int *op, const uint8_t **p, size_t *len, in
         while (buf_len(&c->in)) {
             struct ws_ev ev;
             size_t used;
-            int rc = ws_parse(&c->ps, (uint8_t *)c->in.data + c->in.off, buf_len(&c->in), &used,
-                              &ev);
+            int rc =
+                ws_parse(&c->ps, (uint8_t *)c->in.data + c->in.off, buf_len(&c->in), &used, &ev);
             buf_consume(&c->in, used);
             if (rc < 0)
                 return failf(why, n, BERTH_EPROTO, "the server broke the protocol: %s",
@@ -322,8 +326,7 @@ static int next_event(struct wsc *c, int *op, const uint8_t **p, size_t *len, in
                                  rc == -WS_BAD_DATA ? "text that is not UTF-8" : "a bad message");
                 if (rc == 1) return 1;
             } else if (ev.op == WS_PING) {
-                if ((rc = queue_frame(c, WS_PONG, ev.p, ev.n)) < 0 ||
-                    (rc = flush_blocking(c)) < 0)
+                if ((rc = queue_frame(c, WS_PONG, ev.p, ev.n)) < 0 || (rc = flush_blocking(c)) < 0)
                     return failf(why, n, rc, "cannot answer a ping: %s", err_str(rc));
             } else if (ev.op == WS_CLOSE) {
                 if (ws_close_check(ev.p, ev.n, code) < 0)
@@ -333,8 +336,10 @@ static int next_event(struct wsc *c, int *op, const uint8_t **p, size_t *len, in
         }
         if (buf_reserve(&c->in, RBUF) < 0) return failf(why, n, -ENOMEM, "out of memory");
         ssize_t k = c_recv(c, buf_tail(&c->in), buf_room(&c->in));
-        if (k == 0) return failf(why, n, BERTH_EOF, "the server closed the connection without a "
-                                                    "close frame");
+        if (k == 0)
+            return failf(why, n, BERTH_EOF,
+                         "the server closed the connection without a "
+                         "close frame");
         if (k < 0) {
             err_fmt(why, n, k == -EAGAIN ? -ETIMEDOUT : (int)k, "reading from the server");
             return k == -EAGAIN ? -ETIMEDOUT : (int)k;
@@ -524,8 +529,8 @@ static int check_echo(struct mws *c, const uint8_t *p, size_t len)
     for (size_t off = 0; off < len;) {
         size_t k = len - off < PERIOD ? len - off : PERIOD;
         if (memcmp(p + off, pat + (start + off) % PERIOD, k)) {
-            mfail(m, BERTH_EPROTO, "connection %d: echo %llu differs from the message sent",
-                  c->idx, c->rcvd);
+            mfail(m, BERTH_EPROTO, "connection %d: echo %llu differs from the message sent", c->idx,
+                  c->rcvd);
             return -1;
         }
         off += k;
@@ -580,8 +585,9 @@ static int mws_input(struct mws *c, uint8_t *p, size_t n)
             int code = 0;
             ws_close_check(ev.p, ev.n, &code);
             if (!c->closing) {
-                mfail(m, BERTH_EOF, "connection %d: the server closed (code %d) after %llu of %d echoes",
-                      c->idx, code, c->rcvd, m->o->messages);
+                mfail(m, BERTH_EOF,
+                      "connection %d: the server closed (code %d) after %llu of %d echoes", c->idx,
+                      code, c->rcvd, m->o->messages);
                 return -1;
             }
             mws_done(c);
@@ -632,8 +638,10 @@ static void midle_cb(struct loop *l, struct loop_timer *t)
     struct mrun *m = (struct mrun *)((char *)t - offsetof(struct mrun, idle));
     uint64_t quiet = loop_now(l) - m->last_progress;
     if (quiet >= (uint64_t)m->o->timeout_ms) {
-        mfail(m, -ETIMEDOUT, "%d of %d connections made no progress for %d ms; is the server "
-                             "overloaded or stuck?", m->left, m->o->connections, m->o->timeout_ms);
+        mfail(m, -ETIMEDOUT,
+              "%d of %d connections made no progress for %d ms; is the server "
+              "overloaded or stuck?",
+              m->left, m->o->connections, m->o->timeout_ms);
         return;
     }
     loop_timer_set(l, t, (uint64_t)m->o->timeout_ms - quiet, midle_cb);

@@ -50,8 +50,8 @@ int ws_utf8_feed(struct ws_utf8 *u, const uint8_t *p, size_t n)
 void ws_parser_init(struct ws_parser *p, int server, int rsv1_ok)
 {
     memset(p, 0, sizeof *p);
-    p->server = (uint8_t)!!server;
-    p->rsv1_ok = (uint8_t)!!rsv1_ok;
+    p->server = (uint8_t) !!server;
+    p->rsv1_ok = (uint8_t) !!rsv1_ok;
 }
 
 static int fail(struct ws_parser *p, const char *why)

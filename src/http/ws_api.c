@@ -62,8 +62,9 @@ int berth_ws_upgrade(berth_req *r, const struct berth_ws_cb *cb, void *arg,
     if (w->stopping || __atomic_load_n(&s->stopped, __ATOMIC_RELAXED))
         return refuse(r, 503, "The server is shutting down; connect again later.");
     if (s->o.http10)
-        return refuse(r, 400, "This server speaks HTTP/1.0 only, which cannot upgrade; run it "
-                              "without HTTP/1.0 mode.");
+        return refuse(r, 400,
+                      "This server speaks HTTP/1.0 only, which cannot upgrade; run it "
+                      "without HTTP/1.0 mode.");
     struct ws_hs hs;
     if (ws_hs_check(r->r->method == HTTP_GET, r->r->version, r->r->headers, r->r->nheaders,
                     oo.protocols, oo.deflate, &hs) < 0)
@@ -92,7 +93,8 @@ int berth_ws_upgrade(berth_req *r, const struct berth_ws_cb *cb, void *arg,
         if (rc >= 0) rc = buf_append(out, "\r\n", 2);
     }
     /* fields the handler added (a cookie, say) */
-    if (rc >= 0 && buf_len(&r->extra)) rc = buf_append(out, buf_head(&r->extra), buf_len(&r->extra));
+    if (rc >= 0 && buf_len(&r->extra))
+        rc = buf_append(out, buf_head(&r->extra), buf_len(&r->extra));
     if (rc >= 0) rc = buf_append(out, "\r\n", 2);
     if (rc < 0) {
         buf_truncate(out, before);

@@ -110,8 +110,8 @@ static void pick_protocol(const struct http_header *h, size_t nh, const char *pr
     }
 }
 
-int ws_hs_check(int get, int version, const struct http_header *h, size_t nh,
-                const char *protocols, int deflate, struct ws_hs *hs)
+int ws_hs_check(int get, int version, const struct http_header *h, size_t nh, const char *protocols,
+                int deflate, struct ws_hs *hs)
 {
     memset(hs, 0, sizeof *hs);
     int upgrade = 0, conn_up = 0, nkey = 0, nver = 0, ver13 = 0;
@@ -128,20 +128,25 @@ int ws_hs_check(int get, int version, const struct http_header *h, size_t nh,
             nver++, ver13 = v.n == 2 && !memcmp(v.p, "13", 2);
     }
     if (!get)
-        return refuse(hs, 400, "A WebSocket handshake is a GET request; send GET with Upgrade: "
-                               "websocket.");
+        return refuse(hs, 400,
+                      "A WebSocket handshake is a GET request; send GET with Upgrade: "
+                      "websocket.");
     if (version < 11)
-        return refuse(hs, 400, "A WebSocket handshake needs HTTP/1.1; send the request as "
-                               "HTTP/1.1.");
+        return refuse(hs, 400,
+                      "A WebSocket handshake needs HTTP/1.1; send the request as "
+                      "HTTP/1.1.");
     if (!upgrade || !conn_up)
-        return refuse(hs, 426, "This resource is a WebSocket endpoint; connect with a WebSocket "
-                               "client (Upgrade: websocket, Connection: Upgrade).");
+        return refuse(hs, 426,
+                      "This resource is a WebSocket endpoint; connect with a WebSocket "
+                      "client (Upgrade: websocket, Connection: Upgrade).");
     if (nver != 1 || !ver13)
-        return refuse(hs, 426, "Only WebSocket version 13 (RFC 6455) is spoken here; send "
-                               "Sec-WebSocket-Version: 13.");
+        return refuse(hs, 426,
+                      "Only WebSocket version 13 (RFC 6455) is spoken here; send "
+                      "Sec-WebSocket-Version: 13.");
     if (nkey != 1 || !key_ok(key))
-        return refuse(hs, 400, "Sec-WebSocket-Key must appear once, as the base64 of 16 random "
-                               "bytes (24 characters ending in ==).");
+        return refuse(hs, 400,
+                      "Sec-WebSocket-Key must appear once, as the base64 of 16 random "
+                      "bytes (24 characters ending in ==).");
     if (ws_hs_accept(key.p, key.n, hs->accept) < 0)
         return refuse(hs, 400, "Sec-WebSocket-Key cannot be used.");
     pick_protocol(h, nh, protocols, hs);

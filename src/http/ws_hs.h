@@ -30,8 +30,8 @@ struct ws_hs {
  * -1 with hs->status and hs->why: 426 when the client did not ask to
  * upgrade to WebSocket or speaks another version (the answer then carries
  * Upgrade: websocket or Sec-WebSocket-Version: 13), 400 otherwise. */
-int ws_hs_check(int get, int version, const struct http_header *h, size_t nh,
-                const char *protocols, int deflate, struct ws_hs *hs);
+int ws_hs_check(int get, int version, const struct http_header *h, size_t nh, const char *protocols,
+                int deflate, struct ws_hs *hs);
 
 /* base64(SHA-1(key + the RFC's GUID)) into out (WS_ACCEPT_LEN + 1 bytes). */
 int ws_hs_accept(const char *key, size_t n, char *out);

@@ -36,8 +36,8 @@ int ws_msg_feed(struct ws_msg *m, const struct ws_ev *ev, int *op, const uint8_t
         int rc = ws_pmd_inflate(m->z, ev->p, ev->n, ev->last, &m->b, m->max);
         if (rc < 0) return rc;
         if (m->op == WS_TEXT && buf_len(&m->b) > before &&
-            ws_utf8_feed(&m->u, (const uint8_t *)buf_head(&m->b) + before, buf_len(&m->b) - before) <
-                0)
+            ws_utf8_feed(&m->u, (const uint8_t *)buf_head(&m->b) + before,
+                         buf_len(&m->b) - before) < 0)
             return -WS_BAD_DATA;
     } else {
         /* a frame that announces more than the limit fails at its first piece */

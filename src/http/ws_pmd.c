@@ -258,8 +258,7 @@ static int inflate_some(struct ws_pmd *z, const unsigned char *in, size_t n, str
     return 0;
 }
 
-int ws_pmd_inflate(struct ws_pmd *z, const void *p, size_t n, int last, struct buf *out,
-                   size_t max)
+int ws_pmd_inflate(struct ws_pmd *z, const void *p, size_t n, int last, struct buf *out, size_t max)
 {
     static const unsigned char tail[4] = {0, 0, 0xff, 0xff};
     const unsigned char *in = p;

@@ -27,8 +27,8 @@ struct berth_ws {
     char protocol[64];
     struct ws_parser ps;
     struct ws_msg msg;
-    struct ws_pmd *z;   /* permessage-deflate; NULL: not agreed */
-    struct buf zbuf;    /* a message being compressed */
+    struct ws_pmd *z; /* permessage-deflate; NULL: not agreed */
+    struct buf zbuf;  /* a message being compressed */
     struct loop_timer timer;
     uint8_t started;    /* open was called */
     uint8_t sent_close; /* our close frame is queued: nothing else may follow it */

@@ -93,8 +93,11 @@ static void run(const uint8_t *in, size_t n, const size_t *cuts, size_t ncuts, s
                 break;
             }
             if (ev.type == WS_EV_CONTROL) {
-                note(t, ev.op == WS_PING ? "ping:" : ev.op == WS_PONG ? "pong:" : "close:", ev.p,
-                     ev.n);
+                note(t,
+                     ev.op == WS_PING   ? "ping:"
+                     : ev.op == WS_PONG ? "pong:"
+                                        : "close:",
+                     ev.p, ev.n);
                 continue;
             }
             int op;
@@ -267,20 +270,20 @@ Test(ws, utf8)
 {
     cr_assert_eq(utf8("hello", 5), 1);
     cr_assert_eq(utf8("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", 11), 1);
-    cr_assert_eq(utf8("\xf4\x8f\xbf\xbf", 4), 1);     /* U+10FFFF */
-    cr_assert_eq(utf8("\xef\xbf\xbf", 3), 1);         /* U+FFFF */
-    cr_assert_eq(utf8("\xed\x9f\xbf", 3), 1);         /* U+D7FF */
-    cr_assert_eq(utf8("\xee\x80\x80", 3), 1);         /* U+E000 */
-    cr_assert_eq(utf8("\xf4\x90\x80\x80", 4), -1);    /* > U+10FFFF */
-    cr_assert_eq(utf8("\xed\xa0\x80", 3), -1);        /* surrogate */
-    cr_assert_eq(utf8("\xc0\x80", 2), -1);            /* overlong */
-    cr_assert_eq(utf8("\xc1\xbf", 2), -1);            /* overlong */
-    cr_assert_eq(utf8("\xe0\x9f\xbf", 3), -1);        /* overlong */
-    cr_assert_eq(utf8("\xf0\x8f\xbf\xbf", 4), -1);    /* overlong */
-    cr_assert_eq(utf8("\xf5\x80\x80\x80", 4), -1);    /* no such lead */
+    cr_assert_eq(utf8("\xf4\x8f\xbf\xbf", 4), 1);  /* U+10FFFF */
+    cr_assert_eq(utf8("\xef\xbf\xbf", 3), 1);      /* U+FFFF */
+    cr_assert_eq(utf8("\xed\x9f\xbf", 3), 1);      /* U+D7FF */
+    cr_assert_eq(utf8("\xee\x80\x80", 3), 1);      /* U+E000 */
+    cr_assert_eq(utf8("\xf4\x90\x80\x80", 4), -1); /* > U+10FFFF */
+    cr_assert_eq(utf8("\xed\xa0\x80", 3), -1);     /* surrogate */
+    cr_assert_eq(utf8("\xc0\x80", 2), -1);         /* overlong */
+    cr_assert_eq(utf8("\xc1\xbf", 2), -1);         /* overlong */
+    cr_assert_eq(utf8("\xe0\x9f\xbf", 3), -1);     /* overlong */
+    cr_assert_eq(utf8("\xf0\x8f\xbf\xbf", 4), -1); /* overlong */
+    cr_assert_eq(utf8("\xf5\x80\x80\x80", 4), -1); /* no such lead */
     cr_assert_eq(utf8("\xff", 1), -1);
-    cr_assert_eq(utf8("\x80", 1), -1);                /* stray continuation */
-    cr_assert_eq(utf8("\xce", 1), 0);                 /* open at the end */
+    cr_assert_eq(utf8("\x80", 1), -1); /* stray continuation */
+    cr_assert_eq(utf8("\xce", 1), 0);  /* open at the end */
     cr_assert_eq(utf8("\xe1\xbd", 2), 0);
     cr_assert_eq(utf8("abcdefgh\xce\xbaxyz01234567", 20), 1); /* the ASCII fast path */
     cr_assert_eq(utf8("abcdefghijklmno\x80", 16), -1);
@@ -329,8 +332,8 @@ Test(ws, close_payloads)
     cr_assert_eq(ws_close_check(NULL, 0, &code), 0);
     cr_assert_eq(code, 1005);
     cr_assert_eq(ws_close_check((const uint8_t *)"\x03", 1, &code), -1002);
-    static const int ok[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
-                             3000, 3999, 4000, 4999};
+    static const int ok[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                             1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
     static const int bad[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         uint8_t p[2] = {(uint8_t)(ok[i] >> 8), (uint8_t)ok[i]};
@@ -372,8 +375,7 @@ Test(ws, encoder_lengths_and_mask)
     cr_assert(!memcmp(a, b, sizeof a));
 }
 
-static struct http_header H(const char *n, const char *v)
-{
+static struct http_header H(const char *n, const char *v) {
     struct http_header h = {http_str_cstr(n), http_str_cstr(v)};
     return h;
 }
@@ -438,9 +440,9 @@ Test(ws, deflate_negotiation)
     struct ws_pmd_conf c;
     cr_assert_eq(nego("permessage-deflate", r, &c), 1);
     cr_assert_str_eq(r, "permessage-deflate");
-    cr_assert_eq(nego("permessage-deflate; server_no_context_takeover; client_no_context_takeover",
-                      r, &c),
-                 1);
+    cr_assert_eq(
+        nego("permessage-deflate; server_no_context_takeover; client_no_context_takeover", r, &c),
+        1);
     cr_assert_str_eq(r, "permessage-deflate; server_no_context_takeover; "
                         "client_no_context_takeover");
     cr_assert(c.server_no_ctx && c.client_no_ctx);
@@ -459,9 +461,9 @@ Test(ws, deflate_negotiation)
     cr_assert_eq(nego("permessage-deflate; server_max_window_bits=16", r, &c), 0);
     cr_assert_eq(nego("permessage-deflate; server_max_window_bits=010", r, &c), 0);
     cr_assert_eq(nego("permessage-deflate; x_unknown", r, &c), 0);
-    cr_assert_eq(nego("permessage-deflate; server_no_context_takeover; server_no_context_takeover",
-                      r, &c),
-                 0);
+    cr_assert_eq(
+        nego("permessage-deflate; server_no_context_takeover; server_no_context_takeover", r, &c),
+        0);
     cr_assert_eq(nego("permessage-deflate; server_no_context_takeover=1", r, &c), 0);
     cr_assert_eq(nego("x-webkit-deflate-frame", r, &c), 0);
     cr_assert_eq(nego("permessage-deflate; \"", r, &c), 0, "malformed");
@@ -470,8 +472,8 @@ Test(ws, deflate_negotiation)
 
 static void roundtrip(int snc, int cnc)
 {
-    struct ws_pmd_conf c = {.server_no_ctx = (uint8_t)snc, .client_no_ctx = (uint8_t)cnc,
-                            .server_bits = 15};
+    struct ws_pmd_conf c = {
+        .server_no_ctx = (uint8_t)snc, .client_no_ctx = (uint8_t)cnc, .server_bits = 15};
     struct ws_pmd *srv = ws_pmd_new(&c, 1), *cli = ws_pmd_new(&c, 0);
     cr_assert(srv && cli);
     struct buf z, o;
@@ -553,7 +555,7 @@ Test(ws, compressed_message_through_the_message_layer)
     /* in two pieces, the first flagged compressed */
     size_t half = buf_len(&z) / 2;
     struct ws_ev a = {WS_EV_DATA, WS_TEXT, 1, 0, 1, (uint8_t *)z.data + z.off, half, 0};
-    struct ws_ev b = {WS_EV_DATA, WS_TEXT, 0, 1, 1, (uint8_t *)z.data + z.off + half,
+    struct ws_ev b = {WS_EV_DATA,         WS_TEXT, 0, 1, 1, (uint8_t *)z.data + z.off + half,
                       buf_len(&z) - half, 0};
     int op;
     const uint8_t *p;
