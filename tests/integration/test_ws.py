@@ -572,3 +572,105 @@ def test_chat_between_chromium_and_python(tls):
         assert re.search(r"#\d+: from-python ✓", log.group(1)), log.group(1)
     finally:
         s.kill()
+
+
+# ---- the API (tests/integration/ws_prog.c) ----
+
+@pytest.fixture(scope="module")
+def ws_prog(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("wsprog") / "ws_prog")
+    lib = os.path.join(BUILD, "libberth.a")
+    nm = subprocess.run(["nm", lib], capture_output=True, text=True).stdout
+    san = (["-fsanitize=address"] if "__asan_" in nm else []) + \
+          (["-fsanitize=undefined"] if "__ubsan_" in nm else [])
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-I", os.path.join(here, "..", "..",
+                        "include"), os.path.join(here, "ws_prog.c"), lib, "-ljansson", "-lssl",
+                        "-lcrypto", "-lnghttp2", "-lz", "-lpthread", "-o", out] + san,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return out
+
+
+def start_prog(exe, *args):
+    return Server(list(args), exe=exe, ready=SERVING_RE)
+
+
+def test_api_subprotocol_close_ping(ws_prog):
+    s = start_prog(ws_prog, "0", "1000", "1048576")
+    try:
+        async def go():
+            async with websockets.connect("ws://127.0.0.1:%d/ws" % s.port,
+                                          subprotocols=["superchat", "other"]) as ws:
+                assert ws.subprotocol == "superchat"
+                assert await ws.recv() == "protocol:superchat"
+                await ws.send("ping")   # the server's ping is answered by the client
+                await ws.send("hello")
+                assert await ws.recv() == "hello"
+                await ws.send("close")
+                with pytest.raises(websockets.ConnectionClosed):
+                    await ws.recv()
+                assert ws.close_code == 4000 and ws.close_reason == "asked"
+            async with websockets.connect("ws://127.0.0.1:%d/ws" % s.port) as ws:
+                assert ws.subprotocol is None
+                assert await ws.recv() == "protocol:"
+        asyncio.run(go())
+        assert s.wait_for(r"^closing 0 1 1$")
+        assert s.wait_for(r"^ping 0 -4006$")         # a 200-byte ping is BERTH_ERR_USAGE
+        assert s.wait_for(r"^close 4000\b")             # what the client answered
+    finally:
+        s.kill()
+
+
+def test_api_idle_ping_and_pong_timeout(ws_prog):
+    s = start_prog(ws_prog, "300", "300", "1048576")
+    try:
+        r = Raw(s.port, path=b"/ws")
+        assert r.read()[3] == b"protocol:"
+        t0 = time.monotonic()
+        fin, rsv, op, p = r.read()                    # the idle ping
+        assert op == 9
+        r.s.settimeout(10)
+        assert r.s.recv(100) == b""                   # no pong: dropped
+        assert time.monotonic() - t0 < 5
+        assert s.wait_for(r"^close 1006 no answer to the idle ping$")
+
+        async def alive():                            # a peer that answers stays
+            async with websockets.connect("ws://127.0.0.1:%d/ws" % s.port) as ws:
+                await ws.recv()
+                await asyncio.sleep(1.5)
+                await ws.send("still here")
+                assert await ws.recv() == "still here"
+        asyncio.run(alive())
+    finally:
+        s.kill()
+
+
+def test_api_backpressure_and_drain(ws_prog):
+    s = start_prog(ws_prog, "0", "1000", "1048576")
+    try:
+        r = Raw(s.port, path=b"/ws")
+        assert r.read()[3] == b"protocol:"
+        r.send(frame(1, b"flood"))
+        # 1 MiB of queue: 15 messages of 64 KiB fit, the 16th is refused
+        assert s.wait_for(r"^flood 15 messages, then ENOBUFS, \d+ buffered$")
+        for _ in range(15):
+            assert r.read()[2:] == (2, b"f" * 65536)
+        assert r.read()[2:] == (1, b"drained")
+        assert s.wait_for(r"^drain \d+$")
+        r.close()
+    finally:
+        s.kill()
+
+
+def test_api_upgrade_over_h2_is_refused(ws_prog):
+    s = start_prog(ws_prog, "0", "1000", "1048576")
+    try:
+        p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "-", "-w",
+                            "\n%{http_code} %{http_version}", "http://127.0.0.1:%d/ws" % s.port],
+                           capture_output=True, text=True, timeout=30)
+        assert p.stdout.endswith("400 2"), p.stdout[-300:]
+        assert "RFC 8441" in p.stdout
+        assert s.wait_for(r"^upgrade refused ")
+    finally:
+        s.kill()
