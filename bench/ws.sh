@@ -95,8 +95,13 @@ run() {
     mib=$(echo "$big" | sed -n 's/.*, \([0-9.]*\) MiB\/s$/\1/p')
     [ -n "$mib" ] || { echo "$name: $big" >&2; exit 1; }
     printf '%-22s %12s %14s %12s\n' "$name" "$rate" "$cpu" "$mib"
-    eval "rate_$3=$rate cpu_$3=$cpu"
+    case $3 in
+    ws) rate_ws=$rate cpu_ws=$cpu ;;
+    py) rate_py=$rate ;;
+    tcp) cpu_tcp=$cpu ;;
+    esac
 }
+rate_ws=0 cpu_ws=0 rate_py=1 cpu_tcp=0
 
 printf '%s connections x %s messages x %s bytes; %s x %s messages of 1 MiB\n' \
     "$CONNS" "$MSGS" "$SIZE" "$BIG_CONNS" "$BIG_MSGS"
