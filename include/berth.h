@@ -248,6 +248,10 @@ int berth_req_peer(const berth_req *r, char *buf, size_t len);
  * or of another WebSocket or handler of the same worker.  A WebSocket of
  * another worker is not yours to touch.
  *
+ * A browser sends the page's Origin with its handshake and does not stop a
+ * page of another site from connecting: check berth_req_header(r, "Origin")
+ * before upgrading when that matters (cookies, say).
+ *
  * The library answers pings, reassembles fragments, checks UTF-8, masking,
  * control frames and close codes, and fails the connection as the RFC
  * says (1002 protocol error, 1007 invalid text, 1009 a message over

@@ -351,10 +351,12 @@ void ws_session_run(struct conn *c)
 
 void ws_session_event(struct conn *c, unsigned events)
 {
-    (void)events;
     struct berth_ws *ws = c->ws;
+    /* a plain socket that only became writable has nothing to read; over
+     * TLS a write event may stand for bytes OpenSSL holds (see pump) */
+    int reads = events & (LOOP_READ | LOOP_HUP) || c->t.tls ? READS_PER_WAKE : 0;
     ws->dispatch++;
-    for (int i = 0; i < READS_PER_WAKE && !ws->finish && !ws->dead; i++) {
+    for (int i = 0; i < reads && !ws->finish && !ws->dead; i++) {
         if (buf_len(&c->out) >= READ_PAUSE) break;
         ssize_t r = transport_recv(&c->t, c->w->scratch, WORKER_SCRATCH);
         if (r == -EAGAIN || r == -EINTR) break;
