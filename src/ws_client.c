@@ -380,8 +380,9 @@ int ws_client_run(const struct ws_client_opt *o, char *why, size_t n)
         msg = buf_len(&data) ? buf_head(&data) : "";
         len = buf_len(&data);
     }
-    struct ws_utf8 u = {0};
-    if (!o->binary && (ws_utf8_feed(&u, (const uint8_t *)msg, len) < 0 || !ws_utf8_done(&u))) {
+    struct ws_utf8 text = {0};
+    if (!o->binary &&
+        (ws_utf8_feed(&text, (const uint8_t *)msg, len) < 0 || !ws_utf8_done(&text))) {
         buf_free(&data);
         return failf(why, n, BERTH_EUSAGE,
                      "the message is not UTF-8, so it cannot go as text; send it with --binary");
