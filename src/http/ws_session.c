@@ -237,7 +237,7 @@ static void pump(struct berth_ws *ws, int may_close)
 {
     struct conn *c = ws->c;
     struct loop *l = loop_of(ws);
-    if (ws->dispatch) return;
+    if (ws->dispatch || c->lingering) return; /* lingering: conn's close in stages runs it */
     for (;;) {
         while (buf_len(&c->out) && !ws->dead) {
             ssize_t k = transport_send(&c->t, buf_head(&c->out), buf_len(&c->out), 0);
@@ -378,6 +378,7 @@ void ws_session_stop(struct conn *c)
 {
     static const char why[] = "the server is going away";
     struct berth_ws *ws = c->ws;
+    if (c->lingering) return; /* closed already; the close in stages ends it */
     if (!ws->sent_close && !ws->ended)
         ws_session_close(ws, WS_GOING_AWAY, why, sizeof why - 1);
     else
