@@ -519,6 +519,10 @@ def test_echo_client_against_python_server():
                       "--messages", "20", "--size", "2000")
         assert p.returncode == 0 and "80 messages" in p.stdout, p.stderr
     finally:
+        async def shut():
+            box["srv"].close()
+            await box["srv"].wait_closed()
+        asyncio.run_coroutine_threadsafe(shut(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         t.join(5)
 
