@@ -279,7 +279,7 @@ struct berth_ws_cb {
 struct berth_ws_opts {
     size_t max_message;   /* a received message's limit, after decompression; more: 1009.
                              default 16 MiB */
-    size_t max_buffered;  /* send queue bound (at most INT_MAX); default 16 MiB */
+    size_t max_buffered;  /* send queue bound (at most INT_MAX); default 64 MiB */
     size_t low_water;     /* drain is called at or below this; default 64 KiB */
     int ping_interval_ms; /* ping after this long without input; 0: never; default 30000 */
     int pong_timeout_ms;  /* no input for this long after a ping: the connection is closed

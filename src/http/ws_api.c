@@ -18,7 +18,7 @@ void berth_ws_opts_init(struct berth_ws_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->max_message = 16u << 20;
-    o->max_buffered = 16u << 20;
+    o->max_buffered = 64u << 20; /* room to echo a message of the largest size, several times */
     o->low_water = 64u << 10;
     o->ping_interval_ms = 30000;
     o->pong_timeout_ms = 10000;

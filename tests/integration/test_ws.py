@@ -158,6 +158,22 @@ def test_large_fragmented_messages(echo):
     asyncio.run(go())
 
 
+def test_message_of_exactly_the_limit_and_one_byte_more(echo):
+    limit = 16 << 20                                  # max_message's default
+
+    async def go():
+        async with websockets.connect("ws://127.0.0.1:%d/" % echo.port, max_size=None,
+                                      compression=None) as ws:
+            big = os.urandom(limit)
+            await ws.send(big)
+            assert await ws.recv() == big
+            await ws.send(big + b"!")
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+            assert ws.close_code == 1009
+    asyncio.run(go())
+
+
 def test_fragments_with_control_frames_between(echo):
     r = Raw(echo.port)
     r.send(frame(1, b"Hel", fin=False) + frame(9, b"ping!") + frame(0, b"lo", fin=False) +
