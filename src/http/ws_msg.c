@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#define KEEP_MAX (256 * 1024) /* a larger message's buffer is given back after it */
+#define KEEP_MAX (16 * 1024) /* a larger message's buffer is given back after it */
 
 void ws_msg_init(struct ws_msg *m, size_t max, struct ws_pmd *z)
 {
@@ -20,13 +20,18 @@ void ws_msg_free(struct ws_msg *m)
     buf_free(&m->b);
 }
 
+void ws_msg_done(struct ws_msg *m)
+{
+    if (m->b.cap > KEEP_MAX)
+        buf_free(&m->b);
+    else
+        buf_clear(&m->b);
+}
+
 int ws_msg_feed(struct ws_msg *m, const struct ws_ev *ev, int *op, const uint8_t **p, size_t *n)
 {
     if (ev->first) {
-        if (m->b.cap > KEEP_MAX)
-            buf_free(&m->b);
-        else
-            buf_clear(&m->b);
+        ws_msg_done(m);
         memset(&m->u, 0, sizeof m->u);
         m->op = ev->op;
         m->compressed = ev->compressed && m->z;

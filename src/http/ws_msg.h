@@ -21,6 +21,9 @@ struct ws_msg {
 
 void ws_msg_init(struct ws_msg *m, size_t max, struct ws_pmd *z);
 void ws_msg_free(struct ws_msg *m);
+/* After a message was used: its buffer is emptied, and given back when
+ * large (an idle connection holds no large buffer). */
+void ws_msg_done(struct ws_msg *m);
 
 /* Takes a WS_EV_DATA event.  1: the message is complete, *p and *n are its
  * payload (valid until the next call; *op WS_TEXT or WS_BINARY); 0: more

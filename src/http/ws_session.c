@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLOSE_WAIT_MS  5000       /* after our close frame, the peer's may take this long */
-#define READ_PAUSE     (4u << 20) /* queued output past which input waits */
-#define READS_PER_WAKE 8          /* bounded per wake-up: a flood waits its turn */
-#define ZBUF_KEEP      (256 * 1024)
+#define CLOSE_WAIT_MS  5000        /* after our close frame, the peer's may take this long */
+#define READ_PAUSE     (4u << 20)  /* queued output past which input waits */
+#define READS_PER_WAKE 8           /* bounded per wake-up: a flood waits its turn */
+#define BUF_KEEP       (16 * 1024) /* an idle connection keeps at most this of a buffer */
 
 static void on_timer(struct loop *l, struct loop_timer *t);
 
@@ -110,7 +110,7 @@ int ws_session_queue(struct berth_ws *ws, int op, const void *p, size_t n)
         buf_clear(&ws->zbuf);
         if ((rc = ws_pmd_deflate(ws->z, p, n, &ws->zbuf)) < 0) return rc;
         rc = frame(ws, op, 1, buf_head(&ws->zbuf), buf_len(&ws->zbuf));
-        if (ws->zbuf.cap > ZBUF_KEEP) buf_free(&ws->zbuf);
+        if (ws->zbuf.cap > BUF_KEEP) buf_free(&ws->zbuf);
     } else {
         rc = frame(ws, op, 0, p, n);
     }
@@ -204,8 +204,10 @@ static void input(struct berth_ws *ws, uint8_t *p, size_t n)
                                                         : "compressed data that does not inflate");
         else if (rc < 0)
             fail(ws, WS_INTERNAL, "out of memory");
-        else if (rc == 1 && ws->cb.message)
-            ws->cb.message(ws, op == WS_BINARY, m, mn, ws->arg);
+        else if (rc == 1) {
+            if (ws->cb.message) ws->cb.message(ws, op == WS_BINARY, m, mn, ws->arg);
+            ws_msg_done(&ws->msg);
+        }
     }
 }
 
@@ -250,7 +252,7 @@ static void pump(struct berth_ws *ws, int may_close)
             buf_consume(&c->out, (size_t)k);
             ws->tx_at = loop_now(l);
         }
-        if (!buf_len(&c->out) && c->out.cap > ZBUF_KEEP) buf_free(&c->out);
+        if (!buf_len(&c->out) && c->out.cap > BUF_KEEP) buf_free(&c->out);
         if (ws->want_drain && !ws->dead && !ws->ended && !ws->sent_close &&
             buf_len(&c->out) <= ws->o.low_water) {
             ws->want_drain = 0;
