@@ -674,11 +674,11 @@ int ws_multi_run(const struct ws_multi_opt *o, struct ws_multi_result *r, char *
     m.o = o;
     m.why = why;
     m.n = n;
-    /* messages in flight per connection: about 256 KiB of them, as the TCP
-     * client streams (the server then reads full buffers, not a few frames
-     * per system call) */
+    /* messages in flight per connection: about 256 KiB of them (at least
+     * 4), as the TCP client streams (the server then reads full buffers,
+     * not a few frames per system call) */
     m.window = (256u << 10) / (o->size + WS_HEAD_MAX);
-    if (m.window < 1) m.window = 1;
+    if (m.window < 4) m.window = 4; /* large messages: a few, so the link never idles */
     SSL_CTX *ctx = NULL;
     int rc = 0, opened = 0;
     m.cs = calloc((size_t)o->connections, sizeof *m.cs);
