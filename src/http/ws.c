@@ -62,7 +62,7 @@ static int fail(struct ws_parser *p, const char *why)
 
 /* The first two bytes are in: every rule that they decide is checked now,
  * before the extended length arrives (fail fast). */
-static int head_start(struct ws_parser *p, uint8_t b0, uint8_t b1)
+static inline int head_start(struct ws_parser *p, uint8_t b0, uint8_t b1)
 {
     p->fin = b0 >> 7;
     p->rsv1 = (b0 >> 6) & 1;
@@ -90,7 +90,7 @@ static int head_start(struct ws_parser *p, uint8_t b0, uint8_t b1)
 }
 
 /* The whole head is at h (the input itself, or hdr when it came in pieces). */
-static void head_end(struct ws_parser *p, const uint8_t *h)
+static inline void head_end(struct ws_parser *p, const uint8_t *h)
 {
     uint8_t len7 = h[1] & 127;
     size_t k = 2;

@@ -30,6 +30,19 @@ void ws_msg_done(struct ws_msg *m)
 
 int ws_msg_feed(struct ws_msg *m, const struct ws_ev *ev, int *op, const uint8_t **p, size_t *n)
 {
+    if (ev->first && ev->last && !(ev->compressed && m->z)) {
+        /* the common case, whole and where it lies: nothing is kept */
+        if (ev->n > m->max) return -WS_TOO_BIG;
+        if (ev->op == WS_TEXT) {
+            struct ws_utf8 u = {0};
+            if (ws_utf8_feed(&u, ev->p, ev->n) < 0 || !ws_utf8_done(&u)) return -WS_BAD_DATA;
+        }
+        m->op = ev->op;
+        *op = ev->op;
+        *p = ev->p;
+        *n = ev->n;
+        return 1;
+    }
     if (ev->first) {
         ws_msg_done(m);
         memset(&m->u, 0, sizeof m->u);
@@ -48,13 +61,6 @@ int ws_msg_feed(struct ws_msg *m, const struct ws_ev *ev, int *op, const uint8_t
         /* a frame that announces more than the limit fails at its first piece */
         if (ev->n > m->max - before || ev->rest > m->max - before - ev->n) return -WS_TOO_BIG;
         if (m->op == WS_TEXT && ws_utf8_feed(&m->u, ev->p, ev->n) < 0) return -WS_BAD_DATA;
-        if (ev->first && ev->last) { /* whole and where it lies */
-            if (!ws_utf8_done(&m->u)) return -WS_BAD_DATA;
-            *op = m->op;
-            *p = ev->p;
-            *n = ev->n;
-            return 1;
-        }
         int rc = buf_append(&m->b, ev->p, ev->n);
         if (rc < 0) return rc;
     }

@@ -86,8 +86,10 @@ size_t ws_session_buffered(const struct berth_ws *ws)
 static int frame(struct berth_ws *ws, int op, int rsv1, const void *p, size_t n)
 {
     struct buf *out = &ws->c->out;
-    int rc = buf_reserve(out, WS_HEAD_MAX + n);
-    if (rc < 0) return rc;
+    if (buf_room(out) < WS_HEAD_MAX + n) {
+        int rc = buf_reserve(out, WS_HEAD_MAX + n);
+        if (rc < 0) return rc;
+    }
     if (!buf_len(out)) ws->tx_at = loop_now(loop_of(ws)); /* the send timeout counts from here */
     uint8_t *t = (uint8_t *)buf_tail(out);
     size_t h = ws_frame_head(t, 1, rsv1, op, n, NULL);
