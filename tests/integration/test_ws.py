@@ -754,6 +754,20 @@ def test_api_backpressure_and_drain(ws_prog):
         s.kill()
 
 
+def test_api_status_table_shows_websockets(ws_prog):
+    s = start_prog(ws_prog, "0", "1000", "1048576")
+    try:
+        r = Raw(s.port, path=b"/ws")
+        assert r.read()[3] == b"protocol:"
+        st = subprocess.run(["curl", "-sS", "http://127.0.0.1:%d/status" % s.port],
+                            capture_output=True, text=True, timeout=30).stdout
+        rows = json.loads(st)["connections"]
+        assert [c["protocol"] for c in rows].count("ws") == 1, rows
+        r.close()
+    finally:
+        s.kill()
+
+
 def test_api_upgrade_over_h2_is_refused(ws_prog):
     s = start_prog(ws_prog, "0", "1000", "1048576")
     try:

@@ -99,6 +99,7 @@ int main(int argc, char **argv)
     o.port = 0;
     o.workers = 1;
     o.quiet = 1;
+    o.status_path = "/status";
     berth_server *s;
     int rc = berth_server_new(&s, &o);
     if (rc == 0) rc = berth_route(s, "GET", "/ws", 0, upgrade, NULL);
