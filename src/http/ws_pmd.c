@@ -90,7 +90,7 @@ static int scan_offer(const char **p, const char *end, struct ws_pmd_conf *c)
     int ours = http_str_eq_ci(pm.name, "permessage-deflate"), ok = 1;
     int seen_snc = 0, seen_cnc = 0, seen_sb = 0, seen_cb = 0;
     memset(c, 0, sizeof *c);
-    c->server_bits = 15;
+    c->server_bits = WS_PMD_BITS;
     while (*p < end && **p == ';') {
         (*p)++;
         if (scan_param(p, end, &pm) < 0) return -1;
@@ -106,11 +106,14 @@ static int scan_offer(const char **p, const char *end, struct ws_pmd_conf *c)
             /* zlib's raw deflate refuses a 256-byte window (it would use
              * 512): an offer that insists on 8 is declined, as others do */
             if (seen_sb++ || b < 9) ok = 0;
-            c->server_bits = (uint8_t)(b < 9 ? 15 : b);
+            if (b >= 9 && b < WS_PMD_BITS) c->server_bits = (uint8_t)b;
         } else if (http_str_eq_ci(pm.name, "client_max_window_bits")) {
-            /* the client's own window: our decompressor keeps 32 KiB,
-             * which reads any smaller window's output */
-            if (seen_cb++ || (pm.value.p && window_bits(pm.value) < 0)) ok = 0;
+            /* the client may be told its window: ours, or its own if
+             * smaller (8 is fine here: inflating needs no less than the
+             * window the data was made with) */
+            int b = pm.value.p ? window_bits(pm.value) : 15;
+            if (seen_cb++ || b < 0) ok = 0;
+            c->client_bits = (uint8_t)(b >= 8 && b < WS_PMD_BITS ? b : WS_PMD_BITS);
         } else {
             ok = 0;
         }
@@ -133,9 +136,13 @@ int ws_pmd_negotiate(const char *v, size_t n, struct ws_pmd_conf *c, char *resp,
         int rc = scan_offer(&p, end, c);
         if (rc < 0) return 0; /* a malformed header: no extension at all */
         if (rc == 0) continue;
-        char bits[40] = "";
-        if (c->server_bits != 15)
-            snprintf(bits, sizeof bits, "; server_max_window_bits=%d", c->server_bits);
+        /* the server's window is always said (RFC 7692 §7.1.2.1 allows it
+         * unasked); the client's only when its offer allows it */
+        char bits[80];
+        int b = snprintf(bits, sizeof bits, "; server_max_window_bits=%d", c->server_bits);
+        if (c->client_bits && b > 0)
+            snprintf(bits + b, sizeof bits - (size_t)b, "; client_max_window_bits=%d",
+                     c->client_bits);
         int k = snprintf(resp, rn, "permessage-deflate%s%s%s",
                          c->server_no_ctx ? "; server_no_context_takeover" : "",
                          c->client_no_ctx ? "; client_no_context_takeover" : "", bits);
@@ -148,14 +155,18 @@ struct ws_pmd *ws_pmd_new(const struct ws_pmd_conf *c, int server)
 {
     struct ws_pmd *z = calloc(1, sizeof *z);
     if (!z) return NULL;
-    int bits = server ? c->server_bits : 15;
-    if (bits < 9 || bits > 15) bits = 15;
-    if (deflateInit2(&z->d, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, 8, Z_DEFAULT_STRATEGY) !=
-        Z_OK) {
+    /* ours: the side's window as agreed; theirs: 15 unless it was agreed
+     * (8 inflates as 9, a larger window reads a smaller one's data) */
+    int dbits = server ? c->server_bits : (c->client_bits ? c->client_bits : 15);
+    int ibits = server ? (c->client_bits ? c->client_bits : 15) : c->server_bits;
+    if (dbits < 9 || dbits > 15) dbits = 15;
+    if (ibits < 9 || ibits > 15) ibits = 15;
+    if (deflateInit2(&z->d, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -dbits, WS_PMD_MEMLEVEL,
+                     Z_DEFAULT_STRATEGY) != Z_OK) {
         free(z);
         return NULL;
     }
-    if (inflateInit2(&z->i, -15) != Z_OK) {
+    if (inflateInit2(&z->i, -ibits) != Z_OK) {
         deflateEnd(&z->d);
         free(z);
         return NULL;

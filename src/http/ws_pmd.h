@@ -11,16 +11,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The server's window, and the client's when its offer lets the server
+ * choose: 4 KiB instead of zlib's 32 KiB, and a smaller hash (memLevel), so
+ * a connection's compressor and decompressor cost ~50 KiB, not ~300 KiB
+ * (10,000 WebSockets offering permessage-deflate must not take 3 GB).  An
+ * offer of a smaller window is kept to. */
+#define WS_PMD_BITS     12
+#define WS_PMD_MEMLEVEL 5
+
 /* what was agreed, from the server's side */
 struct ws_pmd_conf {
     uint8_t server_no_ctx; /* the server resets its compressor after each message */
     uint8_t client_no_ctx; /* the client resets its own: so does our decompressor */
-    uint8_t server_bits;   /* the server's LZ77 window, 9..15 */
+    uint8_t server_bits;   /* the server's LZ77 window, 9..15 (WS_PMD_BITS unless offered less) */
+    uint8_t client_bits;   /* the client's, when the response says it (8..15); 0: not said, 15 */
 };
 
 /* Picks the first offer in a Sec-WebSocket-Extensions value v[0..n) that
  * this server can honour, and writes the response's value into resp (NUL-
- * terminated).  1: accepted; 0: none can be (offers of other extensions,
+ * terminated; server_max_window_bits always, client_max_window_bits when
+ * the offer has it).  1: accepted; 0: none can be (offers of other extensions,
  * unknown or repeated parameters, bad values, server_max_window_bits=8,
  * which zlib's raw deflate cannot keep to: it makes 8 into 9) — the
  * connection then goes on without compression. */

@@ -334,7 +334,7 @@ def test_permessage_deflate_negotiated_and_used(echo, no_ctx):
     offer = b"permessage-deflate" + (b"; server_no_context_takeover" if no_ctx else b"")
     r = Raw(echo.port, b"Sec-WebSocket-Extensions: " + offer + b"\r\n")
     ext = re.search(rb"\r\nSec-WebSocket-Extensions: ([^\r]*)", r.head).group(1)
-    assert ext == offer, ext
+    assert ext == offer + b"; server_max_window_bits=12", ext   # 4 KiB: memory per connection
     msg = ("the same words again and again, " * 20).encode()
     comp = zlib.compressobj(wbits=-15)
     d = zlib.decompressobj(wbits=-15)
@@ -366,7 +366,8 @@ def test_permessage_deflate_offers_declined_or_bounded(echo):
     r.close()
     r = Raw(echo.port, b"Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=8, "
             b"permessage-deflate; server_max_window_bits=9; client_max_window_bits\r\n")
-    assert b"\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9" in r.head
+    assert (b"\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9; "
+            b"client_max_window_bits=12") in r.head, r.head
     r.close()
     # a decompression bomb: 32 MiB of zeros in a few KiB is stopped at the limit
     r = Raw(echo.port, b"Sec-WebSocket-Extensions: permessage-deflate\r\n")

@@ -399,7 +399,8 @@ Test(ws, handshake)
     cr_assert_str_eq(hs.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     cr_assert_str_eq(hs.protocol, "superchat");
     cr_assert(hs.deflate);
-    cr_assert_str_eq(hs.ext, "permessage-deflate");
+    cr_assert_str_eq(hs.ext, "permessage-deflate; server_max_window_bits=12; "
+                             "client_max_window_bits=12");
     cr_assert_eq(ws_hs_check(1, 11, h, 7, "other", 0, &hs), 0);
     cr_assert_str_eq(hs.protocol, "");
     cr_assert(!hs.deflate);
@@ -438,28 +439,37 @@ Test(ws, deflate_negotiation)
 {
     char r[128];
     struct ws_pmd_conf c;
+    /* the server's window is always said, 4 KiB unless the offer asks less */
     cr_assert_eq(nego("permessage-deflate", r, &c), 1);
-    cr_assert_str_eq(r, "permessage-deflate");
+    cr_assert_str_eq(r, "permessage-deflate; server_max_window_bits=12");
+    cr_assert_eq(c.server_bits, 12);
+    cr_assert_eq(c.client_bits, 0);
     cr_assert_eq(
         nego("permessage-deflate; server_no_context_takeover; client_no_context_takeover", r, &c),
         1);
     cr_assert_str_eq(r, "permessage-deflate; server_no_context_takeover; "
-                        "client_no_context_takeover");
+                        "client_no_context_takeover; server_max_window_bits=12");
     cr_assert(c.server_no_ctx && c.client_no_ctx);
     cr_assert_eq(nego("permessage-deflate; server_max_window_bits=\"10\"", r, &c), 1);
     cr_assert_str_eq(r, "permessage-deflate; server_max_window_bits=10");
     cr_assert_eq(c.server_bits, 10);
+    cr_assert_eq(nego("permessage-deflate; server_max_window_bits=15", r, &c), 1);
+    cr_assert_eq(c.server_bits, 12, "a larger allowance: ours is used");
     /* 8 cannot be honoured by zlib's raw deflate: the next offer is taken */
     cr_assert_eq(nego("permessage-deflate; server_max_window_bits=8, permessage-deflate", r, &c),
                  1);
-    cr_assert_str_eq(r, "permessage-deflate");
+    cr_assert_str_eq(r, "permessage-deflate; server_max_window_bits=12");
     cr_assert_eq(nego("permessage-deflate; server_max_window_bits=8", r, &c), 0);
+    /* the client's window: told only when offered, its own if smaller */
     cr_assert_eq(nego("permessage-deflate; client_max_window_bits=8", r, &c), 1);
+    cr_assert_str_eq(r, "permessage-deflate; server_max_window_bits=12; client_max_window_bits=8");
     cr_assert_eq(nego("permessage-deflate; client_max_window_bits", r, &c), 1);
-    cr_assert_str_eq(r, "permessage-deflate");
+    cr_assert_str_eq(r, "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12");
+    cr_assert_eq(c.client_bits, 12);
     cr_assert_eq(nego("permessage-deflate; server_max_window_bits", r, &c), 0, "needs a value");
     cr_assert_eq(nego("permessage-deflate; server_max_window_bits=16", r, &c), 0);
     cr_assert_eq(nego("permessage-deflate; server_max_window_bits=010", r, &c), 0);
+    cr_assert_eq(nego("permessage-deflate; client_max_window_bits=7", r, &c), 0);
     cr_assert_eq(nego("permessage-deflate; x_unknown", r, &c), 0);
     cr_assert_eq(
         nego("permessage-deflate; server_no_context_takeover; server_no_context_takeover", r, &c),
@@ -468,6 +478,38 @@ Test(ws, deflate_negotiation)
     cr_assert_eq(nego("x-webkit-deflate-frame", r, &c), 0);
     cr_assert_eq(nego("permessage-deflate; \"", r, &c), 0, "malformed");
     cr_assert_eq(nego("", r, &c), 0);
+}
+
+Test(ws, deflate_with_the_negotiated_windows)
+{
+    /* a client told 9 bits and a server kept to 10 still understand each other */
+    char r[128];
+    struct ws_pmd_conf c;
+    cr_assert_eq(
+        nego("permessage-deflate; server_max_window_bits=10; client_max_window_bits=9", r, &c), 1);
+    struct ws_pmd *srv = ws_pmd_new(&c, 1), *cli = ws_pmd_new(&c, 0);
+    cr_assert(srv && cli);
+    struct buf z, o;
+    buf_init(&z, 0);
+    buf_init(&o, 0);
+    char msg[20000];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (char)("abcdefghij"[i % 10] + (i / 3000));
+    for (int dir = 0; dir < 2; dir++) {
+        struct ws_pmd *from = dir ? cli : srv, *to = dir ? srv : cli;
+        for (int k = 0; k < 3; k++) {
+            buf_clear(&z);
+            buf_clear(&o);
+            cr_assert_eq(ws_pmd_deflate(from, msg, sizeof msg, &z), 0);
+            cr_assert_eq(ws_pmd_inflate(to, buf_head(&z), buf_len(&z), 1, &o, 1 << 20), 0);
+            cr_assert_eq(buf_len(&o), sizeof msg);
+            cr_assert(!memcmp(buf_head(&o), msg, sizeof msg));
+        }
+    }
+    buf_free(&z);
+    buf_free(&o);
+    ws_pmd_free(srv);
+    ws_pmd_free(cli);
 }
 
 static void roundtrip(int snc, int cnc)
