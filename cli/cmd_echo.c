@@ -1,9 +1,12 @@
 /* berth echo-server / berth echo: option parsing only; the work is in
  * src/echo_server.c and src/echo_client.c. */
+#include "berth.h"
 #include "cmd.h"
 #include "echo.h"
 #include "err.h"
+#include "ws_client.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,8 @@
 static const char server_help[] =
     "usage: berth echo-server [-p PORT] [-b HOST] [--model MODEL] [--udp] [-q]\n"
     "                         [--send-timeout SEC]\n"
+    "       berth echo-server --ws [-p PORT] [-b HOST] [-q] [--tls-cert FILE --tls-key FILE |\n"
+    "                         --tls-self-signed]\n"
     "\n"
     "Echoes every byte back to the client that sent it, until SIGINT/SIGTERM.\n"
     "\n"
@@ -28,11 +33,19 @@ static const char server_help[] =
     "  -q, --quiet       no line per connection (nor select's \"refusing\" lines)\n"
     "  -T, --send-timeout SEC  drop a client that takes none of the echo it is\n"
     "                    owed for SEC seconds, in every model (default 30; 0: never)\n"
+    "  -W, --ws          WebSocket (RFC 6455) echo on every path, on libberth's HTTP\n"
+    "                    server: text comes back as text, binary as binary;\n"
+    "                    permessage-deflate when the client offers it\n"
+    "      --tls-cert FILE, --tls-key FILE   with --ws: wss:// with this PEM pair\n"
+    "      --tls-self-signed  with --ws: wss:// with an in-memory certificate for\n"
+    "                    localhost (its SHA-256 SPKI fingerprint is printed)\n"
     "  -h, --help        this text\n";
 
 static const char client_help[] =
     "usage: berth echo [-p PORT] [-i HOST] [-s WORD ...] [--udp] [--timeout SEC]\n"
     "       berth echo [-p PORT] [-i HOST] --connections N --messages M [--size BYTES]\n"
+    "       berth echo --ws URL [-s WORD ...] [--binary] [--insecure | --cacert FILE]\n"
+    "       berth echo --ws URL --connections N --messages M [--size BYTES]\n"
     "\n"
     "Sends the words (joined by spaces) or standard input, half-closes the\n"
     "connection and prints what comes back until the server closes.  With\n"
@@ -47,21 +60,139 @@ static const char client_help[] =
     "  -n, --messages M       messages per connection (default 1)\n"
     "  -z, --size BYTES       bytes per message, k/M/G suffixes (default 1k)\n"
     "  -t, --timeout SEC      give up after SEC seconds without progress (default 10)\n"
+    "  -W, --ws URL           WebSocket instead of raw TCP: ws://HOST[:PORT]/PATH or\n"
+    "                         wss://... (TLS); sends one text message, prints the echo\n"
+    "                         and closes with 1000; with --connections, binary messages\n"
+    "                         pipelined and checked, and messages/s in the summary\n"
+    "      --binary           with --ws: send a binary message instead of text\n"
+    "      --cacert FILE      with wss://: trust the CA certificates in this PEM file\n"
+    "      --insecure         with wss://: do not verify the server's certificate\n"
     "  -h, --help             this text\n";
+
+/* ---- echo-server --ws: WebSocket echo on libberth's HTTP server ---- */
+
+struct ws_echo {
+    int quiet;
+};
+
+struct ws_peer {
+    char addr[48];
+    unsigned long long msgs, bytes;
+};
+
+static void ws_echo_open(berth_ws *ws, void *arg)
+{
+    const struct ws_echo *e = arg;
+    struct ws_peer *p = calloc(1, sizeof *p);
+    if (!p) {
+        berth_ws_close(ws, 1011, "out of memory");
+        return;
+    }
+    if (berth_ws_peer(ws, p->addr, sizeof p->addr) <= 0) snprintf(p->addr, sizeof p->addr, "?");
+    berth_ws_set_data(ws, p);
+    if (!e->quiet) printf("connection from %s\n", p->addr);
+}
+
+static void ws_echo_message(berth_ws *ws, int binary, const void *data, size_t len, void *arg)
+{
+    (void)arg;
+    struct ws_peer *p = berth_ws_get_data(ws);
+    if (p) {
+        p->msgs++;
+        p->bytes += len;
+    }
+    int rc = berth_ws_send(ws, binary, data, len);
+    if (rc == -ENOBUFS) berth_ws_close(ws, 1008, "echo not read: the send queue is full");
+}
+
+static void ws_echo_close(berth_ws *ws, int code, const char *reason, size_t len, void *arg)
+{
+    const struct ws_echo *e = arg;
+    struct ws_peer *p = berth_ws_get_data(ws);
+    if (p && !e->quiet)
+        printf("%s: %llu messages, %llu bytes in, closed: %d%s%.*s\n", p->addr, p->msgs, p->bytes,
+               code, len ? " " : "", (int)len, reason);
+    free(p);
+}
+
+static void ws_echo_handler(berth_req *r, void *arg)
+{
+    static const struct berth_ws_cb cb = {
+        .open = ws_echo_open, .message = ws_echo_message, .close = ws_echo_close};
+    berth_ws_upgrade(r, &cb, arg, NULL); /* a refusal has been answered: nothing to add */
+}
+
+static int ws_echo_server(const struct echo_server_opt *eo, const char *cert, const char *key,
+                          int self_signed)
+{
+    struct berth_opts o;
+    berth_opts_init(&o);
+    o.host = eo->host;
+    o.port = eo->port;
+    o.workers = 1; /* one event loop, as the TCP echo server's epoll model */
+    o.quiet = 1;   /* the lines below instead of an access log */
+    o.tls_cert = cert;
+    o.tls_key = key;
+    o.tls_self_signed = self_signed;
+    struct ws_echo e = {.quiet = eo->quiet};
+    berth_server *s = NULL;
+    int rc = berth_server_new(&s, &o);
+    if (rc >= 0) rc = berth_route(s, "GET", "/", 1, ws_echo_handler, &e);
+    if (rc >= 0) rc = berth_server_listen(s);
+    if (rc < 0) {
+        char why[300];
+        fprintf(stderr, "berth: %s\n", err_fmt(why, sizeof why, rc, "cannot serve WebSocket"));
+        berth_server_free(s);
+        return 1;
+    }
+    const char *host = berth_server_host(s), *spki = berth_server_tls_spki(s);
+    int v6 = strchr(host, ':') != NULL;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("listening on %s%s%s:%d (websocket%s: %s://%s%s%s:%d/)\n", v6 ? "[" : "", host,
+           v6 ? "]" : "", berth_server_port(s), spki ? " over TLS" : "", spki ? "wss" : "ws",
+           v6 ? "[" : "", host, v6 ? "]" : "", berth_server_port(s));
+    if (spki)
+        printf("TLS certificate%s, SHA-256 SPKI fingerprint: %s\n",
+               self_signed ? " (self-signed, in memory only)" : "", spki);
+    rc = berth_server_run(s);
+    berth_server_free(s);
+    return rc < 0 ? 1 : 0;
+}
 
 int cmd_echo_server(int argc, char **argv)
 {
     static const struct option lopts[] = {
-        {"port", required_argument, NULL, 'p'},  {"bind", required_argument, NULL, 'b'},
-        {"model", required_argument, NULL, 'm'}, {"udp", no_argument, NULL, 'u'},
-        {"quiet", no_argument, NULL, 'q'},       {"send-timeout", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"port", required_argument, NULL, 'p'},
+        {"bind", required_argument, NULL, 'b'},
+        {"model", required_argument, NULL, 'm'},
+        {"udp", no_argument, NULL, 'u'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"send-timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {"ws", no_argument, NULL, 'W'},
+        {"tls-cert", required_argument, NULL, 'E'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"tls-self-signed", no_argument, NULL, 'Z'},
+        {NULL, 0, NULL, 0},
     };
     struct echo_server_opt o = {.host = "127.0.0.1", .port = 65432, .model = ECHO_EPOLL};
-    int c;
+    int c, ws = 0, self_signed = 0, model = 0;
+    const char *cert = NULL, *key = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":p:b:m:uqT:h", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:b:m:uqT:hW", lopts, NULL)) != -1) {
         switch (c) {
+        case 'W':
+            ws = 1;
+            break;
+        case 'E':
+            cert = optarg;
+            break;
+        case 'K':
+            key = optarg;
+            break;
+        case 'Z':
+            self_signed = 1;
+            break;
         case 'p':
             if ((o.port = cmd_parse_port(optarg)) < 0)
                 return cmd_usage_error("echo-server", "bad port", optarg);
@@ -77,6 +208,7 @@ int cmd_echo_server(int argc, char **argv)
                                        "select or epoll):",
                                        optarg);
             o.model = (enum echo_model)m;
+            model = 1;
             break;
         }
         case 'u':
@@ -99,6 +231,21 @@ int cmd_echo_server(int argc, char **argv)
         }
     }
     if (optind < argc) return cmd_usage_error("echo-server", "unexpected argument", argv[optind]);
+    if (ws) {
+        if (o.udp || model)
+            return cmd_usage_error("echo-server", "--ws runs on the HTTP server's event loop;",
+                                   o.udp ? "drop --udp" : "drop --model");
+        if (self_signed && (cert || key))
+            return cmd_usage_error("echo-server",
+                                   "--tls-self-signed makes its own certificate; drop",
+                                   cert ? "--tls-cert" : "--tls-key");
+        if (!cert != !key)
+            return cmd_usage_error("echo-server", "a certificate needs its key; give both",
+                                   "--tls-cert and --tls-key");
+        return ws_echo_server(&o, cert, key, self_signed);
+    }
+    if (cert || key || self_signed)
+        return cmd_usage_error("echo-server", "TLS is for the WebSocket echo;", "add --ws");
     char why[512];
     if (echo_server_run(&o, why, sizeof why) < 0) {
         fprintf(stderr, "berth: %s\n", why);
@@ -142,19 +289,38 @@ int cmd_echo_client(int argc, char **argv)
         {"size", required_argument, NULL, 'z'},
         {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
+        {"ws", required_argument, NULL, 'W'},
+        {"binary", no_argument, NULL, 'B'},
+        {"cacert", required_argument, NULL, 'C'},
+        {"insecure", no_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
+    const char *url = NULL, *cacert = NULL;
+    int binary = 0, insecure = 0, port_set = 0;
     struct echo_client_opt o = {
         .host = "127.0.0.1", .port = 65432, .timeout_ms = 10000, .in_fd = 0, .out_fd = 1};
     int words = 0, conns = -1, msgs = 1, c, rc = 1;
     unsigned long long size = 1024;
     char *msg = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":p:i:s:uc:n:z:t:h", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:i:s:uc:n:z:t:hW:k", lopts, NULL)) != -1) {
         switch (c) {
+        case 'W':
+            url = optarg;
+            break;
+        case 'B':
+            binary = 1;
+            break;
+        case 'C':
+            cacert = optarg;
+            break;
+        case 'k':
+            insecure = 1;
+            break;
         case 'p':
             if ((o.port = cmd_parse_port(optarg)) < 0)
                 return cmd_usage_error("echo", "bad port", optarg);
+            port_set = 1;
             break;
         case 'i':
             o.host = optarg;
@@ -189,6 +355,34 @@ int cmd_echo_client(int argc, char **argv)
         }
     }
 
+    if (url && (o.udp || port_set || strcmp(o.host, "127.0.0.1")))
+        return cmd_usage_error("echo", "the --ws URL names the server; drop",
+                               o.udp      ? "--udp"
+                               : port_set ? "--port"
+                                          : "--host");
+    if (!url && (binary || cacert || insecure))
+        return cmd_usage_error("echo", "--binary, --cacert and --insecure are for", "--ws URL");
+    if (url && conns > 0) {
+        if (words) return cmd_usage_error("echo", "--connections sends its own data;", "drop -s");
+        struct ws_multi_opt mo = {.url = url,
+                                  .cacert = cacert,
+                                  .insecure = insecure,
+                                  .connections = conns,
+                                  .messages = msgs,
+                                  .size = (size_t)size,
+                                  .timeout_ms = o.timeout_ms};
+        struct ws_multi_result r;
+        char why[512];
+        if (ws_multi_run(&mo, &r, why, sizeof why) < 0) {
+            fprintf(stderr, "berth: %s\n", why);
+            return 1;
+        }
+        double mib = (double)r.bytes / (1024.0 * 1024.0), t = r.seconds > 0 ? r.seconds : 1e-9;
+        printf("%d connections, %llu messages (%llu bytes) echoed and checked in %.3f s, "
+               "%.0f messages/s, %.1f MiB/s\n",
+               r.connections, r.messages, r.bytes, r.seconds, (double)r.messages / t, mib / t);
+        return 0;
+    }
     if (conns > 0) {
         if (words || o.udp)
             return cmd_usage_error("echo", "--connections sends its own data, over TCP;",
@@ -234,6 +428,24 @@ int cmd_echo_client(int argc, char **argv)
     }
 
     char why[512];
+    if (url) {
+        struct ws_client_opt wo = {.url = url,
+                                   .cacert = cacert,
+                                   .insecure = insecure,
+                                   .timeout_ms = o.timeout_ms,
+                                   .binary = binary,
+                                   .data = o.data,
+                                   .len = o.len,
+                                   .in_fd = 0,
+                                   .out_fd = 1};
+        if (ws_client_run(&wo, why, sizeof why) < 0) {
+            fprintf(stderr, "berth: %s\n", why);
+            goto out;
+        }
+        if (o.data) putchar('\n');
+        rc = 0;
+        goto out;
+    }
     if (echo_client_run(&o, why, sizeof why) < 0) {
         fprintf(stderr, "berth: %s\n", why);
         goto out;

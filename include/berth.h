@@ -278,12 +278,123 @@ const char *berth_strerror(int code);
  * (46 always do). */
 int berth_req_peer(const berth_req *r, char *buf, size_t len);
 
+/* ---- WebSocket (RFC 6455), with permessage-deflate (RFC 7692) ----
+ *
+ *   static void on_msg(berth_ws *ws, int binary, const void *p, size_t n, void *arg)
+ *   {
+ *       berth_ws_send(ws, binary, p, n);                // echo
+ *   }
+ *   static void ws(berth_req *r, void *arg)
+ *   {
+ *       static const struct berth_ws_cb cb = {.message = on_msg};
+ *       berth_ws_upgrade(r, &cb, NULL, NULL);          // instead of berth_respond
+ *   }
+ *   berth_route(s, "GET", "/ws", 0, ws, NULL);
+ *
+ * A WebSocket is an HTTP/1.1 GET that a handler upgrades; from then on the
+ * connection carries frames, and the callbacks below run on the worker
+ * thread that owns it (with workers > 1, different WebSockets' callbacks run
+ * concurrently on different threads; workers = 1 puts them all on one).
+ * Every berth_ws_* call is made on that thread: inside a callback of this
+ * or of another WebSocket or handler of the same worker.  A WebSocket of
+ * another worker is not yours to touch.
+ *
+ * A browser sends the page's Origin with its handshake and does not stop a
+ * page of another site from connecting: check berth_req_header(r, "Origin")
+ * before upgrading when that matters (cookies, say).
+ *
+ * The library answers pings, reassembles fragments, checks UTF-8, masking,
+ * control frames and close codes, and fails the connection as the RFC
+ * says (1002 protocol error, 1007 invalid text, 1009 a message over
+ * max_message), the close callback telling the code. */
+typedef struct berth_ws berth_ws;
+
+struct berth_ws_cb {
+    /* After the 101 went out; ws is usable from here on.  May be NULL. */
+    void (*open)(berth_ws *ws, void *arg);
+    /* A whole message (text: valid UTF-8, binary = 0; binary = 1).  data is
+     * the library's, valid during the call only (not NUL-terminated). */
+    void (*message)(berth_ws *ws, int binary, const void *data, size_t len, void *arg);
+    /* Once, when the WebSocket ends: the peer's close code (1005 when it
+     * gave none), the code the library failed it with (1002, 1007, 1009),
+     * or 1006 when the TCP connection ended without a close (or the idle
+     * ping went unanswered, or the server stopped at once); reason (len
+     * bytes, UTF-8, not NUL-terminated) as sent.  ws is freed when it
+     * returns: forget it.  Called only if open was due. */
+    void (*close)(berth_ws *ws, int code, const char *reason, size_t len, void *arg);
+    /* The send queue fell to low_water or below after a berth_ws_send left
+     * it above: send more.  May be NULL. */
+    void (*drain)(berth_ws *ws, void *arg);
+};
+
+struct berth_ws_opts {
+    size_t max_message;   /* a received message's limit, after decompression; more: 1009.
+                             default 16 MiB */
+    size_t max_buffered;  /* send queue bound (at most INT_MAX); default 64 MiB */
+    size_t low_water;     /* drain is called at or below this; default 64 KiB */
+    int ping_interval_ms; /* ping after this long without input; 0: never; default 30000 */
+    int pong_timeout_ms;  /* no input for this long after a ping: the connection is closed
+                             (code 1006); default 10000 */
+    int deflate;          /* accept permessage-deflate when offered; default 1 */
+    const char *protocols; /* subprotocols, comma-separated, preferred first: the first the
+                              client offers is chosen (berth_ws_protocol); NULL: none */
+};
+
+/* Fills o with the defaults above. */
+void berth_ws_opts_init(struct berth_ws_opts *o);
+
+/* Called by a handler instead of berth_respond(): checks the request as a
+ * WebSocket handshake and answers 101 Switching Protocols; the connection
+ * becomes a WebSocket once the handler returns (open is called then).  cb
+ * (copied) and arg (yours; must outlive the WebSocket) are passed to the
+ * callbacks; o (copied; NULL: defaults).  Returns 0, or:
+ *   BERTH_ERR_HANDSHAKE: not a valid handshake, and the client has been
+ *     answered already (426 with Upgrade: websocket when it did not ask to
+ *     upgrade, or asked for another version than 13; 400 for a bad key, a
+ *     method other than GET, HTTP/1.0, a request over HTTP/2 (RFC 8441 is not
+ *     supported: browsers use HTTP/1.1 for WebSocket); 503 while the server
+ *     stops).  The handler just returns.
+ *   BERTH_ERR_USAGE: NULL arguments, or the request was answered already;
+ *     nothing sent.  -ENOMEM: nothing sent (the client gets 500 unless the
+ *     handler answers). */
+int berth_ws_upgrade(berth_req *r, const struct berth_ws_cb *cb, void *arg,
+                     const struct berth_ws_opts *o);
+
+/* Queues a message (text when binary == 0: it must be UTF-8, which is not
+ * checked) as one frame, compressed when permessage-deflate was agreed;
+ * data is copied.  Returns the bytes now queued (berth_ws_buffered; what
+ * the socket took at once is not counted), so the caller sees
+ * backpressure; -ENOBUFS when the message would take the queue past
+ * max_buffered (nothing queued); -EPIPE once the WebSocket is closing. */
+int berth_ws_send(berth_ws *ws, int binary, const void *data, size_t len);
+/* Sends a ping (len <= 125, else BERTH_ERR_USAGE); pongs are not reported,
+ * any input counts as life.  0 or a negative code as for berth_ws_send. */
+int berth_ws_ping(berth_ws *ws, const void *data, size_t len);
+/* Starts the closing handshake: code 1000-1003, 1007-1014 or 3000-4999 (0:
+ * a close without a code), reason UTF-8 of at most 123 bytes (NULL: none);
+ * else BERTH_ERR_USAGE.  Messages that arrive meanwhile are dropped; the
+ * close callback comes when the peer answers (or after 5 s).  -EPIPE when
+ * closing already. */
+int berth_ws_close(berth_ws *ws, int code, const char *reason);
+/* Bytes queued and not yet taken by the socket. */
+size_t berth_ws_buffered(const berth_ws *ws);
+/* A pointer of yours kept with ws (NULL at first). */
+void berth_ws_set_data(berth_ws *ws, void *data);
+void *berth_ws_get_data(const berth_ws *ws);
+/* The subprotocol agreed, "" for none (the library's string, valid while
+ * ws is). */
+const char *berth_ws_protocol(const berth_ws *ws);
+/* The client's address, as berth_req_peer(). */
+int berth_ws_peer(const berth_ws *ws, char *buf, size_t len);
+
 /* The library's own error codes a program may test for (all others are
  * -errno); berth_strerror() describes them. */
 #define BERTH_ERR_USAGE    (-4006) /* an argument out of its documented range */
 #define BERTH_ERR_FIELD    (-4008) /* a malformed field name or value */
 #define BERTH_ERR_RESERVED (-4009) /* a field the server writes itself */
 #define BERTH_ERR_TLS      (-4010) /* the TLS certificate or key cannot be used (see stderr) */
+/* WebSocket */
+#define BERTH_ERR_HANDSHAKE (-4020) /* not a WebSocket handshake: the client was answered */
 
 /* Sandbox (opt-in; `berth serve` calls it unless --no-sandbox).  Call after
  * berth_server_listen() and before berth_server_run(), on the thread that

@@ -14,12 +14,12 @@
 # exits 0: the build then stops with its own error if something is missing.
 set -e
 build="gcc make libc6-dev pkg-config libjansson-dev libssl-dev libnghttp2-dev zlib1g-dev libbrotli-dev libzstd-dev"
-test="$build libcriterion-dev python3 python3-pytest python3-requests python3-h2 curl openssl nghttp2-client chromium util-linux iproute2 valgrind sslscan haproxy wrk systemd python3-brotli python3-zstandard brotli zstd"
+test="$build libcriterion-dev python3 python3-pytest python3-requests python3-h2 python3-websockets curl openssl nghttp2-client chromium util-linux iproute2 valgrind sslscan haproxy wrk systemd python3-brotli python3-zstandard brotli zstd"
 fuzz="$build clang libclang-rt-14-dev"
 bench="$build wrk nginx-light lighttpd h2o strace openssl nghttp2-client"
 # the same by purpose, for package managers whose names differ
 need_build="a C11 compiler (gcc or clang), make, pkg-config, jansson, OpenSSL 3, libnghttp2, zlib, libbrotli and libzstd with their headers (libjansson-dev libssl-dev libnghttp2-dev zlib1g-dev libbrotli-dev libzstd-dev; jansson-devel openssl-devel libnghttp2-devel zlib-devel brotli-devel libzstd-devel)"
-need_test="$need_build; Criterion (libcriterion-dev); python3 with pytest, requests and h2; curl; openssl; nghttp and h2load (nghttp2-client); Chromium; setpriv (util-linux); ip (iproute2); valgrind; sslscan; HAProxy (haproxy); wrk (the cluster test); systemd-socket-activate and systemd-analyze (systemd); python3 brotli and zstandard modules; the brotli and zstd commands"
+need_test="$need_build; Criterion (libcriterion-dev); python3 with pytest, requests, h2 and websockets; curl; openssl; nghttp and h2load (nghttp2-client); Chromium; setpriv (util-linux); ip (iproute2); valgrind; sslscan; HAProxy (haproxy); wrk (the cluster test); systemd-socket-activate and systemd-analyze (systemd); python3 brotli and zstandard modules; the brotli and zstd commands"
 need_fuzz="$need_build; clang with its libFuzzer runtime"
 need_bench="$need_build; wrk, nginx, lighttpd, h2o, strace, openssl, h2load (nghttp2-client)"
 case "${1:-build}" in

@@ -25,7 +25,10 @@
       "header field reserved for the server; Content-Length, Transfer-Encoding, Connection, "      \
       "Keep-Alive, Upgrade, TE, Trailer, Date and Server are written by berth, and Content-Type "  \
       "is set once (best through berth_respond)")                                                  \
-    X(ETLS, -4010, "TLS could not be set up; the message before this one says why")
+    X(ETLS, -4010, "TLS could not be set up; the message before this one says why")               \
+    X(EHANDSHAKE, -4020,                                                                           \
+      "not a WebSocket handshake; the client was answered with 400, 426 or 503, so the handler "   \
+      "just returns")
 
 enum berth_err {
 #define X(name, val, msg) BERTH_##name = val,

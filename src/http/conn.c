@@ -29,6 +29,7 @@
 #include "http/static.h"
 #include "http/status.h"
 #include "http/transport.h"
+#include "http/ws_session.h"
 #include "loop.h"
 #include "net.h"
 
@@ -58,6 +59,7 @@ void conn_close(struct conn *c)
     reqlog_settle(c);
     static_xfer_end(&c->x);
     if (c->h2) h2_session_free(c->h2);
+    if (c->ws) ws_session_free(c->ws);
     buf_free(&c->in);
     buf_free(&c->out);
     if (c->prev)
@@ -460,7 +462,7 @@ static size_t process(struct conn *c, const char *p, size_t n)
     struct worker *w = c->w;
     size_t used = 0;
     http_date_tick();
-    while (used < n && !c->closing) {
+    while (used < n && !c->closing && !c->ws) { /* after a 101, the bytes are WebSocket's */
         if (c->discard) {
             size_t k = n - used < c->discard ? n - used : (size_t)c->discard;
             used += k;
@@ -615,6 +617,10 @@ static void conn_update(struct conn *c)
         h2conn_run(c);
         return;
     }
+    if (c->ws) {
+        ws_session_run(c);
+        return;
+    }
     struct berth_server *s = c->w->s;
     int pending = buf_len(&c->out) || c->x.fd >= 0;
     if (!pending && (c->closing || c->eof)) {
@@ -721,6 +727,10 @@ void conn_on_event(struct loop *l, int fd, unsigned events, void *arg)
     }
     if (c->h2) {
         h2conn_event(c, events);
+        return;
+    }
+    if (c->ws) {
+        ws_session_event(c, events);
         return;
     }
     if (buf_len(&c->out) || c->x.fd >= 0) {

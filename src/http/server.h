@@ -40,6 +40,7 @@ struct h2_session;
 struct conn {
     struct transport t;    /* the socket, plain or TLS: every byte in and out */
     struct h2_session *h2; /* an HTTP/2 connection's session (http/h2conn); NULL: HTTP/1.1 */
+    struct berth_ws *ws;   /* an upgraded connection's WebSocket (http/ws_session); NULL: none */
     uint8_t reset;         /* close without a TLS close_notify (cut short, or no session) */
     uint8_t closing;       /* close once the output is flushed */
     uint8_t eof;           /* the peer will send nothing more */

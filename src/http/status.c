@@ -70,6 +70,7 @@ static const char *protocol(const struct conn *c)
 {
     if (c->t.handshaking) return "tls";
     if (c->h2) return c->t.tls ? "h2" : "h2c";
+    if (c->ws) return c->t.tls ? "wss" : "ws";
     return "http/1.1";
 }
 

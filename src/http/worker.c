@@ -11,6 +11,7 @@
 #include "http/reqlog.h"
 #include "http/resp.h"
 #include "http/static.h"
+#include "http/ws_session.h"
 #include "loop.h"
 #include "net.h"
 
@@ -157,7 +158,9 @@ static void worker_shutdown(struct worker *w)
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
         next = c->next;
-        if (c->h2)
+        if (c->ws)
+            ws_session_stop(c); /* close 1001 (going away), then the closing handshake */
+        else if (c->h2)
             h2conn_run(c); /* GOAWAY; streams under way finish */
         else if (!buf_len(&c->out) && c->x.fd < 0)
             conn_close(c); /* idle, or a head still coming */

@@ -1,0 +1,34 @@
+/* ws_msg — a WebSocket message put together from the parser's data pieces
+ * (ws.h): fragments joined, permessage-deflate undone (ws_pmd.h), text
+ * checked as UTF-8 as it arrives (an invalid prefix fails at once, not at
+ * the end), the whole bounded by a limit.  A message that arrives in one
+ * piece and uncompressed is handed over where it lies, without a copy. */
+#ifndef BERTH_HTTP_WS_MSG_H
+#define BERTH_HTTP_WS_MSG_H
+
+#include "buf.h"
+#include "http/ws.h"
+
+struct ws_pmd;
+
+struct ws_msg {
+    struct buf b; /* the message so far, when it spans pieces or was compressed */
+    size_t max;   /* its limit, after decompression */
+    struct ws_utf8 u;
+    struct ws_pmd *z; /* the decompressor (not owned); NULL: none negotiated */
+    uint8_t op, compressed;
+};
+
+void ws_msg_init(struct ws_msg *m, size_t max, struct ws_pmd *z);
+void ws_msg_free(struct ws_msg *m);
+/* After a message was used: its buffer is emptied, and given back when
+ * large (an idle connection holds no large buffer). */
+void ws_msg_done(struct ws_msg *m);
+
+/* Takes a WS_EV_DATA event.  1: the message is complete, *p and *n are its
+ * payload (valid until the next call; *op WS_TEXT or WS_BINARY); 0: more
+ * must come; -1007 invalid text or compressed data, -1009 past the limit,
+ * -ENOMEM. */
+int ws_msg_feed(struct ws_msg *m, const struct ws_ev *ev, int *op, const uint8_t **p, size_t *n);
+
+#endif

@@ -1,0 +1,116 @@
+/* ws_prog — the WebSocket API (include/berth.h) driven by test_ws.py: a
+ * server whose /ws route upgrades with the options given on the command
+ * line, and whose callbacks print what happened and obey a few commands.
+ *
+ *   ws_prog PING_MS PONG_TIMEOUT_MS MAX_BUFFERED
+ *
+ * On open it sends "protocol:<chosen>"; messages "close" (the server starts
+ * the closing handshake with 4000 "asked"), "ping" (berth_ws_ping), "flood"
+ * (64 KiB messages until berth_ws_send refuses; "drained" once the drain
+ * callback comes), anything else is echoed.  Every close is printed as
+ * "close CODE REASON". */
+#include <berth.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct berth_ws_opts wo;
+
+static void on_open(berth_ws *ws, void *arg)
+{
+    (void)arg;
+    char m[100];
+    int n = snprintf(m, sizeof m, "protocol:%s", berth_ws_protocol(ws));
+    berth_ws_send(ws, 0, m, (size_t)n);
+}
+
+static void on_message(berth_ws *ws, int binary, const void *data, size_t len, void *arg)
+{
+    (void)arg;
+    if (!binary && len == 5 && !memcmp(data, "close", 5)) {
+        int rc = berth_ws_close(ws, 4000, "asked");
+        int again = berth_ws_close(ws, 4000, "asked");
+        int bad = berth_ws_send(ws, 0, "x", 1);
+        printf("closing %d %d %d\n", rc, again == -EPIPE, bad == -EPIPE);
+    } else if (!binary && len == 4 && !memcmp(data, "ping", 4)) {
+        printf("ping %d %d\n", berth_ws_ping(ws, "abc", 3), berth_ws_ping(ws, NULL, 200));
+    } else if (!binary && len == 5 && !memcmp(data, "flood", 5)) {
+        static char block[64 * 1024];
+        int sent = 0, rc, last = 0;
+        memset(block, 'f', sizeof block);
+        while ((rc = berth_ws_send(ws, 1, block, sizeof block)) >= 0) {
+            if (rc < last) break; /* the socket took some: keep going */
+            last = rc;
+            sent++;
+        }
+        printf("flood %d messages, then %s, %zu buffered\n", sent,
+               rc == -ENOBUFS ? "ENOBUFS" : "other", berth_ws_buffered(ws));
+        berth_ws_set_data(ws, (void *)1);
+    } else {
+        berth_ws_send(ws, binary, data, len);
+    }
+    fflush(stdout);
+}
+
+static void on_drain(berth_ws *ws, void *arg)
+{
+    (void)arg;
+    if (berth_ws_get_data(ws)) {
+        berth_ws_set_data(ws, NULL);
+        printf("drain %zu\n", berth_ws_buffered(ws));
+        fflush(stdout);
+        berth_ws_send(ws, 0, "drained", 7);
+    }
+}
+
+static void on_close(berth_ws *ws, int code, const char *reason, size_t len, void *arg)
+{
+    (void)ws;
+    (void)arg;
+    printf("close %d %.*s\n", code, (int)len, reason);
+    fflush(stdout);
+}
+
+static void upgrade(berth_req *r, void *arg)
+{
+    (void)arg;
+    static const struct berth_ws_cb cb = {
+        .open = on_open, .message = on_message, .close = on_close, .drain = on_drain};
+    int rc = berth_ws_upgrade(r, &cb, NULL, &wo);
+    if (rc < 0) {
+        printf("upgrade %s %s\n", rc == BERTH_ERR_HANDSHAKE ? "refused" : "failed",
+               berth_strerror(rc));
+        fflush(stdout);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    berth_ws_opts_init(&wo);
+    if (argc > 1) wo.ping_interval_ms = atoi(argv[1]);
+    if (argc > 2) wo.pong_timeout_ms = atoi(argv[2]);
+    if (argc > 3) wo.max_buffered = (size_t)atol(argv[3]);
+    wo.protocols = "chat, superchat";
+    struct berth_opts o;
+    berth_opts_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.workers = 1;
+    o.quiet = 1;
+    o.status_path = "/status";
+    berth_server *s;
+    int rc = berth_server_new(&s, &o);
+    if (rc == 0) rc = berth_route(s, "GET", "/ws", 0, upgrade, NULL);
+    if (rc == 0) rc = berth_server_listen(s);
+    if (rc < 0) {
+        fprintf(stderr, "ws_prog: %s\n", berth_strerror(rc));
+        return 1;
+    }
+    printf("Serving HTTP on 127.0.0.1 port %d\n", berth_server_port(s));
+    fflush(stdout);
+    rc = berth_server_run(s);
+    berth_server_free(s);
+    return rc < 0;
+}
