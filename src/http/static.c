@@ -194,12 +194,21 @@ static int serve_entry(const struct static_conf *sc, const struct fentry *e,
     *body_len = 0;
     if (!req->if_match.p && !req->if_none_match.p && !req->if_modified_since.p &&
         !req->if_unmodified_since.p && !req->range.p) {
-        /* the common case: a plain GET of the whole file */
-        if ((rc = resp_head(out, 200, keep_alive, req->version)) < 0 ||
-            (rc = buf_append(out, e->hdr, e->hdr_len)) < 0)
+        /* the common case: a plain GET of the whole file.  A small file's
+         * answer is one reservation (the status line, which is never near
+         * 256 bytes, then the fields and the bytes), not an append each */
+        size_t mem = !head && e->body ? e->size : 0;
+        if ((buf_room(out) < 256 + e->hdr_len + mem &&
+             (rc = buf_reserve(out, 256 + e->hdr_len + mem)) < 0) ||
+            (rc = resp_head(out, 200, keep_alive, req->version)) < 0 ||
+            (buf_room(out) < e->hdr_len + mem && (rc = buf_reserve(out, e->hdr_len + mem)) < 0))
             return rc;
+        char *t = buf_tail(out);
+        memcpy(t, e->hdr, e->hdr_len);
+        if (mem) memcpy(t + e->hdr_len, e->body, mem);
+        buf_commit(out, e->hdr_len + mem);
         *body_len = e->size;
-        if (!head && e->size) rc = body_slice(out, e, 0, e->size - 1, x);
+        if (!head && e->size && !e->body) rc = body_slice(out, e, 0, e->size - 1, x);
         return rc < 0 ? rc : 200;
     }
     struct http_cond cond = {req->if_match, req->if_none_match, req->if_modified_since,
