@@ -36,7 +36,7 @@ struct tls_ctx {
     char spki[64];
 };
 
-static _Atomic uint64_t sent_ktls, sent_copy;
+static _Atomic uint64_t sent_ktls, sent_copy, wbuf_records, wbuf_sends;
 
 static SSL *ssl_of(const struct tls_conn *c)
 {
@@ -361,14 +361,173 @@ void tls_ctx_free(struct tls_ctx *t)
     free(t);
 }
 
+/* ---- the write side: records coalesced into fewer sends ----
+ *
+ * OpenSSL writes each TLS record (at most 16 KiB of plaintext) to its write
+ * BIO as soon as it is sealed, so a large write costs a send per record.  A
+ * filter BIO in front of the socket's collects the records of one large
+ * tls_write (up to WBUF_CAP bytes) and sends them together: a 1 MiB file
+ * without kTLS goes out in 64 KiB sends, not 16 KiB ones.  Anything else —
+ * the handshake (OpenSSL buffers its flights itself), small writes, kTLS —
+ * passes straight through.  The buffer exists only while it holds bytes
+ * (as SSL_MODE_RELEASE_BUFFERS keeps an idle connection small), and a
+ * tls_write never reports bytes as written while their records still wait
+ * in it (see tls_write). */
+#define WBUF_CAP          (4 * (16384 + 256)) /* four full records with their overhead */
+#define SENDFILE_COPY_MAX (1 << 20)           /* bytes a copying tls_sendfile moves at most */
+
+struct wbuf {
+    char *p;
+    size_t len;  /* ciphertext waiting to be sent */
+    size_t owed; /* plaintext bytes accepted whose records are not all sent */
+    int on;      /* inside a large tls_write: collect */
+};
+
+static BIO_METHOD *wbuf_meth;
+static int wbuf_type;
+static pthread_once_t wbuf_once = PTHREAD_ONCE_INIT;
+
+/* Sends what waits; 1 when nothing is left, else -1 with the socket BIO's
+ * retry state copied (a wait) or not (an error). */
+static int wbuf_drain(BIO *b)
+{
+    struct wbuf *w = BIO_get_data(b);
+    BIO *next = BIO_next(b);
+    size_t off = 0;
+    while (off < w->len) {
+        int r = BIO_write(next, w->p + off, (int)(w->len - off));
+        if (r <= 0) {
+            BIO_copy_next_retry(b);
+            memmove(w->p, w->p + off, w->len - off);
+            w->len -= off;
+            return -1;
+        }
+        off += (size_t)r;
+        wbuf_sends++;
+    }
+    w->len = 0;
+    if (!w->on) {
+        free(w->p);
+        w->p = NULL;
+    }
+    return 1;
+}
+
+static int wbuf_write(BIO *b, const char *data, int n)
+{
+    struct wbuf *w = BIO_get_data(b);
+    BIO *next = BIO_next(b);
+    BIO_clear_retry_flags(b);
+    if (!w->on && !w->len) { /* nothing collected, nothing to collect */
+        int r = BIO_write(next, data, n);
+        BIO_copy_next_retry(b);
+        return r;
+    }
+    if (WBUF_CAP - w->len < (size_t)n && wbuf_drain(b) < 0 && WBUF_CAP - w->len < (size_t)n)
+        return -1;                             /* full, and the socket takes nothing: a wait */
+    if (!w->p && !(w->p = malloc(WBUF_CAP))) { /* no memory to collect in: send it now */
+        int r = BIO_write(next, data, n);
+        BIO_copy_next_retry(b);
+        return r;
+    }
+    memcpy(w->p + w->len, data, (size_t)n);
+    w->len += (size_t)n;
+    wbuf_records++;
+    return n;
+}
+
+static int wbuf_read(BIO *b, char *data, int n)
+{
+    BIO_clear_retry_flags(b);
+    int r = BIO_read(BIO_next(b), data, n);
+    BIO_copy_next_retry(b);
+    return r;
+}
+
+static long wbuf_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    struct wbuf *w = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        BIO_clear_retry_flags(b);
+        if (w->len && wbuf_drain(b) < 0) return -1;
+        break;
+    case BIO_CTRL_WPENDING:
+        return (long)w->len + BIO_ctrl(BIO_next(b), cmd, num, ptr);
+    }
+    /* everything else (the descriptor, kTLS, EOF, flush) is the socket's */
+    return BIO_ctrl(BIO_next(b), cmd, num, ptr);
+}
+
+static int wbuf_create(BIO *b)
+{
+    struct wbuf *w = calloc(1, sizeof *w);
+    if (!w) return 0;
+    BIO_set_data(b, w);
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static int wbuf_destroy(BIO *b)
+{
+    struct wbuf *w = BIO_get_data(b);
+    if (w) free(w->p);
+    free(w);
+    BIO_set_data(b, NULL);
+    return 1;
+}
+
+static void wbuf_meth_init(void)
+{
+    wbuf_type = BIO_get_new_index() | BIO_TYPE_FILTER;
+    BIO_METHOD *m = BIO_meth_new(wbuf_type, "berth record coalescer");
+    if (m && BIO_meth_set_write(m, wbuf_write) && BIO_meth_set_read(m, wbuf_read) &&
+        BIO_meth_set_ctrl(m, wbuf_ctrl) && BIO_meth_set_create(m, wbuf_create) &&
+        BIO_meth_set_destroy(m, wbuf_destroy)) {
+        wbuf_meth = m;
+        return;
+    }
+    BIO_meth_free(m);
+}
+
+/* The coalescing filter of s, or NULL (out of memory when s was made: then
+ * s writes to its socket directly, record by record). */
+static BIO *wbuf_bio_of(SSL *s)
+{
+    return wbuf_meth ? BIO_find_type(SSL_get_wbio(s), wbuf_type) : NULL;
+}
+
+static struct wbuf *wbuf_of(SSL *s)
+{
+    BIO *b = wbuf_bio_of(s);
+    return b ? BIO_get_data(b) : NULL;
+}
+
 /* ---- connections ---- */
+
+/* s reads from fd's socket BIO and writes through the coalescing filter in
+ * front of the same BIO; 0 when out of memory. */
+static int set_bios(SSL *s, int fd)
+{
+    pthread_once(&wbuf_once, wbuf_meth_init);
+    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+    BIO *f = wbuf_meth && sock ? BIO_new(wbuf_meth) : NULL;
+    if (!f || !BIO_up_ref(sock)) {
+        BIO_free(f);
+        BIO_free(sock);
+        return SSL_set_fd(s, fd); /* without the filter: still correct */
+    }
+    BIO_push(f, sock);
+    SSL_set_bio(s, sock, f); /* s owns a reference to each: sock is in f's chain too */
+    return 1;
+}
 
 struct tls_conn *tls_conn_new(struct tls_ctx *t, int fd)
 {
     pthread_mutex_lock(&t->mu);
     SSL *s = SSL_new(t->ctx);
     pthread_mutex_unlock(&t->mu);
-    if (!s || !SSL_set_fd(s, fd)) {
+    if (!s || !set_bios(s, fd)) {
         SSL_free(s);
         ERR_clear_error();
         return NULL;
@@ -428,10 +587,40 @@ ssize_t tls_read(struct tls_conn *c, void *p, size_t n, unsigned *want)
     return (ssize_t)got;
 }
 
+/* Sends the records that wait in s's filter: 1 when none is left, or what
+ * the caller returns (a wait for writable, or an error). */
+static int wbuf_flush(SSL *s, unsigned *want)
+{
+    BIO *b = wbuf_bio_of(s);
+    if (!b || wbuf_drain(b) > 0) return 1;
+    if (BIO_should_retry(b)) {
+        *want = TLS_WANT_WRITE;
+        return TLS_WAIT;
+    }
+    return -ECONNRESET;
+}
+
+/* With the filter, a large write's records are collected and sent together
+ * at the end.  Bytes count as written only once their records have left:
+ * records still waiting make the call a TLS_WAIT (the plaintext they hold
+ * remembered as owed), and the retry — the same bytes, as OpenSSL requires
+ * anyway — sends them and then reports the owed count. */
 ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, unsigned *want)
 {
     SSL *s = ssl_of(c);
+    struct wbuf *w = wbuf_of(s);
+    if (w && w->len) {
+        int f = wbuf_flush(s, want);
+        if (f != 1) return f;
+        if (w->owed) {
+            size_t owed = w->owed;
+            w->owed = 0;
+            return (ssize_t)(owed < n ? owed : n);
+        }
+    }
+    if (w) w->on = n > 16384 && !tls_ktls_send(c);
     size_t put = 0;
+    ssize_t ret = 0;
     while (put < n) {
         size_t k = n - put < INT_MAX ? n - put : INT_MAX;
         int r = SSL_write(s, (const char *)p + put, (int)k);
@@ -440,10 +629,24 @@ ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, unsigned *want)
             continue;
         }
         int rc = io_result(s, r, want);
-        if (put) return (ssize_t)put;
-        return rc == 0 ? -EPIPE : rc;
+        ret = put ? (ssize_t)put : rc == 0 ? -EPIPE : rc;
+        break;
     }
-    return (ssize_t)put;
+    if (put == n) ret = (ssize_t)put;
+    if (!w || !w->on) return ret;
+    w->on = 0;
+    if (!w->len) {
+        free(w->p);
+        w->p = NULL;
+        return ret;
+    }
+    /* records collected: send them; what the socket does not take yet is
+     * owed to a retry when the call wrote everything (a partial count or a
+     * wait already sends the caller back with the rest) */
+    int f = wbuf_flush(s, want);
+    if (f == 1 || ret < 0 || put < n) return f < 0 && f != TLS_WAIT ? f : ret;
+    w->owed = put;
+    return f;
 }
 
 int tls_ktls_send(const struct tls_conn *c)
@@ -464,16 +667,27 @@ ssize_t tls_sendfile(struct tls_conn *c, int fd, off_t off, size_t n, char *buf,
         return rc == 0 ? -EPIPE : rc;
     }
     /* no kTLS (a kernel without CONFIG_TLS, or a cipher it lacks): the
-     * bytes pass through user space.  A write that must wait is retried
-     * with the same bytes read again from the same offset. */
+     * bytes pass through user space, a buffer at a time, up to
+     * SENDFILE_COPY_MAX a call while the socket takes them all (as a
+     * sendfile would: the caller's per-call work — a check that the file
+     * is unchanged — is then paid per that, not per buffer).  A write that
+     * must wait is retried with the same bytes read again from the same
+     * offset; bytes of an earlier buffer already sent are reported. */
     sent_copy++;
-    size_t k = n < cap ? n : cap;
-    ssize_t r;
-    do
-        r = pread(fd, buf, k, off);
-    while (r < 0 && errno == EINTR);
-    if (r <= 0) return r < 0 ? -errno : 0;
-    return tls_write(c, buf, (size_t)r, want);
+    size_t done = 0;
+    while (done < n && done < SENDFILE_COPY_MAX) {
+        size_t k = n - done < cap ? n - done : cap;
+        ssize_t r;
+        do
+            r = pread(fd, buf, k, off + (off_t)done);
+        while (r < 0 && errno == EINTR);
+        if (r <= 0) return done ? (ssize_t)done : r < 0 ? -errno : 0;
+        ssize_t w = tls_write(c, buf, (size_t)r, want);
+        if (w <= 0) return done ? (ssize_t)done : w;
+        done += (size_t)w;
+        if (w < r) break; /* the socket is full */
+    }
+    return (ssize_t)done;
 }
 
 int tls_pending(const struct tls_conn *c)
@@ -505,4 +719,10 @@ void tls_sendfile_stats(uint64_t *ktls, uint64_t *copy)
 {
     *ktls = sent_ktls;
     *copy = sent_copy;
+}
+
+void tls_write_stats(uint64_t *records, uint64_t *sends)
+{
+    *records = wbuf_records;
+    *sends = wbuf_sends;
 }

@@ -262,6 +262,83 @@ Test(tls, file_transfer_takes_ktls_or_the_counted_copy_path)
     tls_ctx_free(t);
 }
 
+/* Writes all of data[0..size) with tls_write in pieces of up to `piece`
+ * bytes as the transport does (a TLS_WAIT is retried with the same bytes),
+ * while the client reads; the client reads only every `lazy`-th turn, so
+ * the socket fills and writes must wait.  Returns the TLS_WAITs seen. */
+static int write_all(struct pair *p, const char *data, char *got, size_t size, size_t piece,
+                     int lazy)
+{
+    size_t off = 0, have = 0;
+    int waits = 0;
+    for (int i = 0; i < 400000 && have < size; i++) {
+        if (off < size) {
+            unsigned want = 0;
+            size_t k = size - off < piece ? size - off : piece;
+            ssize_t n = tls_write(p->s, data + off, k, &want);
+            cr_assert(n > 0 || n == TLS_WAIT, "tls_write: %zd", n);
+            cr_assert_leq(n, (ssize_t)k);
+            if (n > 0) off += (size_t)n;
+            if (n == TLS_WAIT) {
+                cr_assert_eq(want, TLS_WANT_WRITE);
+                waits++;
+            }
+        }
+        if (i % lazy) continue;
+        int r = SSL_read(p->c, got + have, (int)(size - have));
+        if (r > 0)
+            have += (size_t)r;
+        else
+            cr_assert_eq(SSL_get_error(p->c, r), SSL_ERROR_WANT_READ);
+    }
+    cr_assert_eq(have, size, "%zu of %zu bytes arrived", have, size);
+    cr_assert(!memcmp(data, got, size), "the bytes arrived changed");
+    return waits;
+}
+
+/* A large write's records go out several to a send; bytes whose records
+ * still wait are not reported written, so a reader that falls behind gets
+ * every byte once, in order. */
+Test(tls, large_writes_share_sends_and_wait_for_their_records)
+{
+    struct tls_ctx *t = self_signed(0);
+    enum { SIZE = 1 << 20 };
+    char *data = malloc(SIZE), *got = malloc(SIZE);
+    for (int i = 0; i < SIZE; i++)
+        data[i] = (char)(i * 13 + i / 509);
+
+    /* a reader that keeps up: 64 records, far fewer sends */
+    struct pair p;
+    connect_pair(&p, t, NULL, 0);
+    int ktls = tls_ktls_send(p.s);
+    uint64_t r0, s0, r1, s1;
+    tls_write_stats(&r0, &s0);
+    write_all(&p, data, got, SIZE, 65536, 1);
+    tls_write_stats(&r1, &s1);
+    if (!ktls) {
+        cr_assert_geq(r1 - r0, SIZE / 16384, "%llu records collected",
+                      (unsigned long long)(r1 - r0));
+        cr_assert_leq(2 * (s1 - s0), r1 - r0, "%llu sends for %llu records",
+                      (unsigned long long)(s1 - s0), (unsigned long long)(r1 - r0));
+    }
+    close_pair(&p);
+
+    /* a slow reader behind small socket buffers: writes wait, records are
+     * owed, and every byte still arrives once */
+    connect_pair(&p, t, NULL, 0);
+    int small = 16384;
+    setsockopt(p.sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(p.cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    memset(got, 0, SIZE);
+    int waits = write_all(&p, data, got, SIZE, 200000, 7);
+    cr_assert_gt(waits, 0, "the socket never filled: the waiting path was not tried");
+    close_pair(&p);
+
+    free(data);
+    free(got);
+    tls_ctx_free(t);
+}
+
 Test(tls, embedding_api_takes_the_tls_fields)
 {
     struct berth_opts o;
