@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <limits.h>
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -477,13 +478,20 @@ static int wbuf_destroy(BIO *b)
     return 1;
 }
 
+/* the method lives as long as OpenSSL does: freed by its cleanup at exit */
+static void wbuf_meth_free(void)
+{
+    BIO_meth_free(wbuf_meth);
+    wbuf_meth = NULL;
+}
+
 static void wbuf_meth_init(void)
 {
     wbuf_type = BIO_get_new_index() | BIO_TYPE_FILTER;
     BIO_METHOD *m = BIO_meth_new(wbuf_type, "berth record coalescer");
     if (m && BIO_meth_set_write(m, wbuf_write) && BIO_meth_set_read(m, wbuf_read) &&
         BIO_meth_set_ctrl(m, wbuf_ctrl) && BIO_meth_set_create(m, wbuf_create) &&
-        BIO_meth_set_destroy(m, wbuf_destroy)) {
+        BIO_meth_set_destroy(m, wbuf_destroy) && OPENSSL_atexit(wbuf_meth_free)) {
         wbuf_meth = m;
         return;
     }
