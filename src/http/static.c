@@ -186,31 +186,43 @@ static int multipart(const struct static_conf *sc, const struct fentry *e,
     return rc;
 }
 
+/* The common case: a plain GET or HEAD of the whole file.  A small file's
+ * answer is one reservation (the status line, which is never near 256
+ * bytes, then the fields and the bytes), not an append each. */
+static int serve_whole(const struct fentry *e, const struct http_request *req, int keep_alive,
+                       struct buf *out, struct http_xfer *x, uint64_t *body_len)
+{
+    int head = req->method == HTTP_HEAD, rc;
+    size_t mem = !head && e->body ? e->size : 0;
+    *body_len = 0;
+    if ((buf_room(out) < 256 + e->hdr_len + mem &&
+         (rc = buf_reserve(out, 256 + e->hdr_len + mem)) < 0) ||
+        (rc = resp_head(out, 200, keep_alive, req->version)) < 0 ||
+        (buf_room(out) < e->hdr_len + mem && (rc = buf_reserve(out, e->hdr_len + mem)) < 0))
+        return rc;
+    char *t = buf_tail(out);
+    memcpy(t, e->hdr, e->hdr_len);
+    if (mem) memcpy(t + e->hdr_len, e->body, mem);
+    buf_commit(out, e->hdr_len + mem);
+    *body_len = e->size;
+    if (!head && e->size && !e->body && (rc = body_slice(out, e, 0, e->size - 1, x)) < 0) return rc;
+    return 200;
+}
+
+/* a request with no precondition and no Range */
+static int plain(const struct http_request *req)
+{
+    return !req->if_match.p && !req->if_none_match.p && !req->if_modified_since.p &&
+           !req->if_unmodified_since.p && !req->range.p;
+}
+
 static int serve_entry(const struct static_conf *sc, const struct fentry *e,
                        const struct http_request *req, int keep_alive, struct buf *out,
                        struct http_xfer *x, uint64_t *body_len)
 {
     int head = req->method == HTTP_HEAD, rc;
     *body_len = 0;
-    if (!req->if_match.p && !req->if_none_match.p && !req->if_modified_since.p &&
-        !req->if_unmodified_since.p && !req->range.p) {
-        /* the common case: a plain GET of the whole file.  A small file's
-         * answer is one reservation (the status line, which is never near
-         * 256 bytes, then the fields and the bytes), not an append each */
-        size_t mem = !head && e->body ? e->size : 0;
-        if ((buf_room(out) < 256 + e->hdr_len + mem &&
-             (rc = buf_reserve(out, 256 + e->hdr_len + mem)) < 0) ||
-            (rc = resp_head(out, 200, keep_alive, req->version)) < 0 ||
-            (buf_room(out) < e->hdr_len + mem && (rc = buf_reserve(out, e->hdr_len + mem)) < 0))
-            return rc;
-        char *t = buf_tail(out);
-        memcpy(t, e->hdr, e->hdr_len);
-        if (mem) memcpy(t + e->hdr_len, e->body, mem);
-        buf_commit(out, e->hdr_len + mem);
-        *body_len = e->size;
-        if (!head && e->size && !e->body) rc = body_slice(out, e, 0, e->size - 1, x);
-        return rc < 0 ? rc : 200;
-    }
+    if (plain(req)) return serve_whole(e, req, keep_alive, out, x, body_len);
     struct http_cond cond = {req->if_match, req->if_none_match, req->if_modified_since,
                              req->if_unmodified_since, req->if_range};
     int st = http_preconditions(&cond, 1, e->etag, e->etag_len, e->mtime.tv_sec);
@@ -373,7 +385,9 @@ int static_serve_again(const struct static_conf *sc, struct fcache *cache,
     struct fentry *e = fcache_memo_get(cache, req->path.p, req->path.n);
     if (!e) return 0;
     size_t mark = buf_len(out);
-    int rc = serve_entry(sc, e, req, keep_alive, out, x, body_len);
+    /* the answer a keep-alive or pipelining client asks for again and again */
+    int rc = plain(req) ? serve_whole(e, req, keep_alive, out, x, body_len)
+                        : serve_entry(sc, e, req, keep_alive, out, x, body_len);
     return rc == -EMFILE || rc == -ENFILE ? busy(out, mark, req, keep_alive) : rc;
 }
 
