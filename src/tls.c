@@ -382,6 +382,7 @@ struct wbuf {
     size_t len;  /* ciphertext waiting to be sent */
     size_t owed; /* plaintext bytes accepted whose records are not all sent */
     int on;      /* inside a large tls_write: collect */
+    long ktls;   /* the socket BIO's answer to BIO_CTRL_GET_KTLS_SEND */
 };
 
 static BIO_METHOD *wbuf_meth;
@@ -455,9 +456,16 @@ static long wbuf_ctrl(BIO *b, int cmd, long num, void *ptr)
         break;
     case BIO_CTRL_WPENDING:
         return (long)w->len + BIO_ctrl(BIO_next(b), cmd, num, ptr);
+    case BIO_CTRL_GET_KTLS_SEND:
+        /* asked several times per record: answered from what the socket
+         * BIO said after the last other control, as kTLS only turns on by
+         * one (BIO_set_ktls) and every one passes here */
+        return w->ktls;
     }
     /* everything else (the descriptor, kTLS, EOF, flush) is the socket's */
-    return BIO_ctrl(BIO_next(b), cmd, num, ptr);
+    long r = BIO_ctrl(BIO_next(b), cmd, num, ptr);
+    w->ktls = BIO_ctrl(BIO_next(b), BIO_CTRL_GET_KTLS_SEND, 0, NULL);
+    return r;
 }
 
 static int wbuf_create(BIO *b)
