@@ -396,6 +396,7 @@ static int wbuf_drain(BIO *b)
     struct wbuf *w = BIO_get_data(b);
     BIO *next = BIO_next(b);
     size_t off = 0;
+    BIO_clear_retry_flags(b); /* BIO_copy_next_retry adds flags, never clears them */
     while (off < w->len) {
         int r = BIO_write(next, w->p + off, (int)(w->len - off));
         if (r <= 0) {

@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,7 @@ static void close_pair(struct pair *p)
     SSL_free(p->c);
     SSL_CTX_free(p->cctx);
     close(p->sfd);
-    close(p->cfd);
+    if (p->cfd >= 0) close(p->cfd);
 }
 
 Test(tls, self_signed_context_has_a_base64_sha256_pin)
@@ -332,6 +333,35 @@ Test(tls, large_writes_share_sends_and_wait_for_their_records)
     memset(got, 0, SIZE);
     int waits = write_all(&p, data, got, SIZE, 200000, 7);
     cr_assert_gt(waits, 0, "the socket never filled: the waiting path was not tried");
+    close_pair(&p);
+
+    /* records wait, then the reader resets: the writer is told, rather
+     * than asked to wait for ever (SIGPIPE ignored, as the server does) */
+    signal(SIGPIPE, SIG_IGN);
+    connect_pair(&p, t, NULL, 0);
+    setsockopt(p.sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(p.cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    size_t off = 0;
+    ssize_t n = 0;
+    for (int i = 0; i < 1000 && n != TLS_WAIT; i++) {
+        unsigned want = 0;
+        n = tls_write(p.s, data + off, 200000, &want);
+        if (n > 0) off += (size_t)n;
+    }
+    cr_assert_eq(n, TLS_WAIT, "the socket never filled");
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(p.cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    SSL_free(p.c);
+    p.c = NULL;
+    close(p.cfd);
+    p.cfd = -1;
+    for (int i = 0; i < 200 && (n > 0 || n == TLS_WAIT); i++) {
+        unsigned want = 0;
+        wait_fd(p.sfd, TLS_WANT_WRITE);
+        n = tls_write(p.s, data + off, 200000, &want);
+        if (n > 0) off += (size_t)n;
+    }
+    cr_assert(n < 0 && n != TLS_WAIT, "a reset peer still gives %zd", n);
     close_pair(&p);
 
     free(data);
