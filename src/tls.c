@@ -416,23 +416,26 @@ static int wbuf_drain(BIO *b)
     return 1;
 }
 
+/* straight to the socket BIO: only when nothing waits in the filter */
+static int wbuf_pass(BIO *b, const char *data, int n)
+{
+    int r = BIO_write(BIO_next(b), data, n);
+    BIO_copy_next_retry(b);
+    return r;
+}
+
 static int wbuf_write(BIO *b, const char *data, int n)
 {
     struct wbuf *w = BIO_get_data(b);
-    BIO *next = BIO_next(b);
     BIO_clear_retry_flags(b);
-    if (!w->on && !w->len) { /* nothing collected, nothing to collect */
-        int r = BIO_write(next, data, n);
-        BIO_copy_next_retry(b);
-        return r;
-    }
-    if (WBUF_CAP - w->len < (size_t)n && wbuf_drain(b) < 0 && WBUF_CAP - w->len < (size_t)n)
-        return -1;                             /* full, and the socket takes nothing: a wait */
-    if (!w->p && !(w->p = malloc(WBUF_CAP))) { /* no memory to collect in: send it now */
-        int r = BIO_write(next, data, n);
-        BIO_copy_next_retry(b);
-        return r;
-    }
+    if (n <= 0) return 0;
+    if (!w->on && !w->len) return wbuf_pass(b, data, n); /* nothing collected, nothing to collect */
+    /* no room: what waits goes first, all of it (else a wait, or the error) */
+    if (WBUF_CAP - w->len < (size_t)n && wbuf_drain(b) < 0) return -1;
+    /* a write larger than the buffer, or no memory for one: sent as it is,
+     * behind nothing (the buffer is empty whenever either holds) */
+    if (WBUF_CAP - w->len < (size_t)n || (!w->p && !(w->p = malloc(WBUF_CAP))))
+        return wbuf_pass(b, data, n);
     memcpy(w->p + w->len, data, (size_t)n);
     w->len += (size_t)n;
     wbuf_records++;
