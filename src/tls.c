@@ -597,6 +597,11 @@ ssize_t tls_read(struct tls_conn *c, void *p, size_t n, unsigned *want)
         int r = SSL_read(s, (char *)p + got, (int)k);
         if (r > 0) {
             got += (size_t)r;
+            /* nothing more inside OpenSSL: another SSL_read would only
+             * ask the socket, which for a request and its answer is a
+             * read that fails with EAGAIN; bytes still in the socket
+             * raise the next event instead */
+            if (!SSL_has_pending(s)) break;
             continue;
         }
         int rc = io_result(s, r, want);

@@ -50,7 +50,9 @@ struct tls_conn *tls_conn_new(struct tls_ctx *t, int fd);
 /* 1: handshake done; TLS_WAIT; or a negative error (not TLS, a bad
  * handshake). */
 int tls_handshake(struct tls_conn *c, unsigned *want);
-/* Reads up to n bytes (several records); 0 at the peer's close. */
+/* Reads up to n bytes (several records, as long as OpenSSL holds more:
+ * what is still in the socket is left for its next readable event); 0 at
+ * the peer's close. */
 ssize_t tls_read(struct tls_conn *c, void *p, size_t n, unsigned *want);
 /* Writes up to n bytes; a TLS_WAIT write is retried with the same bytes
  * (they may have moved).  Without kTLS the records of a write over 16 KiB

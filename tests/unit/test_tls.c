@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -180,6 +181,52 @@ Test(tls, bytes_left_inside_openssl_are_pending)
         n = tls_read(p.s, b, sizeof b, &want);
     }
     cr_assert_eq(n, 0);
+    close_pair(&p);
+    tls_ctx_free(t);
+}
+
+static int socket_reads;
+
+static long count_reads(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+                        int ret, size_t *processed)
+{
+    (void)b, (void)argp, (void)len, (void)argi, (void)argl, (void)processed;
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) socket_reads++;
+    return ret;
+}
+
+/* A request is one socket read: once OpenSSL holds nothing more, tls_read
+ * returns rather than asking the socket again (a read that would fail with
+ * EAGAIN); what OpenSSL read ahead is still all taken.  The reads are
+ * counted on the server's read BIO (a tls_conn is its SSL, see tls.c). */
+Test(tls, a_request_costs_one_socket_read)
+{
+    struct tls_ctx *t = self_signed(0);
+    struct pair p;
+    connect_pair(&p, t, NULL, 0);
+    BIO_set_callback_ex(SSL_get_rbio((SSL *)p.s), count_reads);
+    char b[64];
+    unsigned want = 0;
+    for (int round = 0; round < 2; round++) {
+        /* one record, then two that arrive together */
+        cr_assert_eq(SSL_write(p.c, "hello, world", 12), 12);
+        if (round) cr_assert_eq(SSL_write(p.c, "hello, again", 12), 12);
+        /* both records in the socket before the read (TLS 1.3: 5 + 12 + 1
+         * + 16 bytes each) */
+        int queued = 0;
+        for (int i = 0; i < 2000; i++) {
+            cr_assert_eq(ioctl(p.sfd, FIONREAD, &queued), 0);
+            if (queued >= 34 * (round + 1)) break;
+            usleep(1000);
+        }
+        cr_assert_eq(queued, 34 * (round + 1));
+        socket_reads = 0;
+        ssize_t n = tls_read(p.s, b, sizeof b, &want);
+        cr_assert_eq(n, round ? 24 : 12, "round %d: %zd bytes", round, n);
+        cr_assert_eq(socket_reads, 1, "round %d: %d socket reads", round, socket_reads);
+        cr_assert(!tls_pending(p.s));
+    }
+    BIO_set_callback_ex(SSL_get_rbio((SSL *)p.s), NULL);
     close_pair(&p);
     tls_ctx_free(t);
 }
