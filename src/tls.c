@@ -3,11 +3,11 @@
 #include "tls.h"
 
 #include "err.h"
+#include "tls_wbuf.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
 #include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -37,7 +37,7 @@ struct tls_ctx {
     char spki[64];
 };
 
-static _Atomic uint64_t sent_ktls, sent_copy, wbuf_records, wbuf_sends;
+static _Atomic uint64_t sent_ktls, sent_copy;
 
 static SSL *ssl_of(const struct tls_conn *c)
 {
@@ -352,12 +352,10 @@ const char *tls_ctx_spki(const struct tls_ctx *t)
     return t->spki;
 }
 
-static void wbuf_spare_free(void);
-
 void tls_ctx_free(struct tls_ctx *t)
 {
     if (!t) return;
-    wbuf_spare_free(); /* the server's last TLS work ran on this thread */
+    tls_wbuf_thread_free(); /* the server's last TLS work ran on this thread */
     SSL_CTX_free(t->ctx);
     pthread_mutex_destroy(&t->mu);
     free(t->cert);
@@ -365,225 +363,16 @@ void tls_ctx_free(struct tls_ctx *t)
     free(t);
 }
 
-/* ---- the write side: records coalesced into fewer sends ----
- *
- * OpenSSL writes each TLS record (at most 16 KiB of plaintext) to its write
- * BIO as soon as it is sealed, so a large write costs a send per record.  A
- * filter BIO in front of the socket's collects the records of one large
- * tls_write (up to WBUF_CAP bytes) and sends them together: a 1 MiB file
- * without kTLS goes out in 64 KiB sends, not 16 KiB ones.  Anything else —
- * the handshake (OpenSSL buffers its flights itself), small writes, kTLS —
- * passes straight through.  The buffer exists only while it holds bytes
- * (as SSL_MODE_RELEASE_BUFFERS keeps an idle connection small), and a
- * tls_write never reports bytes as written while their records still wait
- * in it (see tls_write). */
-#define WBUF_CAP          (4 * (16384 + 256)) /* four full records with their overhead */
-#define SENDFILE_COPY_MAX (1 << 20)           /* bytes a copying tls_sendfile moves at most */
-
-struct wbuf {
-    char *p;
-    size_t len;  /* ciphertext waiting to be sent */
-    size_t owed; /* plaintext bytes accepted whose records are not all sent */
-    int on;      /* inside a large tls_write: collect */
-    long ktls;   /* the socket BIO's answer to BIO_CTRL_GET_KTLS_SEND */
-};
-
-static BIO_METHOD *wbuf_meth;
-static int wbuf_type;
-static pthread_once_t wbuf_once = PTHREAD_ONCE_INIT;
-
-/* Each thread keeps one spare buffer between large writes: a buffer
- * malloc'd and freed per write sits at the heap's top, and freeing it
- * would give the memory back to the kernel (brk) only to take it again at
- * the next write — two syscalls per write, more than collecting saves.
- * The spare is freed when its thread ends (the key's destructor) and, for
- * the thread that runs tls_ctx_free, there. */
-static pthread_key_t wbuf_key;
-static int wbuf_key_ok;
-
-static char *wbuf_get(void)
-{
-    char *p = wbuf_key_ok ? pthread_getspecific(wbuf_key) : NULL;
-    if (!p) return malloc(WBUF_CAP);
-    pthread_setspecific(wbuf_key, NULL);
-    return p;
-}
-
-static void wbuf_put(char *p)
-{
-    if (p && wbuf_key_ok && !pthread_getspecific(wbuf_key) && pthread_setspecific(wbuf_key, p) == 0)
-        return;
-    free(p);
-}
-
-static void wbuf_spare_free(void)
-{
-    if (!wbuf_key_ok) return;
-    free(pthread_getspecific(wbuf_key));
-    pthread_setspecific(wbuf_key, NULL);
-}
-
-/* Sends what waits; 1 when nothing is left, else -1 with the socket BIO's
- * retry state copied (a wait) or not (an error). */
-static int wbuf_drain(BIO *b)
-{
-    struct wbuf *w = BIO_get_data(b);
-    BIO *next = BIO_next(b);
-    size_t off = 0;
-    BIO_clear_retry_flags(b); /* BIO_copy_next_retry adds flags, never clears them */
-    while (off < w->len) {
-        int r = BIO_write(next, w->p + off, (int)(w->len - off));
-        if (r <= 0) {
-            BIO_copy_next_retry(b);
-            memmove(w->p, w->p + off, w->len - off);
-            w->len -= off;
-            return -1;
-        }
-        off += (size_t)r;
-        wbuf_sends++;
-    }
-    w->len = 0;
-    if (!w->on) {
-        wbuf_put(w->p);
-        w->p = NULL;
-    }
-    return 1;
-}
-
-/* straight to the socket BIO: only when nothing waits in the filter */
-static int wbuf_pass(BIO *b, const char *data, int n)
-{
-    int r = BIO_write(BIO_next(b), data, n);
-    BIO_copy_next_retry(b);
-    return r;
-}
-
-static int wbuf_write(BIO *b, const char *data, int n)
-{
-    struct wbuf *w = BIO_get_data(b);
-    BIO_clear_retry_flags(b);
-    if (n <= 0) return 0;
-    if (!w->on && !w->len) return wbuf_pass(b, data, n); /* nothing collected, nothing to collect */
-    /* no room: what waits goes first, all of it (else a wait, or the error) */
-    if (WBUF_CAP - w->len < (size_t)n && wbuf_drain(b) < 0) return -1;
-    /* a write larger than the buffer, or no memory for one: sent as it is,
-     * behind nothing (the buffer is empty whenever either holds) */
-    if (WBUF_CAP - w->len < (size_t)n || (!w->p && !(w->p = wbuf_get())))
-        return wbuf_pass(b, data, n);
-    memcpy(w->p + w->len, data, (size_t)n);
-    w->len += (size_t)n;
-    wbuf_records++;
-    return n;
-}
-
-static int wbuf_read(BIO *b, char *data, int n)
-{
-    BIO_clear_retry_flags(b);
-    int r = BIO_read(BIO_next(b), data, n);
-    BIO_copy_next_retry(b);
-    return r;
-}
-
-static long wbuf_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    struct wbuf *w = BIO_get_data(b);
-    switch (cmd) {
-    case BIO_CTRL_FLUSH:
-        BIO_clear_retry_flags(b);
-        if (w->len && wbuf_drain(b) < 0) return -1;
-        break;
-    case BIO_CTRL_WPENDING:
-        return (long)w->len + BIO_ctrl(BIO_next(b), cmd, num, ptr);
-    case BIO_CTRL_GET_KTLS_SEND:
-        /* asked several times per record: answered from what the socket
-         * BIO said after the last other control, as kTLS only turns on by
-         * one (BIO_set_ktls) and every one passes here */
-        return w->ktls;
-    }
-    /* everything else (the descriptor, kTLS, EOF, flush) is the socket's */
-    long r = BIO_ctrl(BIO_next(b), cmd, num, ptr);
-    w->ktls = BIO_ctrl(BIO_next(b), BIO_CTRL_GET_KTLS_SEND, 0, NULL);
-    return r;
-}
-
-static int wbuf_create(BIO *b)
-{
-    struct wbuf *w = calloc(1, sizeof *w);
-    if (!w) return 0;
-    BIO_set_data(b, w);
-    BIO_set_init(b, 1);
-    return 1;
-}
-
-static int wbuf_destroy(BIO *b)
-{
-    struct wbuf *w = BIO_get_data(b);
-    if (w) wbuf_put(w->p);
-    free(w);
-    BIO_set_data(b, NULL);
-    return 1;
-}
-
-/* the method lives as long as OpenSSL does: freed by its cleanup at exit */
-static void wbuf_meth_free(void)
-{
-    wbuf_spare_free();
-    BIO_meth_free(wbuf_meth);
-    wbuf_meth = NULL;
-}
-
-static void wbuf_meth_init(void)
-{
-    wbuf_key_ok = pthread_key_create(&wbuf_key, free) == 0;
-    wbuf_type = BIO_get_new_index() | BIO_TYPE_FILTER;
-    BIO_METHOD *m = BIO_meth_new(wbuf_type, "berth record coalescer");
-    if (m && BIO_meth_set_write(m, wbuf_write) && BIO_meth_set_read(m, wbuf_read) &&
-        BIO_meth_set_ctrl(m, wbuf_ctrl) && BIO_meth_set_create(m, wbuf_create) &&
-        BIO_meth_set_destroy(m, wbuf_destroy) && OPENSSL_atexit(wbuf_meth_free)) {
-        wbuf_meth = m;
-        return;
-    }
-    BIO_meth_free(m);
-}
-
-/* The coalescing filter of s, or NULL (out of memory when s was made: then
- * s writes to its socket directly, record by record). */
-static BIO *wbuf_bio_of(SSL *s)
-{
-    return wbuf_meth ? BIO_find_type(SSL_get_wbio(s), wbuf_type) : NULL;
-}
-
-static struct wbuf *wbuf_of(SSL *s)
-{
-    BIO *b = wbuf_bio_of(s);
-    return b ? BIO_get_data(b) : NULL;
-}
+#define SENDFILE_COPY_MAX (1 << 20) /* bytes a copying tls_sendfile moves at most */
 
 /* ---- connections ---- */
-
-/* s reads from fd's socket BIO and writes through the coalescing filter in
- * front of the same BIO; 0 when out of memory. */
-static int set_bios(SSL *s, int fd)
-{
-    pthread_once(&wbuf_once, wbuf_meth_init);
-    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
-    BIO *f = wbuf_meth && sock ? BIO_new(wbuf_meth) : NULL;
-    if (!f || !BIO_up_ref(sock)) {
-        BIO_free(f);
-        BIO_free(sock);
-        return SSL_set_fd(s, fd); /* without the filter: still correct */
-    }
-    BIO_push(f, sock);
-    SSL_set_bio(s, sock, f); /* s owns a reference to each: sock is in f's chain too */
-    return 1;
-}
 
 struct tls_conn *tls_conn_new(struct tls_ctx *t, int fd)
 {
     pthread_mutex_lock(&t->mu);
     SSL *s = SSL_new(t->ctx);
     pthread_mutex_unlock(&t->mu);
-    if (!s || !set_bios(s, fd)) {
+    if (!s || !tls_wbuf_attach(s, fd)) {
         SSL_free(s);
         ERR_clear_error();
         return NULL;
@@ -648,38 +437,33 @@ ssize_t tls_read(struct tls_conn *c, void *p, size_t n, unsigned *want)
     return (ssize_t)got;
 }
 
-/* Sends the records that wait in s's filter: 1 when none is left, or what
- * the caller returns (a wait for writable, or an error). */
-static int wbuf_flush(SSL *s, unsigned *want)
+/* tls_wbuf_send's outcome as a call's result: 1 (all sent), a wait for
+ * writable, or an error. */
+static int wbuf_result(int r, unsigned *want)
 {
-    BIO *b = wbuf_bio_of(s);
-    if (!b || wbuf_drain(b) > 0) return 1;
-    if (BIO_should_retry(b)) {
-        *want = TLS_WANT_WRITE;
-        return TLS_WAIT;
-    }
-    return -ECONNRESET;
+    if (r > 0) return 1;
+    if (r < 0) return -ECONNRESET;
+    *want = TLS_WANT_WRITE;
+    return TLS_WAIT;
 }
 
-/* With the filter, a large write's records are collected and sent together
- * at the end.  Bytes count as written only once their records have left:
- * records still waiting make the call a TLS_WAIT (the plaintext they hold
- * remembered as owed), and the retry — the same bytes, as OpenSSL requires
- * anyway — sends them and then reports the owed count. */
+/* A write of more than one record collects its records (tls_wbuf) and sends
+ * them together at the end.  Bytes count as written only once their records
+ * have left: records still waiting make the call a TLS_WAIT (the plaintext
+ * they hold remembered as owed), and the retry — the same bytes, as
+ * OpenSSL requires anyway — sends them and then reports the owed count. */
 ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, unsigned *want)
 {
     SSL *s = ssl_of(c);
-    struct wbuf *w = wbuf_of(s);
-    if (w && w->len) {
-        int f = wbuf_flush(s, want);
+    struct tls_wbuf *w = tls_wbuf_of(s);
+    if (w && tls_wbuf_waiting(w)) {
+        int f = wbuf_result(tls_wbuf_send(w), want);
         if (f != 1) return f;
-        if (w->owed) {
-            size_t owed = w->owed;
-            w->owed = 0;
-            return (ssize_t)(owed < n ? owed : n);
-        }
+        size_t owed = tls_wbuf_take_owed(w);
+        if (owed) return (ssize_t)(owed < n ? owed : n);
     }
-    if (w) w->on = n > 16384 && !tls_ktls_send(c);
+    int collect = w && n > 16384 && !tls_ktls_send(c);
+    if (collect) tls_wbuf_collect(w, 1);
     size_t put = 0;
     ssize_t ret = 0;
     while (put < n) {
@@ -694,19 +478,15 @@ ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, unsigned *want)
         break;
     }
     if (put == n) ret = (ssize_t)put;
-    if (!w || !w->on) return ret;
-    w->on = 0;
-    if (!w->len) {
-        wbuf_put(w->p);
-        w->p = NULL;
-        return ret;
-    }
+    if (!collect) return ret;
+    tls_wbuf_collect(w, 0);
+    if (!tls_wbuf_waiting(w)) return ret;
     /* records collected: send them; what the socket does not take yet is
      * owed to a retry when the call wrote everything (a partial count or a
      * wait already sends the caller back with the rest) */
-    int f = wbuf_flush(s, want);
+    int f = wbuf_result(tls_wbuf_send(w), want);
     if (f == 1 || ret < 0 || put < n) return f < 0 && f != TLS_WAIT ? f : ret;
-    w->owed = put;
+    tls_wbuf_owe(w, put);
     return f;
 }
 
@@ -784,6 +564,5 @@ void tls_sendfile_stats(uint64_t *ktls, uint64_t *copy)
 
 void tls_write_stats(uint64_t *records, uint64_t *sends)
 {
-    *records = wbuf_records;
-    *sends = wbuf_sends;
+    tls_wbuf_stats(records, sends);
 }
