@@ -3,6 +3,7 @@
 #include "tls.h"
 
 #include "err.h"
+#include "tls_wbuf.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -354,12 +355,15 @@ const char *tls_ctx_spki(const struct tls_ctx *t)
 void tls_ctx_free(struct tls_ctx *t)
 {
     if (!t) return;
+    tls_wbuf_thread_free(); /* the server's last TLS work ran on this thread */
     SSL_CTX_free(t->ctx);
     pthread_mutex_destroy(&t->mu);
     free(t->cert);
     free(t->key);
     free(t);
 }
+
+#define SENDFILE_COPY_MAX (1 << 20) /* bytes a copying tls_sendfile moves at most */
 
 /* ---- connections ---- */
 
@@ -368,7 +372,7 @@ struct tls_conn *tls_conn_new(struct tls_ctx *t, int fd)
     pthread_mutex_lock(&t->mu);
     SSL *s = SSL_new(t->ctx);
     pthread_mutex_unlock(&t->mu);
-    if (!s || !SSL_set_fd(s, fd)) {
+    if (!s || !tls_wbuf_attach(s, fd)) {
         SSL_free(s);
         ERR_clear_error();
         return NULL;
@@ -418,6 +422,11 @@ ssize_t tls_read(struct tls_conn *c, void *p, size_t n, unsigned *want)
         int r = SSL_read(s, (char *)p + got, (int)k);
         if (r > 0) {
             got += (size_t)r;
+            /* nothing more inside OpenSSL: another SSL_read would only
+             * ask the socket, which for a request and its answer is a
+             * read that fails with EAGAIN; bytes still in the socket
+             * raise the next event instead */
+            if (!SSL_has_pending(s)) break;
             continue;
         }
         int rc = io_result(s, r, want);
@@ -428,10 +437,35 @@ ssize_t tls_read(struct tls_conn *c, void *p, size_t n, unsigned *want)
     return (ssize_t)got;
 }
 
+/* tls_wbuf_send's outcome as a call's result: 1 (all sent), a wait for
+ * writable, or an error. */
+static int wbuf_result(int r, unsigned *want)
+{
+    if (r > 0) return 1;
+    if (r < 0) return -ECONNRESET;
+    *want = TLS_WANT_WRITE;
+    return TLS_WAIT;
+}
+
+/* A write of more than one record collects its records (tls_wbuf) and sends
+ * them together at the end.  Bytes count as written only once their records
+ * have left: records still waiting make the call a TLS_WAIT (the plaintext
+ * they hold remembered as owed), and the retry — the same bytes, as
+ * OpenSSL requires anyway — sends them and then reports the owed count. */
 ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, unsigned *want)
 {
     SSL *s = ssl_of(c);
+    struct tls_wbuf *w = tls_wbuf_of(s);
+    if (w && tls_wbuf_waiting(w)) {
+        int f = wbuf_result(tls_wbuf_send(w), want);
+        if (f != 1) return f;
+        size_t owed = tls_wbuf_take_owed(w);
+        if (owed) return (ssize_t)(owed < n ? owed : n);
+    }
+    int collect = w && n > 16384 && !tls_ktls_send(c);
+    if (collect) tls_wbuf_collect(w, 1);
     size_t put = 0;
+    ssize_t ret = 0;
     while (put < n) {
         size_t k = n - put < INT_MAX ? n - put : INT_MAX;
         int r = SSL_write(s, (const char *)p + put, (int)k);
@@ -440,10 +474,20 @@ ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, unsigned *want)
             continue;
         }
         int rc = io_result(s, r, want);
-        if (put) return (ssize_t)put;
-        return rc == 0 ? -EPIPE : rc;
+        ret = put ? (ssize_t)put : rc == 0 ? -EPIPE : rc;
+        break;
     }
-    return (ssize_t)put;
+    if (put == n) ret = (ssize_t)put;
+    if (!collect) return ret;
+    tls_wbuf_collect(w, 0);
+    if (!tls_wbuf_waiting(w)) return ret;
+    /* records collected: send them; what the socket does not take yet is
+     * owed to a retry when the call wrote everything (a partial count or a
+     * wait already sends the caller back with the rest) */
+    int f = wbuf_result(tls_wbuf_send(w), want);
+    if (f == 1 || ret < 0 || put < n) return f < 0 && f != TLS_WAIT ? f : ret;
+    tls_wbuf_owe(w, put);
+    return f;
 }
 
 int tls_ktls_send(const struct tls_conn *c)
@@ -464,16 +508,27 @@ ssize_t tls_sendfile(struct tls_conn *c, int fd, off_t off, size_t n, char *buf,
         return rc == 0 ? -EPIPE : rc;
     }
     /* no kTLS (a kernel without CONFIG_TLS, or a cipher it lacks): the
-     * bytes pass through user space.  A write that must wait is retried
-     * with the same bytes read again from the same offset. */
+     * bytes pass through user space, a buffer at a time, up to
+     * SENDFILE_COPY_MAX a call while the socket takes them all (as a
+     * sendfile would: the caller's per-call work — a check that the file
+     * is unchanged — is then paid per that, not per buffer).  A write that
+     * must wait is retried with the same bytes read again from the same
+     * offset; bytes of an earlier buffer already sent are reported. */
     sent_copy++;
-    size_t k = n < cap ? n : cap;
-    ssize_t r;
-    do
-        r = pread(fd, buf, k, off);
-    while (r < 0 && errno == EINTR);
-    if (r <= 0) return r < 0 ? -errno : 0;
-    return tls_write(c, buf, (size_t)r, want);
+    size_t done = 0;
+    while (done < n && done < SENDFILE_COPY_MAX) {
+        size_t k = n - done < cap ? n - done : cap;
+        ssize_t r;
+        do
+            r = pread(fd, buf, k, off + (off_t)done);
+        while (r < 0 && errno == EINTR);
+        if (r <= 0) return done ? (ssize_t)done : r < 0 ? -errno : 0;
+        ssize_t w = tls_write(c, buf, (size_t)r, want);
+        if (w <= 0) return done ? (ssize_t)done : w;
+        done += (size_t)w;
+        if (w < r) break; /* the socket is full */
+    }
+    return (ssize_t)done;
 }
 
 int tls_pending(const struct tls_conn *c)
@@ -505,4 +560,9 @@ void tls_sendfile_stats(uint64_t *ktls, uint64_t *copy)
 {
     *ktls = sent_ktls;
     *copy = sent_copy;
+}
+
+void tls_write_stats(uint64_t *records, uint64_t *sends)
+{
+    tls_wbuf_stats(records, sends);
 }

@@ -50,10 +50,16 @@ struct tls_conn *tls_conn_new(struct tls_ctx *t, int fd);
 /* 1: handshake done; TLS_WAIT; or a negative error (not TLS, a bad
  * handshake). */
 int tls_handshake(struct tls_conn *c, unsigned *want);
-/* Reads up to n bytes (several records); 0 at the peer's close. */
+/* Reads up to n bytes (several records, as long as OpenSSL holds more:
+ * what is still in the socket is left for its next readable event); 0 at
+ * the peer's close. */
 ssize_t tls_read(struct tls_conn *c, void *p, size_t n, unsigned *want);
 /* Writes up to n bytes; a TLS_WAIT write is retried with the same bytes
- * (they may have moved). */
+ * (they may have moved).  Without kTLS the records of a write over 16 KiB
+ * are sealed into a per-connection buffer (at most four records, held only
+ * while it has bytes) and sent together; bytes are reported written only
+ * once their records have left, so a wait may come after OpenSSL took the
+ * bytes, and the retry then reports them. */
 ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, unsigned *want);
 /* Sends n bytes of file fd at off: with kTLS by SSL_sendfile when the kernel
  * took the keys, else by pread into buf (cap bytes) and tls_write.  0 when
@@ -72,5 +78,8 @@ void tls_conn_free(struct tls_conn *c, int abort);
 /* File transfers so far by path: kTLS SSL_sendfile calls and pread+write
  * fallback calls (process-wide). */
 void tls_sendfile_stats(uint64_t *ktls, uint64_t *copy);
+/* Records collected for sending together, and the sends that carried them
+ * (process-wide). */
+void tls_write_stats(uint64_t *records, uint64_t *sends);
 
 #endif

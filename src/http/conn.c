@@ -509,7 +509,7 @@ static size_t process(struct conn *c, const char *p, size_t n)
         speak_http10(w, mark);
         if (k == 0) break;
         used += k;
-        http_parser_init(&c->ps);
+        /* c->ps is zero again: the parser resets it with every head it returns */
         c->head_start = 0;
         c->chunking = c->continued = c->body_wait = 0;
         c->served = 1;

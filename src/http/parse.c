@@ -68,7 +68,8 @@ static const unsigned char cls[256] = {
  * x ^ DEL; their lowest flag is exact (a borrow only runs towards higher
  * bytes), which on a little-endian machine locates the first stop byte. */
 #define ONES 0x0101010101010101u
-static const char *skip(const char *p, const char *e, unsigned char lo, int k)
+static inline __attribute__((always_inline)) const char *skip(const char *p, const char *e,
+                                                              unsigned char lo, int k)
 {
 #ifdef __SSE2__
     const __m128i below = _mm_set1_epi8((char)(lo - 1)), del = _mm_set1_epi8(0x7f);
@@ -318,6 +319,44 @@ static int valid_host(const char *p, size_t n, int need_host)
     return host_end(p) == p + n;
 }
 
+/* The Host field's value v[0..n) (trimmed, all field-value bytes, e the end
+ * of the readable bytes) is a host [ ":" port ]: valid_host(v, n, 0).
+ * Nearly every Host is letters, digits, '.' and '-', then maybe ':' and
+ * digits; with SSE2 such a value of up to 16 bytes is recognised in one
+ * block (those bytes are all host bytes, so valid_host would agree), and
+ * anything else — or a value too near the end to load a block — is left to
+ * valid_host. */
+static int host_ok(const char *v, size_t n, const char *e)
+{
+#ifdef __SSE2__
+    if (n <= 16 && e - v >= 16) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
+        const __m128i l = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+        const __m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+        const __m128i dig = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+        const __m128i ok =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(25)), l), dig),
+                         _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('.')),
+                                      _mm_cmpeq_epi8(x, _mm_set1_epi8('-'))));
+        unsigned all = (1u << n) - 1;
+        unsigned m_ok = (unsigned)_mm_movemask_epi8(ok) & all;
+        unsigned m_colon = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(':'))) & all;
+        if (!m_colon) {
+            if (m_ok == all) return 1;
+        } else {
+            /* host bytes before the first colon, digits after it */
+            unsigned before = (m_colon & -m_colon) - 1;
+            unsigned after = all & ~before & ~(m_colon & -m_colon);
+            unsigned m_dig = (unsigned)_mm_movemask_epi8(dig) & all;
+            if ((m_ok & before) == before && (m_dig & after) == after) return 1;
+        }
+    }
+#else
+    (void)e;
+#endif
+    return valid_host(v, n, 0);
+}
+
 /* request-target forms (RFC 9112 §3.2) */
 static int parse_target(struct http_request *req)
 {
@@ -403,16 +442,26 @@ static int parse_request_line(struct http_request *req, const char **pp, const c
     return parse_target(req);
 }
 
-/* what the framing and connection fields said (flags), checked once all are seen */
-struct seen {
-    unsigned char host, cl, te, te_any, te_chunked, te_twice, te_unknown, te_last_chunked,
-        conn_close, conn_ka;
+/* what the framing and connection fields said, checked once all are seen:
+ * flags in one word (bit-fields or a struct of bytes cost a head dozens of
+ * instructions to clear and test) */
+enum {
+    S_HOST = 1 << 0,
+    S_CL = 1 << 1,
+    S_TE = 1 << 2,
+    S_TE_ANY = 1 << 3,
+    S_TE_CHUNKED = 1 << 4,
+    S_TE_TWICE = 1 << 5,
+    S_TE_UNKNOWN = 1 << 6,
+    S_TE_LAST_CHUNKED = 1 << 7,
+    S_CONN_CLOSE = 1 << 8,
+    S_CONN_KA = 1 << 9
 };
 
 /* Transfer-Encoding: a list of codings, possibly over several lines */
-static void parse_te(struct seen *s, const char *p, const char *e)
+static void parse_te(unsigned *s, const char *p, const char *e)
 {
-    s->te = 1;
+    *s |= S_TE;
     while (p < e) {
         const char *c = p, *ce;
         while (p < e && *p != ',')
@@ -424,21 +473,21 @@ static void parse_te(struct seen *s, const char *p, const char *e)
         size_t n = (size_t)(ce - c);
         if (p < e) p++;       /* the comma */
         if (n == 0) continue; /* empty list elements are allowed (RFC 9110 §5.6.1) */
-        s->te_any = 1;
+        *s |= S_TE_ANY;
         if (eq_ci(c, n, "chunked")) {
-            s->te_twice |= s->te_chunked;
-            s->te_chunked = s->te_last_chunked = 1;
+            if (*s & S_TE_CHUNKED) *s |= S_TE_TWICE;
+            *s |= S_TE_CHUNKED | S_TE_LAST_CHUNKED;
             continue;
         }
-        s->te_last_chunked = 0;
+        *s &= ~(unsigned)S_TE_LAST_CHUNKED;
         if (!eq_ci(c, n, "gzip") && !eq_ci(c, n, "x-gzip") && !eq_ci(c, n, "deflate") &&
             !eq_ci(c, n, "compress") && !eq_ci(c, n, "x-compress"))
-            s->te_unknown = 1;
+            *s |= S_TE_UNKNOWN;
     }
 }
 
 /* Connection: a token list; only close and keep-alive matter here */
-static void parse_connection(struct seen *s, const char *p, const char *e)
+static void parse_connection(unsigned *s, const char *p, const char *e)
 {
     while (p < e) {
         while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
@@ -446,8 +495,8 @@ static void parse_connection(struct seen *s, const char *p, const char *e)
         const char *t = p;
         while (p < e && *p != ',' && *p != ' ' && *p != '\t')
             p++;
-        if (eq_ci(t, (size_t)(p - t), "close")) s->conn_close = 1;
-        if (eq_ci(t, (size_t)(p - t), "keep-alive")) s->conn_ka = 1;
+        if (eq_ci(t, (size_t)(p - t), "close")) *s |= S_CONN_CLOSE;
+        if (eq_ci(t, (size_t)(p - t), "keep-alive")) *s |= S_CONN_KA;
     }
 }
 
@@ -473,16 +522,15 @@ static int set_once(struct http_request *req, struct http_str *f, const char *p,
 }
 
 /* acts on the fields the parser itself must understand */
-static int known_field(struct http_request *req, struct seen *s, const char *name, size_t n,
-                       const char *v, const char *ve, int host_checked)
+static int known_field(struct http_request *req, unsigned *s, const char *name, size_t n,
+                       const char *v, const char *ve, const char *e)
 {
     switch (n) {
     case 4:
         if (!name_is(name, n, "host")) break;
-        if (s->host) return fail(req, 400, "repeated host");
-        s->host = 1;
-        if (!host_checked && !valid_host(v, (size_t)(ve - v), 0))
-            return fail(req, 400, "invalid host");
+        if (*s & S_HOST) return fail(req, 400, "repeated host");
+        *s |= S_HOST;
+        if (!host_ok(v, (size_t)(ve - v), e)) return fail(req, 400, "invalid host");
         /* an absolute-form target's authority wins (RFC 9112 §3.2.2) */
         if (!req->host.p) req->host = http_str_make(v, (size_t)(ve - v));
         break;
@@ -508,8 +556,8 @@ static int known_field(struct http_request *req, struct seen *s, const char *nam
         break;
     case 14:
         if (!name_is(name, n, "content-length")) break;
-        if (s->cl) return fail(req, 400, "repeated content-length");
-        s->cl = 1;
+        if (*s & S_CL) return fail(req, 400, "repeated content-length");
+        *s |= S_CL;
         return parse_content_length(req, v, ve);
     case 17:
         if (name_is(name, n, "transfer-encoding")) parse_te(s, v, ve);
@@ -529,7 +577,7 @@ static int known_field(struct http_request *req, struct seen *s, const char *nam
  * the bytes end before the blank line (only on the fast path: the slow path
  * hands over exactly one head), or -status; *line_end is set to just past the
  * request line's LF once that is parsed. */
-static int parse_head(const char *buf, size_t start, size_t len, const struct http_limits *l,
+static int parse_head(const char *buf, size_t start, size_t len, size_t max_headers,
                       struct http_request *req, struct http_header *headers, size_t *line_end)
 {
     const char *e = buf + len;
@@ -538,21 +586,23 @@ static int parse_head(const char *buf, size_t start, size_t len, const struct ht
     if (r < 0) return r;
     *line_end = (size_t)(p - buf);
 
-    struct seen s = {0};
+    unsigned s = 0;
     for (;;) {
         if (p == e) return 0;
-        if (*p == '\n') {
-            p++;
-            break;
-        }
-        if (*p == '\r') {
-            if (p[1] == '\n') {
-                p += 2;
+        if (!IS(*p, T)) { /* a field line starts with a name: one test for it */
+            if (*p == '\n') {
+                p++;
                 break;
             }
-            return fail(req, 400, "bare cr");
+            if (*p == '\r') {
+                if (p[1] == '\n') {
+                    p += 2;
+                    break;
+                }
+                return fail(req, 400, "bare cr");
+            }
+            if (*p == ' ' || *p == '\t') return fail(req, 400, "obs-fold");
         }
-        if (*p == ' ' || *p == '\t') return fail(req, 400, "obs-fold");
 
         const char *name = p;
         p = skip_name(p, e);
@@ -569,16 +619,7 @@ static int parse_head(const char *buf, size_t start, size_t len, const struct ht
         while (*p == ' ' || *p == '\t')
             p++;
         const char *v = p, *ve;
-        /* Host is in every HTTP/1.1 request and must hold a host: walk it
-         * as one at once.  When that walk ends the line, it was the value's
-         * scan as well (host bytes are field-value bytes); otherwise the
-         * value is scanned as any other and checked in known_field */
-        int host_checked = nlen == 4 && name_is(name, 4, "host") &&
-                           ((ve = host_end(v)), *ve == '\r' || *ve == '\n');
-        if (host_checked)
-            p = ve;
-        else
-            ve = p = skip(p, e, 0x20, V);
+        ve = p = skip(p, e, 0x20, V);
         if (*p == '\r' && p[1] == '\n')
             p += 2;
         else if (*p == '\n')
@@ -588,28 +629,28 @@ static int parse_head(const char *buf, size_t start, size_t len, const struct ht
         while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
 
-        if (req->nheaders == l->max_headers) return fail(req, 431, "too many fields");
+        if (req->nheaders == max_headers) return fail(req, 431, "too many fields");
         if (headers) {
             headers[req->nheaders].name = http_str_make(name, nlen);
             headers[req->nheaders].value = http_str_make(v, (size_t)(ve - v));
         }
         req->nheaders++;
-        if ((r = known_field(req, &s, name, nlen, v, ve, host_checked)) < 0) return r;
+        if ((r = known_field(req, &s, name, nlen, v, ve, e)) < 0) return r;
     }
 
-    if (req->version == 11 && !s.host) return fail(req, 400, "missing host");
-    if (s.te) {
+    if (req->version == 11 && !(s & S_HOST)) return fail(req, 400, "missing host");
+    if (s & S_TE) {
         /* RFC 9112 §6.1-6.3: anything that lets two readers frame the body
          * differently is an error, and we only decode chunked */
         if (req->version == 10) return fail(req, 400, "transfer-encoding in http/1.0");
-        if (s.cl) return fail(req, 400, "content-length with transfer-encoding");
-        if (s.te_twice) return fail(req, 400, "chunked applied twice");
-        if (!s.te_any) return fail(req, 400, "empty transfer-encoding");
-        if (s.te_unknown) return fail(req, 501, "unknown transfer coding");
-        if (!s.te_last_chunked) return fail(req, 501, "final transfer coding not chunked");
+        if (s & S_CL) return fail(req, 400, "content-length with transfer-encoding");
+        if (s & S_TE_TWICE) return fail(req, 400, "chunked applied twice");
+        if (!(s & S_TE_ANY)) return fail(req, 400, "empty transfer-encoding");
+        if (s & S_TE_UNKNOWN) return fail(req, 501, "unknown transfer coding");
+        if (!(s & S_TE_LAST_CHUNKED)) return fail(req, 501, "final transfer coding not chunked");
         req->chunked = 1;
     }
-    req->keep_alive = req->version == 11 ? !s.conn_close : s.conn_ka && !s.conn_close;
+    req->keep_alive = !(s & S_CONN_CLOSE) && (req->version == 11 || (s & S_CONN_KA));
     if (p - buf > INT_MAX) return fail(req, 431, "header section too large");
     return (int)(p - buf);
 }
@@ -617,6 +658,21 @@ static int parse_head(const char *buf, size_t start, size_t len, const struct ht
 static void reset(struct http_request *req, struct http_header *headers)
 {
     *req = (struct http_request){.content_length = -1, .headers = headers};
+}
+
+/* What a successful parse does not set itself: the fast path resets no more
+ * (any other outcome is the slow path's, which resets all). */
+static void reset_fast(struct http_request *req, struct http_header *headers)
+{
+    static const struct http_str none;
+    req->headers = headers;
+    req->nheaders = 0;
+    req->host = none;
+    req->content_length = -1;
+    req->chunked = req->expect_continue = 0;
+    req->if_match = req->if_none_match = req->if_modified_since = req->if_unmodified_since =
+        req->if_range = req->range = none;
+    req->error = NULL;
 }
 
 /* find_end, resumably, then one parse of exactly the head */
@@ -635,7 +691,8 @@ static int parse_slow(struct http_parser *st, const char *buf, size_t len,
         /* buf[end - 1] is the blank line's LF, so the parse meets a blank
          * line by then (this one, unless the bytes changed since they were
          * searched: then the head is still what the search found) */
-        if ((r = parse_head(buf, st->start, end, l, req, headers, &line_end)) > 0) r = (int)end;
+        if ((r = parse_head(buf, st->start, end, l->max_headers, req, headers, &line_end)) > 0)
+            r = (int)end;
     } else {
         req->error = why;
     }
@@ -649,9 +706,9 @@ int http_parse_request(struct http_parser *st, const char *buf, size_t len,
 {
     struct http_limits l = {8192, 8192, 100};
     if (lim) {
-        if (lim->max_line) l.max_line = lim->max_line;
-        if (lim->max_header) l.max_header = lim->max_header;
-        if (lim->max_headers) l.max_headers = lim->max_headers;
+        l.max_line = lim->max_line ? lim->max_line : l.max_line;
+        l.max_header = lim->max_header ? lim->max_header : l.max_header;
+        l.max_headers = lim->max_headers ? lim->max_headers : l.max_headers;
     }
 
     /* the fast path: a fresh request whose bytes end in LF.  Taken only when
@@ -659,8 +716,8 @@ int http_parse_request(struct http_parser *st, const char *buf, size_t len,
      * field section within their limits (find_end's checks, after the fact) */
     if (!st->scanned && !st->line_end && len && buf[len - 1] == '\n' && IS(buf[0], T)) {
         size_t line_end;
-        reset(req, headers);
-        int r = parse_head(buf, 0, len, &l, req, headers, &line_end);
+        reset_fast(req, headers);
+        int r = parse_head(buf, 0, len, l.max_headers, req, headers, &line_end);
         if (r > 0 && line_end <= l.max_line && (size_t)r - line_end <= l.max_header) return r;
     }
     return parse_slow(st, buf, len, &l, req, headers);

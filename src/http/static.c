@@ -393,6 +393,36 @@ static int if_range_ok(struct http_str if_range, const struct fentry *e)
             http_if_range_ok(if_range, old, n, e->mtime.tv_sec));
 }
 
+/* The common case: a plain GET or HEAD of the whole file.  A small file's
+ * answer is one reservation (the status line, which is never near 256
+ * bytes, then the fields and the bytes), not an append each. */
+static int serve_whole(const struct fentry *e, const struct http_request *req, int keep_alive,
+                       struct buf *out, struct http_xfer *x, uint64_t *body_len)
+{
+    int head = req->method == HTTP_HEAD, rc;
+    size_t mem = !head && e->body ? e->size : 0;
+    *body_len = 0;
+    if ((buf_room(out) < 256 + e->hdr_len + mem &&
+         (rc = buf_reserve(out, 256 + e->hdr_len + mem)) < 0) ||
+        (rc = resp_head(out, 200, keep_alive, req->version)) < 0 ||
+        (buf_room(out) < e->hdr_len + mem && (rc = buf_reserve(out, e->hdr_len + mem)) < 0))
+        return rc;
+    char *t = buf_tail(out);
+    memcpy(t, e->hdr, e->hdr_len);
+    if (mem) memcpy(t + e->hdr_len, e->body, mem);
+    buf_commit(out, e->hdr_len + mem);
+    *body_len = e->size;
+    if (!head && e->size && !e->body && (rc = body_slice(out, e, 0, e->size - 1, x)) < 0) return rc;
+    return 200;
+}
+
+/* a request with no precondition and no Range */
+static int plain(const struct http_request *req)
+{
+    return !req->if_match.p && !req->if_none_match.p && !req->if_modified_since.p &&
+           !req->if_unmodified_since.p && !req->range.p;
+}
+
 static int serve_entry(const struct static_conf *sc, struct fcache *c, struct fentry *e,
                        const struct http_request *req, int keep_alive, struct buf *out,
                        struct http_xfer *x, uint64_t *body_len)
@@ -400,16 +430,8 @@ static int serve_entry(const struct static_conf *sc, struct fcache *c, struct fe
     int head = req->method == HTTP_HEAD, rc;
     struct digest_ask ask;
     *body_len = 0;
-    if (!req->if_match.p && !req->if_none_match.p && !req->if_modified_since.p &&
-        !req->if_unmodified_since.p && !req->range.p && !digest_asked(req, &ask)) {
-        /* the common case: a plain GET of the whole file */
-        if ((rc = resp_head(out, 200, keep_alive, req->version)) < 0 ||
-            (rc = buf_append(out, e->hdr, e->hdr_len)) < 0)
-            return rc;
-        *body_len = e->size;
-        if (!head && e->size) rc = body_slice(out, e, 0, e->size - 1, x);
-        return rc < 0 ? rc : 200;
-    }
+    if (plain(req) && !digest_asked(req, &ask))
+        return serve_whole(e, req, keep_alive, out, x, body_len);
     digest_asked(req, &ask);
     struct http_cond cond = {req->if_match, req->if_none_match, req->if_modified_since,
                              req->if_unmodified_since, req->if_range};
@@ -607,6 +629,8 @@ int static_serve_again(const struct static_conf *sc, struct fcache *cache,
     struct fentry *e = fcache_memo_get(cache, req->path.p, req->path.n);
     if (!e) return 0;
     size_t mark = buf_len(out);
+    /* the answer a keep-alive or pipelining client asks for again and again
+     * (through serve_file: the coding is chosen anew for each request) */
     int rc = serve_file(sc, cache, e, req, keep_alive, out, x, body_len);
     return rc == -EMFILE || rc == -ENFILE ? busy(out, mark, req, keep_alive) : rc;
 }

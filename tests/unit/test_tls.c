@@ -15,9 +15,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -103,7 +105,7 @@ static void close_pair(struct pair *p)
     SSL_free(p->c);
     SSL_CTX_free(p->cctx);
     close(p->sfd);
-    close(p->cfd);
+    if (p->cfd >= 0) close(p->cfd);
 }
 
 Test(tls, self_signed_context_has_a_base64_sha256_pin)
@@ -179,6 +181,52 @@ Test(tls, bytes_left_inside_openssl_are_pending)
         n = tls_read(p.s, b, sizeof b, &want);
     }
     cr_assert_eq(n, 0);
+    close_pair(&p);
+    tls_ctx_free(t);
+}
+
+static int socket_reads;
+
+static long count_reads(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+                        int ret, size_t *processed)
+{
+    (void)b, (void)argp, (void)len, (void)argi, (void)argl, (void)processed;
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) socket_reads++;
+    return ret;
+}
+
+/* A request is one socket read: once OpenSSL holds nothing more, tls_read
+ * returns rather than asking the socket again (a read that would fail with
+ * EAGAIN); what OpenSSL read ahead is still all taken.  The reads are
+ * counted on the server's read BIO (a tls_conn is its SSL, see tls.c). */
+Test(tls, a_request_costs_one_socket_read)
+{
+    struct tls_ctx *t = self_signed(0);
+    struct pair p;
+    connect_pair(&p, t, NULL, 0);
+    BIO_set_callback_ex(SSL_get_rbio((SSL *)p.s), count_reads);
+    char b[64];
+    unsigned want = 0;
+    for (int round = 0; round < 2; round++) {
+        /* one record, then two that arrive together */
+        cr_assert_eq(SSL_write(p.c, "hello, world", 12), 12);
+        if (round) cr_assert_eq(SSL_write(p.c, "hello, again", 12), 12);
+        /* both records in the socket before the read (TLS 1.3: 5 + 12 + 1
+         * + 16 bytes each) */
+        int queued = 0;
+        for (int i = 0; i < 2000; i++) {
+            cr_assert_eq(ioctl(p.sfd, FIONREAD, &queued), 0);
+            if (queued >= 34 * (round + 1)) break;
+            usleep(1000);
+        }
+        cr_assert_eq(queued, 34 * (round + 1));
+        socket_reads = 0;
+        ssize_t n = tls_read(p.s, b, sizeof b, &want);
+        cr_assert_eq(n, round ? 24 : 12, "round %d: %zd bytes", round, n);
+        cr_assert_eq(socket_reads, 1, "round %d: %d socket reads", round, socket_reads);
+        cr_assert(!tls_pending(p.s));
+    }
+    BIO_set_callback_ex(SSL_get_rbio((SSL *)p.s), NULL);
     close_pair(&p);
     tls_ctx_free(t);
 }
@@ -259,6 +307,112 @@ Test(tls, file_transfer_takes_ktls_or_the_counted_copy_path)
     free(got);
     close(fd);
     close_pair(&p);
+    tls_ctx_free(t);
+}
+
+/* Writes all of data[0..size) with tls_write in pieces of up to `piece`
+ * bytes as the transport does (a TLS_WAIT is retried with the same bytes),
+ * while the client reads; the client reads only every `lazy`-th turn, so
+ * the socket fills and writes must wait.  Returns the TLS_WAITs seen. */
+static int write_all(struct pair *p, const char *data, char *got, size_t size, size_t piece,
+                     int lazy)
+{
+    size_t off = 0, have = 0;
+    int waits = 0;
+    for (int i = 0; i < 400000 && have < size; i++) {
+        if (off < size) {
+            unsigned want = 0;
+            size_t k = size - off < piece ? size - off : piece;
+            ssize_t n = tls_write(p->s, data + off, k, &want);
+            cr_assert(n > 0 || n == TLS_WAIT, "tls_write: %zd", n);
+            cr_assert_leq(n, (ssize_t)k);
+            if (n > 0) off += (size_t)n;
+            if (n == TLS_WAIT) {
+                cr_assert_eq(want, TLS_WANT_WRITE);
+                waits++;
+            }
+        }
+        if (i % lazy) continue;
+        int r = SSL_read(p->c, got + have, (int)(size - have));
+        if (r > 0)
+            have += (size_t)r;
+        else
+            cr_assert_eq(SSL_get_error(p->c, r), SSL_ERROR_WANT_READ);
+    }
+    cr_assert_eq(have, size, "%zu of %zu bytes arrived", have, size);
+    cr_assert(!memcmp(data, got, size), "the bytes arrived changed");
+    return waits;
+}
+
+/* A large write's records go out several to a send; bytes whose records
+ * still wait are not reported written, so a reader that falls behind gets
+ * every byte once, in order. */
+Test(tls, large_writes_share_sends_and_wait_for_their_records)
+{
+    struct tls_ctx *t = self_signed(0);
+    enum { SIZE = 1 << 20 };
+    char *data = malloc(SIZE), *got = malloc(SIZE);
+    for (int i = 0; i < SIZE; i++)
+        data[i] = (char)(i * 13 + i / 509);
+
+    /* a reader that keeps up: 64 records, far fewer sends */
+    struct pair p;
+    connect_pair(&p, t, NULL, 0);
+    int ktls = tls_ktls_send(p.s);
+    uint64_t r0, s0, r1, s1;
+    tls_write_stats(&r0, &s0);
+    write_all(&p, data, got, SIZE, 65536, 1);
+    tls_write_stats(&r1, &s1);
+    if (!ktls) {
+        cr_assert_geq(r1 - r0, SIZE / 16384, "%llu records collected",
+                      (unsigned long long)(r1 - r0));
+        cr_assert_leq(2 * (s1 - s0), r1 - r0, "%llu sends for %llu records",
+                      (unsigned long long)(s1 - s0), (unsigned long long)(r1 - r0));
+    }
+    close_pair(&p);
+
+    /* a slow reader behind small socket buffers: writes wait, records are
+     * owed, and every byte still arrives once */
+    connect_pair(&p, t, NULL, 0);
+    int small = 16384;
+    setsockopt(p.sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(p.cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    memset(got, 0, SIZE);
+    int waits = write_all(&p, data, got, SIZE, 200000, 7);
+    cr_assert_gt(waits, 0, "the socket never filled: the waiting path was not tried");
+    close_pair(&p);
+
+    /* records wait, then the reader resets: the writer is told, rather
+     * than asked to wait for ever (SIGPIPE ignored, as the server does) */
+    signal(SIGPIPE, SIG_IGN);
+    connect_pair(&p, t, NULL, 0);
+    setsockopt(p.sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(p.cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    size_t off = 0;
+    ssize_t n = 0;
+    for (int i = 0; i < 1000 && n != TLS_WAIT; i++) {
+        unsigned want = 0;
+        n = tls_write(p.s, data + off, 200000, &want);
+        if (n > 0) off += (size_t)n;
+    }
+    cr_assert_eq(n, TLS_WAIT, "the socket never filled");
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(p.cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    SSL_free(p.c);
+    p.c = NULL;
+    close(p.cfd);
+    p.cfd = -1;
+    for (int i = 0; i < 200 && (n > 0 || n == TLS_WAIT); i++) {
+        unsigned want = 0;
+        wait_fd(p.sfd, TLS_WANT_WRITE);
+        n = tls_write(p.s, data + off, 200000, &want);
+        if (n > 0) off += (size_t)n;
+    }
+    cr_assert(n < 0 && n != TLS_WAIT, "a reset peer still gives %zd", n);
+    close_pair(&p);
+
+    free(data);
+    free(got);
     tls_ctx_free(t);
 }
 
