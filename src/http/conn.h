@@ -23,12 +23,6 @@ void conn_close(struct conn *c);
 /* What the HTTP/2 connection (h2conn.c) shares with the HTTP/1.1 one. */
 /* The socket event callback of c (arg). */
 void conn_on_event(struct loop *l, int fd, unsigned events, void *arg);
-/* Answers one complete request, its whole body at hand, exactly as an
- * HTTP/1.1 request is answered (routes, then static files): the answer in
- * HTTP/1.1 form appended to the worker's output buffer, a file transfer in
- * *x (fd < 0: none), which the caller now owns. */
-void conn_answer(struct conn *c, const struct http_request *r, const char *body, size_t len,
-                 struct http_xfer *x);
 /* Ends c in stages (RFC 9112 §9.6): our side shut, input dropped until the
  * client closes or a moment passes, then closed. */
 void conn_linger(struct conn *c);

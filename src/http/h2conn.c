@@ -1,12 +1,13 @@
 /* h2conn — a connection that speaks HTTP/2: the bytes of its transport fed
  * to its h2 session (http/h2), each complete request answered by the same
- * code that answers HTTP/1.1 (conn_answer), and the session's output written
+ * code that answers HTTP/1.1 (exchange_answer), and the session's output written
  * back.  A connection becomes one after ALPN chose "h2" (TLS) or when it
  * opens with the client preface on a plaintext port (h2c with prior
  * knowledge, RFC 9113 §3.3). */
 #include "http/h2conn.h"
 
 #include "http/conn.h"
+#include "http/exchange.h"
 #include "http/h2.h"
 #include "http/reqlog.h"
 #include "http/resp.h"
@@ -36,7 +37,7 @@ static void on_request(void *owner, int32_t id, const struct http_request *r, co
     struct buf *o = &c->w->out;
     size_t mark = buf_len(o);
     struct http_xfer x = {.fd = -1};
-    conn_answer(c, r, body, len, &x);
+    exchange_answer(c, r, body, len, &x);
     /* the stream owns the transfer from here, whatever h2_respond says; an
      * answer to a stream the client reset meanwhile is dropped */
     (void)h2_respond(c->h2, id, buf_head(o) + mark, buf_len(o) - mark, &x);
