@@ -10,6 +10,8 @@
  * That is what lets 10,000 idle keep-alive connections cost a few MiB. */
 #include "http/conn.h"
 #include "http/exchange.h"
+#include "http/h1live.h"
+#include "http/live.h"
 
 #include "http/server.h"
 
@@ -49,6 +51,11 @@ static int conn_resume(struct conn *c);
 void conn_close(struct conn *c)
 {
     struct worker *w = c->w;
+    while (c->lv) { /* live exchanges (h2: a list): their programs hear the client is gone */
+        struct live *lv = c->lv;
+        c->lv = lv->h2next;
+        live_gone(lv);
+    }
     loop_io_del(w->loop, c->t.fd);
     transport_close(&c->t, c->reset);
     loop_timer_stop(w->loop, &c->timer);
@@ -78,7 +85,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
     if (c->head_start || c->t.handshaking || buf_len(&c->out) || c->x.fd >= 0 || c->discard ||
         c->dechunk)
         metrics_add(&c->w->m.timeouts, 1);
-    if (c->head_start && !buf_len(&c->out) && c->x.fd < 0) { /* never mid-handshake */
+    if (c->head_start && !buf_len(&c->out) && c->x.fd < 0 && !c->lv) { /* never mid-handshake */
         /* slowloris: say why, once, without waiting for the socket */
         struct buf *o = &c->w->out;
         buf_clear(o);
@@ -154,6 +161,12 @@ again:
             if (buf_len(&c->out)) goto again;
         }
     }
+    if (c->lv && !c->h2) { /* a live exchange's answer: what its program queued */
+        int rc = h1live_pump(c);
+        if (rc < 0) return -1;
+        if (rc > 0) goto again;
+        h1live_done(c);
+    }
     reqlog_settle(c);
     return 1;
 }
@@ -226,6 +239,12 @@ static size_t process(struct conn *c, const char *p, size_t n)
     size_t used = 0;
     http_date_tick();
     while (used < n && !c->closing) {
+        if (c->lv) { /* a live exchange: its body, then nothing until it ends */
+            size_t k = h1live_body(c, p + used, n - used);
+            used += k;
+            if (!k) break;
+            continue;
+        }
         if (c->discard) {
             size_t k = n - used < c->discard ? n - used : (size_t)c->discard;
             used += k;
@@ -318,7 +337,7 @@ static void conn_read(struct conn *c)
         buf_consume(&c->in, used);
     }
     if (!buf_len(&c->in)) buf_free(&c->in);
-    if (buf_len(&c->in) && !c->head_start && !c->discard && !c->dechunk)
+    if (buf_len(&c->in) && !c->head_start && !c->discard && !c->dechunk && !c->lv)
         c->head_start = loop_now(w->loop);
     /* everything went out: requests still buffered (pipelined behind a
      * large answer, or past OUT_HIGH) are answered now, not when the client
@@ -343,6 +362,21 @@ static int conn_resume(struct conn *c)
     }
     if (!buf_len(&c->in)) buf_free(&c->in);
     return 0;
+}
+
+void conn_kick(struct conn *c, struct live *lv)
+{
+    if (c->h2) {
+        h2conn_kick(c, lv);
+        return;
+    }
+    if (c->lingering || c->lv != lv) return;
+    int rc = conn_flush(c);
+    if (rc < 0 || (rc == 1 && conn_resume(c) < 0)) {
+        conn_close(c);
+        return;
+    }
+    conn_update(c);
 }
 
 /* Closes in stages (RFC 9112 §9.6): closing a socket whose input is not all
@@ -382,6 +416,10 @@ static void conn_update(struct conn *c)
     }
     struct berth_server *s = c->w->s;
     int pending = buf_len(&c->out) || c->x.fd >= 0;
+    if (c->lv && !pending && !c->eof) {
+        h1live_wait(c);
+        return;
+    }
     if (!pending && (c->closing || c->eof)) {
         if (c->eof)
             conn_close(c);

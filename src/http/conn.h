@@ -32,6 +32,11 @@ void conn_count(struct conn *c, const struct http_request *r, int status);
  * field lines), counted and logged; a failure marks c closing. */
 void conn_error(struct conn *c, const struct http_request *r, int status, const char *extra,
                 const char *why);
+/* A live exchange of c (API v2) has something for the connection to do:
+ * its answer was queued or ended, its body resumed (from the worker's
+ * wake-up). */
+struct live;
+void conn_kick(struct conn *c, struct live *lv);
 /* Writes c->out (and c->x): 1 all written, 0 the socket is full, -1 dead. */
 int conn_flush(struct conn *c);
 /* c times out ms from now (the heap is touched only when that is sooner). */

@@ -2,6 +2,7 @@
  * handlers, then static files (contract in exchange.h).  Protocol-agnostic
  * apart from the HTTP/1.1 body framing a handler's request needs first. */
 #include "http/exchange.h"
+#include "http/live.h"
 
 #include "http/server.h"
 
@@ -19,29 +20,137 @@
 #include <string.h>
 #include <unistd.h>
 
-static void run_handler(struct conn *c, const struct route *rt, const struct http_request *r,
-                        const char *path, const char *body, size_t body_len)
+/* The request as a handler sees it: q's views of r, its query copied out
+ * of the target into query[] (NUL-terminated), the route's match. */
+static void req_fill(struct berth_req *q, struct conn *c, const struct route *rt,
+                     const struct http_request *r, const char *path, const struct route_match *mt,
+                     char *query, size_t qsize)
 {
-    struct berth_req q = {.c = c, .r = r, .path = path, .body = body, .body_len = body_len};
-    char query[8192];
+    *q = (struct berth_req){.c = c, .r = r, .path = path, .rt = rt, .remainder = mt->rest};
+    memcpy(q->params, mt->params, sizeof q->params);
     const char *qm = memchr(r->path.p, '?', r->path.n);
     size_t ql = qm ? r->path.n - (size_t)(qm + 1 - r->path.p) : 0;
-    if (ql >= sizeof query) ql = sizeof query - 1;
+    if (ql >= qsize) ql = qsize - 1;
     memcpy(query, qm ? qm + 1 : "", ql);
     query[ql] = '\0';
-    q.query = query;
-    size_t ml = r->method_str.n < sizeof q.method ? r->method_str.n : sizeof q.method - 1;
-    memcpy(q.method, r->method_str.p, ml);
-    q.method[ml] = '\0';
-    buf_init(&q.extra, 64 * 1024);
+    q->query = query;
+    size_t ml = r->method_str.n < sizeof q->method ? r->method_str.n : sizeof q->method - 1;
+    memcpy(q->method, r->method_str.p, ml);
+    q->method[ml] = '\0';
+    buf_init(&q->extra, 64 * 1024);
+}
+
+/* A live exchange begins on c: HTTP/1.1 keeps it on the connection (its
+ * answer is pumped by exchange_h1_pump), h2 hands it to the stream. */
+static void attach(struct conn *c, struct live *lv, struct live **out)
+{
+    lv->q.r = NULL;
+    if (out) {
+        *out = lv;
+        return;
+    }
+    c->lv = lv;
+}
+
+static void run_handler(struct conn *c, const struct route *rt, const struct http_request *r,
+                        const char *path, const struct route_match *mt, const char *body,
+                        size_t body_len, struct live **out)
+{
+    struct berth_req q;
+    char query[8192];
+    req_fill(&q, c, rt, r, path, mt, query, sizeof query);
+    q.body = body;
+    q.body_len = body_len;
     rt->h(&q, rt->arg);
-    if (!q.status) {
+    if (q.lv) {
+        /* deferred, or a streamed answer: counted and logged when it ends */
+        struct live *lv = q.lv;
+        lv->body_done = 1;
+        lv->max_queue = rt->ro.max_queue ? rt->ro.max_queue : lv->max_queue;
+        pthread_mutex_lock(&lv->mu);
+        int orphan = !lv->app_ref && !lv->ended; /* callbacks set, nobody to answer */
+        pthread_mutex_unlock(&lv->mu);
+        if (orphan) {
+            static const char why[] = "The handler gave no answer.\n";
+            live_respond(lv, 500, "text/plain", why, sizeof why - 1);
+        }
+        attach(c, lv, out);
+    } else if (!q.status) {
         conn_error(c, r, 500, NULL, "The handler gave no answer.");
     } else {
         conn_count(c, r, q.status);
         reqlog_access(c, r, q.status, q.bytes);
     }
     buf_free(&q.extra);
+}
+
+/* A route with a streamed body: the handler runs on the head (with the
+ * live handle), the body follows to on_body (exchange_h1_body). */
+static void stream_start(struct conn *c, const struct route *rt, const struct http_request *r,
+                         const char *path, const struct route_match *mt, uint64_t limit,
+                         const char *body, size_t blen, struct live **out)
+{
+    struct berth_req q;
+    char query[8192];
+    req_fill(&q, c, rt, r, path, mt, query, sizeof query);
+    struct live *lv = live_new(c, &q);
+    if (!lv) {
+        buf_free(&q.extra);
+        c->closing = 1;
+        conn_error(c, r, 500, NULL, NULL);
+        return;
+    }
+    lv->on_body = rt->ro.on_body;
+    lv->route_arg = rt->arg;
+    if (rt->ro.max_queue) lv->max_queue = rt->ro.max_queue;
+    lv->body_left = r->content_length > 0 ? (uint64_t)r->content_length : 0;
+    lv->body_chunked = (uint8_t)r->chunked;
+    if (r->chunked) http_chunked_init(&lv->chunk, limit == UINT64_MAX ? 0 : limit);
+    lv->body_done = !lv->body_left && !r->chunked;
+    live_app_ref(lv); /* the handler's: it answers now or later */
+    lv->q.r = r;
+    if (out) { /* h2: the body came whole; on_body gets it in one piece */
+        rt->h(&lv->q, rt->arg);
+        lv->q.r = NULL;
+        lv->body_done = 1;
+        lv->in_cb = 1;
+        lv->on_body(&lv->q, blen ? body : NULL, blen, 1, lv->route_arg);
+        lv->in_cb = 0;
+        attach(c, lv, out);
+        return;
+    }
+    c->lv = lv;
+    rt->h(&lv->q, rt->arg);
+    lv->q.r = NULL;
+    if (!lv->body_done && r->expect_continue) {
+        pthread_mutex_lock(&lv->mu);
+        int answered = lv->started || lv->ended;
+        pthread_mutex_unlock(&lv->mu);
+        if (answered) {
+            /* no 100 was sent: the client will not send the body */
+            c->closing = 1;
+            lv->body_done = 1;
+        } else {
+            lv->cont_due = 1; /* sent when the body is first wanted */
+        }
+    }
+    if (lv->body_done && !lv->body_left && !r->chunked) {
+        lv->in_cb = 1;
+        lv->on_body(&lv->q, NULL, 0, 1, lv->route_arg);
+        lv->in_cb = 0;
+    }
+}
+
+/* 1 when r carries an expectation other than 100-continue (RFC 9110
+ * §10.1.1: 417); HTTP/1.0 ignores Expect */
+static int expect_unsupported(const struct http_request *r)
+{
+    if (r->version == 10) return 0;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (http_str_eq_ci(r->headers[i].name, "expect") &&
+            !http_str_eq_ci(r->headers[i].value, "100-continue"))
+            return 1;
+    return 0;
 }
 
 /* Drops what was appended for c's current answer since mark — before any of
@@ -68,10 +177,10 @@ static void log_answer(struct conn *c, const struct http_request *r, int status,
 /* Scans a handler's chunked body at p[0..n) (resuming where the last call
  * stopped).  1 with *raw = its encoded length once complete, 0 while more
  * must arrive, or -400/-413. */
-static int chunked_body(struct conn *c, const char *p, size_t n, size_t *raw)
+static int chunked_body(struct conn *c, const char *p, size_t n, size_t *raw, uint64_t limit)
 {
     if (!c->chunking) {
-        http_chunked_init(&c->chunk, c->w->s->o.max_body);
+        http_chunked_init(&c->chunk, limit);
         c->chunking = 1;
         c->chunk_seen = 0;
     }
@@ -96,8 +205,9 @@ static size_t chunked_decode(char *p, size_t raw)
 /* Answers one parsed request whose head is hlen bytes at p, with avail bytes
  * of input from p on.  Returns the bytes consumed, or 0 when a handler's
  * body has not fully arrived yet. */
-size_t exchange_h1(struct conn *c, const struct http_request *r, const char *p, size_t hlen,
-                   size_t avail)
+/* exchange_h1, and for h2 (lvout set) exchange_answer */
+static size_t answer(struct conn *c, const struct http_request *r, const char *p, size_t hlen,
+                     size_t avail, struct live **lvout)
 {
     struct worker *w = c->w;
     struct berth_server *s = w->s;
@@ -147,17 +257,32 @@ size_t exchange_h1(struct conn *c, const struct http_request *r, const char *p, 
     }
 
     char allow[ROUTE_ALLOW_MAX];
+    struct route_match mt = {.rest = ""};
     const struct route *rt = route_find(s->routes, s->nroutes, r->method_str.p, r->method_str.n,
-                                        path, s->sc.rootfd >= 0, allow, sizeof allow);
+                                        path, s->sc.rootfd >= 0, allow, sizeof allow, &mt);
     if (rt) {
-        if (cl > s->o.max_body) {
+        uint64_t limit = rt->ro.max_body  ? rt->ro.max_body
+                         : rt->ro.on_body ? UINT64_MAX
+                                          : s->o.max_body;
+        if (expect_unsupported(r)) {
+            c->closing = 1;
+            conn_error(c, r, 417, NULL, "Only the expectation 100-continue is supported.");
+            return avail;
+        }
+        if (cl > limit) {
             c->closing = 1;
             conn_error(c, r, 413, NULL, "The request body is too large.");
             return avail;
         }
+        if (rt->ro.on_body) {
+            stream_start(c, rt, r, path, &mt, limit, p + hlen, avail - hlen, lvout);
+            return lvout ? avail : hlen;
+        }
+        if (limit > s->o.max_body && c->in.max < s->o.max_header + limit + WORKER_SCRATCH)
+            c->in.max = (size_t)(s->o.max_header + limit + WORKER_SCRATCH);
         size_t raw = r->chunked ? 0 : (size_t)cl;
         if (r->chunked) {
-            int rc = chunked_body(c, p + hlen, avail - hlen, &raw);
+            int rc = chunked_body(c, p + hlen, avail - hlen, &raw, limit);
             if (rc < 0) {
                 c->closing = 1;
                 conn_error(c, r, -rc, NULL,
@@ -177,7 +302,7 @@ size_t exchange_h1(struct conn *c, const struct http_request *r, const char *p, 
         }
         size_t blen = (size_t)cl;
         if (r->chunked) blen = chunked_decode((char *)p + hlen, raw);
-        run_handler(c, rt, r, path, p + hlen, blen);
+        run_handler(c, rt, r, path, &mt, p + hlen, blen, lvout);
         return hlen + raw;
     }
     if (allow[0]) {
@@ -234,15 +359,22 @@ skip_body:
     return hlen;
 }
 
-void exchange_answer(struct conn *c, const struct http_request *r, const char *body, size_t len,
-                     struct http_xfer *x)
+size_t exchange_h1(struct conn *c, const struct http_request *r, const char *p, size_t hlen,
+                   size_t avail)
 {
-    /* exchange_h1() as for an HTTP/1.1 request whose body follows its head: what
+    return answer(c, r, p, hlen, avail, NULL);
+}
+
+void exchange_answer(struct conn *c, const struct http_request *r, const char *body, size_t len,
+                     struct http_xfer *x, struct live **lv)
+{
+    /* answer() as for an HTTP/1.1 request whose body follows its head: what
      * it decides about the connection (close, drop a body) is h1's and is
      * undone; the answer and its file transfer are what the caller takes */
     uint8_t closing = c->closing;
     c->closing = 0;
-    (void)exchange_h1(c, r, body ? body : "", 0, len); /* no arithmetic on NULL */
+    *lv = NULL;
+    (void)answer(c, r, body ? body : "", 0, len, lv); /* no arithmetic on NULL */
     c->closing = closing;
     c->discard = c->dechunk = c->chunking = c->continued = 0;
     *x = c->x;

@@ -23,7 +23,11 @@ size_t exchange_h1(struct conn *c, const struct http_request *r, const char *p, 
  * HTTP/1.1 request is answered (routes, then static files): the answer in
  * HTTP/1.1 form appended to the worker's output buffer, a file transfer in
  * *x (fd < 0: none), which the caller now owns. */
+struct live;
 void exchange_answer(struct conn *c, const struct http_request *r, const char *body, size_t len,
-                     struct http_xfer *x);
+                     struct http_xfer *x, struct live **lv);
+/* ... or, *lv set (nothing appended), the handler kept the request (API v2):
+ * the caller owns the connection's reference and sends the answer when the
+ * program ends it (its stream is lv->stream's to set). */
 
 #endif

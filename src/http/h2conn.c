@@ -9,6 +9,7 @@
 #include "http/conn.h"
 #include "http/exchange.h"
 #include "http/h2.h"
+#include "http/live.h"
 #include "http/reqlog.h"
 #include "http/resp.h"
 #include "http/server.h"
@@ -17,7 +18,9 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define H2_OUT_HIGH (256 * 1024) /* session output buffered before reading stops */
 
@@ -37,12 +40,77 @@ static void on_request(void *owner, int32_t id, const struct http_request *r, co
     struct buf *o = &c->w->out;
     size_t mark = buf_len(o);
     struct http_xfer x = {.fd = -1};
-    exchange_answer(c, r, body, len, &x);
+    struct live *lv;
+    exchange_answer(c, r, body, len, &x, &lv);
+    if (lv) { /* answered later: kept on the connection until it ends */
+        static_xfer_end(&x);
+        buf_truncate(o, mark);
+        lv->stream = id;
+        lv->h2next = c->lv;
+        c->lv = lv;
+        c->served = 1;
+        h2conn_kick(c, lv); /* it may have ended in the handler */
+        return;
+    }
     /* the stream owns the transfer from here, whatever h2_respond says; an
      * answer to a stream the client reset meanwhile is dropped */
     (void)h2_respond(c->h2, id, buf_head(o) + mark, buf_len(o) - mark, &x);
     buf_truncate(o, mark);
     c->served = 1;
+}
+
+/* A live exchange's whole answer in HTTP/1.1 form into b (its head, the
+ * queued bytes, file regions read in): over h2 a deferred answer goes out
+ * once it has ended.  0 or a negative code. */
+static int live_whole(struct live *lv, struct buf *b)
+{
+    int rc = resp_head(b, lv->status, 1, 11);
+    char line[64];
+    int n = snprintf(line, sizeof line, "Content-Length: %llu\r\n",
+                     (unsigned long long)(lv->nobody ? (lv->length > 0 ? (uint64_t)lv->length : 0)
+                                                     : lv->written));
+    if (rc >= 0 && lv->status != 204 && lv->status != 304) rc = buf_append(b, line, (size_t)n);
+    if (rc >= 0 && buf_len(&lv->q.extra))
+        rc = buf_append(b, buf_head(&lv->q.extra), buf_len(&lv->q.extra));
+    if (rc >= 0) rc = buf_append(b, "\r\n", 2);
+    for (struct seg *sg = lv->first; rc >= 0 && sg; sg = sg->next) {
+        if (sg->fd < 0) {
+            rc = buf_append(b, sg->p, sg->len);
+            continue;
+        }
+        size_t len = (size_t)(sg->end - sg->off);
+        if ((rc = buf_reserve(b, len)) < 0) break;
+        ssize_t k = pread(sg->fd, buf_tail(b), len, (off_t)sg->off);
+        if (k != (ssize_t)len)
+            rc = k < 0 ? -errno : -EIO;
+        else
+            buf_commit(b, len);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+void h2conn_kick(struct conn *c, struct live *lv)
+{
+    struct live **pp = &c->lv;
+    while (*pp && *pp != lv)
+        pp = &(*pp)->h2next;
+    if (!*pp) return; /* gone already */
+    pthread_mutex_lock(&lv->mu);
+    int ended = lv->ended;
+    pthread_mutex_unlock(&lv->mu);
+    if (!ended) return;
+    *pp = lv->h2next;
+    struct buf b;
+    buf_init(&b, 0);
+    http_date_tick();
+    int rc = live_whole(lv, &b);
+    if (rc == 0) rc = h2_respond(c->h2, lv->stream, buf_head(&b), buf_len(&b), NULL);
+    buf_free(&b);
+    lv->tail_out = 1;
+    conn_count(c, &lv->lreq, rc == 0 ? lv->status : 500);
+    reqlog_access(c, &lv->lreq, lv->status, lv->nobody ? 0 : lv->written);
+    live_unref(lv);
+    h2conn_run(c);
 }
 
 static void on_reject(void *owner, int32_t id, int status, const char *why)
