@@ -236,7 +236,7 @@ static int push_piece(struct live *lv, const void *data, size_t len,
         live_seg_free(post);
         return -ENOMEM;
     }
-    mid->p = data;
+    mid->p = mid->rdata = data;
     mid->len = len;
     mid->release = release;
     mid->rarg = rarg;

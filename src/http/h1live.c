@@ -176,6 +176,7 @@ int h1live_done(struct conn *c)
     conn_count(c, &lv->lreq, lv->status);
     reqlog_access(c, &lv->lreq, lv->status, lv->nobody ? 0 : lv->written);
     c->served = 1;
+    live_detach(lv);
     live_unref(lv);
     return 1;
 }

@@ -4,6 +4,7 @@
 
 #include "err.h"
 #include "http/h2_req.h"
+#include "http/h2live.h"
 #include "http/resp.h"
 
 #include <errno.h>
@@ -35,6 +36,7 @@ struct h2_stream {
     int checked;   /* the transfer's file was checked since its region began */
     struct buf mem;
     struct http_xfer x;
+    struct live *lv; /* a live exchange's answer (h2_respond_live), the connection's */
 };
 
 struct h2_session {
@@ -101,6 +103,7 @@ static struct h2_stream *stream_new(struct h2_session *s)
     st->body = NULL;
     st->blen = st->bcap = 0;
     st->head = st->done = st->responded = st->checked = 0;
+    st->lv = NULL;
     memset(&st->x, 0, sizeof st->x);
     st->x.fd = -1;
     return st;
@@ -263,6 +266,8 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
     struct h2_stream *st = stream_of(s, id);
     if (!st) return 0;
     nghttp2_session_set_stream_user_data(ng, id, NULL);
+    if (st->lv && s->ops.on_live_end)
+        s->ops.on_live_end(s->owner, st->lv, code == NGHTTP2_NO_ERROR);
     stream_free(s, st);
     return 0;
 }
@@ -326,6 +331,12 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *f
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     char *p = buf_tail(out);
+    if (st->lv) { /* a live exchange's bytes (no padding: none is selected) */
+        memcpy(p, framehd, 9);
+        if (h2live_copy(st->lv, p + 9, length) < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        buf_commit(out, 9 + length);
+        return 0;
+    }
     memcpy(p, framehd, 9);
     size_t n = 9;
     if (frame->data.padlen) p[n++] = (char)(frame->data.padlen - 1);
@@ -488,6 +499,38 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
     st->responded = 1;
     st->done = 1;
     return 0;
+}
+
+static ssize_t read_live(nghttp2_session *ng, int32_t id, uint8_t *out, size_t length,
+                         uint32_t *flags, nghttp2_data_source *src, void *user)
+{
+    (void)out;
+    (void)user;
+    struct h2_stream *st = src->ptr;
+    return h2live_read(ng, id, st->lv, length, flags);
+}
+
+int h2_respond_live(struct h2_session *s, int32_t stream_id, const char *head, size_t len,
+                    struct live *lv, int body)
+{
+    struct h2_stream *st = stream_of(s, stream_id);
+    if (!st || st->responded) return -ENOENT;
+    nghttp2_nv nv[NV_STACK];
+    size_t hl = 0;
+    int nnv = head_to_nv(head, len, nv, NV_STACK, &hl);
+    if (nnv < 0) return nnv == -2 ? -ENOMEM : BERTH_EPROTO;
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_live};
+    body = body && !st->head;
+    if (nghttp2_submit_response(s->ng, stream_id, nv, (size_t)nnv, body ? &prd : NULL) != 0)
+        return -ENOMEM;
+    st->lv = lv;
+    st->responded = st->done = 1;
+    return body;
+}
+
+int h2_resume(struct h2_session *s, int32_t stream_id)
+{
+    return nghttp2_session_resume_data(s->ng, stream_id) == 0 ? 0 : -ENOENT;
 }
 
 /* nghttp2's allocator.  A request costs it five or so small blocks (the

@@ -33,6 +33,8 @@ int h2conn_preface(const char *p, size_t n)
     return k == sizeof preface - 1 ? 1 : 0;
 }
 
+static void live_submit(struct conn *c, struct live *lv);
+
 static void on_request(void *owner, int32_t id, const struct http_request *r, const char *body,
                        size_t len)
 {
@@ -49,7 +51,7 @@ static void on_request(void *owner, int32_t id, const struct http_request *r, co
         lv->h2next = c->lv;
         c->lv = lv;
         c->served = 1;
-        h2conn_kick(c, lv); /* it may have ended in the handler */
+        live_submit(c, lv); /* answered (or begun) in the handler */
         return;
     }
     /* the stream owns the transfer from here, whatever h2_respond says; an
@@ -59,58 +61,83 @@ static void on_request(void *owner, int32_t id, const struct http_request *r, co
     c->served = 1;
 }
 
-/* A live exchange's whole answer in HTTP/1.1 form into b (its head, the
- * queued bytes, file regions read in): over h2 a deferred answer goes out
- * once it has ended.  0 or a negative code. */
-static int live_whole(struct live *lv, struct buf *b)
-{
-    int rc = resp_head(b, lv->status, 1, 11);
-    char line[64];
-    int n = snprintf(line, sizeof line, "Content-Length: %llu\r\n",
-                     (unsigned long long)(lv->nobody ? (lv->length > 0 ? (uint64_t)lv->length : 0)
-                                                     : lv->written));
-    if (rc >= 0 && lv->status != 204 && lv->status != 304) rc = buf_append(b, line, (size_t)n);
-    if (rc >= 0 && buf_len(&lv->q.extra))
-        rc = buf_append(b, buf_head(&lv->q.extra), buf_len(&lv->q.extra));
-    if (rc >= 0) rc = buf_append(b, "\r\n", 2);
-    for (struct seg *sg = lv->first; rc >= 0 && sg; sg = sg->next) {
-        if (sg->fd < 0) {
-            rc = buf_append(b, sg->p, sg->len);
-            continue;
-        }
-        size_t len = (size_t)(sg->end - sg->off);
-        if ((rc = buf_reserve(b, len)) < 0) break;
-        ssize_t k = pread(sg->fd, buf_tail(b), len, (off_t)sg->off);
-        if (k != (ssize_t)len)
-            rc = k < 0 ? -errno : -EIO;
-        else
-            buf_commit(b, len);
-    }
-    return rc < 0 ? rc : 0;
-}
-
-void h2conn_kick(struct conn *c, struct live *lv)
+/* lv out of c's list of live exchanges; 0 when it was not there */
+static int unlist(struct conn *c, struct live *lv)
 {
     struct live **pp = &c->lv;
     while (*pp && *pp != lv)
         pp = &(*pp)->h2next;
-    if (!*pp) return; /* gone already */
-    pthread_mutex_lock(&lv->mu);
-    int ended = lv->ended;
-    pthread_mutex_unlock(&lv->mu);
-    if (!ended) return;
+    if (!*pp) return 0;
     *pp = lv->h2next;
-    struct buf b;
-    buf_init(&b, 0);
-    http_date_tick();
-    int rc = live_whole(lv, &b);
-    if (rc == 0) rc = h2_respond(c->h2, lv->stream, buf_head(&b), buf_len(&b), NULL);
-    buf_free(&b);
-    lv->tail_out = 1;
-    conn_count(c, &lv->lreq, rc == 0 ? lv->status : 500);
-    reqlog_access(c, &lv->lreq, lv->status, lv->nobody ? 0 : lv->written);
-    live_unref(lv);
+    return 1;
+}
+
+/* The head of a live answer, HTTP/1.1 form, for h2_respond_live */
+static int live_head(struct live *lv, struct buf *b)
+{
+    int rc = resp_head(b, lv->status, 1, 11);
+    char line[64];
+    if (rc >= 0 && lv->length >= 0 && lv->status != 204 && lv->status != 304) {
+        int n = snprintf(line, sizeof line, "Content-Length: %lld\r\n", lv->length);
+        rc = buf_append(b, line, (size_t)n);
+    }
+    if (rc >= 0 && buf_len(&lv->q.extra))
+        rc = buf_append(b, buf_head(&lv->q.extra), buf_len(&lv->q.extra));
+    if (rc >= 0) rc = buf_append(b, "\r\n", 2);
+    return rc < 0 ? rc : 0;
+}
+
+/* Submits lv's head, or resumes its DATA; no I/O (callable from inside
+ * the session's callbacks). */
+static void live_submit(struct conn *c, struct live *lv)
+{
+    struct live *it = c->lv;
+    while (it && it != lv)
+        it = it->h2next;
+    if (!it) return; /* its stream is over */
+    pthread_mutex_lock(&lv->mu);
+    int started = lv->started;
+    pthread_mutex_unlock(&lv->mu);
+    if (!lv->head_out && started) {
+        struct buf b;
+        buf_init(&b, 0);
+        http_date_tick();
+        int rc = live_head(lv, &b);
+        if (rc == 0)
+            rc = h2_respond_live(c->h2, lv->stream, buf_head(&b), buf_len(&b), lv, !lv->nobody);
+        buf_free(&b);
+        lv->head_out = 1;
+        if (rc == 0) lv->tail_out = 1; /* no body: the head ends the stream */
+        if (rc < 0) {                  /* the stream is gone (reset meanwhile) */
+            unlist(c, lv);
+            live_gone(lv);
+        }
+    } else if (lv->head_out) {
+        h2_resume(c->h2, lv->stream);
+    }
+    live_notify(lv);
+}
+
+void h2conn_kick(struct conn *c, struct live *lv)
+{
+    live_submit(c, lv);
     h2conn_run(c);
+}
+
+/* A live answer's stream closed: whole, it is logged; else its program
+ * hears the client is gone. */
+static void on_live_end(void *owner, struct live *lv, int whole)
+{
+    struct conn *c = owner;
+    if (!unlist(c, lv)) return;
+    if (whole && lv->tail_out) {
+        conn_count(c, &lv->lreq, lv->status);
+        reqlog_access(c, &lv->lreq, lv->status, lv->nobody ? 0 : lv->sent);
+        live_detach(lv);
+        live_unref(lv);
+    } else {
+        live_gone(lv);
+    }
 }
 
 static void on_reject(void *owner, int32_t id, int status, const char *why)
@@ -120,7 +147,7 @@ static void on_reject(void *owner, int32_t id, int status, const char *why)
     reqlog_line(owner, NULL, http_str_make(NULL, 0), status, 0);
 }
 
-static const struct h2_ops ops = {on_request, on_reject};
+static const struct h2_ops ops = {on_request, on_reject, on_live_end};
 
 static void h2conn_update(struct conn *c);
 
@@ -194,6 +221,9 @@ void h2conn_run(struct conn *c)
         conn_close(c);
         return;
     }
+    /* live answers whose queue the frames just drained may take more */
+    for (struct live *lv = c->lv; lv; lv = lv->h2next)
+        live_notify(lv);
     h2conn_update(c);
 }
 

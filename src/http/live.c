@@ -70,7 +70,7 @@ void live_seg_free(struct seg *s)
 {
     if (!s) return;
     if (s->fd >= 0) close(s->fd);
-    if (s->release) s->release((void *)(uintptr_t)s->p, s->rarg);
+    if (s->release) s->release((void *)(uintptr_t)s->rdata, s->rarg);
     free(s);
 }
 
@@ -147,7 +147,7 @@ struct seg *live_pop(struct live *lv)
 void live_poke(struct live *lv)
 {
     struct worker *w = lv->w;
-    if (lv->gone || lv->listed) return;
+    if (lv->gone || lv->detached || lv->listed) return;
     /* always through the list: a call from inside a callback of this very
      * exchange must not re-enter the connection's state machine */
     lv->listed = 1;
@@ -200,6 +200,14 @@ void live_gone(struct live *lv)
     pthread_mutex_unlock(&lv->mu);
     if (tell) lv->gone_cb(&lv->q, lv->cb_arg);
     live_unref(lv);
+}
+
+void live_detach(struct live *lv)
+{
+    pthread_mutex_lock(&lv->mu);
+    lv->c = NULL;
+    lv->detached = 1;
+    pthread_mutex_unlock(&lv->mu);
 }
 
 void live_notify(struct live *lv)

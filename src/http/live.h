@@ -39,7 +39,8 @@ struct seg {
     uint64_t off, end;
     void (*release)(void *data, void *rarg); /* the program's memory: handed back when sent */
     void *rarg;
-    char data[]; /* copied bytes */
+    const void *rdata; /* ... its start, as the program gave it */
+    char data[];       /* copied bytes */
 };
 
 struct live {
@@ -61,6 +62,7 @@ struct live {
     uint8_t nobody;   /* HEAD, 204, 304: the body is not sent */
     uint8_t h2;       /* carried by an h2 stream */
     uint8_t secure;   /* over TLS (berth_req_secure) */
+    uint8_t detached; /* the exchange is over for the connection: nothing to wake */
     int status;
     long long length; /* declared, or -1 */
     uint64_t written; /* body bytes the program queued */
@@ -126,6 +128,10 @@ void live_gone(struct live *lv);
 /* berth_resp_header and berth_respond on a live request (api_live.c) */
 int live_resp_header(struct live *lv, const char *name, const char *value);
 int live_respond(struct live *lv, int status, const char *ctype, const void *body, size_t len);
+
+/* The exchange ended for the connection (worker): it lets go of lv (its
+ * reference is dropped by the caller). */
+void live_detach(struct live *lv);
 
 /* Calls writable when it is due (worker, no lock held). */
 void live_notify(struct live *lv);
