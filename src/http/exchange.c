@@ -109,6 +109,12 @@ static void stream_start(struct conn *c, const struct route *rt, const struct ht
     lv->body_done = !lv->body_left && !r->chunked;
     live_app_ref(lv); /* the handler's: it answers now or later */
     lv->q.r = r;
+    if (out && !body) { /* h2, on the head: DATA goes to on_body as it comes */
+        lv->body_done = 0;
+        rt->h(&lv->q, rt->arg);
+        attach(c, lv, out);
+        return;
+    }
     if (out) { /* h2: the body came whole; on_body gets it in one piece */
         rt->h(&lv->q, rt->arg);
         lv->q.r = NULL;
@@ -275,7 +281,7 @@ static size_t answer(struct conn *c, const struct http_request *r, const char *p
             return avail;
         }
         if (rt->ro.on_body) {
-            stream_start(c, rt, r, path, &mt, limit, p + hlen, avail - hlen, lvout);
+            stream_start(c, rt, r, path, &mt, limit, lvout ? p + hlen : NULL, avail - hlen, lvout);
             return lvout ? avail : hlen;
         }
         if (limit > s->o.max_body && c->in.max < s->o.max_header + limit + WORKER_SCRATCH)
@@ -380,4 +386,21 @@ void exchange_answer(struct conn *c, const struct http_request *r, const char *b
     *x = c->x;
     c->x.fd = -1;
     c->x.parts = NULL;
+}
+
+void exchange_head(struct conn *c, const struct http_request *r, uint64_t *limit, struct live **lv)
+{
+    struct berth_server *s = c->w->s;
+    char path[8200], allow[ROUTE_ALLOW_MAX];
+    *lv = NULL;
+    if (!s->nroutes || r->path.n == 0 || r->path.p[0] != '/') return;
+    if (http_path_normalize(r->path.p, r->path.n, path, sizeof path) < 0) return;
+    struct route_match mt = {.rest = ""};
+    const struct route *rt = route_find(s->routes, s->nroutes, r->method_str.p, r->method_str.n,
+                                        path, s->sc.rootfd >= 0, allow, sizeof allow, &mt);
+    if (!rt) return;
+    uint64_t lim = rt->ro.max_body ? rt->ro.max_body : rt->ro.on_body ? UINT64_MAX : s->o.max_body;
+    *limit = lim;
+    if (!rt->ro.on_body || (r->content_length > 0 && (uint64_t)r->content_length > lim)) return;
+    stream_start(c, rt, r, path, &mt, lim, NULL, 0, lv);
 }

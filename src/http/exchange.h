@@ -7,6 +7,7 @@
 #define BERTH_HTTP_EXCHANGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct conn;
 struct http_request;
@@ -29,5 +30,11 @@ void exchange_answer(struct conn *c, const struct http_request *r, const char *b
 /* ... or, *lv set (nothing appended), the handler kept the request (API v2):
  * the caller owns the connection's reference and sends the answer when the
  * program ends it (its stream is lv->stream's to set). */
+
+/* An h2 request head whose body is still to come: *limit becomes the
+ * route's body limit; a route that streams its body has its handler run
+ * now and *lv is its live exchange (the caller owns the connection's
+ * reference), to which the body then goes piece by piece. */
+void exchange_head(struct conn *c, const struct http_request *r, uint64_t *limit, struct live **lv);
 
 #endif

@@ -66,6 +66,13 @@ struct h2_ops {
     /* Optional: the stream of a live answer (h2_respond_live) closed; whole:
      * it ended normally (else the peer reset it or the session ended). */
     void (*on_live_end)(void *owner, struct live *lv, int whole);
+    /* Optional: a request head whose body is still to come.  It may lower
+     * or raise *limit (the body's, max_body to begin with), or start a live
+     * exchange (*lv) whose body then goes to its on_body as DATA arrives
+     * (http/h2live), held while it is paused (the stream's window is not
+     * granted meanwhile); on_request is then not called. */
+    void (*on_head)(void *owner, int32_t stream_id, const struct http_request *req, uint64_t *limit,
+                    struct live **lv);
 };
 
 struct h2_session;
@@ -102,6 +109,9 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
  * or a negative code. */
 int h2_respond_live(struct h2_session *s, int32_t stream_id, const char *head, size_t len,
                     struct live *lv, int body);
+/* The streamed body of stream_id was resumed: what was held goes to
+ * on_body, and the window opens again. */
+void h2_body_resume(struct h2_session *s, int32_t stream_id);
 /* The live answer of stream_id has more queued, or ended. */
 int h2_resume(struct h2_session *s, int32_t stream_id);
 

@@ -115,6 +115,7 @@ static void live_submit(struct conn *c, struct live *lv)
     } else if (lv->head_out) {
         h2_resume(c->h2, lv->stream);
     }
+    h2_body_resume(c->h2, lv->stream);
     live_notify(lv);
 }
 
@@ -147,7 +148,21 @@ static void on_reject(void *owner, int32_t id, int status, const char *why)
     reqlog_line(owner, NULL, http_str_make(NULL, 0), status, 0);
 }
 
-static const struct h2_ops ops = {on_request, on_reject, on_live_end};
+/* A head with a body to come: the route's limit, or its streamed body */
+static void on_head(void *owner, int32_t id, const struct http_request *r, uint64_t *limit,
+                    struct live **lv)
+{
+    struct conn *c = owner;
+    exchange_head(c, r, limit, lv);
+    if (!*lv) return;
+    (*lv)->stream = id;
+    (*lv)->h2next = c->lv;
+    c->lv = *lv;
+    c->served = 1;
+    live_submit(c, *lv); /* answered (or begun) in the handler */
+}
+
+static const struct h2_ops ops = {on_request, on_reject, on_live_end, on_head};
 
 static void h2conn_update(struct conn *c);
 

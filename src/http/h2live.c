@@ -99,3 +99,20 @@ int h2live_copy(struct live *lv, char *p, size_t length)
     }
     return length ? -1 : rc;
 }
+
+int h2live_paused(struct live *lv)
+{
+    pthread_mutex_lock(&lv->mu);
+    int p = lv->paused;
+    pthread_mutex_unlock(&lv->mu);
+    return p;
+}
+
+void h2live_body(struct live *lv, const char *p, size_t n, int end)
+{
+    if (lv->body_done) return;
+    lv->body_done = (uint8_t)(end != 0);
+    lv->in_cb = 1;
+    lv->on_body(&lv->q, p, n, end, lv->route_arg);
+    lv->in_cb = 0;
+}

@@ -23,4 +23,9 @@ ssize_t h2live_read(nghttp2_session *ng, int32_t id, struct live *lv, size_t len
  * -1 when a file region cannot be read. */
 int h2live_copy(struct live *lv, char *p, size_t length);
 
+/* Whether lv's streamed body is paused; delivers a piece (or the end) to
+ * its on_body. */
+int h2live_paused(struct live *lv);
+void h2live_body(struct live *lv, const char *p, size_t n, int end);
+
 #endif
