@@ -23,7 +23,7 @@
  * - Lifetimes: a berth_server lives from berth_server_new() to
  *   berth_server_free().  A berth_req and everything it points at belong to
  *   the server and are valid only during the handler call; copy what you
- *   keep.  A route's `arg` is yours: the server never frees it, and it must
+ *   keep (or keep the request itself: "Embedding API v2" below).  A route's `arg` is yours: the server never frees it, and it must
  *   outlive the server.
  * - Threads: set-up calls (berth_opts_init, berth_server_new, berth_route,
  *   berth_server_listen) and berth_server_free are made from one thread, not
@@ -258,7 +258,15 @@ int berth_req_peer(const berth_req *r, char *buf, size_t len);
  * concurrently for one request; they must not block.  The request's fields
  * (berth_req_header, berth_req_param, berth_req_body) are readable during
  * the handler call only; berth_req_method, berth_req_path and
- * berth_req_query stay readable until the handle is released. */
+ * berth_req_query stay readable until the handle is released.
+ *
+ * Stopping: kept requests are waited for like any answer in flight, within
+ * the drain (10 s at most); then their clients are cut and gone is called,
+ * and the program still ends each handle.  After berth_server_run has
+ * returned, calls on a handle return BERTH_ERR_GONE (they touch no worker);
+ * berth_server_free waits for no handle, so end them before it.
+ * HEAD: a streamed answer's writes are accepted and dropped; the head says
+ * the declared length, if any. */
 
 /* A piece of a streamed request body: data[0..len) (valid during the call
  * only; decoded: no chunk framing), then once end != 0 (with len possibly
