@@ -45,11 +45,18 @@ def prog_path(tmp_path_factory):
     return out
 
 
+def sanitizer_clean(s):
+    bad = [l for l in s.lines if b"Sanitizer" in l or b"runtime error" in l]
+    assert not bad, bad
+
+
 @pytest.fixture(scope="module")
 def srv(prog_path):
     s = Server([], exe=prog_path, ready=PORT_LINE)
     yield s
+    assert s.proc.poll() is None, "the server died"
     s.kill()
+    sanitizer_clean(s)
 
 
 def wait_until(cond, timeout=20.0, what="condition"):
@@ -364,6 +371,32 @@ def test_deferred_under_load_with_clients_vanishing(srv):
     assert srv.proc.poll() is None
     r, body = get(srv, "/defer?ms=1")
     assert body == b"deferred\n"
+
+
+def test_a_stop_waits_for_a_deferred_answer(prog_path):
+    """SIGTERM while an answer is kept: the drain waits for it (the client
+    gets it whole), then the server exits cleanly."""
+    s = Server([], exe=prog_path, ready=PORT_LINE)
+    try:
+        c = raw(s.port)
+        c.sendall(b"GET /defer?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        s.proc.terminate()
+        got = read_until(c, b"deferred\n")
+        assert got.startswith(b"HTTP/1.1 200") and b"Connection: close" in got
+        assert s.proc.wait(timeout=20) == 0
+        sanitizer_clean(s)
+    finally:
+        s.kill()
+
+
+def test_pipelined_requests_wait_for_a_kept_answer(srv):
+    s = raw(srv.port)
+    s.sendall(b"GET /defer?ms=100 HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET /q?name=second HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = read_until(s, b"second")
+    assert got.index(b"deferred\n") < got.index(b"second")
+    s.close()
 
 
 # ---- routes and queries ----
