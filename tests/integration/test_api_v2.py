@@ -420,6 +420,30 @@ def test_query_parameters_are_decoded(srv):
     assert get(srv, "/q?other=1")[1] == b"error -2"
 
 
+@needs_curl
+@pytest.mark.parametrize("proto", ["--http1.1", "--http2"])
+def test_streams_and_bodies_over_tls(prog_path, tmp_path, proto):
+    """The same over HTTPS: h1 through the TLS transport, h2 chosen by ALPN."""
+    s = Server(["tls"], exe=prog_path, ready=PORT_LINE)
+    try:
+        base = "https://127.0.0.1:%d" % s.port
+        p = subprocess.run([CURL, "-sSk", proto, base + "/stream?n=4"], capture_output=True,
+                           timeout=60)
+        assert p.stdout == b"line 0\nline 1\nline 2\nline 3\n", p.stderr
+        data = os.urandom(2 << 20)
+        (tmp_path / "b").write_bytes(data)
+        p = subprocess.run([CURL, "-sSk", proto, "--data-binary", "@" + str(tmp_path / "b"),
+                            base + "/count?pause=1"], capture_output=True, timeout=60)
+        assert p.stdout.decode() == "%d %s" % (len(data), hashlib.sha256(data).hexdigest())
+        p = subprocess.run([CURL, "-sSk", proto, base + "/defer?ms=20"], capture_output=True,
+                           timeout=60)
+        assert p.stdout == b"deferred\n"
+        assert s.proc.poll() is None
+        sanitizer_clean(s)
+    finally:
+        s.kill()
+
+
 # ---- the examples ----
 
 def example(name, *args):
