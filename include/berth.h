@@ -370,7 +370,9 @@ int berth_resp_sendfile(berth_req *req, int fd, long long off, long long len);
 int berth_resp_trailer(berth_req *req, const char *name, const char *value);
 /* Ends the streamed answer (the last chunk and trailers, or END_STREAM) and
  * releases the program's reference: req must not be used afterwards.
- * BERTH_ERR_GONE when the client went away (released all the same). */
+ * BERTH_ERR_GONE when the client went away (released all the same).  On a
+ * deferred handle never answered it answers 500 (as a handler returning
+ * without an answer does) and releases it. */
 int berth_resp_end(berth_req *req);
 
 #define BERTH_ERR_GONE (-4020) /* the client went away; end the request to release it */

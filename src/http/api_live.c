@@ -161,7 +161,8 @@ static int start(struct live *lv, int status, const char *ctype, long long lengt
         }
     }
     lv->status = status;
-    lv->length = length;
+    lv->length = status == 204 || status == 304 ? 0 : length; /* no body, no framing */
+    length = lv->length;
     lv->nobody = lv->lreq.method == HTTP_HEAD || status == 204 || status == 304;
     if (lv->h2 || length >= 0)
         lv->framing = LIVE_LENGTH; /* h2: DATA frames whatever the length */
@@ -169,7 +170,6 @@ static int start(struct live *lv, int status, const char *ctype, long long lengt
         lv->framing = LIVE_CLOSE;
     else
         lv->framing = LIVE_CHUNKED;
-    if (status == 204 || status == 304) lv->length = 0;
     lv->started = 1;
     lv->q.status = status;
     live_poke(lv);
@@ -354,8 +354,12 @@ int berth_resp_end(berth_req *req)
     pthread_mutex_lock(&lv->mu);
     if (!lv->app_ref) return unlock(lv, BERTH_EUSAGE);
     if (!lv->started && !lv->gone) {
-        pthread_mutex_unlock(&lv->mu);
-        return BERTH_EUSAGE;
+        /* released without an answer: the client gets 500, as from a
+         * handler that returns without one */
+        static const char why[] = "The handler gave no answer.\n";
+        if (start(lv, 500, "text/plain", sizeof why - 1) == 0 &&
+            push_piece(lv, why, sizeof why - 1, NULL, NULL) == 0)
+            lv->written = sizeof why - 1;
     }
     return end(lv);
 }

@@ -26,7 +26,7 @@ static int paused(struct live *lv)
 }
 
 /* The client broke the body's framing: nothing sensible can follow. */
-static void body_broken(struct conn *c, struct live *lv)
+static void body_broken(struct conn *c, struct live *lv, int status)
 {
     c->closing = 1;
     lv->body_done = 1;
@@ -34,7 +34,10 @@ static void body_broken(struct conn *c, struct live *lv)
         /* no answer began: the client learns why; the program that holds
          * the request hears it is gone */
         c->lv = NULL;
-        conn_error(c, &lv->lreq, 400, NULL, lv->chunk.error ? lv->chunk.error : "bad body");
+        conn_error(c, &lv->lreq, status, NULL,
+                   status == 413     ? "The request body is too large."
+                   : lv->chunk.error ? lv->chunk.error
+                                     : "The chunked body is malformed.");
         live_gone(lv);
     }
 }
@@ -59,7 +62,7 @@ size_t h1live_body(struct conn *c, const char *p, size_t n)
             int rc = http_chunked_feed(&lv->chunk, d, n - used, &u, dst, &dl);
             used += u;
             if (rc < 0) {
-                body_broken(c, lv);
+                body_broken(c, lv, -rc);
                 return n;
             }
             end = rc == 1;
@@ -144,7 +147,7 @@ int h1live_pump(struct conn *c)
         moved = 1;
     }
     if (rc == 0 && lv->head_out && !lv->first && lv->ended && !lv->tail_out) {
-        if (lv->framing == LIVE_CHUNKED) {
+        if (lv->framing == LIVE_CHUNKED && !lv->nobody) {
             rc = buf_append(&c->out, "0\r\n", 3);
             if (rc == 0 && buf_len(&lv->trailers))
                 rc = buf_append(&c->out, buf_head(&lv->trailers), buf_len(&lv->trailers));

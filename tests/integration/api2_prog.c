@@ -7,6 +7,7 @@
  *
  *   POST /count        streamed body: "<bytes> <sha256>"; ?pause=1 pauses
  *                      on every piece and resumes from another thread
+ *   POST /count16      the same with max_body 16
  *   POST /small        whole body, max_body 16: echoes it
  *   POST /big          whole body, max_body 4 MiB: its length
  *   GET  /stream?n=N   chunked: N lines "line i", 20 ms apart, from a thread
@@ -17,6 +18,7 @@
  *   GET  /defer?ms=N   answered "deferred" N ms later from a thread
  *   GET  /gone         deferred, never answered: the gone callback counts
  *   GET  /gonecount    how many gone callbacks ran
+ *   GET  /drop         deferred, then released unanswered from a thread (500)
  *   GET  /users/:id/posts/ *rest  (no space) "id=<id> rest=<rest>"
  *   GET  /q?name=...   berth_req_query_param of "name" */
 #include <berth.h>
@@ -251,6 +253,23 @@ static void gone2(berth_req *req, void *arg)
     berth_req_callbacks(req, NULL, on_gone_release, NULL);
 }
 
+static void *drop_thread(void *arg)
+{
+    usleep(10000);
+    berth_resp_end(arg); /* never answered: the client gets 500 */
+    return NULL;
+}
+
+static void drop(berth_req *req, void *arg)
+{
+    (void)arg;
+    berth_req *h;
+    pthread_t t;
+    berth_req_defer(req, &h);
+    pthread_create(&t, NULL, drop_thread, h);
+    pthread_detach(t);
+}
+
 static void gonecount(berth_req *req, void *arg)
 {
     (void)arg;
@@ -300,10 +319,13 @@ int main(int argc, char **argv)
     berth_server *s;
     struct berth_route_opts stream_body = {.on_body = count_body};
     struct berth_route_opts small_o = {.max_body = 16}, big_o = {.max_body = 4 << 20};
+    struct berth_route_opts stream16 = {.on_body = count_body, .max_body = 16};
     struct berth_route_opts pat = {0};
     int rc = berth_server_new(&s, &o);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/count", 0, count, NULL, &stream_body);
+    if (rc == 0) rc = berth_route_opts(s, "POST", "/count16", 0, count, NULL, &stream16);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/small", 0, small, NULL, &small_o);
+    if (rc == 0) rc = berth_route(s, "GET", "/drop", 0, drop, NULL);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/big", 0, big, NULL, &big_o);
     if (rc == 0) rc = berth_route(s, "GET", "/stream", 0, stream, NULL);
     if (rc == 0) rc = berth_route(s, "GET", "/len", 0, len_route, NULL);

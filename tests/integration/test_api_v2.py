@@ -195,6 +195,30 @@ def test_route_limits_are_the_routes_own(srv):
     assert r.status == 413
 
 
+@pytest.mark.parametrize("path", ["/small", "/count16"])
+def test_length_over_a_streamed_route_limit_is_413(srv, path):
+    r, _ = get(srv, path, "POST", body=b"x" * 17)
+    assert r.status == 413
+    r, body = get(srv, path, "POST", body=b"x" * 16)
+    assert r.status == 200
+
+
+def test_chunked_streamed_body_over_its_limit_is_413(srv):
+    s = raw(srv.port)
+    s.sendall(b"POST /count16 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"10\r\n0123456789abcdef\r\n1\r\nx\r\n0\r\n\r\n")
+    assert read_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 413")
+    s.close()
+
+
+def test_malformed_chunked_streamed_body_is_400(srv):
+    s = raw(srv.port)
+    s.sendall(b"POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"zz\r\nabc\r\n")
+    assert read_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 400")
+    s.close()
+
+
 def test_chunked_body_over_a_route_limit_is_413(srv):
     s = raw(srv.port)
     s.sendall(b"POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -270,6 +294,22 @@ def test_head_of_a_streamed_answer_has_no_body(srv, h2):
     out = curl(srv, "/len", "-I", h2=h2)
     assert b"content-length: 20" in out.lower()
     assert not out.split(b"\r\n\r\n", 1)[1]
+
+
+def test_head_of_a_chunked_stream_ends_at_its_head(srv):
+    s = raw(srv.port)
+    s.sendall(b"HEAD /stream?n=3 HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET /q?name=next HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = read_until(s, b"next")
+    first, rest = got.split(b"\r\n\r\n", 1)
+    assert first.startswith(b"HTTP/1.1 200")
+    assert rest.startswith(b"HTTP/1.1 200"), rest[:40]  # no chunk, no terminator between
+    s.close()
+
+
+def test_a_handle_released_unanswered_gets_500(srv):
+    r, _ = get(srv, "/drop")
+    assert r.status == 500
 
 
 def test_trailer_on_the_wire(srv):
