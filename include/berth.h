@@ -355,8 +355,10 @@ int berth_resp_start(berth_req *req, int status, const char *content_type, long 
  * BERTH_ERR_USAGE (not started, ended, or past the declared length). */
 int berth_resp_write(berth_req *req, const void *data, size_t len);
 /* The same without a copy: data stays the caller's until release(data,
- * rarg) is called (on the worker thread, or on the calling thread when the
- * call fails or the client is gone). */
+ * rarg) is called — once, on the thread that lets go of it: the worker
+ * once the piece is sent, the calling thread when the call fails, or the
+ * thread that drops the request's last reference when the client went away
+ * with the piece unsent.  release must be thread-safe accordingly. */
 int berth_resp_write_ref(berth_req *req, const void *data, size_t len,
                          void (*release)(void *data, void *rarg), void *rarg);
 /* Queues len bytes of file fd from offset off (fd is duplicated: the
