@@ -23,8 +23,9 @@
  * - Lifetimes: a berth_server lives from berth_server_new() to
  *   berth_server_free().  A berth_req and everything it points at belong to
  *   the server and are valid only during the handler call; copy what you
- *   keep (or keep the request itself: "Embedding API v2" below).  A route's `arg` is yours: the server never frees it, and it must
- *   outlive the server.
+ *   keep (or keep the request itself: "Embedding API v2" below).  A
+ *   route's `arg` is yours: the server never frees it, and it must outlive
+ *   the server.
  * - Threads: set-up calls (berth_opts_init, berth_server_new, berth_route,
  *   berth_server_listen) and berth_server_free are made from one thread, not
  *   while berth_server_run() is running on another.  berth_server_stop() is
