@@ -194,7 +194,8 @@ void live_wake_drop(struct worker *w)
 void live_gone(struct live *lv)
 {
     pthread_mutex_lock(&lv->mu);
-    int tell = !lv->gone && !lv->tail_out && lv->gone_cb;
+    /* only a program still holding the request is told */
+    int tell = !lv->gone && !lv->tail_out && lv->app_ref && lv->gone_cb;
     lv->gone = 1;
     lv->c = NULL;
     pthread_mutex_unlock(&lv->mu);
