@@ -277,7 +277,8 @@ typedef void berth_body_cb(berth_req *req, const void *data, size_t len, int end
  * full or over half full; gone: the client disconnected (or reset the h2
  * stream, or the server stopped) before the answer ended — later calls on
  * req return BERTH_ERR_GONE, and the program still ends it with
- * berth_resp_end to release it.  gone is called at most once. */
+ * berth_resp_end to release it.  gone is called at most once, and only
+ * while the program still holds the request (not after it ended it). */
 typedef void berth_event_cb(berth_req *req, void *arg);
 
 struct berth_route_opts {
