@@ -37,8 +37,10 @@
  *   the TLS certificate).  Handlers run on the worker
  *   thread that owns the connection; with workers > 1 they run concurrently
  *   and must be thread-safe.  berth_req_* and berth_resp_* / berth_respond
- *   are called only by the handler, on its own thread, with its own req.
- *   berth_strerror() is safe from any thread. */
+ *   are called only by the handler, on its own thread, with its own req —
+ *   except on a request kept with berth_req_defer (API v2 below), whose
+ *   answer calls are safe from any thread.  berth_strerror() is safe from
+ *   any thread. */
 #ifndef BERTH_H
 #define BERTH_H
 

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #define H2_OUT_HIGH (256 * 1024) /* session output buffered before reading stops */
 
