@@ -3,8 +3,11 @@
  * lives.  Whole byte streams go through the REAL server code: a berth server
  * started once through the public API (include/berth.h) on 127.0.0.1, one
  * worker, a temp root with a few files — twice: one server with a route
- * /echo (any method) that answers the length of the body it received, one
- * with no route (as `berth serve` runs, through the static fast path).
+ * /echo (any method) that answers the length of the body it received, a
+ * route /sbody that takes its body streamed (API v2: pausing and resuming
+ * on every piece, answering its length at the end) and /later, answered
+ * from another thread (deferred), and one with no route (as `berth serve`
+ * runs, through the static fast path).
  *
  * Per input: byte 0 picks the server (low bit) and where the stream is cut
  * in two (the server then sees the pieces in separate reads, most of the
@@ -67,6 +70,58 @@ static void echo(berth_req *r, void *arg)
     berth_respond(r, 200, "text/plain", b, (size_t)k);
 }
 
+/* /sbody: the body counted piece by piece; each piece pauses the body and
+ * resumes it at once (the resume goes through the worker's wake list) */
+static void sbody_piece(berth_req *r, const void *data, size_t len, int end, void *arg)
+{
+    (void)data;
+    (void)arg;
+    size_t *n = berth_req_user(r);
+    *n += len;
+    if (!end) {
+        if (berth_req_pause(r) < 0 || berth_req_resume(r) < 0) abort();
+        return;
+    }
+    char b[64];
+    int k = snprintf(b, sizeof b, "len=%zu\n", *n);
+    free(n);
+    berth_req_set_user(r, NULL);
+    berth_respond(r, 200, "text/plain", b, (size_t)k);
+}
+
+static void sbody_gone(berth_req *r, void *arg)
+{
+    (void)arg;
+    free(berth_req_user(r));
+    berth_resp_end(r); /* released: the client left before the end */
+}
+
+static void sbody(berth_req *r, void *arg)
+{
+    (void)arg;
+    size_t *n = calloc(1, sizeof *n);
+    if (!n) abort();
+    berth_req_set_user(r, n);
+    berth_req_callbacks(r, NULL, sbody_gone, NULL);
+}
+
+/* /later: answered by a thread; a client gone meanwhile makes that answer
+ * BERTH_ERR_GONE, which releases the request all the same */
+static void *later_thread(void *h)
+{
+    berth_respond(h, 200, "text/plain", "later\n", 6);
+    return NULL;
+}
+
+static void later(berth_req *r, void *arg)
+{
+    (void)arg;
+    berth_req *h;
+    pthread_t t;
+    if (berth_req_defer(r, &h) < 0 || pthread_create(&t, NULL, later_thread, h) != 0) abort();
+    pthread_detach(t);
+}
+
 static void *serve(void *arg)
 {
     int rc = berth_server_run(arg);
@@ -119,12 +174,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     o.workers = 1;
     o.quiet = 1;
     o.no_signals = 1;
+    o.no_h2 = 1; /* HTTP/1.x is what is checked: no h2c by prior knowledge */
     o.max_body = 4096;
     o.header_timeout_ms = 3000;
     o.idle_timeout_ms = 3000;
+    struct berth_route_opts sbody_opts = {.on_body = sbody_piece, .max_body = 4096};
     for (int i = 0; i < 2; i++) {
         if (berth_server_new(&srv[i], &o) < 0 ||
             (i == 0 && berth_route(srv[i], NULL, "/echo", 0, echo, NULL) < 0) ||
+            (i == 0 && berth_route_opts(srv[i], NULL, "/sbody", 0, sbody, NULL, &sbody_opts) < 0) ||
+            (i == 0 && berth_route(srv[i], NULL, "/later", 0, later, NULL) < 0) ||
             berth_server_listen(srv[i]) < 0)
             abort();
         ports[i] = berth_server_port(srv[i]);

@@ -23,8 +23,9 @@
  * - Lifetimes: a berth_server lives from berth_server_new() to
  *   berth_server_free().  A berth_req and everything it points at belong to
  *   the server and are valid only during the handler call; copy what you
- *   keep.  A route's `arg` is yours: the server never frees it, and it must
- *   outlive the server.
+ *   keep (or keep the request itself: "Embedding API v2" below).  A
+ *   route's `arg` is yours: the server never frees it, and it must outlive
+ *   the server.
  * - Threads: set-up calls (berth_opts_init, berth_server_new, berth_route,
  *   berth_server_listen) and berth_server_free are made from one thread, not
  *   while berth_server_run() is running on another.  berth_server_stop() is
@@ -36,8 +37,10 @@
  *   the TLS certificate).  Handlers run on the worker
  *   thread that owns the connection; with workers > 1 they run concurrently
  *   and must be thread-safe.  berth_req_* and berth_resp_* / berth_respond
- *   are called only by the handler, on its own thread, with its own req.
- *   berth_strerror() is safe from any thread. */
+ *   are called only by the handler, on its own thread, with its own req —
+ *   except on a request kept with berth_req_defer (API v2 below), whose
+ *   answer calls are safe from any thread.  berth_strerror() is safe from
+ *   any thread. */
 #ifndef BERTH_H
 #define BERTH_H
 
@@ -394,7 +397,154 @@ int berth_ws_peer(const berth_ws *ws, char *buf, size_t len);
 #define BERTH_ERR_RESERVED (-4009) /* a field the server writes itself */
 #define BERTH_ERR_TLS      (-4010) /* the TLS certificate or key cannot be used (see stderr) */
 /* WebSocket */
-#define BERTH_ERR_HANDSHAKE (-4020) /* not a WebSocket handshake: the client was answered */
+#define BERTH_ERR_HANDSHAKE (-4022) /* not a WebSocket handshake: the client was answered */
+
+/* ==== Embedding API v2: request bodies, streaming, deferred answers ====
+ *
+ * A request (berth_req) normally lives for its handler call.  Three things
+ * make it live longer, until the exchange ends:
+ * - a route whose body is streamed (berth_route_opts with on_body): the
+ *   handler runs when the head has arrived, the body follows in pieces;
+ * - a streamed answer (berth_resp_start ... berth_resp_end);
+ * - berth_req_defer(): the handler keeps the request and answers later,
+ *   from any thread.
+ * Such a request is a handle with a reference count: the server holds one
+ * while the client is connected, the program one from berth_req_defer (or
+ * from the handler's start of a streamed answer) until it calls
+ * berth_respond or berth_resp_end on it — exactly once, even after the
+ * client went away (those calls then return BERTH_ERR_GONE and release it).
+ * So a handle is never freed under the program's feet, and never leaks.
+ *
+ * Threads: calls on a deferred handle (berth_resp_*, berth_respond,
+ * berth_req_resume) are safe from any thread, and from several at once
+ * (the library serialises them); bytes reach the client through the owning
+ * worker, which a thread-safe queue and an eventfd wake.  Callbacks
+ * (on_body, writable, gone) always run on the owning worker thread, never
+ * concurrently for one request; they must not block.  The request's fields
+ * (berth_req_header, berth_req_param, berth_req_body) are readable during
+ * the handler call only; berth_req_method, berth_req_path and
+ * berth_req_query stay readable until the handle is released.
+ *
+ * Stopping: kept requests are waited for like any answer in flight, within
+ * the drain (10 s at most); then their clients are cut and gone is called,
+ * and the program still ends each handle.  After berth_server_run has
+ * returned, calls on a handle return BERTH_ERR_GONE (they touch no worker);
+ * berth_server_free waits for no handle, so end them before it.
+ * HEAD: a streamed answer's writes are accepted and dropped; the head says
+ * the declared length, if any. */
+
+/* A piece of a streamed request body: data[0..len) (valid during the call
+ * only; decoded: no chunk framing), then once end != 0 (with len possibly
+ * 0): the body is complete.  Runs on the worker thread, in order. */
+typedef void berth_body_cb(berth_req *req, const void *data, size_t len, int end, void *arg);
+/* writable: the response queue fell below its low mark after having been
+ * full or over half full; gone: the client disconnected (or reset the h2
+ * stream, or the server stopped) before the answer ended — later calls on
+ * req return BERTH_ERR_GONE, and the program still ends it with
+ * berth_resp_end to release it.  gone is called at most once, and only
+ * while the program still holds the request (not after it ended it). */
+typedef void berth_event_cb(berth_req *req, void *arg);
+
+struct berth_route_opts {
+    /* The largest body the route takes (0: berth_opts.max_body for a whole
+     * body; no limit for a streamed one).  A Content-Length over it is
+     * answered 413 before the body is read (nothing of it is read: the
+     * connection closes); a chunked body that passes it, 413 too. */
+    unsigned long long max_body;
+    /* NULL: the body is delivered whole (berth_req_body) and the handler
+     * runs once it has arrived.  Set: the handler runs on the head, and the
+     * body comes in pieces to on_body (with the route's arg); the request
+     * is deferred for the handler (no 500 when it returns without an
+     * answer): answer from on_body, at its end, or later.  A piece not yet
+     * wanted can be held back with berth_req_pause. */
+    berth_body_cb *on_body;
+    /* Bytes a streamed answer may queue before berth_resp_write refuses
+     * with BERTH_ERR_FULL (0: 1 MiB); writable fires below a quarter. */
+    size_t max_queue;
+};
+
+/* berth_route with options (o NULL: none).  path may be a pattern here:
+ * a segment ":name" matches any one non-empty segment, a last segment
+ * "*name" (or "*") matches the rest of the path, possibly empty — both read
+ * back with berth_req_param (and the rest with berth_req_remainder).
+ * Otherwise as berth_route; o is copied. */
+int berth_route_opts(berth_server *s, const char *method, const char *path, int prefix,
+                     berth_handler *h, void *arg, const struct berth_route_opts *o);
+
+/* A path parameter of the route's pattern (":id" -> "id"), decoded, not
+ * NUL-terminated (*len its length), or NULL when the pattern has none of
+ * that name.  During the handler call. */
+const char *berth_req_param(const berth_req *r, const char *name, size_t *len);
+/* What a prefix route (or a trailing "*name") matched after its fixed part:
+ * for route "/files" and path "/files/a/b", "a/b" (no leading '/'); ""
+ * when nothing follows.  NUL-terminated; during the handler call. */
+const char *berth_req_remainder(const berth_req *r);
+/* The query parameter name (the first one): %XX and '+' decoded into buf
+ * (NUL-terminated).  Returns the decoded length, -ENOENT when absent,
+ * BERTH_ERR_USAGE when it does not fit in len bytes with its NUL, or
+ * BERTH_ERR_FIELD for a malformed %-escape.  "a" in "?a&b=1" is "".  Any
+ * thread for a live handle; it reads berth_req_query. */
+int berth_req_query_param(const berth_req *r, const char *name, char *buf, size_t len);
+
+/* Keeps req past its handler call: *handle is the request to answer later
+ * (from any thread), with berth_respond or a streamed answer ending in
+ * berth_resp_end.  Call from the handler (or on_body), on the worker
+ * thread.  Calling it again returns the same handle.  0, -ENOMEM, or
+ * BERTH_ERR_USAGE once the request was answered. */
+int berth_req_defer(berth_req *req, berth_req **handle);
+/* Callbacks for a deferred or streamed request (either may be NULL), with
+ * arg.  On the worker thread (handler or on_body). */
+int berth_req_callbacks(berth_req *req, berth_event_cb *writable, berth_event_cb *gone, void *arg);
+/* The program's own pointer for this request (NULL until set): where the
+ * per-request state of on_body and the callbacks lives.  Worker thread, or
+ * any thread on a deferred handle the program serialises itself. */
+void berth_req_set_user(berth_req *req, void *user);
+void *berth_req_user(const berth_req *req);
+/* Holds back the request body: on_body is not called again, and the
+ * connection (or h2 stream) is not read, so the client's sends block on
+ * its flow control — an upload never piles up in memory.  From on_body or
+ * the handler (worker thread).  berth_req_resume (any thread) delivers again. */
+int berth_req_pause(berth_req *req);
+int berth_req_resume(berth_req *req);
+
+/* Streamed answers.  berth_resp_start sends the status and the fields
+ * added so far (berth_resp_header) with content_type (as in berth_respond)
+ * and length: the body's size when known (sent as Content-Length; writing
+ * more is BERTH_ERR_USAGE, ending with less closes the connection), or -1:
+ * chunked over HTTP/1.1, DATA frames over h2, close-delimited over
+ * HTTP/1.0.  The head goes out at once.  From the handler, or on a
+ * deferred handle from any thread. */
+int berth_resp_start(berth_req *req, int status, const char *content_type, long long length);
+/* Queues data[0..len) (copied) as the next body piece.  Returns the bytes
+ * now queued for the client (this piece included, at most INT_MAX), or
+ * BERTH_ERR_FULL (nothing queued: wait for writable), BERTH_ERR_GONE,
+ * BERTH_ERR_USAGE (not started, ended, or past the declared length). */
+int berth_resp_write(berth_req *req, const void *data, size_t len);
+/* The same without a copy: data stays the caller's until release(data,
+ * rarg) is called — once, on the thread that lets go of it: the worker
+ * once the piece is sent, the calling thread when the call fails, or the
+ * thread that drops the request's last reference when the client went away
+ * with the piece unsent.  release must be thread-safe accordingly. */
+int berth_resp_write_ref(berth_req *req, const void *data, size_t len,
+                         void (*release)(void *data, void *rarg), void *rarg);
+/* Queues len bytes of file fd from offset off (fd is duplicated: the
+ * caller may close its own at once).  Over plain HTTP/1.1 it goes out by
+ * sendfile.  Counts toward the queue as len bytes. */
+int berth_resp_sendfile(berth_req *req, int fd, long long off, long long len);
+/* A trailer field for the end of a chunked (HTTP/1.1) or h2 answer: before
+ * berth_resp_end, checked like berth_resp_header; an answer with a
+ * Content-Length or over HTTP/1.0 drops them (RFC 9110 §6.5: they are
+ * optional for the recipient). */
+int berth_resp_trailer(berth_req *req, const char *name, const char *value);
+/* Ends the streamed answer (the last chunk and trailers, or END_STREAM) and
+ * releases the program's reference: req must not be used afterwards.
+ * BERTH_ERR_GONE when the client went away (released all the same).  On a
+ * deferred handle never answered it answers 500 (as a handler returning
+ * without an answer does) and releases it. */
+int berth_resp_end(berth_req *req);
+
+#define BERTH_ERR_GONE (-4020) /* the client went away; end the request to release it */
+#define BERTH_ERR_FULL (-4021) /* the response queue is full; wait for writable */
 
 /* Sandbox (opt-in; `berth serve` calls it unless --no-sandbox).  Call after
  * berth_server_listen() and before berth_server_run(), on the thread that

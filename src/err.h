@@ -25,8 +25,13 @@
       "header field reserved for the server; Content-Length, Transfer-Encoding, Connection, "      \
       "Keep-Alive, Upgrade, TE, Trailer, Date and Server are written by berth, and Content-Type "  \
       "is set once (best through berth_respond)")                                                  \
-    X(ETLS, -4010, "TLS could not be set up; the message before this one says why")               \
-    X(EHANDSHAKE, -4020,                                                                           \
+    X(ETLS, -4010, "TLS could not be set up; the message before this one says why")                \
+    /* API v2 (deferred and streamed exchanges) */                                                 \
+    X(EGONE, -4020,                                                                                \
+      "the client is gone (disconnected, reset the stream, or the server stopped); release "       \
+      "the request with berth_resp_end")                                                           \
+    X(EFULL, -4021, "the response queue is full; write again from the writable callback")          \
+    X(EHANDSHAKE, -4022,                                                                           \
       "not a WebSocket handshake; the client was answered with 400, 426 or 503, so the handler "   \
       "just returns")
 

@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "http/field.h"
+#include "http/live.h"
 #include "http/mime.h"
 #include "http/resp.h"
 #include "http/str.h"
@@ -210,32 +211,6 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
 fail:
     berth_server_free(s);
     return rc;
-}
-
-int berth_route(berth_server *s, const char *method, const char *path, int prefix, berth_handler *h,
-                void *arg)
-{
-    if (!path || *path != '/' || !h) return BERTH_EUSAGE;
-    /* the method is written into Allow lines: a token or nothing */
-    if (method && !http_field_token(method, strlen(method))) return BERTH_EFIELD;
-    struct route *rs = realloc(s->routes, (size_t)(s->nroutes + 1) * sizeof *rs);
-    if (!rs) return -ENOMEM;
-    s->routes = rs;
-    struct route *rt = &rs[s->nroutes];
-    int fail = 0;
-    rt->method = dup_or_null(method, &fail);
-    rt->path = dup_or_null(path, &fail);
-    if (fail) {
-        free(rt->method);
-        free(rt->path);
-        return -ENOMEM;
-    }
-    rt->len = strlen(path);
-    rt->prefix = prefix;
-    rt->h = h;
-    rt->arg = arg;
-    s->nroutes++;
-    return 0;
 }
 
 /* Blocks the signals the server handles in the calling thread (worker
@@ -515,6 +490,7 @@ const char *berth_req_query(const berth_req *r)
 
 const char *berth_req_header(const berth_req *r, const char *name, size_t *len)
 {
+    if (!r->r) return NULL; /* a live request after its handler call */
     size_t nl = strlen(name);
     for (size_t i = 0; i < r->r->nheaders; i++) {
         const struct http_header *h = &r->r->headers[i];
@@ -528,7 +504,12 @@ const char *berth_req_header(const berth_req *r, const char *name, size_t *len)
 
 int berth_req_peer(const berth_req *r, char *buf, size_t len)
 {
-    const struct conn *c = r->c;
+    if (!r->r) return BERTH_EUSAGE; /* the connection may be gone */
+    return api_peer(r->c, buf, len);
+}
+
+int api_peer(const struct conn *c, char *buf, size_t len)
+{
     char a[INET6_ADDRSTRLEN] = "";
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (c->family == AF_INET)
@@ -545,13 +526,13 @@ int berth_req_peer(const berth_req *r, char *buf, size_t len)
 
 const void *berth_req_body(const berth_req *r, size_t *len)
 {
-    if (len) *len = r->body_len;
-    return r->body;
+    if (len) *len = r->r ? r->body_len : 0;
+    return r->r ? r->body : NULL;
 }
 
 const char *berth_req_protocol(const berth_req *r)
 {
-    switch (r->r->version) {
+    switch (r->r ? r->r->version : r->lv->lreq.version) {
     case 20:
         return "HTTP/2";
     case 10:
@@ -563,7 +544,7 @@ const char *berth_req_protocol(const berth_req *r)
 
 int berth_req_secure(const berth_req *r)
 {
-    return r->c->t.tls != NULL;
+    return r->r ? r->c->t.tls != NULL : r->lv->secure;
 }
 
 /* 1 when the fields added so far have one named name (ASCII case ignored) */
@@ -584,6 +565,7 @@ static int has_field(const struct buf *extra, const char *name)
 
 int berth_resp_header(berth_req *r, const char *name, const char *value)
 {
+    if (r->lv) return name && value ? live_resp_header(r->lv, name, value) : BERTH_EUSAGE;
     if (!name || !value || r->status) return BERTH_EUSAGE;
     size_t nl = strlen(name), vl = strlen(value);
     /* a CR or LF would let whoever supplies the value split the response */
@@ -603,6 +585,8 @@ int berth_resp_header(berth_req *r, const char *name, const char *value)
 
 int berth_respond(berth_req *r, int status, const char *content_type, const void *body, size_t len)
 {
+    if (r->lv)
+        return len && !body ? BERTH_EUSAGE : live_respond(r->lv, status, content_type, body, len);
     if (r->status) return BERTH_EUSAGE;
     if (status < 200 || status > 599 || (len && !body)) return BERTH_EUSAGE;
     if (content_type && !*content_type) content_type = NULL;

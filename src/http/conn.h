@@ -23,12 +23,6 @@ void conn_close(struct conn *c);
 /* What the HTTP/2 connection (h2conn.c) shares with the HTTP/1.1 one. */
 /* The socket event callback of c (arg). */
 void conn_on_event(struct loop *l, int fd, unsigned events, void *arg);
-/* Answers one complete request, its whole body at hand, exactly as an
- * HTTP/1.1 request is answered (routes, then static files): the answer in
- * HTTP/1.1 form appended to the worker's output buffer, a file transfer in
- * *x (fd < 0: none), which the caller now owns. */
-void conn_answer(struct conn *c, const struct http_request *r, const char *body, size_t len,
-                 struct http_xfer *x);
 /* Ends c in stages (RFC 9112 §9.6): our side shut, input dropped until the
  * client closes or a moment passes, then closed. */
 void conn_linger(struct conn *c);
@@ -38,6 +32,11 @@ void conn_count(struct conn *c, const struct http_request *r, int status);
  * field lines), counted and logged; a failure marks c closing. */
 void conn_error(struct conn *c, const struct http_request *r, int status, const char *extra,
                 const char *why);
+/* A live exchange of c (API v2) has something for the connection to do:
+ * its answer was queued or ended, its body resumed (from the worker's
+ * wake-up). */
+struct live;
+void conn_kick(struct conn *c, struct live *lv);
 /* Writes c->out (and c->x): 1 all written, 0 the socket is full, -1 dead. */
 int conn_flush(struct conn *c);
 /* c times out ms from now (the heap is touched only when that is sooner). */

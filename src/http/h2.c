@@ -3,7 +3,9 @@
 #include "http/h2.h"
 
 #include "err.h"
+#include "http/h2_pool.h"
 #include "http/h2_req.h"
+#include "http/h2live.h"
 #include "http/resp.h"
 
 #include <errno.h>
@@ -14,13 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SEND_BUDGET  (256 * 1024) /* bytes per h2_session_send call */
-#define NV_STACK     48
-#define SPARE_MAX    16         /* streams kept for reuse */
-#define SPARE_BYTES  16384      /* ... when their buffers are no larger */
-#define POOL_STEP    64         /* nghttp2's small blocks, by size class of 64 bytes */
-#define POOL_CLASSES 16         /* ... up to 1 KiB */
-#define POOL_BYTES   (32 << 10) /* kept for reuse per session, at most */
+#define SEND_BUDGET (256 * 1024) /* bytes per h2_session_send call */
+#define NV_STACK    48
+#define SPARE_MAX   16    /* streams kept for reuse */
+#define SPARE_BYTES 16384 /* ... when their buffers are no larger */
 
 struct h2_stream {
     struct h2_stream *prev, *next; /* the session's streams: nghttp2_session_del tells of none */
@@ -35,6 +34,11 @@ struct h2_stream {
     int checked;   /* the transfer's file was checked since its region began */
     struct buf mem;
     struct http_xfer x;
+    struct live *lv; /* a live exchange (streamed body, answer), the connection's */
+    uint64_t limit;  /* the body's, the route's (on_head) */
+    int streaming;   /* the body goes to lv's on_body as it comes (held in body while paused) */
+    int end_held;    /* ... and its end came while paused */
+    size_t owed;     /* bytes delivered while paused: window granted on resume */
 };
 
 struct h2_session {
@@ -44,12 +48,11 @@ struct h2_session {
     void *owner;
     struct h2_stream *streams, *spare;
     size_t nspare;
-    size_t body_total;        /* request body bytes buffered, all streams */
-    struct buf *out;          /* during h2_session_send: where send_data writes */
-    size_t out_start;         /* ... and its length when that call began */
-    int send_rc;              /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
-    void *pool[POOL_CLASSES]; /* freed small blocks of nghttp2's, by class */
-    size_t pool_bytes;
+    size_t body_total;   /* request body bytes buffered, all streams */
+    struct buf *out;     /* during h2_session_send: where send_data writes */
+    size_t out_start;    /* ... and its length when that call began */
+    int send_rc;         /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
+    struct h2_pool pool; /* nghttp2's small blocks, kept for reuse */
     const char *error;
 };
 
@@ -101,6 +104,10 @@ static struct h2_stream *stream_new(struct h2_session *s)
     st->body = NULL;
     st->blen = st->bcap = 0;
     st->head = st->done = st->responded = st->checked = 0;
+    st->lv = NULL;
+    st->limit = s->conf.max_body;
+    st->streaming = st->end_held = 0;
+    st->owed = 0;
     memset(&st->x, 0, sizeof st->x);
     st->x.fd = -1;
     return st;
@@ -182,14 +189,74 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     return 0;
 }
 
+/* Appends p[0..n) to the stream's body buffer (a streamed body held while
+ * paused: at most the stream's window). */
+static int hold(struct h2_session *s, struct h2_stream *st, const char *p, size_t n)
+{
+    if (st->blen + n > st->bcap) {
+        size_t cap = st->bcap ? st->bcap * 2 : 16384;
+        while (cap < st->blen + n)
+            cap *= 2;
+        char *b = realloc(st->body, cap);
+        if (!b) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        s->body_total += cap - st->bcap;
+        st->body = b;
+        st->bcap = cap;
+    }
+    memcpy(st->body + st->blen, p, n);
+    st->blen += n;
+    return 0;
+}
+
+/* A piece of a streamed body: to on_body now, or held while paused (the
+ * stream's window is granted only for what was delivered unpaused). */
+static int body_piece(struct h2_session *s, struct h2_stream *st, const char *p, size_t n)
+{
+    if (!st->lv || st->end_held) { /* gone, or answered and done with */
+        nghttp2_session_consume_stream(s->ng, st->id, n);
+        return 0;
+    }
+    if (st->blen || h2live_paused(st->lv)) return hold(s, st, p, n);
+    h2live_body(st->lv, p, n, 0);
+    if (h2live_paused(st->lv))
+        st->owed += n;
+    else
+        nghttp2_session_consume_stream(s->ng, st->id, n);
+    return 0;
+}
+
+void h2_body_resume(struct h2_session *s, int32_t stream_id)
+{
+    struct h2_stream *st = stream_of(s, stream_id);
+    if (!st || !st->streaming || !st->lv || h2live_paused(st->lv)) return;
+    size_t n = st->blen + st->owed;
+    if (st->blen) h2live_body(st->lv, st->body, st->blen, 0);
+    st->blen = 0;
+    st->owed = 0;
+    if (h2live_paused(st->lv)) {
+        st->owed = n;
+        return;
+    }
+    if (n) nghttp2_session_consume_stream(s->ng, st->id, n);
+    if (st->end_held == 1) {
+        st->end_held = 2;
+        h2live_body(st->lv, NULL, 0, 1);
+    }
+}
+
 static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
                    void *user)
 {
     (void)flags;
     struct h2_session *s = user;
     struct h2_stream *st = stream_of(s, id);
-    if (!st || st->done) return 0; /* dropped; nghttp2 still returns the window */
-    if (st->blen + len > s->conf.max_body) {
+    /* the connection's window is never held back: a paused stream holds at
+     * most its own (SETTINGS_INITIAL_WINDOW_SIZE) */
+    nghttp2_session_consume_connection(ng, len);
+    if (st && st->streaming) return body_piece(s, st, (const char *)data, len);
+    nghttp2_session_consume_stream(ng, id, len);
+    if (!st || st->done) return 0; /* dropped */
+    if (st->blen + len > st->limit) {
         free(st->body);
         s->body_total -= st->bcap;
         st->body = NULL;
@@ -201,8 +268,9 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t
         size_t cap = st->bcap ? st->bcap : 16384;
         while (cap < st->blen + len)
             cap *= 2;
-        if (cap > s->conf.max_body) cap = (size_t)s->conf.max_body;
-        if (s->body_total - st->bcap + cap > 4 * s->conf.max_body) {
+        if (cap > st->limit) cap = (size_t)st->limit;
+        uint64_t bound = 4 * (st->limit > s->conf.max_body ? st->limit : s->conf.max_body);
+        if (s->body_total - st->bcap + cap > bound) {
             st->done = 1; /* too much buffered on this connection: the client may retry */
             nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
             return 0;
@@ -225,9 +293,20 @@ static void before_body(struct h2_session *s, struct h2_stream *st)
 {
     struct http_str cl = h2_req_get(&st->req, "content-length");
     uint64_t n = 0;
-    for (size_t k = 0; cl.p && k < cl.n && n <= s->conf.max_body; k++)
+    for (size_t k = 0; cl.p && k < cl.n && n <= UINT64_MAX / 16; k++)
         n = n * 10 + (uint64_t)(cl.p[k] - '0'); /* digits: nghttp2 checked */
-    if (n > s->conf.max_body) {
+    struct http_request req;
+    if (s->ops.on_head &&
+        (st->hdrs || (st->hdrs = malloc((st->req.max_fields + 1) * sizeof *st->hdrs))) &&
+        h2_req_build(&st->req, &req, st->hdrs) == 0) {
+        /* the route decides: its limit, or its handler takes the body as it comes */
+        s->ops.on_head(s->owner, st->id, &req, &st->limit, &st->lv);
+        if (st->lv) {
+            st->streaming = 1;
+            st->done = 1; /* no on_request: the handler ran */
+        }
+    }
+    if (n > st->limit) {
         reject(s, st, 413, "The request body is too large.");
         return;
     }
@@ -249,7 +328,13 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
         reject(s, st, st->req.status, "header list too large"); /* no need to wait for a body */
         return 0;
     }
-    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && st->streaming) {
+        if (st->lv && !st->end_held && (st->blen || h2live_paused(st->lv)))
+            st->end_held = 1; /* delivered on resume */
+        else if (st->lv && !st->end_held)
+            h2live_body(st->lv, NULL, 0, 1);
+        if (!st->end_held) st->end_held = 2;
+    } else if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
         complete(s, st);
     else if (frame->hd.type == NGHTTP2_HEADERS && !st->done)
         before_body(s, st);
@@ -263,6 +348,8 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
     struct h2_stream *st = stream_of(s, id);
     if (!st) return 0;
     nghttp2_session_set_stream_user_data(ng, id, NULL);
+    if (st->lv && s->ops.on_live_end)
+        s->ops.on_live_end(s->owner, st->lv, code == NGHTTP2_NO_ERROR);
     stream_free(s, st);
     return 0;
 }
@@ -326,6 +413,12 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *f
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     char *p = buf_tail(out);
+    if (st->lv) { /* a live exchange's bytes (no padding: none is selected) */
+        memcpy(p, framehd, 9);
+        if (h2live_copy(st->lv, p + 9, length) < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        buf_commit(out, 9 + length);
+        return 0;
+    }
     memcpy(p, framehd, 9);
     size_t n = 9;
     if (frame->data.padlen) p[n++] = (char)(frame->data.padlen - 1);
@@ -490,68 +583,36 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
     return 0;
 }
 
-/* nghttp2's allocator.  A request costs it five or so small blocks (the
- * stream, queued frames, the copied fields) that glibc's per-thread cache
- * overflows with many streams in flight: freed blocks up to 1 KiB are kept
- * per session (POOL_BYTES at most) and handed out again. */
-union pool_hdr {
-    struct {
-        size_t cls; /* size class, POOL_CLASSES: an unpooled block */
-        size_t cap; /* bytes usable after the header */
-    } h;
-    max_align_t align;
-};
-
-static void *pool_malloc(size_t size, void *user)
+static ssize_t read_live(nghttp2_session *ng, int32_t id, uint8_t *out, size_t length,
+                         uint32_t *flags, nghttp2_data_source *src, void *user)
 {
-    struct h2_session *s = user;
-    size_t cls = size ? (size - 1) / POOL_STEP : 0;
-    union pool_hdr *h;
-    if (cls < POOL_CLASSES && s->pool[cls]) {
-        h = s->pool[cls];
-        memcpy(&s->pool[cls], h + 1, sizeof(void *)); /* the next free block */
-        s->pool_bytes -= h->h.cap;
-        return h + 1;
-    }
-    size_t cap = cls < POOL_CLASSES ? (cls + 1) * POOL_STEP : size;
-    if (cap > SIZE_MAX - sizeof *h || !(h = malloc(sizeof *h + cap))) return NULL;
-    h->h.cls = cls < POOL_CLASSES ? cls : POOL_CLASSES;
-    h->h.cap = cap;
-    return h + 1;
+    (void)out;
+    (void)user;
+    struct h2_stream *st = src->ptr;
+    return h2live_read(ng, id, st->lv, length, flags);
 }
 
-static void pool_free(void *p, void *user)
+int h2_respond_live(struct h2_session *s, int32_t stream_id, const char *head, size_t len,
+                    struct live *lv, int body)
 {
-    struct h2_session *s = user;
-    if (!p) return;
-    union pool_hdr *h = (union pool_hdr *)p - 1;
-    if (h->h.cls >= POOL_CLASSES || s->pool_bytes + h->h.cap > POOL_BYTES) {
-        free(h);
-        return;
-    }
-    memcpy(p, &s->pool[h->h.cls], sizeof(void *));
-    s->pool[h->h.cls] = h;
-    s->pool_bytes += h->h.cap;
+    struct h2_stream *st = stream_of(s, stream_id);
+    if (!st || st->responded) return -ENOENT;
+    nghttp2_nv nv[NV_STACK];
+    size_t hl = 0;
+    int nnv = head_to_nv(head, len, nv, NV_STACK, &hl);
+    if (nnv < 0) return nnv == -2 ? -ENOMEM : BERTH_EPROTO;
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_live};
+    body = body && !st->head;
+    if (nghttp2_submit_response(s->ng, stream_id, nv, (size_t)nnv, body ? &prd : NULL) != 0)
+        return -ENOMEM;
+    st->lv = lv;
+    st->responded = st->done = 1;
+    return body;
 }
 
-static void *pool_calloc(size_t n, size_t size, void *user)
+int h2_resume(struct h2_session *s, int32_t stream_id)
 {
-    if (size && n > SIZE_MAX / size) return NULL;
-    void *p = pool_malloc(n * size, user);
-    if (p) memset(p, 0, n * size);
-    return p;
-}
-
-static void *pool_realloc(void *p, size_t size, void *user)
-{
-    if (!p) return pool_malloc(size, user);
-    union pool_hdr *h = (union pool_hdr *)p - 1;
-    if (size <= h->h.cap) return p;
-    void *q = pool_malloc(size, user);
-    if (!q) return NULL;
-    memcpy(q, p, h->h.cap);
-    pool_free(p, user);
-    return q;
+    return nghttp2_session_resume_data(s->ng, stream_id) == 0 ? 0 : -ENOENT;
 }
 
 int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const struct h2_ops *ops,
@@ -579,12 +640,16 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
         nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
         nghttp2_option_set_no_recv_client_magic(opt, conf->preface_consumed);
-        nghttp2_option_set_no_closed_streams(opt, 1); /* no priority tree: closed streams go */
+        nghttp2_option_set_no_closed_streams(opt, 1);
+        /* windows are granted as bodies are consumed (on_data), so a paused
+         * streamed body stops its sender */
+        nghttp2_option_set_no_auto_window_update(opt, 1); /* no priority tree: closed streams go */
         nghttp2_option_set_max_outbound_ack(opt, 1000);
         nghttp2_option_set_max_settings(opt, 32);
         nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
         nghttp2_option_set_max_continuations(opt, 8);
-        nghttp2_mem mem = {s, pool_malloc, pool_free, pool_calloc, pool_realloc};
+        nghttp2_mem mem;
+        h2_pool_mem(&s->pool, &mem);
         if (nghttp2_session_server_new3(&s->ng, cb, s, opt, &mem) != 0) rc = -ENOMEM;
     }
     nghttp2_session_callbacks_del(cb);
@@ -619,12 +684,7 @@ void h2_session_free(struct h2_session *s)
         s->spare = st->next;
         stream_release(st);
     }
-    for (size_t i = 0; i < POOL_CLASSES; i++)
-        while (s->pool[i]) {
-            union pool_hdr *h = s->pool[i];
-            memcpy(&s->pool[i], h + 1, sizeof(void *));
-            free(h);
-        }
+    h2_pool_free(&s->pool);
     free(s);
 }
 

@@ -54,6 +54,8 @@ struct h2_conf {
     int preface_consumed; /* the 24-byte client preface was already read (h2c detection) */
 };
 
+struct live;
+
 struct h2_ops {
     /* A complete request on stream_id; answer it with h2_respond (now or
      * later).  body is the whole request body (NULL, 0 without one). */
@@ -61,6 +63,16 @@ struct h2_ops {
                        const char *body, size_t body_len);
     /* Optional: a request this module answered itself with status. */
     void (*on_reject)(void *owner, int32_t stream_id, int status, const char *why);
+    /* Optional: the stream of a live answer (h2_respond_live) closed; whole:
+     * it ended normally (else the peer reset it or the session ended). */
+    void (*on_live_end)(void *owner, struct live *lv, int whole);
+    /* Optional: a request head whose body is still to come.  It may lower
+     * or raise *limit (the body's, max_body to begin with), or start a live
+     * exchange (*lv) whose body then goes to its on_body as DATA arrives
+     * (http/h2live), held while it is paused (the stream's window is not
+     * granted meanwhile); on_request is then not called. */
+    void (*on_head)(void *owner, int32_t stream_id, const struct http_request *req, uint64_t *limit,
+                    struct live **lv);
 };
 
 struct h2_session;
@@ -88,6 +100,20 @@ int h2_session_recv(struct h2_session *s, const char *p, size_t n);
  * HTTP/1.1 form; -ENOMEM. */
 int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
                struct http_xfer *x);
+
+/* Answers stream_id with the head (HTTP/1.1 form, as h2_respond) of a live
+ * exchange whose body (body != 0) comes from its queue as the program
+ * fills it (http/h2live): DATA while there is some, deferred while there
+ * is none (h2_resume), the end with trailers.  1 with a body, 0 without
+ * (HEAD: the stream ends with the head), -ENOENT when the stream is gone,
+ * or a negative code. */
+int h2_respond_live(struct h2_session *s, int32_t stream_id, const char *head, size_t len,
+                    struct live *lv, int body);
+/* The streamed body of stream_id was resumed: what was held goes to
+ * on_body, and the window opens again. */
+void h2_body_resume(struct h2_session *s, int32_t stream_id);
+/* The live answer of stream_id has more queued, or ended. */
+int h2_resume(struct h2_session *s, int32_t stream_id);
 
 /* Appends what the session has to send to out, about 256 KiB at most per
  * call so one connection cannot starve others.  The count appended, or a

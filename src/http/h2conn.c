@@ -1,13 +1,15 @@
 /* h2conn — a connection that speaks HTTP/2: the bytes of its transport fed
  * to its h2 session (http/h2), each complete request answered by the same
- * code that answers HTTP/1.1 (conn_answer), and the session's output written
+ * code that answers HTTP/1.1 (exchange_answer), and the session's output written
  * back.  A connection becomes one after ALPN chose "h2" (TLS) or when it
  * opens with the client preface on a plaintext port (h2c with prior
  * knowledge, RFC 9113 §3.3). */
 #include "http/h2conn.h"
 
 #include "http/conn.h"
+#include "http/exchange.h"
 #include "http/h2.h"
+#include "http/live.h"
 #include "http/reqlog.h"
 #include "http/resp.h"
 #include "http/server.h"
@@ -16,6 +18,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define H2_OUT_HIGH (256 * 1024) /* session output buffered before reading stops */
@@ -29,6 +32,8 @@ int h2conn_preface(const char *p, size_t n)
     return k == sizeof preface - 1 ? 1 : 0;
 }
 
+static void live_submit(struct conn *c, struct live *lv);
+
 static void on_request(void *owner, int32_t id, const struct http_request *r, const char *body,
                        size_t len)
 {
@@ -36,12 +41,103 @@ static void on_request(void *owner, int32_t id, const struct http_request *r, co
     struct buf *o = &c->w->out;
     size_t mark = buf_len(o);
     struct http_xfer x = {.fd = -1};
-    conn_answer(c, r, body, len, &x);
+    struct live *lv;
+    exchange_answer(c, r, body, len, &x, &lv);
+    if (lv) { /* answered later: kept on the connection until it ends */
+        static_xfer_end(&x);
+        buf_truncate(o, mark);
+        lv->stream = id;
+        lv->h2next = c->lv;
+        c->lv = lv;
+        c->served = 1;
+        live_submit(c, lv); /* answered (or begun) in the handler */
+        return;
+    }
     /* the stream owns the transfer from here, whatever h2_respond says; an
      * answer to a stream the client reset meanwhile is dropped */
     (void)h2_respond(c->h2, id, buf_head(o) + mark, buf_len(o) - mark, &x);
     buf_truncate(o, mark);
     c->served = 1;
+}
+
+/* lv out of c's list of live exchanges; 0 when it was not there */
+static int unlist(struct conn *c, struct live *lv)
+{
+    struct live **pp = &c->lv;
+    while (*pp && *pp != lv)
+        pp = &(*pp)->h2next;
+    if (!*pp) return 0;
+    *pp = lv->h2next;
+    return 1;
+}
+
+/* The head of a live answer, HTTP/1.1 form, for h2_respond_live */
+static int live_head(struct live *lv, struct buf *b)
+{
+    int rc = resp_head(b, lv->status, 1, 11);
+    char line[64];
+    if (rc >= 0 && lv->length >= 0 && lv->status != 204 && lv->status != 304) {
+        int n = snprintf(line, sizeof line, "Content-Length: %lld\r\n", lv->length);
+        rc = buf_append(b, line, (size_t)n);
+    }
+    if (rc >= 0 && buf_len(&lv->q.extra))
+        rc = buf_append(b, buf_head(&lv->q.extra), buf_len(&lv->q.extra));
+    if (rc >= 0) rc = buf_append(b, "\r\n", 2);
+    return rc < 0 ? rc : 0;
+}
+
+/* Submits lv's head, or resumes its DATA; no I/O (callable from inside
+ * the session's callbacks). */
+static void live_submit(struct conn *c, struct live *lv)
+{
+    struct live *it = c->lv;
+    while (it && it != lv)
+        it = it->h2next;
+    if (!it) return; /* its stream is over */
+    pthread_mutex_lock(&lv->mu);
+    int started = lv->started;
+    pthread_mutex_unlock(&lv->mu);
+    if (!lv->head_out && started) {
+        struct buf b;
+        buf_init(&b, 0);
+        http_date_tick();
+        int rc = live_head(lv, &b);
+        if (rc == 0)
+            rc = h2_respond_live(c->h2, lv->stream, buf_head(&b), buf_len(&b), lv, !lv->nobody);
+        buf_free(&b);
+        lv->head_out = 1;
+        if (rc == 0) lv->tail_out = 1; /* no body: the head ends the stream */
+        if (rc < 0) {                  /* the stream is gone (reset meanwhile) */
+            unlist(c, lv);
+            live_gone(lv);
+        }
+    } else if (lv->head_out) {
+        h2_resume(c->h2, lv->stream);
+    }
+    h2_body_resume(c->h2, lv->stream);
+    live_notify(lv);
+}
+
+void h2conn_kick(struct conn *c, struct live *lv)
+{
+    live_submit(c, lv);
+    h2conn_run(c);
+}
+
+/* A live answer's stream closed: whole, it is logged; else its program
+ * hears the client is gone. */
+static void on_live_end(void *owner, struct live *lv, int whole)
+{
+    struct conn *c = owner;
+    if (!unlist(c, lv)) return;
+    if (whole && lv->tail_out) {
+        conn_count(c, &lv->lreq, lv->status);
+        reqlog_access(c, &lv->lreq, lv->status, lv->nobody ? 0 : lv->sent);
+        live_detach(lv);
+        live_unref(lv);
+    } else {
+        live_gone(lv);
+    }
 }
 
 static void on_reject(void *owner, int32_t id, int status, const char *why)
@@ -51,7 +147,21 @@ static void on_reject(void *owner, int32_t id, int status, const char *why)
     reqlog_line(owner, NULL, http_str_make(NULL, 0), status, 0);
 }
 
-static const struct h2_ops ops = {on_request, on_reject};
+/* A head with a body to come: the route's limit, or its streamed body */
+static void on_head(void *owner, int32_t id, const struct http_request *r, uint64_t *limit,
+                    struct live **lv)
+{
+    struct conn *c = owner;
+    exchange_head(c, r, limit, lv);
+    if (!*lv) return;
+    (*lv)->stream = id;
+    (*lv)->h2next = c->lv;
+    c->lv = *lv;
+    c->served = 1;
+    live_submit(c, *lv); /* answered (or begun) in the handler */
+}
+
+static const struct h2_ops ops = {on_request, on_reject, on_live_end, on_head};
 
 static void h2conn_update(struct conn *c);
 
@@ -125,6 +235,9 @@ void h2conn_run(struct conn *c)
         conn_close(c);
         return;
     }
+    /* live answers whose queue the frames just drained may take more */
+    for (struct live *lv = c->lv; lv; lv = lv->h2next)
+        live_notify(lv);
     h2conn_update(c);
 }
 

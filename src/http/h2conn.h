@@ -24,4 +24,9 @@ void h2conn_event(struct conn *c, unsigned events);
  * for the right event, or closes c when it is done. */
 void h2conn_run(struct conn *c);
 
+/* A live exchange (API v2) of c has news: over h2 its answer goes out
+ * whole once the program ended it. */
+struct live;
+void h2conn_kick(struct conn *c, struct live *lv);
+
 #endif

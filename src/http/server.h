@@ -23,6 +23,7 @@
 
 #define MAX_HEADERS    100
 #define WORKER_SCRATCH (64 * 1024) /* a worker's receive buffer */
+#define ROUTE_PARAMS   8 /* ":name" segments of a route pattern, at most (route.h agrees) */
 
 struct route {
     char *method; /* NULL: any */
@@ -31,10 +32,14 @@ struct route {
     int prefix;
     berth_handler *h;
     void *arg;
+    /* API v2 (berth_route_opts) */
+    struct berth_route_opts ro;
+    int pattern; /* path has ":name" / "*name" segments (http/route) */
 };
 
 struct worker;
 struct conn_log;
+struct live;
 struct h2_session;
 
 struct conn {
@@ -71,6 +76,8 @@ struct conn {
     uint32_t nreq;      /* requests answered */
     uint64_t born;      /* loop_now() at accept */
     char target[48];    /* with --status: the last request's target, truncated */
+    /* API v2: an HTTP/1.1 exchange that outlives its handler call (http/live) */
+    struct live *lv;
 };
 
 struct worker {
@@ -93,6 +100,10 @@ struct worker {
     struct metrics m;          /* this worker's counters (only it writes them) */
     struct transport_tally io; /* bytes in and out of its connections */
     struct status_pub pub;     /* its part of --status and --metrics */
+    /* API v2: deferred answers from other threads wake the worker (http/live) */
+    int wakefd, wake_init;
+    pthread_mutex_t wake_mu;
+    struct live *wake_list;
 };
 
 struct tls_ctx;
@@ -140,6 +151,12 @@ struct berth_req {
     struct buf extra;
     int status; /* 0 until berth_respond */
     uint64_t bytes;
+    /* API v2 */
+    struct live *lv;        /* the exchange kept past the handler call; NULL: none */
+    const struct route *rt; /* the route answering */
+    const char *remainder;  /* after a prefix route's path or a pattern's fixed part */
+    struct http_str params[ROUTE_PARAMS];
+    void *user; /* berth_req_set_user */
 };
 
 /* Sets up worker w of s (its loop, buffers, cache, stop eventfd). */
@@ -152,5 +169,8 @@ void *worker_main(void *arg);
 void worker_free(struct worker *w);
 /* Bookkeeping once one of w's connections closed (conn_close calls it). */
 void worker_conn_closed(struct worker *w);
+
+/* The client's address of c as text into buf (berth_req_peer's rules). */
+int api_peer(const struct conn *c, char *buf, size_t len);
 
 #endif

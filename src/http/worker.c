@@ -8,6 +8,7 @@
 #include "http/alog.h"
 #include "http/conn.h"
 #include "http/h2conn.h"
+#include "http/live.h"
 #include "http/reqlog.h"
 #include "http/resp.h"
 #include "http/static.h"
@@ -133,6 +134,7 @@ static void drain_done(struct worker *w)
     if (w == s->w && __atomic_load_n(&s->running, __ATOMIC_ACQUIRE) > 1) return;
     w->stopping = 2;
     loop_io_del(w->loop, w->stopfd);
+    loop_io_del(w->loop, w->wakefd);
     if (w->s->admin) {
         loop_io_del(w->loop, w->pub.fd);
         status_leave(w);
@@ -162,7 +164,7 @@ static void worker_shutdown(struct worker *w)
             ws_session_stop(c); /* close 1001 (going away), then the closing handshake */
         else if (c->h2)
             h2conn_run(c); /* GOAWAY; streams under way finish */
-        else if (!buf_len(&c->out) && c->x.fd < 0)
+        else if (!buf_len(&c->out) && c->x.fd < 0 && !c->lv)
             conn_close(c); /* idle, or a head still coming */
         else
             c->closing = 1;
@@ -226,6 +228,14 @@ static void on_stopfd(struct loop *l, int fd, unsigned events, void *arg)
     if (w->stopping && !w->nconns) drain_done(w);
 }
 
+static void on_wake(struct loop *l, int fd, unsigned events, void *arg)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    live_wake(arg);
+}
+
 static void on_fs_change(struct loop *l, int fd, unsigned events, void *arg)
 {
     (void)l;
@@ -257,7 +267,7 @@ void *worker_main(void *arg)
 int worker_init(struct berth_server *s, struct worker *w)
 {
     w->s = s;
-    w->lfd = w->stopfd = -1;
+    w->lfd = w->stopfd = w->wakefd = -1;
     buf_init(&w->out, 0);
     buf_init(&w->log, 0);
     w->loop = loop_new();
@@ -267,6 +277,12 @@ int worker_init(struct berth_server *s, struct worker *w)
     if (!w->loop || !w->scratch || !w->cache) return -ENOMEM;
     if (w->stopfd < 0) return -errno;
     int rc = 0;
+    /* API v2: answers queued on other threads wake the worker (http/live) */
+    pthread_mutex_init(&w->wake_mu, NULL);
+    w->wake_init = 1;
+    w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wakefd < 0) return -errno;
+    if ((rc = loop_io_set(w->loop, w->wakefd, LOOP_READ, on_wake, w)) < 0) return rc;
     /* --status/--metrics: a scrape on another worker asks for this one's part */
     if (s->admin && ((rc = status_pub_init(&w->pub)) < 0 ||
                      (rc = loop_io_set(w->loop, w->pub.fd, LOOP_READ, status_on_poke, w)) < 0))
@@ -289,6 +305,11 @@ void worker_free(struct worker *w)
     status_pub_free(&w->pub);
     if (w->lfd >= 0) close(w->lfd);
     if (w->stopfd >= 0) close(w->stopfd);
+    if (w->wake_init) {
+        live_wake_drop(w);
+        pthread_mutex_destroy(&w->wake_mu);
+    }
+    if (w->wakefd >= 0) close(w->wakefd);
     loop_free(w->loop);
     free(w->scratch);
     fcache_free(w->cache);

@@ -156,8 +156,5 @@ const char *berth_ws_protocol(const berth_ws *ws)
 int berth_ws_peer(const berth_ws *ws, char *buf, size_t len)
 {
     if (!ws) return BERTH_EUSAGE;
-    struct berth_req q;
-    memset(&q, 0, sizeof q);
-    q.c = ws->c;
-    return berth_req_peer(&q, buf, len);
+    return api_peer(ws->c, buf, len);
 }

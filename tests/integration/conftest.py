@@ -124,3 +124,9 @@ def run_berth(*args, input=None, timeout=30, cwd=None):
     """Runs a berth client command to completion; returns CompletedProcess."""
     return subprocess.run([BERTH] + list(args), input=input, capture_output=True,
                           timeout=timeout, cwd=cwd)
+
+
+# What a program linked with build/libberth.a needs after it (the libraries of
+# berth.pc's Requires.private and Libs.private), for tests that build one.
+STATIC_LIBS = ["-ljansson", "-lssl", "-lcrypto", "-lnghttp2", "-lz", "-lbrotlienc", "-lbrotlidec",
+               "-lzstd", "-lpthread"]

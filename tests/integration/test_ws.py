@@ -26,7 +26,7 @@ import pytest
 import websockets
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
-from conftest import BERTH as BERTH_EXE, BUILD, Server, run_berth as run_bytes
+from conftest import BERTH as BERTH_EXE, BUILD, STATIC_LIBS, Server, run_berth as run_bytes
 
 CHAT = os.path.join(BUILD, "examples", "chat")
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "",
@@ -676,9 +676,8 @@ def ws_prog(tmp_path_factory):
           (["-fsanitize=undefined"] if "__ubsan_" in nm else [])
     here = os.path.dirname(os.path.abspath(__file__))
     p = subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-I", os.path.join(here, "..", "..",
-                        "include"), os.path.join(here, "ws_prog.c"), lib, "-ljansson", "-lssl",
-                        "-lcrypto", "-lnghttp2", "-lz", "-lbrotlienc", "-lbrotlidec", "-lzstd", "-lpthread",
-                        "-o", out] + san,
+                        "include"), os.path.join(here, "ws_prog.c"), lib] + STATIC_LIBS +
+                       ["-o", out] + san,
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     return out

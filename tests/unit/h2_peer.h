@@ -253,7 +253,7 @@ static void srv_init(struct srv *v, const struct h2_conf *conf)
     memset(v, 0, sizeof *v);
     v->fd = -1;
     struct h2_conf def = {0};
-    const struct h2_ops ops = {on_request, on_reject};
+    const struct h2_ops ops = {.on_request = on_request, .on_reject = on_reject};
     cr_assert_eq(h2_session_new(&v->s, conf ? conf : &def, &ops, v), 0);
     http_date_tick();
 }

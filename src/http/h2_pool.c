@@ -1,0 +1,87 @@
+/* h2_pool — nghttp2's small blocks kept for reuse (contract in h2_pool.h). */
+#include "http/h2_pool.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* nghttp2's allocator.  A request costs it five or so small blocks (the
+ * stream, queued frames, the copied fields) that glibc's per-thread cache
+ * overflows with many streams in flight: freed blocks up to 1 KiB are kept
+ * per session (POOL_BYTES at most) and handed out again. */
+union pool_hdr {
+    struct {
+        size_t cls; /* size class, POOL_CLASSES: an unpooled block */
+        size_t cap; /* bytes usable after the header */
+    } h;
+    max_align_t align;
+};
+
+static void *pool_malloc(size_t size, void *user)
+{
+    struct h2_pool *s = user;
+    size_t cls = size ? (size - 1) / POOL_STEP : 0;
+    union pool_hdr *h;
+    if (cls < POOL_CLASSES && s->cls[cls]) {
+        h = s->cls[cls];
+        memcpy(&s->cls[cls], h + 1, sizeof(void *)); /* the next free block */
+        s->bytes -= h->h.cap;
+        return h + 1;
+    }
+    size_t cap = cls < POOL_CLASSES ? (cls + 1) * POOL_STEP : size;
+    if (cap > SIZE_MAX - sizeof *h || !(h = malloc(sizeof *h + cap))) return NULL;
+    h->h.cls = cls < POOL_CLASSES ? cls : POOL_CLASSES;
+    h->h.cap = cap;
+    return h + 1;
+}
+
+static void pool_free(void *p, void *user)
+{
+    struct h2_pool *s = user;
+    if (!p) return;
+    union pool_hdr *h = (union pool_hdr *)p - 1;
+    if (h->h.cls >= POOL_CLASSES || s->bytes + h->h.cap > POOL_BYTES) {
+        free(h);
+        return;
+    }
+    memcpy(p, &s->cls[h->h.cls], sizeof(void *));
+    s->cls[h->h.cls] = h;
+    s->bytes += h->h.cap;
+}
+
+static void *pool_calloc(size_t n, size_t size, void *user)
+{
+    if (size && n > SIZE_MAX / size) return NULL;
+    void *p = pool_malloc(n * size, user);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+static void *pool_realloc(void *p, size_t size, void *user)
+{
+    if (!p) return pool_malloc(size, user);
+    union pool_hdr *h = (union pool_hdr *)p - 1;
+    if (size <= h->h.cap) return p;
+    void *q = pool_malloc(size, user);
+    if (!q) return NULL;
+    memcpy(q, p, h->h.cap);
+    pool_free(p, user);
+    return q;
+}
+
+void h2_pool_mem(struct h2_pool *p, nghttp2_mem *mem)
+{
+    *mem = (nghttp2_mem){p, pool_malloc, pool_free, pool_calloc, pool_realloc};
+}
+
+void h2_pool_free(struct h2_pool *p)
+{
+    for (size_t i = 0; i < POOL_CLASSES; i++)
+        while (p->cls[i]) {
+            union pool_hdr *h = p->cls[i];
+            memcpy(&p->cls[i], h + 1, sizeof(void *));
+            free(h);
+        }
+    p->bytes = 0;
+}
