@@ -13,6 +13,13 @@
  *        cc prog.c $(pkg-config --cflags berth) -l:libberth.a \
  *           $(pkg-config --static --libs berth | sed 's/-lberth //')   (static)
  *
+ * Compatibility: calls are only ever added, never changed.  struct
+ * berth_opts grows at its end as features arrive, so a program fills it with
+ * berth_opts_init() (never by hand) and is compiled against the berth.h of
+ * the library it links; the shared library's SONAME changes whenever the
+ * struct grows (libberth.so.1 since 0.2.0), so an old binary is never run
+ * against a larger struct.
+ *
  * Conventions (libuv style)
  * - Errors: every fallible call returns 0 (or a count) or a negative code:
  *   -errno for system errors, BERTH_ERR_* (end of this file) for the
