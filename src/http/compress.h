@@ -87,13 +87,13 @@ int ccache_submit(struct ccache *c, const struct ckey *k, int fd, int text);
 
 /* What the cache holds and has done: safe from any thread (relaxed loads). */
 struct ccache_stats {
-    uint64_t bytes, items;      /* held now (results, their nodes) */
-    uint64_t made;              /* compressions done (each a result or a none) */
-    uint64_t in, out;           /* bytes compressed, and what they became */
-    uint64_t hits, misses;      /* lookups that found a result (or a none), and not */
-    uint64_t evictions;         /* results dropped to stay within the budget */
-    uint64_t fds;               /* memfds held now (at most CCACHE_MAX_FDS) */
-    uint64_t jobs, submitted;   /* the helper's jobs in flight now, and queued in all */
+    uint64_t bytes, items;    /* held now (results, their nodes) */
+    uint64_t made;            /* compressions done (each a result or a none) */
+    uint64_t in, out;         /* bytes compressed, and what they became */
+    uint64_t hits, misses;    /* lookups that found a result (or a none), and not */
+    uint64_t evictions;       /* results dropped to stay within the budget */
+    uint64_t fds;             /* memfds held now (at most CCACHE_MAX_FDS) */
+    uint64_t jobs, submitted; /* the helper's jobs in flight now, and queued in all */
 };
 void ccache_stats(const struct ccache *c, struct ccache_stats *st);
 

@@ -24,7 +24,7 @@ static const char vary_line[] = "Vary: Accept-Encoding\r\n";
 /* a precompressed sidecar as last seen */
 struct side {
     int present;
-    int fd; /* a large one's descriptor, else -1 */
+    int fd;   /* a large one's descriptor, else -1 */
     int each; /* a large one not held open (FCACHE_SIDE_FDS are): opened per answer */
     char *body;
     uint64_t size;
@@ -48,9 +48,10 @@ struct vhead {
 };
 
 struct encvar {
-    struct fcache *c; /* whose descriptor count the sidecars' fds are in */
-    size_t charged;   /* encvar_cost() when last charged to the cache's budget */
-    time_t checked; /* the entry's revalidation the sidecars were looked at for */
+    struct fcache *c;       /* whose descriptor count the sidecars' fds are in */
+    const struct fentry *e; /* whose variants these are (a view has no path) */
+    size_t charged;         /* encvar_cost() when last charged to the cache's budget */
+    time_t checked;         /* the entry's revalidation the sidecars were looked at for */
     uint64_t epoch;
     int probed;
     unsigned nocomp; /* codings not worth compressing for this version */
@@ -178,6 +179,7 @@ static struct encvar *vars(const struct static_conf *sc, struct fcache *c, struc
     if (!v) {
         if (!(v = e->var = calloc(1, sizeof *v))) return NULL;
         v->c = c;
+        v->e = e;
         for (int i = 0; i < HTTP_ENC_N; i++)
             v->side[i].fd = -1;
     }
@@ -357,7 +359,7 @@ unsigned encvar_view_digests(struct fcache *c, struct fentry *view, unsigned wan
 {
     struct fdigests *d = encvar_digests(view, view->venc);
     if (!d || !(want & ~(unsigned)view->hashed)) return view->hashed;
-    fcache_digests_of(c, view, view->venc, d, view->body, view->fd, want);
+    fcache_digests_of(c, view->var->e, view->venc, d, view->body, view->fd, want);
     memcpy(view->sha256, d->sha256, 32);
     memcpy(view->sha512, d->sha512, 64);
     return view->hashed = d->hashed;

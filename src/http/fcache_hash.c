@@ -184,8 +184,8 @@ static struct ver ver_of(const struct fentry *e)
 /* Copies what the book knows of v out (*have, the digests); 1 when this
  * cache should hash what is still missing of want (the book now says it
  * does), 0 when nothing is left to do or another worker is at it. */
-static int book_take(struct fcache *c, struct ver v, unsigned want, unsigned *have,
-                     uint8_t *sha256, uint8_t *sha512)
+static int book_take(struct fcache *c, struct ver v, unsigned want, unsigned *have, uint8_t *sha256,
+                     uint8_t *sha512)
 {
     pthread_mutex_lock(&book_mu);
     struct book_ent *b = book_slot(v.dev, v.ino);
@@ -227,8 +227,7 @@ static void book_release(const struct fcache *c, const struct ver *v)
 {
     pthread_mutex_lock(&book_mu);
     for (int i = 0; i < BOOK_SLOTS; i++)
-        if (book[i].busy == c &&
-            (!v || book_is(&book[i], v->dev, v->ino, v->size, v->mtime)))
+        if (book[i].busy == c && (!v || book_is(&book[i], v->dev, v->ino, v->size, v->mtime)))
             book[i].busy = NULL;
     pthread_mutex_unlock(&book_mu);
 }
