@@ -417,7 +417,8 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
         view->want = 0;
         view->cached = 0; /* never the entry's own hasher job */
         if (s->present) {
-            if (sc->digest) fcache_digests_of(c, e, enc, &s->dig, s->body, view->fd, 1u);
+            if (sc->digest)
+                fcache_digests_of(c, e, enc, &s->dig, s->body, view->fd, 1u << HTTP_DIGEST_SHA256);
             view->hashed = s->dig.hashed;
             memcpy(view->sha256, s->dig.sha256, 32);
             memcpy(view->sha512, s->dig.sha512, 64);

@@ -204,12 +204,16 @@ static size_t entry_cost(const struct fentry *e)
            encvar_cost(e->var) + (e->fpath ? strlen(e->fpath) + 1 : 0);
 }
 
+static void evict_one(struct fcache *c, const struct fentry *keep);
+
 void fcache_recost(struct fcache *c, struct fentry *e)
 {
     if (!e->cached) return;
     size_t cost = entry_cost(e);
     fcache_put(&c->bytes, c->bytes - e->cost + cost);
     e->cost = cost;
+    while (c->bytes > c->budget && c->count > 1)
+        evict_one(c, e);
 }
 
 static void entry_free(struct fcache *c, struct fentry *e)
@@ -254,10 +258,10 @@ static void cache_clear(struct fcache *c)
  * files) go before those read again.  No transfer holds an entry: a body
  * in flight has its own descriptor (dup) or was copied out, and the memo
  * is voided by gen, so any entry may go. */
-static void evict_one(struct fcache *c)
+static void evict_one(struct fcache *c, const struct fentry *keep)
 {
     struct fentry *e = c->hand;
-    while (e->ref) {
+    while (e->ref || e == keep) { /* keep: in use (recharged), not the only entry */
         e->ref = 0;
         e = e->cnext;
     }
@@ -273,7 +277,7 @@ static int cache_insert(struct fcache *c, struct fentry *e)
     e->cost = entry_cost(e);
     if (e->cost > c->budget) return -1;
     while (c->hand && c->bytes + e->cost > c->budget)
-        evict_one(c);
+        evict_one(c, NULL);
     if (c->count >= c->nslots) table_grow(c);
     e->next = c->slot[e->hash & (c->nslots - 1)];
     c->slot[e->hash & (c->nslots - 1)] = e;

@@ -152,8 +152,9 @@ unsigned fcache_digests_of(struct fcache *c, const struct fentry *e, int enc, st
                            const char *body, int fd, unsigned want);
 
 /* e's share of the budget again, after what it holds changed (its fields,
- * its variants: http/encvar); nothing for an entry not in the cache.  It
- * evicts nothing (e is in use): the next entry put in does. */
+ * its variants: http/encvar), evicting other entries while the cache is
+ * over its budget (never e: it is in use; it alone may exceed the budget
+ * until the next entry is put in); nothing for an entry not in the cache. */
 void fcache_recost(struct fcache *c, struct fentry *e);
 
 /* Large sidecars' descriptors a worker holds open (http/encvar): one more
