@@ -48,10 +48,10 @@ struct vhead {
 };
 
 struct encvar {
-    struct fcache *c;       /* whose descriptor count the sidecars' fds are in */
-    const struct fentry *e; /* whose variants these are (a view has no path) */
-    size_t charged;         /* encvar_cost() when last charged to the cache's budget */
-    time_t checked;         /* the entry's revalidation the sidecars were looked at for */
+    struct fcache *c; /* whose descriptor count the sidecars' fds are in */
+    struct fentry *e; /* whose variants these are (a view has no path) */
+    size_t charged;   /* encvar_cost() when last charged to the cache's budget */
+    time_t checked;   /* the entry's revalidation the sidecars were looked at for */
     uint64_t epoch;
     int probed;
     unsigned nocomp; /* codings not worth compressing for this version */
@@ -357,6 +357,17 @@ struct fdigests *encvar_digests(struct fentry *e, int enc)
 
 unsigned encvar_view_digests(struct fcache *c, struct fentry *view, unsigned want)
 {
+    if (!view->venc) {
+        /* identity: the file's digests, asked of its entry (a copy has no
+         * path to key a hasher job by, and must not be charged or hashed) */
+        struct fentry *e = view->var ? view->var->e : view;
+        if (e == view) return fcache_digests(c, view, want);
+        fcache_digests(c, e, want);
+        view->hashed = e->hashed;
+        memcpy(view->sha256, e->sha256, 32);
+        memcpy(view->sha512, e->sha512, 64);
+        return view->hashed;
+    }
     struct fdigests *d = encvar_digests(view, view->venc);
     if (!d || !(want & ~(unsigned)view->hashed)) return view->hashed;
     fcache_digests_of(c, view->var->e, view->venc, d, view->body, view->fd, want);

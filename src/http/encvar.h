@@ -61,8 +61,9 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
  * compressed result's are made with it (http/compress), a sidecar's like a
  * file's — at once when it is small, by the worker's hasher when large
  * (never on the loop; omitted until known).  encvar_view_digests is
- * http/fcache's fcache_digests for a view of a coded variant (view->venc
- * set): the digests known now after asking for want, in view->sha256/512. */
+ * http/fcache's fcache_digests for an entry or any view encvar_select made
+ * of it (an identity view's are asked of its entry): the digests known now
+ * after asking for want, in e->sha256/512. */
 unsigned encvar_view_digests(struct fcache *c, struct fentry *view, unsigned want);
 
 /* The digests kept for e's sidecar of coding enc (NULL: none now): where

@@ -171,9 +171,7 @@ static int digest_fields(const struct static_conf *sc, struct fcache *c, struct 
 {
     unsigned want = wanted(&a->repr) | (sc->digest ? 1u << HTTP_DIGEST_SHA256 : 0);
     if (status == 200 && !head) want |= wanted(&a->content);
-    unsigned have = !want     ? 0
-                    : e->venc ? encvar_view_digests(c, e, want)
-                              : fcache_digests(c, e, want);
+    unsigned have = want ? encvar_view_digests(c, e, want) : 0;
     const uint8_t *d[HTTP_DIGEST_ALGS] = {e->sha256, e->sha512};
     unsigned repr = sc->digest ? have & (1u << HTTP_DIGEST_SHA256) : 0;
     int alg = http_digest_choose(&a->repr, have);

@@ -367,3 +367,26 @@ def test_coded_answer_never_matches_the_cheap_alias(tmp_path):
             assert r.status == 200 and r.h("Content-Encoding") == "gzip", tag
     finally:
         s.kill()
+
+
+def test_identity_of_a_large_compressible_file(tmp_path):
+    """The identity answer of a file with variants is a view of its entry:
+    the digests it asks for are the entry's, hashed once by the hasher
+    under the file's path (never keyed by the copy), both algorithms."""
+    text = b"".join(b"row %d of a large compressible table\n" % i for i in range(40000))
+    assert 1 << 20 < len(text) < 4 << 20
+    (tmp_path / "t.txt").write_bytes(text)
+    s = start_serve(tmp_path, "-q", "--workers", "1")
+    try:
+        def both():
+            r = get(s.port, "/t.txt", extra=want("sha-512=2, sha-256=1"))
+            assert r.status == 200 and r.body == text and r.h("Vary") == "Accept-Encoding"
+            d = parse(r.h("Repr-Digest"))
+            if d is not None:
+                assert d == {k: ALGS[k](text).digest() for k in d}
+            return d is not None and "sha-512" in d
+        assert wait_until(both, 30, 0.05), "the file's sha-512 never came"
+        r = get(s.port, "/t.txt", extra=want("sha-256=1"))
+        assert parse(r.h("Repr-Digest")) == dig("sha-256", text)
+    finally:
+        s.kill()
