@@ -390,3 +390,24 @@ def test_identity_of_a_large_compressible_file(tmp_path):
         assert parse(r.h("Repr-Digest")) == dig("sha-256", text)
     finally:
         s.kill()
+
+
+@pytest.mark.skipif(CURL is None, reason="curl not installed")
+def test_h2_compressed_digest_in_the_prebuilt_head(tmp_path):
+    """--digest's Repr-Digest of a coded answer comes from the variant's
+    prebuilt head, which HTTP/2 converts like any other."""
+    text = b"".join(b"<div>cell %d</div>\n" % i for i in range(600))
+    (tmp_path / "h.html").write_bytes(text)
+    s = start_serve(tmp_path, "-q", "--workers", "1", "--digest")
+    try:
+        out = subprocess.run(
+            [CURL, "-s", "--http2-prior-knowledge", "-D", "-", "-o", str(tmp_path / "out.br"),
+             "-H", "Accept-Encoding: br", "http://127.0.0.1:%d/h.html" % s.port],
+            capture_output=True, timeout=20, check=True).stdout.decode()
+        assert out.startswith("HTTP/2 200"), out
+        fields = dict(line.split(": ", 1) for line in out.splitlines()[1:] if ": " in line)
+        coded = (tmp_path / "out.br").read_bytes()
+        assert fields["content-encoding"] == "br" and len(coded) < len(text)
+        assert parse(fields["repr-digest"]) == dig("sha-256", coded)
+    finally:
+        s.kill()
