@@ -2,6 +2,8 @@
  * least-recently-used cache of the results (the rules are in compress.h). */
 #include "http/compress.h"
 
+#include "http/digest.h"
+
 #include <brotli/encode.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +45,8 @@ struct cres {
     uint64_t len;
     int64_t mtime_sec;
     long mtime_nsec;
+    unsigned hashed;
+    uint8_t sha256[32], sha512[64];
 };
 
 struct cjob;
@@ -52,7 +56,9 @@ struct ccache {
     struct cnode *head, *tail;
     size_t budget;
     uint64_t bytes;
-    uint64_t items, made; /* read by other threads: relaxed atomics */
+    /* read by other threads: relaxed atomics (made, in, out: the helper
+     * thread adds too) */
+    uint64_t items, made, in, out, hits, misses, evictions, fds, submitted, njobs;
     /* the helper thread (started at the first large file): jobs queued,
      * the one it works on, the ones done; mu guards them */
     pthread_mutex_t mu;
@@ -116,7 +122,10 @@ static void drop(struct ccache *c, struct cnode *n)
     unlink_lru(c, n);
     store(&c->bytes, c->bytes - n->cost);
     store(&c->items, c->items - 1);
-    if (n->it.fd >= 0) close(n->it.fd); /* transfers hold their own dup */
+    if (n->it.fd >= 0) { /* transfers hold their own dup */
+        close(n->it.fd);
+        store(&c->fds, c->fds - 1);
+    }
     free(n);
 }
 
@@ -168,8 +177,10 @@ const struct citem *ccache_get(struct ccache *c, const struct ckey *k)
                 unlink_lru(c, n);
                 push_front(c, n);
             }
+            store(&c->hits, c->hits + 1);
             return &n->it;
         }
+    store(&c->misses, c->misses + 1);
     return NULL;
 }
 
@@ -279,13 +290,21 @@ static void produce(struct ccache *c, enum http_enc enc, const void *in, size_t 
     }
     long len = compress_bytes(enc, in, n, tmp, n - 1, text);
     __atomic_add_fetch(&c->made, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&c->in, n, __ATOMIC_RELAXED);
     if (len < 0) {
         free(tmp);
         r->err = (int)len;
         return;
     }
+    __atomic_add_fetch(&c->out, (uint64_t)len, __ATOMIC_RELAXED);
     r->len = (uint64_t)len;
     r->err = 0;
+    /* the coded representation's digests (Repr-Digest), both at once: the
+     * bytes are at hand here, off the loop for a large file, and the hash
+     * costs a fraction of the compression (out of memory: none known) */
+    if (http_digest_mem(HTTP_DIGEST_SHA256, tmp, (size_t)len, r->sha256) == 0 &&
+        http_digest_mem(HTTP_DIGEST_SHA512, tmp, (size_t)len, r->sha512) == 0)
+        r->hashed = 1u << HTTP_DIGEST_SHA256 | 1u << HTTP_DIGEST_SHA512;
     /* no memfd (a seccomp filter, no descriptor left): kept in memory and
      * copied like a small one, rather than compressed again each time */
     if ((size_t)len > COMPRESS_SMALL && to_memfd(tmp, (size_t)len, r) == 0) {
@@ -345,6 +364,11 @@ static const struct citem *file(struct ccache *c, const struct ckey *k, struct c
         node->it.mtime_nsec = r->mtime_nsec;
         r->fd = -1;
     }
+    if (!none) {
+        node->it.hashed = r->hashed;
+        memcpy(node->it.sha256, r->sha256, sizeof r->sha256);
+        memcpy(node->it.sha512, r->sha512, sizeof r->sha512);
+    }
     cres_free(r);
     /* a result made again (after eviction of a copy elsewhere) replaces the old */
     for (struct cnode *o = c->slot[node->h & (SLOTS - 1)]; o; o = o->hnext)
@@ -352,8 +376,22 @@ static const struct citem *file(struct ccache *c, const struct ckey *k, struct c
             drop(c, o);
             break;
         }
-    while (c->tail && c->bytes + cost > c->budget)
+    while (c->tail && c->bytes + cost > c->budget) {
         drop(c, c->tail);
+        store(&c->evictions, c->evictions + 1);
+    }
+    /* descriptors are bounded too (a site of many large files would
+     * otherwise hold one per result): the least recent memfd goes */
+    if (node->it.fd >= 0) {
+        for (struct cnode *o = c->tail, *up; o && c->fds >= CCACHE_MAX_FDS; o = up) {
+            up = o->prev; /* more recent: still there when o goes */
+            if (o->it.fd >= 0) {
+                drop(c, o);
+                store(&c->evictions, c->evictions + 1);
+            }
+        }
+        store(&c->fds, c->fds + 1);
+    }
     node->hnext = c->slot[node->h & (SLOTS - 1)];
     c->slot[node->h & (SLOTS - 1)] = node;
     push_front(c, node);
@@ -452,6 +490,7 @@ static void collect(struct ccache *c)
         int err;
         (void)file(c, &j->k, &j->r, &err);
         c->jobs--;
+        store(&c->njobs, (uint64_t)c->jobs);
         free(j);
         j = next;
     }
@@ -499,22 +538,37 @@ int ccache_submit(struct ccache *c, const struct ckey *k, int fd, int text)
     }
     j->k = *k;
     j->text = text;
+    store(&c->submitted, c->submitted + 1);
     struct cjob **pp = &c->queue; /* first come, first served */
     while (*pp)
         pp = &(*pp)->next;
     *pp = j;
     c->jobs++;
+    store(&c->njobs, (uint64_t)c->jobs);
     pthread_cond_signal(&c->cv);
 out:
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
 
-void ccache_stats(const struct ccache *c, uint64_t *bytes, uint64_t *items, uint64_t *made)
+static uint64_t load(const uint64_t *p)
 {
-    *bytes = __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
-    *items = __atomic_load_n(&c->items, __ATOMIC_RELAXED);
-    *made = __atomic_load_n(&c->made, __ATOMIC_RELAXED);
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+void ccache_stats(const struct ccache *c, struct ccache_stats *st)
+{
+    st->bytes = load(&c->bytes);
+    st->items = load(&c->items);
+    st->made = load(&c->made);
+    st->in = load(&c->in);
+    st->out = load(&c->out);
+    st->hits = load(&c->hits);
+    st->misses = load(&c->misses);
+    st->evictions = load(&c->evictions);
+    st->fds = load(&c->fds);
+    st->jobs = load(&c->njobs);
+    st->submitted = load(&c->submitted);
 }
 
 int compress_type_ok(const char *t)

@@ -32,6 +32,7 @@
 #define COMPRESS_MAX    (64 * 1024) /* on the loop up to this: about 2 ms */
 #define COMPRESS_BG_MAX (4u << 20)  /* by the helper thread up to this */
 #define COMPRESS_SMALL  (32 * 1024) /* results up to this stay in memory */
+#define CCACHE_MAX_FDS  64          /* memfds a cache holds: the least recent go first */
 
 /* The file version and coding a result belongs to. */
 struct ckey {
@@ -43,7 +44,10 @@ struct ckey {
 
 /* A cached result: bytes in memory (fd -1) or a memfd of len bytes whose
  * mtime is given (what a transfer checks it against); or none: compressing
- * this version did not make it smaller (or it is larger than the cache). */
+ * this version did not make it smaller (or it is larger than the cache).
+ * A result's SHA-256 and SHA-512 (RFC 9530 Repr-Digest of the coded
+ * representation) are computed with it, where it is made (the helper
+ * thread for large files): hashed has bit 1 << HTTP_DIGEST_* for each. */
 struct citem {
     int none;
     const char *bytes;
@@ -51,6 +55,8 @@ struct citem {
     uint64_t len;
     int64_t mtime_sec;
     long mtime_nsec;
+    unsigned hashed;
+    uint8_t sha256[32], sha512[64];
 };
 
 struct ccache;
@@ -79,9 +85,17 @@ const struct citem *ccache_make(struct ccache *c, const struct ckey *k, const vo
  * could not start. */
 int ccache_submit(struct ccache *c, const struct ckey *k, int fd, int text);
 
-/* What the cache holds now, and how many results it made in all (each a
- * compression): safe from any thread (relaxed loads). */
-void ccache_stats(const struct ccache *c, uint64_t *bytes, uint64_t *items, uint64_t *made);
+/* What the cache holds and has done: safe from any thread (relaxed loads). */
+struct ccache_stats {
+    uint64_t bytes, items;    /* held now (results, their nodes) */
+    uint64_t made;            /* compressions done (each a result or a none) */
+    uint64_t in, out;         /* bytes compressed, and what they became */
+    uint64_t hits, misses;    /* lookups that found a result (or a none), and not */
+    uint64_t evictions;       /* results dropped to stay within the budget */
+    uint64_t fds;             /* memfds held now (at most CCACHE_MAX_FDS) */
+    uint64_t jobs, submitted; /* the helper's jobs in flight now, and queued in all */
+};
+void ccache_stats(const struct ccache *c, struct ccache_stats *st);
 
 /* Compresses in[0..n) with enc into out (cap bytes), with the levels
  * above.  Returns the length, -ENOSPC when it would not fit in cap,

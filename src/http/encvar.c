@@ -4,6 +4,7 @@
 
 #include "http/beneath.h"
 #include "http/compress.h"
+#include "http/digest.h"
 #include "http/resp.h"
 
 #include <errno.h>
@@ -23,12 +24,14 @@ static const char vary_line[] = "Vary: Accept-Encoding\r\n";
 /* a precompressed sidecar as last seen */
 struct side {
     int present;
-    int fd; /* a large one's descriptor, else -1 */
+    int fd;   /* a large one's descriptor, else -1 */
+    int each; /* a large one not held open (FCACHE_SIDE_FDS are): opened per answer */
     char *body;
     uint64_t size;
     dev_t dev;
     ino_t ino;
     struct timespec mtime;
+    struct fdigests dig; /* its Repr-Digest: at once when small, else by the hasher */
 };
 
 /* a representation's prebuilt 200 fields, for one gen of the entry and one
@@ -36,6 +39,8 @@ struct side {
 struct vhead {
     uint32_t gen;
     uint64_t len;
+    int dig; /* a Repr-Digest (--digest) is in hdr: of sha256 */
+    uint8_t sha256[32];
     char *hdr;
     size_t hdr_len;
     size_t etag_len;
@@ -43,7 +48,10 @@ struct vhead {
 };
 
 struct encvar {
-    time_t checked; /* the entry's revalidation the sidecars were looked at for */
+    struct fcache *c; /* whose descriptor count the sidecars' fds are in */
+    struct fentry *e; /* whose variants these are (a view has no path) */
+    size_t charged;   /* encvar_cost() when last charged to the cache's budget */
+    time_t checked;   /* the entry's revalidation the sidecars were looked at for */
     uint64_t epoch;
     int probed;
     unsigned nocomp; /* codings not worth compressing for this version */
@@ -52,9 +60,12 @@ struct encvar {
                                        asks coded costs none of them */
 };
 
-static void side_clear(struct side *s)
+static void side_clear(struct encvar *v, struct side *s)
 {
-    if (s->fd >= 0) close(s->fd);
+    if (s->fd >= 0) {
+        close(s->fd);
+        fcache_side_fd_give(v->c);
+    }
     free(s->body);
     memset(s, 0, sizeof *s);
     s->fd = -1;
@@ -64,7 +75,7 @@ void encvar_free(struct encvar *v)
 {
     if (!v) return;
     for (int i = 0; i < HTTP_ENC_N; i++) {
-        side_clear(&v->side[i]);
+        side_clear(v, &v->side[i]);
         if (v->head[i]) free(v->head[i]->hdr);
         free(v->head[i]);
     }
@@ -108,24 +119,29 @@ static int stat_is(const struct stat *a, const struct stat *b)
 
 /* Looks at F's sidecar for coding enc: present, regular, non-empty, not
  * older than F.  An unchanged one keeps what was read of it. */
-static void side_probe(int rootfd, const struct fentry *e, struct side *s, enum http_enc enc)
+static int side_open(struct fcache *c, const struct fentry *e, enum http_enc enc)
 {
     char p[PATH_MAX];
     const char *base = e->fpath ? e->fpath : e->path;
     int n = snprintf(p, sizeof p, "%s%s", base, http_enc_suffix(enc));
+    return n > 0 && (size_t)n < sizeof p ? beneath_open(fcache_rootfd(c), p) : -ENAMETOOLONG;
+}
+
+static void side_probe(struct encvar *v, const struct fentry *e, struct side *s, enum http_enc enc)
+{
     struct stat st, after;
-    int fd = n > 0 && (size_t)n < sizeof p ? beneath_open(rootfd, p) : -ENAMETOOLONG;
+    int fd = side_open(v->c, e, enc);
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
         ts_before(st.st_mtim, e->mtime)) {
         if (fd >= 0) close(fd);
-        side_clear(s);
+        side_clear(v, s);
         return;
     }
     if (side_same(s, &st)) {
         close(fd);
         return;
     }
-    side_clear(s);
+    side_clear(v, s);
     if (st.st_size <= SIDE_SMALL) {
         s->body = read_all(fd, (uint64_t)st.st_size);
         /* changed while read: not kept torn; looked at again next time */
@@ -136,14 +152,17 @@ static void side_probe(int rootfd, const struct fentry *e, struct side *s, enum 
             return;
         }
         close(fd);
-    } else {
+    } else if (fcache_side_fd_take(v->c)) {
         s->fd = fd;
+    } else { /* descriptors are bounded: this one is opened for each answer */
+        close(fd);
+        s->each = 1;
     }
     s->present = 1;
-    s->size = (uint64_t)st.st_size;
-    s->dev = st.st_dev;
-    s->ino = st.st_ino;
-    s->mtime = st.st_mtim;
+    s->size = s->dig.size = (uint64_t)st.st_size;
+    s->dev = s->dig.dev = st.st_dev;
+    s->ino = s->dig.ino = st.st_ino;
+    s->mtime = s->dig.mtime = st.st_mtim;
 }
 
 /* A large sidecar rewritten in place keeps its inode: fstat before use. */
@@ -159,12 +178,14 @@ static struct encvar *vars(const struct static_conf *sc, struct fcache *c, struc
     struct encvar *v = e->var;
     if (!v) {
         if (!(v = e->var = calloc(1, sizeof *v))) return NULL;
+        v->c = c;
+        v->e = e;
         for (int i = 0; i < HTTP_ENC_N; i++)
             v->side[i].fd = -1;
     }
     if (v->probed && v->checked == e->checked && v->epoch == e->epoch) return v;
     for (int i = HTTP_ENC_BR; i < HTTP_ENC_N && sc->precompressed; i++)
-        side_probe(fcache_rootfd(c), e, &v->side[i], (enum http_enc)i);
+        side_probe(v, e, &v->side[i], (enum http_enc)i);
     v->probed = 1;
     v->checked = e->checked;
     v->epoch = e->epoch;
@@ -179,11 +200,14 @@ static int compressible(const struct static_conf *sc, struct fcache *c, const st
 
 /* The 200 fields of representation enc of length len, rebuilt when the
  * entry's gen or the length moved. */
-static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc, uint64_t len)
+static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc, uint64_t len,
+                          const uint8_t *sha256)
 {
     struct vhead *h = v->head[enc];
     if (!h && !(h = v->head[enc] = calloc(1, sizeof *h))) return NULL;
-    if (h->hdr && h->gen == e->gen && h->len == len) return h;
+    if (h->hdr && h->gen == e->gen && h->len == len && h->dig == !!sha256 &&
+        (!sha256 || !memcmp(h->sha256, sha256, 32)))
+        return h;
     if (e->etag_len && (e->etag_len + 5 > ETAG_CAP || e->etag[e->etag_len - 1] != '"'))
         return NULL; /* no room for the suffix: this entry is sent as identity */
     if (enc == HTTP_ENC_IDENTITY || !e->etag_len) {
@@ -214,16 +238,22 @@ static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc,
         h->len = len;
         return h;
     }
+    /* --digest: the coded bytes' Repr-Digest (RFC 9530 §3: of the selected
+     * representation), once known; until then the head goes without */
+    char dig[HTTP_DIGEST_FIELD_MAX] = "";
+    if (sha256) {
+        const uint8_t *d[HTTP_DIGEST_ALGS] = {sha256, NULL};
+        http_digest_field(dig, sizeof dig, "Repr-Digest", 1u << HTTP_DIGEST_SHA256, d);
+    }
     const char *ce = http_enc_name(enc);
-    char b[1024];
-    int n =
-        snprintf(b, sizeof b,
-                 "Last-Modified: %s\r\n%s%.*s%sContent-Type: %s\r\n%s%s%s%s%s%s%sAccept-Ranges: "
-                 "bytes\r\nContent-Length: %llu\r\n\r\n",
-                 e->lastmod, h->etag_len ? "ETag: " : "", (int)h->etag_len, h->etag,
-                 h->etag_len ? "\r\n" : "", e->ctype, ce ? "Content-Encoding: " : "", ce ? ce : "",
-                 ce ? "\r\n" : "", e->cc ? "Cache-Control: " : "", e->cc ? e->cc : "",
-                 e->cc ? "\r\n" : "", vary_line, (unsigned long long)len);
+    char b[1024 + HTTP_DIGEST_FIELD_MAX];
+    int n = snprintf(b, sizeof b,
+                     "Last-Modified: %s\r\n%s%.*s%s%sContent-Type: %s\r\n%s%s%s%s%s%s%sAccept-"
+                     "Ranges: bytes\r\nContent-Length: %llu\r\n\r\n",
+                     e->lastmod, h->etag_len ? "ETag: " : "", (int)h->etag_len, h->etag,
+                     h->etag_len ? "\r\n" : "", dig, e->ctype, ce ? "Content-Encoding: " : "",
+                     ce ? ce : "", ce ? "\r\n" : "", e->cc ? "Cache-Control: " : "",
+                     e->cc ? e->cc : "", e->cc ? "\r\n" : "", vary_line, (unsigned long long)len);
     if (n < 0 || (size_t)n >= sizeof b) return NULL;
     char *hdr = malloc((size_t)n);
     if (!hdr) return NULL;
@@ -233,6 +263,8 @@ static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc,
     h->hdr_len = (size_t)n;
     h->gen = e->gen;
     h->len = len;
+    h->dig = !!sha256;
+    if (sha256) memcpy(h->sha256, sha256, 32);
     return h;
 }
 
@@ -284,11 +316,72 @@ static void accept_of(const struct http_request *req, struct http_accept_enc *ae
             http_ae_parse(ae, req->headers[i].value.p, req->headers[i].value.n);
 }
 
+/* Opens a sidecar not held open for this answer, if it is still the one
+ * probed: its descriptor (the caller closes it), or -1 when it is gone. */
+static int side_each(struct encvar *v, const struct fentry *e, struct side *s, enum http_enc enc)
+{
+    struct stat st;
+    int fd = side_open(v->c, e, enc);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && side_same(s, &st)) return fd;
+    if (fd >= 0) close(fd);
+    side_clear(v, s);
+    return -1;
+}
+
+size_t encvar_cost(const struct encvar *v)
+{
+    if (!v) return 0;
+    size_t n = sizeof *v;
+    for (int i = 0; i < HTTP_ENC_N; i++) {
+        if (v->side[i].body) n += (size_t)v->side[i].size;
+        if (v->head[i]) n += sizeof *v->head[i] + v->head[i]->hdr_len;
+    }
+    return n;
+}
+
+/* The entry's share of the budget follows what its variants hold. */
+static void charge(struct fcache *c, struct fentry *e, struct encvar *v)
+{
+    size_t n = encvar_cost(v);
+    if (n == v->charged) return;
+    v->charged = n;
+    fcache_recost(c, e);
+}
+
+struct fdigests *encvar_digests(struct fentry *e, int enc)
+{
+    struct encvar *v = e->var;
+    if (!v || enc <= HTTP_ENC_IDENTITY || enc >= HTTP_ENC_N || !v->side[enc].present) return NULL;
+    return &v->side[enc].dig;
+}
+
+unsigned encvar_view_digests(struct fcache *c, struct fentry *view, unsigned want)
+{
+    if (!view->venc) {
+        /* identity: the file's digests, asked of its entry (a copy has no
+         * path to key a hasher job by, and must not be charged or hashed) */
+        struct fentry *e = view->var ? view->var->e : view;
+        if (e == view) return fcache_digests(c, view, want);
+        fcache_digests(c, e, want);
+        view->hashed = e->hashed;
+        memcpy(view->sha256, e->sha256, 32);
+        memcpy(view->sha512, e->sha512, 64);
+        return view->hashed;
+    }
+    struct fdigests *d = encvar_digests(view, view->venc);
+    if (!d || !(want & ~(unsigned)view->hashed)) return view->hashed;
+    fcache_digests_of(c, view->var->e, view->venc, d, view->body, view->fd, want);
+    memcpy(view->sha256, d->sha256, 32);
+    memcpy(view->sha512, d->sha512, 64);
+    return view->hashed = d->hashed;
+}
+
 int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry *e,
                   const struct http_request *req, struct fentry *view, struct encvar_pick *pk)
 {
     pk->enc = HTTP_ENC_IDENTITY;
     pk->fd_own_mtime = 0;
+    pk->close_fd = -1;
     if (e->cenc || (!sc->precompressed && !compressible(sc, c, e))) return 0;
     struct encvar *v = vars(sc, c, e);
     if (!v) return -ENOMEM;
@@ -296,45 +389,66 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
     unsigned avail = 0;
     for (int i = HTTP_ENC_BR; i < HTTP_ENC_N; i++) {
         struct side *s = &v->side[i];
-        if (s->present && !side_current(s)) {
-            side_probe(fcache_rootfd(c), e, s, (enum http_enc)i);
-        }
+        if (s->present && !side_current(s)) side_probe(v, e, s, (enum http_enc)i);
         if (s->present || (comp && !(v->nocomp & HTTP_ENC_BIT(i)))) avail |= HTTP_ENC_BIT(i);
     }
     /* no variant now and none to make: the file is not negotiated at all */
-    if (!avail && !comp) return 0;
+    if (!avail && !comp) {
+        charge(c, e, v);
+        return 0;
+    }
 
     struct http_accept_enc ae;
     accept_of(req, &ae);
     enum http_enc enc;
     const struct citem *it = NULL;
+    int each = -1; /* a sidecar opened for this answer */
     for (;;) {
         enc = http_ae_choose(&ae, avail);
-        if (enc == HTTP_ENC_IDENTITY || v->side[enc].present) break;
-        if ((it = compressed(c, e, v, enc))) break;
-        avail &= ~HTTP_ENC_BIT(enc); /* not worth it, or no room: the next best */
+        if (enc == HTTP_ENC_IDENTITY) break;
+        if (v->side[enc].present && !v->side[enc].each) break;
+        if (v->side[enc].present && (each = side_each(v, e, &v->side[enc], enc)) >= 0) break;
+        if (!v->side[enc].present && (it = compressed(c, e, v, enc))) break;
+        avail &= ~HTTP_ENC_BIT(enc); /* not worth it, gone, or no room: the next best */
     }
     *view = *e;
     view->vary = vary_line;
     uint64_t len = e->size;
+    const uint8_t *dig = NULL; /* the representation's SHA-256 for --digest's head */
     if (enc != HTTP_ENC_IDENTITY) {
-        const struct side *s = &v->side[enc];
+        struct side *s = &v->side[enc];
         view->body = s->present ? s->body : it->fd < 0 ? (char *)it->bytes : NULL;
-        view->fd = s->present ? s->fd : it->fd;
+        view->fd = s->present ? (each >= 0 ? each : s->fd) : it->fd;
         len = view->size = s->present ? s->size : it->len;
         view->cenc = http_enc_name(enc);
-        /* the file's digests are not this representation's, nor is its
-         * size-and-mtime tag an alias of this one's (http/digest: omitted) */
-        view->hashed = 0;
+        /* the digests are this representation's (RFC 9530 §3): a result's
+         * were made with it, a sidecar's are asked for (--digest: now; a
+         * large one's come from the hasher, omitted until then) */
+        view->venc = (uint8_t)enc;
         view->want = 0;
+        view->cached = 0; /* never the entry's own hasher job */
+        if (s->present) {
+            if (sc->digest)
+                fcache_digests_of(c, e, enc, &s->dig, s->body, view->fd, 1u << HTTP_DIGEST_SHA256);
+            view->hashed = s->dig.hashed;
+            memcpy(view->sha256, s->dig.sha256, 32);
+            memcpy(view->sha512, s->dig.sha512, 64);
+        } else {
+            view->hashed = (uint8_t)it->hashed;
+            memcpy(view->sha256, it->sha256, 32);
+            memcpy(view->sha512, it->sha512, 64);
+        }
+        if (sc->digest && (view->hashed & (1u << HTTP_DIGEST_SHA256))) dig = view->sha256;
         if (view->fd >= 0) {
             pk->fd_own_mtime = 1;
             pk->mtime_sec = s->present ? (int64_t)s->mtime.tv_sec : it->mtime_sec;
             pk->mtime_nsec = s->present ? s->mtime.tv_nsec : it->mtime_nsec;
         }
     }
-    struct vhead *h = head(e, v, enc, len);
+    struct vhead *h = head(e, v, enc, len, dig);
+    charge(c, e, v);
     if (!h) {
+        if (each >= 0) close(each);
         if (enc == HTTP_ENC_IDENTITY) return 0;
         return -ENOMEM;
     }
@@ -343,5 +457,6 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
     view->hdr = h->hdr;
     view->hdr_len = h->hdr_len;
     pk->enc = enc;
+    pk->close_fd = each;
     return 1;
 }

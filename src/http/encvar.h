@@ -20,7 +20,12 @@
  * descriptor is fstat'ed before each answer, as F's is.  A variant's head is
  * rebuilt whenever the entry's gen moves (its ETag or head was rebuilt).
  * Compressed results are keyed by F's version, so a changed F never gets
- * old bytes. */
+ * old bytes.
+ *
+ * Descriptors: a large sidecar is held open while FCACHE_SIDE_FDS others
+ * are not; past that it is opened for each answer that sends it (and
+ * checked to be the version probed), so a site of many large sidecars
+ * never runs the worker out of descriptors. */
 #ifndef BERTH_HTTP_ENCVAR_H
 #define BERTH_HTTP_ENCVAR_H
 
@@ -41,6 +46,7 @@ struct encvar_pick {
     int fd_own_mtime; /* the view's fd is not F's: a transfer checks these */
     int64_t mtime_sec;
     long mtime_nsec;
+    int close_fd; /* a sidecar opened for this answer only: closed after it, or -1 */
 };
 
 /* Chooses the representation of e for req.  Returns 1 and fills *view (a
@@ -50,5 +56,22 @@ struct encvar_pick {
  * code (out of memory: answer e as it is). */
 int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry *e,
                   const struct http_request *req, struct fentry *view, struct encvar_pick *pk);
+
+/* Digests (RFC 9530) of a coded representation are its bytes': a
+ * compressed result's are made with it (http/compress), a sidecar's like a
+ * file's — at once when it is small, by the worker's hasher when large
+ * (never on the loop; omitted until known).  encvar_view_digests is
+ * http/fcache's fcache_digests for an entry or any view encvar_select made
+ * of it (an identity view's are asked of its entry): the digests known now
+ * after asking for want, in e->sha256/512. */
+unsigned encvar_view_digests(struct fcache *c, struct fentry *view, unsigned want);
+
+/* The digests kept for e's sidecar of coding enc (NULL: none now): where
+ * the hasher's result for it is filed. */
+struct fdigests *encvar_digests(struct fentry *e, int enc);
+
+/* Bytes the variants hold (the struct, small sidecars, prebuilt heads):
+ * charged to the file cache's budget with their entry. */
+size_t encvar_cost(const struct encvar *v);
 
 #endif

@@ -54,12 +54,39 @@ void fcache_stats(const struct fcache *c, uint64_t *hits, uint64_t *misses)
     *misses = __atomic_load_n(&c->misses, __ATOMIC_RELAXED);
 }
 
+int fcache_side_fd_take(struct fcache *c)
+{
+    if (c->side_fds >= FCACHE_SIDE_FDS) return 0;
+    fcache_put(&c->side_fds, c->side_fds + 1);
+    return 1;
+}
+
+void fcache_side_fd_give(struct fcache *c)
+{
+    fcache_put(&c->side_fds, c->side_fds - 1);
+}
+
 void fcache_usage(const struct fcache *c, struct fcache_usage *u)
 {
     memset(u, 0, sizeof *u);
     u->bytes = __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
     u->entries = __atomic_load_n(&c->count, __ATOMIC_RELAXED);
     u->evictions = __atomic_load_n(&c->evictions, __ATOMIC_RELAXED);
+    u->side_fds = __atomic_load_n(&c->side_fds, __ATOMIC_RELAXED);
+    if (c->cc) {
+        struct ccache_stats cs;
+        ccache_stats(c->cc, &cs);
+        u->comp_made = cs.made;
+        u->comp_in = cs.in;
+        u->comp_out = cs.out;
+        u->comp_hits = cs.hits;
+        u->comp_misses = cs.misses;
+        u->comp_evictions = cs.evictions;
+        u->comp_bytes = cs.bytes;
+        u->comp_items = cs.items;
+        u->comp_fds = cs.fds;
+        u->comp_jobs = cs.jobs;
+    }
     if (!c->hasher) return;
     struct hasher_stats st;
     hasher_stats(c->hasher, &st);
@@ -169,17 +196,24 @@ static void table_grow(struct fcache *c)
 }
 
 /* An entry's share of the budget: the struct, its path, its prebuilt
- * fields and a small file's bytes. */
+ * fields, a small file's bytes, and its variants' state (small sidecars,
+ * heads: http/encvar; compressed results have their own budget). */
 static size_t entry_cost(const struct fentry *e)
 {
-    return sizeof *e + strlen(e->path) + 1 + e->hdr_len + (e->body ? (size_t)e->size : 0);
+    return sizeof *e + strlen(e->path) + 1 + e->hdr_len + (e->body ? (size_t)e->size : 0) +
+           encvar_cost(e->var) + (e->fpath ? strlen(e->fpath) + 1 : 0);
 }
+
+static void evict_one(struct fcache *c, const struct fentry *keep);
 
 void fcache_recost(struct fcache *c, struct fentry *e)
 {
+    if (!e->cached) return;
     size_t cost = entry_cost(e);
     fcache_put(&c->bytes, c->bytes - e->cost + cost);
     e->cost = cost;
+    while (c->bytes > c->budget && c->count > 1)
+        evict_one(c, e);
 }
 
 static void entry_free(struct fcache *c, struct fentry *e)
@@ -224,10 +258,10 @@ static void cache_clear(struct fcache *c)
  * files) go before those read again.  No transfer holds an entry: a body
  * in flight has its own descriptor (dup) or was copied out, and the memo
  * is voided by gen, so any entry may go. */
-static void evict_one(struct fcache *c)
+static void evict_one(struct fcache *c, const struct fentry *keep)
 {
     struct fentry *e = c->hand;
-    while (e->ref) {
+    while (e->ref || e == keep) { /* keep: in use (recharged), not the only entry */
         e->ref = 0;
         e = e->cnext;
     }
@@ -243,7 +277,7 @@ static int cache_insert(struct fcache *c, struct fentry *e)
     e->cost = entry_cost(e);
     if (e->cost > c->budget) return -1;
     while (c->hand && c->bytes + e->cost > c->budget)
-        evict_one(c);
+        evict_one(c, NULL);
     if (c->count >= c->nslots) table_grow(c);
     e->next = c->slot[e->hash & (c->nslots - 1)];
     c->slot[e->hash & (c->nslots - 1)] = e;

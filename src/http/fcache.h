@@ -65,6 +65,8 @@ struct fentry {
     uint8_t want;                 /* digests wanted and not known yet */
     uint8_t hashing;              /* a hasher job for this version is under way */
     uint8_t tries;                /* hasher jobs that failed (unreadable, changed meanwhile) */
+    uint8_t venc;                 /* in a coded variant's view: its coding (http/encvar),
+                                     whose digests these are; 0 otherwise */
     int16_t fdslot;               /* index in the cache's descriptor table; -1: none */
     size_t cost;                  /* bytes charged to the cache's budget */
     struct fentry *cnext, *cprev; /* the CLOCK ring */
@@ -109,6 +111,10 @@ void fcache_stats(const struct fcache *c, uint64_t *hits, uint64_t *misses);
 struct fcache_usage {
     uint64_t bytes, entries, evictions;
     uint64_t hash_queued, hash_done, hash_dropped, hash_failed, hash_bytes, hash_depth;
+    /* on-the-fly compression (http/compress: struct ccache_stats) */
+    uint64_t comp_made, comp_in, comp_out, comp_hits, comp_misses, comp_evictions;
+    uint64_t comp_bytes, comp_items, comp_fds, comp_jobs;
+    uint64_t side_fds; /* large sidecars held open (at most FCACHE_SIDE_FDS) */
 };
 void fcache_usage(const struct fcache *c, struct fcache_usage *u);
 
@@ -125,6 +131,38 @@ void fcache_hash_results(struct fcache *c);
  * asking for those in want that are not: a small file's are computed at
  * once, a large file's queued for the hasher (known on a later request). */
 unsigned fcache_digests(struct fcache *c, struct fentry *e, unsigned want);
+
+/* The digests of a file version that is not an entry's own: a sidecar of
+ * it (http/encvar), asked for and kept as an entry's are. */
+struct fdigests {
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+    struct timespec mtime;
+    uint8_t hashed, hashing, tries;
+    uint8_t sha256[32], sha512[64];
+};
+
+/* The digests of d's version known now, after asking for those in want
+ * that are not: computed at once from body when it is given (a small
+ * sidecar's bytes), else queued for the hasher on a dup of fd, its result
+ * filed by fcache_hash_results() into encvar_digests(e, enc) when that is
+ * still d's version.  Never blocks. */
+unsigned fcache_digests_of(struct fcache *c, const struct fentry *e, int enc, struct fdigests *d,
+                           const char *body, int fd, unsigned want);
+
+/* e's share of the budget again, after what it holds changed (its fields,
+ * its variants: http/encvar), evicting other entries while the cache is
+ * over its budget (never e: it is in use; it alone may exceed the budget
+ * until the next entry is put in); nothing for an entry not in the cache. */
+void fcache_recost(struct fcache *c, struct fentry *e);
+
+/* Large sidecars' descriptors a worker holds open (http/encvar): one more
+ * taken (1) or not (0: FCACHE_SIDE_FDS are held; open it for one answer),
+ * and one given back. */
+#define FCACHE_SIDE_FDS 64
+int fcache_side_fd_take(struct fcache *c);
+void fcache_side_fd_give(struct fcache *c);
 
 /* Writes e's strong entity tag: '"' + base64url of the first 16 bytes of
  * the SHA-256 of its bytes + '"' (24 bytes).  Exposed for the tests. */

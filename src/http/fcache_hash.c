@@ -4,6 +4,7 @@
  * (their results come back through the worker's loop). */
 #include "http/cond.h"
 #include "http/digest.h"
+#include "http/encvar.h"
 #include "http/fcache_int.h"
 #include "http/hasher.h"
 #include "http/mime.h"
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,26 +167,41 @@ static int book_is(const struct book_ent *b, dev_t dev, ino_t ino, uint64_t size
            b->mtime.tv_nsec == mtime.tv_nsec;
 }
 
-/* Gives e what the book knows of its version; 1 when this cache should
- * hash what is still wanted (and the book now says it does), 0 when
- * nothing is left to do or another worker is at it. */
-static int book_take(struct fcache *c, struct fentry *e)
+/* A file version, as the book and the hasher know it. */
+struct ver {
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+    struct timespec mtime;
+};
+
+static struct ver ver_of(const struct fentry *e)
+{
+    struct ver v = {e->dev, e->ino, e->size, e->mtime};
+    return v;
+}
+
+/* Copies what the book knows of v out (*have, the digests); 1 when this
+ * cache should hash what is still missing of want (the book now says it
+ * does), 0 when nothing is left to do or another worker is at it. */
+static int book_take(struct fcache *c, struct ver v, unsigned want, unsigned *have, uint8_t *sha256,
+                     uint8_t *sha512)
 {
     pthread_mutex_lock(&book_mu);
-    struct book_ent *b = book_slot(e->dev, e->ino);
-    int mine = 1;
-    if (!book_is(b, e->dev, e->ino, e->size, e->mtime)) {
+    struct book_ent *b = book_slot(v.dev, v.ino);
+    if (!book_is(b, v.dev, v.ino, v.size, v.mtime)) {
         memset(b, 0, sizeof *b);
-        b->dev = e->dev;
-        b->ino = e->ino;
-        b->size = e->size;
-        b->mtime = e->mtime;
+        b->dev = v.dev;
+        b->ino = v.ino;
+        b->size = v.size;
+        b->mtime = v.mtime;
     }
-    entry_apply(c, e, b->algs, b->sha256, b->sha512);
-    if (!e->want || b->busy) /* done, or a hasher (maybe this one's) is at it */
-        mine = 0;
-    else
-        b->busy = c;
+    *have = b->algs;
+    memcpy(sha256, b->sha256, 32);
+    memcpy(sha512, b->sha512, 64);
+    /* done, or a hasher (maybe this one's) is at it */
+    int mine = (want & ~b->algs) && !b->busy;
+    if (mine) b->busy = c;
     pthread_mutex_unlock(&book_mu);
     return mine;
 }
@@ -205,12 +222,12 @@ static void book_put(const struct fcache *c, const struct hasher_result *r)
     pthread_mutex_unlock(&book_mu);
 }
 
-/* A job that was not queued, and a cache going away: no more busy. */
-static void book_release(const struct fcache *c, const struct fentry *e)
+/* A job that was not queued (v), and a cache going away (NULL): no more busy. */
+static void book_release(const struct fcache *c, const struct ver *v)
 {
     pthread_mutex_lock(&book_mu);
     for (int i = 0; i < BOOK_SLOTS; i++)
-        if (book[i].busy == c && (!e || book_is(&book[i], e->dev, e->ino, e->size, e->mtime)))
+        if (book[i].busy == c && (!v || book_is(&book[i], v->dev, v->ino, v->size, v->mtime)))
             book[i].busy = NULL;
     pthread_mutex_unlock(&book_mu);
 }
@@ -218,6 +235,27 @@ static void book_release(const struct fcache *c, const struct fentry *e)
 void fcache_hash_forget(const struct fcache *c)
 {
     book_release(c, NULL);
+}
+
+/* Queues a job for algs of version v open at fd (a dup is taken), its
+ * result to be found again by key: 0, or negative (out of descriptors,
+ * the queue is full: a later hit asks again, at most once a second). */
+static int ask(struct fcache *c, struct ver v, int fd, unsigned algs, const char *key, time_t now)
+{
+    struct hasher_job j = {.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0),
+                           .algs = algs,
+                           .dev = v.dev,
+                           .ino = v.ino,
+                           .size = v.size,
+                           .mtime = v.mtime,
+                           .key = key};
+    int rc = j.fd < 0 ? -errno : hasher_submit(c->hasher, &j);
+    if (rc < 0) {
+        if (j.fd >= 0) close(j.fd);
+        if (rc == -EAGAIN) c->hasher_full = now;
+        book_release(c, &v);
+    }
+    return rc;
 }
 
 /* Queues a job for the digests e still wants, unless the book has them,
@@ -228,22 +266,69 @@ void fcache_hash_ask(struct fcache *c, struct fentry *e)
     if (e->hashing || !e->want || !e->cached || e->fd < 0 || e->tries >= HASH_TRIES) return;
     time_t now;
     http_date_line(NULL, &now);
-    if (c->hasher_full == now || !book_take(c, e)) return;
-    struct hasher_job j = {.fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0),
-                           .algs = e->want,
-                           .dev = e->dev,
-                           .ino = e->ino,
-                           .size = e->size,
-                           .mtime = e->mtime,
-                           .key = e->path};
-    int rc = j.fd < 0 ? -errno : hasher_submit(c->hasher, &j);
-    if (rc < 0) { /* out of descriptors, or the queue is full: a later hit asks again */
-        if (j.fd >= 0) close(j.fd);
-        if (rc == -EAGAIN) c->hasher_full = now;
-        book_release(c, e);
-        return;
+    if (c->hasher_full == now) return;
+    unsigned have;
+    uint8_t s256[32], s512[64];
+    int mine = book_take(c, ver_of(e), e->want, &have, s256, s512);
+    entry_apply(c, e, have, s256, s512);
+    if (mine && ask(c, ver_of(e), e->fd, e->want, e->path, now) == 0) e->hashing = 1;
+}
+
+/* Digests now known for d's version. */
+static void digests_apply(struct fdigests *d, unsigned algs, const uint8_t *sha256,
+                          const uint8_t *sha512)
+{
+    if (algs & (1u << HTTP_DIGEST_SHA256)) memcpy(d->sha256, sha256, 32);
+    if (algs & (1u << HTTP_DIGEST_SHA512)) memcpy(d->sha512, sha512, 64);
+    d->hashed |= (uint8_t)algs;
+}
+
+/* A sidecar's job is filed under its coding (a digit) before the entry's
+ * path: a request path always begins with '/', so no entry has that key. */
+unsigned fcache_digests_of(struct fcache *c, const struct fentry *e, int enc, struct fdigests *d,
+                           const char *body, int fd, unsigned want)
+{
+    unsigned missing = want & ~(unsigned)d->hashed;
+    if (!missing) return d->hashed;
+    if (body) { /* a small sidecar's bytes are here: at once */
+        for (int a = 0; a < HTTP_DIGEST_ALGS; a++)
+            if ((missing & (1u << a)) &&
+                http_digest_mem(a, body, d->size,
+                                a == HTTP_DIGEST_SHA256 ? d->sha256 : d->sha512) == 0)
+                d->hashed |= (uint8_t)(1u << a);
+        return d->hashed;
     }
-    e->hashing = 1;
+    time_t now;
+    http_date_line(NULL, &now);
+    if (d->hashing || fd < 0 || d->tries >= HASH_TRIES || c->hasher_full == now) return d->hashed;
+    struct ver v = {d->dev, d->ino, d->size, d->mtime};
+    unsigned have;
+    uint8_t s256[32], s512[64];
+    int mine = book_take(c, v, missing, &have, s256, s512);
+    digests_apply(d, have & missing, s256, s512);
+    char key[PATH_MAX + 2];
+    int n = snprintf(key, sizeof key, "%c%s", '0' + enc, e->path);
+    if (mine && n > 0 && (size_t)n < sizeof key &&
+        ask(c, v, fd, missing & ~(unsigned)d->hashed, key, now) == 0)
+        d->hashing = 1;
+    else if (mine && (n <= 0 || (size_t)n >= sizeof key))
+        book_release(c, &v);
+    return d->hashed;
+}
+
+/* A sidecar's result: filed when the sidecar held is still that version. */
+static void side_result(struct fcache *c, const struct hasher_result *r)
+{
+    struct fentry *e = fcache_find(c, r->key + 1, fcache_hash_str(r->key + 1));
+    struct fdigests *d = e ? encvar_digests(e, r->key[0] - '0') : NULL;
+    if (!d || !d->hashing || d->dev != r->dev || d->ino != r->ino || d->size != r->size ||
+        d->mtime.tv_sec != r->mtime.tv_sec || d->mtime.tv_nsec != r->mtime.tv_nsec)
+        return;
+    d->hashing = 0;
+    if (!r->ok)
+        d->tries++;
+    else
+        digests_apply(d, r->algs, r->sha256, r->sha512);
 }
 
 int fcache_hash_fd(const struct fcache *c)
@@ -256,6 +341,11 @@ void fcache_hash_results(struct fcache *c)
     struct hasher_result r;
     while (hasher_take(c->hasher, &r)) {
         book_put(c, &r); /* for every worker, whether or not the entry is still here */
+        if (r.key[0] != '/') {
+            side_result(c, &r);
+            hasher_result_free(&r);
+            continue;
+        }
         struct fentry *e = fcache_find(c, r.key, fcache_hash_str(r.key));
         /* only for the very version hashed: a changed file has a new entry
          * (or will have), whose own job is the one that counts */

@@ -43,13 +43,12 @@ struct fcache {
      * metrics from other threads: relaxed atomics, no lock) */
     uint64_t hits, misses;
     struct ccache *cc; /* compressed results (http/compress); NULL: none made */
+    uint64_t side_fds; /* large sidecars held open (http/encvar); read by the metrics */
 };
 
 /* the entry for path (h = fcache_hash_str(path)), or NULL */
 uint32_t fcache_hash_str(const char *s);
 struct fentry *fcache_find(struct fcache *c, const char *path, uint32_t h);
-/* e's share of the budget again, after its fields changed */
-void fcache_recost(struct fcache *c, struct fentry *e);
 /* a counter other threads read: a relaxed atomic store */
 void fcache_put(uint64_t *n, uint64_t v);
 

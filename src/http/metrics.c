@@ -53,6 +53,46 @@ static void family(struct buf *out, int *err, const char *name, const char *type
     put(out, err, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static void gauge(struct buf *out, int *err, const char *name, const char *help, uint64_t n)
+{
+    family(out, err, name, "gauge", help);
+    put(out, err, "%s %llu\n", name, (unsigned long long)n);
+}
+
+/* on-the-fly compression and sidecars (http/compress, http/encvar) */
+static void compression(struct buf *out, int *err, const struct metrics_view *v)
+{
+    family(out, err, "berth_compress_results_total", "counter",
+           "Files compressed on the fly (each coding once per file version).");
+    put(out, err, "berth_compress_results_total %llu\n", (unsigned long long)v->comp_made);
+    family(out, err, "berth_compress_bytes_total", "counter",
+           "Bytes compressed on the fly (in) and what they became (out).");
+    put(out, err, "berth_compress_bytes_total{direction=\"in\"} %llu\n",
+        (unsigned long long)v->comp_in);
+    put(out, err, "berth_compress_bytes_total{direction=\"out\"} %llu\n",
+        (unsigned long long)v->comp_out);
+    family(out, err, "berth_compress_cache_lookups_total", "counter",
+           "Lookups in the caches of compressed results, by result.");
+    put(out, err, "berth_compress_cache_lookups_total{result=\"hit\"} %llu\n",
+        (unsigned long long)v->comp_hits);
+    put(out, err, "berth_compress_cache_lookups_total{result=\"miss\"} %llu\n",
+        (unsigned long long)v->comp_misses);
+    family(out, err, "berth_compress_cache_evictions_total", "counter",
+           "Compressed results evicted to stay within --compress-cache or the descriptor bound.");
+    put(out, err, "berth_compress_cache_evictions_total %llu\n",
+        (unsigned long long)v->comp_evictions);
+    gauge(out, err, "berth_compress_cache_bytes", "Bytes the caches of compressed results hold.",
+          v->comp_bytes);
+    gauge(out, err, "berth_compress_cache_results",
+          "Compressed results held (and not-smaller marks).", v->comp_items);
+    gauge(out, err, "berth_compress_cache_descriptors", "Memfds of large compressed results held.",
+          v->comp_fds);
+    gauge(out, err, "berth_compress_queue",
+          "Large files queued or being compressed by the helper threads.", v->comp_jobs);
+    gauge(out, err, "berth_sidecar_descriptors", "Large precompressed sidecars held open.",
+          v->side_fds);
+}
+
 int metrics_format(struct buf *out, const struct metrics_view *v)
 {
     const struct metrics *m = v->m;
@@ -112,6 +152,7 @@ int metrics_format(struct buf *out, const struct metrics_view *v)
     put(out, &err, "berth_file_hash_bytes_total %llu\n", (unsigned long long)v->hash_bytes);
     family(out, &err, "berth_file_hash_queue", "gauge", "Hash jobs in flight.");
     put(out, &err, "berth_file_hash_queue %llu\n", (unsigned long long)v->hash_depth);
+    compression(out, &err, v);
     family(out, &err, "berth_errors_total", "counter", "Connections ended by an error, by kind.");
     put(out, &err, "berth_errors_total{kind=\"timeout\"} %llu\n", (unsigned long long)m->timeouts);
     put(out, &err, "berth_errors_total{kind=\"reset\"} %llu\n", (unsigned long long)m->resets);

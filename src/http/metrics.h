@@ -63,6 +63,12 @@ struct metrics_view {
      * in flight now */
     uint64_t cache_bytes, cache_entries, cache_evictions;
     uint64_t hash_queued, hash_done, hash_dropped, hash_failed, hash_bytes, hash_depth;
+    /* on-the-fly compression (http/compress): compressions done, bytes in
+     * and out of them, cache lookups that hit and missed, results evicted,
+     * results and bytes held, memfds held, helper jobs in flight; large
+     * sidecars held open */
+    uint64_t comp_made, comp_in, comp_out, comp_hits, comp_misses, comp_evictions;
+    uint64_t comp_items, comp_bytes, comp_fds, comp_jobs, side_fds;
     uint64_t conns[CONN_STATES]; /* open connections by state */
     double uptime;               /* seconds */
     int workers;

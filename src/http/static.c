@@ -156,19 +156,22 @@ static int range_digest(const struct fentry *e, int alg, uint64_t first, uint64_
     return rc;
 }
 
-/* Repr-Digest (the whole file: --digest sends sha-256, Want-Repr-Digest
- * the client's choice among those known) and, with a body, Content-Digest
- * of what this answer sends: the file for a 200, the range for a 206 with
- * one range (multipart is multipart()'s).  A large file's digests come from
- * the hasher: until they are known, the field is left out, never waited
- * for.  HEAD gets the Repr-Digest a GET would (it has no content). */
+/* Repr-Digest (the whole representation: --digest sends sha-256,
+ * Want-Repr-Digest the client's choice among those known) and, with a
+ * body, Content-Digest of what this answer sends: the representation for a
+ * 200, the range for a 206 with one range (multipart is multipart()'s).  A
+ * coded variant (e a view, e->venc set) is a representation of its own:
+ * its bytes' digests (http/encvar), by the same rules.  A large file's or
+ * sidecar's digests come from the hasher: until they are known, the field
+ * is left out, never waited for.  HEAD gets the Repr-Digest a GET would
+ * (it has no content). */
 static int digest_fields(const struct static_conf *sc, struct fcache *c, struct fentry *e,
                          const struct digest_ask *a, int head, int status, uint64_t first,
                          uint64_t last, struct buf *out)
 {
     unsigned want = wanted(&a->repr) | (sc->digest ? 1u << HTTP_DIGEST_SHA256 : 0);
     if (status == 200 && !head) want |= wanted(&a->content);
-    unsigned have = want ? fcache_digests(c, e, want) : 0;
+    unsigned have = want ? encvar_view_digests(c, e, want) : 0;
     const uint8_t *d[HTTP_DIGEST_ALGS] = {e->sha256, e->sha512};
     unsigned repr = sc->digest ? have & (1u << HTTP_DIGEST_SHA256) : 0;
     int alg = http_digest_choose(&a->repr, have);
@@ -362,7 +365,9 @@ static int multipart(const struct static_conf *sc, struct fcache *c, struct fent
  * sent one). */
 static size_t old_tag(const struct fentry *e, char *out, size_t n)
 {
-    if (e->body || !(e->hashed & (1u << HTTP_DIGEST_SHA256))) return 0;
+    /* identity only: a coded variant's tag never was the cheap one (and
+     * its hashed bits are its own bytes', not the file's) */
+    if (e->body || e->venc || !(e->hashed & (1u << HTTP_DIGEST_SHA256))) return 0;
     struct stat st;
     memset(&st, 0, sizeof st);
     st.st_ino = e->ino;
@@ -506,6 +511,7 @@ static int serve_file(const struct static_conf *sc, struct fcache *cache, struct
     if (encvar_select(sc, cache, e, req, &view, &pk) <= 0)
         return serve_entry(sc, cache, e, req, keep_alive, out, x, body_len);
     int rc = serve_entry(sc, cache, &view, req, keep_alive, out, x, body_len);
+    if (pk.close_fd >= 0) close(pk.close_fd); /* the transfer has its own dup */
     if (rc >= 0 && x->fd >= 0 && pk.fd_own_mtime) {
         /* the transfer checks the sidecar or memfd it sends, not F */
         x->mtime_sec = pk.mtime_sec;

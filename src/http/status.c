@@ -305,6 +305,17 @@ static int metrics_text(struct berth_server *s, uint64_t now, struct buf *out)
             v.hash_failed += u.hash_failed;
             v.hash_bytes += u.hash_bytes;
             v.hash_depth += u.hash_depth;
+            v.comp_made += u.comp_made;
+            v.comp_in += u.comp_in;
+            v.comp_out += u.comp_out;
+            v.comp_hits += u.comp_hits;
+            v.comp_misses += u.comp_misses;
+            v.comp_evictions += u.comp_evictions;
+            v.comp_items += u.comp_items;
+            v.comp_bytes += u.comp_bytes;
+            v.comp_fds += u.comp_fds;
+            v.comp_jobs += u.comp_jobs;
+            v.side_fds += u.side_fds;
         }
         pthread_mutex_lock(&w->pub.mu);
         for (int k = 0; k < CONN_STATES; k++)

@@ -2,6 +2,7 @@
 live connection table as JSON) and `berth top --once`, against the real
 server with raw sockets, http.client and ssl."""
 import json
+import os
 import re
 import socket
 import ssl
@@ -534,4 +535,58 @@ def test_top_interactive_keys(tmp_path):
             os.kill(pid, 9)
             os.waitpid(pid, 0)
         os.close(fd)
+        srv.kill()
+
+
+def get_coded(port, path, enc):
+    with connect(port) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAccept-Encoding: %s\r\nConnection: close"
+                   "\r\n\r\n" % (path, enc)).encode())
+        return read_response(s)
+
+
+def test_metrics_compression_counters(tmp_path):
+    """Results made, bytes in and out, lookups that hit and missed,
+    evictions within --compress-cache, bytes held, the helper's queue."""
+    pages = {}
+    for i in range(4):  # hex: about half compresses away, so four overflow 64 KiB
+        pages[i] = os.urandom(30 * 1024).hex().encode()
+        (tmp_path / ("p%d.txt" % i)).write_bytes(pages[i])
+    big = b"".join(b"export const v%d = %d;\n" % (i, i * 7919 % 100003) for i in range(15000))
+    (tmp_path / "big.js").write_bytes(big)
+    srv = start(tmp_path, "--compress-cache", "64k")
+    try:
+        s0, t0, _ = scrape(srv.port)
+        for name in ("berth_compress_results_total", "berth_compress_cache_evictions_total"):
+            assert t0[name] == "counter" and val(s0, name) == 0
+        assert t0["berth_compress_cache_bytes"] == "gauge"
+        st, h, body, _ = get_coded(srv.port, "/p0.txt", "br")
+        assert st == 200 and h["content-encoding"] == "br"
+        s1, _, _ = scrape(srv.port)
+        assert val(s1, "berth_compress_results_total") == 1
+        assert val(s1, "berth_compress_bytes_total", direction="in") == len(pages[0])
+        assert val(s1, "berth_compress_bytes_total", direction="out") == len(body)
+        assert val(s1, "berth_compress_cache_lookups_total", result="miss") >= 1
+        assert val(s1, "berth_compress_cache_bytes") >= len(body)
+        assert val(s1, "berth_compress_cache_results") == 1
+        hits = val(s1, "berth_compress_cache_lookups_total", result="hit")
+        assert get_coded(srv.port, "/p0.txt", "br")[2] == body  # from the cache
+        s2, _, _ = scrape(srv.port)
+        assert val(s2, "berth_compress_results_total") == 1
+        assert val(s2, "berth_compress_cache_lookups_total", result="hit") > hits
+        for i in range(1, 4):
+            assert get_coded(srv.port, "/p%d.txt" % i, "br")[1]["content-encoding"] == "br"
+        s3, _, _ = scrape(srv.port)
+        assert val(s3, "berth_compress_results_total") == 4
+        assert val(s3, "berth_compress_cache_evictions_total") >= 1
+        assert val(s3, "berth_compress_cache_bytes") <= 64 * 1024
+        # a large file: the helper thread's; the queue empties again
+        poll(lambda: get_coded(srv.port, "/big.js", "br")[1].get("content-encoding") == "br",
+             "big.js compressed by the helper", timeout=30)
+        s4 = poll(lambda: (lambda s: s if val(s, "berth_compress_queue") == 0 else None)(
+            scrape(srv.port)[0]), "the helper's queue to empty")
+        assert val(s4, "berth_compress_results_total") == 5
+        assert val(s4, "berth_compress_bytes_total", direction="in") == \
+            sum(len(p) for p in pages.values()) + len(big)
+    finally:
         srv.kill()

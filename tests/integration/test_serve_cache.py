@@ -104,3 +104,31 @@ def test_cache_size_option_is_checked(tmp_path):
         p = run_berth("serve", "0", "-d", str(tmp_path), "--cache-size", bad)
         assert p.returncode == 2, (bad, p)
         assert b"--cache-size" in p.stderr and b"4k..1T" in p.stderr, (bad, p.stderr)
+
+
+def test_variants_are_charged_to_the_budget(tmp_path, srv):
+    """What an entry's variants hold (small sidecars in memory, the coded
+    heads) counts against --cache-size: asking for the codings of files with
+    20 KiB sidecars grows the cache's bytes by them, and a budget they
+    overflow evicts, so the bytes stay near the budget."""
+    side = os.urandom(20 * 1024)
+    for i in range(12):
+        p = tmp_path / ("v%02d.js" % i)
+        p.write_bytes(b"let x = %d;\n" % i * 40)
+        for suffix in (".br", ".zst", ".gz"):
+            (tmp_path / ("v%02d.js%s" % (i, suffix))).write_bytes(side)
+    s = srv(tmp_path, "--cache-size", "256k")
+    before = metrics(s.port)["berth_file_cache_bytes"]
+    assert get(s.port, "/v00.js").status == 200  # identity: the sidecars are probed
+    for enc in ("br", "zstd", "gzip"):
+        r = get(s.port, "/v00.js", extra="Accept-Encoding: %s\r\n" % enc)
+        assert r.h("Content-Encoding") == enc and r.body == side
+    grown = metrics(s.port)["berth_file_cache_bytes"] - before
+    assert grown >= 3 * len(side), grown
+    for i in range(1, 12):  # 12 x 60 KiB of sidecars: four times the budget
+        for enc in ("br", "zstd", "gzip"):
+            r = get(s.port, "/v%02d.js" % i, extra="Accept-Encoding: %s\r\n" % enc)
+            assert r.status == 200 and r.body == side
+    m = metrics(s.port)
+    assert m["berth_file_cache_evictions_total"] >= 6, m
+    assert m["berth_file_cache_bytes"] <= 256 * 1024, m  # a recharge evicts others

@@ -4,8 +4,10 @@ Content-Digest (the bytes this message carries: a range's, a multipart
 body's) in sha-256 or sha-512; preferences, malformed fields, --digest,
 HEAD, 304 and HTTP/2.  Every value is checked against hashlib."""
 import base64
+import gzip
 import hashlib
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -225,28 +227,187 @@ def test_h2_digests(srv):
     assert parse(fields["content-digest"]) == dig("sha-256", SMALL[5:105])
 
 
-def test_compressed_answers_never_carry_the_files_digest(tmp_path):
-    """A digest names the representation sent: a compressed answer carries
-    the digest of its own bytes or none, never the file's; an identity answer
-    of a compressible file still gets it (--digest too)."""
+def test_compressed_answers_carry_their_own_digests(tmp_path):
+    """RFC 9530 §3: Repr-Digest is of the selected representation, so a
+    compressed answer carries its coded bytes' digests (--digest's sha-256 in
+    the prebuilt head, the client's choice beside it), never the file's; an
+    identity answer of the same file keeps the file's."""
     text = b"".join(b"<p>line %d of a compressible page</p>\n" % i for i in range(400))
     (tmp_path / "page.html").write_bytes(text)
     s = start_serve(tmp_path, "-q", "--workers", "1", "--digest")
     try:
         for enc in ("gzip", "br", "zstd"):
-            r = get(s.port, "/page.html",
-                    extra="Accept-Encoding: %s\r\n" % enc + want("sha-256=5", "sha-512=5"))
+            r = get(s.port, "/page.html", extra="Accept-Encoding: %s\r\n" % enc)
             assert r.status == 200 and r.h("Content-Encoding") == enc
             assert len(r.body) < len(text)
-            for name in ("Repr-Digest", "Content-Digest"):
-                d = parse(r.h(name))
-                if d is not None:
-                    assert d == {k: ALGS[k](r.body).digest() for k in d}, (enc, name)
+            assert parse(r.h("Repr-Digest")) == dig("sha-256", r.body), enc  # the prebuilt head
+            assert r.h("Content-Digest") is None
+            r2 = get(s.port, "/page.html",
+                     extra="Accept-Encoding: %s\r\n" % enc + want("sha-512=5", "sha-512=5"))
+            assert r2.status == 200 and r2.body == r.body
+            assert parse(r2.h("Repr-Digest")) == {**dig("sha-256", r.body),
+                                                  **dig("sha-512", r.body)}, enc
+            assert parse(r2.h("Content-Digest")) == dig("sha-512", r.body), enc
+            h = get(s.port, "/page.html", "HEAD", extra="Accept-Encoding: %s\r\n" % enc)
+            assert parse(h.h("Repr-Digest")) == dig("sha-256", r.body)
         r = get(s.port, "/page.html")  # identity, with Vary: the file's digest
         assert r.status == 200 and r.h("Content-Encoding") is None and r.body == text
         assert r.h("Vary") == "Accept-Encoding"
         assert parse(r.h("Repr-Digest")) == dig("sha-256", text)
         r = get(s.port, "/page.html", extra=want("sha-512=9"))  # beside --digest's sha-256
         assert parse(r.h("Repr-Digest")) == {**dig("sha-256", text), **dig("sha-512", text)}
+    finally:
+        s.kill()
+
+
+def test_range_of_a_compressed_representation(tmp_path):
+    """A range of the gzip representation: Content-Digest of the bytes sent,
+    Repr-Digest of the whole gzip body (not of the file), as for identity."""
+    text = b"".join(b"<li>item %d of a long list</li>\n" % i for i in range(1500))
+    (tmp_path / "list.html").write_bytes(text)
+    s = start_serve(tmp_path, "-q", "--workers", "1")
+    try:
+        ae = "Accept-Encoding: gzip\r\n"
+        whole = get(s.port, "/list.html", extra=ae)
+        assert whole.h("Content-Encoding") == "gzip" and whole.h("Repr-Digest") is None
+        r = get(s.port, "/list.html", extra=ae + "Range: bytes=100-1099\r\n" +
+                want("sha-256=3", "sha-256=3"))
+        assert r.status == 206 and r.body == whole.body[100:1100]
+        assert r.h("Content-Range") == "bytes 100-1099/%d" % len(whole.body)
+        assert parse(r.h("Content-Digest")) == dig("sha-256", whole.body[100:1100])
+        assert parse(r.h("Repr-Digest")) == dig("sha-256", whole.body)
+    finally:
+        s.kill()
+
+
+def test_large_compressed_result_digest_made_off_the_loop(tmp_path):
+    """A file compressed by the helper thread: its result's digests are made
+    there with it, so the first compressed answer carries them."""
+    rnd = random.Random(5)
+    text = b"".join(b"export const v%d = %d; // %s\n" % (i, rnd.randrange(10**9),
+                                                       b"x" * rnd.randrange(40))
+                    for i in range(12000))
+    assert len(text) > 256 * 1024
+    (tmp_path / "app.js").write_bytes(text)
+    s = start_serve(tmp_path, "-q", "--workers", "1", "--digest")
+    try:
+        ae = "Accept-Encoding: br\r\n"
+        r = wait_until(lambda: (lambda x: x if x.h("Content-Encoding") == "br" else None)(
+            get(s.port, "/app.js", extra=ae)), 30, 0.05)
+        assert r, "the helper thread never filed the result"
+        assert parse(r.h("Repr-Digest")) == dig("sha-256", r.body)
+        r = get(s.port, "/app.js", extra=ae + want("sha-512=2", "sha-256=1"))
+        assert r.h("Content-Encoding") == "br"
+        assert parse(r.h("Repr-Digest")) == {**dig("sha-256", r.body), **dig("sha-512", r.body)}
+        assert parse(r.h("Content-Digest")) == dig("sha-256", r.body)
+    finally:
+        s.kill()
+
+
+def test_sidecar_digests(tmp_path):
+    """A small sidecar's digest at once; a large one's from the hasher, left
+    out until known and then the sidecar's bytes' (never the file's)."""
+    rnd = random.Random(9)
+    small = b"body { color: red }\n" * 50
+    (tmp_path / "a.css").write_bytes(small)
+    (tmp_path / "a.css.gz").write_bytes(gzip.compress(small))
+    big = b"".join(b"%d,%d\n" % (i, rnd.randrange(10**12)) for i in range(40000))
+    (tmp_path / "b.csv").write_bytes(big)
+    side = gzip.compress(big, 1)
+    assert len(side) > 32 * 1024
+    (tmp_path / "b.csv.gz").write_bytes(side)
+    s = start_serve(tmp_path, "-q", "--workers", "1", "--digest")
+    try:
+        ae = "Accept-Encoding: gzip\r\n"
+        r = get(s.port, "/a.css", extra=ae)
+        assert r.h("Content-Encoding") == "gzip"
+        assert r.body == (tmp_path / "a.css.gz").read_bytes()
+        assert parse(r.h("Repr-Digest")) == dig("sha-256", r.body)
+        r = get(s.port, "/a.css", extra=ae + want("sha-512=1"))
+        assert parse(r.h("Repr-Digest")) == {**dig("sha-256", r.body), **dig("sha-512", r.body)}
+
+        def known():
+            x = get(s.port, "/b.csv", extra=ae + want("sha-512=1"))
+            assert x.status == 200 and x.h("Content-Encoding") == "gzip" and x.body == side
+            d = parse(x.h("Repr-Digest"))
+            if d is not None:  # each one present is the sidecar's own
+                assert d == {k: ALGS[k](side).digest() for k in d}
+            return d is not None and len(d) == 2
+        assert wait_until(known, 30, 0.05), "the sidecar's digests never came"
+        r = get(s.port, "/b.csv", extra=ae)  # --digest: in the prebuilt head now
+        assert parse(r.h("Repr-Digest")) == dig("sha-256", side)
+    finally:
+        s.kill()
+
+
+def test_coded_answer_never_matches_the_cheap_alias(tmp_path):
+    """The inode/size/mtime alias of a large file's tag stays identity's: a
+    coded variant's tag was never the cheap one, so no alias built from the
+    variant's length may match for it."""
+    rnd = random.Random(3)
+    big = b"".join(b"%d;%d\n" % (i, rnd.randrange(10**12)) for i in range(30000))
+    (tmp_path / "c.csv").write_bytes(big)
+    side = gzip.compress(big, 1)
+    assert len(side) > 32 * 1024
+    (tmp_path / "c.csv.gz").write_bytes(side)
+    st = os.stat(tmp_path / "c.csv")
+    s = start_serve(tmp_path, "-q", "--workers", "1")
+    try:
+        ae = "Accept-Encoding: gzip\r\n"
+        content = re.compile(r'^"[A-Za-z0-9_-]{22}"$')
+        assert wait_until(lambda: content.match(get(s.port, "/c.csv").h("ETag") or ""), 30)
+        assert wait_until(lambda: get(s.port, "/c.csv", extra=ae + want("sha-256=1"))
+                          .h("Repr-Digest"), 30)
+        cheap = '"%x-%x-%x"' % (st.st_ino, st.st_size, st.st_mtime_ns)
+        r = get(s.port, "/c.csv", extra="If-None-Match: %s\r\n" % cheap)
+        assert r.status == 304  # identity: the alias holds
+        coded = '"%x-%x-%x"' % (st.st_ino, len(side), st.st_mtime_ns)
+        for tag in (cheap, coded):
+            r = get(s.port, "/c.csv", extra=ae + "If-None-Match: %s\r\n" % tag)
+            assert r.status == 200 and r.h("Content-Encoding") == "gzip", tag
+    finally:
+        s.kill()
+
+
+def test_identity_of_a_large_compressible_file(tmp_path):
+    """The identity answer of a file with variants is a view of its entry:
+    the digests it asks for are the entry's, hashed once by the hasher
+    under the file's path (never keyed by the copy), both algorithms."""
+    text = b"".join(b"row %d of a large compressible table\n" % i for i in range(40000))
+    assert 1 << 20 < len(text) < 4 << 20
+    (tmp_path / "t.txt").write_bytes(text)
+    s = start_serve(tmp_path, "-q", "--workers", "1")
+    try:
+        def both():
+            r = get(s.port, "/t.txt", extra=want("sha-512=2, sha-256=1"))
+            assert r.status == 200 and r.body == text and r.h("Vary") == "Accept-Encoding"
+            d = parse(r.h("Repr-Digest"))
+            if d is not None:
+                assert d == {k: ALGS[k](text).digest() for k in d}
+            return d is not None and "sha-512" in d
+        assert wait_until(both, 30, 0.05), "the file's sha-512 never came"
+        r = get(s.port, "/t.txt", extra=want("sha-256=1"))
+        assert parse(r.h("Repr-Digest")) == dig("sha-256", text)
+    finally:
+        s.kill()
+
+
+@pytest.mark.skipif(CURL is None, reason="curl not installed")
+def test_h2_compressed_digest_in_the_prebuilt_head(tmp_path):
+    """--digest's Repr-Digest of a coded answer comes from the variant's
+    prebuilt head, which HTTP/2 converts like any other."""
+    text = b"".join(b"<div>cell %d</div>\n" % i for i in range(600))
+    (tmp_path / "h.html").write_bytes(text)
+    s = start_serve(tmp_path, "-q", "--workers", "1", "--digest")
+    try:
+        out = subprocess.run(
+            [CURL, "-s", "--http2-prior-knowledge", "-D", "-", "-o", str(tmp_path / "out.br"),
+             "-H", "Accept-Encoding: br", "http://127.0.0.1:%d/h.html" % s.port],
+            capture_output=True, timeout=20, check=True).stdout.decode()
+        assert out.startswith("HTTP/2 200"), out
+        fields = dict(line.split(": ", 1) for line in out.splitlines()[1:] if ": " in line)
+        coded = (tmp_path / "out.br").read_bytes()
+        assert fields["content-encoding"] == "br" and len(coded) < len(text)
+        assert parse(fields["repr-digest"]) == dig("sha-256", coded)
     finally:
         s.kill()

@@ -657,3 +657,32 @@ def test_over_tls_h1_and_h2(tmp_path):
                             "https://%s:%d/l.js" % (HOST, srv.port)], capture_output=True,
                            timeout=T)
         assert p.returncode == 0 and p.stdout == b
+
+
+def test_many_large_sidecars_do_not_exhaust_descriptors(tmp_path):
+    """A worker holds at most FCACHE_SIDE_FDS (64) large sidecars open and
+    opens the others for each answer: 300 files with 40 KiB sidecars, under
+    RLIMIT_NOFILE 160, are all served coded, and the server still accepts."""
+    prlimit = shutil.which("prlimit")
+    if not prlimit:
+        pytest.skip("prlimit (util-linux) not installed")
+    import conftest
+    sides = {}
+    for i in range(300):
+        (tmp_path / ("s%03d.txt" % i)).write_bytes(b"small text %d\n" % i * 30)
+        sides[i] = os.urandom(40 * 1024)
+        (tmp_path / ("s%03d.txt.br" % i)).write_bytes(sides[i])
+    srv = conftest.Server(["--nofile=160:160", conftest.BERTH, "serve", "0", "-b", HOST,
+                           "-d", str(tmp_path), "--workers", "1", "-q", "--no-compress",
+                           "--metrics", "/metrics"], exe=prlimit)
+    try:
+        for rnd in range(2):  # the second round: the held ones and the opened ones again
+            for i in range(300):
+                st, h, body = fetch(srv.port, "/s%03d.txt" % i, **{"Accept-Encoding": "br"})
+                assert st == 200 and h.get("content-encoding") == "br", (rnd, i, st, h)
+                assert body == sides[i], (rnd, i)
+        st, h, body = fetch(srv.port, "/metrics")
+        m = re.search(rb"^berth_sidecar_descriptors (\d+)$", body, re.M)
+        assert m and int(m.group(1)) == 64, body[-400:]
+    finally:
+        srv.kill()

@@ -1,4 +1,5 @@
 #include "http/compress.h"
+#include "http/digest.h"
 
 #include <brotli/decode.h>
 #include <criterion/criterion.h>
@@ -131,11 +132,12 @@ Test(compress, cache_keeps_lru_within_budget)
     int err;
     struct ckey k1 = key(1, HTTP_ENC_GZIP), k2 = key(2, HTTP_ENC_GZIP), k3 = key(3, HTTP_ENC_GZIP);
     /* what one result costs, so the budget holds two and not three */
-    uint64_t cost, items, made, bytes;
+    struct ccache_stats st;
     struct ccache *probe = ccache_new(1 << 20);
     cr_assert(ccache_make(probe, &k1, in, n, 1, &err));
-    ccache_stats(probe, &cost, &items, &made);
+    ccache_stats(probe, &st);
     ccache_free(probe);
+    uint64_t cost = st.bytes;
     size_t budget = (size_t)(cost * 2 + cost / 2);
     struct ccache *c = ccache_new(budget);
     cr_assert(c);
@@ -146,10 +148,14 @@ Test(compress, cache_keeps_lru_within_budget)
     cr_assert(ccache_make(c, &k2, in, n, 1, &err));
     cr_assert(ccache_get(c, &k1)); /* k1 now the most recent: k2 goes first */
     cr_assert(ccache_make(c, &k3, in, n, 1, &err));
-    ccache_stats(c, &bytes, &items, &made);
-    cr_expect_leq(bytes, budget);
-    cr_expect_eq(items, 2);
-    cr_expect_eq(made, 3);
+    ccache_stats(c, &st);
+    cr_expect_leq(st.bytes, budget);
+    cr_expect_eq(st.items, 2);
+    cr_expect_eq(st.made, 3);
+    cr_expect_eq(st.evictions, 1);
+    cr_expect_eq(st.in, 3 * n);
+    cr_expect_eq(st.out, 3 * a->len); /* the same input three times */
+    cr_expect_eq(st.hits, 1);
     cr_expect(ccache_get(c, &k1) != NULL);
     cr_expect(ccache_get(c, &k3) != NULL);
     cr_expect(ccache_get(c, &k2) == NULL);
@@ -209,6 +215,36 @@ Test(compress, large_results_go_to_a_memfd)
     free(in);
 }
 
+Test(compress, memfds_are_bounded)
+{
+    size_t n = 96 * 1024;
+    char *in = malloc(n);
+    uint64_t x = 7;
+    for (size_t i = 0; i < n; i++) { /* about 50 KiB gzipped: each result a memfd */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        in[i] = (char)('a' + x % 16);
+    }
+    struct ccache *c = ccache_new(64u << 20); /* bytes are no limit here: descriptors are */
+    int err;
+    for (int i = 0; i < CCACHE_MAX_FDS + 6; i++) {
+        struct ckey k = key((uint64_t)(100 + i), HTTP_ENC_GZIP);
+        const struct citem *it = ccache_make(c, &k, in, n, 1, &err);
+        cr_assert(it, "err %d", err);
+        cr_assert_geq(it->fd, 0);
+    }
+    struct ccache_stats st;
+    ccache_stats(c, &st);
+    cr_expect_eq(st.fds, CCACHE_MAX_FDS);
+    cr_expect_eq(st.items, CCACHE_MAX_FDS);
+    cr_expect_eq(st.evictions, 6);
+    struct ckey oldest = key(100, HTTP_ENC_GZIP), newest = key(100 + CCACHE_MAX_FDS + 5, 3);
+    newest.enc = HTTP_ENC_GZIP;
+    cr_expect(ccache_get(c, &oldest) == NULL);
+    cr_expect(ccache_get(c, &newest) != NULL);
+    ccache_free(c);
+    free(in);
+}
+
 /* a temporary file holding data, and its key for coding enc */
 static int tmpfile_of(const char *data, size_t n, int enc, struct ckey *k)
 {
@@ -254,10 +290,19 @@ Test(compress, helper_thread_compresses_large_files)
     else
         memcpy(z, it->bytes, it->len);
     roundtrip(HTTP_ENC_BR, in, n, z, it->len);
-    uint64_t bytes, items, made;
-    ccache_stats(c, &bytes, &items, &made);
-    cr_expect_eq(made, 1); /* once, though asked twice */
-    cr_expect_eq(items, 1);
+    struct ccache_stats st;
+    ccache_stats(c, &st);
+    cr_expect_eq(st.made, 1); /* once, though asked twice */
+    cr_expect_eq(st.items, 1);
+    cr_expect_eq(st.submitted, 1);
+    cr_expect_eq(st.jobs, 0);
+    /* the result's digests were made with it, on the helper thread */
+    uint8_t d[64];
+    cr_assert_eq(it->hashed, 3u);
+    cr_assert_eq(http_digest_mem(HTTP_DIGEST_SHA256, z, it->len, d), 0);
+    cr_expect_eq(memcmp(d, it->sha256, 32), 0);
+    cr_assert_eq(http_digest_mem(HTTP_DIGEST_SHA512, z, it->len, d), 0);
+    cr_expect_eq(memcmp(d, it->sha512, 64), 0);
     free(z);
     ccache_free(c);
     free(in);

@@ -183,3 +183,23 @@ Test(fcache, small_files_get_the_content_tag_at_once)
     cr_expect_eq(fcache_content_etag(d, want, 24), 0);
     fcache_free(c);
 }
+
+Test(fcache, sidecar_descriptors_are_bounded, .init = setup, .fini = teardown)
+{
+    struct static_conf sc = conf(1 << 20);
+    struct fcache *c = fcache_new(&sc);
+    cr_assert(c);
+    for (int i = 0; i < FCACHE_SIDE_FDS; i++)
+        cr_assert_eq(fcache_side_fd_take(c), 1);
+    cr_expect_eq(fcache_side_fd_take(c), 0); /* the bound: opened for each answer then */
+    struct fcache_usage u;
+    fcache_usage(c, &u);
+    cr_expect_eq(u.side_fds, FCACHE_SIDE_FDS);
+    fcache_side_fd_give(c);
+    cr_expect_eq(fcache_side_fd_take(c), 1);
+    for (int i = 0; i < FCACHE_SIDE_FDS; i++)
+        fcache_side_fd_give(c);
+    fcache_usage(c, &u);
+    cr_expect_eq(u.side_fds, 0);
+    fcache_free(c);
+}

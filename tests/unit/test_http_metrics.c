@@ -52,6 +52,39 @@ Test(metrics, requests_by_method_and_status)
     free(s);
 }
 
+Test(metrics, compression_counters)
+{
+    memset(&m, 0, sizeof m);
+    struct metrics_view v = {.m = &m,
+                             .workers = 1,
+                             .comp_made = 3,
+                             .comp_in = 1000,
+                             .comp_out = 300,
+                             .comp_hits = 7,
+                             .comp_misses = 4,
+                             .comp_evictions = 1,
+                             .comp_items = 2,
+                             .comp_bytes = 512,
+                             .comp_fds = 1,
+                             .comp_jobs = 2,
+                             .side_fds = 5};
+    char *s = format(&v);
+    cr_expect(strstr(s, "berth_compress_results_total 3\n"));
+    cr_expect(strstr(s, "berth_compress_bytes_total{direction=\"in\"} 1000\n"));
+    cr_expect(strstr(s, "berth_compress_bytes_total{direction=\"out\"} 300\n"));
+    cr_expect(strstr(s, "berth_compress_cache_lookups_total{result=\"hit\"} 7\n"));
+    cr_expect(strstr(s, "berth_compress_cache_lookups_total{result=\"miss\"} 4\n"));
+    cr_expect(strstr(s, "berth_compress_cache_evictions_total 1\n"));
+    cr_expect(strstr(s, "berth_compress_cache_results 2\n"));
+    cr_expect(strstr(s, "berth_compress_cache_bytes 512\n"));
+    cr_expect(strstr(s, "berth_compress_cache_descriptors 1\n"));
+    cr_expect(strstr(s, "berth_compress_queue 2\n"));
+    cr_expect(strstr(s, "berth_sidecar_descriptors 5\n"));
+    cr_expect(strstr(s, "# TYPE berth_compress_queue gauge\n"));
+    cr_expect(strstr(s, "# TYPE berth_compress_results_total counter\n"));
+    free(s);
+}
+
 /* every sample line's family has HELP then TYPE before it */
 Test(metrics, every_family_has_help_and_type)
 {
