@@ -240,7 +240,9 @@ static size_t process(struct conn *c, const char *p, size_t n)
     struct worker *w = c->w;
     size_t used = 0;
     http_date_tick();
-    while (used < n && !c->closing && !c->ws) { /* after a 101, the bytes are WebSocket's */
+    /* after a 101, the bytes are WebSocket's; a request that closes the
+     * connection still has its streamed body read (c->lv) */
+    while (used < n && (!c->closing || c->lv) && !c->ws) {
         if (c->lv) { /* a live exchange: its body, then nothing until it ends */
             size_t k = h1live_body(c, p + used, n - used);
             used += k;
@@ -355,7 +357,7 @@ static void conn_read(struct conn *c)
 /* After output drained: answer requests already buffered (pipelining). */
 static int conn_resume(struct conn *c)
 {
-    while (buf_len(&c->in) && !c->closing && !buf_len(&c->out) && c->x.fd < 0) {
+    while (buf_len(&c->in) && (!c->closing || c->lv) && !buf_len(&c->out) && c->x.fd < 0) {
         size_t used = process(c, buf_head(&c->in), buf_len(&c->in));
         buf_consume(&c->in, used);
         int rc = conn_send(c);

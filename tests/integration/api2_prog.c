@@ -20,7 +20,15 @@
  *   GET  /gonecount    how many gone callbacks ran
  *   GET  /drop         deferred, then released unanswered from a thread (500)
  *   GET  /users/:id/posts/ *rest  (no space) "id=<id> rest=<rest>"
- *   GET  /q?name=...   berth_req_query_param of "name" */
+ *   GET  /q?name=...   berth_req_query_param of "name"
+ *   POST /early        streamed body, answered by the handler at once; on_body
+ *                      calls after that answer are counted (GET /late)
+ *   GET  /status?s=N   a streamed answer with status N (204, 304, 200), -1
+ *                      length, a write and a trailer tried all the same
+ *   GET  /zero         chunked: empty writes around "x", which alone arrives
+ *   GET  /hammer?t=T&n=N  T threads write N lines each ("T<i> <j>") on one
+ *                      deferred chunked handle, trailers and headers tried
+ *                      concurrently; the last one to finish ends it */
 #include <berth.h>
 
 #include <openssl/evp.h>
@@ -303,6 +311,109 @@ static void query(berth_req *req, void *arg)
     berth_respond(req, 200, "text/plain", v, (size_t)rc);
 }
 
+static atomic_int late;
+
+static void early_body(berth_req *req, const void *data, size_t len, int end, void *arg)
+{
+    (void)req, (void)data, (void)len, (void)end, (void)arg;
+    late++; /* the handler answered (and let go of req) before any piece */
+}
+
+static void early(berth_req *req, void *arg)
+{
+    (void)arg;
+    berth_respond(req, 200, "text/plain", "early\n", 6);
+}
+
+static void late_route(berth_req *req, void *arg)
+{
+    (void)arg;
+    char out[16];
+    int k = snprintf(out, sizeof out, "%d", late);
+    berth_respond(req, 200, "text/plain", out, (size_t)k);
+}
+
+static void status_route(berth_req *req, void *arg)
+{
+    (void)arg;
+    char v[8] = "200";
+    berth_req_query_param(req, "s", v, sizeof v);
+    berth_resp_start(req, atoi(v), "text/plain", -1);
+    berth_resp_write(req, "body\n", 5);
+    berth_resp_trailer(req, "X-T", "1");
+    berth_resp_end(req);
+}
+
+static void zero(berth_req *req, void *arg)
+{
+    (void)arg;
+    berth_resp_start(req, 200, "text/plain", -1);
+    berth_resp_write(req, "", 0);
+    berth_resp_write(req, NULL, 0);
+    berth_resp_write(req, "x", 1);
+    berth_resp_write(req, "", 0);
+    berth_resp_end(req);
+}
+
+struct hammer {
+    berth_req *h;
+    int n;
+    atomic_int left;
+};
+struct hammer_arg {
+    struct hammer *hm;
+    int i;
+};
+
+static void *hammer_thread(void *arg)
+{
+    struct hammer_arg *a = arg;
+    struct hammer *hm = a->hm;
+    char buf[32];
+    for (int j = 0; j < hm->n; j++) {
+        int k = snprintf(buf, sizeof buf, "T%d %d\n", a->i, j);
+        int rc;
+        while ((rc = berth_resp_write(hm->h, buf, (size_t)k)) == BERTH_ERR_FULL)
+            usleep(200);
+        if (rc < 0) break;
+        if (j % 16 == 0) {
+            berth_resp_header(hm->h, "X-Late", "no"); /* after the start: refused */
+            berth_resp_trailer(hm->h, "X-Part", "yes");
+            berth_req_query_param(hm->h, "t", buf, sizeof buf);
+            berth_req_resume(hm->h);
+        }
+    }
+    if (--hm->left == 0) {
+        berth_resp_end(hm->h);
+        free(hm);
+    }
+    free(a);
+    return NULL;
+}
+
+static void hammer(berth_req *req, void *arg)
+{
+    (void)arg;
+    char v[16] = "4";
+    berth_req_query_param(req, "t", v, sizeof v);
+    int t = atoi(v);
+    strcpy(v, "100");
+    berth_req_query_param(req, "n", v, sizeof v);
+    struct hammer *hm = calloc(1, sizeof *hm);
+    hm->n = atoi(v);
+    hm->left = t;
+    berth_req_defer(req, &hm->h);
+    berth_resp_start(hm->h, 200, "text/plain", -1);
+    for (int i = 0; i < t; i++) {
+        struct hammer_arg *a = calloc(1, sizeof *a);
+        a->hm = hm;
+        a->i = i;
+        pthread_t th;
+        pthread_create(&th, NULL, hammer_thread, a);
+        pthread_detach(th);
+    }
+}
+
 int main(int argc, char **argv)
 {
     snprintf(tmpfile_path, sizeof tmpfile_path, "/tmp/api2_prog.%d", (int)getpid());
@@ -321,6 +432,7 @@ int main(int argc, char **argv)
     struct berth_route_opts small_o = {.max_body = 16}, big_o = {.max_body = 4 << 20};
     struct berth_route_opts stream16 = {.on_body = count_body, .max_body = 16};
     struct berth_route_opts pat = {0};
+    struct berth_route_opts early_o = {.on_body = early_body};
     int rc = berth_server_new(&s, &o);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/count", 0, count, NULL, &stream_body);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/count16", 0, count, NULL, &stream16);
@@ -336,6 +448,11 @@ int main(int argc, char **argv)
     if (rc == 0) rc = berth_route(s, "GET", "/gonecount", 0, gonecount, NULL);
     if (rc == 0) rc = berth_route_opts(s, "GET", "/users/:id/posts/*rest", 0, users, NULL, &pat);
     if (rc == 0) rc = berth_route(s, "GET", "/q", 0, query, NULL);
+    if (rc == 0) rc = berth_route_opts(s, "POST", "/early", 0, early, NULL, &early_o);
+    if (rc == 0) rc = berth_route(s, "GET", "/late", 0, late_route, NULL);
+    if (rc == 0) rc = berth_route(s, "GET", "/status", 0, status_route, NULL);
+    if (rc == 0) rc = berth_route(s, "GET", "/zero", 0, zero, NULL);
+    if (rc == 0) rc = berth_route(s, "GET", "/hammer", 0, hammer, NULL);
     if (rc == 0) rc = berth_server_listen(s);
     if (rc < 0) {
         fprintf(stderr, "api2_prog: %s\n", berth_strerror(rc));

@@ -226,6 +226,21 @@ def test_chunked_body_over_a_route_limit_is_413(srv):
     s.close()
 
 
+
+@pytest.mark.parametrize("head", [b"POST /count HTTP/1.0\r\n",
+                                  b"POST /count HTTP/1.1\r\nHost: x\r\nConnection: close\r\n",
+                                  b"POST /count HTTP/1.0\r\nExpect: 100-continue\r\n"])
+def test_streamed_body_of_a_request_that_closes_is_read(srv, head):
+    """A request that will close its connection (HTTP/1.0, Connection:
+    close) still has its streamed body read; HTTP/1.0 ignores Expect."""
+    s = raw(srv.port)
+    s.sendall(head + b"Content-Length: 3\r\n\r\nabc")
+    got = read_until(s, b"\r\n\r\n" + b"3 ba7816bf")
+    assert b" 200 OK" in got and b"100 Continue" not in got
+    s.close()
+
+
+
 # ---- streamed answers ----
 
 def read_chunked(s, first):
