@@ -121,7 +121,7 @@ static void stream_start(struct conn *c, const struct route *rt, const struct ht
         lv->q.r = NULL;
         lv->body_done = 1;
         lv->in_cb = 1;
-        lv->on_body(&lv->q, blen ? body : NULL, blen, 1, lv->route_arg);
+        if (live_held(lv)) lv->on_body(&lv->q, blen ? body : NULL, blen, 1, lv->route_arg);
         lv->in_cb = 0;
         attach(c, lv, out);
         return;
@@ -141,7 +141,7 @@ static void stream_start(struct conn *c, const struct route *rt, const struct ht
             lv->cont_due = 1; /* sent when the body is first wanted */
         }
     }
-    if (lv->body_done && !lv->body_left && !r->chunked) {
+    if (lv->body_done && !lv->body_left && !r->chunked && live_held(lv)) {
         lv->in_cb = 1;
         lv->on_body(&lv->q, NULL, 0, 1, lv->route_arg);
         lv->in_cb = 0;

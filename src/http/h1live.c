@@ -68,7 +68,9 @@ size_t h1live_body(struct conn *c, const char *p, size_t n)
             end = rc == 1;
         }
         lv->body_done = (uint8_t)end;
-        if (dl || end) {
+        /* a program that answered already let go of the request: the rest
+         * of the body is read (the connection may go on) and dropped */
+        if ((dl || end) && live_held(lv)) {
             lv->in_cb = 1;
             lv->on_body(&lv->q, d, dl, end, lv->route_arg);
             lv->in_cb = 0;

@@ -219,3 +219,11 @@ void live_notify(struct live *lv)
     pthread_mutex_unlock(&lv->mu);
     if (due && lv->writable) lv->writable(&lv->q, lv->cb_arg);
 }
+
+int live_held(struct live *lv)
+{
+    pthread_mutex_lock(&lv->mu);
+    int h = lv->app_ref;
+    pthread_mutex_unlock(&lv->mu);
+    return h;
+}

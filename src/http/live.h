@@ -133,6 +133,10 @@ int live_respond(struct live *lv, int status, const char *ctype, const void *bod
  * reference is dropped by the caller). */
 void live_detach(struct live *lv);
 
+/* 1 while the program holds lv (it has not answered yet): on_body is
+ * called only then, never with a request the program let go of. */
+int live_held(struct live *lv);
+
 /* Calls writable when it is due (worker, no lock held). */
 void live_notify(struct live *lv);
 

@@ -240,6 +240,18 @@ def test_streamed_body_of_a_request_that_closes_is_read(srv, head):
     s.close()
 
 
+def test_no_body_piece_after_the_handler_answered(srv):
+    """A handler that answers on the head lets go of the request: on_body is
+    not called with it afterwards (the body is read and dropped)."""
+    before = int(get(srv, "/late")[1])
+    s = raw(srv.port)
+    s.sendall(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"
+              b"GET /q?name=next HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = read_until(s, b"next")
+    assert got.count(b"HTTP/1.1 200") == 2 and b"early\n" in got
+    s.close()
+    assert int(get(srv, "/late")[1]) == before
+
 
 # ---- streamed answers ----
 
