@@ -286,7 +286,7 @@ int berth_resp_sendfile(berth_req *req, int fd, long long off, long long len)
     if (!lv || fd < 0 || off < 0 || len < 0) return BERTH_EUSAGE;
     struct stat st;
     if (fstat(fd, &st) < 0) return -errno;
-    if (!S_ISREG(st.st_mode) || off + len > st.st_size) return BERTH_EUSAGE;
+    if (!S_ISREG(st.st_mode) || off > st.st_size || len > st.st_size - off) return BERTH_EUSAGE;
     pthread_mutex_lock(&lv->mu);
     int rc = writable_check(lv, (size_t)len);
     if (rc == 0) {

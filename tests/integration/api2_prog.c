@@ -160,6 +160,7 @@ static void len_route(berth_req *req, void *arg)
     berth_resp_start(req, 200, "text/plain", 20);
     berth_resp_write(req, "head ", 5);
     FILE *f = fopen(tmpfile_path, "rb");
+    berth_resp_sendfile(req, fileno(f), 0x7fffffffffffffffll, 1); /* past the end: refused */
     berth_resp_sendfile(req, fileno(f), 2, 10);
     fclose(f);
     berth_resp_write(req, " tail", 5);
