@@ -539,7 +539,11 @@ int berth_resp_write_ref(berth_req *req, const void *data, size_t len,
  * sendfile.  Counts toward the queue as len bytes. */
 int berth_resp_sendfile(berth_req *req, int fd, long long off, long long len);
 /* A trailer field for the end of a chunked (HTTP/1.1) or h2 answer: before
- * berth_resp_end, checked like berth_resp_header; an answer with a
+ * berth_resp_end, checked like berth_resp_header; fields a recipient needs
+ * before the content (RFC 9110 §6.5.1: Host, Cache-Control, TE, Range,
+ * conditionals, authentication, Set-Cookie, Age, Expires, Location,
+ * Retry-After, Vary, Content-Type/-Encoding/-Range/-Language/-Location)
+ * are BERTH_ERR_RESERVED too.  An answer with a
  * Content-Length or over HTTP/1.0 drops them (RFC 9110 §6.5: they are
  * optional for the recipient). */
 int berth_resp_trailer(berth_req *req, const char *name, const char *value);

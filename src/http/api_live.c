@@ -319,14 +319,54 @@ int berth_resp_sendfile(berth_req *req, int fd, long long off, long long len)
     return unlock(lv, rc);
 }
 
+/* 1 for a field a recipient needs before the content, so never a trailer
+ * (RFC 9110 §6.5.1): routing, request modifiers, authentication, response
+ * control, the content's format (framing ones are berth_resp_header's
+ * reserved list already) */
+static int trailer_forbidden(const char *name)
+{
+    static const char *const no[] = {"host",
+                                     "cache-control",
+                                     "expect",
+                                     "max-forwards",
+                                     "pragma",
+                                     "range",
+                                     "te",
+                                     "if-match",
+                                     "if-none-match",
+                                     "if-modified-since",
+                                     "if-unmodified-since",
+                                     "if-range",
+                                     "authorization",
+                                     "proxy-authorization",
+                                     "www-authenticate",
+                                     "proxy-authenticate",
+                                     "set-cookie",
+                                     "cookie",
+                                     "age",
+                                     "expires",
+                                     "location",
+                                     "retry-after",
+                                     "vary",
+                                     "warning",
+                                     "content-type",
+                                     "content-encoding",
+                                     "content-range",
+                                     "content-language",
+                                     "content-location"};
+    struct http_str n = http_str_make(name, strlen(name));
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (http_str_eq_ci(n, no[i])) return 1;
+    return 0;
+}
+
 int berth_resp_trailer(berth_req *req, const char *name, const char *value)
 {
     struct live *lv = req->lv;
     if (!lv || !name || !value) return BERTH_EUSAGE;
     pthread_mutex_lock(&lv->mu);
     if (!lv->started || lv->ended) return unlock(lv, BERTH_EUSAGE);
-    /* a trailer must not be a field that frames, routes or authenticates
-     * (RFC 9110 §6.5.1); the reserved list covers the framing ones */
+    if (trailer_forbidden(name)) return unlock(lv, BERTH_ERESERVED);
     return unlock(lv, add_field(&lv->trailers, name, value));
 }
 

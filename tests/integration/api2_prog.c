@@ -172,6 +172,10 @@ static void trailer(berth_req *req, void *arg)
     (void)arg;
     berth_resp_start(req, 200, "text/plain", -1);
     berth_resp_write(req, "body\n", 5);
+    /* fields that are never trailers (RFC 9110 §6.5.1): refused */
+    berth_resp_trailer(req, "Content-Type", "text/html");
+    berth_resp_trailer(req, "set-cookie", "a=1");
+    berth_resp_trailer(req, "Cache-Control", "no-store");
     berth_resp_trailer(req, "X-Sum", "42");
     berth_resp_end(req);
 }

@@ -345,6 +345,8 @@ def test_trailer_on_the_wire(srv):
     _, rest = head.split(b"\r\n\r\n", 1)
     body, trailers = read_chunked(s, rest)
     assert body == b"body\n" and trailers.startswith(b"X-Sum: 42\r\n")
+    for never in (b"content-type", b"set-cookie", b"cache-control"):  # RFC 9110 §6.5.1
+        assert never not in trailers.lower()
     s.close()
 
 
