@@ -40,6 +40,7 @@ static struct live *promote(berth_req *req)
     if (!lv) return NULL;
     buf_init(&req->extra, 64 * 1024); /* the fields moved into the live */
     req->lv = lv;
+    lv->q.r = req->r; /* the handle reads the request until the handler returns (attach) */
     return lv;
 }
 

@@ -26,6 +26,8 @@
  *   GET  /status?s=N   a streamed answer with status N (204, 304, 200), -1
  *                      length, a write and a trailer tried all the same
  *   GET  /zero         chunked: empty writes around "x", which alone arrives
+ *   GET  /dhdr         deferred, then its X-Name field read through the handle
+ *                      (still in the handler call) and answered with it
  *   GET  /hammer?t=T&n=N  T threads write N lines each ("T<i> <j>") on one
  *                      deferred chunked handle, trailers and headers tried
  *                      concurrently; the last one to finish ends it */
@@ -360,6 +362,16 @@ static void zero(berth_req *req, void *arg)
     berth_resp_end(req);
 }
 
+static void dhdr(berth_req *req, void *arg)
+{
+    (void)arg;
+    berth_req *h;
+    size_t n = 0;
+    berth_req_defer(req, &h);
+    const char *v = berth_req_header(h, "X-Name", &n);
+    berth_respond(h, 200, "text/plain", v ? v : "none", v ? n : 4);
+}
+
 struct hammer {
     berth_req *h;
     int n;
@@ -458,6 +470,7 @@ int main(int argc, char **argv)
     if (rc == 0) rc = berth_route(s, "GET", "/status", 0, status_route, NULL);
     if (rc == 0) rc = berth_route(s, "GET", "/zero", 0, zero, NULL);
     if (rc == 0) rc = berth_route(s, "GET", "/hammer", 0, hammer, NULL);
+    if (rc == 0) rc = berth_route(s, "GET", "/dhdr", 0, dhdr, NULL);
     if (rc == 0) rc = berth_server_listen(s);
     if (rc < 0) {
         fprintf(stderr, "api2_prog: %s\n", berth_strerror(rc));

@@ -405,6 +405,13 @@ def test_deferred_answer_from_another_thread(srv, h2):
         assert (r.status, r.getheader("X-Deferred"), body) == (200, "yes", b"deferred\n")
 
 
+def test_a_handle_reads_the_request_during_its_handler_call(srv):
+    """berth_req_defer's handle is the request: during the handler call its
+    fields are readable through it, as through req."""
+    r, body = get(srv, "/dhdr", headers={"X-Name": "kept"})
+    assert (r.status, body) == (200, b"kept")
+
+
 def test_gone_is_reported_when_the_client_leaves(srv):
     before = gone_count(srv)
     s = raw(srv.port)
