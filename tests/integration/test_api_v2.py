@@ -333,6 +333,62 @@ def test_head_of_a_chunked_stream_ends_at_its_head(srv):
     s.close()
 
 
+@pytest.mark.parametrize("status", [204, 304])
+def test_a_streamed_204_or_304_has_no_body_nor_framing(srv, status):
+    s = raw(srv.port)
+    s.sendall(b"GET /status?s=%d HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET /q?name=next HTTP/1.1\r\nHost: x\r\n\r\n" % status)
+    got = read_until(s, b"next")
+    first, rest = got.split(b"\r\n\r\n", 1)
+    assert first.startswith(b"HTTP/1.1 %d" % status)
+    assert b"Transfer-Encoding" not in first and b"Content-Length" not in first
+    assert rest.startswith(b"HTTP/1.1 200"), rest[:40]  # no chunk, no trailer in between
+    s.close()
+
+
+def test_empty_writes_make_no_chunk(srv):
+    s = raw(srv.port)
+    s.sendall(b"GET /zero HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = read_until(s, b"\r\n\r\n")
+    _, rest = head.split(b"\r\n\r\n", 1)
+    body, trailers = read_chunked(s, rest)
+    assert body == b"x" and trailers == b"\r\n"
+    s.close()
+
+
+@pytest.mark.parametrize("h2", [False, True])
+def test_one_handle_written_from_many_threads(srv, h2):
+    """berth_resp_write, _header, _trailer, query_param and resume on one
+    deferred handle from 6 threads at once: every line arrives, each
+    thread's in its order (the server runs under ASan/UBSan in CI)."""
+    if h2 and CURL is None:
+        pytest.skip("curl is not installed")
+    path = "/hammer?t=6&n=500"
+    body = curl(srv, path, h2=True) if h2 else get(srv, path)[1]
+    seqs = {}
+    for line in body.decode().splitlines():
+        t, j = line.split()
+        seqs.setdefault(t, []).append(int(j))
+    assert sorted(seqs) == ["T%d" % i for i in range(6)]
+    assert all(v == list(range(500)) for v in seqs.values())
+    assert srv.proc.poll() is None
+
+
+def test_many_threads_writing_while_clients_leave(srv):
+    def one(i):
+        s = raw(srv.port)
+        s.sendall(b"GET /hammer?t=4&n=3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(200 + i * 50)
+        s.close()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert get(srv, "/q?name=alive")[1] == b"alive"
+    assert srv.proc.poll() is None
+
+
 def test_a_handle_released_unanswered_gets_500(srv):
     r, _ = get(srv, "/drop")
     assert r.status == 500
