@@ -335,6 +335,13 @@ static void conn_read(struct conn *c)
     if (r == BERTH_ETOOBIG) c->closing = 1; /* a body larger than the buffer allows */
 
     size_t used = process(c, p, n);
+    if (r == BERTH_ETOOBIG && c->body_wait) {
+        /* a handler's chunked body under its limit whose framing outgrew
+         * the buffer: the client hears why rather than a bare close */
+        c->body_wait = 0;
+        conn_error(c, NULL, 413, NULL,
+                   "The chunked request body's framing outgrew the buffer; send larger chunks.");
+    }
     if (!own) {
         if (used < n && buf_append(&c->in, p + used, n - used) < 0) c->closing = 1;
     } else {

@@ -253,6 +253,21 @@ def test_no_body_piece_after_the_handler_answered(srv):
     assert int(get(srv, "/late")[1]) == before
 
 
+def test_chunked_framing_that_outgrows_the_buffer_is_413(srv):
+    """A whole body under the route's limit in 1-byte chunks: its framing
+    (6 bytes a byte) outgrows the buffer; the client hears 413, not a
+    silent close."""
+    s = raw(srv.port)
+    s.sendall(b"POST /big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    try:
+        s.sendall(b"1\r\nx\r\n" * (1 << 20) + b"0\r\n\r\n")
+    except OSError:
+        pass  # the server stopped reading: its answer is waiting
+    got = read_until(s, b"\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 413"), got[:80]
+    s.close()
+
+
 # ---- streamed answers ----
 
 def read_chunked(s, first):
