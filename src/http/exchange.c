@@ -286,8 +286,11 @@ static size_t answer(struct conn *c, const struct http_request *r, const char *p
             stream_start(c, rt, r, path, &mt, limit, lvout ? p + hlen : NULL, avail - hlen, lvout);
             return lvout ? avail : hlen;
         }
-        if (limit > s->o.max_body && c->in.max < s->o.max_header + limit + WORKER_SCRATCH)
-            c->in.max = (size_t)(s->o.max_header + limit + WORKER_SCRATCH);
+        /* the whole body is buffered: room for it (saturating, for a limit
+         * such as ULLONG_MAX) */
+        uint64_t room = s->o.max_header + WORKER_SCRATCH;
+        room = limit > SIZE_MAX - room ? SIZE_MAX : room + limit;
+        if (limit > s->o.max_body && c->in.max < room) c->in.max = (size_t)room;
         size_t raw = r->chunked ? 0 : (size_t)cl;
         if (r->chunked) {
             int rc = chunked_body(c, p + hlen, avail - hlen, &raw, limit);

@@ -21,6 +21,7 @@
  *   GET  /drop         deferred, then released unanswered from a thread (500)
  *   GET  /users/:id/posts/ *rest  (no space) "id=<id> rest=<rest>"
  *   GET  /q?name=...   berth_req_query_param of "name"
+ *   POST /huge         whole body, max_body ULLONG_MAX: its length
  *   POST /early        streamed body, answered by the handler at once; on_body
  *                      calls after that answer are counted (GET /late)
  *   GET  /status?s=N   a streamed answer with status N (204, 304, 200), -1
@@ -449,7 +450,7 @@ int main(int argc, char **argv)
     struct berth_route_opts small_o = {.max_body = 16}, big_o = {.max_body = 4 << 20};
     struct berth_route_opts stream16 = {.on_body = count_body, .max_body = 16};
     struct berth_route_opts pat = {0};
-    struct berth_route_opts early_o = {.on_body = early_body};
+    struct berth_route_opts early_o = {.on_body = early_body}, huge_o = {.max_body = ~0ull};
     int rc = berth_server_new(&s, &o);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/count", 0, count, NULL, &stream_body);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/count16", 0, count, NULL, &stream16);
@@ -471,6 +472,7 @@ int main(int argc, char **argv)
     if (rc == 0) rc = berth_route(s, "GET", "/zero", 0, zero, NULL);
     if (rc == 0) rc = berth_route(s, "GET", "/hammer", 0, hammer, NULL);
     if (rc == 0) rc = berth_route(s, "GET", "/dhdr", 0, dhdr, NULL);
+    if (rc == 0) rc = berth_route_opts(s, "POST", "/huge", 0, big, NULL, &huge_o);
     if (rc == 0) rc = berth_server_listen(s);
     if (rc < 0) {
         fprintf(stderr, "api2_prog: %s\n", berth_strerror(rc));

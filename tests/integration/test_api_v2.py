@@ -192,6 +192,8 @@ def test_route_limits_are_the_routes_own(srv):
     assert (r.status, body) == (200, str(len(big)).encode())
     r, _ = get(srv, "/big", "POST", body=b"x" * ((4 << 20) + 1))
     assert r.status == 413
+    r, body = get(srv, "/huge", "POST", body=big)  # max_body ULLONG_MAX: no overflow
+    assert (r.status, body) == (200, str(len(big)).encode())
 
 
 @pytest.mark.parametrize("path", ["/small", "/count16"])
