@@ -30,16 +30,17 @@ static void body_broken(struct conn *c, struct live *lv, int status)
 {
     c->closing = 1;
     lv->body_done = 1;
-    if (!lv->head_out) {
-        /* no answer began: the client learns why; the program that holds
-         * the request hears it is gone */
-        c->lv = NULL;
+    if (lv->tail_out) return; /* the answer is whole: it goes out, then the close */
+    /* the program that holds the request hears it is gone (it would wait
+     * for the body's end forever); no answer began: the client learns why;
+     * one began: it is cut short, the close tells the client */
+    c->lv = NULL;
+    if (!lv->head_out)
         conn_error(c, &lv->lreq, status, NULL,
                    status == 413     ? "The request body is too large."
                    : lv->chunk.error ? lv->chunk.error
                                      : "The chunked body is malformed.");
-        live_gone(lv);
-    }
+    live_gone(lv);
 }
 
 size_t h1live_body(struct conn *c, const char *p, size_t n)

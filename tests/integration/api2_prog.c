@@ -22,6 +22,8 @@
  *   GET  /users/:id/posts/ *rest  (no space) "id=<id> rest=<rest>"
  *   GET  /q?name=...   berth_req_query_param of "name"
  *   POST /huge         whole body, max_body ULLONG_MAX: its length
+ *   POST /echo         streamed body echoed piece by piece into a chunked
+ *                      answer begun on the head (gone counted)
  *   POST /early        streamed body, answered by the handler at once; on_body
  *                      calls after that answer are counted (GET /late)
  *   GET  /status?s=N   a streamed answer with status N (204, 304, 200), -1
@@ -319,6 +321,27 @@ static void query(berth_req *req, void *arg)
     berth_respond(req, 200, "text/plain", v, (size_t)rc);
 }
 
+static void echo_body(berth_req *req, const void *data, size_t len, int end, void *arg)
+{
+    (void)arg;
+    if (len) berth_resp_write(req, data, len);
+    if (end) berth_resp_end(req);
+}
+
+static void echo_gone(berth_req *req, void *arg)
+{
+    (void)arg;
+    gone_count++;
+    berth_resp_end(req); /* BERTH_ERR_GONE, and released */
+}
+
+static void echo(berth_req *req, void *arg)
+{
+    (void)arg;
+    berth_req_callbacks(req, NULL, echo_gone, NULL);
+    berth_resp_start(req, 200, "application/octet-stream", -1);
+}
+
 static atomic_int late;
 
 static void early_body(berth_req *req, const void *data, size_t len, int end, void *arg)
@@ -451,6 +474,7 @@ int main(int argc, char **argv)
     struct berth_route_opts stream16 = {.on_body = count_body, .max_body = 16};
     struct berth_route_opts pat = {0};
     struct berth_route_opts early_o = {.on_body = early_body}, huge_o = {.max_body = ~0ull};
+    struct berth_route_opts echo_o = {.on_body = echo_body};
     int rc = berth_server_new(&s, &o);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/count", 0, count, NULL, &stream_body);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/count16", 0, count, NULL, &stream16);
@@ -473,6 +497,7 @@ int main(int argc, char **argv)
     if (rc == 0) rc = berth_route(s, "GET", "/hammer", 0, hammer, NULL);
     if (rc == 0) rc = berth_route(s, "GET", "/dhdr", 0, dhdr, NULL);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/huge", 0, big, NULL, &huge_o);
+    if (rc == 0) rc = berth_route_opts(s, "POST", "/echo", 0, echo, NULL, &echo_o);
     if (rc == 0) rc = berth_server_listen(s);
     if (rc < 0) {
         fprintf(stderr, "api2_prog: %s\n", berth_strerror(rc));

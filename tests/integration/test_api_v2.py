@@ -255,6 +255,34 @@ def test_no_body_piece_after_the_handler_answered(srv):
     assert int(get(srv, "/late")[1]) == before
 
 
+def test_echo_streams_a_body_back_while_it_arrives(srv):
+    s = raw(srv.port)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+    got = read_until(s, b"hello")
+    assert got.startswith(b"HTTP/1.1 200") and b"Transfer-Encoding: chunked" in got
+    s.sendall(b"6\r\n world\r\n0\r\n\r\n")
+    _, rest = got.split(b"\r\n\r\n", 1)
+    body, _ = read_chunked(s, rest)
+    assert body == b"hello world"
+    s.close()
+
+
+def test_a_body_broken_after_the_answer_began_ends_the_exchange(srv):
+    """The chunked body turns malformed after a streamed answer began: the
+    connection is cut (the answer cannot be finished honestly) and the
+    program hears gone, instead of both sides waiting forever."""
+    before = gone_count(srv)
+    s = raw(srv.port)
+    s.settimeout(10)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+    read_until(s, b"hello")
+    s.sendall(b"zz\r\nbad\r\n")
+    while s.recv(65536):  # ends (no timeout): the server closed
+        pass
+    s.close()
+    wait_until(lambda: gone_count(srv) > before, what="gone after a broken body")
+
+
 def test_chunked_framing_that_outgrows_the_buffer_is_413(srv):
     """A whole body under the route's limit in 1-byte chunks: its framing
     (6 bytes a byte) outgrows the buffer; the client hears 413, not a
