@@ -566,6 +566,32 @@ def test_a_stop_waits_for_a_deferred_answer(prog_path):
         s.kill()
 
 
+def test_a_second_signal_cuts_kept_answers_never_given(prog_path):
+    """A deferred request its program never answers, a stream still being
+    written and a paused upload: a second SIGTERM cuts them, gone is
+    called (the program releases its handles there), the server exits 0
+    and ASan finds nothing leaked."""
+    s = Server([], exe=prog_path, ready=PORT_LINE)
+    try:
+        cs = [raw(s.port) for _ in range(3)]
+        cs[0].sendall(b"GET /gone HTTP/1.1\r\nHost: x\r\n\r\n")
+        cs[1].sendall(b"GET /hammer?t=2&n=100000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        cs[2].sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        read_until(cs[1], b"T1 ")
+        read_until(cs[2], b"abc")
+        s.proc.terminate()
+        time.sleep(0.2)
+        s.proc.terminate()
+        assert s.proc.wait(timeout=20) == 0
+        for c in cs:
+            c.settimeout(10)
+            while c.recv(65536):
+                pass
+        sanitizer_clean(s)
+    finally:
+        s.kill()
+
+
 def test_pipelined_requests_wait_for_a_kept_answer(srv):
     s = raw(srv.port)
     s.sendall(b"GET /defer?ms=100 HTTP/1.1\r\nHost: x\r\n\r\n"
