@@ -283,6 +283,46 @@ def test_a_body_broken_after_the_answer_began_ends_the_exchange(srv):
     wait_until(lambda: gone_count(srv) > before, what="gone after a broken body")
 
 
+CHUNKED_UPLOAD = (b"Transfer-Encoding: chunked\r\n\r\n"
+                  b"5;name=\"v\"\r\nhello\r\n3\r\n wo\r\n0\r\nX-T: y\r\n\r\n")
+
+
+@pytest.mark.parametrize("path, want", [
+    ("/count", b"8 " + hashlib.sha256(b"hello wo").hexdigest().encode()),
+    ("/small", b"hello wo")])
+def test_a_chunked_upload_split_anywhere(srv, path, want):
+    """Chunk extensions and a trailer, the request cut in two at every byte
+    (and then trickled a byte at a time): the same answer each time, and
+    the connection goes on."""
+    req = b"POST %s HTTP/1.1\r\nHost: x\r\n" % path.encode() + CHUNKED_UPLOAD
+    nxt = b"GET /q?name=next HTTP/1.1\r\nHost: x\r\n\r\n"
+    cuts = [[req[:i], req[i:]] for i in range(1, len(req))]
+    cuts.append([req[i:i + 1] for i in range(len(req))])
+    for parts in cuts:
+        s = raw(srv.port)
+        for part in parts:
+            s.sendall(part)
+            time.sleep(0.001)
+        s.sendall(nxt)
+        got = read_until(s, b"next")
+        assert got.count(b" 200 OK") == 2 and want in got, (parts, got)
+        s.close()
+
+
+def test_a_client_that_closes_mid_body(srv):
+    """Half a body, then the client goes: nothing is answered, the server
+    goes on (and the streamed route's program is not left waiting)."""
+    for path, te in (("/count", b"Content-Length: 100\r\n\r\nabc"),
+                     ("/count", b"Transfer-Encoding: chunked\r\n\r\n10\r\nabc"),
+                     ("/small", b"Content-Length: 10\r\n\r\nabc"),
+                     ("/echo", b"Content-Length: 10\r\n\r\nabc")):
+        s = raw(srv.port)
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\n" % path.encode() + te)
+        time.sleep(0.05)
+        s.close()
+    assert get(srv, "/q?name=alive")[1] == b"alive"
+
+
 def test_chunked_framing_that_outgrows_the_buffer_is_413(srv):
     """A whole body under the route's limit in 1-byte chunks: its framing
     (6 bytes a byte) outgrows the buffer; the client hears 413, not a
