@@ -167,6 +167,19 @@ def test_expect_100_continue_only_when_the_body_is_wanted(srv):
     s.close()
 
 
+@pytest.mark.parametrize("path, want", [("/count", b"5 2cf24dba"), ("/small", b"hello")])
+def test_expect_100_continue_with_the_body_sent_at_once(srv, path, want):
+    """RFC 9110 §10.1.1: a client may send the body without waiting for
+    the 100; it is read all the same, and the connection goes on."""
+    s = raw(srv.port)
+    s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+              b"Expect: 100-continue\r\n\r\nhello"
+              b"GET /q?name=next HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+    got = read_until(s, b"next")
+    assert want in got and got.count(b" 200 OK") == 2
+    s.close()
+
+
 def test_expect_on_a_refused_length_is_413_without_a_100(srv):
     s = raw(srv.port)
     s.sendall(b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n"
