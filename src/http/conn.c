@@ -92,7 +92,9 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t)
         struct buf *o = &c->w->out;
         buf_clear(o);
         http_date_tick();
-        int len = resp_error(o, 408, 0, 11, 0, NULL, "The request head did not arrive in time.");
+        int len = resp_error(o, 408, 0, 11, 0, NULL,
+                             c->body_wait ? "The request body did not arrive in time."
+                                          : "The request head did not arrive in time.");
         ssize_t k = len >= 0 ? transport_send(&c->t, buf_head(o), buf_len(o), 0) : -1;
         /* the log shows the request line when one arrived whole */
         struct http_str raw = http_str_make(NULL, 0);
@@ -460,7 +462,11 @@ static void conn_update(struct conn *c)
                  now = loop_now(c->w->loop);
         conn_deadline(c, end > now ? end - now : 0);
     } else if (c->head_start) {
-        uint64_t end = c->head_start + (uint64_t)s->o.header_timeout_ms, now = loop_now(c->w->loop);
+        /* a handler's whole body being buffered gets, like a dropped one, a
+         * second more per 64 KiB that arrived */
+        uint64_t end = c->head_start + (uint64_t)s->o.header_timeout_ms +
+                       (c->body_wait ? (uint64_t)(buf_len(&c->in) >> 16) * 1000 : 0),
+                 now = loop_now(c->w->loop);
         conn_deadline(c, end > now ? end - now : 0);
     } else {
         conn_deadline(c, (uint64_t)s->o.idle_timeout_ms);

@@ -3,7 +3,7 @@
  * per-route limits, streamed and deferred answers, path and query
  * parameters.  Prints "port N" once listening (one worker, 127.0.0.1).
  *
- *   api2_prog [tls]
+ *   api2_prog [tls] [ht=MS]   (ht: header_timeout_ms)
  *
  *   POST /count        streamed body: "<bytes> <sha256>"; ?pause=1 pauses
  *                      on every piece and resumes from another thread
@@ -467,7 +467,10 @@ int main(int argc, char **argv)
     o.port = 0;
     o.workers = 1;
     o.quiet = 1;
-    if (argc > 1 && !strcmp(argv[1], "tls")) o.tls_self_signed = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "tls")) o.tls_self_signed = 1;
+        if (!strncmp(argv[i], "ht=", 3)) o.header_timeout_ms = atoi(argv[i] + 3);
+    }
     berth_server *s;
     struct berth_route_opts stream_body = {.on_body = count_body};
     struct berth_route_opts small_o = {.max_body = 16}, big_o = {.max_body = 4 << 20};

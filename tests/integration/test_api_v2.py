@@ -209,6 +209,30 @@ def test_route_limits_are_the_routes_own(srv):
     assert (r.status, body) == (200, str(len(big)).encode())
 
 
+def test_a_whole_body_gets_time_by_what_arrives(prog_path):
+    """A whole body (buffered for its handler) is not held to the head's
+    timeout: it gets a second more per 64 KiB that arrived, as a body being
+    dropped does; one that stalls is cut with a 408 that says so."""
+    s = Server(["ht=600"], exe=prog_path, ready=PORT_LINE)
+    try:
+        c = raw(s.port)
+        piece = b"x" * (64 << 10)
+        c.sendall(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (16 * len(piece)))
+        for _ in range(16):  # 1 MiB over about 1.6 s, past the 0.6 s of the head
+            c.sendall(piece)
+            time.sleep(0.1)
+        got = read_until(c, b"\r\n\r\n")
+        assert got.startswith(b"HTTP/1.1 200"), got[:80]
+        c.close()
+        c = raw(s.port)
+        c.sendall(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        got = read_until(c, b"time.")
+        assert got.startswith(b"HTTP/1.1 408") and b"body" in got, got
+        c.close()
+    finally:
+        s.kill()
+
+
 @pytest.mark.parametrize("path", ["/small", "/count16"])
 def test_length_over_a_streamed_route_limit_is_413(srv, path):
     r, _ = get(srv, path, "POST", body=b"x" * 17)
