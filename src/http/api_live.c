@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "http/field.h"
+#include "http/route.h"
 #include "http/server.h"
 #include "http/str.h"
 
@@ -41,6 +42,7 @@ static struct live *promote(berth_req *req)
     buf_init(&req->extra, 64 * 1024); /* the fields moved into the live */
     req->lv = lv;
     lv->q.r = req->r; /* the handle reads the request until the handler returns (attach) */
+    if (req->rt && req->rt->ro.max_queue) lv->max_queue = req->rt->ro.max_queue; /* now */
     return lv;
 }
 

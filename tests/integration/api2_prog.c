@@ -24,6 +24,8 @@
  *   POST /huge         whole body, max_body ULLONG_MAX: its length
  *   POST /echo         streamed body echoed piece by piece into a chunked
  *                      answer begun on the head (gone counted)
+ *   GET  /qfill        max_queue 16 KiB: 4 KiB pieces written in the handler
+ *                      until BERTH_ERR_FULL; trailer X-Pieces: how many were taken
  *   POST /early        streamed body, answered by the handler at once; on_body
  *                      calls after that answer are counted (GET /late)
  *   GET  /status?s=N   a streamed answer with status N (204, 304, 200), -1
@@ -342,6 +344,20 @@ static void echo(berth_req *req, void *arg)
     berth_resp_start(req, 200, "application/octet-stream", -1);
 }
 
+static void qfill(berth_req *req, void *arg)
+{
+    (void)arg;
+    static char piece[4096];
+    int n = 0;
+    berth_resp_start(req, 200, "text/plain", -1);
+    while (n < 1000 && berth_resp_write(req, piece, sizeof piece) > 0)
+        n++;
+    char out[16];
+    snprintf(out, sizeof out, "%d", n);
+    berth_resp_trailer(req, "X-Pieces", out); /* the queue is full: not a body piece */
+    berth_resp_end(req);
+}
+
 static atomic_int late;
 
 static void early_body(berth_req *req, const void *data, size_t len, int end, void *arg)
@@ -477,7 +493,7 @@ int main(int argc, char **argv)
     struct berth_route_opts stream16 = {.on_body = count_body, .max_body = 16};
     struct berth_route_opts pat = {0};
     struct berth_route_opts early_o = {.on_body = early_body}, huge_o = {.max_body = ~0ull};
-    struct berth_route_opts echo_o = {.on_body = echo_body};
+    struct berth_route_opts echo_o = {.on_body = echo_body}, qfill_o = {.max_queue = 16384};
     int rc = berth_server_new(&s, &o);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/count", 0, count, NULL, &stream_body);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/count16", 0, count, NULL, &stream16);
@@ -501,6 +517,7 @@ int main(int argc, char **argv)
     if (rc == 0) rc = berth_route(s, "GET", "/dhdr", 0, dhdr, NULL);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/huge", 0, big, NULL, &huge_o);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/echo", 0, echo, NULL, &echo_o);
+    if (rc == 0) rc = berth_route_opts(s, "GET", "/qfill", 0, qfill, NULL, &qfill_o);
     if (rc == 0) rc = berth_server_listen(s);
     if (rc < 0) {
         fprintf(stderr, "api2_prog: %s\n", berth_strerror(rc));

@@ -550,6 +550,17 @@ def test_http10_stream_is_close_delimited(srv):
     assert body == b"line 0\nline 1\nline 2\n"
 
 
+def test_the_routes_queue_bound_holds_in_the_handler_call(srv):
+    """max_queue (16 KiB here) bounds writes made in the handler call too:
+    4 KiB pieces are refused with BERTH_ERR_FULL after 4."""
+    s = raw(srv.port)
+    s.sendall(b"GET /qfill HTTP/1.1\r\nHost: x\r\n\r\n")
+    _, rest = read_until(s, b"\r\n\r\n").split(b"\r\n\r\n", 1)
+    body, trailers = read_chunked(s, rest)
+    s.close()
+    assert trailers.startswith(b"X-Pieces: 4\r\n") and len(body) == 4 * 4096, trailers
+
+
 @pytest.mark.parametrize("h2", [False, True])
 def test_backpressure_whole_flood_arrives(srv, h2):
     if h2 and CURL is None:
