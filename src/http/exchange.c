@@ -160,6 +160,31 @@ static int expect_unsupported(const struct http_request *r)
     return 0;
 }
 
+/* 1 when r's body has a transfer coding besides chunked (gzip, chunked):
+ * the parser frames such a body, but only chunked is decoded, so a handler
+ * would get coded bytes as the content (RFC 9112 §6.1: 501) */
+static int coded_body(const struct http_request *r)
+{
+    if (!r->chunked) return 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (!http_str_eq_ci(r->headers[i].name, "transfer-encoding")) continue;
+        const char *p = r->headers[i].value.p, *e = p + r->headers[i].value.n;
+        while (p < e) {
+            const char *c = p;
+            while (p < e && *p != ',')
+                p++;
+            const char *ce = p;
+            while (c < ce && (*c == ' ' || *c == '\t'))
+                c++;
+            while (ce > c && (ce[-1] == ' ' || ce[-1] == '\t'))
+                ce--;
+            if (ce > c && !http_str_eq_ci(http_str_make(c, (size_t)(ce - c)), "chunked")) return 1;
+            if (p < e) p++;
+        }
+    }
+    return 0;
+}
+
 /* Drops what was appended for c's current answer since mark — before any of
  * it is sent — so a failure midway is answered with a whole error response,
  * never one spliced into a body already announced. */
@@ -280,6 +305,13 @@ static size_t answer(struct conn *c, const struct http_request *r, const char *p
         if (cl > limit) {
             c->closing = 1;
             conn_error(c, r, 413, NULL, "The request body is too large.");
+            return avail;
+        }
+        if (coded_body(r)) {
+            c->closing = 1;
+            conn_error(c, r, 501, NULL,
+                       "Only the chunked transfer coding is decoded; send the body chunked "
+                       "alone.");
             return avail;
         }
         if (rt->ro.on_body) {

@@ -195,6 +195,28 @@ def test_an_unsupported_expectation_is_417(srv):
     assert r.status == 417
 
 
+
+@pytest.mark.parametrize("path", ["/small", "/count"])
+@pytest.mark.parametrize("te", [b"gzip, chunked", b"deflate,chunked", b"gzip\r\nTransfer-Encoding: chunked"])
+def test_a_body_with_a_coding_besides_chunked_is_501(srv, path, te):
+    """RFC 9112 §6.1: only chunked is decoded; a handler never gets a body
+    still gzip- or deflate-coded as if it were the content."""
+    s = raw(srv.port)
+    s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %s\r\n\r\n"
+              b"3\r\nabc\r\n0\r\n\r\n" % (path.encode(), te))
+    assert read_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 501")
+    s.close()
+
+
+@pytest.mark.parametrize("path", ["/small", "/count"])
+def test_length_and_chunked_together_is_400(srv, path):
+    s = raw(srv.port)
+    s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" % path.encode())
+    got = read_until(s, b"\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 400") and b"Connection: close" in got
+    s.close()
+
 def test_route_limits_are_the_routes_own(srv):
     r, body = get(srv, "/small", "POST", body=b"0123456789")
     assert (r.status, body) == (200, b"0123456789")
