@@ -17,21 +17,26 @@
 #include "http/static.h"
 #include "loop.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 /* The request as a handler sees it: q's views of r, its query copied out
- * of the target into query[] (NUL-terminated), the route's match. */
-static void req_fill(struct berth_req *q, struct conn *c, const struct route *rt,
-                     const struct http_request *r, const char *path, const struct route_match *mt,
-                     char *query, size_t qsize)
+ * of the target into query[] (NUL-terminated; a longer one, possible with
+ * a max_header over 8 KiB, into *heap, which the caller frees after the
+ * handler), the route's match.  -ENOMEM when that copy cannot be made. */
+static int req_fill(struct berth_req *q, struct conn *c, const struct route *rt,
+                    const struct http_request *r, const char *path, const struct route_match *mt,
+                    char *query, size_t qsize, char **heap)
 {
     *q = (struct berth_req){.c = c, .r = r, .path = path, .rt = rt, .remainder = mt->rest};
     memcpy(q->params, mt->params, sizeof q->params);
     const char *qm = memchr(r->path.p, '?', r->path.n);
     size_t ql = qm ? r->path.n - (size_t)(qm + 1 - r->path.p) : 0;
-    if (ql >= qsize) ql = qsize - 1;
+    *heap = NULL;
+    if (ql >= qsize && !(query = *heap = malloc(ql + 1))) return -ENOMEM;
     memcpy(query, qm ? qm + 1 : "", ql);
     query[ql] = '\0';
     q->query = query;
@@ -39,6 +44,7 @@ static void req_fill(struct berth_req *q, struct conn *c, const struct route *rt
     memcpy(q->method, r->method_str.p, ml);
     q->method[ml] = '\0';
     buf_init(&q->extra, 64 * 1024);
+    return 0;
 }
 
 /* A live exchange begins on c: HTTP/1.1 keeps it on the connection (its
@@ -58,11 +64,15 @@ static void run_handler(struct conn *c, const struct route *rt, const struct htt
                         size_t body_len, struct live **out)
 {
     struct berth_req q;
-    char query[8192];
-    req_fill(&q, c, rt, r, path, mt, query, sizeof query);
+    char query[8192], *heap;
+    if (req_fill(&q, c, rt, r, path, mt, query, sizeof query, &heap) < 0) {
+        conn_error(c, r, 500, NULL, NULL);
+        return;
+    }
     q.body = body;
     q.body_len = body_len;
     rt->h(&q, rt->arg);
+    free(heap); /* a live copied it (live_new) */
     if (q.lv) {
         /* deferred, or a streamed answer: counted and logged when it ends */
         struct live *lv = q.lv;
@@ -92,9 +102,12 @@ static void stream_start(struct conn *c, const struct route *rt, const struct ht
                          const char *body, size_t blen, struct live **out)
 {
     struct berth_req q;
-    char query[8192];
-    req_fill(&q, c, rt, r, path, mt, query, sizeof query);
-    struct live *lv = live_new(c, &q);
+    char query[8192], *heap;
+    struct live *lv = NULL;
+    if (req_fill(&q, c, rt, r, path, mt, query, sizeof query, &heap) == 0) {
+        lv = live_new(c, &q);
+        free(heap); /* copied */
+    }
     if (!lv) {
         buf_free(&q.extra);
         c->closing = 1;

@@ -3,7 +3,7 @@
  * per-route limits, streamed and deferred answers, path and query
  * parameters.  Prints "port N" once listening (one worker, 127.0.0.1).
  *
- *   api2_prog [tls] [ht=MS]   (ht: header_timeout_ms)
+ *   api2_prog [tls] [ht=MS] [mh=BYTES]   (header_timeout_ms, max_header)
  *
  *   POST /count        streamed body: "<bytes> <sha256>"; ?pause=1 pauses
  *                      on every piece and resumes from another thread
@@ -486,6 +486,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "tls")) o.tls_self_signed = 1;
         if (!strncmp(argv[i], "ht=", 3)) o.header_timeout_ms = atoi(argv[i] + 3);
+        if (!strncmp(argv[i], "mh=", 3)) o.max_header = (size_t)atol(argv[i] + 3);
     }
     berth_server *s;
     struct berth_route_opts stream_body = {.on_body = count_body};

@@ -740,6 +740,23 @@ def test_query_parameters_are_decoded(srv):
     assert get(srv, "/q?other=1")[1] == b"error -2"
 
 
+def test_a_query_longer_than_8_kib_is_whole(prog_path):
+    """With a larger max_header, a query past 8 KiB reaches the handler
+    whole (berth_req_query, berth_req_query_param), over h1 and h2."""
+    s = Server(["mh=65536"], exe=prog_path, ready=PORT_LINE)
+    try:
+        path = "/q?pad=" + "x" * 20000 + "&name=found"
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        c.request("GET", path)
+        assert c.getresponse().read() == b"found"
+        if CURL:
+            p = subprocess.run([CURL, "-sS", "--http2-prior-knowledge",
+                                "http://127.0.0.1:%d%s" % (s.port, path)], capture_output=True, timeout=60)
+            assert p.stdout == b"found", p.stderr
+    finally:
+        s.kill()
+
+
 @needs_curl
 @pytest.mark.parametrize("proto", ["--http1.1", "--http2"])
 def test_streams_and_bodies_over_tls(prog_path, tmp_path, proto):
