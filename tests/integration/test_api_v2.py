@@ -271,6 +271,32 @@ def test_chunked_streamed_body_over_its_limit_is_413(srv):
     s.close()
 
 
+@pytest.mark.xfail(reason="h2.c body_piece does not hold a streamed body to the route's limit")
+def test_h2_streamed_body_without_length_over_its_limit_is_413(srv):
+    h2c = pytest.importorskip("h2.connection")
+    import h2.config
+    import h2.events
+    s = raw(srv.port)
+    c = h2c.H2Connection(h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    c.send_headers(1, [(":method", "POST"), (":path", "/count16"), (":scheme", "http"),
+                       (":authority", "x")])
+    c.send_data(1, b"x" * 40, end_stream=True)
+    s.sendall(c.data_to_send())
+    status = None
+    while status is None:
+        data = s.recv(65536)
+        assert data
+        for e in c.receive_data(data):
+            if isinstance(e, h2.events.ResponseReceived):
+                status = dict(e.headers)[b":status"]
+            elif isinstance(e, h2.events.StreamReset):
+                status = b"reset"
+        s.sendall(c.data_to_send())
+    s.close()
+    assert status in (b"413", b"reset")
+
+
 def test_malformed_chunked_streamed_body_is_400(srv):
     s = raw(srv.port)
     s.sendall(b"POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
