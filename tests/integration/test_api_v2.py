@@ -408,6 +408,31 @@ def test_a_client_that_closes_mid_body(srv):
     assert get(srv, "/q?name=alive")[1] == b"alive"
 
 
+def test_resume_from_another_thread_while_clients_leave(srv):
+    """/count?pause=1 pauses on every piece and resumes from a new thread
+    1 ms later; clients leave mid-body meanwhile (a resume racing the
+    close: BERTH_ERR_GONE, never a use-after-free under ASan)."""
+    blob = os.urandom(256 << 10)
+
+    def one(i):
+        s = raw(srv.port)
+        te = (b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(blob)) if i % 2 else \
+            b"Content-Length: 10000000\r\n\r\n"
+        s.sendall(b"POST /count?pause=1 HTTP/1.1\r\nHost: x\r\n" + te)
+        try:
+            s.sendall(blob[:(i % 8 + 1) * 16384])
+        except OSError:
+            pass
+        s.close()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert get(srv, "/q?name=alive")[1] == b"alive"
+    assert srv.proc.poll() is None
+
+
 def test_chunked_framing_that_outgrows_the_buffer_is_413(srv):
     """A whole body under the route's limit in 1-byte chunks: its framing
     (6 bytes a byte) outgrows the buffer; the client hears 413, not a
