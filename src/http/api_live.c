@@ -137,6 +137,7 @@ static int has(const struct buf *b, const char *name)
 int live_resp_header(struct live *lv, const char *name, const char *value)
 {
     pthread_mutex_lock(&lv->mu);
+    if (lv->gone && !lv->ended) return unlock(lv, BERTH_EGONE);
     if (lv->started || lv->ended) return unlock(lv, BERTH_EUSAGE);
     if (http_str_eq_ci(http_str_make(name, strlen(name)), "content-type") &&
         has(&lv->q.extra, "content-type"))
@@ -368,6 +369,7 @@ int berth_resp_trailer(berth_req *req, const char *name, const char *value)
     struct live *lv = req->lv;
     if (!lv || !name || !value) return BERTH_EUSAGE;
     pthread_mutex_lock(&lv->mu);
+    if (lv->gone && !lv->ended) return unlock(lv, BERTH_EGONE);
     if (!lv->started || lv->ended) return unlock(lv, BERTH_EUSAGE);
     if (trailer_forbidden(name)) return unlock(lv, BERTH_ERESERVED);
     return unlock(lv, add_field(&lv->trailers, name, value));

@@ -26,6 +26,9 @@
  *                      answer begun on the head (gone counted)
  *   GET  /qfill        max_queue 16 KiB: 4 KiB pieces written in the handler
  *                      until BERTH_ERR_FULL; trailer X-Pieces: how many were taken
+ *   GET  /gonehdr      deferred, started; when the client goes, the gone
+ *                      callback tries a field and a trailer (GET /gonercs:
+ *                      their codes, "none" before)
  *   POST /early        streamed body, answered by the handler at once; on_body
  *                      calls after that answer are counted (GET /late)
  *   GET  /status?s=N   a streamed answer with status N (204, 304, 200), -1
@@ -358,6 +361,33 @@ static void qfill(berth_req *req, void *arg)
     berth_resp_end(req);
 }
 
+static atomic_int gone_rc1 = 1, gone_rc2 = 1;
+
+static void gonehdr_gone(berth_req *req, void *arg)
+{
+    (void)arg;
+    gone_rc1 = berth_resp_header(req, "X-After", "gone");
+    gone_rc2 = berth_resp_trailer(req, "X-After", "gone");
+    berth_resp_end(req);
+}
+
+static void gonehdr(berth_req *req, void *arg)
+{
+    (void)arg;
+    berth_req *h;
+    berth_req_defer(req, &h);
+    berth_req_callbacks(req, NULL, gonehdr_gone, NULL);
+}
+
+static void gonercs(berth_req *req, void *arg)
+{
+    (void)arg;
+    char out[32];
+    int k = gone_rc1 == 1 ? snprintf(out, sizeof out, "none")
+                          : snprintf(out, sizeof out, "%d %d", gone_rc1, gone_rc2);
+    berth_respond(req, 200, "text/plain", out, (size_t)k);
+}
+
 static atomic_int late;
 
 static void early_body(berth_req *req, const void *data, size_t len, int end, void *arg)
@@ -519,6 +549,8 @@ int main(int argc, char **argv)
     if (rc == 0) rc = berth_route_opts(s, "POST", "/huge", 0, big, NULL, &huge_o);
     if (rc == 0) rc = berth_route_opts(s, "POST", "/echo", 0, echo, NULL, &echo_o);
     if (rc == 0) rc = berth_route_opts(s, "GET", "/qfill", 0, qfill, NULL, &qfill_o);
+    if (rc == 0) rc = berth_route(s, "GET", "/gonehdr", 0, gonehdr, NULL);
+    if (rc == 0) rc = berth_route(s, "GET", "/gonercs", 0, gonercs, NULL);
     if (rc == 0) rc = berth_server_listen(s);
     if (rc < 0) {
         fprintf(stderr, "api2_prog: %s\n", berth_strerror(rc));

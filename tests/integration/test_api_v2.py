@@ -691,6 +691,18 @@ def test_gone_is_reported_when_the_client_leaves(srv):
     wait_until(lambda: gone_count(srv) > before, what="the gone callback")
 
 
+def test_every_call_on_a_gone_handle_says_gone(srv):
+    """berth.h: once the client went away, calls on the handle return
+    BERTH_ERR_GONE (-4020) — berth_resp_header and _trailer too."""
+    s = raw(srv.port)
+    s.sendall(b"GET /gonehdr HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.1)
+    s.close()
+    got = wait_until(lambda: (lambda b: b if b != b"none" else None)(get(srv, "/gonercs")[1]),
+                     what="the gone callback's calls")
+    assert got == b"-4020 -4020"
+
+
 def test_deferred_under_load_with_clients_vanishing(srv):
     ok, errors = [], []
 
