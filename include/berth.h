@@ -456,7 +456,10 @@ struct berth_route_opts {
     /* The largest body the route takes (0: berth_opts.max_body for a whole
      * body; no limit for a streamed one).  A Content-Length over it is
      * answered 413 before the body is read (nothing of it is read: the
-     * connection closes); a chunked body that passes it, 413 too. */
+     * connection closes); a chunked body that passes it, 413 too.  A whole
+     * body has header_timeout_ms plus a second per 64 KiB received to
+     * arrive (then 408); one with a transfer coding besides chunked
+     * ("gzip, chunked") is answered 501, as only chunked is decoded. */
     unsigned long long max_body;
     /* NULL: the body is delivered whole (berth_req_body) and the handler
      * runs once it has arrived.  Set: the handler runs on the head, and the
