@@ -624,3 +624,49 @@ Test(h2, wide_window_output_is_bounded_per_call)
     srv_free(&v);
     cli_free(&c);
 }
+
+/* Answer heads are kept per session (http/h2_head) and their pairs handed
+ * to nghttp2 uncopied: a kept head must not change while a queued HEADERS
+ * frame still reads it, and nothing may point into the caller's bytes.  Eight
+ * streams answered in one go with six heads (more than the session keeps),
+ * the caller's buffer scribbled over after each call; then eight more with
+ * new heads once the first went out. */
+Test(h2, kept_heads_stay_intact_while_frames_are_queued)
+{
+    struct srv v;
+    struct cli c;
+    srv_init(&v, NULL);
+    cli_init(&c, 0, 65535);
+    v.answer = NULL; /* recorded, answered below */
+    for (int round = 0; round < 2; round++) {
+        int32_t id[8];
+        for (int i = 0; i < 8; i++)
+            id[i] = request(&c, "GET", "/k", NULL, 0, NULL);
+        pump(&v, &c);
+        cr_assert_eq(v.seen.n, 8 * (round + 1));
+        for (int i = 0; i < 8; i++) {
+            char b[256];
+            int k = round * 4 + i % 6;
+            int n = snprintf(b, sizeof b,
+                             "HTTP/1.1 200 OK\r\nX-Head-Number: %d\r\nContent-Length: "
+                             "1\r\nConnection: keep-alive\r\n\r\n%c",
+                             k, 'a' + k);
+            cr_assert_eq(h2_respond(v.s, id[i], b, (size_t)n, NULL), 0);
+            memset(b, 'Z', sizeof b);
+        }
+        pump(&v, &c);
+        for (int i = 0; i < 8; i++) {
+            int k = round * 4 + i % 6;
+            char want[64];
+            snprintf(want, sizeof want, ":status: 200\nx-head-number: %d\ncontent-length: 1\n", k);
+            struct got *g = got_of(&c, id[i]);
+            cr_expect_eq(g->status, 200, "round %d stream %d", round, i);
+            cr_expect_str_eq(g->fields, want, "round %d stream %d", round, i);
+            cr_expect(g->len == 1 && g->body[0] == 'a' + k, "round %d stream %d", round, i);
+            free(g->body);
+        }
+        c.ng_count = 0;
+    }
+    srv_free(&v);
+    cli_free(&c);
+}
