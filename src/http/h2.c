@@ -48,6 +48,7 @@ struct h2_session {
     struct h2_ops ops;
     void *owner;
     struct h2_stream *streams, *spare;
+    struct h2_stream *cur; /* the stream whose HEADERS are being received (on_header) */
     size_t nspare;
     size_t body_total;     /* request body bytes buffered, all streams */
     struct buf *out;       /* during h2_session_send: where send_data writes */
@@ -75,6 +76,7 @@ static void stream_free(struct h2_session *s, struct h2_stream *st)
     else
         s->streams = st->next;
     if (st->next) st->next->prev = st->prev;
+    if (s->cur == st) s->cur = NULL;
     free(st->body); /* bodies can be large: never kept */
     s->body_total -= st->bcap;
     static_xfer_end(&st->x);
@@ -164,6 +166,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     st->next = s->streams;
     if (st->next) st->next->prev = st;
     s->streams = st;
+    s->cur = st;
     return 0;
 }
 
@@ -173,8 +176,11 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     (void)ng;
     (void)flags;
     struct h2_session *s = user;
-    struct h2_stream *st = stream_of(s, frame->hd.stream_id);
-    if (!st || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* trailers: not kept */
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* trailers: not kept */
+    /* the fields of a request HEADERS block follow its on_begin_headers */
+    struct h2_stream *st =
+        s->cur && s->cur->id == frame->hd.stream_id ? s->cur : stream_of(s, frame->hd.stream_id);
+    if (!st) return 0;
     if (nlen == 7 && memcmp(name, ":method", 7) == 0 && vlen == 4 && memcmp(value, "HEAD", 4) == 0)
         st->head = 1;
     if (h2_req_field(&st->req, name, nlen, value, vlen) < 0)
