@@ -454,8 +454,10 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *f
     return 0;
 }
 
-int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
-               struct http_xfer *x)
+/* h2_respond; take (NULL, or the buffer resp[0..len) is the whole of)
+ * gives the in-memory body without a copy: the stream takes its storage. */
+static int respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
+                   struct http_xfer *x, struct buf *take)
 {
     struct http_xfer none = {.fd = -1};
     if (!x) x = &none;
@@ -481,7 +483,23 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
     if (rc == 0 && nnv < 0) rc = BERTH_EPROTO;
     int code = rc == 0 ? (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0') : 0;
     int body = !st->head && code != 204 && code != 304 && code >= 200;
-    if (rc == 0 && body && len > hl) rc = buf_append(&st->mem, resp + hl, len - hl);
+    if (rc == 0 && body && len > hl) {
+        if (take && !buf_len(&st->mem)) {
+            /* the storage changes hands, the bytes (which pairs may point
+             * into until nghttp2 copies them below) stay where they are */
+            struct buf mine = st->mem;
+            st->mem.data = take->data;
+            st->mem.off = take->off;
+            st->mem.len = take->len;
+            st->mem.cap = take->cap;
+            take->data = mine.data;
+            take->off = take->len = 0;
+            take->cap = mine.cap;
+            buf_consume(&st->mem, hl);
+        } else {
+            rc = buf_append(&st->mem, resp + hl, len - hl);
+        }
+    }
     if (rc == 0 && body && x->fd >= 0) {
         st->x = *x; /* the stream owns it now */
         x->fd = -1;
@@ -503,6 +521,17 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
     st->responded = 1;
     st->done = 1;
     return 0;
+}
+
+int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
+               struct http_xfer *x)
+{
+    return respond(s, stream_id, resp, len, x, NULL);
+}
+
+int h2_respond_buf(struct h2_session *s, int32_t stream_id, struct buf *resp, struct http_xfer *x)
+{
+    return respond(s, stream_id, buf_head(resp), buf_len(resp), x, resp);
 }
 
 static ssize_t read_live(nghttp2_session *ng, int32_t id, uint8_t *out, size_t length,

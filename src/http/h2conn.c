@@ -57,7 +57,10 @@ static void on_request(void *owner, int32_t id, const struct http_request *r, co
     }
     /* the stream owns the transfer from here, whatever h2_respond says; an
      * answer to a stream the client reset meanwhile is dropped */
-    (void)h2_respond(c->h2, id, buf_head(o) + mark, buf_len(o) - mark, &x);
+    if (mark == 0) /* the answer is all o holds: the stream takes its storage */
+        (void)h2_respond_buf(c->h2, id, o, &x);
+    else
+        (void)h2_respond(c->h2, id, buf_head(o) + mark, buf_len(o) - mark, &x);
     buf_truncate(o, mark);
     c->served = 1;
 }
