@@ -48,7 +48,7 @@ struct h2_session {
     struct h2_ops ops;
     void *owner;
     struct h2_stream *streams, *spare;
-    struct h2_stream *cur; /* the stream whose HEADERS are being received (on_header) */
+    struct h2_stream *cur; /* the stream whose HEADERS came last (stream_of) */
     size_t nspare;
     size_t body_total;     /* request body bytes buffered, all streams */
     struct buf *out;       /* during h2_session_send: where send_data writes */
@@ -115,8 +115,11 @@ static struct h2_stream *stream_new(struct h2_session *s)
     return st;
 }
 
+/* The stream whose frames are being received is the one asked for most
+ * (each of its fields, its end, its answer): no map lookup for it. */
 static struct h2_stream *stream_of(struct h2_session *s, int32_t id)
 {
+    if (s->cur && s->cur->id == id) return s->cur;
     return nghttp2_session_get_stream_user_data(s->ng, id);
 }
 
@@ -177,9 +180,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     (void)flags;
     struct h2_session *s = user;
     if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* trailers: not kept */
-    /* the fields of a request HEADERS block follow its on_begin_headers */
-    struct h2_stream *st =
-        s->cur && s->cur->id == frame->hd.stream_id ? s->cur : stream_of(s, frame->hd.stream_id);
+    struct h2_stream *st = stream_of(s, frame->hd.stream_id);
     if (!st) return 0;
     if (nlen == 7 && memcmp(name, ":method", 7) == 0 && vlen == 4 && memcmp(value, "HEAD", 4) == 0)
         st->head = 1;
