@@ -6,16 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOT_NV    24  /* fields of a head that is kept */
-#define SLOT_BYTES 960 /* bytes of a head that is kept */
+#define SLOT_BYTES 4096 /* a larger head is not kept (converted each time) */
 
+/* One allocation the head's size: the struct, n pairs, then the head twice */
 struct h2_head_slot {
-    size_t len; /* the head's bytes, blank line included */
-    int n;      /* pairs */
-    int busy;   /* given out since the last h2_heads_idle: nghttp2 may still read it */
-    nghttp2_nv nv[SLOT_NV];
-    char orig[SLOT_BYTES]; /* the head as built: what a new one is compared with */
-    char low[SLOT_BYTES];  /* ... with lower-case names: what nv points into */
+    size_t len;  /* the head's bytes, blank line included */
+    size_t size; /* bytes allocated */
+    int n;       /* pairs */
+    int busy;    /* given out since the last h2_heads_idle: nghttp2 may still read it */
+    char *orig;  /* the head as built: what a new one is compared with */
+    char *low;   /* ... with lower-case names: what nv points into */
+    nghttp2_nv nv[];
 };
 
 /* ASCII lower case by table: one load per byte, no call */
@@ -118,20 +119,30 @@ static struct h2_head_slot *find(struct h2_heads *h, const char *r, size_t len)
 }
 
 /* Keeps the head r[0..hl) whose pairs nv[0..n) h2_head_nv made: the least
- * recently used slot no queued frame may read is reused (or a new one
- * made).  NULL when none is free, or the head is too large to keep. */
+ * recently used slot no queued frame may read is reused (grown if need be)
+ * or a new one made.  NULL when none is free, or the head is too large to
+ * keep, or out of memory. */
 static struct h2_head_slot *keep(struct h2_heads *h, const char *r, size_t hl, const nghttp2_nv *nv,
                                  int n)
 {
-    if (hl > SLOT_BYTES || n > SLOT_NV) return NULL;
+    if (hl > SLOT_BYTES) return NULL;
     size_t i = H2_HEAD_SLOTS;
     while (i > 0 && h->slot[i - 1] && h->slot[i - 1]->busy)
         i--;
     if (i == 0) return NULL; /* every slot is still read by queued frames */
     struct h2_head_slot *sl = h->slot[i - 1];
-    if (!sl && !(sl = malloc(sizeof *sl))) return NULL; /* not kept: still answered */
+    size_t need = sizeof *sl + (size_t)n * sizeof sl->nv[0] + 2 * hl;
+    if (!sl || sl->size < need) {
+        need = (need + 255) & ~(size_t)255; /* a head a little longer next second fits */
+        struct h2_head_slot *bigger = realloc(sl, need); /* not busy: nothing reads it */
+        if (!bigger) return NULL; /* not kept: still answered, nghttp2 copying */
+        sl = bigger;
+        sl->size = need;
+    }
     memmove(&h->slot[1], &h->slot[0], (i - 1) * sizeof h->slot[0]);
     h->slot[0] = sl;
+    sl->orig = (char *)&sl->nv[n];
+    sl->low = sl->orig + hl;
     sl->len = hl;
     sl->n = n;
     sl->busy = 0;

@@ -630,7 +630,7 @@ Test(h2, wide_window_output_is_bounded_per_call)
  * frame still reads it, and nothing may point into the caller's bytes.  Eight
  * streams answered in one go with six heads (more than the session keeps),
  * the caller's buffer scribbled over after each call; then eight more with
- * new heads once the first went out. */
+ * new, longer heads once the first went out (kept slots reused, grown). */
 Test(h2, kept_heads_stay_intact_while_frames_are_queued)
 {
     struct srv v;
@@ -645,20 +645,21 @@ Test(h2, kept_heads_stay_intact_while_frames_are_queued)
         pump(&v, &c);
         cr_assert_eq(v.seen.n, 8 * (round + 1));
         for (int i = 0; i < 8; i++) {
-            char b[256];
+            char b[1024];
             int k = round * 4 + i % 6;
             int n = snprintf(b, sizeof b,
-                             "HTTP/1.1 200 OK\r\nX-Head-Number: %d\r\nContent-Length: "
+                             "HTTP/1.1 200 OK\r\nX-Head-Number: %0*d\r\nContent-Length: "
                              "1\r\nConnection: keep-alive\r\n\r\n%c",
-                             k, 'a' + k);
+                             1 + round * 500, k, 'a' + k);
             cr_assert_eq(h2_respond(v.s, id[i], b, (size_t)n, NULL), 0);
             memset(b, 'Z', sizeof b);
         }
         pump(&v, &c);
         for (int i = 0; i < 8; i++) {
             int k = round * 4 + i % 6;
-            char want[64];
-            snprintf(want, sizeof want, ":status: 200\nx-head-number: %d\ncontent-length: 1\n", k);
+            char want[1024];
+            snprintf(want, sizeof want, ":status: 200\nx-head-number: %0*d\ncontent-length: 1\n",
+                     1 + round * 500, k);
             struct got *g = got_of(&c, id[i]);
             cr_expect_eq(g->status, 200, "round %d stream %d", round, i);
             cr_expect_str_eq(g->fields, want, "round %d stream %d", round, i);
