@@ -51,6 +51,8 @@ int h2_req_field(struct h2_req *r, const uint8_t *name, size_t nlen, const uint8
         r->status = 431;
         return 0;
     }
+    /* counted, not kept: the transport, not :scheme, says whether it is secure */
+    if (nlen == 7 && memcmp(name, ":scheme", 7) == 0) return 0;
     if (!r->f && !(r->f = malloc((r->max_fields + PSEUDO_MAX) * sizeof *r->f))) return -ENOMEM;
     if (reserve(r, nlen + vlen) < 0) return -ENOMEM;
     struct h2_field *f = &r->f[r->nf++];
