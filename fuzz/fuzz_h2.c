@@ -1,7 +1,8 @@
 /* libFuzzer harness for the HTTP/2 session glue (http/h2): the input is what
  * a client sends after the connection preface.  It is fed in pieces (sizes
  * taken from the first byte), every complete request is answered (a memory
- * body, a file region, or HEAD/304 forms), and the output is drained after
+ * body, a file region, HEAD/304 forms, or a head that varies with the
+ * request, through h2_respond_buf), and the output is drained after
  * each piece.  Invariants: requests look like the h1 parser's (version 20, an
  * origin-form or "*" path, a host), h2_respond succeeds on a live stream, and
  * every send call stays within its budget.  Memory stays bounded: libFuzzer's
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -54,8 +56,25 @@ static void on_request(void *owner, int32_t id, const struct http_request *req, 
         "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 60000\r\nTransfer-Encoding: chunked\r\n\r\n",
     };
-    int k = (int)(req->path.n % 3);
+    int k = (int)(req->path.n % 4);
     struct http_xfer x = {.fd = -1};
+    if (k == 3) {
+        /* a head that varies with the request (more heads than the session
+         * keeps, some while earlier ones are still queued), in a buffer the
+         * stream may take */
+        struct buf b;
+        buf_init(&b, 0);
+        char head[64];
+        int n = snprintf(head, sizeof head,
+                         "HTTP/1.1 200 OK\r\nX-N: %zu\r\nX-Path: ", req->target.n % 7);
+        if (buf_append(&b, head, (size_t)n) == 0 && buf_append(&b, req->path.p, req->path.n) == 0 &&
+            buf_append(&b, "\r\n\r\nbody", 8) == 0) {
+            int rc = h2_respond_buf(sess, id, &b, NULL);
+            if (rc < 0 && rc != -ENOMEM) abort();
+        }
+        buf_free(&b);
+        return;
+    }
     if (k == 2) {
         x.fd = dup(file_fd);
         x.off = req->target.n;

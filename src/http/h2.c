@@ -3,6 +3,7 @@
 #include "http/h2.h"
 
 #include "err.h"
+#include "http/h2_head.h"
 #include "http/h2_pool.h"
 #include "http/h2_req.h"
 #include "http/h2live.h"
@@ -47,16 +48,16 @@ struct h2_session {
     struct h2_ops ops;
     void *owner;
     struct h2_stream *streams, *spare;
+    struct h2_stream *cur; /* the stream whose HEADERS came last (stream_of) */
     size_t nspare;
-    size_t body_total;   /* request body bytes buffered, all streams */
-    struct buf *out;     /* during h2_session_send: where send_data writes */
-    size_t out_start;    /* ... and its length when that call began */
-    int send_rc;         /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
-    struct h2_pool pool; /* nghttp2's small blocks, kept for reuse */
+    size_t body_total;     /* request body bytes buffered, all streams */
+    struct buf *out;       /* during h2_session_send: where send_data writes */
+    size_t out_start;      /* ... and its length when that call began */
+    int send_rc;           /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
+    struct h2_pool pool;   /* nghttp2's small blocks, kept for reuse */
+    struct h2_heads heads; /* answer heads converted lately (h2_head) */
     const char *error;
 };
-
-static nghttp2_nv nv_make(const char *name, size_t nlen, const char *value, size_t vlen);
 
 /* Streams, with their field and answer buffers, are kept for the next ones
  * (up to SPARE_MAX): a request then costs no allocation of ours. */
@@ -75,6 +76,7 @@ static void stream_free(struct h2_session *s, struct h2_stream *st)
     else
         s->streams = st->next;
     if (st->next) st->next->prev = st->prev;
+    if (s->cur == st) s->cur = NULL;
     free(st->body); /* bodies can be large: never kept */
     s->body_total -= st->bcap;
     static_xfer_end(&st->x);
@@ -113,8 +115,11 @@ static struct h2_stream *stream_new(struct h2_session *s)
     return st;
 }
 
+/* The stream whose frames are being received is the one asked for most
+ * (each of its fields, its end, its answer): no map lookup for it. */
 static struct h2_stream *stream_of(struct h2_session *s, int32_t id)
 {
+    if (s->cur && s->cur->id == id) return s->cur;
     return nghttp2_session_get_stream_user_data(s->ng, id);
 }
 
@@ -164,6 +169,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     st->next = s->streams;
     if (st->next) st->next->prev = st;
     s->streams = st;
+    s->cur = st;
     return 0;
 }
 
@@ -173,8 +179,9 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     (void)ng;
     (void)flags;
     struct h2_session *s = user;
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* trailers: not kept */
     struct h2_stream *st = stream_of(s, frame->hd.stream_id);
-    if (!st || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* trailers: not kept */
+    if (!st) return 0;
     if (nlen == 7 && memcmp(name, ":method", 7) == 0 && vlen == 4 && memcmp(value, "HEAD", 4) == 0)
         st->head = 1;
     if (h2_req_field(&st->req, name, nlen, value, vlen) < 0)
@@ -311,7 +318,8 @@ static void before_body(struct h2_session *s, struct h2_stream *st)
         return;
     }
     if (http_str_eq_ci(h2_req_get(&st->req, "expect"), "100-continue")) {
-        const nghttp2_nv nv = nv_make(":status", 7, "100", 3);
+        const nghttp2_nv nv = {(uint8_t *)(uintptr_t) ":status", (uint8_t *)(uintptr_t) "100", 7, 3,
+                               NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
         nghttp2_submit_headers(s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, &nv, 1, NULL);
     }
 }
@@ -447,95 +455,10 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *f
     return 0;
 }
 
-/* ASCII lower case by table: one load per byte, no call */
-#define LT(i)   ((unsigned char)((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i)))
-#define LT4(i)  LT(i), LT((i) + 1), LT((i) + 2), LT((i) + 3)
-#define LT16(i) LT4(i), LT4((i) + 4), LT4((i) + 8), LT4((i) + 12)
-#define LT64(i) LT16(i), LT16((i) + 16), LT16((i) + 32), LT16((i) + 48)
-static const unsigned char lower_tab[256] = {LT64(0), LT64(64), LT64(128), LT64(192)};
-#undef LT64
-#undef LT16
-#undef LT4
-#undef LT
-
-/* name[0..n) equals the lower-case literal lit[0..n), ignoring case */
-static int name_is(const char *name, const char *lit, size_t n)
-{
-    for (size_t k = 0; k < n; k++)
-        if (lower_tab[(unsigned char)name[k]] != (unsigned char)lit[k]) return 0;
-    return 1;
-}
-
-/* RFC 9113 §8.2.2: fields that only mean something to one HTTP/1.1 hop */
-static int connection_specific(const char *name, size_t n)
-{
-    switch (n) {
-    case 7:
-        return name_is(name, "upgrade", 7);
-    case 10:
-        return name_is(name, "connection", 10) || name_is(name, "keep-alive", 10);
-    case 16:
-        return name_is(name, "proxy-connection", 16);
-    case 17:
-        return name_is(name, "transfer-encoding", 17);
-    default:
-        return 0;
-    }
-}
-
-static nghttp2_nv nv_make(const char *name, size_t nlen, const char *value, size_t vlen)
-{
-    nghttp2_nv nv = {(uint8_t *)(uintptr_t)name, (uint8_t *)(uintptr_t)value, nlen, vlen,
-                     NGHTTP2_NV_FLAG_NONE};
-    return nv;
-}
-
-/* Splits the HTTP/1.1 head at the start of r[0..len) into nv[] (":status"
- * first), one memchr per line, and finds its end.  The names and values
- * point into r: nghttp2_submit_response copies them and lower-cases the
- * names while it does (nghttp2_nv_array_copy), so no pass of ours has to.
- * The count (*hl: the head's length, blank line included), or -1 for a head
- * that is not HTTP/1.1 form or incomplete, or -2 when more than cap fields. */
-static int head_to_nv(const char *r, size_t len, nghttp2_nv *nv, size_t cap, size_t *hl)
-{
-    if (len < 14 || memcmp(r, "HTTP/1.", 7) != 0 || r[8] != ' ') return -1;
-    for (int i = 0; i < 3; i++)
-        if (r[9 + i] < '0' || r[9 + i] > '9') return -1;
-    size_t n = 0;
-    /* a literal (lower case, static): nghttp2 need not copy the name */
-    nv[n] = nv_make(":status", 7, r + 9, 3);
-    nv[n++].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME;
-    const char *end = r + len;
-    const char *p = memchr(r, '\n', len);
-    if (!p) return -1;
-    for (p++; p < end;) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol) return -1;
-        size_t ll = (size_t)(eol - p);
-        if (ll && p[ll - 1] == '\r') ll--;
-        if (!ll) {
-            *hl = (size_t)(eol + 1 - r); /* the blank line */
-            return (int)n;
-        }
-        const char *colon = memchr(p, ':', ll);
-        if (!colon || colon == p) return -1;
-        size_t nlen = (size_t)(colon - p);
-        const char *v = colon + 1, *ve = p + ll;
-        while (v < ve && (*v == ' ' || *v == '\t'))
-            v++;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-            ve--;
-        if (!connection_specific(p, nlen)) {
-            if (n >= cap) return -2;
-            nv[n++] = nv_make(p, nlen, v, (size_t)(ve - v));
-        }
-        p = eol + 1;
-    }
-    return -1; /* no blank line */
-}
-
-int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
-               struct http_xfer *x)
+/* h2_respond; take (NULL, or the buffer resp[0..len) is the whole of)
+ * gives the in-memory body without a copy: the stream takes its storage. */
+static int respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
+                   struct http_xfer *x, struct buf *take)
 {
     struct http_xfer none = {.fd = -1};
     if (!x) x = &none;
@@ -545,8 +468,9 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
         return -ENOENT;
     }
     nghttp2_nv nvs[NV_STACK], *nv = nvs;
+    const nghttp2_nv *pairs = nvs; /* a kept head's (h2_head), or nv's */
     size_t hl = 0;
-    int rc = 0, nnv = head_to_nv(resp, len, nv, NV_STACK, &hl);
+    int rc = 0, nnv = h2_heads_get(&s->heads, resp, len, nvs, NV_STACK, &pairs, &hl);
     if (nnv == -2) { /* a head with many fields: one array its size (rare) */
         size_t lines = 1;
         for (const char *p = resp; (p = memchr(p, '\n', (size_t)(resp + len - p))); p++)
@@ -554,12 +478,29 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
         if (!(nv = malloc(lines * sizeof *nv)))
             rc = -ENOMEM;
         else
-            nnv = head_to_nv(resp, len, nv, lines, &hl);
+            nnv = h2_head_nv(resp, len, nv, lines, &hl);
+        pairs = nv;
     }
     if (rc == 0 && nnv < 0) rc = BERTH_EPROTO;
     int code = rc == 0 ? (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0') : 0;
     int body = !st->head && code != 204 && code != 304 && code >= 200;
-    if (rc == 0 && body && len > hl) rc = buf_append(&st->mem, resp + hl, len - hl);
+    if (rc == 0 && body && len > hl) {
+        if (take && !buf_len(&st->mem)) {
+            /* the storage changes hands, the bytes (which pairs may point
+             * into until nghttp2 copies them below) stay where they are */
+            struct buf mine = st->mem;
+            st->mem.data = take->data;
+            st->mem.off = take->off;
+            st->mem.len = take->len;
+            st->mem.cap = take->cap;
+            take->data = mine.data;
+            take->off = take->len = 0;
+            take->cap = mine.cap;
+            buf_consume(&st->mem, hl);
+        } else {
+            rc = buf_append(&st->mem, resp + hl, len - hl);
+        }
+    }
     if (rc == 0 && body && x->fd >= 0) {
         st->x = *x; /* the stream owns it now */
         x->fd = -1;
@@ -569,7 +510,7 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
     if (rc == 0) {
         nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
         int has = buf_len(&st->mem) || st->x.fd >= 0;
-        if (nghttp2_submit_response(s->ng, stream_id, nv, (size_t)nnv, has ? &prd : NULL) != 0)
+        if (nghttp2_submit_response(s->ng, stream_id, pairs, (size_t)nnv, has ? &prd : NULL) != 0)
             rc = -ENOMEM;
     }
     if (nv != nvs) free(nv);
@@ -581,6 +522,17 @@ int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t
     st->responded = 1;
     st->done = 1;
     return 0;
+}
+
+int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
+               struct http_xfer *x)
+{
+    return respond(s, stream_id, resp, len, x, NULL);
+}
+
+int h2_respond_buf(struct h2_session *s, int32_t stream_id, struct buf *resp, struct http_xfer *x)
+{
+    return respond(s, stream_id, buf_head(resp), buf_len(resp), x, resp);
 }
 
 static ssize_t read_live(nghttp2_session *ng, int32_t id, uint8_t *out, size_t length,
@@ -599,7 +551,7 @@ int h2_respond_live(struct h2_session *s, int32_t stream_id, const char *head, s
     if (!st || st->responded) return -ENOENT;
     nghttp2_nv nv[NV_STACK];
     size_t hl = 0;
-    int nnv = head_to_nv(head, len, nv, NV_STACK, &hl);
+    int nnv = h2_head_nv(head, len, nv, NV_STACK, &hl);
     if (nnv < 0) return nnv == -2 ? -ENOMEM : BERTH_EPROTO;
     nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_live};
     body = body && !st->head;
@@ -684,6 +636,7 @@ void h2_session_free(struct h2_session *s)
         s->spare = st->next;
         stream_release(st);
     }
+    h2_heads_free(&s->heads); /* after nghttp2_session_del: no frame reads them now */
     h2_pool_free(&s->pool);
     free(s);
 }
@@ -724,7 +677,12 @@ ssize_t h2_session_send(struct h2_session *s, struct buf *out)
             rc = s->send_rc ? s->send_rc : ng_error(s, (int)n);
             break;
         }
-        if (n == 0) break;
+        if (n == 0) {
+            /* every frame queued was sent (on_frame_send called for each),
+             * or dropped: no HEADERS left to read the kept heads' pairs */
+            if (nghttp2_session_get_outbound_queue_size(s->ng) == 0) h2_heads_idle(&s->heads);
+            break;
+        }
         if ((rc = buf_append(out, d, (size_t)n)) < 0) break;
     }
     s->out = NULL;

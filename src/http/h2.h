@@ -101,6 +101,11 @@ int h2_session_recv(struct h2_session *s, const char *p, size_t n);
 int h2_respond(struct h2_session *s, int32_t stream_id, const char *resp, size_t len,
                struct http_xfer *x);
 
+/* h2_respond for an answer that is the whole of resp, whose storage the
+ * stream may take for the body instead of copying it (resp is then empty,
+ * with other storage or none: clear it after the call either way). */
+int h2_respond_buf(struct h2_session *s, int32_t stream_id, struct buf *resp, struct http_xfer *x);
+
 /* Answers stream_id with the head (HTTP/1.1 form, as h2_respond) of a live
  * exchange whose body (body != 0) comes from its queue as the program
  * fills it (http/h2live): DATA while there is some, deferred while there

@@ -51,6 +51,8 @@ int h2_req_field(struct h2_req *r, const uint8_t *name, size_t nlen, const uint8
         r->status = 431;
         return 0;
     }
+    /* counted, not kept: the transport, not :scheme, says whether it is secure */
+    if (nlen == 7 && memcmp(name, ":scheme", 7) == 0) return 0;
     if (!r->f && !(r->f = malloc((r->max_fields + PSEUDO_MAX) * sizeof *r->f))) return -ENOMEM;
     if (reserve(r, nlen + vlen) < 0) return -ENOMEM;
     struct h2_field *f = &r->f[r->nf++];
@@ -152,41 +154,59 @@ int h2_req_build(struct h2_req *r, struct http_request *req, struct http_header 
     for (size_t i = 0; i < r->nf && rc == 0; i++) {
         const struct h2_field *f = &r->f[i];
         struct http_str v = view(r, f->value, f->vlen);
-        if (f->nlen && r->buf[f->name] == ':') {
-            if (is(r, f, ":method"))
+        const char *name = r->buf + f->name;
+        if (f->nlen && name[0] == ':') {
+            if (f->nlen == 7 && memcmp(name, ":method", 7) == 0)
                 req->method_str = v;
-            else if (is(r, f, ":path"))
+            else if (f->nlen == 5 && memcmp(name, ":path", 5) == 0)
                 req->target = v;
-            else if (is(r, f, ":authority"))
+            else if (f->nlen == 10 && memcmp(name, ":authority", 10) == 0)
                 authority = v;
             continue; /* :scheme is not looked at: the transport says whether it is secure */
         }
         if (req->nheaders >= r->max_fields) return fail(req, 431, "too many header fields");
         hdrs[req->nheaders].name = view(r, f->name, f->nlen);
         hdrs[req->nheaders++].value = v;
-        if (is(r, f, "host"))
-            rc = once(&host, v, req, "repeated host");
-        else if (is(r, f, "if-match"))
-            rc = once(&req->if_match, v, req, "repeated if-match");
-        else if (is(r, f, "if-none-match"))
-            rc = once(&req->if_none_match, v, req, "repeated if-none-match");
-        else if (is(r, f, "if-modified-since"))
-            rc = once(&req->if_modified_since, v, req, "repeated if-modified-since");
-        else if (is(r, f, "if-unmodified-since"))
-            rc = once(&req->if_unmodified_since, v, req, "repeated if-unmodified-since");
-        else if (is(r, f, "if-range"))
-            rc = once(&req->if_range, v, req, "repeated if-range");
-        else if (is(r, f, "range"))
-            rc = once(&req->range, v, req, "repeated range");
-        else if (is(r, f, "content-length")) {
-            /* nghttp2 checked it is digits, once, and matches the DATA */
-            int64_t n = 0;
-            for (size_t k = 0; k < v.n; k++) {
-                if (v.p[k] < '0' || v.p[k] > '9' || n > (INT64_MAX - 9) / 10)
-                    return fail(req, 400, "malformed content-length");
-                n = n * 10 + (v.p[k] - '0');
+        /* the fields looked at, by length first: most fields are none of them */
+        switch (f->nlen) {
+        case 4:
+            if (memcmp(name, "host", 4) == 0) rc = once(&host, v, req, "repeated host");
+            break;
+        case 5:
+            if (memcmp(name, "range", 5) == 0) rc = once(&req->range, v, req, "repeated range");
+            break;
+        case 8:
+            if (memcmp(name, "if-match", 8) == 0)
+                rc = once(&req->if_match, v, req, "repeated if-match");
+            else if (memcmp(name, "if-range", 8) == 0)
+                rc = once(&req->if_range, v, req, "repeated if-range");
+            break;
+        case 13:
+            if (memcmp(name, "if-none-match", 13) == 0)
+                rc = once(&req->if_none_match, v, req, "repeated if-none-match");
+            break;
+        case 14:
+            if (memcmp(name, "content-length", 14) == 0) {
+                /* nghttp2 checked it is digits, once, and matches the DATA */
+                int64_t n = 0;
+                for (size_t k = 0; k < v.n; k++) {
+                    if (v.p[k] < '0' || v.p[k] > '9' || n > (INT64_MAX - 9) / 10)
+                        return fail(req, 400, "malformed content-length");
+                    n = n * 10 + (v.p[k] - '0');
+                }
+                req->content_length = n;
             }
-            req->content_length = n;
+            break;
+        case 17:
+            if (memcmp(name, "if-modified-since", 17) == 0)
+                rc = once(&req->if_modified_since, v, req, "repeated if-modified-since");
+            break;
+        case 19:
+            if (memcmp(name, "if-unmodified-since", 19) == 0)
+                rc = once(&req->if_unmodified_since, v, req, "repeated if-unmodified-since");
+            break;
+        default:
+            break;
         }
     }
     if (rc < 0) return rc;
