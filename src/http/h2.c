@@ -40,6 +40,7 @@ struct h2_stream {
     int streaming;   /* the body goes to lv's on_body as it comes (held in body while paused) */
     int end_held;    /* ... and its end came while paused */
     size_t owed;     /* bytes delivered while paused: window granted on resume */
+    uint64_t got;    /* a streamed body's bytes so far, held to limit */
 };
 
 struct h2_session {
@@ -219,8 +220,16 @@ static int hold(struct h2_session *s, struct h2_stream *st, const char *p, size_
  * stream's window is granted only for what was delivered unpaused). */
 static int body_piece(struct h2_session *s, struct h2_stream *st, const char *p, size_t n)
 {
-    if (!st->lv || st->end_held) { /* gone, or answered and done with */
+    if (!st->lv || st->end_held || st->got > st->limit) { /* gone, done with, or cut */
         nghttp2_session_consume_stream(s->ng, st->id, n);
+        return 0;
+    }
+    if ((st->got += n) > st->limit) {
+        /* past the route's limit without a Content-Length to refuse up front:
+         * the handler already has the request, so the stream is reset and its
+         * close tells the program the client is gone (h1 closes instead) */
+        nghttp2_session_consume_stream(s->ng, st->id, n);
+        nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
         return 0;
     }
     if (st->blen || h2live_paused(st->lv)) return hold(s, st, p, n);

@@ -112,6 +112,7 @@ void h2live_body(struct live *lv, const char *p, size_t n, int end)
 {
     if (lv->body_done) return;
     lv->body_done = (uint8_t)(end != 0);
+    if (!live_held(lv)) return; /* the program let go (it answered): read and dropped */
     lv->in_cb = 1;
     lv->on_body(&lv->q, p, n, end, lv->route_arg);
     lv->in_cb = 0;

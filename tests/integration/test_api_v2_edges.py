@@ -78,7 +78,6 @@ def test_a_whole_body_gets_time_by_what_arrives(prog_path):
         s.kill()
 
 
-@pytest.mark.xfail(reason="h2.c body_piece does not hold a streamed body to the route's limit")
 def test_h2_streamed_body_without_length_over_its_limit_is_413(srv):
     h2c = pytest.importorskip("h2.connection")
     import h2.config
@@ -239,7 +238,6 @@ def test_chunked_framing_that_outgrows_the_buffer_is_413(srv):
 
 
 @needs_curl
-@pytest.mark.xfail(reason="h2live_body calls on_body after the program let go (fix: live_held)")
 def test_no_body_piece_after_the_handler_answered_h2(srv):
     before = int(get(srv, "/late")[1])
     assert curl(srv, "/early", "--data-binary", "0123456789", h2=True) == b"early\n"
