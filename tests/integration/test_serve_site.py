@@ -282,6 +282,8 @@ def test_header_over_h2(root, server):
     ("Server: other", b"writes itself"),
     ("Cache-Control: no-store", b"--cache-control"),
     ("Access-Control-Allow-Origin: *", b"--cors"),
+    ("Repr-Digest: sha-256=:AA==:", b"writes itself"),
+    ("Transfer-Encoding: chunked", b"drop it"),
 ])
 def test_bad_header_refused_at_start(root, value, msg):
     p = subprocess.run([BERTH, "serve", "0", "-d", str(root), "--header", value],

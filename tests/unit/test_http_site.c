@@ -158,6 +158,12 @@ Test(checks, header)
     cr_expect_eq(policy_header_check("Access-Control-Allow-Origin: *", why, sizeof why), -1);
     cr_expect(strstr(why, "--cors"), "%s", why);
     cr_expect_eq(policy_header_check("ETag: \"x\"", why, sizeof why), -1);
+    /* the digests berth computes itself (--digest, Want-*-Digest) */
+    cr_expect_eq(policy_header_check("Repr-Digest: sha-256=:AA==:", why, sizeof why), -1);
+    cr_expect_eq(policy_header_check("content-digest: sha-256=:AA==:", why, sizeof why), -1);
+    /* a long name that is not a CORS field is not sent to --cors */
+    cr_expect_eq(policy_header_check("Transfer-Encoding: chunked", why, sizeof why), -1);
+    cr_expect(strstr(why, "writes itself") && !strstr(why, "--cors"), "%s", why);
 }
 
 Test(checks, cache_control_and_origin)
