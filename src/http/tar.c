@@ -128,7 +128,11 @@ static int utf8_ok(const unsigned char *s, size_t n)
 size_t tar_header(char *dst, const char *name, size_t nlen, int dir, uint64_t size, int64_t mtime,
                   int exec)
 {
+    /* a name beyond 100 bytes or beyond ASCII (ustar's names are the
+     * portable character set) goes in a pax path record */
     int long_name = nlen > 100, big = size > USTAR_MAX;
+    for (size_t i = 0; i < nlen && !long_name; i++)
+        long_name = (unsigned char)name[i] >= 0x80;
     int odd_time = mtime < 0 || (uint64_t)mtime > USTAR_MAX;
     unsigned mode = dir || exec ? 0755 : 0644;
     char num[32];
