@@ -365,9 +365,10 @@ static int multipart(const struct static_conf *sc, struct fcache *c, struct fent
  * sent one). */
 static size_t old_tag(const struct fentry *e, char *out, size_t n)
 {
-    /* identity only: a coded variant's tag never was the cheap one (and
-     * its hashed bits are its own bytes', not the file's) */
-    if (e->body || e->venc || !(e->hashed & (1u << HTTP_DIGEST_SHA256))) return 0;
+    /* a sidecar's alias is its own version's (http/encvar); a compressed
+     * result's tag never was a cheap one */
+    if (e->venc) return encvar_alias(e, out, n);
+    if (e->body || !(e->hashed & (1u << HTTP_DIGEST_SHA256))) return 0;
     struct stat st;
     memset(&st, 0, sizeof st);
     st.st_ino = e->ino;

@@ -395,6 +395,30 @@ def test_sidecar_appears_changes_disappears(tmp_path, server):
     assert "content-encoding" not in h
 
 
+@pytest.mark.parametrize("size", [200, 100 * 1024])  # in memory, and by descriptor
+def test_sidecar_rewritten_gets_a_new_etag(tmp_path, server, size):
+    # a strong tag names bytes: a sidecar rebuilt with other bytes (another
+    # compressor, level or gzip header) while F stays is another
+    # representation, and a cached copy of the old one must not be revalidated
+    root, port = sidecar_site(tmp_path, server, "--no-compress")
+    m = os.stat(root / "app.js").st_mtime_ns
+    v1, v2 = os.urandom(size), os.urandom(size)
+    put(root / "app.js.gz", v1, mtime_ns=m)
+    assert wait_until(lambda: fetch(port, "/app.js", Accept_Encoding="gzip")[2] == v1, 3)
+    # a large one's tag may become its content's once hashed: the settled one
+    assert wait_until(lambda: fetch(port, "/app.js", Accept_Encoding="gzip")[1]["etag"] ==
+                      fetch(port, "/app.js", Accept_Encoding="gzip")[1]["etag"], 5)
+    t1 = fetch(port, "/app.js", Accept_Encoding="gzip")[1]["etag"]
+    put(root / "app.js.gz", v2, mtime_ns=m)  # the same size and mtime
+    assert wait_until(lambda: fetch(port, "/app.js", Accept_Encoding="gzip")[2] == v2, 3)
+    for _ in range(4):  # every worker
+        st, h, body = fetch(port, "/app.js", Accept_Encoding="gzip", If_None_Match=t1)
+        assert st == 200 and body == v2 and h["etag"] != t1
+        st, h, body = fetch(port, "/app.js", Accept_Encoding="gzip", If_Range=t1,
+                            Range="bytes=0-9")
+        assert st == 200 and body == v2
+
+
 def test_sidecar_never_serves_what_the_path_would_not(tmp_path, server):
     root, port = sidecar_site(tmp_path, server, "--no-compress")
     outside = tmp_path / "secret"
