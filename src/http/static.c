@@ -35,6 +35,13 @@ static int field_line(struct buf *out, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(buf_tail(out), buf_room(out), fmt, ap);
     va_end(ap);
+    if (n >= 0 && (size_t)n >= buf_room(out)) {
+        /* longer than the room (a long Cache-Control): once more with room */
+        if ((rc = buf_reserve(out, (size_t)n + 1)) < 0) return rc;
+        va_start(ap, fmt);
+        n = vsnprintf(buf_tail(out), buf_room(out), fmt, ap);
+        va_end(ap);
+    }
     if (n < 0 || (size_t)n >= buf_room(out)) return -ENOMEM;
     buf_commit(out, (size_t)n);
     return 0;
