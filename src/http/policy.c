@@ -139,6 +139,12 @@ int policy_cache_control_check(const char *v, char *why, size_t len)
 {
     const char *p = v;
     int n = 0;
+    /* it is baked into fixed-size prebuilt heads (http/fcache, http/encvar) */
+    if (strlen(v) > POLICY_CACHE_CONTROL_MAX)
+        return fail(why, len,
+                    "--cache-control is %zu bytes long, over %d; give a shorter list of "
+                    "cache directives",
+                    strlen(v), POLICY_CACHE_CONTROL_MAX);
     if (!http_field_value(v, strlen(v))) goto bad;
     for (;;) {
         while (*p == ' ' || *p == '\t')

@@ -179,6 +179,14 @@ Test(checks, cache_control_and_origin)
     cr_expect_eq(policy_cache_control_check("a,,", why, sizeof why), -1);
     cr_expect_eq(policy_cache_control_check("x=\"open", why, sizeof why), -1);
     cr_expect_eq(policy_cache_control_check("no-cache\r\nX: y", why, sizeof why), -1);
+    /* its length is bounded: it goes into fixed-size prebuilt heads */
+    char longv[POLICY_CACHE_CONTROL_MAX + 2];
+    memset(longv, 'a', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    cr_expect_eq(policy_cache_control_check(longv, why, sizeof why), -1);
+    cr_expect(strstr(why, "bytes long"), "%s", why);
+    longv[POLICY_CACHE_CONTROL_MAX] = '\0';
+    cr_expect_eq(policy_cache_control_check(longv, why, sizeof why), 0);
     cr_expect(strstr(why, "cache directives"), "%s", why);
     cr_expect_eq(policy_origin_check("*", why, sizeof why), 0);
     cr_expect_eq(policy_origin_check("https://app.example.com", why, sizeof why), 0);
