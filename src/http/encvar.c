@@ -32,6 +32,7 @@ struct side {
     dev_t dev;
     ino_t ino;
     struct timespec mtime;
+    char lastmod[32];    /* mtime as an HTTP-date: its representation's Last-Modified */
     struct fdigests dig; /* its Repr-Digest: at once when small, else by the hasher */
 };
 
@@ -40,7 +41,8 @@ struct side {
 struct vhead {
     uint32_t gen;
     uint64_t len;
-    int dig; /* a Repr-Digest (--digest) is in hdr: of sha256 */
+    char lastmod[32]; /* the Last-Modified in hdr (a sidecar's own) */
+    int dig;          /* a Repr-Digest (--digest) is in hdr: of sha256 */
     uint8_t sha256[32];
     char *hdr;
     size_t hdr_len;
@@ -164,6 +166,7 @@ static void side_probe(struct encvar *v, const struct fentry *e, struct side *s,
     s->dev = s->dig.dev = st.st_dev;
     s->ino = s->dig.ino = st.st_ino;
     s->mtime = s->dig.mtime = st.st_mtim;
+    http_date_fmt(st.st_mtim.tv_sec, s->lastmod);
 }
 
 /* A large sidecar rewritten in place keeps its inode: fstat before use. */
@@ -244,7 +247,7 @@ size_t encvar_alias(const struct fentry *view, char *out, size_t n)
 /* The 200 fields of representation enc of length len (a sidecar's: side),
  * rebuilt when the entry's gen, the length or the tag moved. */
 static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc, uint64_t len,
-                          const uint8_t *sha256, const struct side *side)
+                          const uint8_t *sha256, const struct side *side, const char *lastmod)
 {
     struct vhead *h = v->head[enc];
     if (!h && !(h = v->head[enc] = calloc(1, sizeof *h))) return NULL;
@@ -264,8 +267,9 @@ static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc,
     }
     if (h->hdr && h->gen == e->gen && h->len == len && h->dig == !!sha256 &&
         (!sha256 || !memcmp(h->sha256, sha256, 32)) && h->etag_len == tl &&
-        !memcmp(h->etag, tag, tl))
+        !memcmp(h->etag, tag, tl) && !strcmp(h->lastmod, lastmod))
         return h;
+    snprintf(h->lastmod, sizeof h->lastmod, "%s", lastmod);
     memcpy(h->etag, tag, tl);
     h->etag_len = tl;
     if (enc == HTTP_ENC_IDENTITY) {
@@ -296,7 +300,7 @@ static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc,
     int n = snprintf(b, sizeof b,
                      "Last-Modified: %s\r\n%s%.*s%s%sContent-Type: %s\r\n%s%s%s%s%s%s%sAccept-"
                      "Ranges: bytes\r\nContent-Length: %llu\r\n\r\n",
-                     e->lastmod, h->etag_len ? "ETag: " : "", (int)h->etag_len, h->etag,
+                     lastmod, h->etag_len ? "ETag: " : "", (int)h->etag_len, h->etag,
                      h->etag_len ? "\r\n" : "", dig, e->ctype, ce ? "Content-Encoding: " : "",
                      ce ? ce : "", ce ? "\r\n" : "", e->cc ? "Cache-Control: " : "",
                      e->cc ? e->cc : "", e->cc ? "\r\n" : "", vary_line, (unsigned long long)len);
@@ -474,6 +478,10 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
         view->want = 0;
         view->cached = 0; /* never the entry's own hasher job */
         if (s->present) {
+            /* its own date: never older than F's, and newer when rebuilt
+             * since (If-Modified-Since, If-Range dates compare to it) */
+            view->mtime = s->mtime;
+            memcpy(view->lastmod, s->lastmod, sizeof view->lastmod);
             /* its SHA-256 always: its tag is made of it (side_tag) */
             fcache_digests_of(c, e, enc, &s->dig, s->body, view->fd, 1u << HTTP_DIGEST_SHA256);
             view->hashed = s->dig.hashed;
@@ -491,8 +499,8 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
             pk->mtime_nsec = s->present ? s->mtime.tv_nsec : it->mtime_nsec;
         }
     }
-    struct vhead *h =
-        head(e, v, enc, len, dig, enc != HTTP_ENC_IDENTITY && !it ? &v->side[enc] : NULL);
+    struct vhead *h = head(e, v, enc, len, dig,
+                           enc != HTTP_ENC_IDENTITY && !it ? &v->side[enc] : NULL, view->lastmod);
     charge(c, e, v);
     if (!h) {
         if (each >= 0) close(each);

@@ -423,6 +423,29 @@ def test_sidecar_rewritten_gets_a_new_etag(tmp_path, server, size):
         assert st == 200 and body == v2
 
 
+def test_sidecar_last_modified_is_its_own(tmp_path, server):
+    # a sidecar is never older than F; rebuilt later, its bytes are newer
+    # than F's date: If-Modified-Since with F's date must not revalidate them
+    root, port = sidecar_site(tmp_path, server, "--no-compress")
+    m = time.time_ns() - 20 * 10**9  # F, then its sidecar, in the past
+    os.utime(root / "app.js", ns=(m, m))
+    later = m + 5 * 10**9
+    blob = gzip.compress(b"rebuilt " + (root / "app.js").read_bytes())
+    put(root / "app.js.gz", blob, mtime_ns=later)
+    assert wait_until(lambda: fetch(port, "/app.js", Accept_Encoding="gzip")[2] == blob, 3)
+    _, hi, _ = fetch(port, "/app.js")
+    for _ in range(4):  # every worker
+        st, h, body = fetch(port, "/app.js", Accept_Encoding="gzip",
+                            If_Modified_Since=hi["last-modified"])
+        assert st == 200 and body == blob
+        assert h["last-modified"] != hi["last-modified"]
+        st, h2, _ = fetch(port, "/app.js", Accept_Encoding="gzip",
+                          If_Modified_Since=h["last-modified"])
+        assert st == 304
+    st, _, _ = fetch(port, "/app.js", If_Modified_Since=hi["last-modified"])
+    assert st == 304  # identity is F's, as before
+
+
 def test_sidecar_never_serves_what_the_path_would_not(tmp_path, server):
     root, port = sidecar_site(tmp_path, server, "--no-compress")
     outside = tmp_path / "secret"
