@@ -32,7 +32,8 @@ struct side {
     dev_t dev;
     ino_t ino;
     struct timespec mtime;
-    char lastmod[32];    /* mtime as an HTTP-date: its representation's Last-Modified */
+    time_t lm;           /* its representation's Last-Modified (never in the future) */
+    char lastmod[32];    /* lm as an HTTP-date */
     struct fdigests dig; /* its Repr-Digest: at once when small, else by the hasher */
 };
 
@@ -166,7 +167,9 @@ static void side_probe(struct encvar *v, const struct fentry *e, struct side *s,
     s->dev = s->dig.dev = st.st_dev;
     s->ino = s->dig.ino = st.st_ino;
     s->mtime = s->dig.mtime = st.st_mtim;
-    http_date_fmt(st.st_mtim.tv_sec, s->lastmod);
+    time_t now = time(NULL);
+    s->lm = st.st_mtim.tv_sec > now ? now : st.st_mtim.tv_sec;
+    http_date_fmt(s->lm, s->lastmod);
 }
 
 /* A large sidecar rewritten in place keeps its inode: fstat before use. */
@@ -481,6 +484,7 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
             /* its own date: never older than F's, and newer when rebuilt
              * since (If-Modified-Since, If-Range dates compare to it) */
             view->mtime = s->mtime;
+            view->lm = s->lm;
             memcpy(view->lastmod, s->lastmod, sizeof view->lastmod);
             /* its SHA-256 always: its tag is made of it (side_tag) */
             fcache_digests_of(c, e, enc, &s->dig, s->body, view->fd, 1u << HTTP_DIGEST_SHA256);

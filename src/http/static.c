@@ -389,11 +389,11 @@ static size_t old_tag(const struct fentry *e, char *out, size_t n)
  * other, the same version's. */
 static int preconditions(const struct http_cond *cond, const struct fentry *e)
 {
-    int st = http_preconditions(cond, 1, e->etag, e->etag_len, e->mtime.tv_sec);
+    int st = http_preconditions(cond, 1, e->etag, e->etag_len, e->lm);
     char old[HTTP_ETAG_MAX];
     size_t n;
     if (st == 304 || !(n = old_tag(e, old, sizeof old))) return st;
-    int st2 = http_preconditions(cond, 1, old, n, e->mtime.tv_sec);
+    int st2 = http_preconditions(cond, 1, old, n, e->lm);
     return st == 412 ? (st2 != 412 ? st2 : st) : (st2 == 304 ? st2 : st);
 }
 
@@ -401,9 +401,8 @@ static int if_range_ok(struct http_str if_range, const struct fentry *e)
 {
     char old[HTTP_ETAG_MAX];
     size_t n;
-    return http_if_range_ok(if_range, e->etag, e->etag_len, e->mtime.tv_sec) ||
-           ((n = old_tag(e, old, sizeof old)) &&
-            http_if_range_ok(if_range, old, n, e->mtime.tv_sec));
+    return http_if_range_ok(if_range, e->etag, e->etag_len, e->lm) ||
+           ((n = old_tag(e, old, sizeof old)) && http_if_range_ok(if_range, old, n, e->lm));
 }
 
 /* The common case: a plain GET or HEAD of the whole file.  A small file's
