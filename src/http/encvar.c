@@ -4,6 +4,7 @@
 
 #include "http/beneath.h"
 #include "http/compress.h"
+#include "http/cond.h"
 #include "http/digest.h"
 #include "http/resp.h"
 
@@ -31,6 +32,8 @@ struct side {
     dev_t dev;
     ino_t ino;
     struct timespec mtime;
+    time_t lm;           /* its representation's Last-Modified (never in the future) */
+    char lastmod[32];    /* lm as an HTTP-date */
     struct fdigests dig; /* its Repr-Digest: at once when small, else by the hasher */
 };
 
@@ -39,7 +42,8 @@ struct side {
 struct vhead {
     uint32_t gen;
     uint64_t len;
-    int dig; /* a Repr-Digest (--digest) is in hdr: of sha256 */
+    char lastmod[32]; /* the Last-Modified in hdr (a sidecar's own) */
+    int dig;          /* a Repr-Digest (--digest) is in hdr: of sha256 */
     uint8_t sha256[32];
     char *hdr;
     size_t hdr_len;
@@ -163,6 +167,9 @@ static void side_probe(struct encvar *v, const struct fentry *e, struct side *s,
     s->dev = s->dig.dev = st.st_dev;
     s->ino = s->dig.ino = st.st_ino;
     s->mtime = s->dig.mtime = st.st_mtim;
+    time_t now = time(NULL);
+    s->lm = st.st_mtim.tv_sec > now ? now : st.st_mtim.tv_sec;
+    http_date_fmt(s->lm, s->lastmod);
 }
 
 /* A large sidecar rewritten in place keeps its inode: fstat before use. */
@@ -198,30 +205,76 @@ static int compressible(const struct static_conf *sc, struct fcache *c, const st
            e->size <= COMPRESS_BG_MAX && compress_type_ok(e->ctype);
 }
 
-/* The 200 fields of representation enc of length len, rebuilt when the
- * entry's gen or the length moved. */
+/* A sidecar's tag names its own bytes: a sidecar rebuilt with other bytes
+ * while F stays (another compressor, level or gzip header) is another
+ * representation.  Its content's when hashed, else its version's (inode,
+ * size, mtime), like a large file's; the length of the tag in t. */
+static size_t side_tag(const struct side *s, char *t, size_t n)
+{
+    if (s->dig.hashed & (1u << HTTP_DIGEST_SHA256)) return fcache_content_etag(s->dig.sha256, t, n);
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    st.st_ino = s->ino;
+    st.st_size = (off_t)s->size;
+    st.st_mtim = s->mtime;
+    return http_etag_make(&st, t, n);
+}
+
+/* base (a quoted tag) with the coding before its closing quote, into out */
+static size_t suffixed(char *out, size_t n, const char *base, size_t bl, enum http_enc enc)
+{
+    int k = snprintf(out, n, "%.*s-%s\"", (int)bl - 1, base,
+                     enc == HTTP_ENC_ZSTD   ? "zst"
+                     : enc == HTTP_ENC_GZIP ? "gz"
+                                            : "br");
+    return k < 0 || (size_t)k >= n || (size_t)k >= ETAG_CAP ? 0 : (size_t)k;
+}
+
+size_t encvar_alias(const struct fentry *view, char *out, size_t n)
+{
+    const struct encvar *v = view->var;
+    if (!v || view->venc <= HTTP_ENC_IDENTITY || view->venc >= HTTP_ENC_N) return 0;
+    const struct side *s = &v->side[view->venc];
+    /* a small one was hashed before its first answer: it never had another */
+    if (!s->present || s->body || !(s->dig.hashed & (1u << HTTP_DIGEST_SHA256))) return 0;
+    char cheap[ETAG_CAP];
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    st.st_ino = s->ino;
+    st.st_size = (off_t)s->size;
+    st.st_mtim = s->mtime;
+    size_t cl = http_etag_make(&st, cheap, sizeof cheap);
+    return cl && cheap[cl - 1] == '"' ? suffixed(out, n, cheap, cl, (enum http_enc)view->venc) : 0;
+}
+
+/* The 200 fields of representation enc of length len (a sidecar's: side),
+ * rebuilt when the entry's gen, the length or the tag moved. */
 static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc, uint64_t len,
-                          const uint8_t *sha256)
+                          const uint8_t *sha256, const struct side *side, const char *lastmod)
 {
     struct vhead *h = v->head[enc];
     if (!h && !(h = v->head[enc] = calloc(1, sizeof *h))) return NULL;
-    if (h->hdr && h->gen == e->gen && h->len == len && h->dig == !!sha256 &&
-        (!sha256 || !memcmp(h->sha256, sha256, 32)))
-        return h;
-    if (e->etag_len && (e->etag_len + 5 > ETAG_CAP || e->etag[e->etag_len - 1] != '"'))
-        return NULL; /* no room for the suffix: this entry is sent as identity */
-    if (enc == HTTP_ENC_IDENTITY || !e->etag_len) {
-        memcpy(h->etag, e->etag, e->etag_len);
-        h->etag_len = e->etag_len;
-    } else {
-        /* the file's tag with the coding before its closing quote */
-        int k = snprintf(h->etag, sizeof h->etag, "%.*s-%s\"", (int)e->etag_len - 1, e->etag,
-                         enc == HTTP_ENC_ZSTD   ? "zst"
-                         : enc == HTTP_ENC_GZIP ? "gz"
-                                                : "br");
-        if (k < 0 || (size_t)k >= ETAG_CAP) return NULL;
-        h->etag_len = (size_t)k;
+    char tag[sizeof h->etag], own[sizeof h->etag];
+    size_t tl = e->etag_len;
+    const char *base = e->etag;
+    if (side) {
+        if (!(tl = side_tag(side, own, sizeof own))) return NULL;
+        base = own;
     }
+    if (tl && (tl + 5 > ETAG_CAP || base[tl - 1] != '"'))
+        return NULL; /* no room for the suffix: this entry is sent as identity */
+    if (enc == HTTP_ENC_IDENTITY || !tl) {
+        memcpy(tag, base, tl);
+    } else {
+        if (!(tl = suffixed(tag, sizeof tag, base, tl, enc))) return NULL;
+    }
+    if (h->hdr && h->gen == e->gen && h->len == len && h->dig == !!sha256 &&
+        (!sha256 || !memcmp(h->sha256, sha256, 32)) && h->etag_len == tl &&
+        !memcmp(h->etag, tag, tl) && !strcmp(h->lastmod, lastmod))
+        return h;
+    snprintf(h->lastmod, sizeof h->lastmod, "%s", lastmod);
+    memcpy(h->etag, tag, tl);
+    h->etag_len = tl;
     if (enc == HTTP_ENC_IDENTITY) {
         /* the file's own prebuilt fields (validators, Cache-Control, an
          * always-on Repr-Digest) with Vary before the closing blank line */
@@ -250,7 +303,7 @@ static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc,
     int n = snprintf(b, sizeof b,
                      "Last-Modified: %s\r\n%s%.*s%s%sContent-Type: %s\r\n%s%s%s%s%s%s%sAccept-"
                      "Ranges: bytes\r\nContent-Length: %llu\r\n\r\n",
-                     e->lastmod, h->etag_len ? "ETag: " : "", (int)h->etag_len, h->etag,
+                     lastmod, h->etag_len ? "ETag: " : "", (int)h->etag_len, h->etag,
                      h->etag_len ? "\r\n" : "", dig, e->ctype, ce ? "Content-Encoding: " : "",
                      ce ? ce : "", ce ? "\r\n" : "", e->cc ? "Cache-Control: " : "",
                      e->cc ? e->cc : "", e->cc ? "\r\n" : "", vary_line, (unsigned long long)len);
@@ -428,8 +481,13 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
         view->want = 0;
         view->cached = 0; /* never the entry's own hasher job */
         if (s->present) {
-            if (sc->digest)
-                fcache_digests_of(c, e, enc, &s->dig, s->body, view->fd, 1u << HTTP_DIGEST_SHA256);
+            /* its own date: never older than F's, and newer when rebuilt
+             * since (If-Modified-Since, If-Range dates compare to it) */
+            view->mtime = s->mtime;
+            view->lm = s->lm;
+            memcpy(view->lastmod, s->lastmod, sizeof view->lastmod);
+            /* its SHA-256 always: its tag is made of it (side_tag) */
+            fcache_digests_of(c, e, enc, &s->dig, s->body, view->fd, 1u << HTTP_DIGEST_SHA256);
             view->hashed = s->dig.hashed;
             memcpy(view->sha256, s->dig.sha256, 32);
             memcpy(view->sha512, s->dig.sha512, 64);
@@ -445,7 +503,8 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
             pk->mtime_nsec = s->present ? s->mtime.tv_nsec : it->mtime_nsec;
         }
     }
-    struct vhead *h = head(e, v, enc, len, dig);
+    struct vhead *h = head(e, v, enc, len, dig,
+                           enc != HTTP_ENC_IDENTITY && !it ? &v->side[enc] : NULL, view->lastmod);
     charge(c, e, v);
     if (!h) {
         if (each >= 0) close(each);

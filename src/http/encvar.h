@@ -66,6 +66,12 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
  * after asking for want, in e->sha256/512. */
 unsigned encvar_view_digests(struct fcache *c, struct fentry *view, unsigned want);
 
+/* A sidecar's ETag is its bytes' (their SHA-256, or its inode, size and
+ * mtime until a large one is hashed).  Once hashed, the tag it was sent
+ * with before (that very version's) into out, for conditionals to match as
+ * the content tag does; 0 when view has no such alias. */
+size_t encvar_alias(const struct fentry *view, char *out, size_t n);
+
 /* The digests kept for e's sidecar of coding enc (NULL: none now): where
  * the hasher's result for it is filed. */
 struct fdigests *encvar_digests(struct fentry *e, int enc);

@@ -71,6 +71,8 @@ struct fentry {
     size_t cost;                  /* bytes charged to the cache's budget */
     struct fentry *cnext, *cprev; /* the CLOCK ring */
     uint8_t sha256[32], sha512[64];
+    time_t lm;   /* Last-Modified as sent: mtime, or the time it was read when mtime was in
+                    the future (RFC 9110 §8.8.2.1); what date preconditions compare to */
     char path[]; /* the request path this entry answers */
 };
 

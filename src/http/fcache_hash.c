@@ -94,7 +94,9 @@ int fcache_fill(const struct static_conf *sc, struct fentry *e, const struct sta
     e->mtime = st->st_mtim;
     e->fdslot = -1;
     e->etag_len = http_etag_make(st, e->etag, sizeof e->etag);
-    http_date_fmt(st->st_mtim.tv_sec, e->lastmod);
+    time_t now = time(NULL);
+    e->lm = st->st_mtim.tv_sec > now ? now : st->st_mtim.tv_sec; /* never in the future */
+    http_date_fmt(e->lm, e->lastmod);
     e->ctype = mime_type(path, sc->mime_default);
     e->cenc = mime_encoding(path);
     if (e->ctype && mime_sniffs(e->ctype)) {

@@ -90,7 +90,7 @@ static int owned(const char *name, size_t n)
     static const char *const own[] = {
         "content-type", "content-encoding", "content-range", "content-disposition",
         "etag",         "last-modified",    "accept-ranges", "location",
-        "allow",        "cache-control",
+        "allow",        "cache-control",    "repr-digest",   "content-digest",
     };
     struct http_str s = http_str_make(name, n);
     if (http_field_reserved(name, n)) return 1;
@@ -117,9 +117,10 @@ int policy_header_check(const char *line, char *why, size_t len)
                     (int)nl, line);
     if (owned(line, nl)) {
         struct http_str s = http_str_make(line, nl);
+        int cors = nl >= 15 && http_str_eq_ci(http_str_make(line, 15), "access-control-");
         const char *fix = http_str_eq_ci(s, "cache-control") ? "use --cache-control instead"
-                          : nl >= 15                         ? "use --cors instead"
-                                     : "drop it (berth writes this field itself)";
+                          : cors                             ? "use --cors instead"
+                                 : "drop it (berth writes this field itself)";
         return fail(why, len, "--header '%.*s' names a field berth writes itself; %s", (int)nl,
                     line, fix);
     }
@@ -138,6 +139,12 @@ int policy_cache_control_check(const char *v, char *why, size_t len)
 {
     const char *p = v;
     int n = 0;
+    /* it is baked into fixed-size prebuilt heads (http/fcache, http/encvar) */
+    if (strlen(v) > POLICY_CACHE_CONTROL_MAX)
+        return fail(why, len,
+                    "--cache-control is %zu bytes long, over %d; give a shorter list of "
+                    "cache directives",
+                    strlen(v), POLICY_CACHE_CONTROL_MAX);
     if (!http_field_value(v, strlen(v))) goto bad;
     for (;;) {
         while (*p == ' ' || *p == '\t')

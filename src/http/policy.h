@@ -48,7 +48,9 @@ const char *policy_cache_control(const struct policy *p, const char *path);
  * (framing, Date, Server, Content-*, validators, Cache-Control: use
  * --cache-control, Access-Control-*: use --cors). */
 int policy_header_check(const char *line, char *why, size_t len);
-/* a list of cache directives: token [ "=" ( token / quoted-string ) ], by commas */
+/* a list of cache directives: token [ "=" ( token / quoted-string ) ], by commas,
+ * of POLICY_CACHE_CONTROL_MAX bytes at most */
+#define POLICY_CACHE_CONTROL_MAX 512
 int policy_cache_control_check(const char *v, char *why, size_t len);
 /* "*", "null" or a serialized origin: scheme "://" host [ ":" port ], no path */
 int policy_origin_check(const char *o, char *why, size_t len);

@@ -35,6 +35,13 @@ static int field_line(struct buf *out, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(buf_tail(out), buf_room(out), fmt, ap);
     va_end(ap);
+    if (n >= 0 && (size_t)n >= buf_room(out)) {
+        /* longer than the room (a long Cache-Control): once more with room */
+        if ((rc = buf_reserve(out, (size_t)n + 1)) < 0) return rc;
+        va_start(ap, fmt);
+        n = vsnprintf(buf_tail(out), buf_room(out), fmt, ap);
+        va_end(ap);
+    }
     if (n < 0 || (size_t)n >= buf_room(out)) return -ENOMEM;
     buf_commit(out, (size_t)n);
     return 0;
@@ -365,9 +372,10 @@ static int multipart(const struct static_conf *sc, struct fcache *c, struct fent
  * sent one). */
 static size_t old_tag(const struct fentry *e, char *out, size_t n)
 {
-    /* identity only: a coded variant's tag never was the cheap one (and
-     * its hashed bits are its own bytes', not the file's) */
-    if (e->body || e->venc || !(e->hashed & (1u << HTTP_DIGEST_SHA256))) return 0;
+    /* a sidecar's alias is its own version's (http/encvar); a compressed
+     * result's tag never was a cheap one */
+    if (e->venc) return encvar_alias(e, out, n);
+    if (e->body || !(e->hashed & (1u << HTTP_DIGEST_SHA256))) return 0;
     struct stat st;
     memset(&st, 0, sizeof st);
     st.st_ino = e->ino;
@@ -381,11 +389,11 @@ static size_t old_tag(const struct fentry *e, char *out, size_t n)
  * other, the same version's. */
 static int preconditions(const struct http_cond *cond, const struct fentry *e)
 {
-    int st = http_preconditions(cond, 1, e->etag, e->etag_len, e->mtime.tv_sec);
+    int st = http_preconditions(cond, 1, e->etag, e->etag_len, e->lm);
     char old[HTTP_ETAG_MAX];
     size_t n;
     if (st == 304 || !(n = old_tag(e, old, sizeof old))) return st;
-    int st2 = http_preconditions(cond, 1, old, n, e->mtime.tv_sec);
+    int st2 = http_preconditions(cond, 1, old, n, e->lm);
     return st == 412 ? (st2 != 412 ? st2 : st) : (st2 == 304 ? st2 : st);
 }
 
@@ -393,9 +401,8 @@ static int if_range_ok(struct http_str if_range, const struct fentry *e)
 {
     char old[HTTP_ETAG_MAX];
     size_t n;
-    return http_if_range_ok(if_range, e->etag, e->etag_len, e->mtime.tv_sec) ||
-           ((n = old_tag(e, old, sizeof old)) &&
-            http_if_range_ok(if_range, old, n, e->mtime.tv_sec));
+    return http_if_range_ok(if_range, e->etag, e->etag_len, e->lm) ||
+           ((n = old_tag(e, old, sizeof old)) && http_if_range_ok(if_range, old, n, e->lm));
 }
 
 /* The common case: a plain GET or HEAD of the whole file.  A small file's

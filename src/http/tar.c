@@ -128,7 +128,14 @@ static int utf8_ok(const unsigned char *s, size_t n)
 size_t tar_header(char *dst, const char *name, size_t nlen, int dir, uint64_t size, int64_t mtime,
                   int exec)
 {
+    /* a name beyond 100 bytes, or beyond ASCII (ustar's names are the
+     * portable character set) but UTF-8, goes in a pax path record; a
+     * short one that is not UTF-8 stays raw in ustar, which every reader
+     * takes as bytes (GNU tar warns at hdrcharset=BINARY) */
     int long_name = nlen > 100, big = size > USTAR_MAX;
+    for (size_t i = 0; i < nlen && !long_name; i++)
+        long_name = (unsigned char)name[i] >= 0x80;
+    if (long_name && nlen <= 100 && !utf8_ok((const unsigned char *)name, nlen)) long_name = 0;
     int odd_time = mtime < 0 || (uint64_t)mtime > USTAR_MAX;
     unsigned mode = dir || exec ? 0755 : 0644;
     char num[32];

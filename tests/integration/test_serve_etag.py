@@ -232,3 +232,24 @@ def test_workers_share_a_large_files_hash(tmp_path, srv):
     body = get(s.port, "/metrics").body.decode()
     assert 'berth_file_hash_jobs_total{state="queued"} 1\n' in body, body
     assert "berth_file_hash_bytes_total %d\n" % (64 << 20) in body, body
+
+
+@pytest.mark.parametrize("size", [100, 300 * 1024])  # in memory, and by descriptor
+def test_future_mtime_is_not_a_future_last_modified(tmp_path, srv, size):
+    # RFC 9110 §8.8.2.1: a modification time in the future is replaced by
+    # the message's date; the date sent then works in conditionals
+    from email.utils import parsedate_to_datetime
+    p = tmp_path / "f.txt"
+    p.write_bytes(b"x" * size)
+    future = time.time_ns() + 3600 * 10**9
+    os.utime(p, ns=(future, future))
+    s = srv(tmp_path)
+    r = get(s.port, "/f.txt")
+    assert r.status == 200 and len(r.body) == size
+    lm = r.h("Last-Modified")
+    assert parsedate_to_datetime(lm) <= parsedate_to_datetime(r.h("Date"))
+    assert get(s.port, "/f.txt", "HEAD").h("Last-Modified") == lm
+    r = get(s.port, "/f.txt", extra="If-Modified-Since: %s\r\n" % lm)
+    assert r.status == 304
+    r = get(s.port, "/f.txt", extra="If-Unmodified-Since: %s\r\n" % lm)
+    assert r.status == 200 and len(r.body) == size

@@ -113,11 +113,31 @@ def test_compressed_answers_keep_the_caching_policy(root, server):
             assert r.status == 304 and r.getheader("Cache-Control") == cc, (path, enc)
 
 
-@pytest.mark.parametrize("value", ["", "max-age=", "a b", "no-cache\nX: y"])
+LONG_CC = "public, " + ", ".join("x-e%d=1" % i for i in range(150))  # over 512 bytes
+
+
+@pytest.mark.parametrize("value", ["", "max-age=", "a b", "no-cache\nX: y", LONG_CC])
 def test_bad_cache_control_refused_at_start(root, value):
     p = subprocess.run([BERTH, "serve", "0", "-d", str(root), "--cache-control", value],
                        capture_output=True, timeout=T)
     assert p.returncode == 2 and b"--cache-control" in p.stderr and b"; give" in p.stderr
+
+
+def test_longest_cache_control_on_every_answer(root, server):
+    # the longest value accepted fits every head berth builds: plain, coded,
+    # 304, 206, multipart (a longer one is refused at start, not answered 503)
+    cc = ("public, max-age=60, " + ", ".join("x-e%d=1" % i for i in range(100)))[:512]
+    cc = cc.rstrip(", =")
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "-q", "--cache-control", cc)
+    for enc in ("identity", "gzip"):
+        h = {"Accept-Encoding": enc}
+        r, _ = fetch(s, "/plain.txt", headers=h)
+        assert r.status == 200 and r.getheader("Cache-Control") == cc, enc
+        r, _ = fetch(s, "/plain.txt", headers=dict(h, **{"If-None-Match": r.getheader("ETag")}))
+        assert r.status == 304 and r.getheader("Cache-Control") == cc, enc
+        for rng in ("bytes=0-3", "bytes=0-1,5-6"):
+            r, _ = fetch(s, "/plain.txt", headers=dict(h, Range=rng))
+            assert r.status == 206 and r.getheader("Cache-Control") == cc, (enc, rng)
 
 
 # ---------------------------------------------------------------- SPA
@@ -282,6 +302,8 @@ def test_header_over_h2(root, server):
     ("Server: other", b"writes itself"),
     ("Cache-Control: no-store", b"--cache-control"),
     ("Access-Control-Allow-Origin: *", b"--cors"),
+    ("Repr-Digest: sha-256=:AA==:", b"writes itself"),
+    ("Transfer-Encoding: chunked", b"drop it"),
 ])
 def test_bad_header_refused_at_start(root, value, msg):
     p = subprocess.run([BERTH, "serve", "0", "-d", str(root), "--header", value],
@@ -472,6 +494,12 @@ def test_tar_unicode_name_and_curl(tmp_path, server):
     resp = requests.get(url(s, "/caf%C3%A9/?download=tar"), timeout=T)
     cd = resp.headers["Content-Disposition"]
     assert 'filename="caf__.tar"' in cd and "filename*=UTF-8''caf%C3%A9.tar" in cd
+    # beyond ASCII, names travel as pax paths (POSIX: ustar names are the
+    # portable set), so a reader that takes ustar names as ASCII gets them
+    with tarfile.open(fileobj=io.BytesIO(resp.content), encoding="ascii") as tf:
+        m = tf.getmember("caf\u00e9/x")
+        assert m.pax_headers.get("path") == "caf\u00e9/x"
+        assert tf.extractfile(m).read() == b"x"
     if CURL:
         p = subprocess.run([CURL, "-sS", url(s, "/caf%C3%A9/?download=tar")],
                            capture_output=True, timeout=T)

@@ -158,6 +158,12 @@ Test(checks, header)
     cr_expect_eq(policy_header_check("Access-Control-Allow-Origin: *", why, sizeof why), -1);
     cr_expect(strstr(why, "--cors"), "%s", why);
     cr_expect_eq(policy_header_check("ETag: \"x\"", why, sizeof why), -1);
+    /* the digests berth computes itself (--digest, Want-*-Digest) */
+    cr_expect_eq(policy_header_check("Repr-Digest: sha-256=:AA==:", why, sizeof why), -1);
+    cr_expect_eq(policy_header_check("content-digest: sha-256=:AA==:", why, sizeof why), -1);
+    /* a long name that is not a CORS field is not sent to --cors */
+    cr_expect_eq(policy_header_check("Transfer-Encoding: chunked", why, sizeof why), -1);
+    cr_expect(strstr(why, "writes itself") && !strstr(why, "--cors"), "%s", why);
 }
 
 Test(checks, cache_control_and_origin)
@@ -173,6 +179,14 @@ Test(checks, cache_control_and_origin)
     cr_expect_eq(policy_cache_control_check("a,,", why, sizeof why), -1);
     cr_expect_eq(policy_cache_control_check("x=\"open", why, sizeof why), -1);
     cr_expect_eq(policy_cache_control_check("no-cache\r\nX: y", why, sizeof why), -1);
+    /* its length is bounded: it goes into fixed-size prebuilt heads */
+    char longv[POLICY_CACHE_CONTROL_MAX + 2];
+    memset(longv, 'a', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    cr_expect_eq(policy_cache_control_check(longv, why, sizeof why), -1);
+    cr_expect(strstr(why, "bytes long"), "%s", why);
+    longv[POLICY_CACHE_CONTROL_MAX] = '\0';
+    cr_expect_eq(policy_cache_control_check(longv, why, sizeof why), 0);
     cr_expect(strstr(why, "cache directives"), "%s", why);
     cr_expect_eq(policy_origin_check("*", why, sizeof why), 0);
     cr_expect_eq(policy_origin_check("https://app.example.com", why, sizeof why), 0);
@@ -279,6 +293,24 @@ Test(tar, pax_for_long_names_big_sizes_and_odd_times)
     name[10] = (char)0xff;
     tar_header(h, name, 300, 0, 1, 1, 0);
     cr_expect(memmem(h + 512, 512, "hdrcharset=BINARY\n", 18));
+}
+
+/* ustar names are the portable character set: a short UTF-8 name beyond
+ * ASCII is carried as a pax path */
+Test(tar, pax_path_for_names_beyond_ascii)
+{
+    char h[512 * 12];
+    size_t n = tar_header(h, "top/caf\xc3\xa9", 9, 0, 1, 1, 0);
+    cr_assert_eq(n, 1536);
+    cr_assert_eq(n, tar_header(NULL, "top/caf\xc3\xa9", 9, 0, 1, 1, 0));
+    cr_expect_eq(h[156], 'x');
+    cr_expect(memmem(h + 512, 512, "path=top/caf\xc3\xa9\n", 15));
+    cr_expect(!memmem(h + 512, 512, "hdrcharset", 10));
+    /* not UTF-8: raw bytes in ustar (GNU tar warns at hdrcharset) */
+    n = tar_header(h, "top/\xff", 5, 0, 1, 1, 0);
+    cr_assert_eq(n, 512);
+    cr_expect_eq(memcmp(h, "top/\xff", 6), 0);
+    cr_expect_eq(tar_header(NULL, "top/plain.txt", 13, 0, 1, 1, 0), 512);
 }
 
 /* ---- the JSON listing ---- */
