@@ -18,6 +18,7 @@
 #include "http/ws_pmd.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,19 +83,51 @@ size_t ws_session_buffered(const struct berth_ws *ws)
     return buf_len(&ws->c->out);
 }
 
-/* Appends one frame to the connection's output. */
+/* Copies a short payload (n <= 64) eight bytes at a time, the last eight
+ * overlapping: no call into libc for the small messages of an echo. */
+static inline void copy_short(uint8_t *d, const uint8_t *s, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            memcpy(d + i, s + i, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    }
+}
+
+/* Appends one frame to the connection's output, encoded in place: the
+ * head (a short one written inline), then the payload. */
 static int frame(struct berth_ws *ws, int op, int rsv1, const void *p, size_t n)
 {
     struct buf *out = &ws->c->out;
     if (buf_room(out) < WS_HEAD_MAX + n) {
-        int rc = buf_reserve(out, WS_HEAD_MAX + n);
+        /* sized for the whole read at once: the echo of a 64 KiB read grows
+         * the buffer once, not ten times (with a copy each time); it is
+         * given back (pump) once written */
+        size_t want = WS_HEAD_MAX + n;
+        if (want < ws->rx_hint) want = ws->rx_hint;
+        int rc = buf_reserve(out, want);
         if (rc < 0) return rc;
     }
     if (!buf_len(out)) ws->tx_at = loop_now(loop_of(ws)); /* the send timeout counts from here */
     uint8_t *t = (uint8_t *)buf_tail(out);
-    size_t h = ws_frame_head(t, 1, rsv1, op, n, NULL);
-    if (n) memcpy(t + h, p, n);
-    buf_commit(out, h + n);
+    size_t h = 2;
+    if (n < 126) {
+        t[0] = (uint8_t)(0x80 | (rsv1 ? 0x40 : 0) | op);
+        t[1] = (uint8_t)n;
+    } else {
+        h = ws_frame_head(t, 1, rsv1, op, n, NULL);
+    }
+    if (n <= 64)
+        copy_short(t + h, p, n);
+    else
+        memcpy(t + h, p, n);
+    out->len += h + n; /* buf_commit, without a call per message */
     return 0;
 }
 
@@ -117,9 +150,13 @@ int ws_session_queue(struct berth_ws *ws, int op, const void *p, size_t n)
         rc = frame(ws, op, 0, p, n);
     }
     if (rc < 0) return rc;
-    if (buf_len(&ws->c->out) > ws->o.low_water) ws->want_drain = 1;
-    if (!ws->dispatch) pump(ws, 0);
-    return 0;
+    q = buf_len(&ws->c->out);
+    if (q > ws->o.low_water) ws->want_drain = 1;
+    if (!ws->dispatch) {
+        pump(ws, 0);
+        q = buf_len(&ws->c->out);
+    }
+    return q > INT_MAX ? INT_MAX : (int)q;
 }
 
 int ws_session_close(struct berth_ws *ws, int code, const char *reason, size_t len)
@@ -371,7 +408,9 @@ void ws_session_event(struct conn *c, unsigned events)
             ws->dead = 1;
             break;
         }
+        ws->rx_hint = (size_t)r;
         input(ws, (uint8_t *)c->w->scratch, (size_t)r);
+        ws->rx_hint = 0;
         if ((size_t)r < WORKER_SCRATCH && !transport_pending(&c->t)) break;
     }
     ws->dispatch--;
