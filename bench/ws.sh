@@ -7,14 +7,15 @@
 # --connections N ...` for TCP): CONNS connections x MSGS small messages of
 # SIZE bytes, pipelined; then BIG_CONNS x BIG_MSGS messages of 1 MiB.
 #
-#   bench/ws.sh [path/to/berth]   CONNS=100 MSGS=20000 PY_MSGS=1000 SIZE=32 BIG_CONNS=4 BIG_MSGS=20
+#   bench/ws.sh [path/to/berth]   CONNS=100 MSGS=20000 PY_MSGS=1000 SIZE=32 BIG_CONNS=4 BIG_MSGS=20 ROUNDS=3
 #
 # (the Python server gets PY_MSGS messages per connection: it is ~100x
 # slower, and its rate does not depend on the count)
 #
 # Prints messages/s and the server's CPU time per message (its threads'
-# run time from /proc/PID/task/*/schedstat, over the small-message run), and MiB/s for
-# 1 MiB messages.  Targets (issue 12): berth >= 10x the Python server's
+# run time from /proc/PID/task/*/schedstat, over the small-message run; the
+# median of ROUNDS runs against the same server), and MiB/s for 1 MiB
+# messages.  Targets (issue 12): berth >= 10x the Python server's
 # messages/s, and CPU per message <= 1.5x the TCP echo's.  Client and
 # servers share the machine: on a busy one, compare within a run.
 set -u
@@ -26,6 +27,7 @@ PY_MSGS=${PY_MSGS:-1000}
 SIZE=${SIZE:-32}
 BIG_CONNS=${BIG_CONNS:-4}
 BIG_MSGS=${BIG_MSGS:-20}
+ROUNDS=${ROUNDS:-3}
 
 [ -x "$BERTH" ] || { echo "bench/ws.sh: no berth binary at $BERTH; run make first" >&2; exit 1; }
 "$PYTHON" -c 'import websockets' 2>/dev/null ||
@@ -76,30 +78,41 @@ stop() {
     pid=
 }
 
+# median of the numbers on standard input
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 # run NAME URL-or-empty KEY MESSAGES: one row of the table
 run() {
     name=$1
     url=$2
     n=$4
-    t0=$(cpu_ns "$pid")
-    if [ -n "$url" ]; then
-        out=$("$BERTH" echo --ws "$url" --connections "$CONNS" --messages "$n" --size "$SIZE" --timeout 60 2>&1)
-    else
-        out=$("$BERTH" echo -p "$port" --connections "$CONNS" --messages "$n" --size "$SIZE" --timeout 60 2>&1)
-    fi
-    t1=$(cpu_ns "$pid")
-    secs=$(echo "$out" | sed -n 's/.* in \([0-9.]*\) s,.*/\1/p')
-    [ -n "$secs" ] || { echo "$name: $out" >&2; exit 1; }
     msgs=$((CONNS * n))
-    rate=$(awk -v m="$msgs" -v s="$secs" 'BEGIN { printf "%.0f", m / s }')
-    cpu=$(awk -v t0="$t0" -v t1="$t1" -v m="$msgs" 'BEGIN { printf "%.3f", (t1 - t0) / 1e3 / m }')
+    : >"$tmp/rates"
+    : >"$tmp/cpus"
+    r=0
+    while [ $r -lt "$ROUNDS" ]; do
+        t0=$(cpu_ns "$pid")
+        if [ -n "$url" ]; then
+            out=$("$BERTH" echo --ws "$url" --connections "$CONNS" --messages "$n" --size "$SIZE" --timeout 60 2>&1)
+        else
+            out=$("$BERTH" echo -p "$port" --connections "$CONNS" --messages "$n" --size "$SIZE" --timeout 60 2>&1)
+        fi
+        t1=$(cpu_ns "$pid")
+        secs=$(echo "$out" | sed -n 's/.* in \([0-9.]*\) s,.*/\1/p')
+        [ -n "$secs" ] || { echo "$name: $out; the server said: $(cat "$tmp/server")" >&2; exit 1; }
+        awk -v m="$msgs" -v s="$secs" 'BEGIN { printf "%.0f\n", m / s }' >>"$tmp/rates"
+        awk -v t0="$t0" -v t1="$t1" -v m="$msgs" 'BEGIN { printf "%.4f\n", (t1 - t0) / 1e3 / m }' >>"$tmp/cpus"
+        r=$((r + 1))
+    done
+    rate=$(median <"$tmp/rates")
+    cpu=$(median <"$tmp/cpus")
     if [ -n "$url" ]; then
         big=$("$BERTH" echo --ws "$url" --connections "$BIG_CONNS" --messages "$BIG_MSGS" --size 1M --timeout 60 2>&1)
     else
         big=$("$BERTH" echo -p "$port" --connections "$BIG_CONNS" --messages "$BIG_MSGS" --size 1M --timeout 60 2>&1)
     fi
     mib=$(echo "$big" | sed -n 's/.*, \([0-9.]*\) MiB\/s$/\1/p')
-    [ -n "$mib" ] || { echo "$name: $big" >&2; exit 1; }
+    [ -n "$mib" ] || { echo "$name: $big; the server said: $(cat "$tmp/server")" >&2; exit 1; }
     printf '%-22s %12s %14s %12s\n' "$name" "$rate" "$cpu" "$mib"
     case $3 in
     ws) rate_ws=$rate cpu_ws=$cpu ;;
