@@ -58,6 +58,9 @@ EOF
 
 # start CMD...: runs it in the background, sets pid and port
 start() {
+    # emptied here, not by the background job's redirection: that one may
+    # come after the loop below has read the last server's port
+    : >"$tmp/server"
     "$@" >"$tmp/server" 2>&1 &
     pid=$!
     port=
