@@ -6,7 +6,10 @@
  * permessage-deflate is on and the message limit; bytes 1-2 a split point;
  * the rest is the stream.  It is parsed whole and in two pieces cut at the
  * split point (each piece an exact-size heap copy, so ASan sees a read past
- * it); both runs must report the same messages, controls and end (only a
+ * it), and whole by the general parser alone (ws_parse_general, without
+ * ws_parse's fast path), which must agree with the fast path exactly (the
+ * same events, code and error message); the
+ * whole and cut runs must report the same messages, controls and end (only a
  * compressed message that is both too big and invalid may end with either
  * code).  Every
  * event must lie inside the input given, messages within the limit, text
@@ -23,7 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct out {
     uint64_t hash; /* of every event, in order */
+    uint64_t raw;  /* of every data piece as the parser gave it: place, length, flags, bytes */
     int n, rc;
+    const char *error;
 };
 
 static void mix(struct out *o, const void *p, size_t n, int tag)
@@ -36,7 +41,7 @@ static void mix(struct out *o, const void *p, size_t n, int tag)
 }
 
 static void run(const uint8_t *s, size_t n, size_t cut, int server, int deflate, size_t max,
-                struct out *o)
+                int fast, struct out *o)
 {
     struct ws_parser ps;
     struct ws_msg m;
@@ -47,22 +52,34 @@ static void run(const uint8_t *s, size_t n, size_t cut, int server, int deflate,
     memset(o, 0, sizeof *o);
     size_t at = 0;
     for (int piece = 0; piece < 2 && !o->rc; piece++) {
-        size_t end = piece == 0 ? cut : n, len = end - at;
+        size_t end = piece == 0 ? cut : n, len = end - at, at0 = at;
         uint8_t *copy = malloc(len ? len : 1);
         memcpy(copy, s + at, len);
         size_t off = 0;
         while (off < len) {
             struct ws_ev ev;
             size_t used;
-            int rc = ws_parse(&ps, copy + off, len - off, &used, &ev);
+            int rc = fast ? ws_parse(&ps, copy + off, len - off, &used, &ev)
+                          : ws_parse_general(&ps, copy + off, len - off, &used, &ev);
             if (used > len - off) abort();
             off += used;
             if (rc < 0) {
                 o->rc = rc;
+                o->error = ps.error;
                 break;
             }
             if (rc == 0) break;
             if (ev.n && (ev.p < copy || ev.p + ev.n > copy + len) && ev.type == WS_EV_DATA) abort();
+            if (ev.type == WS_EV_DATA) {
+                uint64_t f[5] = {(uint64_t)(ev.p - copy) + (uint64_t)at0, ev.n, ev.rest,
+                                 (uint64_t)(ev.op | ev.first << 4 | ev.last << 5), ev.compressed};
+                uint64_t h = o->raw;
+                for (size_t i = 0; i < sizeof f; i++)
+                    h = (h ^ ((const uint8_t *)f)[i]) * 1099511628211ull;
+                for (size_t i = 0; i < ev.n; i++)
+                    h = (h ^ ev.p[i]) * 1099511628211ull;
+                o->raw = h;
+            }
             if (ev.type == WS_EV_CONTROL) {
                 if (ev.n > WS_CONTROL_MAX) abort();
                 mix(o, ev.p, ev.n, ev.op);
@@ -99,9 +116,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t max = (size_t)1 << (4 + (data[0] >> 4)); /* 16 B .. 512 KiB */
     const uint8_t *s = data + 3;
     size_t n = size - 3, cut = ((size_t)data[1] << 8 | data[2]) % (n + 1);
-    struct out whole, split;
-    run(s, n, n, server, deflate, max, &whole);
-    run(s, n, cut, server, deflate, max, &split);
+    struct out whole, split, general;
+    run(s, n, n, server, deflate, max, 1, &whole);
+    run(s, n, cut, server, deflate, max, 1, &split);
+    run(s, n, n, server, deflate, max, 0, &general);
+    if (whole.n != general.n || whole.hash != general.hash || whole.raw != general.raw ||
+        whole.rc != general.rc ||
+        (whole.error != general.error && strcmp(whole.error, general.error)))
+        abort();
     if (whole.n != split.n || whole.hash != split.hash || !whole.rc != !split.rc) abort();
     /* a compressed message can be both too big and invalid (bad text or
      * data): which is seen first depends on where the input was cut */

@@ -116,25 +116,11 @@ static inline void head_end(struct ws_parser *p, const uint8_t *h)
 
 void ws_mask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t off)
 {
-    size_t i = 0;
-    /* byte by byte up to a multiple of the key, then eight at a time */
-    for (; i < n && (off + i) % 4; i++)
-        p[i] ^= key[(off + i) % 4];
-    if (n - i >= 8) {
-        uint8_t k8[8];
-        memcpy(k8, key, 4);
-        memcpy(k8 + 4, key, 4);
-        uint64_t k;
-        memcpy(&k, k8, 8);
-        for (; i + 8 <= n; i += 8) {
-            uint64_t v;
-            memcpy(&v, p + i, 8);
-            v ^= k;
-            memcpy(p + i, &v, 8);
-        }
-    }
-    for (; i < n; i++)
-        p[i] ^= key[(off + i) % 4];
+    /* the key as it stands at this offset, then from offset 0 */
+    uint8_t k[4];
+    for (int j = 0; j < 4; j++)
+        k[j] = key[(off + (uint64_t)j) % 4];
+    ws_unmask(p, n, k);
 }
 
 /* The frame in hand ended: the parser starts the next one. */
@@ -145,7 +131,7 @@ static void frame_end(struct ws_parser *p)
     p->hneed = 0;
 }
 
-int ws_parse(struct ws_parser *p, uint8_t *in, size_t n, size_t *used, struct ws_ev *ev)
+int ws_parse_general(struct ws_parser *p, uint8_t *in, size_t n, size_t *used, struct ws_ev *ev)
 {
     size_t i = 0;
     int rc;

@@ -110,16 +110,14 @@ int berth_ws_upgrade(berth_req *r, const struct berth_ws_cb *cb, void *arg,
 int berth_ws_send(berth_ws *ws, int binary, const void *data, size_t len)
 {
     if (!ws || (len && !data)) return BERTH_EUSAGE;
-    int rc = ws_session_queue(ws, binary ? WS_BINARY : WS_TEXT, data, len);
-    if (rc < 0) return rc;
-    size_t q = ws_session_buffered(ws);
-    return q > INT_MAX ? INT_MAX : (int)q;
+    return ws_session_queue(ws, binary ? WS_BINARY : WS_TEXT, data, len);
 }
 
 int berth_ws_ping(berth_ws *ws, const void *data, size_t len)
 {
     if (!ws || len > WS_CONTROL_MAX || (len && !data)) return BERTH_EUSAGE;
-    return ws_session_queue(ws, WS_PING, data, len);
+    int rc = ws_session_queue(ws, WS_PING, data, len);
+    return rc < 0 ? rc : 0;
 }
 
 int berth_ws_close(berth_ws *ws, int code, const char *reason)

@@ -5,8 +5,6 @@
 
 #include <string.h>
 
-#define KEEP_MAX (16 * 1024) /* a larger message's buffer is given back after it */
-
 void ws_msg_init(struct ws_msg *m, size_t max, struct ws_pmd *z)
 {
     memset(m, 0, sizeof *m);
@@ -20,29 +18,8 @@ void ws_msg_free(struct ws_msg *m)
     buf_free(&m->b);
 }
 
-void ws_msg_done(struct ws_msg *m)
+int ws_msg_pieces(struct ws_msg *m, const struct ws_ev *ev, int *op, const uint8_t **p, size_t *n)
 {
-    if (m->b.cap > KEEP_MAX)
-        buf_free(&m->b);
-    else
-        buf_clear(&m->b);
-}
-
-int ws_msg_feed(struct ws_msg *m, const struct ws_ev *ev, int *op, const uint8_t **p, size_t *n)
-{
-    if (ev->first && ev->last && !(ev->compressed && m->z)) {
-        /* the common case, whole and where it lies: nothing is kept */
-        if (ev->n > m->max) return -WS_TOO_BIG;
-        if (ev->op == WS_TEXT) {
-            struct ws_utf8 u = {0};
-            if (ws_utf8_feed(&u, ev->p, ev->n) < 0 || !ws_utf8_done(&u)) return -WS_BAD_DATA;
-        }
-        m->op = ev->op;
-        *op = ev->op;
-        *p = ev->p;
-        *n = ev->n;
-        return 1;
-    }
     if (ev->first) {
         ws_msg_done(m);
         memset(&m->u, 0, sizeof m->u);

@@ -18,6 +18,7 @@
 #include "http/ws_pmd.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,12 +83,37 @@ size_t ws_session_buffered(const struct berth_ws *ws)
     return buf_len(&ws->c->out);
 }
 
-/* Appends one frame to the connection's output. */
+/* Copies a short payload (n <= 64) sixteen bytes at a time, the last
+ * sixteen overlapping: no call into libc for the small messages of an echo. */
+static inline void copy_short(uint8_t *d, const uint8_t *s, size_t n)
+{
+    if (n >= 16) {
+        for (size_t i = 0; i + 16 < n; i += 16)
+            memcpy(d + i, s + i, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    }
+}
+
+/* Appends one frame to the connection's output, encoded in place.  A
+ * buffer that must grow is sized for the whole read at once, so the echo of
+ * a 64 KiB read grows it once, not ten times with a copy each time (pump
+ * gives it back once written). */
 static int frame(struct berth_ws *ws, int op, int rsv1, const void *p, size_t n)
 {
     struct buf *out = &ws->c->out;
     if (buf_room(out) < WS_HEAD_MAX + n) {
-        int rc = buf_reserve(out, WS_HEAD_MAX + n);
+        size_t want = WS_HEAD_MAX + n;
+        if (want < ws->rx_hint) want = ws->rx_hint;
+        int rc = buf_reserve(out, want);
         if (rc < 0) return rc;
     }
     if (!buf_len(out)) ws->tx_at = loop_now(loop_of(ws)); /* the send timeout counts from here */
@@ -100,13 +126,11 @@ static int frame(struct berth_ws *ws, int op, int rsv1, const void *p, size_t n)
 
 static void pump(struct berth_ws *ws, int may_close);
 
-int ws_session_queue(struct berth_ws *ws, int op, const void *p, size_t n)
+/* ws_session_queue past its checks, but for the short frame of the fast
+ * path: compression, a buffer to grow, a write now. */
+static __attribute__((noinline)) int queue_general(struct berth_ws *ws, int op, const void *p,
+                                                   size_t n)
 {
-    if (ws->ended || ws->sent_close) return -EPIPE;
-    size_t q = buf_len(&ws->c->out);
-    /* the bound is checked before compressing: a refused message must not
-     * have moved the compressor's context */
-    if (n > ws->o.max_buffered || q + n + WS_HEAD_MAX > ws->o.max_buffered) return -ENOBUFS;
     int rc;
     if (ws->z && (op == WS_TEXT || op == WS_BINARY)) {
         buf_clear(&ws->zbuf);
@@ -117,9 +141,38 @@ int ws_session_queue(struct berth_ws *ws, int op, const void *p, size_t n)
         rc = frame(ws, op, 0, p, n);
     }
     if (rc < 0) return rc;
-    if (buf_len(&ws->c->out) > ws->o.low_water) ws->want_drain = 1;
-    if (!ws->dispatch) pump(ws, 0);
-    return 0;
+    size_t q = buf_len(&ws->c->out);
+    if (q > ws->o.low_water) ws->want_drain = 1;
+    if (!ws->dispatch) {
+        pump(ws, 0);
+        q = buf_len(&ws->c->out);
+    }
+    return q > INT_MAX ? INT_MAX : (int)q;
+}
+
+int ws_session_queue(struct berth_ws *ws, int op, const void *p, size_t n)
+{
+    if (ws->ended || ws->sent_close) return -EPIPE;
+    struct buf *out = &ws->c->out;
+    size_t q = buf_len(out);
+    /* the bound is checked before compressing: a refused message must not
+     * have moved the compressor's context */
+    if (n > ws->o.max_buffered || q + n + WS_HEAD_MAX > ws->o.max_buffered) return -ENOBUFS;
+    /* the fast path, once per message of an echo: a short uncompressed
+     * frame from a callback of ours (written at the batch's end) behind
+     * others in a buffer with room: a 2-byte head, the payload copied by
+     * words, no call */
+    if (n > 64 || !q || !ws->dispatch || (ws->z && (op == WS_TEXT || op == WS_BINARY)) ||
+        buf_room(out) < 2 + n)
+        return queue_general(ws, op, p, n);
+    uint8_t *t = (uint8_t *)out->data + out->off + q;
+    t[0] = (uint8_t)(0x80 | op);
+    t[1] = (uint8_t)n;
+    copy_short(t + 2, p, n);
+    q += 2 + n;
+    out->len = q; /* buf_commit's work, without its call */
+    if (q > ws->o.low_water) ws->want_drain = 1;
+    return (int)q; /* q <= max_buffered <= INT_MAX */
 }
 
 int ws_session_close(struct berth_ws *ws, int code, const char *reason, size_t len)
@@ -371,7 +424,9 @@ void ws_session_event(struct conn *c, unsigned events)
             ws->dead = 1;
             break;
         }
+        ws->rx_hint = (size_t)r;
         input(ws, (uint8_t *)c->w->scratch, (size_t)r);
+        ws->rx_hint = 0;
         if ((size_t)r < WORKER_SCRATCH && !transport_pending(&c->t)) break;
     }
     ws->dispatch--;

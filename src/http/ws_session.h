@@ -39,6 +39,7 @@ struct berth_ws {
     uint8_t want_drain; /* a send left the queue above low_water */
     uint8_t ping_out;   /* an idle ping awaits input */
     int dispatch;       /* callbacks of this session under way: writes wait for their end */
+    size_t rx_hint;     /* the read being dispatched: what a growing output is sized for */
     uint64_t last_rx, ping_at, close_at, tx_at;
 };
 
@@ -58,7 +59,8 @@ void ws_session_stop(struct conn *c);
 
 /* Queues one frame (op, payload p[0..n), compressed when agreed and op is
  * data) and writes what the socket takes unless a callback of ws is under
- * way.  0 or a negative code (berth_ws_send's). */
+ * way.  The bytes queued after it (at most INT_MAX), or a negative code
+ * (berth_ws_send's). */
 int ws_session_queue(struct berth_ws *ws, int op, const void *p, size_t n);
 /* Queues the close frame (code 0: none) and starts waiting for the peer's. */
 int ws_session_close(struct berth_ws *ws, int code, const char *reason, size_t len);

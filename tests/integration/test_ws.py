@@ -201,6 +201,34 @@ def test_every_byte_on_its_own(echo):
     r.close()
 
 
+def test_pipelined_messages_of_every_short_size(echo):
+    """Messages of every size from 0 to 140 bytes (text with multi-byte
+    characters, binary with bytes that are not UTF-8), a ping and a
+    fragmented message among them, all in one send: read in one batch, so
+    most echoes are queued by the short-frame path behind others; every echo
+    comes back whole and in order, binary never checked as text; then a bad
+    text among them fails with 1007 after the echoes before it."""
+    r = Raw(echo.port)
+    want, out = [], b""
+    for n in range(141):
+        t = ("κ" * (n // 2)).encode() + b"a" * (n % 2)
+        b = bytes((0xC0 + i * 7) & 0xFF for i in range(n))
+        out += frame(1, t) + frame(2, b)
+        want += [(True, 0, 1, t), (True, 0, 2, b)]
+        if n == 70:
+            out += frame(9, b"mid")
+            want.append((True, 0, 10, b"mid"))
+            out += frame(2, b"fr", fin=False) + frame(0, b"ag", fin=False) + frame(0, b"ment")
+            want.append((True, 0, 2, b"fragment"))
+    r.send(out)
+    for w in want:
+        assert r.read() == w
+    r.send(frame(2, b"x" * 33) + frame(1, b"ok") + frame(1, b"ab\xc0\x80cd") + frame(1, b"lost"))
+    assert r.read() == (True, 0, 2, b"x" * 33)
+    assert r.read() == (True, 0, 1, b"ok")
+    r.expect_close(1007)
+
+
 def test_ping_answered_with_the_same_payload(echo):
     r = Raw(echo.port)
     r.send(frame(9, b"\x00payload\xff"))
