@@ -58,6 +58,7 @@ struct encvar {
     time_t checked;   /* the entry's revalidation the sidecars were looked at for */
     uint64_t epoch;
     int probed;
+    int plain;       /* no sidecar and nothing to make: not negotiated until revalidated */
     unsigned nocomp; /* codings not worth compressing for this version */
     struct side side[HTTP_ENC_N];
     struct vhead *head[HTTP_ENC_N]; /* made when first answered: a file no client
@@ -194,6 +195,7 @@ static struct encvar *vars(const struct static_conf *sc, struct fcache *c, struc
     for (int i = HTTP_ENC_BR; i < HTTP_ENC_N && sc->precompressed; i++)
         side_probe(v, e, &v->side[i], (enum http_enc)i);
     v->probed = 1;
+    v->plain = 0;
     v->checked = e->checked;
     v->epoch = e->epoch;
     return v;
@@ -436,7 +438,10 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
     pk->fd_own_mtime = 0;
     pk->close_fd = -1;
     if (e->cenc || (!sc->precompressed && !compressible(sc, c, e))) return 0;
-    struct encvar *v = vars(sc, c, e);
+    struct encvar *v = e->var;
+    /* most files of a site: known to have no variant since last looked at */
+    if (v && v->plain && v->checked == e->checked && v->epoch == e->epoch) return 0;
+    v = vars(sc, c, e);
     if (!v) return -ENOMEM;
     int comp = compressible(sc, c, e);
     unsigned avail = 0;
@@ -447,6 +452,7 @@ int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry 
     }
     /* no variant now and none to make: the file is not negotiated at all */
     if (!avail && !comp) {
+        v->plain = 1;
         charge(c, e, v);
         return 0;
     }
