@@ -256,6 +256,7 @@ start_server() {
     berth)   cmd=(taskset -c "$SERVER_CPU" "$BERTH" serve "$port" -b 127.0.0.1 -d "$WWW" --workers 1 --quiet) ;;
     berth2)  cmd=(taskset -c "$SERVER_CPU,$CLIENT_CPU" "$BERTH" serve "$port" -b 127.0.0.1 -d "$WWW" --workers 2 --quiet) ;;
     canned)  cmd=(taskset -c "$SERVER_CPU" "$TMP/canned" "$port" 127.0.0.1) ;;
+    cannedb) cmd=(taskset -c "$SERVER_CPU" "$TMP/cannedb" "$port" 127.0.0.1) ;;
     nginx)   render "$BENCH/nginx.conf" "$run/nginx.conf" "$port" "$run"
              cmd=(taskset -c "$SERVER_CPU" nginx -p "$run" -e "$run/nginx-error.log" -c "$run/nginx.conf") ;;
     lighttpd) render "$BENCH/lighttpd.conf" "$run/lighttpd.conf" "$port" "$run"
@@ -402,14 +403,16 @@ stop_server() {
 
 SERVERS=(berth)
 ((WORKERS2)) && SERVERS+=(berth2)
-((HAVE_CANNED)) && SERVERS+=(canned)
+((HAVE_CANNED)) && SERVERS+=(canned cannedb)
 SERVERS+=(nginx lighttpd h2o)
 if [[ -n ${ONLY:-} ]]; then     # e.g. ONLY="berth canned": a subset, for a quicker look
     keep=()
     for s in "${SERVERS[@]}"; do [[ " $ONLY " == *" $s "* ]] && keep+=("$s"); done
     SERVERS=("${keep[@]}")
-    ((${#SERVERS[@]})) || die "ONLY=$ONLY names none of berth berth2 canned nginx lighttpd h2o"
+    ((${#SERVERS[@]})) || die "ONLY=$ONLY names none of berth berth2 canned cannedb nginx lighttpd h2o"
 fi
+# cannedb is canned sending berth's own answer: it needs berth's
+[[ " ${SERVERS[*]} " == *" berth "* ]] || SERVERS=(${SERVERS[@]/cannedb})
 # the HTTPS and HTTP/2 rows: berth, nginx and h2o, each a second instance with TLS ("S-tls")
 TLS_SERVERS=()
 if ((ROW_TLS || ROW_H2)); then
@@ -447,13 +450,36 @@ log "berth: $BERTH; temp dir $TMP; ulimit -n $NOFILE; DURATION=$DURATION ROUNDS=
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load average: $LOAD_START"
 RESULTS=$TMP/results.tsv; : > "$RESULTS"
+# build_cannedb: canned.c made to send, byte for byte, berth's answer to /hello.txt (its head
+# frozen at one Date), so that the ceiling of the pipelining row is also measured for the bytes
+# berth must send; wrk's own parsing of a 7-field head is part of what it measures
+build_cannedb() {
+    "$PYTHON" - "${PORT[berth]}" "$CANNED_SRC" "$TMP/cannedb.c" <<'PYEOF'
+import re, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+d = b""
+while b"\r\n\r\n" not in d or len(d) < d.index(b"\r\n\r\n") + 4 + 14:
+    chunk = s.recv(4096)
+    if not chunk:
+        sys.exit("berth closed before its whole answer")
+    d += chunk
+lit = "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else "\\%03o" % b for b in d)
+src, n = re.subn(r'#define RESP "[^\n]*', lambda m: '#define RESP "' + lit + '"', open(sys.argv[2]).read(), count=1)
+if n != 1:
+    sys.exit("no '#define RESP \"' line in " + sys.argv[2])
+open(sys.argv[3], "w").write(src)
+PYEOF
+    cc -O2 -o "$TMP/cannedb" "$TMP/cannedb.c"
+}
 for s in "${SERVERS[@]}"; do
+    [[ $s == cannedb ]] && { build_cannedb || die "cannot build canned with berth's answer"; }
     start_server "$s" "$s" "${PORT[$s]}"
     got=$(fetch "${PORT[$s]}" /hello.txt)
     log "$s on ${PORT[$s]} (pids ${SET[$s]}): /hello.txt → $got"
     [[ $got == "status=200 "*" body_bytes=14" ]] || die "$s does not serve /hello.txt correctly"
     ((ROW_PLAIN)) && echo -e "head\t$s\t${got#*head_bytes=}" | sed 's/ body_bytes=.*//' >> "$RESULTS"
-    if [[ $s != canned ]]; then
+    if [[ $s != canned* ]]; then
         for f in 4k.bin:4096 1m.bin:1048576; do
             got=$(fetch "${PORT[$s]}" "/${f%%:*}")
             [[ $got == "status=200 "*" body_bytes=${f##*:}" ]] || die "$s: /${f%%:*} → $got"
@@ -591,7 +617,7 @@ for spec in "${SCENARIOS[@]}"; do
         # rotate the order each round so no server always runs first or last
         for k in $(seq 0 $((nsrv - 1))); do
             s=${SERVERS[$(((k + r - 1) % nsrv))]}
-            [[ $s == canned ]] && ! canned_ok "$sc" && continue
+            [[ $s == canned* ]] && ! canned_ok "$sc" && continue
             wrk_once "$s" "$sc" "$r" "$c" "$path" "$depth" "$DURATION"
         done
         log "$sc round $r/$ROUNDS done"
@@ -660,7 +686,7 @@ done
 # strace -f -c on the server's processes (all threads) while wrk -c$SYSCALL_CONNS runs for
 # SYSCALL_SECONDS on /hello.txt; total syscalls / completed requests.
 ((ROW_PLAIN)) && for s in "${SERVERS[@]}"; do
-    [[ $s == berth2 ]] && continue
+    [[ $s == berth2 || $s == cannedb ]] && continue
     st=$TMP/strace-$s.txt
     args=()
     for p in ${SET[$s]}; do args+=(-p "$p"); done
@@ -684,7 +710,7 @@ done
 # a fresh instance of each server; RSS (all its processes) before and after IDLE_CONNS
 # keep-alive connections that each did one GET and then stay open.
 ((ROW_PLAIN)) && for s in "${SERVERS[@]}"; do
-    [[ $s == berth2 ]] && continue
+    [[ $s == berth2 || $s == cannedb ]] && continue
     start_server "$s" "$s-idle" "${PORT[$s-idle]}"
     fetch "${PORT[$s-idle]}" /hello.txt > /dev/null
     sleep 0.2
@@ -712,7 +738,7 @@ md=$OUT_DIR/http-$stamp.md
     echo "Each server pinned to CPU $SERVER_CPU (berth ×2: CPUs $SERVER_CPU,$CLIENT_CPU), wrk -t1 on CPU $CLIENT_CPU; median of $ROUNDS × ${DURATION} s."
     echo
     cols=()
-    for s in berth berth2 canned nginx lighttpd h2o; do
+    for s in berth berth2 canned cannedb nginx lighttpd h2o; do
         [[ " ${SERVERS[*]} ${TLS_SERVERS[*]} " == *" $s "* ]] && cols+=("$s")
     done
     "$PYTHON" - "$RESULTS" "$(getconf CLK_TCK)" "${cols[*]}" "$IDLE_CONNS" "$SYSCALL_CONNS" <<'EOF'
@@ -769,8 +795,8 @@ def fmt_int(v): return "—" if v is None else f"{v:,.0f}"
 def fmt2(v):   return "—" if v is None else f"{v:.2f}"
 
 cols = servers
-others = [s for s in ("canned", "nginx", "lighttpd", "h2o") if s in servers]
-label = {"berth": "berth", "berth2": "berth ×2 ¹", "canned": "canned", "nginx": "nginx",
+others = [s for s in ("canned", "cannedb", "nginx", "lighttpd", "h2o") if s in servers]
+label = {"berth": "berth", "berth2": "berth ×2 ¹", "canned": "canned", "cannedb": "canned, berth's bytes ⁸", "nginx": "nginx",
          "lighttpd": "lighttpd", "h2o": "h2o"}
 print("| " + " | ".join(["scenario"] + [label[s] for s in cols] + [f"berth/{o}" for o in others]) + " |")
 print("|---|" + "---:|" * (len(cols) + len(others)))
@@ -848,6 +874,10 @@ print("⁷ wrk -H 'Accept-Encoding: br, gzip', 50 conns, a 64 KiB HTML/JS file. 
       + ("  \nCodings sent (and body bytes): " + "; ".join(
           f"{f}: " + ", ".join(f"{s} {e}" for s, e in v.items()) for f, v in encs.items())
          if encs else ""))
+if "cannedb" in cols:
+    print("⁸ canned.c with its one answer replaced by berth's own answer to /hello.txt, byte for byte "
+          "(its head, Date frozen, 7 fields): the ceiling for the bytes berth sends, since wrk parses "
+          "every answer's head on the same two cores. Run on the 14 B and pipelining rows only.  ")
 if tls:
     print()
     print("TLS negotiated (Python ssl, OpenSSL's default client offer, as wrk, h2load and s_time make): "
