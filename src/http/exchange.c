@@ -391,6 +391,12 @@ static size_t answer(struct conn *c, const struct http_request *r, const char *p
             c->closing = 1;
         conn_count(c, r, 204);
         reqlog_access(c, r, 204, 0);
+    } else if (r->method == HTTP_OTHER) {
+        /* not a method we know at all (RFC 9110 §9.1); methods are
+         * case-sensitive, so "get" is one of these */
+        conn_error(c, r, 501, "Allow: GET, HEAD, OPTIONS\r\n",
+                   "This method is not one the server implements; static files answer GET, "
+                   "HEAD and OPTIONS.");
     } else {
         conn_error(c, r, 405, "Allow: GET, HEAD, OPTIONS\r\n",
                    "Static files answer GET, HEAD and OPTIONS.");

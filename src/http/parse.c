@@ -432,9 +432,10 @@ static int parse_request_line(struct http_request *req, const char **pp, const c
             q = p + 10;
         else
             return fail(req, 400, "invalid version");
-        if (p[5] != '1' || (p[7] != '0' && p[7] != '1'))
-            return fail(req, 505, "unsupported version");
-        req->version = p[7] == '1' ? 11 : 10;
+        if (p[5] != '1') return fail(req, 505, "unsupported version");
+        /* 1.2 to 1.9 are read as 1.1, the highest minor version of 1 we
+         * conform to (RFC 9110 §2.5) */
+        req->version = p[7] == '0' ? 10 : 11;
     }
     *pp = q;
 

@@ -782,10 +782,22 @@ def test_normal_large_header_is_accepted(site):
     assert r.status == 200 and r.body == b"hello, a\n"
 
 
-@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/3.0", "HTTP/1.2", "HTTP/1.9", "HTTP/0.9"])
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/3.0", "HTTP/0.9"])
 def test_unsupported_version_is_505(site, version):
     out = raw_exchange(site.port, ("GET /a.txt %s\r\nHost: x\r\n\r\n" % version).encode())
     assert status_of(out) == 505, (version, out[:200])
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.2", "HTTP/1.9"])
+def test_higher_minor_version_is_served_as_http11(site, version):
+    """RFC 9110 §2.5: a higher minor version of a major version the server
+    implements is processed as the highest it conforms to: an HTTP/1.1
+    answer, the connection kept open for the next request."""
+    one = "GET /a.txt %s\r\nHost: x\r\n%s\r\n"
+    out = raw_exchange(site.port, (one % (version, "") + one % (version, "Connection: close\r\n")).encode())
+    assert statuses(out) == [200, 200], (version, out[:300])
+    assert out.startswith(b"HTTP/1.1 200 "), out[:100]
+    assert out.count(b"hello, a\n") == 2
 
 
 def test_http2_preface_starts_h2c(site):
@@ -838,13 +850,26 @@ def allow_set(r):
     return {m.strip() for m in (r.h("Allow") or "").split(",") if m.strip()}
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "PROPFIND", "BREW"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "TRACE"])
 def test_other_methods_are_405_with_allow(site, method):
+    """RFC 9110 §15.5.6: a method the server knows but the resource does not
+    take is 405, with Allow listing what it does take."""
     r = get(site.port, "/a.txt", method=method, extra="Content-Length: 0\r\n")
-    assert r.status in (405, 501) if method in ("PROPFIND", "BREW") else r.status == 405, r
-    if r.status == 405:
-        assert {"GET", "HEAD"} <= allow_set(r), r
-        assert method not in allow_set(r)
+    assert r.status == 405, r
+    assert {"GET", "HEAD"} <= allow_set(r), r
+    assert method not in allow_set(r)
+
+
+@pytest.mark.parametrize("method", ["PROPFIND", "BREW", "get", "Head"])
+def test_unrecognized_methods_are_501(site, method):
+    """RFC 9110 §9.1: a method the server does not recognize (methods are
+    case-sensitive) SHOULD be answered 501, as python's http.server does; the
+    connection goes on."""
+    with Conn(site.port) as c:
+        c.send(req("/a.txt", method, extra="Content-Length: 0\r\n") + req("/a.txt"))
+        r = c.read_response()
+        assert r.status == 501, r
+        assert c.read_response().status == 200
 
 
 def test_post_with_requests_is_405(site):

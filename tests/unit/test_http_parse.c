@@ -432,7 +432,9 @@ static const struct icase invalid[] = {
     {"GET /\r\n\r\n", 400, "target"},
     {"GET / \r\n\r\n", 400, "version"},
     {"GET\r\n\r\n", 400, "method"},
-    {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505, "version"},
+    /* a higher minor version of 1 is read as 1.1 (RFC 9110 §2.5) */
+    {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 200, ""},
+    {"GET / HTTP/1.9\r\n\r\n", 400, "missing host"},
     {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, "version"},
     {"GET / HTTP/0.9\r\n\r\n", 505, "version"},
     {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "version"},
@@ -765,6 +767,19 @@ Test(parse, method_names)
     cr_expect_str_eq(http_method_name(HTTP_PATCH), "PATCH");
     cr_expect_str_eq(http_method_name(HTTP_OTHER), "OTHER");
     cr_expect_str_eq(http_method_name((enum http_method)99), "OTHER");
+}
+
+/* RFC 9110 §2.5: a message of a higher minor version within a major version
+ * the recipient implements is processed as the highest minor version it
+ * conforms to; the answer is HTTP/1.1, kept alive */
+Test(parse, higher_minor_version_is_http11)
+{
+    struct http_request rq;
+    struct http_header h[MAXH];
+    const char *in = "GET /x HTTP/1.7\r\nHost: a\r\n\r\n";
+    cr_assert_eq(parse1(in, strlen(in), NULL, &rq, h, NULL), (int)strlen(in));
+    cr_expect_eq(rq.version, 11);
+    cr_expect_eq(rq.keep_alive, 1);
 }
 
 Test(parse, error_resets_request)
