@@ -50,15 +50,18 @@ static int alpn_select(SSL *s, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned inlen, void *arg)
 {
     (void)s;
-    static const unsigned char both[] = "\x02h2\x08http/1.1";
+    static const unsigned char all[] = "\x02h2\x08http/1.1\x08http/1.0";
     const struct tls_ctx *t = arg;
-    const unsigned char *ours = both;
-    unsigned n = sizeof both - 1;
+    const unsigned char *ours = all;
+    unsigned n = sizeof all - 1;
     if (t->no_h2) ours += 3, n -= 3;
     /* the server's order wins: h2 when the client has it */
     if (SSL_select_next_proto((unsigned char **)out, outlen, ours, n, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)
-        return SSL_TLSEXT_ERR_NOACK; /* no common protocol: go on without ALPN */
+        /* nothing in common: a fatal no_application_protocol alert (RFC
+         * 7301 §3.2), so that a client of another protocol (acme-tls/1, a
+         * mail or DNS client sent here) is never answered in HTTP */
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
     return SSL_TLSEXT_ERR_OK;
 }
 

@@ -238,9 +238,25 @@ def test_alpn_offers_h2_unless_no_h2(troot, certs, server, extra):
         c.send(req("/a.txt", host="localhost"))
         assert c.read_response().status == 200
     ctx = client_ctx(cert)
-    ctx.set_alpn_protocols(["spdy/3"])
+    ctx.set_alpn_protocols(["http/1.0"])
     with TlsConn(s.port, ctx=ctx) as c:
-        assert c.s.selected_alpn_protocol() is None  # nothing in common: no ALPN at all
+        assert c.s.selected_alpn_protocol() == "http/1.0"
+        c.send(req("/a.txt", host=None, version="HTTP/1.0"))
+        assert c.read_response().status == 200
+    # RFC 7301 §3.2: nothing in common is a fatal no_application_protocol
+    # alert (as nginx since 1.21.4: a cross-protocol (ALPACA) guard), never a
+    # connection whose protocol neither side agreed on
+    offers = [["spdy/3"], ["acme-tls/1"]] + ([["h2"]] if extra else [])
+    for offer in offers:
+        ctx = client_ctx(cert)
+        ctx.set_alpn_protocols(offer)
+        with pytest.raises(ssl.SSLError, match="(?i)no.application.protocol"):
+            TlsConn(s.port, ctx=ctx)
+    ctx = client_ctx(cert)  # a client without ALPN is served as before
+    with TlsConn(s.port, ctx=ctx) as c:
+        assert c.s.selected_alpn_protocol() is None
+        c.send(req("/a.txt", host="localhost"))
+        assert c.read_response().status == 200
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
