@@ -79,6 +79,16 @@ def fetch(port, path, method="GET", **headers):
         c.close()
 
 
+CHEAP_TAG = re.compile(r'^"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$')  # a file's version's, until hashed
+
+
+def wait_hashed(port, path, timeout=20):
+    """A file over 32 KiB is hashed off the loop: until then its tag (and the
+    tags of its codings made from it) is its version's.  Waits for the
+    content tag, so later comparisons of tags are not a race."""
+    assert wait_until(lambda: not CHEAP_TAG.match(fetch(port, path, "HEAD")[1]["etag"]), timeout)
+
+
 def wait_until(pred, timeout=10, step=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -502,6 +512,7 @@ def test_large_result_from_memfd_and_cut_connection(tmp_path, server):
     (root / "big.txt").write_bytes(data)
     srv = start_serve(root, "-q", "--workers", "1")
     server_list.append(srv)
+    wait_hashed(srv.port, "/big.txt")
     got = {}
 
     def zstd_answer():  # over 64 KiB: the helper thread compresses it
@@ -536,6 +547,7 @@ def test_large_files_compressed_off_the_loop(tmp_path, server):
     st, h, body = fetch(srv.port, "/bundle.js", Accept_Encoding="br")
     assert st == 200 and "content-encoding" not in h and h["vary"] == "Accept-Encoding"
     assert body == data
+    wait_hashed(srv.port, "/bundle.js")
     got = {}
 
     def br():
