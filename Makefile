@@ -34,9 +34,9 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libberth.a
-# the shared library: libberth.so -> libberth.so.1 (the SONAME; 1 since struct berth_opts grew in 0.2) -> libberth.so.X.Y.Z
+# the shared library: libberth.so -> libberth.so.2 (the SONAME; 2 since struct berth_opts grew in 0.3) -> libberth.so.X.Y.Z
 VERSION  := $(shell sed -n 's/.*BERTH_VERSION "\(.*\)".*/\1/p' cli/cmd.h)
-SONAME   := libberth.so.1
+SONAME   := libberth.so.2
 SO_REAL  := $(BUILD)/libberth.so.$(VERSION)
 SO       := $(BUILD)/libberth.so
 PC       := $(BUILD)/berth.pc

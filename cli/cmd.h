@@ -4,7 +4,7 @@
 #ifndef BERTH_CMD_H
 #define BERTH_CMD_H
 
-#define BERTH_VERSION "0.2.0"
+#define BERTH_VERSION "0.3.0"
 
 int cmd_echo_server(int argc, char **argv);
 int cmd_echo_client(int argc, char **argv);

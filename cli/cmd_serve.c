@@ -43,9 +43,10 @@ static void usage(FILE *f)
           "  --idle-timeout SEC    idle keep-alive connections close after (default 5)\n"
           "  --send-timeout SEC    a client that reads nothing for this long is dropped (default "
           "30)\n"
-          "  --tls-cert FILE       serve HTTPS with this PEM certificate (and chain); needs "
-          "--tls-key\n"
+          "  --tls-cert FILE       serve HTTPS with this PEM certificate (and chain, and its key\n"
+          "                        unless --tls-key is given)\n"
           "  --tls-key FILE        the certificate's PEM private key (SIGHUP reloads both)\n"
+          "  --tls-password-file FILE  the passphrase of an encrypted key\n"
           "  --tls-self-signed     HTTPS with an in-memory self-signed certificate; prints its\n"
           "                        SHA-256 SPKI fingerprint (for a browser's pin list)\n"
           "  --no-h2               over TLS, offer HTTP/1.1 only in ALPN\n"
@@ -151,6 +152,7 @@ enum { OPT_CACHE_CONTROL = 1101, OPT_SPA, OPT_CORS, OPT_HEADER, OPT_NO_TAR };
 /* content encoding (long-only) */
 enum { OPT_NO_COMPRESS = 1201, OPT_COMPRESS_CACHE, OPT_NO_PRECOMPRESSED };
 enum { OPT_CACHE_SIZE = 1301, OPT_DIGEST }; /* content validators and the file cache */
+enum { OPT_TLS_PASSWORD_FILE = 1401 };      /* python 3.14's --tls-password-file */
 
 /* Landlock unless --no-sandbox, then the line that says which is in force */
 static void sandbox_line(berth_server *s, int off, const char *root)
@@ -215,6 +217,7 @@ int cmd_serve(int argc, char **argv)
         {"no-precompressed", no_argument, 0, OPT_NO_PRECOMPRESSED},
         {"cache-size", required_argument, 0, OPT_CACHE_SIZE},
         {"digest", no_argument, 0, OPT_DIGEST},
+        {"tls-password-file", required_argument, 0, OPT_TLS_PASSWORD_FILE},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -396,6 +399,9 @@ int cmd_serve(int argc, char **argv)
                 return range_error("--cache-size", "4k..1T bytes", optarg);
             o.cache_size = (size_t)v;
             break;
+        case OPT_TLS_PASSWORD_FILE:
+            o.tls_password_file = optarg;
+            break;
         case OPT_DIGEST:
             o.digest = 1;
             break;
@@ -409,12 +415,15 @@ int cmd_serve(int argc, char **argv)
     if (optind < argc && (o.port = cmd_parse_port(argv[optind])) < 0)
         return range_error("port", "0..65535", argv[optind]);
     if (optind + 1 < argc) return cmd_usage_error("serve", "unexpected argument", argv[optind + 1]);
-    if (o.tls_self_signed && (o.tls_cert || o.tls_key))
+    if (o.tls_self_signed && (o.tls_cert || o.tls_key || o.tls_password_file))
         return cmd_usage_error("serve", "--tls-self-signed makes its own certificate; drop it or",
-                               o.tls_cert ? "--tls-cert" : "--tls-key");
-    if (!o.tls_self_signed && !o.tls_cert != !o.tls_key)
-        return cmd_usage_error("serve", "a certificate needs its key; give both --tls-cert and",
-                               o.tls_cert ? "--tls-key" : "--tls-cert");
+                               o.tls_cert  ? "--tls-cert"
+                               : o.tls_key ? "--tls-key"
+                                           : "--tls-password-file");
+    /* as python -m http.server: --tls-cert alone when its file holds the key too */
+    if (!o.tls_cert && (o.tls_key || o.tls_password_file))
+        return cmd_usage_error("serve", "a key needs its certificate; add --tls-cert to",
+                               o.tls_key ? "--tls-key" : "--tls-password-file");
 
     /* 10,000 connections need more descriptors than the usual soft limit */
     struct rlimit rl;

@@ -17,7 +17,7 @@
  * berth_opts grows at its end as features arrive, so a program fills it with
  * berth_opts_init() (never by hand) and is compiled against the berth.h of
  * the library it links; the shared library's SONAME changes whenever the
- * struct grows (libberth.so.1 since 0.2.0), so an old binary is never run
+ * struct grows (libberth.so.2 since 0.3.0), so an old binary is never run
  * against a larger struct.
  *
  * Conventions (libuv style)
@@ -91,7 +91,8 @@ struct berth_opts {
      * again: new handshakes use the new pair, open connections keep theirs,
      * and a bad file keeps the old pair (stderr says why). */
     const char *tls_cert; /* PEM certificate, optionally followed by its chain */
-    const char *tls_key;  /* PEM private key of tls_cert (unencrypted; ECDSA or RSA) */
+    const char *tls_key;  /* PEM private key of tls_cert (ECDSA or RSA; encrypted only with
+                             tls_password_file); NULL: tls_cert's file holds the key too */
     int tls_self_signed;  /* an in-memory ECDSA P-256 certificate for localhost, 127.0.0.1,
                              ::1, host and the host name (berth_server_tls_spki() pins it) */
     int no_h2;            /* ALPN offers http/1.1 only, never h2 */
@@ -168,6 +169,13 @@ struct berth_opts {
     size_t cache_size; /* bytes each worker's file cache may hold (entries, paths, prebuilt
                           fields, small files' bytes); entries not used lately go first
                           (CLOCK); 0: default 64 MiB */
+    /* An encrypted tls_key (PKCS #8 or traditional PEM): the file holding its
+     * passphrase, read at start and at each reload (never a prompt); its
+     * content with leading and trailing white space removed is the
+     * passphrase, as python -m http.server --tls-password-file reads it.
+     * The passphrase is wiped from memory once the key is decrypted.  NULL:
+     * the key must not be encrypted.  (Since 0.3.0.) */
+    const char *tls_password_file;
 };
 
 /* A handler answers with berth_respond() (once); if it does not, the

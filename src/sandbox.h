@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#define SANDBOX_MAX_PATHS 8
+#define SANDBOX_MAX_PATHS 12
 
 struct sandbox_conf {
     const char *read_dirs[SANDBOX_MAX_PATHS];  /* read files and list directories beneath */

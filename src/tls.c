@@ -32,7 +32,7 @@
 struct tls_ctx {
     pthread_mutex_t mu; /* guards ctx: reload swaps it while workers take it */
     SSL_CTX *ctx;
-    char *cert, *key;
+    char *cert, *key, *pwfile; /* key: the cert file when it holds both; pwfile may be NULL */
     int self_signed, no_h2;
     char spki[64];
 };
@@ -121,6 +121,89 @@ static int no_passphrase(char *buf, int size, int rw, void *u)
     return -1; /* never prompt on a terminal: an encrypted key is an error */
 }
 
+#define PASS_MAX 1024 /* bytes of a passphrase, as OpenSSL's own prompt takes */
+
+/* The passphrase in file: its content without leading and trailing white
+ * space (as python -m http.server's --tls-password-file reads it), into
+ * pass (cleansed by the caller).  0, or -EINVAL with "cause; fix" in err. */
+static int read_password(const char *file, char *pass, char *err, size_t n)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        snprintf(err, n, "cannot read the password file %s: %s; check the path and its permissions",
+                 file, strerror(errno));
+        return -EINVAL;
+    }
+    size_t len = fread(pass, 1, PASS_MAX, f);
+    int big = len == PASS_MAX && fgetc(f) != EOF, bad = ferror(f);
+    fclose(f);
+    if (bad || big) {
+        OPENSSL_cleanse(pass, PASS_MAX);
+        snprintf(err, n, "cannot read the password file %s: %s; it must hold the passphrase alone",
+                 file, bad ? "read error" : "longer than 1023 bytes");
+        return -EINVAL;
+    }
+    while (len && strchr(" \t\r\n\f\v", pass[len - 1]))
+        len--;
+    size_t skip = strspn(pass, " \t\r\n\f\v");
+    if (skip > len) skip = len;
+    memmove(pass, pass + skip, len - skip);
+    memset(pass + len - skip, 0, PASS_MAX + 1 - (len - skip));
+    return 0;
+}
+
+/* kf holds an encrypted PEM key: PKCS #8 or the traditional Proc-Type form */
+static int pem_encrypted(const char *kf)
+{
+    char buf[16384];
+    FILE *f = fopen(kf, "r");
+    if (!f) return 0;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    return strstr(buf, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
+           strstr(buf, "Proc-Type: 4,ENCRYPTED");
+}
+
+/* The private key in kf, decrypted with the passphrase in pwfile when one is
+ * given (never a prompt); NULL with "cause; fix" in err. */
+static EVP_PKEY *read_key(const char *kf, const char *pwfile, char *err, size_t n)
+{
+    char pass[PASS_MAX + 1];
+    if (pwfile && read_password(pwfile, pass, err, n) < 0) return NULL;
+    FILE *f = fopen(kf, "r");
+    if (!f) {
+        if (pwfile) OPENSSL_cleanse(pass, sizeof pass);
+        snprintf(err, n, "cannot read the key %s: %s; check the path and its permissions", kf,
+                 strerror(errno));
+        return NULL;
+    }
+    /* a NULL callback with a string: OpenSSL takes the string as the passphrase */
+    EVP_PKEY *pk =
+        PEM_read_PrivateKey(f, NULL, pwfile ? NULL : no_passphrase, pwfile ? pass : NULL);
+    fclose(f);
+    if (pwfile) OPENSSL_cleanse(pass, sizeof pass);
+    if (pk) return pk;
+    ERR_clear_error();
+    int decrypt = pem_encrypted(kf);
+    if (pwfile && decrypt)
+        snprintf(err, n,
+                 "cannot decrypt the key %s with the passphrase in %s (bad decrypt); put the key's "
+                 "passphrase in that file",
+                 kf, pwfile);
+    else if (decrypt)
+        snprintf(err, n,
+                 "the key %s is encrypted; give its passphrase in a file with --tls-password-file, "
+                 "or decrypt it (openssl pkey -in KEY -out PLAIN)",
+                 kf);
+    else
+        snprintf(err, n,
+                 "%s holds no PEM private key (-----BEGIN PRIVATE KEY-----); give the key as "
+                 "--tls-key%s",
+                 kf, pwfile ? "" : " (an encrypted one with --tls-password-file)");
+    return NULL;
+}
+
 static void say_validity(X509 *x, const char *file, char *warn, size_t wn)
 {
     const ASN1_TIME *na = X509_get0_notAfter(x), *nb = X509_get0_notBefore(x);
@@ -161,21 +244,8 @@ static int load_pair(struct tls_ctx *t, SSL_CTX *ctx, char *err, size_t n, char 
         return -EINVAL;
     }
     say_validity(x, cf, warn, wn);
-    f = fopen(kf, "r");
-    if (!f) {
-        snprintf(err, n, "cannot read the key %s: %s; check the path and its permissions", kf,
-                 strerror(errno));
-        X509_free(x);
-        return -EINVAL;
-    }
-    EVP_PKEY *pk = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-    fclose(f);
+    EVP_PKEY *pk = read_key(kf, t->pwfile, err, n);
     if (!pk) {
-        snprintf(err, n,
-                 "%s holds no unencrypted PEM private key (-----BEGIN PRIVATE KEY-----); give the "
-                 "key as --tls-key (openssl pkey -in KEY -out PLAIN decrypts an encrypted one)",
-                 kf);
-        ERR_clear_error();
         X509_free(x);
         return -EINVAL;
     }
@@ -302,10 +372,10 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_conf *conf, char *err, si
                 char *warn, size_t warnlen)
 {
     if (warnlen) warn[0] = '\0';
-    if (!conf->self_signed && (!conf->cert || !conf->key)) {
+    if (!conf->self_signed && !conf->cert) {
         snprintf(err, errlen,
-                 "a certificate needs its key; give both --tls-cert and --tls-key "
-                 "(or --tls-self-signed)");
+                 "a key needs its certificate; give --tls-cert (and --tls-key unless the "
+                 "certificate's file holds the key too), or --tls-self-signed");
         return BERTH_EUSAGE;
     }
     struct tls_ctx *t = calloc(1, sizeof *t);
@@ -314,8 +384,9 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_conf *conf, char *err, si
     t->no_h2 = conf->no_h2;
     if (!t->self_signed) {
         t->cert = strdup(conf->cert);
-        t->key = strdup(conf->key);
-        if (!t->cert || !t->key) goto nomem;
+        t->key = strdup(conf->key ? conf->key : conf->cert); /* one PEM file with both */
+        t->pwfile = conf->password_file ? strdup(conf->password_file) : NULL;
+        if (!t->cert || !t->key || (conf->password_file && !t->pwfile)) goto nomem;
     }
     pthread_mutex_init(&t->mu, NULL);
     t->ctx = ctx_build(t, conf->host, err, errlen, warn, warnlen);
@@ -326,7 +397,7 @@ int tls_ctx_new(struct tls_ctx **out, const struct tls_conf *conf, char *err, si
     *out = t;
     return 0;
 nomem:
-    if (t) free(t->cert), free(t->key), free(t);
+    if (t) free(t->cert), free(t->key), free(t->pwfile), free(t);
     snprintf(err, errlen, "out of memory setting up TLS");
     return -ENOMEM;
 }
@@ -363,6 +434,7 @@ void tls_ctx_free(struct tls_ctx *t)
     pthread_mutex_destroy(&t->mu);
     free(t->cert);
     free(t->key);
+    free(t->pwfile);
     free(t);
 }
 

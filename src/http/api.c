@@ -58,6 +58,7 @@ static int tls_setup(struct berth_server *s, const struct berth_opts *o)
 {
     struct tls_conf tc = {.cert = o->tls_cert,
                           .key = o->tls_key,
+                          .password_file = o->tls_password_file,
                           .self_signed = o->tls_self_signed,
                           .host = o->host,
                           .no_h2 = o->no_h2};
@@ -154,6 +155,7 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     if (o->status_path && *o->status_path) s->status_path = dup_or_null(o->status_path, &fail);
     s->tls_cert_path = dup_or_null(o->tls_cert, &fail); /* berth_server_sandbox allows them */
     s->tls_key_path = dup_or_null(o->tls_key, &fail);
+    s->tls_pw_path = dup_or_null(o->tls_password_file, &fail);
     s->admin = s->metrics_path || s->status_path;
     s->metrics_len = s->metrics_path ? strlen(s->metrics_path) : 0;
     s->status_len = s->status_path ? strlen(s->status_path) : 0;
@@ -205,7 +207,9 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
     if (__atomic_fetch_add(&mime_users, 1, __ATOMIC_SEQ_CST) == 0) mime_load("/etc/mime.types");
     s->mime_loaded = 1;
     if (o->log_path && (rc = alog_sink_open(&s->log, o->log_path)) < 0) goto fail;
-    if ((o->tls_cert || o->tls_key || o->tls_self_signed) && (rc = tls_setup(s, o)) < 0) goto fail;
+    if ((o->tls_cert || o->tls_key || o->tls_password_file || o->tls_self_signed) &&
+        (rc = tls_setup(s, o)) < 0)
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -352,8 +356,8 @@ int berth_server_sandbox(berth_server *s)
 {
     if (!s->listening) return BERTH_EUSAGE;
     struct sandbox_conf c = {0};
-    char root_dir[PATH_MAX], cert_dir[PATH_MAX], key_dir[PATH_MAX], log_dir[PATH_MAX],
-        real[2][PATH_MAX];
+    char root_dir[PATH_MAX], cert_dir[PATH_MAX], key_dir[PATH_MAX], pw_dir[PATH_MAX],
+        log_dir[PATH_MAX], real[3][PATH_MAX];
     char why[512];
     /* the directory holding the root, not just the root: the server
      * follows a root replaced by name (a build tool's rm -rf and mkdir, a
@@ -367,9 +371,9 @@ int berth_server_sandbox(berth_server *s)
     c.read_files[c.nread_files++] = "/etc/localtime";
     /* the directories of the certificate and key, so a renewal that
      * replaces the files (certbot links new ones) still loads on SIGHUP */
-    const char *tls[2] = {s->tls_cert_path, s->tls_key_path};
-    char *dirs[2] = {cert_dir, key_dir};
-    for (int i = 0; i < 2; i++) {
+    const char *tls[3] = {s->tls_cert_path, s->tls_key_path, s->tls_pw_path};
+    char *dirs[3] = {cert_dir, key_dir, pw_dir};
+    for (int i = 0; i < 3; i++) {
         if (!tls[i]) continue;
         c.read_files[c.nread_files++] = tls[i];
         snprintf(dirs[i], PATH_MAX, "%s", tls[i]);
@@ -469,6 +473,7 @@ void berth_server_free(berth_server *s)
     free((char *)s->o.health);
     free(s->tls_cert_path);
     free(s->tls_key_path);
+    free(s->tls_pw_path);
     policy_free(&s->pol);
     free(s);
 }

@@ -61,11 +61,11 @@ def test_install_puts_every_file_in_place_and_uninstall_removes_them(installed, 
     dest, env = installed
     lib = dest + PREFIX + "/lib/"
     for f in ["bin/berth", "include/berth.h", "share/man/man1/berth.1", "lib/libberth.a",
-              "lib/libberth.so", "lib/libberth.so.1", "lib/pkgconfig/berth.pc"]:
+              "lib/libberth.so", "lib/libberth.so.2", "lib/pkgconfig/berth.pc"]:
         assert os.path.exists(dest + PREFIX + "/" + f), f
     soname = run(["readelf", "-d", lib + "libberth.so"])
-    assert "Library soname: [libberth.so.1]" in soname
-    assert os.path.realpath(lib + "libberth.so") == os.path.realpath(lib + "libberth.so.1")
+    assert "Library soname: [libberth.so.2]" in soname
+    assert os.path.realpath(lib + "libberth.so") == os.path.realpath(lib + "libberth.so.2")
     # only the public API is exported by the shared library
     syms = run(["nm", "-D", "--defined-only", lib + "libberth.so"]).split()
     funcs = [s.split("@")[0] for s in syms if "berth" in s and s[0].islower()]
@@ -98,7 +98,7 @@ def build_prog(env, tmp_path, kind):
     run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror"] + sanitizer_flags() +
         [src, "-o", out] + cflags + libs, env=env)
     needed = run(["readelf", "-d", out])
-    assert ("libberth.so.1" in needed) == (kind == "shared"), needed
+    assert ("libberth.so.2" in needed) == (kind == "shared"), needed
     return out
 
 
@@ -259,4 +259,4 @@ def test_readme_snippet_compiles_through_pkg_config(installed, tmp_path):
         cmd += " " + " ".join(extra)
     run(["sh", "-c", cmd], cwd=str(tmp_path), env=env)
     needed = run(["readelf", "-d", str(tmp_path / "hello")])
-    assert "libberth.so.1" in needed
+    assert "libberth.so.2" in needed

@@ -340,16 +340,74 @@ def test_bad_files_say_cause_and_fix(troot, certs, tmp_path):
     err = serve_fails(troot, "--tls-cert", str(key), "--tls-key", str(key))  # a key as certificate
     assert "holds no PEM certificate" in err and "--tls-cert" in err, err
     err = serve_fails(troot, "--tls-cert", str(cert), "--tls-key", str(cert))  # and the reverse
-    assert "holds no unencrypted PEM private key" in err, err
+    assert "holds no PEM private key" in err and "--tls-key" in err, err
     enc = tmp_path / "enc.key"
     openssl("pkey", "-in", str(key), "-out", str(enc), "-aes256", "-passout", "pass:secret")
     err = serve_fails(troot, "--tls-cert", str(cert), "--tls-key", str(enc))
-    assert "holds no unencrypted PEM private key" in err and "openssl pkey" in err, err
-    err = serve_fails(troot, "--tls-cert", str(cert))
-    assert "give both --tls-cert and --tls-key" in err, err
+    assert "is encrypted; give its passphrase in a file with --tls-password-file" in err, err
+    assert "openssl pkey" in err, err
+    err = serve_fails(troot, "--tls-cert", str(cert))  # a file without the key in it
+    assert "holds no PEM private key" in err and "--tls-key" in err, err
+    err = serve_fails(troot, "--tls-key", str(key))
+    assert "a key needs its certificate; add --tls-cert" in err, err
     err = serve_fails(troot, "--tls-self-signed", "--tls-cert", str(cert), "--tls-key", str(key))
     assert "--tls-self-signed" in err, err
     assert err.count("\n") == 1  # one line
+
+
+@pytest.mark.parametrize("form", ["pkcs8", "traditional"])
+def test_encrypted_key_with_a_password_file(troot, certs, tmp_path, server, form):
+    """python -m http.server --tls-password-file (3.14): the passphrase of
+    an encrypted key, in a file, surrounding white space removed; never a
+    prompt.  A wrong one names the file; SIGHUP reads the file again."""
+    cert, key = certs["rsa"]
+    enc, pw = tmp_path / "enc.key", tmp_path / "pass.txt"
+    if form == "pkcs8":
+        openssl("pkey", "-in", str(key), "-out", str(enc), "-aes256", "-passout", "pass:s3cret word")
+    else:  # -----BEGIN RSA PRIVATE KEY----- with Proc-Type: 4,ENCRYPTED
+        openssl("rsa", "-in", str(key), "-out", str(enc), "-aes128", "-traditional", "-passout",
+                "pass:s3cret word")
+    assert b"ENCRYPTED" in enc.read_bytes()
+    pw.write_text("  s3cret word\n")
+    s = server("serve", "0", "-b", HOST, "-d", str(troot), "--tls-cert", str(cert), "--tls-key",
+               str(enc), "--tls-password-file", str(pw), ready=HTTPS_RE)
+    assert tls_get(s.port, "/a.txt", cert).body == b"hello, a\n"
+    # a wrong passphrase at reload: the old pair stays, the line names the file
+    pw.write_text("wrong\n")
+    s.proc.send_signal(signal.SIGHUP)
+    assert s.wait_for("cannot reload the certificate, still serving the previous one: cannot "
+                      "decrypt the key .*enc\\.key with the passphrase in .*pass\\.txt", 10), s.output()
+    assert tls_get(s.port, "/a.txt", cert).status == 200
+    pw.write_text("s3cret word")
+    s.proc.send_signal(signal.SIGHUP)
+    assert s.wait_for("reloaded the TLS certificate and key", 10), s.output()
+    assert tls_get(s.port, "/a.txt", cert).status == 200
+    # at start: a wrong or missing file stops berth with cause and fix
+    pw.write_text("wrong")
+    err = serve_fails(troot, "--tls-cert", str(cert), "--tls-key", str(enc), "--tls-password-file",
+                      str(pw))
+    assert re.search(r"cannot decrypt the key \S*enc\.key with the passphrase in \S*pass\.txt "
+                     r"\(bad decrypt\); put the key's passphrase in that file", err), err
+    err = serve_fails(troot, "--tls-cert", str(cert), "--tls-key", str(enc), "--tls-password-file",
+                      str(tmp_path / "nope"))
+    assert re.search(r"cannot read the password file \S*nope: No such file or directory; check the "
+                     r"path", err), err
+    err = serve_fails(troot, "--tls-password-file", str(pw))
+    assert "a key needs its certificate; add --tls-cert" in err, err
+
+
+def test_one_file_with_certificate_and_key(troot, certs, tmp_path, server):
+    """--tls-cert alone when its PEM file holds the key too (python -m
+    http.server takes such a file; so does HAProxy's crt)."""
+    cert, key = certs["ec"]
+    both = tmp_path / "both.pem"
+    both.write_bytes(key.read_bytes() + cert.read_bytes())
+    s = server("serve", "0", "-b", HOST, "-d", str(troot), "--tls-cert", str(both),
+               ready=HTTPS_RE)
+    with TlsConn(s.port, cert) as c:
+        assert c.s.getpeercert(True) == ssl.PEM_cert_to_DER_cert(cert.read_text())
+        c.send(req("/a.txt", host="localhost"))
+        assert c.read_response().body == b"hello, a\n"
 
 
 def test_expired_certificate_is_a_warning(troot, certs, tmp_path, server):
