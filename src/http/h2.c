@@ -3,6 +3,7 @@
 #include "http/h2.h"
 
 #include "err.h"
+#include "http/h2_guard.h"
 #include "http/h2_head.h"
 #include "http/h2_pool.h"
 #include "http/h2_req.h"
@@ -57,6 +58,7 @@ struct h2_session {
     int send_rc;           /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
     struct h2_pool pool;   /* nghttp2's small blocks, kept for reuse */
     struct h2_heads heads; /* answer heads converted lately (h2_head) */
+    struct h2_guard guard; /* RFC 9113 rules nghttp2 leaves to us (h2_guard) */
     const char *error;
 };
 
@@ -160,6 +162,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 {
     struct h2_session *s = user;
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    h2_guard_opened(&s->guard, frame->hd.stream_id);
     struct h2_stream *st = stream_new(s);
     if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* this stream is reset, not all */
     st->id = frame->hd.stream_id;
@@ -331,6 +334,32 @@ static void before_body(struct h2_session *s, struct h2_stream *st)
                                NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
         nghttp2_submit_headers(s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, &nv, 1, NULL);
     }
+}
+
+/* A connection error h2_guard found (code, else 0: none): the GOAWAY is
+ * queued and nghttp2 stops reading. */
+static int guard_end(struct h2_session *s, uint32_t code, const char *why)
+{
+    if (!code) return 0;
+    s->error = why;
+    nghttp2_session_terminate_session(s->ng, code);
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *user)
+{
+    struct h2_session *s = user;
+    const char *why = "";
+    uint32_t code = h2_guard_begin(&s->guard, ng, hd, &why);
+    return guard_end(s, code, why);
+}
+
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
+{
+    (void)ng;
+    struct h2_session *s = user;
+    h2_guard_sent(&s->guard, frame);
+    return 0;
 }
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
@@ -590,6 +619,7 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
     s->ops = *ops;
     s->owner = owner;
     s->error = "";
+    h2_guard_init(&s->guard);
     nghttp2_session_callbacks *cb = NULL;
     nghttp2_option *opt = NULL;
     int rc = nghttp2_session_callbacks_new(&cb) || nghttp2_option_new(&opt) ? -ENOMEM : 0;
@@ -600,6 +630,8 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
         nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
         nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
+        nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
+        nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
         nghttp2_option_set_no_recv_client_magic(opt, conf->preface_consumed);
         nghttp2_option_set_no_closed_streams(opt, 1);
         /* windows are granted as bodies are consumed (on_data), so a paused

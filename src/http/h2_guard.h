@@ -1,0 +1,51 @@
+/* h2_guard — the RFC 9113 rules a server session must keep that nghttp2
+ * 1.52, as berth configures it, leaves unchecked:
+ *
+ * - HEADERS on a closed stream (§5.1, §5.1.1).  nghttp2 ignores HEADERS on
+ *   any stream it no longer holds (with RFC 7540 priorities off, it holds
+ *   none once closed).  The guard remembers, for the last H2_GUARD_IDS
+ *   client streams, which ones opened and which ones the server reset: a
+ *   HEADERS on a stream that opened, closed, and was not reset by the server
+ *   is a connection error STREAM_CLOSED; on an identifier the client skipped
+ *   (§5.1.1: identifiers only grow) PROTOCOL_ERROR.  What comes on a stream
+ *   the server reset is ignored, as §5.1 asks (it may have been in flight);
+ *   so is everything on older streams and after the server's GOAWAY.
+ *   (DATA on a closed stream never reaches the application: nghttp2 drops
+ *   it before on_begin_frame.)
+ *
+ * Plain state beside a session: no allocation, one session's, one thread's. */
+#ifndef BERTH_HTTP_H2_GUARD_H
+#define BERTH_HTTP_H2_GUARD_H
+
+#include <nghttp2/nghttp2.h>
+#include <stdint.h>
+
+#define H2_GUARD_IDS   1024 /* client streams remembered (a bit each) */
+#define H2_GUARD_HOLES 4    /* ranges of skipped identifiers remembered */
+
+struct h2_guard {
+    int32_t max_id;                     /* the highest client stream whose HEADERS came */
+    uint64_t opened[H2_GUARD_IDS / 64]; /* by (id / 2) % H2_GUARD_IDS: the stream opened */
+    uint64_t reset[H2_GUARD_IDS / 64];  /* ... the server reset it */
+    int32_t hole[H2_GUARD_HOLES][2];    /* skipped identifiers, first and last */
+    unsigned nholes;                    /* ... how many were recorded (the last kept) */
+    int off;                            /* the server sent GOAWAY: nghttp2 alone decides */
+};
+
+/* Zeroes g for a new session. */
+void h2_guard_init(struct h2_guard *g);
+
+/* A frame header arrived (nghttp2's on_begin_frame).  0: nghttp2 goes on
+ * with it (a stream error may have been queued); else the error code of a
+ * connection error, *why saying why (the caller terminates the session). */
+uint32_t h2_guard_begin(struct h2_guard *g, nghttp2_session *ng, const nghttp2_frame_hd *hd,
+                        const char **why);
+
+/* nghttp2 opened client stream id (on_begin_headers). */
+void h2_guard_opened(struct h2_guard *g, int32_t id);
+
+/* A frame went out (on_frame_send): a RST_STREAM is remembered, a GOAWAY
+ * turns the guard off. */
+void h2_guard_sent(struct h2_guard *g, const nghttp2_frame *f);
+
+#endif
