@@ -66,6 +66,10 @@ uint32_t h2_guard_begin(struct h2_guard *g, nghttp2_session *ng, const nghttp2_f
                         const char **why)
 {
     int32_t id = hd->stream_id;
+    if (hd->type == NGHTTP2_PRIORITY && id == 0) {
+        *why = "PRIORITY frame on stream 0 (RFC 9113 section 6.3)";
+        return NGHTTP2_PROTOCOL_ERROR;
+    }
     if (g->off || hd->type != NGHTTP2_HEADERS || !(id & 1))
         return 0; /* stream 0 and even streams: nghttp2 refuses them */
     if (id > g->max_id) {

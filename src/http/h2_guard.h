@@ -12,6 +12,9 @@
  *   so is everything on older streams and after the server's GOAWAY.
  *   (DATA on a closed stream never reaches the application: nghttp2 drops
  *   it before on_begin_frame.)
+ * - PRIORITY on stream 0 is a connection error PROTOCOL_ERROR (§6.3):
+ *   nghttp2 skips PRIORITY payloads once SETTINGS_NO_RFC7540_PRIORITIES is 1,
+ *   and its stream-0 check with them.
  *
  * Plain state beside a session: no allocation, one session's, one thread's. */
 #ifndef BERTH_HTTP_H2_GUARD_H
