@@ -349,6 +349,17 @@ static int guard_end(struct h2_session *s, uint32_t code, const char *why)
 static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *user)
 {
     struct h2_session *s = user;
+    if (hd->type == NGHTTP2_SETTINGS && !(hd->flags & NGHTTP2_FLAG_ACK)) {
+        /* before nghttp2 moves the stream windows by the new initial size */
+        s->guard.win_max = -1;
+        for (const struct h2_stream *st = s->streams; st; st = st->next) {
+            int32_t w = nghttp2_session_get_stream_remote_window_size(ng, st->id);
+            if (w > s->guard.win_max) s->guard.win_max = w;
+        }
+        s->guard.win_init =
+            (int32_t)nghttp2_session_get_remote_settings(ng, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+        return 0;
+    }
     const char *why = "";
     uint32_t code = h2_guard_begin(&s->guard, ng, hd, &why);
     return guard_end(s, code, why);
@@ -366,6 +377,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 {
     (void)ng;
     struct h2_session *s = user;
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+        return guard_end(s, h2_guard_settings(&s->guard, &frame->settings),
+                         "SETTINGS_INITIAL_WINDOW_SIZE took a stream window past 2^31-1 (RFC "
+                         "9113 section 6.9.2)");
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     struct h2_stream *st = stream_of(s, frame->hd.stream_id);
     if (!st) return 0;

@@ -8,6 +8,7 @@
 void h2_guard_init(struct h2_guard *g)
 {
     memset(g, 0, sizeof *g);
+    g->win_max = -1;
 }
 
 /* The bit of a client stream (odd id) in a bitmap */
@@ -93,6 +94,18 @@ uint32_t h2_guard_begin(struct h2_guard *g, nghttp2_session *ng, const nghttp2_f
 void h2_guard_opened(struct h2_guard *g, int32_t id)
 {
     if (recent(g, id)) set_bit(g->opened, id);
+}
+
+uint32_t h2_guard_settings(const struct h2_guard *g, const nghttp2_settings *f)
+{
+    if (g->win_max < 0) return 0; /* no stream open */
+    /* every stream window moves by the same difference; nghttp2 applies the
+     * entries in order, so the first that overflows is the error */
+    for (size_t i = 0; i < f->niv; i++)
+        if (f->iv[i].settings_id == NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE &&
+            g->win_max + (int64_t)f->iv[i].value - g->win_init > NGHTTP2_MAX_WINDOW_SIZE)
+            return NGHTTP2_FLOW_CONTROL_ERROR;
+    return 0;
 }
 
 void h2_guard_sent(struct h2_guard *g, const nghttp2_frame *f)

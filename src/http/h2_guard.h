@@ -15,6 +15,9 @@
  * - PRIORITY on stream 0 is a connection error PROTOCOL_ERROR (§6.3):
  *   nghttp2 skips PRIORITY payloads once SETTINGS_NO_RFC7540_PRIORITIES is 1,
  *   and its stream-0 check with them.
+ * - A SETTINGS_INITIAL_WINDOW_SIZE that takes an open stream's send window
+ *   past 2^31-1 is a connection error FLOW_CONTROL_ERROR (§6.9.2); nghttp2
+ *   resets only that stream.
  *
  * Plain state beside a session: no allocation, one session's, one thread's. */
 #ifndef BERTH_HTTP_H2_GUARD_H
@@ -33,6 +36,8 @@ struct h2_guard {
     int32_t hole[H2_GUARD_HOLES][2];    /* skipped identifiers, first and last */
     unsigned nholes;                    /* ... how many were recorded (the last kept) */
     int off;                            /* the server sent GOAWAY: nghttp2 alone decides */
+    int64_t win_max;                    /* at a SETTINGS' start: the largest stream window */
+    int32_t win_init;                   /* ... and the peer's initial window size */
 };
 
 /* Zeroes g for a new session. */
@@ -40,12 +45,17 @@ void h2_guard_init(struct h2_guard *g);
 
 /* A frame header arrived (nghttp2's on_begin_frame).  0: nghttp2 goes on
  * with it (a stream error may have been queued); else the error code of a
- * connection error, *why saying why (the caller terminates the session). */
+ * connection error, *why saying why (the caller terminates the session).
+ * For a SETTINGS frame the caller sets win_max / win_init first. */
 uint32_t h2_guard_begin(struct h2_guard *g, nghttp2_session *ng, const nghttp2_frame_hd *hd,
                         const char **why);
 
 /* nghttp2 opened client stream id (on_begin_headers). */
 void h2_guard_opened(struct h2_guard *g, int32_t id);
+
+/* A SETTINGS frame was applied (on_frame_recv): 0, or FLOW_CONTROL_ERROR
+ * when it took a stream window past 2^31-1 (§6.9.2). */
+uint32_t h2_guard_settings(const struct h2_guard *g, const nghttp2_settings *f);
 
 /* A frame went out (on_frame_send): a RST_STREAM is remembered, a GOAWAY
  * turns the guard off. */
