@@ -638,6 +638,11 @@ MALFORMED = {
     "8.3.1-missing-scheme": [BASE[0]] + BASE[2:],
     "8.3.1-missing-path": BASE[:2] + BASE[3:],
     "8.3.1-empty-path": BASE[:2] + [(":path", ""), BASE[3]],
+    "8.2.1-del-in-name": BASE + [("x\x7fy", "1")],
+    "8.2.2-te-trailers-and-more": BASE + [("te", "trailers, deflate")],
+    "8.5-connect-with-path": [(":method", "CONNECT"), (":authority", "localhost:443"),
+                              (":path", "/")],
+    "8.5-connect-without-authority": [(":method", "CONNECT")],
 }
 for _k, _f in MALFORMED.items():
     STREAM_ERRORS[_k] = ((lambda f: lambda p, s: p.headers(s, pseudo=f))(_f), PROTOCOL)
@@ -929,3 +934,76 @@ def test_8_1_response_fields_are_valid(both, peer):
     names = [k for k, _ in f[4]]
     assert names[0] == ":status" and all(k == k.lower() for k in names)
     assert not {"connection", "keep-alive", "transfer-encoding", "upgrade"} & set(names)
+
+
+def test_6_9_1_server_keeps_to_the_connection_window(peer):
+    """§6.9.1: the connection window (65,535 until a WINDOW_UPDATE on
+    stream 0) bounds DATA on all streams together."""
+    p = peer(settings=[(S_WINDOW, 2 ** 31 - 1)])
+    sids = [p.new_id(), p.new_id()]
+    p.send(*[p.headers(s, "/big.bin") for s in sids])
+    got = 0
+    while got < 65535:
+        f = p.read_until(lambda f: f[0] in (DATA, RST, GOAWAY))
+        assert f[0] == DATA, f[:3]
+        got += len(f[3])
+    p.send(frame(PING, 0, 0, b"conn-win"))
+    p.read_until(lambda f: f[0] == PING)
+    assert sum(x[4] for x in p.log if x[0] == DATA) == 65535  # not a byte more
+    p.send(frame(WU, 0, 0, u32(2 * (256 << 10))))
+    for s in sids:
+        f = p.read_until(lambda f: f[2] == s and f[1] & END_STREAM or f[0] in (RST, GOAWAY))
+        assert f[0] == DATA, f[:3]
+    assert sum(x[4] for x in p.log if x[0] == DATA) == 2 * (256 << 10)
+
+
+def test_6_5_2_header_table_size_0_is_honoured(peer):
+    """RFC 9113 §6.5.2, RFC 7541 §4.2: a client that allows no dynamic
+    table gets answers whose field blocks use none (our decoder, limited to
+    0, would fail on any entry or a size update above 0)."""
+    p = peer(settings=[(S_TABLE, 0)])
+    p.dec.max_allowed_table_size = 0
+    p.read_until(lambda f: f[0] == SETTINGS and f[1] & ACK)
+    for path in ["/a.txt", "/b.txt", "/a.txt", "/nope"]:
+        sid = p.new_id()
+        p.send(p.headers(sid, path))
+        p.response(sid)
+    assert not p.dec.header_table.dynamic_entries and p.dec.header_table.maxsize == 0
+
+
+def test_8_1_interim_100_then_final_answer(peer):
+    """§8.1: an interim (1xx) HEADERS without END_STREAM, then the final
+    answer, on one stream."""
+    p = peer()
+    sid = p.new_id()
+    p.send(p.headers(sid, method="POST", end_stream=False,
+                     extra=[("content-length", "4"), ("expect", "100-continue")]))
+    f = p.read_until(lambda f: f[2] == sid or f[0] == GOAWAY)
+    assert f[0] == HEADERS and dict(f[4])[":status"] == "100" and not f[1] & END_STREAM, f[:3]
+    p.send(frame(DATA, END_STREAM, sid, b"abcd"))
+    status, _, _ = p.response(sid)
+    assert status == "405"
+
+
+def test_8_1_head_answer_has_no_data(both, peer):
+    """RFC 9110 §9.3.2 over h2: a HEAD answer is HEADERS with END_STREAM,
+    its Content-Length that of the GET, and no DATA."""
+    p = peer(both)
+    sid = p.new_id()
+    p.send(p.headers(sid, method="HEAD"))
+    f = p.read_until(lambda f: f[2] == sid)
+    assert f[0] == HEADERS and f[1] & END_STREAM and dict(f[4]).get("content-length") == "9"
+    p.expect_alive()
+    assert not [x for x in p.log if x[0] == DATA and x[2] == sid]
+
+
+def test_5_1_closed_stream_takes_window_update_priority_rst(peer):
+    """§5.1 (closed): WINDOW_UPDATE and RST_STREAM may still come on a
+    stream that just ended, and PRIORITY always may: all ignored."""
+    p = peer()
+    sid = p.new_id()
+    p.send(p.headers(sid))
+    p.response(sid)
+    p.send(frame(WU, 0, sid, u32(100)), frame(PRIORITY, 0, sid, u32(0) + b"\x10"),
+           frame(RST, 0, sid, u32(CANCEL)))
+    p.expect_alive()
