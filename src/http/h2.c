@@ -648,10 +648,9 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
         nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
         nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
         nghttp2_option_set_no_recv_client_magic(opt, conf->preface_consumed);
-        nghttp2_option_set_no_closed_streams(opt, 1);
         /* windows are granted as bodies are consumed (on_data), so a paused
          * streamed body stops its sender */
-        nghttp2_option_set_no_auto_window_update(opt, 1); /* no priority tree: closed streams go */
+        nghttp2_option_set_no_auto_window_update(opt, 1);
         nghttp2_option_set_max_outbound_ack(opt, 1000);
         nghttp2_option_set_max_settings(opt, 32);
         nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
@@ -667,11 +666,15 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
             {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->conf.max_streams},
             {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, s->conf.window},
             {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)s->conf.max_header},
-            /* no RFC 7540 priority tree (its cost is the peer's to choose):
-             * nghttp2 schedules by RFC 9218 urgency instead */
-            {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+            /* no SETTINGS_NO_RFC7540_PRIORITIES: with it nghttp2 1.52 keeps
+             * no closed stream and reads no PRIORITY payload, so DATA on a
+             * closed stream and a self-dependent PRIORITY would be ignored
+             * (RFC 9113 §5.1, §6.1, §5.3.1); the tree costs ~2% of an h2
+             * request's instructions and is bounded by nghttp2 (closed
+             * streams kept: at most SETTINGS_MAX_CONCURRENT_STREAMS; idle
+             * ones: 100) */
         };
-        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, 4) != 0) rc = -ENOMEM;
+        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, 3) != 0) rc = -ENOMEM;
     }
     if (rc < 0) {
         h2_session_free(s);

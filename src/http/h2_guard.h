@@ -2,8 +2,10 @@
  * 1.52, as berth configures it, leaves unchecked:
  *
  * - HEADERS on a closed stream (§5.1, §5.1.1).  nghttp2 ignores HEADERS on
- *   any stream it no longer holds (with RFC 7540 priorities off, it holds
- *   none once closed).  The guard remembers, for the last H2_GUARD_IDS
+ *   any stream it no longer holds: it keeps the last closed streams only
+ *   (SETTINGS_MAX_CONCURRENT_STREAMS of them, none at all in a session that
+ *   sent SETTINGS_NO_RFC7540_PRIORITIES), and no identifier the client
+ *   skipped.  The guard remembers, for the last H2_GUARD_IDS
  *   client streams, which ones opened and which ones the server reset: a
  *   HEADERS on a stream that opened, closed, and was not reset by the server
  *   is a connection error STREAM_CLOSED; on an identifier the client skipped
@@ -11,10 +13,12 @@
  *   the server reset is ignored, as §5.1 asks (it may have been in flight);
  *   so is everything on older streams and after the server's GOAWAY.
  *   (DATA on a closed stream never reaches the application: nghttp2 drops
- *   it before on_begin_frame.)
+ *   it before on_begin_frame, or ends the connection itself while it keeps
+ *   the stream.)
  * - PRIORITY on stream 0 is a connection error PROTOCOL_ERROR (§6.3):
  *   nghttp2 skips PRIORITY payloads once SETTINGS_NO_RFC7540_PRIORITIES is 1,
- *   and its stream-0 check with them.
+ *   and its stream-0 check with them (berth sends it no more; the check
+ *   stays, costing nothing).
  * - A SETTINGS_INITIAL_WINDOW_SIZE that takes an open stream's send window
  *   past 2^31-1 is a connection error FLOW_CONTROL_ERROR (§6.9.2); nghttp2
  *   resets only that stream.
