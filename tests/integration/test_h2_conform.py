@@ -19,7 +19,7 @@ pytest.importorskip("hpack")
 pytest.importorskip("hyperframe.frame")
 from h2raw import (ACK, CANCEL, CLOSED, COMPRESSION, CONT, DATA, END_HEADERS, END_STREAM, FLOW,
                    FRAME_SIZE, GOAWAY, HEADERS, NO_ERROR, PADDED, PING, PREFACE,
-                   PRIO, PRIORITY, PROTOCOL, PUSH, Peer, REFUSED, RST, SETTINGS,
+                   PRIO, PRIORITY, PROTOCOL, PUSH, Closed, Peer, REFUSED, RST, SETTINGS,
                    S_FRAME, S_NO_RFC7540_PRIORITIES, S_PUSH, S_STREAMS, S_TABLE,
                    S_WINDOW, WU, frame, half_closed, open_stream, padded,
                    raw_block, setting, u32)  # noqa: E402
@@ -372,6 +372,7 @@ MALFORMED = {
     "8.5-connect-with-path": [(":method", "CONNECT"), (":authority", "localhost:443"),
                               (":path", "/")],
     "8.5-connect-without-authority": [(":method", "CONNECT")],
+    "8.3-protocol-without-extended-connect": BASE + [(":protocol", "websocket")],
 }
 for _k, _f in MALFORMED.items():
     STREAM_ERRORS[_k] = ((lambda f: lambda p, s: p.headers(s, pseudo=f))(_f), PROTOCOL)
@@ -430,6 +431,21 @@ SERVED = {
     # §5.1: PRIORITY in open and before HEADERS of the same stream
     "5.1-priority-then-headers": lambda p, s: (frame(PRIORITY, 0, s, u32(0) + b"\x10") +
                                                p.headers(s)),
+    # §4.2: DATA of exactly SETTINGS_MAX_FRAME_SIZE (16,384) is taken
+    "4.2-data-of-max-frame-size": lambda p, s: (p.headers(s, method="POST", end_stream=False,
+                                                          extra=[("content-length", "16384")]) +
+                                                frame(DATA, END_STREAM, s, b"x" * 16384)),
+    # §8.3.1: Host instead of :authority; OPTIONS *; other methods
+    "8.3.1-host-instead-of-authority": lambda p, s: p.headers(s, pseudo=[
+        (":method", "GET"), (":scheme", "http"), (":path", "/a.txt"), ("host", "localhost")]),
+    "8.3.1-options-asterisk": lambda p, s: p.headers(s, pseudo=[
+        (":method", "OPTIONS"), (":scheme", "http"), (":path", "*"), (":authority", "localhost")]),
+    "8.3.1-delete": lambda p, s: p.headers(s, method="DELETE"),
+    # §8.2.1: an empty value, and bytes above 0x7f in a value, are valid
+    "8.2.1-empty-value": lambda p, s: p.headers(s, extra=[("x-empty", "")]),
+    "8.2.1-obs-text-value": lambda p, s: p.headers(s, extra=[(b"x-v", b"caf\xe9")]),
+    # §7: an unknown error code in RST_STREAM is no error of the receiver's
+    "7-rst-unknown-code": lambda p, s: p.headers(s) + frame(RST, 0, s, u32(0xff)),
     # RFC 7541 §6.3: a dynamic table size update at the start of a block
     "hpack-6.3-table-size-update": lambda p, s: frame(HEADERS, END_STREAM | END_HEADERS, s,
                                                       b"\x3f\xe1\x1f" + b"\x20" + raw_block()),
@@ -443,9 +459,71 @@ def test_served(case, plain, peer):
     p = peer(plain)
     sid = p.new_id()
     p.send(SERVED[case](p, sid))
+    if case == "7-rst-unknown-code":  # the stream is gone: the connection must go on
+        p.expect_alive()
+        return
     status, _, _ = p.response(sid)
-    assert status in ("200", "405"), status
+    assert status in ("200", "204", "405"), status
     p.expect_alive()
+
+
+def test_4_3_dynamic_table_evictions(peer):
+    """§4.3, RFC 7541 §4.4: field blocks that make the server's decoder
+    evict entries (3 x 2,000-byte values indexed in a 4,096-byte table),
+    request after request, decode right."""
+    p = peer()
+    for i in range(4):
+        sid = p.new_id()
+        p.send(p.headers(sid, extra=[("x-%s" % c, c * 2000 + str(i)) for c in "abc"]))
+        status, _, body = p.response(sid)
+        assert (status, body) == ("200", b"hello, a\n")
+
+
+def test_6_9_2_negative_window(peer):
+    """§6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE cut below what was sent makes
+    a stream window negative; DATA waits until WINDOW_UPDATEs lift it above
+    zero."""
+    p = peer(settings=[(S_WINDOW, 1000)])
+    sid = p.new_id()
+    p.send(p.headers(sid, "/big.bin"))
+    f = p.read_until(lambda f: f[0] == DATA)
+    assert len(f[3]) == 1000
+    p.send(frame(SETTINGS, 0, 0, setting(S_WINDOW, 0)))  # the stream window is now -1000
+    p.read_until(lambda f: f[0] == SETTINGS and f[1] & ACK and f[2] == 0)
+    p.send(frame(WU, 0, sid, u32(1000)), frame(PING, 0, 0, b"negative"))  # back to 0
+    p.read_until(lambda f: f[0] == PING)
+    assert sum(x[4] for x in p.log if x[0] == DATA) == 1000
+    p.send(frame(WU, 0, sid, u32(10)))
+    f = p.read_until(lambda f: f[0] in (DATA, RST, GOAWAY))
+    assert (f[0], len(f[3])) == (DATA, 10)
+
+
+def test_7_goaway_from_the_client_with_an_unknown_code(peer):
+    """§7: an unknown error code triggers nothing special: the server
+    answers no error of its own (it may close, or go on)."""
+    p = peer()
+    p.send(frame(GOAWAY, 0, 0, u32(0) + u32(0xff)), frame(PING, 0, 0, b"goaway.."))
+    try:
+        f = p.read_until(lambda f: f[0] in (PING, GOAWAY, RST))
+        assert f[0] == PING or (f[0] == GOAWAY and f[3][4:8] == u32(NO_ERROR)), f[:3]
+    except Closed:
+        pass
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_5_1_continuation_on_half_closed_or_closed_stream(closed, peer):
+    """§5.1, §6.10: a CONTINUATION with no HEADERS before it, on a stream
+    half-closed (remote) or closed: PROTOCOL_ERROR (or STREAM_CLOSED)."""
+    p = peer(settings=[] if closed else [(S_WINDOW, 0)])
+    if closed:
+        sid = p.new_id()
+        p.send(p.headers(sid))
+        p.response(sid)
+    else:
+        sid = half_closed(p)
+    p.send(frame(CONT, END_HEADERS, sid, b"\x0f\x2b\x01x"))
+    kind, code, _ = p.error()
+    assert kind == "goaway" and code in (PROTOCOL, CLOSED), (kind, code)
 
 
 # ---------------------------------------------------------------- §5.1 stream states
@@ -735,4 +813,19 @@ def test_5_1_closed_stream_takes_window_update_priority_rst(peer):
     p.response(sid)
     p.send(frame(WU, 0, sid, u32(100)), frame(PRIORITY, 0, sid, u32(0) + b"\x10"),
            frame(RST, 0, sid, u32(CANCEL)))
+    p.expect_alive()
+
+
+def test_8_3_1_host_differing_from_authority(peer):
+    """§8.3.1: a Host naming another authority than :authority SHOULD be
+    malformed (RST_STREAM PROTOCOL_ERROR); §8.1.1 lets the server answer
+    first: a 400 passes too, never the file."""
+    p = peer()
+    sid = p.new_id()
+    p.send(p.headers(sid, extra=[("host", "elsewhere.example")]))
+    try:
+        status, _, _ = p.response(sid)
+        assert status == "400", status
+    except AssertionError as e:
+        assert "reset: %d" % PROTOCOL in str(e), e
     p.expect_alive()
