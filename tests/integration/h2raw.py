@@ -1,15 +1,20 @@
-"""A raw HTTP/2 client for conformance tests (test_h2_conform): frames
+"""A raw HTTP/2 client for conformance tests (test_h2_conform*): frames
 built by hand, valid or not, over a plain socket (h2c with prior knowledge)
 or TLS with ALPN h2; what the server sends read back frame by frame, its
-field blocks decoded with hpack.  Every wait is bounded (T seconds)."""
+field blocks decoded with hpack.  Every wait is bounded (T seconds).  The
+fixtures: a plaintext and a TLS server per module (each must exit cleanly),
+and peer(srv, settings=...) making Peers closed after the test."""
+import re
 import socket
 import ssl
 import time
 
 import hpack
+import pytest
 from hyperframe.frame import HeadersFrame
 
-from test_serve import HOST
+from conftest import Server
+from test_serve import HOST, make_site
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 T = 10  # bound on any one wait: a hang fails one case, never the suite
@@ -20,6 +25,7 @@ NO_ERROR, PROTOCOL, INTERNAL, FLOW, TIMEOUT, CLOSED, FRAME_SIZE, REFUSED, CANCEL
     COMPRESSION = range(10)
 S_TABLE, S_PUSH, S_STREAMS, S_WINDOW, S_FRAME, S_LIST = range(1, 7)
 S_NO_RFC7540_PRIORITIES = 9
+HTTPS_RE = re.compile(rb"Serving HTTPS on \S+ port (\d+)")
 
 
 def frame(t, flags, sid, payload=b""):
@@ -275,3 +281,48 @@ def half_closed(p):
 
 def padded(t, flags, sid, body, pad):
     return frame(t, flags | PADDED, sid, bytes([pad]) + body + b"\0" * max(0, min(pad, 255)))
+
+
+# ---------------------------------------------------------------- servers and peers (fixtures)
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    r = make_site(tmp_path_factory.mktemp("h2c") / "www")
+    (r / "big.bin").write_bytes(bytes(range(256)) * 1024)  # 256 KiB
+    return r
+
+
+@pytest.fixture(scope="module")
+def plain(root):
+    s = Server(["serve", "0", "-b", HOST, "-d", str(root), "--quiet"])
+    s.tls = False
+    yield s
+    assert s.stop() == 0, s.output()[-3000:]  # a clean exit (a sanitizer's report is not)
+
+
+@pytest.fixture(scope="module")
+def tls(root):
+    s = Server(["serve", "0", "-b", HOST, "-d", str(root), "--quiet", "--tls-self-signed"],
+               ready=HTTPS_RE)
+    s.tls = True
+    yield s
+    assert s.stop() == 0, s.output()[-3000:]
+
+
+@pytest.fixture(params=["plain", "tls"])
+def both(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def peer(plain):
+    made = []
+
+    def make(srv=plain, **kw):
+        p = Peer(srv, **kw)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()
