@@ -162,7 +162,6 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 {
     struct h2_session *s = user;
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    h2_guard_opened(&s->guard, frame->hd.stream_id);
     struct h2_stream *st = stream_new(s);
     if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* this stream is reset, not all */
     st->id = frame->hd.stream_id;
@@ -363,14 +362,6 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
     const char *why = "";
     uint32_t code = h2_guard_begin(&s->guard, ng, hd, &why);
     return guard_end(s, code, why);
-}
-
-static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
-{
-    (void)ng;
-    struct h2_session *s = user;
-    h2_guard_sent(&s->guard, frame);
-    return 0;
 }
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
@@ -646,7 +637,6 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
         nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
         nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
-        nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
         nghttp2_option_set_no_recv_client_magic(opt, conf->preface_consumed);
         /* windows are granted as bodies are consumed (on_data), so a paused
          * streamed body stops its sender */

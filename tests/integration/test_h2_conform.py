@@ -507,6 +507,7 @@ def test_5_1_closed_headers_after_end_is_an_error(peer):
     """§5.1 (closed), §5.1.1: HEADERS on a stream that ended both ways:
     STREAM_CLOSED (or PROTOCOL_ERROR: an identifier not new)."""
     p = peer()
+    needs_closed_streams(p)
     sid = p.new_id()
     p.send(p.headers(sid))
     p.response(sid)
