@@ -412,16 +412,28 @@ def test_6_9_2_negative_window(peer):
     assert (f[0], len(f[3])) == (DATA, 10)
 
 
-def test_7_goaway_from_the_client_with_an_unknown_code(peer):
-    """§7: an unknown error code triggers nothing special: the server
-    answers no error of its own (it may close, or go on)."""
+@pytest.mark.parametrize("code", [NO_ERROR, 0xff])
+def test_6_8_goaway_from_the_client_ends_an_idle_connection(code, peer):
+    """§6.8, §7: a client's GOAWAY (an unknown error code triggers nothing
+    special) with no stream open: the server closes the connection, with
+    no error of its own (a GOAWAY it sends says NO_ERROR)."""
     p = peer()
-    p.send(frame(GOAWAY, 0, 0, u32(0) + u32(0xff)), frame(PING, 0, 0, b"goaway.."))
+    p.send(frame(GOAWAY, 0, 0, u32(0) + u32(code) + b"debug"))
     try:
-        f = p.read_until(lambda f: f[0] in (PING, GOAWAY, RST))
-        assert f[0] == PING or (f[0] == GOAWAY and f[3][4:8] == u32(NO_ERROR)), f[:3]
+        while True:
+            f = p.read_until(lambda f: f[0] in (GOAWAY, RST))
+            assert f[0] == GOAWAY and f[3][4:8] == u32(NO_ERROR), f[:3]
     except Closed:
         pass
+
+
+def test_6_8_goaway_from_the_client_lets_open_streams_finish(peer):
+    """§6.8: streams the client opened before its GOAWAY are answered."""
+    p = peer()
+    sid = p.new_id()
+    p.send(p.headers(sid, "/b.txt"), frame(GOAWAY, 0, 0, u32(0) + u32(NO_ERROR)))
+    status, _, body = p.response(sid)
+    assert (status, body) == ("200", b"bee\n" * 10)
 
 
 @pytest.mark.parametrize("closed", [False, True])
@@ -669,3 +681,17 @@ def test_5_1_closed_stream_takes_window_update_priority_rst(peer):
            frame(RST, 0, sid, u32(CANCEL)))
     p.expect_alive()
 
+
+
+def test_hpack_representations_and_the_dynamic_table(both, peer):
+    """RFC 7541 §6: indexed, literal with incremental indexing (new name),
+    without indexing, never indexed; the next block refers to the two
+    entries the first one added (indices 62 and 63)."""
+    p = peer(both)
+    first = (raw_block() + b"\x40\x03x-a\x011" + b"\x00\x03x-b\x012" + b"\x10\x03x-c\x013" +
+             b"\x53\x03*/*")  # accept: */* (indexed name 19, incremental indexing)
+    for block in (first, raw_block() + b"\xbe\xbf"):  # accept: */*, x-a: 1
+        sid = p.new_id()
+        p.send(frame(HEADERS, END_STREAM | END_HEADERS, sid, block))
+        status, _, body = p.response(sid)
+        assert (status, body) == ("200", b"hello, a\n")
