@@ -270,6 +270,8 @@ STREAM_ERRORS = {
     "8.1.1-content-length-less-than-data": (lambda p, s: p.headers(
         s, method="POST", end_stream=False, extra=[("content-length", "1")]) +
         frame(DATA, 0, s, b"abcd"), PROTOCOL),
+    "8.1.1-content-length-without-data": (lambda p, s: p.headers(
+        s, method="POST", extra=[("content-length", "5")]), PROTOCOL),
     "8.1.1-content-length-with-padding": (lambda p, s: p.headers(
         s, method="POST", end_stream=False, extra=[("content-length", "5")]) +
         padded(DATA, END_STREAM, s, b"abcd", 1), PROTOCOL),
@@ -696,3 +698,28 @@ def test_hpack_representations_and_the_dynamic_table(both, peer):
         p.send(frame(HEADERS, END_STREAM | END_HEADERS, sid, block))
         status, _, body = p.response(sid)
         assert (status, body) == ("200", b"hello, a\n")
+
+
+def test_6_1_padding_is_flow_controlled_and_credited(peer):
+    """§6.1, §6.9.1: padding counts against the windows, and the server
+    gives it back: 300 DATA frames of 1 byte and 255 of padding (76,800
+    flow-controlled bytes, past both 65,535 windows) go through a client
+    that keeps to the windows the server grants."""
+    p = peer()
+    conn, stream = 65535, p.server_settings.get(S_WINDOW, 65535)
+    sid = p.new_id()
+    p.send(p.headers(sid, method="POST", end_stream=False, extra=[("content-length", "300")]))
+    for i in range(300):
+        while conn < 256 or stream < 256:
+            f = p.read_until(lambda f: f[0] in (WU, RST, GOAWAY), timeout=5)
+            assert f[0] == WU, f[:3]
+            inc = int.from_bytes(f[3], "big")
+            if f[2] == 0:
+                conn += inc
+            elif f[2] == sid:
+                stream += inc
+        p.send(padded(DATA, END_STREAM if i == 299 else 0, sid, b"x", 254))
+        conn -= 256
+        stream -= 256
+    status, _, _ = p.response(sid)
+    assert status == "405"

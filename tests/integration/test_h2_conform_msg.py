@@ -45,6 +45,9 @@ MALFORMED = {
                               (":path", "/")],
     "8.5-connect-without-authority": [(":method", "CONNECT")],
     "8.3-protocol-without-extended-connect": BASE + [(":protocol", "websocket")],
+    # RFC 9110 §8.6 as §8.1.1 applies it: a Content-Length that is no number
+    "8.1.1-content-length-not-a-number": BASE + [("content-length", "abc")],
+    "8.1.1-two-content-lengths": BASE + [("content-length", "0"), ("content-length", "1")],
 }
 
 
