@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("hpack")
 pytest.importorskip("hyperframe.frame")
 from h2raw import (ACK, DATA, END_STREAM, GOAWAY, HEADERS, PROTOCOL, PUSH, SETTINGS,  # noqa: E402
-                   S_PUSH, S_TABLE, frame)
+                   S_PUSH, S_TABLE, WU, frame)
 from h2raw import both, peer, plain, root, tls  # noqa: E402,F401 (fixtures)
 
 # §8.2, §8.3, §8.5: each a stream error PROTOCOL_ERROR
@@ -140,3 +140,27 @@ def test_8_3_1_host_differing_from_authority(peer):
     except AssertionError as e:
         assert "reset: %d" % PROTOCOL in str(e), e
     p.expect_alive()
+
+
+def test_8_1_early_answer_then_the_rest_of_the_body_is_taken(peer):
+    """§8.1: a server may answer before the request ends (here 413 for a
+    Content-Length over the body limit); the DATA the client still sends
+    is taken without error and its window given back, and the connection
+    goes on."""
+    p = peer()
+    sid = p.new_id()
+    p.send(p.headers(sid, method="POST", end_stream=False,
+                     extra=[("content-length", str(64 << 20))]))
+    f = p.read_until(lambda f: f[2] == sid or f[0] == GOAWAY)
+    assert f[0] == HEADERS and dict(f[4])[":status"] == "413", f[:3]
+    conn, sent = 65535, 0
+    while sent < 200000:  # past the first connection window
+        while conn < 16384:
+            f = p.read_until(lambda f: (f[0] == WU and f[2] == 0) or f[0] == GOAWAY, timeout=5)
+            assert f[0] == WU, f[:3]
+            conn += int.from_bytes(f[3], "big")
+        p.send(frame(DATA, 0, sid, b"x" * 16384))
+        conn -= 16384
+        sent += 16384
+    p.expect_alive()
+    assert not [x for x in p.log if x[0] == GOAWAY]
