@@ -723,3 +723,19 @@ def test_6_1_padding_is_flow_controlled_and_credited(peer):
         stream -= 256
     status, _, _ = p.response(sid)
     assert status == "405"
+
+
+def test_5_1_no_frame_after_the_client_reset_the_stream(peer):
+    """§5.1, §5.4.2: once the client reset a stream mid-answer, the server
+    sends nothing more on it, even when the connection window opens (a
+    PING round trip after the reset marks the point)."""
+    p = peer()
+    sid = p.new_id()
+    p.send(p.headers(sid, "/big.bin"))
+    p.read_until(lambda f: f[0] == DATA and f[2] == sid)
+    p.send(frame(RST, 0, sid, u32(CANCEL)), frame(PING, 0, 0, b"after-rs"))
+    p.read_until(lambda f: f[0] == PING and f[3] == b"after-rs")
+    mark = len(p.log)
+    p.send(frame(WU, 0, 0, u32(1 << 20)))  # the connection window: no more on sid
+    p.expect_alive()
+    assert not [f for f in p.log[mark:] if f[2] == sid], p.log[mark:]
