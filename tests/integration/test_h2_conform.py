@@ -728,8 +728,9 @@ def test_6_1_padding_is_flow_controlled_and_credited(peer):
 def test_5_1_no_frame_after_the_client_reset_the_stream(peer):
     """§5.1, §5.4.2: once the client reset a stream mid-answer, the server
     sends nothing more on it, even when the connection window opens (a
-    PING round trip after the reset marks the point)."""
-    p = peer()
+    PING round trip after the reset marks the point).  The stream's window
+    is large: the connection's is what holds the answer back."""
+    p = peer(settings=[(S_WINDOW, 1 << 20)])
     sid = p.new_id()
     p.send(p.headers(sid, "/big.bin"))
     p.read_until(lambda f: f[0] == DATA and f[2] == sid)
