@@ -3,6 +3,7 @@
 #include "http/h2.h"
 
 #include "err.h"
+#include "http/h2_guard.h"
 #include "http/h2_head.h"
 #include "http/h2_pool.h"
 #include "http/h2_req.h"
@@ -57,6 +58,7 @@ struct h2_session {
     int send_rc;           /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
     struct h2_pool pool;   /* nghttp2's small blocks, kept for reuse */
     struct h2_heads heads; /* answer heads converted lately (h2_head) */
+    struct h2_guard guard; /* RFC 9113 rules nghttp2 leaves to us (h2_guard) */
     const char *error;
 };
 
@@ -333,10 +335,43 @@ static void before_body(struct h2_session *s, struct h2_stream *st)
     }
 }
 
+/* A connection error h2_guard found (code, else 0: none): the GOAWAY is
+ * queued and nghttp2 stops reading. */
+static int guard_end(struct h2_session *s, uint32_t code, const char *why)
+{
+    if (!code) return 0;
+    s->error = why;
+    nghttp2_session_terminate_session(s->ng, code);
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *user)
+{
+    struct h2_session *s = user;
+    if (hd->type == NGHTTP2_SETTINGS && !(hd->flags & NGHTTP2_FLAG_ACK)) {
+        /* before nghttp2 moves the stream windows by the new initial size */
+        s->guard.win_max = -1;
+        for (const struct h2_stream *st = s->streams; st; st = st->next) {
+            int32_t w = nghttp2_session_get_stream_remote_window_size(ng, st->id);
+            if (w > s->guard.win_max) s->guard.win_max = w;
+        }
+        s->guard.win_init =
+            (int32_t)nghttp2_session_get_remote_settings(ng, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+        return 0;
+    }
+    const char *why = "";
+    uint32_t code = h2_guard_begin(&s->guard, ng, hd, &why);
+    return guard_end(s, code, why);
+}
+
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
 {
     (void)ng;
     struct h2_session *s = user;
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+        return guard_end(s, h2_guard_settings(&s->guard, &frame->settings),
+                         "SETTINGS_INITIAL_WINDOW_SIZE took a stream window past 2^31-1 (RFC "
+                         "9113 section 6.9.2)");
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     struct h2_stream *st = stream_of(s, frame->hd.stream_id);
     if (!st) return 0;
@@ -590,6 +625,7 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
     s->ops = *ops;
     s->owner = owner;
     s->error = "";
+    h2_guard_init(&s->guard);
     nghttp2_session_callbacks *cb = NULL;
     nghttp2_option *opt = NULL;
     int rc = nghttp2_session_callbacks_new(&cb) || nghttp2_option_new(&opt) ? -ENOMEM : 0;
@@ -600,11 +636,11 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
         nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
         nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
+        nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
         nghttp2_option_set_no_recv_client_magic(opt, conf->preface_consumed);
-        nghttp2_option_set_no_closed_streams(opt, 1);
         /* windows are granted as bodies are consumed (on_data), so a paused
          * streamed body stops its sender */
-        nghttp2_option_set_no_auto_window_update(opt, 1); /* no priority tree: closed streams go */
+        nghttp2_option_set_no_auto_window_update(opt, 1);
         nghttp2_option_set_max_outbound_ack(opt, 1000);
         nghttp2_option_set_max_settings(opt, 32);
         nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
@@ -620,11 +656,15 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
             {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->conf.max_streams},
             {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, s->conf.window},
             {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)s->conf.max_header},
-            /* no RFC 7540 priority tree (its cost is the peer's to choose):
-             * nghttp2 schedules by RFC 9218 urgency instead */
-            {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+            /* no SETTINGS_NO_RFC7540_PRIORITIES: with it nghttp2 1.52 keeps
+             * no closed stream and reads no PRIORITY payload, so DATA on a
+             * closed stream and a self-dependent PRIORITY would be ignored
+             * (RFC 9113 §5.1, §6.1, §5.3.1); the tree costs ~2% of an h2
+             * request's instructions and is bounded by nghttp2 (closed
+             * streams kept: at most SETTINGS_MAX_CONCURRENT_STREAMS; idle
+             * ones: 100) */
         };
-        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, 4) != 0) rc = -ENOMEM;
+        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, 3) != 0) rc = -ENOMEM;
     }
     if (rc < 0) {
         h2_session_free(s);
