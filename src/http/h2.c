@@ -55,7 +55,8 @@ struct h2_session {
     struct buf *out;       /* during h2_session_send: where send_data writes */
     size_t out_start;      /* ... and its length when that call began */
     int send_rc;           /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
-    struct h2_pool pool;   /* nghttp2's small blocks, kept for reuse */
+    struct h2_pool own;    /* nghttp2's small blocks, kept for reuse ... */
+    struct h2_pool *pool;  /* ... here, or in the worker's (h2_conf.pool) */
     struct h2_heads heads; /* answer heads converted lately (h2_head) */
     const char *error;
 };
@@ -444,6 +445,7 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *f
         memcpy(p + n, buf_head(&st->mem), k);
         buf_consume(&st->mem, k);
         n += k;
+        h2_pool_shelf_put(s->pool, &st->mem); /* emptied: for the next answer to be built in */
     }
     length -= k;
     while (length) {
@@ -505,6 +507,7 @@ static int respond(struct h2_session *s, int32_t stream_id, const char *resp, si
             take->data = mine.data;
             take->off = take->len = 0;
             take->cap = mine.cap;
+            h2_pool_shelf_get(s->pool, take); /* storage written lately, when mine went there */
             buf_consume(&st->mem, hl);
         } else {
             rc = buf_append(&st->mem, resp + hl, len - hl);
@@ -610,7 +613,8 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
         nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
         nghttp2_option_set_max_continuations(opt, 8);
         nghttp2_mem mem;
-        h2_pool_mem(&s->pool, &mem);
+        s->pool = conf->pool ? conf->pool : &s->own;
+        h2_pool_mem(s->pool, &mem);
         if (nghttp2_session_server_new3(&s->ng, cb, s, opt, &mem) != 0) rc = -ENOMEM;
     }
     nghttp2_session_callbacks_del(cb);
@@ -646,7 +650,7 @@ void h2_session_free(struct h2_session *s)
         stream_release(st);
     }
     h2_heads_free(&s->heads); /* after nghttp2_session_del: no frame reads them now */
-    h2_pool_free(&s->pool);
+    h2_pool_free(&s->own);
     free(s);
 }
 
