@@ -105,6 +105,9 @@ void h2_pool_free(struct h2_pool *p)
 {
     while (p->nshelf)
         free(p->shelf[--p->nshelf].p);
+    if (p->streams) p->release(p->streams);
+    p->streams = NULL;
+    p->nstreams = 0;
     for (size_t i = 0; i < POOL_CLASSES; i++)
         while (p->cls[i]) {
             union pool_hdr *h = p->cls[i];

@@ -20,6 +20,7 @@
 #define POOL_SHARED      (256 << 10) /* ... by a worker's pool (h2_pool_shared) */
 #define POOL_SHELF       16          /* body storage kept (a batch of answers) */
 #define POOL_SHELF_BYTES (16 << 10)  /* ... each no larger than this */
+#define POOL_STREAMS     64          /* a session's stream objects kept (http/h2) */
 
 struct h2_pool {
     void *cls[POOL_CLASSES]; /* freed blocks, by class */
@@ -30,6 +31,11 @@ struct h2_pool {
         char *p;
         size_t cap;
     } shelf[POOL_SHELF]; /* body storage, the last put on top */
+    /* http/h2's spare streams (opaque here): a list it links, POOL_STREAMS
+     * at most, and what frees the list */
+    void *streams;
+    size_t nstreams;
+    void (*release)(void *streams);
 };
 
 /* The nghttp2_mem that allocates through p (zeroed before first use). */
@@ -42,7 +48,7 @@ void h2_pool_shelf_get(struct h2_pool *p, struct buf *b);
 /* b's storage (b empty) onto the shelf, leaving b without; kept by b when
  * the shelf is full or the storage larger than POOL_SHELF_BYTES. */
 void h2_pool_shelf_put(struct h2_pool *p, struct buf *b);
-/* Frees the blocks and storage kept. */
+/* Frees the blocks, storage and streams kept. */
 void h2_pool_free(struct h2_pool *p);
 
 #endif
