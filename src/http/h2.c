@@ -20,8 +20,7 @@
 
 #define SEND_BUDGET (256 * 1024) /* bytes per h2_session_send call */
 #define NV_STACK    48
-#define SPARE_MAX   16    /* streams kept for reuse */
-#define SPARE_BYTES 16384 /* ... when their buffers are no larger */
+#define SPARE_BYTES 16384 /* streams are kept for reuse when their buffers are no larger */
 
 struct h2_stream {
     struct h2_stream *prev, *next; /* the session's streams: nghttp2_session_del tells of none */
@@ -49,27 +48,37 @@ struct h2_session {
     struct h2_conf conf;
     struct h2_ops ops;
     void *owner;
-    struct h2_stream *streams, *spare;
+    struct h2_stream *streams;
     struct h2_stream *cur; /* the stream whose HEADERS came last (stream_of) */
-    size_t nspare;
     size_t body_total;     /* request body bytes buffered, all streams */
     struct buf *out;       /* during h2_session_send: where send_data writes */
     size_t out_start;      /* ... and its length when that call began */
     int send_rc;           /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
-    struct h2_pool pool;   /* nghttp2's small blocks, kept for reuse */
+    struct h2_pool own;    /* nghttp2's small blocks, kept for reuse ... */
+    struct h2_pool *pool;  /* ... here, or in the worker's (h2_conf.pool) */
     struct h2_heads heads; /* answer heads converted lately (h2_head) */
     struct h2_guard guard; /* RFC 9113 rules nghttp2 leaves to us (h2_guard) */
     const char *error;
 };
 
 /* Streams, with their field and answer buffers, are kept for the next ones
- * (up to SPARE_MAX): a request then costs no allocation of ours. */
+ * in the pool (up to POOL_STREAMS; the worker's, shared by its sessions, so
+ * the stream a request gets is one that ended lately, still in the cache):
+ * a request then costs no allocation of ours. */
 static void stream_release(struct h2_stream *st)
 {
     h2_req_free(&st->req);
     free(st->hdrs);
     buf_free(&st->mem);
     free(st);
+}
+
+static void streams_release(void *list)
+{
+    for (struct h2_stream *st = list, *next; st; st = next) {
+        next = st->next;
+        stream_release(st);
+    }
 }
 
 static void stream_free(struct h2_session *s, struct h2_stream *st)
@@ -83,25 +92,33 @@ static void stream_free(struct h2_session *s, struct h2_stream *st)
     free(st->body); /* bodies can be large: never kept */
     s->body_total -= st->bcap;
     static_xfer_end(&st->x);
-    if (s->nspare >= SPARE_MAX || st->req.cap > SPARE_BYTES || st->mem.cap > SPARE_BYTES) {
+    if (s->pool->nstreams >= POOL_STREAMS || st->req.cap > SPARE_BYTES ||
+        st->mem.cap > SPARE_BYTES) {
         stream_release(st);
         return;
     }
-    st->next = s->spare;
-    s->spare = st;
-    s->nspare++;
+    st->next = s->pool->streams;
+    s->pool->streams = st;
+    s->pool->nstreams++;
+    s->pool->release = streams_release;
 }
 
 static struct h2_stream *stream_new(struct h2_session *s)
 {
-    struct h2_stream *st = s->spare;
+    struct h2_stream *st = s->pool->streams;
+    if (st) {
+        s->pool->streams = st->next;
+        s->pool->nstreams--;
+        if (st->req.max_bytes != s->conf.max_header || st->req.max_fields != s->conf.max_headers) {
+            stream_release(st); /* another session's, with other limits */
+            st = NULL;
+        }
+    }
     if (!st) {
         if (!(st = calloc(1, sizeof *st))) return NULL;
         buf_init(&st->mem, 0);
         h2_req_init(&st->req, s->conf.max_header, s->conf.max_headers);
     } else {
-        s->spare = st->next;
-        s->nspare--;
         h2_req_reset(&st->req);
         buf_clear(&st->mem);
     }
@@ -479,6 +496,7 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *f
         memcpy(p + n, buf_head(&st->mem), k);
         buf_consume(&st->mem, k);
         n += k;
+        h2_pool_shelf_put(s->pool, &st->mem); /* emptied: for the next answer to be built in */
     }
     length -= k;
     while (length) {
@@ -540,6 +558,7 @@ static int respond(struct h2_session *s, int32_t stream_id, const char *resp, si
             take->data = mine.data;
             take->off = take->len = 0;
             take->cap = mine.cap;
+            h2_pool_shelf_get(s->pool, take); /* storage written lately, when mine went there */
             buf_consume(&st->mem, hl);
         } else {
             rc = buf_append(&st->mem, resp + hl, len - hl);
@@ -646,7 +665,8 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
         nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
         nghttp2_option_set_max_continuations(opt, 8);
         nghttp2_mem mem;
-        h2_pool_mem(&s->pool, &mem);
+        s->pool = conf->pool ? conf->pool : &s->own;
+        h2_pool_mem(s->pool, &mem);
         if (nghttp2_session_server_new3(&s->ng, cb, s, opt, &mem) != 0) rc = -ENOMEM;
     }
     nghttp2_session_callbacks_del(cb);
@@ -680,13 +700,8 @@ void h2_session_free(struct h2_session *s)
     nghttp2_session_del(s->ng); /* calls no on_stream_close: the streams left go here */
     while (s->streams)
         stream_free(s, s->streams);
-    while (s->spare) {
-        struct h2_stream *st = s->spare;
-        s->spare = st->next;
-        stream_release(st);
-    }
     h2_heads_free(&s->heads); /* after nghttp2_session_del: no frame reads them now */
-    h2_pool_free(&s->pool);
+    h2_pool_free(&s->own);
     free(s);
 }
 

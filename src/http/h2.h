@@ -52,9 +52,13 @@ struct h2_conf {
     uint64_t max_body;    /* request body; 0: 1 MiB */
     uint32_t window;      /* SETTINGS_INITIAL_WINDOW_SIZE for request bodies; 0: 65535 */
     int preface_consumed; /* the 24-byte client preface was already read (h2c detection) */
+    /* memory shared with the other sessions of the thread (http/h2_pool:
+     * h2_pool_shared); it must outlive them.  NULL: the session's own */
+    struct h2_pool *pool;
 };
 
 struct live;
+struct h2_pool;
 
 struct h2_ops {
     /* A complete request on stream_id; answer it with h2_respond (now or

@@ -9,7 +9,7 @@
 /* nghttp2's allocator.  A request costs it five or so small blocks (the
  * stream, queued frames, the copied fields) that glibc's per-thread cache
  * overflows with many streams in flight: freed blocks up to 1 KiB are kept
- * per session (POOL_BYTES at most) and handed out again. */
+ * (p->max bytes at most) and handed out again, the last freed first. */
 union pool_hdr {
     struct {
         size_t cls; /* size class, POOL_CLASSES: an unpooled block */
@@ -41,7 +41,7 @@ static void pool_free(void *p, void *user)
     struct h2_pool *s = user;
     if (!p) return;
     union pool_hdr *h = (union pool_hdr *)p - 1;
-    if (h->h.cls >= POOL_CLASSES || s->bytes + h->h.cap > POOL_BYTES) {
+    if (h->h.cls >= POOL_CLASSES || s->bytes + h->h.cap > (s->max ? s->max : POOL_BYTES)) {
         free(h);
         return;
     }
@@ -75,8 +75,39 @@ void h2_pool_mem(struct h2_pool *p, nghttp2_mem *mem)
     *mem = (nghttp2_mem){p, pool_malloc, pool_free, pool_calloc, pool_realloc};
 }
 
+struct h2_pool *h2_pool_shared(void)
+{
+    struct h2_pool *p = calloc(1, sizeof *p);
+    if (p) p->max = POOL_SHARED;
+    return p;
+}
+
+void h2_pool_shelf_get(struct h2_pool *p, struct buf *b)
+{
+    if (!p->nshelf || b->data) return;
+    p->nshelf--;
+    b->data = p->shelf[p->nshelf].p;
+    b->cap = p->shelf[p->nshelf].cap;
+    b->off = b->len = 0;
+}
+
+void h2_pool_shelf_put(struct h2_pool *p, struct buf *b)
+{
+    if (b->len || !b->data || p->nshelf == POOL_SHELF || b->cap > POOL_SHELF_BYTES) return;
+    p->shelf[p->nshelf].p = b->data;
+    p->shelf[p->nshelf].cap = b->cap;
+    p->nshelf++;
+    b->data = NULL;
+    b->off = b->cap = 0;
+}
+
 void h2_pool_free(struct h2_pool *p)
 {
+    while (p->nshelf)
+        free(p->shelf[--p->nshelf].p);
+    if (p->streams) p->release(p->streams);
+    p->streams = NULL;
+    p->nstreams = 0;
     for (size_t i = 0; i < POOL_CLASSES; i++)
         while (p->cls[i]) {
             union pool_hdr *h = p->cls[i];

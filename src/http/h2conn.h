@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 struct conn;
+struct worker;
 
 /* Whether p[0..n) begins with the HTTP/2 client preface: 1 yes, 0 it may
  * (too few bytes yet), -1 no. */
@@ -28,5 +29,8 @@ void h2conn_run(struct conn *c);
  * whole once the program ended it. */
 struct live;
 void h2conn_kick(struct conn *c, struct live *lv);
+
+/* Frees what w's h2 connections shared (after the last has closed). */
+void h2conn_worker_free(struct worker *w);
 
 #endif

@@ -41,6 +41,7 @@ struct worker;
 struct conn_log;
 struct live;
 struct h2_session;
+struct h2_pool;
 
 struct conn {
     struct transport t;    /* the socket, plain or TLS: every byte in and out */
@@ -104,6 +105,11 @@ struct worker {
     int wakefd, wake_init;
     pthread_mutex_t wake_mu;
     struct live *wake_list;
+    /* HTTP/2 (http/h2conn): what the worker's sessions share, so that the
+     * memory they write is the memory written last, still in the cache */
+    struct buf h2stage;     /* a session's frames on their way to its transport */
+    struct h2_pool *h2pool; /* nghttp2's blocks, answers' body storage; made by the
+                               first h2 connection, freed by h2conn_worker_free */
 };
 
 struct tls_ctx;

@@ -315,6 +315,7 @@ void worker_free(struct worker *w)
     fcache_free(w->cache);
     buf_free(&w->out);
     buf_free(&w->log);
+    h2conn_worker_free(w);
 }
 
 int worker_listen(struct worker *w, int fd)
