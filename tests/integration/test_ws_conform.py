@@ -620,19 +620,34 @@ class Deflate:
         self.sbits = int(resp.get("server_max_window_bits") or 15)
         self.c_reset = "client_no_context_takeover" in resp
         self.s_reset = "server_no_context_takeover" in resp
-        self.c = zlib.compressobj(6, zlib.DEFLATED, -self.cbits)
+        self.c = self.compressor()
         # exactly the server's window: data that reached further back fails
         self.d = zlib.decompressobj(-self.sbits)
+
+    def compressor(self):
+        # zlib's raw deflate takes no 8, but its 9 never reaches back more
+        # than 512 - 262 bytes: within a 256-byte window
+        return zlib.compressobj(6, zlib.DEFLATED, -max(self.cbits, 9))
 
     def compress(self, msg):
         z = self.c.compress(msg) + self.c.flush(zlib.Z_SYNC_FLUSH)
         assert z.endswith(b"\x00\x00\xff\xff")
         if self.c_reset:
-            self.c = zlib.compressobj(6, zlib.DEFLATED, -self.cbits)
+            self.c = self.compressor()
         return z[:-4]
 
     def decompress(self, p):
-        out = self.d.decompress(p + b"\x00\x00\xff\xff")
+        """Inflates in 64-byte steps: zlib then reads every distance longer
+        than that from its window of 2^sbits, so one the server's window
+        does not hold fails ("invalid distance too far back")."""
+        data, out = p + b"\x00\x00\xff\xff", []
+        while True:
+            o = self.d.decompress(data, 64)
+            out.append(o)
+            data = self.d.unconsumed_tail
+            if not data and not o:
+                break
+        out = b"".join(out)
         if self.s_reset:
             self.d = zlib.decompressobj(-self.sbits)
         return out
@@ -644,8 +659,13 @@ OFFERS = [
     {"client_no_context_takeover": None},
     {"server_no_context_takeover": None, "client_no_context_takeover": None},
     {"client_max_window_bits": None},
-] + [{"client_max_window_bits": str(b)} for b in range(9, 16)] + \
-    [{"server_max_window_bits": str(b)} for b in range(9, 16)] + [
+] + [{"client_max_window_bits": str(b)} for b in range(8, 16)] + \
+    [{"server_max_window_bits": str(b)} for b in range(8, 16)] + [
+    # Autobahn 13.3 and 13.5: the server's window of 256 bytes, asked for
+    {"client_no_context_takeover": None, "client_max_window_bits": None,
+     "server_max_window_bits": "8"},
+    {"client_no_context_takeover": None, "client_max_window_bits": None,
+     "server_no_context_takeover": None, "server_max_window_bits": "8"},
     {"server_max_window_bits": "9", "client_max_window_bits": "9",
      "server_no_context_takeover": None, "client_no_context_takeover": None},
     {"server_max_window_bits": "15", "client_max_window_bits": "15"},
@@ -666,7 +686,7 @@ def check_response(offer, resp):
         assert "server_no_context_takeover" in resp
     if "server_max_window_bits" in offer:               # §7.1.2.1: the same or smaller
         assert "server_max_window_bits" in resp
-        assert 9 <= int(resp["server_max_window_bits"]) <= int(offer["server_max_window_bits"])
+        assert 8 <= int(resp["server_max_window_bits"]) <= int(offer["server_max_window_bits"])
     if "client_max_window_bits" in resp:                # §7.1.2.2: only if offered, <= it
         assert "client_max_window_bits" in offer
         lim = int(offer["client_max_window_bits"] or 15)
@@ -697,7 +717,7 @@ def test_12_13_permessage_deflate_parameters(port, offer):
     window (an echo that reached further back, or kept its context when told
     not to, fails to inflate)."""
     r = peer(port, ("Sec-WebSocket-Extensions: %s\r\n" % offer_header(offer)).encode())
-    resp = ext_params(r.head)
+    resp = ext_params(r.head)                           # accepted: every offer here can be
     check_response(offer, resp)
     z = Deflate(offer, resp)
     for rnd in range(3):
