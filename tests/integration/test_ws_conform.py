@@ -15,6 +15,8 @@ import os
 import re
 import socket
 import struct
+import subprocess
+import threading
 import time
 import zlib
 
@@ -22,7 +24,7 @@ import pytest
 import websockets
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
-from conftest import Server
+from conftest import BERTH as BERTH_EXE, Server
 from test_ws import KEY, MASK, Raw, raw_http, SERVING_RE, start_prog, ws_prog  # noqa: F401
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -960,3 +962,177 @@ def test_7_server_initiated_close(ws_prog):
         assert s.wait_for(r"^close 4000\b")
     finally:
         s.kill()
+
+
+# ---- the client, `berth echo --ws`, against a scripted server ----
+
+class Script:
+    """A one-connection WebSocket server on a thread: answers the handshake
+    with head (a format string taking the accept value), then runs
+    play(sock, frames) where frames() reads the client's next frame
+    (fin, op, payload, masked); .got lists every frame the client sent,
+    .eof whether it closed TCP."""
+
+    def __init__(self, play, head=None):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.ls.settimeout(30)
+        self.port = self.ls.getsockname()[1]
+        self.play, self.got, self.eof, self.err = play, [], False, None
+        self.head = head or ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n")
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        try:
+            s, _ = self.ls.accept()
+            s.settimeout(15)
+            self.s, self.buf = s, b""
+            while b"\r\n\r\n" not in self.buf:
+                d = s.recv(4096)
+                assert d
+                self.buf += d
+            req, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            key = re.search(rb"\r\nSec-WebSocket-Key: *([^\r]+)", req, re.I).group(1)
+            s.sendall((self.head % accept_for(key).decode()).encode())
+            try:
+                self.play(s, self.frame)
+            except EOFError:
+                raise AssertionError("the client closed TCP early, having sent %r" % self.got)
+            try:
+                while True:                             # what else the client sends, to its end
+                    self.frame()
+            except EOFError:
+                self.eof = True
+        except Exception as e:                         # noqa: BLE001 (reported by done())
+            self.err = e
+        finally:
+            self.ls.close()
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError
+            self.buf += d
+
+    def frame(self):
+        self._need(2)
+        b0, b1 = self.buf[0], self.buf[1]
+        n, k = b1 & 127, 2
+        if n == 126:
+            self._need(4)
+            n, k = struct.unpack(">H", self.buf[2:4])[0], 4
+        elif n == 127:
+            self._need(10)
+            n, k = struct.unpack(">Q", self.buf[2:10])[0], 10
+        masked = bool(b1 & 0x80)
+        self._need(k + 4 * masked + n)
+        key = self.buf[k:k + 4] if masked else None
+        p = self.buf[k + 4 * masked:k + 4 * masked + n]
+        self.buf = self.buf[k + 4 * masked + n:]
+        f = (bool(b0 & 0x80), b0 & 15, mask_bytes(p, key) if masked else p, masked)
+        self.got.append(f)
+        return f
+
+    def done(self):
+        self.t.join(30)
+        assert not self.t.is_alive()
+        assert self.err is None, repr(self.err)
+
+
+def server_frame(op, payload=b"", fin=True):
+    return frame(op, payload, fin=fin, mask=None)
+
+
+def run_client(port, *args):
+    return subprocess.run([BERTH_EXE, "echo", "--ws", "ws://127.0.0.1:%d/" % port] + list(args),
+                          capture_output=True, timeout=60)
+
+
+def test_client_answers_pings_and_reads_fragments():
+    """The control: a ping (answered, masked, same payload) and the echo in
+    fragments with a ping between; the client closes with 1000, waits for
+    the server's close and for the server to close TCP."""
+    def play(s, frames):
+        assert frames()[:3] == (True, 1, b"hi")
+        s.sendall(server_frame(9, b"p1") + server_frame(1, b"h", fin=False) +
+                  server_frame(9, b"p2") + server_frame(0, b"i"))
+        assert frames() == (True, 10, b"p1", True)
+        assert frames() == (True, 10, b"p2", True)
+        assert frames() == (True, 8, struct.pack(">H", 1000), True)
+        s.sendall(server_frame(8, struct.pack(">H", 1000)))
+        s.shutdown(socket.SHUT_WR)
+    sc = Script(play)
+    p = run_client(sc.port, "-s", "hi")
+    sc.done()
+    assert p.returncode == 0 and p.stdout == b"hi\n", p.stderr
+
+
+@pytest.mark.parametrize("head,why", [
+    ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+     "Sec-WebSocket-Accept: %s\r\n\r\n", b"Connection"),
+    ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n"
+     "Sec-WebSocket-Accept: %s\r\n\r\n", b"Connection"),
+    ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+     "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Accept: %s\r\n\r\n", b"subprotocol"),
+], ids=["no-connection", "connection-keep-alive", "subprotocol-not-offered"])
+def test_client_fails_a_bad_101(head, why):
+    """§4.1: the client MUST fail the connection when the 101 lacks
+    Connection: Upgrade, or names a subprotocol it did not offer."""
+    def play(s, frames):
+        try:
+            f = frames()                                # a client that went on: echo it
+        except EOFError:
+            return
+        s.sendall(server_frame(f[1], f[2]))
+        frames()
+        s.sendall(server_frame(8, struct.pack(">H", 1000)))
+        s.shutdown(socket.SHUT_WR)
+    sc = Script(play, head)
+    p = run_client(sc.port, "-s", "hi")
+    sc.done()
+    assert p.returncode == 1 and why in p.stderr, (p.returncode, p.stderr)
+    assert p.stdout == b""
+
+
+def test_client_answers_the_servers_close():
+    """§5.5.1: a close from the server is answered with a close (the same
+    code) before the client ends; then the server closes TCP."""
+    def play(s, frames):
+        assert frames()[:3] == (True, 1, b"hi")
+        s.sendall(server_frame(8, struct.pack(">H", 1001) + b"bye"))
+        assert frames() == (True, 8, struct.pack(">H", 1001), True)
+        s.shutdown(socket.SHUT_WR)
+    sc = Script(play)
+    p = run_client(sc.port, "-s", "hi")
+    sc.done()
+    assert sc.eof
+    assert p.returncode == 1 and b"1001" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("bad,code", [
+    (frame(1, b"masked"), 1002),                        # §5.1: a masked server frame
+    (bytes([0xC1, 3]) + b"rsv", 1002),                  # RSV1, and no extension agreed
+    (server_frame(3, b""), 1002),                       # a reserved opcode
+    (server_frame(0, b"orphan"), 1002),
+    (server_frame(1, b"\xed\xa0\x80"), 1007),           # text that is not UTF-8
+    (server_frame(8, b"\x03"), 1002),                   # a 1-byte close
+    (server_frame(8, struct.pack(">H", 1005)), 1002),
+    (server_frame(8, struct.pack(">H", 1000) + b"\xff"), 1007),
+], ids=["masked", "rsv1", "opcode3", "orphan", "utf8", "close1byte", "close1005", "reason"])
+def test_client_fails_with_the_close_code(bad, code):
+    """§7.1.7: on a protocol error the client sends a close with the code of
+    §7.4.1 before it closes TCP."""
+    def play(s, frames):
+        frames()
+        s.sendall(bad)
+    sc = Script(play)
+    p = run_client(sc.port, "-s", "hi")
+    sc.done()
+    assert p.returncode == 1, p.stderr
+    closes = [f for f in sc.got if f[1] == 8]
+    assert closes and closes[0][2][:2] == struct.pack(">H", code), (sc.got, p.stderr)
+    assert sc.eof
