@@ -296,6 +296,12 @@ static int wsc_open(struct wsc *c, SSL_CTX *ctx, const struct ws_url *u, int tim
                      "speak RFC 6455");
     if (!(v = field(head, "Upgrade", &vl)) || !ws_hs_has_token(v, vl, "websocket"))
         return failf(why, n, BERTH_EPROTO, "the server's 101 lacks Upgrade: websocket");
+    /* RFC 6455 §4.1: both are the client's to check, and fatal */
+    if (!(v = field(head, "Connection", &vl)) || !ws_hs_has_token(v, vl, "upgrade"))
+        return failf(why, n, BERTH_EPROTO, "the server's 101 lacks Connection: Upgrade");
+    if (field(head, "Sec-WebSocket-Protocol", &vl))
+        return failf(why, n, BERTH_EPROTO,
+                     "the server chose a subprotocol this client did not offer");
     if (field(head, "Sec-WebSocket-Extensions", &vl))
         return failf(why, n, BERTH_EPROTO,
                      "the server chose an extension this client did not offer");
