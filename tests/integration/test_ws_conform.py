@@ -800,6 +800,24 @@ def test_13_compressed_text_not_utf8_is_1007(port):
     r.expect_close(1007)
 
 
+def test_13_compressed_text_fails_fast_and_pings_between_fragments(port):
+    """A compressed fragmented text: a ping between its fragments answered
+    at once; invalid UTF-8 in its first fragment failed with 1007 before the
+    final fragment (which is never sent)."""
+    r = peer(port, b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    z = Deflate({}, ext_params(r.head))
+    c = z.compress(corpus(3000, 3))
+    r.send(frame(1, c[:50], fin=False, rsv=4) + frame(9, b"between"))
+    r.expect((True, 0, 10, b"between"))
+    r.send(frame(0, c[50:]))
+    fin, rsv, op, p = r.read()
+    assert op == 1 and (z.decompress(p) if rsv == 4 else p) == corpus(3000, 3)
+    bad = zlib.compressobj(6, zlib.DEFLATED, -15)
+    part = bad.compress("κόσμε".encode() + b"\xf4\x90\x80\x80") + bad.flush(zlib.Z_SYNC_FLUSH)
+    r.send(frame(1, part, fin=False, rsv=4))
+    r.expect_close(1007)
+
+
 @pytest.mark.parametrize("bits", [9, 12, 15])
 def test_13_websockets_peer_with_window_bits(port, bits):
     """Python's websockets as the second peer: client_max_window_bits and
