@@ -584,9 +584,14 @@ def test_9_thousand_messages(port, size):
     r = peer(port)
     t0 = time.monotonic()
     msgs = [(b"%04d" % i + b"m" * size)[:size] if size else b"" for i in range(1000)]
-    r.send(b"".join(frame(1 if i % 2 else 2, m) for i, m in enumerate(msgs)))
+    # sent from a thread while the echoes are read: 4 MB each way need not
+    # fit the sockets' buffers
+    tx = threading.Thread(target=r.send, daemon=True,
+                          args=(b"".join(frame(1 if i % 2 else 2, m) for i, m in enumerate(msgs)),))
+    tx.start()
     for i, m in enumerate(msgs):
         assert r.read() == (True, 0, 1 if i % 2 else 2, m)
+    tx.join(30)
     # and one at a time, each after its echo
     for m in msgs[:200]:
         r.send(frame(1, m))
