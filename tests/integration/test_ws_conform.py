@@ -1,13 +1,13 @@
-"""WebSocket conformance (issue 12): RFC 6455 §4-§7 and RFC 7692 case by case,
-in the order of Autobahn|Testsuite's case groups (1.x framing, 2.x pings,
-3.x reserved bits, 4.x opcodes, 5.x fragmentation, 6.x UTF-8, 7.x closing,
-9.x sizes and counts; test_ws_conform_ext.py: 12.x/13.x permessage-deflate,
-the opening handshake of §4.2.1 and the client).  Hand-built masked client frames over plain sockets
-against one `berth echo-server --ws` for the module; every case asserts the
-exact frames the RFC requires (the close code, and nothing the server must
-not send before it), then that the server closed TCP first and still serves
-a fresh connection.  test_ws.py holds the feature tests; the helpers come
-from it."""
+"""WebSocket conformance (issue 12): RFC 6455 §5-§7 case by case, in the
+order of Autobahn|Testsuite's case groups (1.x framing, 2.x pings, 3.x
+reserved bits, 4.x opcodes, 5.x fragmentation, 6.x UTF-8, 7.x closing, 9.x
+sizes and counts); test_ws_conform_ext.py has 12.x/13.x permessage-deflate,
+the opening handshake (§4.2.1) and the client.  Hand-built masked client
+frames over plain sockets against one `berth echo-server --ws` for the
+module; every case asserts the exact frames the RFC requires (the close
+code, and nothing the server must not send before it), then that the server
+closed TCP first and still serves a fresh connection.  test_ws.py holds the
+feature tests; some helpers come from it."""
 import os
 import struct
 import threading
