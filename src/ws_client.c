@@ -36,6 +36,7 @@ struct wsc {
     struct buf in, out;
     uint8_t pool[256]; /* mask keys, from getrandom in batches */
     size_t pool_left;
+    uint8_t sent_close; /* our close frame went: no other follows it */
 };
 
 static int failf(char *why, size_t n, int rc, const char *fmt, ...)
@@ -296,6 +297,12 @@ static int wsc_open(struct wsc *c, SSL_CTX *ctx, const struct ws_url *u, int tim
                      "speak RFC 6455");
     if (!(v = field(head, "Upgrade", &vl)) || !ws_hs_has_token(v, vl, "websocket"))
         return failf(why, n, BERTH_EPROTO, "the server's 101 lacks Upgrade: websocket");
+    /* RFC 6455 §4.1: both are the client's to check, and fatal */
+    if (!(v = field(head, "Connection", &vl)) || !ws_hs_has_token(v, vl, "upgrade"))
+        return failf(why, n, BERTH_EPROTO, "the server's 101 lacks Connection: Upgrade");
+    if (field(head, "Sec-WebSocket-Protocol", &vl))
+        return failf(why, n, BERTH_EPROTO,
+                     "the server chose a subprotocol this client did not offer");
     if (field(head, "Sec-WebSocket-Extensions", &vl))
         return failf(why, n, BERTH_EPROTO,
                      "the server chose an extension this client did not offer");
@@ -303,8 +310,29 @@ static int wsc_open(struct wsc *c, SSL_CTX *ctx, const struct ws_url *u, int tim
     return 0;
 }
 
+/* Sends a close frame (code 0: an empty one) unless ours went already: the
+ * answer to the server's close (RFC 6455 §5.5.1), or the code a failure is
+ * sent with (§7.1.7).  Best effort: the connection ends either way. */
+static void send_close(struct wsc *c, int code)
+{
+    if (c->sent_close) return;
+    c->sent_close = 1;
+    const uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    if (queue_frame(c, WS_CLOSE, p, code ? 2 : 0) == 0) (void)flush_blocking(c);
+}
+
+/* After the closing handshake the server closes TCP first (§7.1.1): waits
+ * for its end of stream, bounded by the socket's timeout. */
+static void wait_eof(struct wsc *c)
+{
+    char tmp[256];
+    for (int i = 0; i < 64 && c_recv(c, tmp, sizeof tmp) > 0; i++)
+        ;
+}
+
 /* Reads until a whole message (1: op, p and len set), the server's close (0,
- * with code), or an error.  Pings are answered. */
+ * with code; answered), or an error (sent as a close with its code).  Pings
+ * are answered. */
 static int next_event(struct wsc *c, int *op, const uint8_t **p, size_t *len, int *code, char *why,
                       size_t n)
 {
@@ -315,22 +343,31 @@ static int next_event(struct wsc *c, int *op, const uint8_t **p, size_t *len, in
             int rc =
                 ws_parse(&c->ps, (uint8_t *)c->in.data + c->in.off, buf_len(&c->in), &used, &ev);
             buf_consume(&c->in, used);
-            if (rc < 0)
+            if (rc < 0) {
+                send_close(c, -rc);
                 return failf(why, n, BERTH_EPROTO, "the server broke the protocol: %s",
                              c->ps.error);
+            }
             if (rc == 0) break;
             if (ev.type == WS_EV_DATA) {
                 rc = ws_msg_feed(&c->msg, &ev, op, p, len);
-                if (rc < 0)
+                if (rc < 0) {
+                    send_close(c, rc == -WS_BAD_DATA  ? WS_BAD_DATA
+                                  : rc == -WS_TOO_BIG ? WS_TOO_BIG
+                                                      : WS_INTERNAL);
                     return failf(why, n, BERTH_EPROTO, "the server sent %s",
                                  rc == -WS_BAD_DATA ? "text that is not UTF-8" : "a bad message");
+                }
                 if (rc == 1) return 1;
             } else if (ev.op == WS_PING) {
                 if ((rc = queue_frame(c, WS_PONG, ev.p, ev.n)) < 0 || (rc = flush_blocking(c)) < 0)
                     return failf(why, n, rc, "cannot answer a ping: %s", err_str(rc));
             } else if (ev.op == WS_CLOSE) {
-                if (ws_close_check(ev.p, ev.n, code) < 0)
+                if ((rc = ws_close_check(ev.p, ev.n, code)) < 0) {
+                    send_close(c, -rc);
                     return failf(why, n, BERTH_EPROTO, "the server sent a malformed close frame");
+                }
+                send_close(c, *code == WS_NO_STATUS ? 0 : *code); /* its code, echoed */
                 return 0;
             }
         }
@@ -408,6 +445,7 @@ int ws_client_run(const struct ws_client_opt *o, char *why, size_t n)
     rc = next_event(&c, &op, &p, &plen, &code, why, n);
     if (rc < 0) goto out;
     if (rc == 0) {
+        wait_eof(&c);
         rc = failf(why, n, BERTH_EOF, "the server closed with code %d before echoing", code);
         goto out;
     }
@@ -422,6 +460,7 @@ int ws_client_run(const struct ws_client_opt *o, char *why, size_t n)
     }
     /* the closing handshake: 1000, the server's close, then its FIN */
     static const uint8_t bye[2] = {1000 >> 8, 1000 & 255};
+    c.sent_close = 1;
     if ((rc = queue_frame(&c, WS_CLOSE, bye, 2)) < 0 || (rc = flush_blocking(&c)) < 0) {
         err_fmt(why, n, rc, "cannot send the close frame");
         goto out;
@@ -430,9 +469,7 @@ int ws_client_run(const struct ws_client_opt *o, char *why, size_t n)
         rc = next_event(&c, &op, &p, &plen, &code, why, n);
     while (rc == 1); /* messages after our close are dropped */
     if (rc < 0) goto out;
-    char tmp[256];
-    for (int i = 0; i < 64 && c_recv(&c, tmp, sizeof tmp) > 0; i++)
-        ;
+    wait_eof(&c);
     rc = 0;
 out:
     wsc_close(&c);

@@ -102,11 +102,10 @@ static int scan_offer(const char **p, const char *end, struct ws_pmd_conf *c)
             if (seen_cnc++ || pm.value.p) ok = 0;
             c->client_no_ctx = 1;
         } else if (http_str_eq_ci(pm.name, "server_max_window_bits")) {
+            /* 8 too (RFC 7692 §7.1.2.1): ws_pmd_new keeps to it with zlib's 9 */
             int b = window_bits(pm.value);
-            /* zlib's raw deflate refuses a 256-byte window (it would use
-             * 512): an offer that insists on 8 is declined, as others do */
-            if (seen_sb++ || b < 9) ok = 0;
-            if (b >= 9 && b < WS_PMD_BITS) c->server_bits = (uint8_t)b;
+            if (seen_sb++ || b < 0) ok = 0;
+            if (b >= 8 && b < WS_PMD_BITS) c->server_bits = (uint8_t)b;
         } else if (http_str_eq_ci(pm.name, "client_max_window_bits")) {
             /* the client may be told its window: ours, or its own if
              * smaller (8 is fine here: inflating needs no less than the
@@ -156,9 +155,14 @@ struct ws_pmd *ws_pmd_new(const struct ws_pmd_conf *c, int server)
     struct ws_pmd *z = calloc(1, sizeof *z);
     if (!z) return NULL;
     /* ours: the side's window as agreed; theirs: 15 unless it was agreed
-     * (8 inflates as 9, a larger window reads a smaller one's data) */
+     * (8 inflates as 15, a larger window reads a smaller one's data).
+     * zlib's raw deflate takes no 8, but a match never reaches back more
+     * than the window less 262 bytes (its MAX_DIST: the lookahead it keeps),
+     * so 9's 512-byte window emits distances of at most 250: data a peer
+     * with a 256-byte window reads. */
     int dbits = server ? c->server_bits : (c->client_bits ? c->client_bits : 15);
     int ibits = server ? (c->client_bits ? c->client_bits : 15) : c->server_bits;
+    if (dbits == 8) dbits = 9;
     if (dbits < 9 || dbits > 15) dbits = 15;
     if (ibits < 9 || ibits > 15) ibits = 15;
     if (deflateInit2(&z->d, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -dbits, WS_PMD_MEMLEVEL,

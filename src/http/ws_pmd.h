@@ -23,7 +23,7 @@
 struct ws_pmd_conf {
     uint8_t server_no_ctx; /* the server resets its compressor after each message */
     uint8_t client_no_ctx; /* the client resets its own: so does our decompressor */
-    uint8_t server_bits;   /* the server's LZ77 window, 9..15 (WS_PMD_BITS unless offered less) */
+    uint8_t server_bits;   /* the server's LZ77 window, 8..15 (WS_PMD_BITS unless offered less) */
     uint8_t client_bits;   /* the client's, when the response says it (8..15); 0: not said, 15 */
 };
 
@@ -31,9 +31,8 @@ struct ws_pmd_conf {
  * this server can honour, and writes the response's value into resp (NUL-
  * terminated; server_max_window_bits always, client_max_window_bits when
  * the offer has it).  1: accepted; 0: none can be (offers of other extensions,
- * unknown or repeated parameters, bad values, server_max_window_bits=8,
- * which zlib's raw deflate cannot keep to: it makes 8 into 9) — the
- * connection then goes on without compression. */
+ * unknown or repeated parameters, bad values) — the connection then goes
+ * on without compression. */
 int ws_pmd_negotiate(const char *v, size_t n, struct ws_pmd_conf *c, char *resp, size_t rn);
 
 struct ws_pmd;

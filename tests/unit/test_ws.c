@@ -455,11 +455,12 @@ Test(ws, deflate_negotiation)
     cr_assert_eq(c.server_bits, 10);
     cr_assert_eq(nego("permessage-deflate; server_max_window_bits=15", r, &c), 1);
     cr_assert_eq(c.server_bits, 12, "a larger allowance: ours is used");
-    /* 8 cannot be honoured by zlib's raw deflate: the next offer is taken */
+    /* 8 is honoured (zlib's 9 reaches back 250 bytes at most): the first offer is taken */
     cr_assert_eq(nego("permessage-deflate; server_max_window_bits=8, permessage-deflate", r, &c),
                  1);
-    cr_assert_str_eq(r, "permessage-deflate; server_max_window_bits=12");
-    cr_assert_eq(nego("permessage-deflate; server_max_window_bits=8", r, &c), 0);
+    cr_assert_str_eq(r, "permessage-deflate; server_max_window_bits=8");
+    cr_assert_eq(c.server_bits, 8);
+    cr_assert_eq(nego("permessage-deflate; server_max_window_bits=7", r, &c), 0);
     /* the client's window: told only when offered, its own if smaller */
     cr_assert_eq(nego("permessage-deflate; client_max_window_bits=8", r, &c), 1);
     cr_assert_str_eq(r, "permessage-deflate; server_max_window_bits=12; client_max_window_bits=8");
@@ -510,6 +511,86 @@ Test(ws, deflate_with_the_negotiated_windows)
     buf_free(&o);
     ws_pmd_free(srv);
     ws_pmd_free(cli);
+}
+
+/* Inflates z[0..n) onto out through a window of 2^bits bytes, 16 output
+ * bytes per call: zlib then takes every longer distance from its window, so
+ * one the window does not hold fails.  0, or zlib's error. */
+static int strict_inflate(z_stream *s, const uint8_t *z, size_t n, struct buf *out)
+{
+    static const uint8_t tail[4] = {0, 0, 0xff, 0xff};
+    for (int part = 0; part < 2; part++) {
+        s->next_in = (uint8_t *)(uintptr_t)(part ? tail : z);
+        s->avail_in = (uInt)(part ? 4 : n);
+        do {
+            uint8_t o[16];
+            s->next_out = o;
+            s->avail_out = sizeof o;
+            int rc = inflate(s, Z_SYNC_FLUSH);
+            if (rc != Z_OK && rc != Z_BUF_ERROR) return rc;
+            if (buf_append(out, o, sizeof o - s->avail_out) < 0) return Z_MEM_ERROR;
+            if (rc == Z_BUF_ERROR) break;
+        } while (s->avail_in || s->avail_out == 0);
+    }
+    return 0;
+}
+
+Test(ws, deflate_keeps_to_a_window_of_256_bytes)
+{
+    /* RFC 7692 §7.1.2.1: server_max_window_bits=8 is accepted and kept to
+     * (zlib's raw deflate takes no 8; its 9 reaches back 250 bytes at most),
+     * within a message and across messages with context takeover */
+    char r[128];
+    struct ws_pmd_conf c;
+    cr_assert_eq(nego("permessage-deflate; server_max_window_bits=8", r, &c), 1);
+    cr_assert_str_eq(r, "permessage-deflate; server_max_window_bits=8");
+    struct ws_pmd *srv = ws_pmd_new(&c, 1);
+    cr_assert(srv);
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(inflateInit2(&s, -8), Z_OK);
+    /* the control: a 32 KiB window's output fails through this one */
+    z_stream d;
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(deflateInit2(&d, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    static uint8_t msg[30000], zz[40000];
+    /* a 300-byte block over and over (far matches), its first 100 bytes
+     * twice within it (near ones) */
+    uint8_t block[300];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof block; i++) {
+        x = x * 1103515245u + 12345u;
+        block[i] = i >= 100 && i < 200 ? block[i - 100] : (uint8_t)(x >> 16);
+    }
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = block[i % sizeof block];
+    d.next_in = msg;
+    d.avail_in = sizeof msg;
+    d.next_out = zz;
+    d.avail_out = sizeof zz;
+    cr_assert_eq(deflate(&d, Z_SYNC_FLUSH), Z_OK);
+    struct buf z, o;
+    buf_init(&z, 0);
+    buf_init(&o, 0);
+    z_stream ctl;
+    memset(&ctl, 0, sizeof ctl);
+    cr_assert_eq(inflateInit2(&ctl, -8), Z_OK);
+    cr_assert_eq(strict_inflate(&ctl, zz, sizeof zz - d.avail_out - 4, &o), Z_DATA_ERROR);
+    inflateEnd(&ctl);
+    deflateEnd(&d);
+    for (int k = 0; k < 3; k++) {
+        buf_clear(&z);
+        buf_clear(&o);
+        cr_assert_eq(ws_pmd_deflate(srv, msg, sizeof msg, &z), 0);
+        cr_assert_lt(buf_len(&z), sizeof msg * 3 / 4, "the near matches are used");
+        cr_assert_eq(strict_inflate(&s, (const uint8_t *)buf_head(&z), buf_len(&z), &o), 0);
+        cr_assert_eq(buf_len(&o), sizeof msg);
+        cr_assert(!memcmp(buf_head(&o), msg, sizeof msg));
+    }
+    inflateEnd(&s);
+    buf_free(&z);
+    buf_free(&o);
+    ws_pmd_free(srv);
 }
 
 static void roundtrip(int snc, int cnc)
