@@ -52,6 +52,9 @@ struct h2_conf {
     uint64_t max_body;    /* request body; 0: 1 MiB */
     uint32_t window;      /* SETTINGS_INITIAL_WINDOW_SIZE for request bodies; 0: 65535 */
     int preface_consumed; /* the 24-byte client preface was already read (h2c detection) */
+    /* SETTINGS_ENABLE_CONNECT_PROTOCOL = 1: extended CONNECT (RFC 8441) is
+     * accepted, :protocol websocket handed on as a GET (http/h2_ws) */
+    int ws;
     /* memory shared with the other sessions of the thread (http/h2_pool:
      * h2_pool_shared); it must outlive them.  NULL: the session's own */
     struct h2_pool *pool;
