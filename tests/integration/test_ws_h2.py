@@ -407,3 +407,47 @@ def test_stop_sends_going_away(server, mode):
     c.pump(lambda: c.streams[sid].ended or c.closed)
     assert echo.proc.wait(timeout=T) == 0
     c.close()
+
+
+def test_api_program_over_h2_tls(ws_prog):  # noqa: F811
+    s = start_prog(ws_prog, "0", "1000", "1048576", "tls")
+    try:
+        c = H2(s.port, tls=True)
+        sid, head = c.connect(path=b"/ws", extra=[(b"sec-websocket-protocol", b"superchat")])
+        assert head[b"sec-websocket-protocol"] == b"superchat"
+        assert s.wait_for(r"^upgrade over HTTP/2$")       # berth_req_protocol
+        assert c.message(sid) == (1, b"protocol:superchat")
+        c.send(sid, frame(1, b"ping"))                    # the server's ping, our pong
+        assert c.read(sid) == (True, 0, 9, b"abc")
+        c.send(sid, frame(10, b"abc") + frame(1, b"hi"))
+        assert c.message(sid) == (1, b"hi")
+        assert s.wait_for(r"^ping 0 -4006$")
+        c.close()                                         # the connection goes: 1006
+        assert s.wait_for(r"^close 1006\b")
+    finally:
+        s.kill()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_chromium_page_websocket_over_h2(ws_prog):  # noqa: F811
+    import asyncio
+    import re
+    from test_ws import Chromium
+    s = start_prog(ws_prog, "0", "1000", "1048576", "tls")
+    try:
+        assert s.wait_for("SPKI fingerprint")
+        spki = re.search(r"SPKI fingerprint: (\S+)", s.output()).group(1)
+
+        async def go():
+            async with Chromium(["--ignore-certificate-errors-spki-list=" + spki]) as b:
+                page = await b.open("https://127.0.0.1:%d/page" % s.port)
+                await b.wait_text(page, "state", "^open$")
+                await b.wait_text(page, "log", r"^protocol:;hello;$")
+        asyncio.run(go())
+        m = re.search(r"^upgrade over (\S+)$", s.output(), re.M)
+        assert m, s.output()
+        # Chromium takes RFC 8441 when the page's h2 connection offers it
+        # (SETTINGS_ENABLE_CONNECT_PROTOCOL); say which one this one used
+        print("Chromium's WebSocket went over %s" % m.group(1))
+    finally:
+        s.kill()
