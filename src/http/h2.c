@@ -8,8 +8,8 @@
 #include "http/h2_int.h"
 #include "http/h2_pool.h"
 #include "http/h2_req.h"
-#include "http/h2live.h"
 #include "http/h2_ws.h"
+#include "http/h2live.h"
 #include "http/resp.h"
 
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define SEND_BUDGET (256 * 1024) /* bytes per h2_session_send call */
-#define SPARE_BYTES 16384 /* streams are kept for reuse when their buffers are no larger */
+#define SPARE_BYTES 16384        /* streams are kept for reuse when their buffers are no larger */
 
 /* Streams, with their field and answer buffers, are kept for the next ones
  * in the pool (up to POOL_STREAMS; the worker's, shared by its sessions, so
@@ -649,7 +649,8 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
              * streams kept: at most SETTINGS_MAX_CONCURRENT_STREAMS; idle
              * ones: 100) */
         };
-        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, s->conf.ws ? 4 : 3) != 0) rc = -ENOMEM;
+        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, s->conf.ws ? 4 : 3) != 0)
+            rc = -ENOMEM;
     }
     if (rc < 0) {
         h2_session_free(s);
@@ -662,7 +663,7 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
 void h2_session_free(struct h2_session *s)
 {
     if (!s) return;
-    h2_ws_free_all(s); /* their close callbacks, while nghttp2's session still is */
+    h2_ws_free_all(s);          /* their close callbacks, while nghttp2's session still is */
     nghttp2_session_del(s->ng); /* calls no on_stream_close: the streams left go here */
     while (s->streams)
         stream_free(s, s->streams);

@@ -29,13 +29,13 @@ struct h2_stream {
     int checked;   /* the transfer's file was checked since its region began */
     struct buf mem;
     struct http_xfer x;
-    struct live *lv; /* a live exchange (streamed body, answer), the connection's */
-    uint64_t limit;  /* the body's, the route's (on_head) */
-    int streaming;   /* the body goes to lv's on_body as it comes (held in body while paused) */
-    int end_held;    /* ... and its end came while paused */
-    size_t owed;     /* bytes delivered while paused: window granted on resume */
-    uint64_t got;    /* a streamed body's bytes so far, held to limit */
-    int connect;     /* an extended CONNECT (:protocol, RFC 8441): the request is its head */
+    struct live *lv;     /* a live exchange (streamed body, answer), the connection's */
+    uint64_t limit;      /* the body's, the route's (on_head) */
+    int streaming;       /* the body goes to lv's on_body as it comes (held in body while paused) */
+    int end_held;        /* ... and its end came while paused */
+    size_t owed;         /* bytes delivered while paused: window granted on resume */
+    uint64_t got;        /* a streamed body's bytes so far, held to limit */
+    int connect;         /* an extended CONNECT (:protocol, RFC 8441): the request is its head */
     struct berth_ws *ws; /* the WebSocket the stream carries (http/h2_ws); NULL: none */
     size_t ws_owed;      /* its DATA taken while its input paused: window granted later */
 };

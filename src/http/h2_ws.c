@@ -80,7 +80,7 @@ static void ws_end(struct berth_ws *ws, int how)
     if (how == WS_IO_RESET) {
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
     } else {
-        buf_clear(ws->out); /* EOF: the peer is gone; END: nothing is left */
+        buf_clear(ws->out);                      /* EOF: the peer is gone; END: nothing is left */
         nghttp2_session_resume_data(ng, st->id); /* read_ws ends the stream */
     }
     want_write(ws);

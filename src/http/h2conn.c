@@ -55,7 +55,7 @@ static void on_connect(struct conn *c, int32_t id, size_t mark, struct http_xfer
     size_t n = buf_len(o) - mark;
     if (ws) {
         (void)h2_ws_respond(c->h2, id, a, n, ws); /* frees ws on failure */
-    } else if (n < 12 || a[9] == '2') { /* (the exchange logged its own answer) */
+    } else if (n < 12 || a[9] == '2') {           /* (the exchange logged its own answer) */
         buf_truncate(o, mark);
         if (resp_error(o, 501, 1, 11, 0, NULL,
                        "This resource does not speak WebSocket; connect to a WebSocket "

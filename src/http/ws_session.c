@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLOSE_WAIT_MS  5000        /* after our close frame, the peer's may take this long */
+#define CLOSE_WAIT_MS 5000        /* after our close frame, the peer's may take this long */
 #define BUF_KEEP      (16 * 1024) /* an idle connection keeps at most this of a buffer */
 
 static void on_timer(struct loop *l, struct loop_timer *t);

@@ -47,7 +47,7 @@ enum { WS_IO_END, WS_IO_EOF, WS_IO_RESET };
 struct berth_ws {
     struct conn *c; /* the connection (its worker, loop, peer) */
     const struct ws_io *io;
-    void *io_arg;   /* the carrier's (h2: its stream) */
+    void *io_arg;    /* the carrier's (h2: its stream) */
     struct buf *out; /* frames to send: the connection's output (h1) or own */
     struct buf own;
     struct berth_ws_cb cb;

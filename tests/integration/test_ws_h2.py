@@ -341,6 +341,26 @@ def test_refusals(server):
     c.close()
 
 
+def test_routes_that_do_not_upgrade(ws_prog):  # noqa: F811
+    s = start_prog(ws_prog, "0", "1000", "1048576")
+    try:
+        c = H2(s.port)
+        # a route that answers 200 without upgrading would look like an open
+        # WebSocket: 501 instead (RFC 9220 section 3)
+        sid, head = c.connect(path=b"/page")
+        assert head[b":status"] == b"501", head
+        c.pump(lambda: c.streams[sid].ended)
+        assert b"WebSocket" in c.streams[sid].data
+        sid, head = c.connect(path=b"/nothing")           # an error stays what it was
+        assert head[b":status"] == b"404", head
+        g = c.get(b"/page")                               # the GET of the page is a page
+        c.pump(lambda: c.streams[g].ended)
+        assert c.streams[g].headers[b":status"] == b"200" and b"<script>" in c.streams[g].data
+        c.close()
+    finally:
+        s.kill()
+
+
 def test_peer_end_stream_and_reset(server, ws_prog):  # noqa: F811
     s = start_prog(ws_prog, "0", "1000", "1048576")
     try:
