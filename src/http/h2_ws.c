@@ -80,7 +80,9 @@ static void ws_end(struct berth_ws *ws, int how)
     if (how == WS_IO_RESET) {
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
     } else {
-        buf_clear(ws->out);                      /* EOF: the peer is gone; END: nothing is left */
+        /* END: nothing is left.  EOF: the peer ended its side; what is
+         * queued still goes (the answer to its close frame), the rest not */
+        if (how == WS_IO_EOF && !ws->got_close) buf_clear(ws->out);
         nghttp2_session_resume_data(ng, st->id); /* read_ws ends the stream */
     }
     want_write(ws);
@@ -107,6 +109,7 @@ int h2_ws_respond(struct h2_session *s, int32_t stream_id, const char *head, siz
     }
     st->responded = st->done = 1;
     st->ws = ws;
+    s->nws++;
     ws_session_carry(ws, &h2_io, st, NULL);
     ws_session_start(ws, NULL, 0);
     return 0;
@@ -141,9 +144,9 @@ void h2_ws_eof(struct h2_session *s, struct h2_stream *st)
 
 void h2_ws_free(struct h2_session *s, struct h2_stream *st)
 {
-    (void)s;
     struct berth_ws *ws = st->ws;
     st->ws = NULL;
+    s->nws--;
     ws->io_ended = 1; /* nothing more through the stream: it is gone */
     ws_session_free(ws);
 }
@@ -158,9 +161,7 @@ void h2_ws_free_all(struct h2_session *s)
 
 int h2_ws_any(const struct h2_session *s)
 {
-    for (const struct h2_stream *st = s->streams; st; st = st->next)
-        if (st->ws) return 1;
-    return 0;
+    return s->nws > 0;
 }
 
 void h2_ws_stop(struct h2_session *s)

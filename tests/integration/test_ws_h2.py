@@ -212,6 +212,13 @@ class H2:
         self.sock.close()
 
 
+def finish(s):
+    """Stops a server: it must exit cleanly (under ASan: no error, no leak)."""
+    rc = s.stop(timeout=30)
+    out = s.output()
+    assert rc == 0 and "Sanitizer" not in out, out[-4000:]
+
+
 @pytest.fixture(params=["h2c", "tls"])
 def mode(request):
     return request.param
@@ -235,6 +242,8 @@ def test_setting_sent_with_routes_and_extended_connect_refused_without(server, t
     sid, head = c.connect(path=b"/a.txt")
     assert head is None and c.streams[sid].reset == 1  # PROTOCOL_ERROR
     c.close()
+    finish(static)
+    finish(echo)
 
 
 def test_echo_messages_fragments_ping_and_close(server, mode):
@@ -272,6 +281,7 @@ def test_echo_messages_fragments_ping_and_close(server, mode):
     g = c.get(b"/")
     c.pump(lambda: c.streams[g].ended or c.streams[g].reset is not None)
     c.close()
+    finish(echo)
 
 
 def test_larger_than_the_windows_both_ways(server, mode):
@@ -283,6 +293,7 @@ def test_larger_than_the_windows_both_ways(server, mode):
     c.send(sid, frame(2, big))
     assert c.message(sid) == (2, big)
     c.close()
+    finish(echo)
 
 
 def test_permessage_deflate(server, mode):
@@ -299,6 +310,7 @@ def test_permessage_deflate(server, mode):
     assert (fin, rsv, op) == (True, 4, 1) and len(p) < len(text)
     assert zlib.decompressobj(wbits=-15).decompress(p + b"\x00\x00\xff\xff") == text
     c.close()
+    finish(echo)
 
 
 def test_several_websockets_and_gets_on_one_connection(server, mode):
@@ -320,6 +332,7 @@ def test_several_websockets_and_gets_on_one_connection(server, mode):
         assert c.read(sid)[2] == 8
     c.pump(lambda: all(c.streams[s].ended for s in ids))
     c.close()
+    finish(echo)
 
 
 def test_refusals(server):
@@ -339,6 +352,7 @@ def test_refusals(server):
     assert c.streams[g].headers[b":status"] == b"400"
     assert b"RFC 8441" in c.streams[g].data
     c.close()
+    finish(echo)
 
 
 def test_routes_that_do_not_upgrade(ws_prog):  # noqa: F811
@@ -357,6 +371,7 @@ def test_routes_that_do_not_upgrade(ws_prog):  # noqa: F811
         c.pump(lambda: c.streams[g].ended)
         assert c.streams[g].headers[b":status"] == b"200" and b"<script>" in c.streams[g].data
         c.close()
+        finish(s)
     finally:
         s.kill()
 
@@ -391,6 +406,7 @@ def test_peer_end_stream_and_reset(server, ws_prog):  # noqa: F811
         assert s.wait_for(r"^close 4000 asked")
         c.send(sid, b"", end=True)
         c.close()
+        finish(s)
     finally:
         s.kill()
 
@@ -409,6 +425,7 @@ def test_api_backpressure_and_drain_over_h2(ws_prog):  # noqa: F811
         assert c.message(sid) == (1, b"drained")
         assert s.wait_for(r"^drain \d+$")
         c.close()
+        finish(s)
     finally:
         s.kill()
 
@@ -427,6 +444,7 @@ def test_stop_sends_going_away(server, mode):
     c.pump(lambda: c.streams[sid].ended or c.closed)
     assert echo.proc.wait(timeout=T) == 0
     c.close()
+    finish(echo)
 
 
 def test_api_program_over_h2_tls(ws_prog):  # noqa: F811
@@ -444,6 +462,7 @@ def test_api_program_over_h2_tls(ws_prog):  # noqa: F811
         assert s.wait_for(r"^ping 0 -4006$")
         c.close()                                         # the connection goes: 1006
         assert s.wait_for(r"^close 1006\b")
+        finish(s)
     finally:
         s.kill()
 
@@ -469,5 +488,6 @@ def test_chromium_page_websocket_over_h2(ws_prog):  # noqa: F811
         # Chromium takes RFC 8441 when the page's h2 connection offers it
         # (SETTINGS_ENABLE_CONNECT_PROTOCOL); say which one this one used
         print("Chromium's WebSocket went over %s" % m.group(1))
+        finish(s)
     finally:
         s.kill()
