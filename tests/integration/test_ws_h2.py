@@ -39,7 +39,7 @@ class H2:
     received is acknowledged as it is read (the test's reads drive the
     server's window), data sent waits for the server's window."""
 
-    def __init__(self, port, tls=False, window=65535, validate=True):
+    def __init__(self, port, tls=False, window=65535, validate=True, ack=True):
         s = socket.create_connection(("127.0.0.1", port), timeout=T)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tls:
@@ -59,6 +59,7 @@ class H2:
         self.goaway = None
         self.closed = False
         self.inbuf = b""
+        self.ack, self.unacked = ack, []
         self.flush()
         self.pump(lambda: self.settings is not None)
 
@@ -78,6 +79,8 @@ class H2:
             self.sock.settimeout(left)
             try:
                 d = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue  # the deadline's assertion says it
             except (ConnectionResetError, ssl.SSLError):
                 d = b""
             if not d:
@@ -115,13 +118,22 @@ class H2:
             st.headers = dict(e.headers)
         elif isinstance(e, h2.events.DataReceived):
             st.data += e.data
-            self.c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+            self.unacked.append((e.flow_controlled_length, e.stream_id))
+            if self.ack:
+                self.acknowledge()
         elif isinstance(e, h2.events.StreamEnded):
             st.ended = True
         elif isinstance(e, h2.events.StreamReset):
             st.reset = e.error_code
         elif isinstance(e, h2.events.ConnectionTerminated):
             self.goaway = e.error_code
+
+    def acknowledge(self):
+        """Grants the server the window of what it sent (read by the test)."""
+        for n, sid in self.unacked:
+            self.c.acknowledge_received_data(n, sid)
+        self.unacked = []
+        self.flush()
 
     def request(self, headers, end=False):
         sid = self.c.get_next_available_stream_id()
@@ -292,6 +304,42 @@ def test_larger_than_the_windows_both_ways(server, mode):
     big = bytes(range(256)) * 4096                      # 1 MiB: past the server's 64 KiB window
     c.send(sid, frame(2, big))
     assert c.message(sid) == (2, big)
+    c.close()
+    finish(echo)
+
+
+def test_input_pauses_while_output_backs_up(server):
+    # a client that sends and does not read: the server's echoes wait in its
+    # queue (the client grants no window), and past 4 MiB queued the server
+    # stops granting the stream's window, so the client's sending stops too
+    echo = start_echo(server)
+    c = H2(echo.port, ack=False)
+    sid, _ = c.connect()
+    msg = frame(2, b"x" * 65536)
+    sent, blocked = 0, False
+    while sent < 16 << 20 and not blocked:
+        data = msg
+        while data:
+            room = c.c.local_flow_control_window(sid)
+            if room <= 0:
+                try:
+                    c.pump(lambda: c.c.local_flow_control_window(sid) > 0, timeout=2)
+                except AssertionError:
+                    blocked = True
+                    break
+                continue
+            n = min(room, c.c.max_outbound_frame_size, len(data))
+            c.c.send_data(sid, data[:n])
+            c.flush()
+            data = data[n:]
+        sent += 1
+    assert blocked, "the server took %d messages without pausing" % sent
+    assert sent * 65536 >= 4 << 20, sent                 # it paused at its limit, not before
+    c.ack = True                                          # reading again ...
+    c.acknowledge()
+    c.send(sid, data)                                     # ... lets the rest of the last one in
+    for _ in range(sent):
+        assert c.message(sid) == (2, b"x" * 65536)
     c.close()
     finish(echo)
 
