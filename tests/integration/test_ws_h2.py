@@ -459,6 +459,26 @@ def test_peer_end_stream_and_reset(server, ws_prog):  # noqa: F811
         s.kill()
 
 
+def test_idle_timeout_spares_a_connection_with_a_websocket(ws_prog):  # noqa: F811
+    # idle connections close after 300 ms; one that carries a WebSocket
+    # stream is watched by the WebSocket's own pings and timeouts instead
+    s = start_prog(ws_prog, "0", "1000", "1048576", "plain", "300")
+    try:
+        idle = H2(s.port)
+        c = H2(s.port)
+        sid, _ = c.connect(path=b"/ws")
+        assert c.message(sid) == (1, b"protocol:")
+        idle.pump(lambda: idle.closed or idle.goaway is not None, timeout=T)  # the timeout works
+        time.sleep(1.5)                                   # five idle timeouts
+        c.send(sid, frame(1, b"still here"))
+        assert c.message(sid) == (1, b"still here")
+        idle.close()
+        c.close()
+        finish(s)
+    finally:
+        s.kill()
+
+
 def test_api_backpressure_and_drain_over_h2(ws_prog):  # noqa: F811
     s = start_prog(ws_prog, "0", "1000", "1048576")
     try:

@@ -2,9 +2,10 @@
  * server whose /ws route upgrades with the options given on the command
  * line, and whose callbacks print what happened and obey a few commands.
  *
- *   ws_prog PING_MS PONG_TIMEOUT_MS MAX_BUFFERED [tls]
+ *   ws_prog PING_MS PONG_TIMEOUT_MS MAX_BUFFERED [tls|plain [IDLE_MS]]
  *
- * ("tls": HTTPS with a self-signed certificate, its SPKI printed.)  Each
+ * ("tls": HTTPS with a self-signed certificate, its SPKI printed; IDLE_MS
+ * the idle timeout of connections.)  Each
  * upgrade prints "upgrade over PROTOCOL" (berth_req_protocol: HTTP/2 for
  * RFC 8441); /page is an HTML page whose WebSocket to /ws sends "hello"
  * and shows what comes back (test_ws_h2.py drives it with Chromium).
@@ -126,6 +127,7 @@ int main(int argc, char **argv)
     o.quiet = 1;
     o.status_path = "/status";
     o.tls_self_signed = tls;
+    if (argc > 5) o.idle_timeout_ms = atoi(argv[5]);
     berth_server *s;
     int rc = berth_server_new(&s, &o);
     if (rc == 0) rc = berth_route(s, "GET", "/ws", 0, upgrade, NULL);
