@@ -42,24 +42,24 @@ void h2_ws_copy(struct h2_stream *st, char *p, size_t n)
     ws->tx_at = loop_now(ws->c->w->loop);
     /* the session runs again (drain, its end) from the loop, not from
      * inside nghttp2's send */
-    if (!buf_len(ws->out) || (ws->want_drain && buf_len(ws->out) <= ws->o.low_water))
+    if ((ws->finish && !buf_len(ws->out)) ||
+        (ws->want_drain && buf_len(ws->out) <= ws->o.low_water))
         ws_session_wake(ws);
 }
 
 /* Asks the connection to write soon: from the loop, since a session may
  * queue from anywhere (another connection's callback, a timer). */
-static void want_write(struct berth_ws *ws)
+static int want_write(struct berth_ws *ws)
 {
     struct conn *c = ws->c;
-    loop_io_set(c->w->loop, c->t.fd, c->t.wwant | c->t.rwant, conn_on_event, c);
+    return loop_io_set(c->w->loop, c->t.fd, c->t.wwant | c->t.rwant, conn_on_event, c) < 0 ? -1 : 0;
 }
 
 static int ws_flush(struct berth_ws *ws)
 {
     struct h2_stream *st = ws->io_arg;
     nghttp2_session_resume_data(ws->c->h2->ng, st->id); /* an error: not deferred */
-    want_write(ws);
-    return 0;
+    return want_write(ws);
 }
 
 static int ws_wait(struct berth_ws *ws, int want_in)
@@ -68,7 +68,7 @@ static int ws_wait(struct berth_ws *ws, int want_in)
     if (want_in && st->ws_owed) { /* the window the paused input held back */
         nghttp2_session_consume_stream(ws->c->h2->ng, st->id, st->ws_owed);
         st->ws_owed = 0;
-        want_write(ws);
+        return want_write(ws);
     }
     return 0;
 }
@@ -85,7 +85,7 @@ static void ws_end(struct berth_ws *ws, int how)
         if (how == WS_IO_EOF && !ws->got_close) buf_clear(ws->out);
         nghttp2_session_resume_data(ng, st->id); /* read_ws ends the stream */
     }
-    want_write(ws);
+    (void)want_write(ws); /* failing, the connection's own update sets it again */
 }
 
 static const struct ws_io h2_io = {ws_flush, ws_wait, ws_end};
