@@ -67,6 +67,7 @@ void ws_session_run(struct conn *c)
     loop_timer_stop(c->w->loop, &c->timer);
     c->head_start = 0;
     c->body_wait = 0;
+    ws->eof = c->eof; /* a client that half-closed after its request */
     /* bytes that came behind the request head are the first frames */
     struct buf in = c->in;
     buf_init(&c->in, 0);
