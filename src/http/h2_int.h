@@ -56,7 +56,7 @@ struct h2_session {
     struct h2_heads heads; /* answer heads converted lately (h2_head) */
     struct h2_guard guard; /* RFC 9113 rules nghttp2 leaves to us (h2_guard) */
     const char *error;
-    int nws; /* streams that carry a WebSocket (http/h2_ws) */
+    int nws; /* streams that carry a WebSocket not yet ended (http/h2_ws) */
 };
 
 /* The stream whose frames are being received is the one asked for most

@@ -77,6 +77,10 @@ static void ws_end(struct berth_ws *ws, int how)
 {
     struct h2_stream *st = ws->io_arg;
     nghttp2_session *ng = ws->c->h2->ng;
+    /* the WebSocket is over: the connection's idle timeout applies again,
+     * so a peer that never ends its side cannot hold the stream (h1's
+     * linger is bounded the same way) */
+    ws->c->h2->nws--;
     if (how == WS_IO_RESET) {
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
     } else {
@@ -146,8 +150,8 @@ void h2_ws_free(struct h2_session *s, struct h2_stream *st)
 {
     struct berth_ws *ws = st->ws;
     st->ws = NULL;
-    s->nws--;
-    ws->io_ended = 1; /* nothing more through the stream: it is gone */
+    if (!ws->io_ended) s->nws--; /* (ws_end counted the others) */
+    ws->io_ended = 1;            /* nothing more through the stream: it is gone */
     ws_session_free(ws);
 }
 

@@ -23,7 +23,8 @@ struct h2_stream;
  * freed then, as on any failure), or a negative code. */
 int h2_ws_respond(struct h2_session *s, int32_t stream_id, const char *head, size_t len,
                   struct berth_ws *ws);
-/* Whether s carries a WebSocket (the connection's idle timeout waits). */
+/* Whether s carries a WebSocket not yet ended (the connection's idle
+ * timeout waits meanwhile). */
 int h2_ws_any(const struct h2_session *s);
 /* Every WebSocket of s says 1001 (going away) and closes (the drain). */
 void h2_ws_stop(struct h2_session *s);

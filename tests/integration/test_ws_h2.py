@@ -473,6 +473,15 @@ def test_idle_timeout_spares_a_connection_with_a_websocket(ws_prog):  # noqa: F8
         time.sleep(1.5)                                   # five idle timeouts
         c.send(sid, frame(1, b"still here"))
         assert c.message(sid) == (1, b"still here")
+        # once the WebSocket is over (the closing handshake, the server's
+        # END_STREAM), a peer that never ends its side holds nothing: the
+        # idle timeout closes the connection again
+        c.send(sid, frame(1, b"close"))
+        fin, rsv, op, p = c.read(sid)
+        assert op == 8
+        c.send(sid, frame(8, p))
+        c.pump(lambda: c.streams[sid].ended)
+        c.pump(lambda: c.closed or c.goaway is not None, timeout=T)
         idle.close()
         c.close()
         finish(s)
