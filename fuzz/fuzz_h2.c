@@ -92,7 +92,8 @@ static void on_reject(void *owner, int32_t id, int status, const char *why)
 {
     (void)owner;
     (void)id;
-    if (!why || (status != 400 && status != 413 && status != 431 && status != 500)) abort();
+    if (!why || (status != 400 && status != 413 && status != 431 && status != 500 && status != 501))
+        abort();
 }
 
 static void drain(void)
@@ -172,7 +173,10 @@ static void records(const uint8_t *d, size_t n, struct buf *out)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!size || file_init() < 0) return 0;
-    const struct h2_conf conf = {.max_streams = 16, .max_header = 4096, .max_body = 8192};
+    const struct h2_conf conf = {.max_streams = 16,
+                                 .max_header = 4096,
+                                 .max_body = 8192,
+                                 .ws = 1}; /* extended CONNECT parsed too (RFC 8441) */
     const struct h2_ops ops = {.on_request = on_request, .on_reject = on_reject};
     if (h2_session_new(&sess, &conf, &ops, NULL) < 0) return 0;
     size_t piece = (size_t)data[0] * 4 + 1;

@@ -310,7 +310,16 @@ int berth_req_peer(const berth_req *r, char *buf, size_t len);
  *   berth_route(s, "GET", "/ws", 0, ws, NULL);
  *
  * A WebSocket is an HTTP/1.1 GET that a handler upgrades; from then on the
- * connection carries frames, and the callbacks below run on the worker
+ * connection carries frames.  Over HTTP/2 (h2 over TLS, or h2c) it is an
+ * extended CONNECT (RFC 8441: :method CONNECT, :protocol websocket), which
+ * the same route and handler receive as a GET of its :path
+ * (berth_req_method says "GET", berth_req_protocol "HTTP/2"); the answer is
+ * a 200 that leaves the stream open, whose DATA frames then carry the
+ * frames both ways, beside the connection's other streams.  The server
+ * offers it (SETTINGS_ENABLE_CONNECT_PROTOCOL) when it has routes.  The
+ * calls and callbacks below are the same over both; over h2 the stream's
+ * flow control is the backpressure, and the end of the stream (END_STREAM,
+ * RST_STREAM) is the TCP close.  The callbacks below run on the worker
  * thread that owns it (with workers > 1, different WebSockets' callbacks run
  * concurrently on different threads; workers = 1 puts them all on one).
  * Every berth_ws_* call is made on that thread: inside a callback of this
@@ -328,7 +337,8 @@ int berth_req_peer(const berth_req *r, char *buf, size_t len);
 typedef struct berth_ws berth_ws;
 
 struct berth_ws_cb {
-    /* After the 101 went out; ws is usable from here on.  May be NULL. */
+    /* After the 101 (HTTP/2: the 200) was queued; ws is usable from here
+     * on.  May be NULL. */
     void (*open)(berth_ws *ws, void *arg);
     /* A whole message (text: valid UTF-8, binary = 0; binary = 1).  data is
      * the library's, valid during the call only (not NUL-terminated). */
@@ -362,16 +372,20 @@ struct berth_ws_opts {
 void berth_ws_opts_init(struct berth_ws_opts *o);
 
 /* Called by a handler instead of berth_respond(): checks the request as a
- * WebSocket handshake and answers 101 Switching Protocols; the connection
- * becomes a WebSocket once the handler returns (open is called then).  cb
+ * WebSocket handshake and answers 101 Switching Protocols (HTTP/2: 200);
+ * the connection (HTTP/2: the stream) becomes a WebSocket once the handler
+ * returns (open is called then).  cb
  * (copied) and arg (yours; must outlive the WebSocket) are passed to the
  * callbacks; o (copied; NULL: defaults).  Returns 0, or:
  *   BERTH_ERR_HANDSHAKE: not a valid handshake, and the client has been
  *     answered already (426 with Upgrade: websocket when it did not ask to
  *     upgrade, or asked for another version than 13; 400 for a bad key, a
- *     method other than GET, HTTP/1.0, a request over HTTP/2 (RFC 8441 is not
- *     supported: browsers use HTTP/1.1 for WebSocket); 503 while the server
- *     stops).  The handler just returns.
+ *     method other than GET, HTTP/1.0, an HTTP/2 request that is not an
+ *     extended CONNECT, or over HTTP/2 a version other than 13 (with
+ *     Sec-WebSocket-Version: 13: h2 has no 426); 503 while the server
+ *     stops).  The handler just returns.  Over HTTP/2 an extended CONNECT
+ *     that its handler does not upgrade, yet answers 2xx, is answered 501
+ *     instead (the client would take a 2xx for an open WebSocket).
  *   BERTH_ERR_USAGE: NULL arguments, or the request was answered already;
  *     nothing sent.  -ENOMEM: nothing sent (the client gets 500 unless the
  *     handler answers). */
@@ -394,7 +408,8 @@ int berth_ws_ping(berth_ws *ws, const void *data, size_t len);
  * close callback comes when the peer answers (or after 5 s).  -EPIPE when
  * closing already. */
 int berth_ws_close(berth_ws *ws, int code, const char *reason);
-/* Bytes queued and not yet taken by the socket. */
+/* Bytes queued and not yet taken by the socket (over HTTP/2: by the
+ * stream, as its flow-control window allows). */
 size_t berth_ws_buffered(const berth_ws *ws);
 /* A pointer of yours kept with ws (NULL at first). */
 void berth_ws_set_data(berth_ws *ws, void *data);

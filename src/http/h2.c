@@ -5,8 +5,10 @@
 #include "err.h"
 #include "http/h2_guard.h"
 #include "http/h2_head.h"
+#include "http/h2_int.h"
 #include "http/h2_pool.h"
 #include "http/h2_req.h"
+#include "http/h2_ws.h"
 #include "http/h2live.h"
 #include "http/resp.h"
 
@@ -19,47 +21,7 @@
 #include <unistd.h>
 
 #define SEND_BUDGET (256 * 1024) /* bytes per h2_session_send call */
-#define NV_STACK    48
-#define SPARE_BYTES 16384 /* streams are kept for reuse when their buffers are no larger */
-
-struct h2_stream {
-    struct h2_stream *prev, *next; /* the session's streams: nghttp2_session_del tells of none */
-    int32_t id;
-    struct h2_req req;
-    struct http_header *hdrs;
-    char *body;
-    size_t blen, bcap;
-    int head;      /* HEAD request: no DATA in the answer */
-    int done;      /* on_request called, or answered here: nothing more to read into it */
-    int responded; /* h2_respond took an answer */
-    int checked;   /* the transfer's file was checked since its region began */
-    struct buf mem;
-    struct http_xfer x;
-    struct live *lv; /* a live exchange (streamed body, answer), the connection's */
-    uint64_t limit;  /* the body's, the route's (on_head) */
-    int streaming;   /* the body goes to lv's on_body as it comes (held in body while paused) */
-    int end_held;    /* ... and its end came while paused */
-    size_t owed;     /* bytes delivered while paused: window granted on resume */
-    uint64_t got;    /* a streamed body's bytes so far, held to limit */
-};
-
-struct h2_session {
-    nghttp2_session *ng;
-    struct h2_conf conf;
-    struct h2_ops ops;
-    void *owner;
-    struct h2_stream *streams;
-    struct h2_stream *cur; /* the stream whose HEADERS came last (stream_of) */
-    size_t body_total;     /* request body bytes buffered, all streams */
-    struct buf *out;       /* during h2_session_send: where send_data writes */
-    size_t out_start;      /* ... and its length when that call began */
-    int send_rc;           /* send_data's failure (-ENOMEM, BERTH_ETOOBIG) */
-    struct h2_pool own;    /* nghttp2's small blocks, kept for reuse ... */
-    struct h2_pool *pool;  /* ... here, or in the worker's (h2_conf.pool) */
-    struct h2_heads heads; /* answer heads converted lately (h2_head) */
-    struct h2_guard guard; /* RFC 9113 rules nghttp2 leaves to us (h2_guard) */
-    const char *error;
-};
+#define SPARE_BYTES 16384        /* streams are kept for reuse when their buffers are no larger */
 
 /* Streams, with their field and answer buffers, are kept for the next ones
  * in the pool (up to POOL_STREAMS; the worker's, shared by its sessions, so
@@ -83,6 +45,7 @@ static void streams_release(void *list)
 
 static void stream_free(struct h2_session *s, struct h2_stream *st)
 {
+    if (st->ws) h2_ws_free(s, st); /* its close callback (1006) if still due */
     if (st->prev)
         st->prev->next = st->next;
     else
@@ -129,18 +92,12 @@ static struct h2_stream *stream_new(struct h2_session *s)
     st->lv = NULL;
     st->limit = s->conf.max_body;
     st->streaming = st->end_held = 0;
-    st->owed = 0;
+    st->owed = st->ws_owed = 0;
+    st->connect = 0;
+    st->ws = NULL;
     memset(&st->x, 0, sizeof st->x);
     st->x.fd = -1;
     return st;
-}
-
-/* The stream whose frames are being received is the one asked for most
- * (each of its fields, its end, its answer): no map lookup for it. */
-static struct h2_stream *stream_of(struct h2_session *s, int32_t id)
-{
-    if (s->cur && s->cur->id == id) return s->cur;
-    return nghttp2_session_get_stream_user_data(s->ng, id);
 }
 
 /* An answer built here (400, 413, 431, 500) through the same resp code as
@@ -204,6 +161,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     if (!st) return 0;
     if (nlen == 7 && memcmp(name, ":method", 7) == 0 && vlen == 4 && memcmp(value, "HEAD", 4) == 0)
         st->head = 1;
+    if (nlen == 9 && memcmp(name, ":protocol", 9) == 0) st->connect = 1; /* nghttp2 allowed it */
     if (h2_req_field(&st->req, name, nlen, value, vlen) < 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     /* an HPACK bomb decodes far more than it weighs: past 4 x the limit the
@@ -288,6 +246,7 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t
     /* the connection's window is never held back: a paused stream holds at
      * most its own (SETTINGS_INITIAL_WINDOW_SIZE) */
     nghttp2_session_consume_connection(ng, len);
+    if (st && st->ws) return h2_ws_data(s, st, data, len);
     if (st && st->streaming) return body_piece(s, st, (const char *)data, len);
     nghttp2_session_consume_stream(ng, id, len);
     if (!st || st->done) return 0; /* dropped */
@@ -403,8 +362,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
         else if (st->lv && !st->end_held)
             h2live_body(st->lv, NULL, 0, 1);
         if (!st->end_held) st->end_held = 2;
-    } else if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
-        complete(s, st);
+    } else if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && st->ws)
+        h2_ws_eof(s, st); /* the peer's orderly close, as a TCP FIN (RFC 8441 section 6) */
+    else if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM || (st->connect && !st->done))
+        complete(s, st); /* an extended CONNECT: the head is the request */
     else if (frame->hd.type == NGHTTP2_HEADERS && !st->done)
         before_body(s, st);
     return 0;
@@ -482,9 +443,12 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *f
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     char *p = buf_tail(out);
-    if (st->lv) { /* a live exchange's bytes (no padding: none is selected) */
+    if (st->lv || st->ws) { /* a live exchange's or a WebSocket's bytes (no padding) */
         memcpy(p, framehd, 9);
-        if (h2live_copy(st->lv, p + 9, length) < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        if (st->ws)
+            h2_ws_copy(st, p + 9, length);
+        else if (h2live_copy(st->lv, p + 9, length) < 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         buf_commit(out, 9 + length);
         return 0;
     }
@@ -676,6 +640,7 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
             {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->conf.max_streams},
             {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, s->conf.window},
             {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)s->conf.max_header},
+            {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}, /* last: sent only with conf.ws */
             /* no SETTINGS_NO_RFC7540_PRIORITIES: with it nghttp2 1.52 keeps
              * no closed stream and reads no PRIORITY payload, so DATA on a
              * closed stream and a self-dependent PRIORITY would be ignored
@@ -684,7 +649,8 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
              * streams kept: at most SETTINGS_MAX_CONCURRENT_STREAMS; idle
              * ones: 100) */
         };
-        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, 3) != 0) rc = -ENOMEM;
+        if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, set, s->conf.ws ? 4 : 3) != 0)
+            rc = -ENOMEM;
     }
     if (rc < 0) {
         h2_session_free(s);
@@ -697,6 +663,7 @@ int h2_session_new(struct h2_session **out, const struct h2_conf *conf, const st
 void h2_session_free(struct h2_session *s)
 {
     if (!s) return;
+    h2_ws_free_all(s);          /* their close callbacks, while nghttp2's session still is */
     nghttp2_session_del(s->ng); /* calls no on_stream_close: the streams left go here */
     while (s->streams)
         stream_free(s, s->streams);

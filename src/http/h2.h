@@ -18,14 +18,21 @@
  * ends (h2_respond may be called from inside on_request, or later).
  *
  * Refused requests are answered here, never reach on_request, and are told to
- * on_reject (for the log): 400 (CONNECT, a repeated Host / If-* / Range, a
- * Host other than :authority, a target that is not origin form), 431 (header
+ * on_reject (for the log): 501 (an extended CONNECT whose :protocol is not
+ * websocket, RFC 9220 section 3), 400 (CONNECT without :protocol, a
+ * repeated Host / If-* / Range, a Host other than :authority, a target that
+ * is not origin form), 431 (header
  * list over max_header or more than max_headers fields), 413 (body over
  * max_body, answered as soon as it is known).  What RFC 9113 §8 calls
  * malformed (missing or repeated pseudo fields, upper-case names,
  * connection-specific fields, TE other than "trailers", a Content-Length the
  * DATA does not match) is a stream error (RST_STREAM PROTOCOL_ERROR) from
  * nghttp2.
+ *
+ * With conf.ws, an extended CONNECT with :protocol websocket (RFC 8441)
+ * reaches on_request at its HEADERS, as a GET of its :path with
+ * req->protocol set; the answer that makes the stream a WebSocket is
+ * h2_ws_respond's (http/h2_ws).
  *
  * Bounds: at most max_streams open streams (more are refused); request
  * bodies buffered on one connection at most 4 x max_body together (a stream
@@ -52,6 +59,9 @@ struct h2_conf {
     uint64_t max_body;    /* request body; 0: 1 MiB */
     uint32_t window;      /* SETTINGS_INITIAL_WINDOW_SIZE for request bodies; 0: 65535 */
     int preface_consumed; /* the 24-byte client preface was already read (h2c detection) */
+    /* SETTINGS_ENABLE_CONNECT_PROTOCOL = 1: extended CONNECT (RFC 8441) is
+     * accepted, :protocol websocket handed on as a GET (http/h2_ws) */
+    int ws;
     /* memory shared with the other sessions of the thread (http/h2_pool:
      * h2_pool_shared); it must outlive them.  NULL: the session's own */
     struct h2_pool *pool;

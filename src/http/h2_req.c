@@ -162,6 +162,8 @@ int h2_req_build(struct h2_req *r, struct http_request *req, struct http_header 
                 req->target = v;
             else if (f->nlen == 10 && memcmp(name, ":authority", 10) == 0)
                 authority = v;
+            else if (f->nlen == 9 && memcmp(name, ":protocol", 9) == 0)
+                req->protocol = v;
             continue; /* :scheme is not looked at: the transport says whether it is secure */
         }
         if (req->nheaders >= r->max_fields) return fail(req, 431, "too many header fields");
@@ -213,7 +215,17 @@ int h2_req_build(struct h2_req *r, struct http_request *req, struct http_header 
     if (!req->method_str.p || !req->target.p || !req->target.n)
         return fail(req, 400, "missing :method or :path");
     req->method = method_of(req->method_str);
-    if (req->method == HTTP_CONNECT) return fail(req, 400, "connect is not served");
+    if (req->protocol.p) { /* nghttp2 allows it on CONNECT only, when we enabled it */
+        /* RFC 9220 section 3 (RFC 8441's setting and field): 501 for a
+         * protocol the server does not speak */
+        if (!http_str_eq_ci(req->protocol, "websocket"))
+            return fail(req, 501, "unsupported :protocol (only websocket is spoken here)");
+        /* a WebSocket's handler sees the GET of its HTTP/1.1 handshake */
+        req->method = HTTP_GET;
+        req->method_str = http_str_make("GET", 3);
+    } else if (req->method == HTTP_CONNECT) {
+        return fail(req, 400, "connect is not served");
+    }
     for (size_t k = 0; k < req->target.n; k++) {
         unsigned char c = (unsigned char)req->target.p[k];
         if (c <= 0x20 || c >= 0x7f) return fail(req, 400, "malformed target");

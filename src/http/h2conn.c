@@ -10,6 +10,7 @@
 #include "http/exchange.h"
 #include "http/h2.h"
 #include "http/h2_pool.h"
+#include "http/h2_ws.h"
 #include "http/live.h"
 #include "http/metrics.h"
 #include "http/reqlog.h"
@@ -38,6 +39,34 @@ int h2conn_preface(const char *p, size_t n)
 
 static void live_submit(struct conn *c, struct live *lv);
 
+/* The answer to an extended CONNECT: a handler's berth_ws_upgrade left its
+ * session in c->ws and its 200 in the worker's output, and the stream
+ * becomes the WebSocket's (http/h2_ws).  Any other success would tell the
+ * client its WebSocket is open: a route that did not upgrade is answered
+ * 501 instead (RFC 9220 section 3: the protocol is not supported here). */
+static void on_connect(struct conn *c, int32_t id, size_t mark, struct http_xfer *x)
+{
+    struct buf *o = &c->w->out;
+    struct berth_ws *ws = c->ws;
+    c->ws = NULL;
+    static_xfer_end(x);
+    c->served = 1;
+    const char *a = buf_head(o) + mark;
+    size_t n = buf_len(o) - mark;
+    if (ws) {
+        (void)h2_ws_respond(c->h2, id, a, n, ws); /* frees ws on failure */
+    } else if (n < 12 || a[9] == '2') {           /* (the exchange logged its own answer) */
+        buf_truncate(o, mark);
+        if (resp_error(o, 501, 1, 11, 0, NULL,
+                       "This resource does not speak WebSocket; connect to a WebSocket "
+                       "endpoint.") >= 0)
+            (void)h2_respond(c->h2, id, buf_head(o) + mark, buf_len(o) - mark, NULL);
+    } else {
+        (void)h2_respond(c->h2, id, a, n, NULL);
+    }
+    buf_truncate(o, mark);
+}
+
 static void on_request(void *owner, int32_t id, const struct http_request *r, const char *body,
                        size_t len)
 {
@@ -47,6 +76,10 @@ static void on_request(void *owner, int32_t id, const struct http_request *r, co
     struct http_xfer x = {.fd = -1};
     struct live *lv;
     exchange_answer(c, r, body, len, &x, &lv);
+    if (c->ws || (r->protocol.p && !lv)) { /* an extended CONNECT (RFC 8441) */
+        on_connect(c, id, mark, &x);
+        return;
+    }
     if (lv) { /* answered later: kept on the connection until it ends */
         static_xfer_end(&x);
         buf_truncate(o, mark);
@@ -183,6 +216,9 @@ int h2conn_start(struct conn *c)
         .max_headers = MAX_HEADERS,
         .max_body = s->o.max_body,
         .pool = c->w->h2pool,
+        /* RFC 8441's setting: when routes may upgrade to WebSocket (a
+         * static-only server has none to offer) */
+        .ws = s->nroutes > 0,
     };
     int rc = h2_session_new(&c->h2, &conf, &ops, c);
     if (rc < 0) return rc;
@@ -288,6 +324,7 @@ void h2conn_run(struct conn *c)
 {
     if (c->w->stopping && !c->closing) {
         h2_shutdown(c->h2); /* GOAWAY: streams under way finish, new ones are refused */
+        h2_ws_stop(c->h2);  /* WebSockets say 1001 and close */
         c->closing = 1;
     }
     if (h2conn_write(c) < 0) {
@@ -319,7 +356,10 @@ static void h2conn_update(struct conn *c)
         conn_close(c);
         return;
     }
-    conn_deadline(c, (uint64_t)(pending ? s->o.send_timeout_ms : s->o.idle_timeout_ms));
+    if (!pending && h2_ws_any(c->h2)) /* WebSockets time out by their own pings */
+        loop_timer_stop(c->w->loop, &c->timer);
+    else
+        conn_deadline(c, (uint64_t)(pending ? s->o.send_timeout_ms : s->o.idle_timeout_ms));
 }
 
 void h2conn_worker_free(struct worker *w)

@@ -74,6 +74,9 @@ struct http_request {
     struct http_str if_match, if_none_match, if_modified_since, if_unmodified_since, if_range,
         range;         /* raw values; p == NULL when absent; repeated: -400 */
     const char *error; /* on failure: a short lower-case reason ("repeated host") */
+    /* h2's extended CONNECT (RFC 8441): the :protocol ("websocket", the one
+     * taken; the request is then a GET to its :path); p == NULL otherwise */
+    struct http_str protocol;
 };
 
 void http_parser_init(struct http_parser *st);

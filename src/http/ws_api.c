@@ -25,13 +25,16 @@ void berth_ws_opts_init(struct berth_ws_opts *o)
     o->deflate = 1;
 }
 
-/* Answers the handshake with an error page (status 400, 426 or 503). */
+/* Answers the handshake with an error page (status 400, 426 or 503).  Over
+ * h2 a 426 becomes 400 (426 names an Upgrade field, which h2 has not),
+ * still with Sec-WebSocket-Version. */
 static int refuse(berth_req *r, int status, const char *why)
 {
     struct conn *c = r->c;
     const char *extra =
         status == 426 ? "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                       : NULL;
+    if (status == 426 && c->h2) status = 400; /* h2 drops Upgrade and Connection */
     int head = r->r->method == HTTP_HEAD;
     int len = resp_error(&c->w->out, status, !c->closing, r->r->version, head, extra, why);
     if (len < 0) return len;
@@ -55,9 +58,11 @@ int berth_ws_upgrade(berth_req *r, const struct berth_ws_cb *cb, void *arg,
     if (oo.low_water > oo.max_buffered) oo.low_water = oo.max_buffered;
     if (oo.pong_timeout_ms <= 0) oo.pong_timeout_ms = 10000;
 
-    if (r->r->version >= 20 || c->h2)
+    int h2 = r->r->version >= 20 || c->h2;
+    if (h2 && !r->r->protocol.p)
         return refuse(r, 400,
-                      "WebSocket over HTTP/2 (RFC 8441) is not supported here; connect over "
+                      "A WebSocket over HTTP/2 opens with an extended CONNECT (RFC 8441: "
+                      ":method CONNECT, :protocol websocket); send that, or connect over "
                       "HTTP/1.1.");
     if (w->stopping || __atomic_load_n(&s->stopped, __ATOMIC_RELAXED))
         return refuse(r, 503, "The server is shutting down; connect again later.");
@@ -74,8 +79,10 @@ int berth_ws_upgrade(berth_req *r, const struct berth_ws_cb *cb, void *arg,
     if (!ws) return -ENOMEM;
     struct buf *out = &w->out;
     size_t before = buf_len(out);
-    int rc = resp_head(out, 101, 1, 11);
-    if (rc >= 0) {
+    /* over h2 a 200 without Sec-WebSocket-Accept (RFC 8441 section 5), and
+     * the stream stays open: http/h2_ws takes it from here */
+    int rc = resp_head(out, h2 ? 200 : 101, 1, 11);
+    if (rc >= 0 && !h2) {
         static const char up[] = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                                  "Sec-WebSocket-Accept: ";
         rc = buf_append(out, up, sizeof up - 1);
@@ -101,8 +108,11 @@ int berth_ws_upgrade(berth_req *r, const struct berth_ws_cb *cb, void *arg,
         ws_session_free(ws);
         return rc;
     }
-    r->status = 101;
+    r->status = h2 ? 200 : 101;
     r->bytes = 0;
+    /* h1: the connection's from now on; h2: picked up once the handler
+     * returns (h2conn's on_request), the stream's then */
+    if (!h2) ws_session_carry(ws, &ws_h1_io, c, &c->out);
     c->ws = ws;
     return 0;
 }

@@ -135,7 +135,8 @@ int ws_hs_check(int get, int version, const struct http_header *h, size_t nh, co
         return refuse(hs, 400,
                       "A WebSocket handshake needs HTTP/1.1; send the request as "
                       "HTTP/1.1.");
-    if (!upgrade || !conn_up)
+    int h2 = version == 20; /* RFC 8441: no Upgrade, Connection, key nor accept */
+    if (!h2 && (!upgrade || !conn_up))
         return refuse(hs, 426,
                       "This resource is a WebSocket endpoint; connect with a WebSocket "
                       "client (Upgrade: websocket, Connection: Upgrade).");
@@ -143,11 +144,11 @@ int ws_hs_check(int get, int version, const struct http_header *h, size_t nh, co
         return refuse(hs, 426,
                       "Only WebSocket version 13 (RFC 6455) is spoken here; send "
                       "Sec-WebSocket-Version: 13.");
-    if (nkey != 1 || !key_ok(key))
+    if (!h2 && (nkey != 1 || !key_ok(key)))
         return refuse(hs, 400,
                       "Sec-WebSocket-Key must appear once, as the base64 of 16 random "
                       "bytes (24 characters ending in ==).");
-    if (ws_hs_accept(key.p, key.n, hs->accept) < 0)
+    if (!h2 && ws_hs_accept(key.p, key.n, hs->accept) < 0)
         return refuse(hs, 400, "Sec-WebSocket-Key cannot be used.");
     pick_protocol(h, nh, protocols, hs);
     for (size_t i = 0; deflate && !hs->deflate && i < nh; i++)

@@ -24,7 +24,8 @@ struct ws_hs {
 };
 
 /* Checks a request's fields h[0..nh) for an upgrade to WebSocket; get: the
- * method is GET; version: 11 for HTTP/1.1.  protocols: the server's
+ * method is GET; version: 11 for HTTP/1.1, 20 for an h2 extended CONNECT
+ * (RFC 8441: no Upgrade, Connection or key is asked for, no accept made).  protocols: the server's
  * subprotocols, comma-separated in its order of preference (NULL: none);
  * deflate: whether to accept permessage-deflate.  0 with *hs filled, or
  * -1 with hs->status and hs->why: 426 when the client did not ask to

@@ -11,9 +11,7 @@
 #include "http/ws_session.h"
 
 #include "err.h"
-#include "http/conn.h"
 #include "http/server.h"
-#include "http/transport.h"
 #include "http/ws_hs.h"
 #include "http/ws_pmd.h"
 
@@ -22,10 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLOSE_WAIT_MS  5000        /* after our close frame, the peer's may take this long */
-#define READ_PAUSE     (4u << 20)  /* queued output past which input waits */
-#define READS_PER_WAKE 8           /* bounded per wake-up: a flood waits its turn */
-#define BUF_KEEP       (16 * 1024) /* an idle connection keeps at most this of a buffer */
+#define CLOSE_WAIT_MS 5000        /* after our close frame, the peer's may take this long */
+#define BUF_KEEP      (16 * 1024) /* an idle connection keeps at most this of a buffer */
 
 static void on_timer(struct loop *l, struct loop_timer *t);
 
@@ -52,7 +48,16 @@ struct berth_ws *ws_session_new(struct conn *c, const struct berth_ws_cb *cb, vo
     ws_parser_init(&ws->ps, 1, ws->z != NULL);
     ws_msg_init(&ws->msg, o->max_message, ws->z);
     buf_init(&ws->zbuf, 0);
+    buf_init(&ws->own, 0);
+    ws->out = &ws->own;
     return ws;
+}
+
+void ws_session_carry(struct berth_ws *ws, const struct ws_io *io, void *arg, struct buf *out)
+{
+    ws->io = io;
+    ws->io_arg = arg;
+    ws->out = out ? out : &ws->own;
 }
 
 /* The close callback, once (only if open was called). */
@@ -75,12 +80,13 @@ void ws_session_free(struct berth_ws *ws)
     ws_msg_free(&ws->msg);
     ws_pmd_free(ws->z);
     buf_free(&ws->zbuf);
+    buf_free(&ws->own);
     free(ws);
 }
 
 size_t ws_session_buffered(const struct berth_ws *ws)
 {
-    return buf_len(&ws->c->out);
+    return buf_len(ws->out);
 }
 
 /* Copies a short payload (n <= 64) sixteen bytes at a time, the last
@@ -109,7 +115,7 @@ static inline void copy_short(uint8_t *d, const uint8_t *s, size_t n)
  * gives it back once written). */
 static int frame(struct berth_ws *ws, int op, int rsv1, const void *p, size_t n)
 {
-    struct buf *out = &ws->c->out;
+    struct buf *out = ws->out;
     if (buf_room(out) < WS_HEAD_MAX + n) {
         size_t want = WS_HEAD_MAX + n;
         if (want < ws->rx_hint) want = ws->rx_hint;
@@ -141,11 +147,11 @@ static __attribute__((noinline)) int queue_general(struct berth_ws *ws, int op, 
         rc = frame(ws, op, 0, p, n);
     }
     if (rc < 0) return rc;
-    size_t q = buf_len(&ws->c->out);
+    size_t q = buf_len(ws->out);
     if (q > ws->o.low_water) ws->want_drain = 1;
     if (!ws->dispatch) {
         pump(ws, 0);
-        q = buf_len(&ws->c->out);
+        q = buf_len(ws->out);
     }
     return q > INT_MAX ? INT_MAX : (int)q;
 }
@@ -153,7 +159,7 @@ static __attribute__((noinline)) int queue_general(struct berth_ws *ws, int op, 
 int ws_session_queue(struct berth_ws *ws, int op, const void *p, size_t n)
 {
     if (ws->ended || ws->sent_close) return -EPIPE;
-    struct buf *out = &ws->c->out;
+    struct buf *out = ws->out;
     size_t q = buf_len(out);
     /* the bound is checked before compressing: a refused message must not
      * have moved the compressor's context */
@@ -274,7 +280,7 @@ static void arm(struct berth_ws *ws)
     struct loop *l = loop_of(ws);
     uint64_t when = UINT64_MAX, now = loop_now(l);
     if (ws->sent_close && !ws->got_close) when = ws->close_at;
-    if (buf_len(&ws->c->out)) {
+    if (buf_len(ws->out)) {
         uint64_t t = ws->tx_at + (uint64_t)ws->c->w->s->o.send_timeout_ms;
         if (t < when) when = t;
     }
@@ -288,28 +294,18 @@ static void arm(struct berth_ws *ws)
         loop_timer_set(l, &ws->timer, when > now ? when - now : 0, on_timer);
 }
 
-/* Writes what is queued, calls drain, then closes or waits for the right
- * events.  may_close: c may be closed now (not inside another's callback). */
+/* Writes what is queued, calls drain, then ends the carrier or waits for
+ * the right events.  may_close: the carrier may be ended now (not inside
+ * another's callback: h1 frees the connection). */
 static void pump(struct berth_ws *ws, int may_close)
 {
-    struct conn *c = ws->c;
     struct loop *l = loop_of(ws);
-    if (ws->dispatch || c->lingering) return; /* lingering: conn's close in stages runs it */
+    if (ws->dispatch || ws->io_ended || !ws->io) return;
     for (;;) {
-        while (buf_len(&c->out) && !ws->dead) {
-            ssize_t k = transport_send(&c->t, buf_head(&c->out), buf_len(&c->out), 0);
-            if (k == -EAGAIN) break;
-            if (k < 0) {
-                if (k == -ECONNRESET || k == -EPIPE) metrics_add(&c->w->m.resets, 1);
-                ws->dead = 1;
-                break;
-            }
-            buf_consume(&c->out, (size_t)k);
-            ws->tx_at = loop_now(l);
-        }
-        if (!buf_len(&c->out) && c->out.cap > BUF_KEEP) buf_free(&c->out);
+        if (buf_len(ws->out) && !ws->dead && ws->io->flush(ws) < 0) ws->dead = 1;
+        if (!buf_len(ws->out) && ws->out->cap > BUF_KEEP) buf_free(ws->out);
         if (ws->want_drain && !ws->dead && !ws->ended && !ws->sent_close &&
-            buf_len(&c->out) <= ws->o.low_water) {
+            buf_len(ws->out) <= ws->o.low_water) {
             ws->want_drain = 0;
             if (ws->cb.drain) {
                 ws->dispatch++;
@@ -320,30 +316,22 @@ static void pump(struct berth_ws *ws, int may_close)
         }
         break;
     }
-    if (ws->dead || (ws->finish && !buf_len(&c->out))) {
+    if (ws->dead || (ws->finish && !buf_len(ws->out))) {
         if (!may_close) {
             loop_timer_set(l, &ws->timer, 0, on_timer);
             return;
         }
         loop_timer_stop(l, &ws->timer);
-        if (ws->dead || c->eof) {
+        ws->io_ended = 1;
+        if (ws->dead || ws->eof) {
             end(ws, WS_ABNORMAL, NULL, 0);
-            c->reset = ws->dead && !c->eof;
-            conn_close(c);
+            ws->io->end(ws, ws->eof ? WS_IO_EOF : WS_IO_RESET);
         } else {
-            conn_linger(c); /* the server closes TCP first (RFC 6455 §7.1.1) */
+            ws->io->end(ws, WS_IO_END); /* the server ends its side first (RFC 6455 §7.1.1) */
         }
-        return;
+        return; /* h1: ws is freed */
     }
-    unsigned ev = 0;
-    if (buf_len(&c->out)) ev |= c->t.wwant;
-    if (!ws->finish && buf_len(&c->out) < READ_PAUSE) {
-        ev |= c->t.rwant;
-        /* TLS: bytes OpenSSL already decrypted announce no read event; a
-         * writable socket wakes the session at once */
-        if (transport_pending(&c->t)) ev |= LOOP_WRITE;
-    }
-    if (loop_io_set(l, c->t.fd, ev, conn_on_event, c) < 0) {
+    if (ws->io->wait(ws, !ws->finish && buf_len(ws->out) < WS_READ_PAUSE) < 0) {
         ws->dead = 1;
         loop_timer_set(l, &ws->timer, 0, on_timer);
         return;
@@ -354,25 +342,25 @@ static void pump(struct berth_ws *ws, int may_close)
 static void on_timer(struct loop *l, struct loop_timer *t)
 {
     struct berth_ws *ws = (struct berth_ws *)((char *)t - offsetof(struct berth_ws, timer));
-    struct conn *c = ws->c;
     uint64_t now = loop_now(l);
-    if (ws->dead || (ws->finish && !buf_len(&c->out))) {
+    if (ws->io_ended) return;
+    if (ws->dead || (ws->finish && !buf_len(ws->out))) {
         pump(ws, 1);
         return;
     }
     const char *why = NULL;
     if (ws->sent_close && !ws->got_close && now >= ws->close_at)
         why = "no close frame came back";
-    else if (buf_len(&c->out) && now >= ws->tx_at + (uint64_t)c->w->s->o.send_timeout_ms)
+    else if (buf_len(ws->out) && now >= ws->tx_at + (uint64_t)ws->c->w->s->o.send_timeout_ms)
         why = "the peer took nothing for the send timeout";
     else if (ws->ping_out && !ws->sent_close && ws->o.ping_interval_ms > 0 &&
              now >= ws->ping_at + (uint64_t)ws->o.pong_timeout_ms)
         why = "no answer to the idle ping";
     if (why) {
-        metrics_add(&c->w->m.timeouts, 1);
+        metrics_add(&ws->c->w->m.timeouts, 1);
         end(ws, WS_ABNORMAL, why, strlen(why));
-        c->reset = 1;
-        conn_close(c);
+        ws->io_ended = 1;
+        ws->io->end(ws, WS_IO_RESET);
         return;
     }
     if (ws->o.ping_interval_ms > 0 && !ws->ping_out && !ws->sent_close &&
@@ -384,60 +372,46 @@ static void on_timer(struct loop *l, struct loop_timer *t)
     pump(ws, 1);
 }
 
-void ws_session_run(struct conn *c)
+void ws_session_start(struct berth_ws *ws, const void *p, size_t n)
 {
-    struct berth_ws *ws = c->ws;
-    struct loop *l = c->w->loop;
-    if (!ws->started) {
-        /* the HTTP/1.1 connection's timer and state are done with */
-        loop_timer_stop(l, &c->timer);
-        c->head_start = 0;
-        c->body_wait = 0;
-        ws->started = 1;
-        ws->last_rx = ws->tx_at = loop_now(l);
-        ws->dispatch++;
-        if (ws->cb.open) ws->cb.open(ws, ws->arg);
-        /* bytes that came behind the request head are the first frames */
-        if (buf_len(&c->in) && !ws->finish && !ws->dead)
-            input(ws, (uint8_t *)c->in.data + c->in.off, buf_len(&c->in));
-        ws->dispatch--;
-        buf_free(&c->in);
-    }
-    pump(ws, 1);
-}
-
-void ws_session_event(struct conn *c, unsigned events)
-{
-    struct berth_ws *ws = c->ws;
-    /* a plain socket that only became writable has nothing to read; over
-     * TLS a write event may stand for bytes OpenSSL holds (see pump) */
-    int reads = events & (LOOP_READ | LOOP_HUP) || c->t.tls ? READS_PER_WAKE : 0;
+    struct loop *l = loop_of(ws);
+    ws->started = 1;
+    ws->last_rx = ws->tx_at = loop_now(l);
     ws->dispatch++;
-    for (int i = 0; i < reads && !ws->finish && !ws->dead; i++) {
-        if (buf_len(&c->out) >= READ_PAUSE) break;
-        ssize_t r = transport_recv(&c->t, c->w->scratch, WORKER_SCRATCH);
-        if (r == -EAGAIN || r == -EINTR) break;
-        if (r <= 0) {
-            /* the peer closed TCP, or it broke, without a close frame */
-            if (r == 0) c->eof = 1;
-            if (r == -ECONNRESET) metrics_add(&c->w->m.resets, 1);
-            ws->dead = 1;
-            break;
-        }
-        ws->rx_hint = (size_t)r;
-        input(ws, (uint8_t *)c->w->scratch, (size_t)r);
-        ws->rx_hint = 0;
-        if ((size_t)r < WORKER_SCRATCH && !transport_pending(&c->t)) break;
-    }
+    if (ws->cb.open) ws->cb.open(ws, ws->arg);
+    /* bytes that came behind the handshake are the first frames */
+    if (n && !ws->finish && !ws->dead) input(ws, (uint8_t *)(uintptr_t)p, n);
     ws->dispatch--;
     pump(ws, 1);
 }
 
-void ws_session_stop(struct conn *c)
+void ws_session_input(struct berth_ws *ws, const void *p, size_t n)
+{
+    ws->dispatch++;
+    if (!ws->finish && !ws->dead) input(ws, (uint8_t *)(uintptr_t)p, n);
+    ws->dispatch--;
+}
+
+void ws_session_eof(struct berth_ws *ws, int reset)
+{
+    ws->eof = !reset;
+    ws->dead = 1;
+}
+
+void ws_session_pump(struct berth_ws *ws)
+{
+    pump(ws, 1);
+}
+
+void ws_session_wake(struct berth_ws *ws)
+{
+    if (!ws->io_ended) loop_timer_set(loop_of(ws), &ws->timer, 0, on_timer);
+}
+
+void ws_session_going_away(struct berth_ws *ws)
 {
     static const char why[] = "the server is going away";
-    struct berth_ws *ws = c->ws;
-    if (c->lingering) return; /* closed already; the close in stages ends it */
+    if (ws->io_ended) return; /* closed already */
     if (!ws->sent_close && !ws->ended)
         ws_session_close(ws, WS_GOING_AWAY, why, sizeof why - 1);
     else

@@ -797,14 +797,16 @@ def test_api_status_table_shows_websockets(ws_prog):
         s.kill()
 
 
-def test_api_upgrade_over_h2_is_refused(ws_prog):
+def test_api_plain_get_over_h2_is_refused_naming_extended_connect(ws_prog):
+    # over h2 a WebSocket is an extended CONNECT (RFC 8441, test_ws_h2.py);
+    # a plain GET cannot upgrade, and the error page says what to send
     s = start_prog(ws_prog, "0", "1000", "1048576")
     try:
         p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "-", "-w",
                             "\n%{http_code} %{http_version}", "http://127.0.0.1:%d/ws" % s.port],
                            capture_output=True, text=True, timeout=30)
         assert p.stdout.endswith("400 2"), p.stdout[-300:]
-        assert "RFC 8441" in p.stdout
+        assert "RFC 8441" in p.stdout and "extended CONNECT" in p.stdout
         assert s.wait_for(r"^upgrade refused ")
     finally:
         s.kill()

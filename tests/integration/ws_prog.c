@@ -2,7 +2,13 @@
  * server whose /ws route upgrades with the options given on the command
  * line, and whose callbacks print what happened and obey a few commands.
  *
- *   ws_prog PING_MS PONG_TIMEOUT_MS MAX_BUFFERED
+ *   ws_prog PING_MS PONG_TIMEOUT_MS MAX_BUFFERED [tls|plain [IDLE_MS]]
+ *
+ * ("tls": HTTPS with a self-signed certificate, its SPKI printed; IDLE_MS
+ * the idle timeout of connections.)  Each
+ * upgrade prints "upgrade over PROTOCOL" (berth_req_protocol: HTTP/2 for
+ * RFC 8441); /page is an HTML page whose WebSocket to /ws sends "hello"
+ * and shows what comes back (test_ws_h2.py drives it with Chromium).
  *
  * On open it sends "protocol:<chosen>"; messages "close" (the server starts
  * the closing handshake with 4000 "asked"), "ping" (berth_ws_ping), "flood"
@@ -73,9 +79,28 @@ static void on_close(berth_ws *ws, int code, const char *reason, size_t len, voi
     fflush(stdout);
 }
 
+static void page(berth_req *r, void *arg)
+{
+    (void)arg;
+    static const char html[] =
+        "<!doctype html><meta charset=utf-8><p id=state>connecting</p><p id=log></p><script>\n"
+        "var ws = new WebSocket((location.protocol == 'https:' ? 'wss://' : 'ws://') +\n"
+        "                       location.host + '/ws');\n"
+        "ws.onopen = function () { document.getElementById('state').textContent = 'open';\n"
+        "                          ws.send('hello'); };\n"
+        "ws.onmessage = function (e) { document.getElementById('log').textContent += e.data + "
+        "';'; };\n"
+        "ws.onclose = function (e) { document.getElementById('state').textContent = 'closed';"
+        " };\n"
+        "</script>\n";
+    berth_respond(r, 200, "text/html; charset=utf-8", html, sizeof html - 1);
+}
+
 static void upgrade(berth_req *r, void *arg)
 {
     (void)arg;
+    printf("upgrade over %s\n", berth_req_protocol(r));
+    fflush(stdout);
     static const struct berth_ws_cb cb = {
         .open = on_open, .message = on_message, .close = on_close, .drain = on_drain};
     int rc = berth_ws_upgrade(r, &cb, NULL, &wo);
@@ -93,6 +118,7 @@ int main(int argc, char **argv)
     if (argc > 2) wo.pong_timeout_ms = atoi(argv[2]);
     if (argc > 3) wo.max_buffered = (size_t)atol(argv[3]);
     wo.protocols = "chat, superchat";
+    int tls = argc > 4 && !strcmp(argv[4], "tls");
     struct berth_opts o;
     berth_opts_init(&o);
     o.host = "127.0.0.1";
@@ -100,15 +126,20 @@ int main(int argc, char **argv)
     o.workers = 1;
     o.quiet = 1;
     o.status_path = "/status";
+    o.tls_self_signed = tls;
+    if (argc > 5) o.idle_timeout_ms = atoi(argv[5]);
     berth_server *s;
     int rc = berth_server_new(&s, &o);
     if (rc == 0) rc = berth_route(s, "GET", "/ws", 0, upgrade, NULL);
+    if (rc == 0) rc = berth_route(s, "GET", "/page", 0, page, NULL);
     if (rc == 0) rc = berth_server_listen(s);
     if (rc < 0) {
         fprintf(stderr, "ws_prog: %s\n", berth_strerror(rc));
         return 1;
     }
-    printf("Serving HTTP on 127.0.0.1 port %d\n", berth_server_port(s));
+    const char *spki = berth_server_tls_spki(s);
+    printf("Serving HTTP%s on 127.0.0.1 port %d\n", spki ? "S" : "", berth_server_port(s));
+    if (spki) printf("SPKI fingerprint: %s\n", spki);
     fflush(stdout);
     rc = berth_server_run(s);
     berth_server_free(s);
