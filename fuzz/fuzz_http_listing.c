@@ -12,6 +12,9 @@
  *     names (or ".."), every name is listed (dotfiles only when hidden ones
  *     are shown), and every link text holds no raw < > " ' and no
  *     control byte;
+ *   - the JSON form (http_listing_ex, any order) is valid JSON: an array
+ *     of one object per name listed, whose "url" decodes to that name and
+ *     whose "type" says what it is;
  *   - the same directory as a tar stream (tar_open/tar_next, ?download=tar):
  *     exactly the length announced, whole 512-byte blocks with valid
  *     checksums, pax records well formed (their length counts themselves),
@@ -24,6 +27,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +306,41 @@ static void check_tar_stream(char names[][256], int nnames, int hidden)
     buf_free(&out);
 }
 
+static void check_json(char names[][256], int nnames, int hidden, const char *url, uint8_t how)
+{
+    struct listing_opts lo = {
+        .sort = (enum listing_sort)(how % 3), .desc = (how >> 2) & 1, .json = 1};
+    struct buf b;
+    buf_init(&b, 0);
+    if (http_listing_ex(&b, -1, dirfd_, url, hidden, &lo) != 0) abort();
+    json_t *arr = json_loadb(buf_head(&b), buf_len(&b), 0, NULL);
+    if (!json_is_array(arr)) abort();
+    int want = 0, seen[MAX_NAMES] = {0};
+    for (int i = 0; i < nnames; i++)
+        want += hidden || names[i][0] != '.';
+    if (json_array_size(arr) != (size_t)want) abort();
+    size_t i;
+    json_t *o;
+    char dec[1024];
+    json_array_foreach(arr, i, o)
+    {
+        const char *u = json_string_value(json_object_get(o, "url"));
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (!u || !type || !json_is_string(json_object_get(o, "name"))) abort();
+        long k = url_decode(u, strlen(u), dec);
+        int dir = !strcmp(type, "dir");
+        if (k < 0 || (!dir && strcmp(type, "file"))) abort();
+        if (dir && (k == 0 || dec[k - 1] != '/')) abort();
+        k -= dir;
+        int which = -1;
+        for (int j = 0; j < nnames && which < 0; j++)
+            if (strlen(names[j]) == (size_t)k && !memcmp(names[j], dec, (size_t)k)) which = j;
+        if (which < 0 || seen[which]++) abort();
+    }
+    json_decref(arr);
+    buf_free(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
@@ -356,6 +395,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         want += (data[0] & 1) || names[i][0] != '.';
     if (check_page(buf_head(&page), buf_len(&page), names, nnames) != want) abort();
     buf_free(&page);
+    check_json(names, nnames, data[0] & 1, url, data[0] >> 1);
     check_tar_stream(names, nnames, data[0] & 1);
     cleanup();
     free(in);
