@@ -9,7 +9,9 @@
  *     directions at once and each message in two pieces cut at a point the
  *     data picks; every message must come back exactly, and a fresh
  *     decompressor given one byte less of room than the message must answer
- *     -1009 (too big) rather than pass its limit;
+ *     -1009 (too big) rather than pass its limit, and every message also
+ *     inflates with a decompressor of exactly the window the agreement
+ *     gives its sender (a peer may use no more);
  *   mode 1, hostile data: the rest is fed to a decompressor as one message,
  *     in pieces, with a limit of 0..1023 bytes: the answer is 0, -1007 or
  *     -1009, never more than limit + 1 bytes come out, and it agrees with
@@ -21,11 +23,34 @@
 #include "http/ws_pmd.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A raw inflater of exactly the window the agreement gives the sender
+ * (8..15), fed one message and the 00 00 ff ff tail: 0 when it gives back
+ * exactly msg[0..len).  It keeps its context unless reset is set. */
+static int strict_inflate(z_stream *s, const struct buf *z, const uint8_t *msg, size_t len,
+                          int reset)
+{
+    uint8_t *in = malloc(buf_len(z) + 4), *out = malloc(len + 1);
+    memcpy(in, buf_head(z), buf_len(z));
+    memcpy(in + buf_len(z), "\0\0\xff\xff", 4);
+    s->next_in = in;
+    s->avail_in = (uInt)(buf_len(z) + 4);
+    s->next_out = out;
+    s->avail_out = (uInt)(len + 1);
+    int zr = inflate(s, Z_SYNC_FLUSH);
+    int bad = (zr != Z_OK && zr != Z_BUF_ERROR) || s->avail_in || len + 1 - s->avail_out != len ||
+              memcmp(out, msg, len);
+    if (reset) inflateReset(s);
+    free(in);
+    free(out);
+    return bad ? -1 : 0;
+}
 
 static void roundtrip(const struct ws_pmd_conf *c, const uint8_t *p, size_t n)
 {
@@ -35,6 +60,13 @@ static void roundtrip(const struct ws_pmd_conf *c, const uint8_t *p, size_t n)
     struct buf z, out;
     buf_init(&z, 0);
     buf_init(&out, 0);
+    /* what each sender may use: the client its agreed window (15 when not
+     * said), the server its own; a peer's inflater may be exactly that */
+    z_stream strict[2];
+    memset(strict, 0, sizeof strict);
+    if (inflateInit2(&strict[0], -(c->client_bits ? c->client_bits : 15)) != Z_OK ||
+        inflateInit2(&strict[1], -c->server_bits) != Z_OK)
+        abort();
     int first = 1;
     size_t at = 0;
     while (tx[0] && tx[1] && rx[0] && rx[1] && at <= n) {
@@ -51,6 +83,11 @@ static void roundtrip(const struct ws_pmd_conf *c, const uint8_t *p, size_t n)
             if (ws_pmd_inflate(rx[dir], buf_head(&z) + cut, buf_len(&z) - cut, 1, &out, len) < 0)
                 abort();
             if (buf_len(&out) != len || memcmp(buf_head(&out), msg, len)) abort();
+            if (strict_inflate(&strict[dir], &z, msg, len,
+                               dir ? c->server_no_ctx : c->client_no_ctx) < 0) {
+                fprintf(stderr, "fuzz_ws_pmd: side %d's message needs more than its window\n", dir);
+                abort();
+            }
             if (first && len) {
                 /* the first message needs no context: a fresh decompressor
                  * with one byte less room must refuse it */
@@ -68,7 +105,7 @@ static void roundtrip(const struct ws_pmd_conf *c, const uint8_t *p, size_t n)
         at += len + 1;
     }
     for (int i = 0; i < 2; i++)
-        ws_pmd_free(tx[i]), ws_pmd_free(rx[i]);
+        ws_pmd_free(tx[i]), ws_pmd_free(rx[i]), inflateEnd(&strict[i]);
     buf_free(&z);
     buf_free(&out);
 }
