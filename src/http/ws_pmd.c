@@ -159,6 +159,10 @@ struct ws_pmd *ws_pmd_new(const struct ws_pmd_conf *c, int server)
      * (8 inflates as 9, a larger window reads a smaller one's data) */
     int dbits = server ? c->server_bits : (c->client_bits ? c->client_bits : 15);
     int ibits = server ? (c->client_bits ? c->client_bits : 15) : c->server_bits;
+    /* zlib's raw deflate refuses 8; with 9 (512 bytes) it never reaches
+     * back past 250 bytes (the window less its lookahead), so 9 keeps to a
+     * 256-byte window where 15 would not */
+    if (dbits == 8) dbits = 9;
     if (dbits < 9 || dbits > 15) dbits = 15;
     if (ibits < 9 || ibits > 15) ibits = 15;
     if (deflateInit2(&z->d, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -dbits, WS_PMD_MEMLEVEL,
