@@ -9,6 +9,10 @@
  * from another thread (deferred), and one with no route (as `berth serve`
  * runs, through the static fast path).
  *
+ * A third server, static, reads a PROXY protocol header first
+ * (--proxy-protocol: transport.c's preamble, then the same exchange); an
+ * input that begins with "PROXY " or the v2 signature goes to it.
+ *
  * Per input: byte 0 picks the server (low bit) and where the stream is cut
  * in two (the server then sees the pieces in separate reads, most of the
  * time: we pause SPLIT_MS between them); the rest is sent on a fresh
@@ -55,9 +59,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define OUT_MAX (256u << 20)
 
 /* [0]: with the /echo route (the embedding API's path); [1]: no routes, as
- * `berth serve` runs (the static fast path) */
-static berth_server *srv[2];
-static int ports[2];
+ * `berth serve` runs (the static fast path); [2]: the same with
+ * --proxy-protocol, for inputs that begin with a PROXY v1 or v2 signature */
+static berth_server *srv[3];
+static int ports[3];
 static char root[128];
 
 static void echo(berth_req *r, void *arg)
@@ -179,7 +184,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     o.header_timeout_ms = 3000;
     o.idle_timeout_ms = 3000;
     struct berth_route_opts sbody_opts = {.on_body = sbody_piece, .max_body = 4096};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
+        o.proxy_protocol = i == 2;
         if (berth_server_new(&srv[i], &o) < 0 ||
             (i == 0 && berth_route(srv[i], NULL, "/echo", 0, echo, NULL) < 0) ||
             (i == 0 && berth_route_opts(srv[i], NULL, "/sbody", 0, sbody, NULL, &sbody_opts) < 0) ||
@@ -412,12 +418,14 @@ static int count(const uint8_t *p, size_t n, const char *lit)
 
 static void alive(int port)
 {
-    static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    static const char req[] = "PROXY TCP4 192.0.2.1 192.0.2.2 1000 80\r\n"
+                              "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     static struct out o;
     o.n = 0;
     int fd = dial(port);
     long long deadline = now_ms() + 10000;
-    send_all(fd, req, sizeof req - 1, &o, deadline);
+    size_t skip = port == ports[2] ? 0 : 40; /* the PROXY line only for the server that reads it */
+    send_all(fd, req + skip, sizeof req - 1 - skip, &o, deadline);
     while (!pump(fd, &o, 100))
         if (now_ms() > deadline) break;
     close(fd);
@@ -434,6 +442,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *in = (const char *)data + 1;
     int which = data[0] & 1; /* the server; the other bits pick the cut */
     size_t n = size - 1, cut = n * (data[0] >> 1) / 128;
+    static const char v2sig[12] = "\r\n\r\n\0\r\nQUIT\n";
+    if ((n >= 6 && !memcmp(in, "PROXY ", 6)) || (n >= 12 && !memcmp(in, v2sig, 12))) which = 2;
     o.n = 0;
     int fd = dial(ports[which]);
     long long deadline = now_ms() + READ_MS;

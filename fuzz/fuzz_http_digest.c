@@ -3,7 +3,8 @@
  * read past it).  Checks: the result is 0 or -1; a failure leaves every
  * preference 0; a preference is never above 10; and the parse is a pure
  * function of the bytes (the same input twice gives the same answer, and
- * appending a member to a valid dictionary keeps it valid). */
+ * appending a member to a valid dictionary keeps it valid); a value with a
+ * NUL byte anywhere is malformed. */
 #include "http/digest.h"
 
 #include <stdint.h>
@@ -23,6 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int a = 0; a < HTTP_DIGEST_ALGS; a++)
         if (w.pref[a] > 10 || (rc < 0 && w.pref[a])) abort();
     if (http_digest_want_parse(v, size, &again) != rc || memcmp(&w, &again, sizeof w)) abort();
+    /* no part of a Structured Field may hold a NUL byte */
+    if (rc == 0 && size && memchr(v, 0, size)) abort();
     int best = http_digest_choose(&w, (1u << HTTP_DIGEST_ALGS) - 1);
     if (best >= HTTP_DIGEST_ALGS || (best >= 0 && !w.pref[best])) abort();
     /* a valid, non-empty dictionary followed by ", x=1" is still valid,

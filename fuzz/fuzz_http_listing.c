@@ -11,12 +11,23 @@
  *     anywhere, every href holds only URL bytes and decodes to one of the
  *     names (or ".."), every name is listed (dotfiles only when hidden ones
  *     are shown), and every link text holds no raw < > " ' and no
- *     control byte. */
+ *     control byte;
+ *   - the JSON form (http_listing_ex, any order) is valid JSON: an array
+ *     of one object per name listed, whose "url" decodes to that name and
+ *     whose "type" says what it is;
+ *   - the same directory as a tar stream (tar_open/tar_next, ?download=tar):
+ *     exactly the length announced, whole 512-byte blocks with valid
+ *     checksums, pax records well formed (their length counts themselves),
+ *     one entry for the directory and one per name listed, each named
+ *     "t/" + the name (a pax path where ustar cannot hold it), and each
+ *     file's bytes exactly its content. */
 #include "buf.h"
 #include "http/listing.h"
+#include "http/tar.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +196,151 @@ static int check_page(const char *p, size_t n, char names[][256], int nnames)
     return links;
 }
 
+static uint64_t octal(const char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n && p[i] >= '0' && p[i] <= '7'; i++)
+        v = v * 8 + (uint64_t)(p[i] - '0');
+    return v;
+}
+
+/* Parses a whole tar stream; abort()s on a malformed one.  Checks every
+ * entry is the directory or a name of names[] (once each), file bytes equal
+ * to the name.  Returns the entries. */
+static int check_tar(const char *s, size_t n, char names[][256], int nnames, int *seen)
+{
+    size_t pos = 0;
+    int entries = 0;
+    char path[1024];
+    size_t plen = 0;
+    int have_path = 0;
+    if (n % 512) abort();
+    for (;;) {
+        if (n - pos < 512) abort();
+        const char *h = s + pos;
+        int zero = 1;
+        for (int i = 0; i < 512 && zero; i++)
+            zero = h[i] == 0;
+        if (zero) {
+            if (n - pos != 1024) abort();
+            for (int i = 512; i < 1024; i++)
+                if (h[i]) abort();
+            return entries;
+        }
+        unsigned sum = 0;
+        for (int i = 0; i < 512; i++)
+            sum += i >= 148 && i < 156 ? ' ' : (unsigned char)h[i];
+        if (octal(h + 148, 8) != sum || memcmp(h + 257, "ustar", 6)) abort();
+        uint64_t size = octal(h + 124, 12);
+        pos += 512;
+        if (size > n - pos) abort();
+        const char *body = s + pos;
+        pos += (size_t)((size + 511) / 512 * 512);
+        if (h[156] == 'x') {
+            /* pax records: "LEN key=value\n", LEN counting the whole record */
+            for (size_t r = 0; r < size;) {
+                size_t len = 0, d = r;
+                while (d < size && body[d] >= '0' && body[d] <= '9')
+                    len = len * 10 + (size_t)(body[d++] - '0');
+                if (d == r || d >= size || body[d] != ' ' || len > size - r || len < d - r + 3)
+                    abort();
+                const char *kv = body + d + 1, *rend = body + r + len;
+                if (rend[-1] != '\n') abort();
+                const char *eq = memchr(kv, '=', (size_t)(rend - kv));
+                if (!eq) abort();
+                if (eq - kv == 4 && !memcmp(kv, "path", 4)) {
+                    plen = (size_t)(rend - 1 - (eq + 1));
+                    if (plen >= sizeof path) abort();
+                    memcpy(path, eq + 1, plen);
+                    have_path = 1;
+                }
+                r += len;
+            }
+            continue;
+        }
+        if (!have_path) {
+            plen = strnlen(h, 100);
+            memcpy(path, h, plen);
+        }
+        have_path = 0;
+        entries++;
+        if (h[156] != '0' && h[156] != '5') abort();
+        if (plen == 2 && !memcmp(path, "t/", 2) && h[156] == '5') continue; /* the directory */
+        if (plen < 3 || memcmp(path, "t/", 2)) abort();
+        size_t nl = plen - 2 - (h[156] == '5' && path[plen - 1] == '/');
+        int which = -1;
+        for (int i = 0; i < nnames && which < 0; i++)
+            if (strlen(names[i]) == nl && !memcmp(names[i], path + 2, nl)) which = i;
+        if (which < 0 || seen[which]++) abort();
+        if (h[156] == '0' && (size != nl || memcmp(body, names[which], nl))) abort();
+    }
+}
+
+static void check_tar_stream(char names[][256], int nnames, int hidden)
+{
+    struct tar *t;
+    uint64_t total = 0;
+    if (tar_open(&t, dirfd_, "/", "t", hidden, &total) != 0) abort();
+    if (tar_left(t) != total) abort();
+    struct buf out;
+    buf_init(&out, 0);
+    for (;;) {
+        int fd = -1;
+        uint64_t size = 0;
+        struct timespec mt;
+        int rc = tar_next(t, &out, &fd, &size, &mt);
+        if (rc < 0) abort();
+        if (rc == 0) break;
+        if (size > 4096) abort();
+        char tmp[4096];
+        if (size && pread(fd, tmp, (size_t)size, 0) != (ssize_t)size) abort();
+        if (buf_append(&out, tmp, (size_t)size) != 0) abort();
+        close(fd);
+    }
+    if (tar_left(t) != 0 || buf_len(&out) != total) abort();
+    int seen[MAX_NAMES] = {0}, want = 1;
+    for (int i = 0; i < nnames; i++)
+        want += hidden || names[i][0] != '.';
+    if (check_tar(buf_head(&out), buf_len(&out), names, nnames, seen) != want) abort();
+    tar_free(t);
+    buf_free(&out);
+}
+
+static void check_json(char names[][256], int nnames, int hidden, const char *url, uint8_t how)
+{
+    struct listing_opts lo = {
+        .sort = (enum listing_sort)(how % 3), .desc = (how >> 2) & 1, .json = 1};
+    struct buf b;
+    buf_init(&b, 0);
+    if (http_listing_ex(&b, -1, dirfd_, url, hidden, &lo) != 0) abort();
+    json_t *arr = json_loadb(buf_head(&b), buf_len(&b), 0, NULL);
+    if (!json_is_array(arr)) abort();
+    int want = 0, seen[MAX_NAMES] = {0};
+    for (int i = 0; i < nnames; i++)
+        want += hidden || names[i][0] != '.';
+    if (json_array_size(arr) != (size_t)want) abort();
+    size_t i;
+    json_t *o;
+    char dec[1024];
+    json_array_foreach(arr, i, o)
+    {
+        const char *u = json_string_value(json_object_get(o, "url"));
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (!u || !type || !json_is_string(json_object_get(o, "name"))) abort();
+        long k = url_decode(u, strlen(u), dec);
+        int dir = !strcmp(type, "dir");
+        if (k < 0 || (!dir && strcmp(type, "file"))) abort();
+        if (dir && (k == 0 || dec[k - 1] != '/')) abort();
+        k -= dir;
+        int which = -1;
+        for (int j = 0; j < nnames && which < 0; j++)
+            if (strlen(names[j]) == (size_t)k && !memcmp(names[j], dec, (size_t)k)) which = j;
+        if (which < 0 || seen[which]++) abort();
+    }
+    json_decref(arr);
+    buf_free(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
@@ -239,6 +395,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         want += (data[0] & 1) || names[i][0] != '.';
     if (check_page(buf_head(&page), buf_len(&page), names, nnames) != want) abort();
     buf_free(&page);
+    check_json(names, nnames, data[0] & 1, url, data[0] >> 1);
+    check_tar_stream(names, nnames, data[0] & 1);
     cleanup();
     free(in);
     return 0;

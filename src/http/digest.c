@@ -174,7 +174,8 @@ static int key(struct sf *s, struct sf *k)
 {
     if (s->p >= s->e || !(is_lcalpha(*s->p) || *s->p == '*')) return -1;
     k->p = s->p++;
-    while (s->p < s->e && (is_lcalpha(*s->p) || is_digit(*s->p) || strchr("_-.*", *s->p)))
+    while (s->p < s->e &&
+           (is_lcalpha(*s->p) || is_digit(*s->p) || (*s->p && strchr("_-.*", *s->p))))
         s->p++;
     k->e = s->p;
     return 0;
@@ -239,7 +240,9 @@ static int bare_item(struct sf *s, long long *ival, int *is_int)
                 s->p++;
                 return 0;
             }
-            if (!is_alpha(*s->p) && !is_digit(*s->p) && !strchr("+/=", *s->p)) return -1;
+            /* *s->p != 0: strchr would find the set's own terminator */
+            if (!is_alpha(*s->p) && !is_digit(*s->p) && (!*s->p || !strchr("+/=", *s->p)))
+                return -1;
         }
         return -1;
     }

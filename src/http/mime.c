@@ -335,8 +335,9 @@ int mime_sniffs(const char *type)
 
 static int token_char(unsigned char c)
 {
+    /* c != 0: strchr would find the set's own terminator */
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           strchr("!#$%&'*+-.^_`|~:", c) != NULL;
+           (c != 0 && strchr("!#$%&'*+-.^_`|~:", c) != NULL);
 }
 
 /* case-insensitive search for the ASCII word w in s[0..n) */

@@ -115,11 +115,50 @@ static uint64_t last_progress(const struct conn *c, int state, uint64_t now)
     return t < now ? t : now;
 }
 
+/* The length of the UTF-8 character at s[0..n), or 0 when it is not one
+ * (a stray or cut sequence, an overlong form, a surrogate, past U+10FFFF). */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80) return 1;
+    size_t k = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+               : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+               : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                              : 0;
+    if (!k || k > n) return 0;
+    for (size_t i = 1; i < k; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return k;
+}
+
+/* The kept target as JSON may hold it: any byte of it that is not part of
+ * a whole UTF-8 character (a target is bytes; the copy may cut a character)
+ * becomes '?'.  jansson refuses a string that is not UTF-8, and one such row
+ * would drop the worker's whole table: any client could blank the page. */
+static void target_utf8(const char *t, char *out)
+{
+    const unsigned char *s = (const unsigned char *)t;
+    size_t n = strlen(t), i = 0;
+    while (i < n) {
+        size_t k = utf8_char(s + i, n - i);
+        if (!k) {
+            out[i++] = '?';
+            continue;
+        }
+        memcpy(out + i, s + i, k);
+        i += k;
+    }
+    out[n] = '\0';
+}
+
 /* One connection's row (NULL when out of memory). */
 static json_t *conn_row(const struct conn *c, int state, uint64_t now)
 {
-    char peer[INET6_ADDRSTRLEN];
+    char peer[INET6_ADDRSTRLEN], target[sizeof c->target];
     peer_str(c, peer, sizeof peer);
+    target_utf8(c->target, target);
     uint64_t last = last_progress(c, state, now);
     return json_pack("{s:i, s:s, s:i, s:i, s:s, s:b, s:s, s:f, s:f, s:I, s:I, s:I, s:s}", "worker",
                      c->w->id, "peer", peer, "peer_port", (int)c->peer_port, "local_port",
@@ -127,7 +166,7 @@ static json_t *conn_row(const struct conn *c, int state, uint64_t now)
                      c->t.tls != NULL || c->t.handshaking, "state", metrics_state_name(state),
                      "age", (double)(now - c->born) / 1000.0, "idle", (double)(now - last) / 1000.0,
                      "bytes_in", (json_int_t)c->t.bytes_in, "bytes_out", (json_int_t)c->t.bytes_out,
-                     "requests", (json_int_t)c->nreq, "target", c->target);
+                     "requests", (json_int_t)c->nreq, "target", target);
 }
 
 /* Whether r's path (before any query) is the admin path p of length n. */

@@ -169,7 +169,12 @@ static void put(struct buf *out, int *bad, const char *fmt, ...)
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n < 0) n = 0;
-    if ((size_t)n >= sizeof line) n = sizeof line - 1;
+    /* cut: a row still ends its line (every format ends in '\n'), or the
+     * next row would run on */
+    if ((size_t)n >= sizeof line) {
+        n = sizeof line - 1;
+        line[n - 1] = '\n';
+    }
     if (buf_append(out, line, (size_t)n) < 0) *bad = -ENOMEM;
 }
 

@@ -141,3 +141,16 @@ Test(digest, base64)
     cr_expect_eq(http_base64(o, in, 0, 0), 0);
     cr_expect_str_eq(o, "");
 }
+
+/* a NUL byte is neither a key character nor a base64 one (strchr on the
+ * allowed set used to find the set's own terminator and accept it) */
+Test(want, nul_bytes_are_malformed)
+{
+    static const char key_nul[] = "sha-256=1, a\0b=2", bin_nul[] = "sha-256=1, x=:YQ\0=:";
+    struct http_digest_want w;
+    memset(&w, 7, sizeof w);
+    cr_expect_eq(http_digest_want_parse(key_nul, sizeof key_nul - 1, &w), -1);
+    cr_expect_eq(w.pref[0] + w.pref[1], 0);
+    cr_expect_eq(http_digest_want_parse(bin_nul, sizeof bin_nul - 1, &w), -1);
+    cr_expect_eq(w.pref[0] + w.pref[1], 0);
+}

@@ -194,3 +194,24 @@ Test(top, not_a_status_document)
     cr_assert(strstr(s, "connections 0"));
     free(s);
 }
+
+/* found by fuzz_top_render: a row longer than the line buffer (huge numbers
+ * from the server, a long peer) lost its '\n', so the next row ran on */
+Test(top, an_overlong_row_still_ends_its_line)
+{
+    int rc;
+    char json[1024];
+    snprintf(
+        json, sizeof json,
+        "{\"version\":\"x\",\"connections\":[{\"age\":1e300,\"idle\":-1e300,\"peer\":\"%0100d\","
+        "\"target\":\"/a\"},{\"age\":1,\"target\":\"/b\"}]}",
+        0);
+    char *s = render(json, TOP_BY_AGE, 0, &rc);
+    cr_assert_eq(rc, 0);
+    size_t lines = 0;
+    for (const char *p = s; *p; p++)
+        lines += *p == '\n';
+    cr_expect_eq(lines, 4, "%s", s); /* summary, heads, two rows */
+    cr_expect_eq(s[strlen(s) - 1], '\n');
+    free(s);
+}

@@ -277,3 +277,17 @@ Test(mime, charset_declared_by_the_file_wins)
     cr_expect(mime_sniffs(HTML) && mime_sniffs(CSS) && mime_sniffs(XML) && mime_sniffs(SVG));
     cr_expect(!mime_sniffs("text/plain; charset=utf-8") && !mime_sniffs("image/png"));
 }
+
+/* found by fuzz_mime_sniff: a NUL byte passed the token check (strchr finds
+ * the set's own terminator), so "<meta charset=" followed by NULs gave
+ * "text/html; charset=" with an empty name in the header */
+Test(mime, charset_name_with_nul_bytes_is_no_declaration)
+{
+    static const char html[] = "<meta charset=\0\0\0\0\0\0\">";
+    char out[96];
+    cr_expect_str_eq(mime_charset_sniff(HTML, html, sizeof html - 1, out, sizeof out), HTML);
+    static const char css[] = "@charset \"\0x\";";
+    cr_expect_str_eq(mime_charset_sniff(CSS, css, sizeof css - 1, out, sizeof out), CSS);
+    static const char xml[] = "<?xml version='1.0' encoding='\0latin1'?>";
+    cr_expect_str_eq(mime_charset_sniff(XML, xml, sizeof xml - 1, out, sizeof out), XML);
+}

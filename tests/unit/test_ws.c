@@ -697,3 +697,42 @@ Test(ws, compressed_message_through_the_message_layer)
     ws_pmd_free(cli);
     ws_pmd_free(srv);
 }
+
+/* found by fuzz_ws_pmd: a client told client_max_window_bits=8 compressed
+ * with a 32 KiB window (zlib's raw deflate refuses 8, and 8 fell back to
+ * 15), so a peer inflating with the 256-byte window it asked for met
+ * distances past it.  A 512-byte window (zlib reaches back at most 250
+ * bytes with it) keeps to 8. */
+Test(ws, client_told_8_bits_reaches_back_no_further)
+{
+    struct ws_pmd_conf c = {.server_bits = 15, .client_bits = 8};
+    struct ws_pmd *cli = ws_pmd_new(&c, 0);
+    cr_assert(cli);
+    unsigned char msg[1200];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < 400; i++)
+        msg[i] = (unsigned char)((x = x * 1103515245 + 12345) >> 24);
+    for (size_t i = 400; i < sizeof msg; i++)
+        msg[i] = msg[i - 400]; /* repeats 400 bytes back: beyond 256 */
+    struct buf z;
+    buf_init(&z, 0);
+    for (int k = 0; k < 2; k++) { /* the second message may refer to the first */
+        buf_clear(&z);
+        cr_assert_eq(ws_pmd_deflate(cli, msg, sizeof msg, &z), 0);
+        cr_assert_eq(buf_append(&z, "\0\0\xff\xff", 4), 0);
+        static z_stream s; /* a peer with exactly the 256-byte window, context kept */
+        if (k == 0) cr_assert_eq(inflateInit2(&s, -8), Z_OK);
+        unsigned char out[sizeof msg + 1];
+        s.next_in = (unsigned char *)buf_head(&z);
+        s.avail_in = (uInt)buf_len(&z);
+        s.next_out = out;
+        s.avail_out = sizeof out;
+        int zr = inflate(&s, Z_SYNC_FLUSH);
+        cr_assert(zr == Z_OK || zr == Z_BUF_ERROR, "message %d: %s", k, s.msg ? s.msg : "");
+        cr_assert_eq(sizeof out - s.avail_out, sizeof msg);
+        cr_assert(!memcmp(out, msg, sizeof msg));
+        if (k == 1) inflateEnd(&s);
+    }
+    buf_free(&z);
+    ws_pmd_free(cli);
+}
