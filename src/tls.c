@@ -143,7 +143,8 @@ static int read_password(const char *file, char *pass, char *err, size_t n)
                  file, bad ? "read error" : "longer than 1023 bytes");
         return -EINVAL;
     }
-    while (len && strchr(" \t\r\n\f\v", pass[len - 1]))
+    /* (a NUL is no white space: strchr would match the set's own end) */
+    while (len && pass[len - 1] && strchr(" \t\r\n\f\v", pass[len - 1]))
         len--;
     size_t skip = strspn(pass, " \t\r\n\f\v");
     if (skip > len) skip = len;
