@@ -72,7 +72,7 @@ static int eq_ci(struct http_str s, const char *lit)
 
 static void check_conf(const struct ws_pmd_conf *c)
 {
-    if (c->server_bits < 9 || c->server_bits > 15) abort();
+    if (c->server_bits < 8 || c->server_bits > 15) abort(); /* 8..15 (RFC 7692 §7.1.2.1) */
     if (c->client_bits && (c->client_bits < 8 || c->client_bits > 15)) abort();
     if (c->server_no_ctx > 1 || c->client_no_ctx > 1) abort();
 }
