@@ -431,11 +431,20 @@ unsigned encvar_view_digests(struct fcache *c, struct fentry *view, unsigned wan
     return view->hashed = d->hashed;
 }
 
+int encvar_plain(const struct static_conf *sc, struct fcache *c, const struct fentry *e)
+{
+    const struct encvar *v = e->var;
+    return e->cenc || (!sc->precompressed && !compressible(sc, c, e)) ||
+           (v && v->plain && v->checked == e->checked && v->epoch == e->epoch);
+}
+
 int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry *e,
                   const struct http_request *req, struct fentry *view, struct encvar_pick *pk)
 {
     pk->enc = HTTP_ENC_IDENTITY;
     pk->fd_own_mtime = 0;
+    pk->mtime_sec = 0;
+    pk->mtime_nsec = 0;
     pk->close_fd = -1;
     if (e->cenc || (!sc->precompressed && !compressible(sc, c, e))) return 0;
     struct encvar *v = e->var;

@@ -57,6 +57,11 @@ struct encvar_pick {
 int encvar_select(const struct static_conf *sc, struct fcache *c, struct fentry *e,
                   const struct http_request *req, struct fentry *view, struct encvar_pick *pk);
 
+/* 1 when e is answered as it is whatever a request's Accept-Encoding says:
+ * it is a coded file itself, or has no variant and none is made of it, as
+ * known since it was last revalidated (encvar_select would return 0). */
+int encvar_plain(const struct static_conf *sc, struct fcache *c, const struct fentry *e);
+
 /* Digests (RFC 9530) of a coded representation are its bytes': a
  * compressed result's are made with it (http/compress), a sidecar's like a
  * file's — at once when it is small, by the worker's hasher when large

@@ -251,35 +251,42 @@ static size_t chunked_decode(char *p, size_t raw)
  * of input from p on.  Returns the bytes consumed, or 0 when a handler's
  * body has not fully arrived yet. */
 /* exchange_h1, and for h2 (lvout set) exchange_answer */
-static size_t answer(struct conn *c, const struct http_request *r, const char *p, size_t hlen,
-                     size_t avail, struct live **lvout)
+/* The end of an answer that did not need the request's body: the body is
+ * read and dropped (or the connection closed), so the next request starts
+ * where this one ends. */
+static size_t skip_body(struct conn *c, const struct http_request *r, size_t hlen, size_t avail)
+{
+    uint64_t cl = r->content_length > 0 ? (uint64_t)r->content_length : 0;
+    if ((cl || r->chunked) && r->expect_continue) {
+        /* we never said 100 Continue: the client may not send the body */
+        c->closing = 1;
+        return avail;
+    }
+    /* the answer did not need the body: it is read and dropped, so the next
+     * request starts where this one ends, within a bounded time */
+    c->discard = cl;
+    if (r->chunked) {
+        http_chunked_init(&c->chunk, 0);
+        c->dechunk = 1;
+    }
+    if (cl || r->chunked) {
+        c->body_start = loop_now(c->w->loop);
+        c->body_seen = 0;
+    }
+    return hlen;
+}
+
+/* answer() past the static hit: the path normalised, routes, the server's
+ * own paths, static_serve.  Out of line, so the hit's frame stays small
+ * (this one holds the normalised path). */
+static size_t __attribute__((noinline))
+answer_path(struct conn *c, const struct http_request *r, const char *p, size_t hlen, size_t avail,
+            struct live **lvout, size_t mark)
 {
     struct worker *w = c->w;
     struct berth_server *s = w->s;
     uint64_t cl = r->content_length > 0 ? (uint64_t)r->content_length : 0;
     int head = r->method == HTTP_HEAD;
-    /* stopping, or in the grace before it: each answer closes its connection,
-     * so a balancer's keep-alive pool empties before the drain cuts it */
-    if (!r->keep_alive || s->o.http10 || w->stopping ||
-        __atomic_load_n(&s->stopped, __ATOMIC_RELAXED))
-        c->closing = 1;
-    if ((s->admin || s->o.health) && admin_answer(c, r)) goto skip_body;
-
-    size_t mark = buf_len(&w->out);
-    if (!s->nroutes && s->sc.rootfd >= 0 && (r->method == HTTP_GET || r->method == HTTP_HEAD)) {
-        uint64_t bytes = 0;
-        int st = static_serve_again(&s->sc, w->cache, r, !c->closing, &w->out, &c->x, &bytes);
-        if (st > 0) {
-            log_answer(c, r, st, head ? 0 : bytes);
-            goto skip_body;
-        }
-        if (st < 0) {
-            answer_abort(c, mark);
-            conn_error(c, r, 500, NULL, NULL);
-            goto skip_body;
-        }
-    }
-
     char path[8200];
     int pl = 0;
     if (r->path.n == 1 && r->path.p[0] == '*') {
@@ -292,7 +299,7 @@ static size_t answer(struct conn *c, const struct http_request *r, const char *p
         } else {
             conn_error(c, r, 400, NULL, "'*' is only for OPTIONS.");
         }
-        goto skip_body;
+        return skip_body(c, r, hlen, avail);
     }
     pl = http_path_normalize(r->path.p, r->path.n, path, sizeof path);
     if (pl < 0) {
@@ -305,7 +312,8 @@ static size_t answer(struct conn *c, const struct http_request *r, const char *p
     struct route_match mt = {.rest = ""};
     const struct route *rt = route_find(s->routes, s->nroutes, r->method_str.p, r->method_str.n,
                                         path, s->sc.rootfd >= 0, allow, sizeof allow, &mt);
-    if (!rt && preflight_answer(c, r, allow)) goto skip_body; /* --cors (http/preflight) */
+    if (!rt && preflight_answer(c, r, allow))
+        return skip_body(c, r, hlen, avail); /* --cors (http/preflight) */
     if (rt) {
         uint64_t limit = rt->ro.max_body  ? rt->ro.max_body
                          : rt->ro.on_body ? UINT64_MAX
@@ -371,7 +379,7 @@ static size_t answer(struct conn *c, const struct http_request *r, const char *p
             conn_count(c, r, 204);
             reqlog_access(c, r, 204, 0);
         }
-        goto skip_body;
+        return skip_body(c, r, hlen, avail);
     }
 
     if (!s->sc.rootfd || s->sc.rootfd < 0) {
@@ -401,24 +409,38 @@ static size_t answer(struct conn *c, const struct http_request *r, const char *p
         conn_error(c, r, 405, "Allow: GET, HEAD, OPTIONS\r\n",
                    "Static files answer GET, HEAD and OPTIONS.");
     }
-skip_body:
-    if ((cl || r->chunked) && r->expect_continue) {
-        /* we never said 100 Continue: the client may not send the body */
+    return skip_body(c, r, hlen, avail);
+}
+
+static size_t answer(struct conn *c, const struct http_request *r, const char *p, size_t hlen,
+                     size_t avail, struct live **lvout)
+{
+    struct worker *w = c->w;
+    struct berth_server *s = w->s;
+    int head = r->method == HTTP_HEAD;
+    /* stopping, or in the grace before it: each answer closes its connection,
+     * so a balancer's keep-alive pool empties before the drain cuts it */
+    if (!r->keep_alive || s->o.http10 || w->stopping ||
+        __atomic_load_n(&s->stopped, __ATOMIC_RELAXED))
         c->closing = 1;
-        return avail;
+    if ((s->admin || s->o.health) && admin_answer(c, r)) return skip_body(c, r, hlen, avail);
+
+    size_t mark = buf_len(&w->out);
+    if (!s->nroutes && s->sc.rootfd >= 0 && (r->method == HTTP_GET || r->method == HTTP_HEAD)) {
+        uint64_t bytes = 0;
+        int st = static_serve_again(&s->sc, w->cache, r, !c->closing, &w->out, &c->x, &bytes);
+        if (st > 0) {
+            log_answer(c, r, st, head ? 0 : bytes);
+            return skip_body(c, r, hlen, avail);
+        }
+        if (st < 0) {
+            answer_abort(c, mark);
+            conn_error(c, r, 500, NULL, NULL);
+            return skip_body(c, r, hlen, avail);
+        }
     }
-    /* the answer did not need the body: it is read and dropped, so the next
-     * request starts where this one ends, within a bounded time */
-    c->discard = cl;
-    if (r->chunked) {
-        http_chunked_init(&c->chunk, 0);
-        c->dechunk = 1;
-    }
-    if (cl || r->chunked) {
-        c->body_start = loop_now(w->loop);
-        c->body_seen = 0;
-    }
-    return hlen;
+
+    return answer_path(c, r, p, hlen, avail, lvout, mark);
 }
 
 size_t exchange_h1(struct conn *c, const struct http_request *r, const char *p, size_t hlen,

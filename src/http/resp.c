@@ -128,6 +128,15 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
+const char *resp_ok_head(size_t *len, const char **extra, size_t *extra_len)
+{
+    if (!date_cache.len) http_date_tick();
+    *len = date_cache.ok_len;
+    *extra = site_fields.p;
+    *extra_len = site_fields.n;
+    return date_cache.ok;
+}
+
 /* on every response: built with memcpy, not printf */
 int resp_head(struct buf *b, int status, int keep_alive, int version)
 {

@@ -26,6 +26,12 @@ const char *http_date_line(size_t *len, time_t *now);
  * Connection field.  The caller adds its own fields and the blank line. */
 int resp_head(struct buf *b, int status, int keep_alive, int version);
 
+/* What resp_head(b, 200, 1, 11) appends, without appending it: the status
+ * line, Server and Date of this second (returned, *len bytes) and this
+ * thread's extra fields (*extra, *extra_len bytes, maybe none).  Valid on
+ * this thread until the clock's next second is read. */
+const char *resp_ok_head(size_t *len, const char **extra, size_t *extra_len);
+
 /* Fields every response head built by resp_head on this thread carries
  * after Date and Connection ("Name: value\r\n"..., --header and CORS): set
  * by each worker thread when it starts; fields must outlive the thread's

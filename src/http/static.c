@@ -111,15 +111,20 @@ static int want_field(const struct http_request *req, const char *name, size_t n
 /* 1 when the request has a Want-*-Digest field (the answer cannot be the
  * prebuilt one), its preferences in *a.  A request without one costs a
  * length comparison per field. */
+static int digest_wanted(const struct http_request *req)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if ((req->headers[i].name.n == 16 || req->headers[i].name.n == 19) &&
+            (http_str_eq_ci(req->headers[i].name, "want-repr-digest") ||
+             http_str_eq_ci(req->headers[i].name, "want-content-digest")))
+            return 1;
+    return 0;
+}
+
 static int digest_asked(const struct http_request *req, struct digest_ask *a)
 {
-    int has = 0;
     memset(a, 0, sizeof *a);
-    for (size_t i = 0; i < req->nheaders && !has; i++)
-        has = (req->headers[i].name.n == 16 || req->headers[i].name.n == 19) &&
-              (http_str_eq_ci(req->headers[i].name, "want-repr-digest") ||
-               http_str_eq_ci(req->headers[i].name, "want-content-digest"));
-    if (!has) return 0;
+    if (!digest_wanted(req)) return 0;
     want_field(req, "want-repr-digest", 16, &a->repr);
     want_field(req, "want-content-digest", 19, &a->content);
     return 1;
@@ -412,12 +417,22 @@ static int serve_whole(const struct fentry *e, const struct http_request *req, i
                        struct buf *out, struct http_xfer *x, uint64_t *body_len)
 {
     int head = req->method == HTTP_HEAD, rc;
-    size_t mem = !head && e->body ? e->size : 0;
+    size_t mem = !head && e->body ? e->size : 0, hl = 0, xl = 0;
+    const char *h = NULL, *xf = NULL;
     *body_len = 0;
-    if ((buf_room(out) < 256 + e->hdr_len + mem &&
-         (rc = buf_reserve(out, 256 + e->hdr_len + mem)) < 0) ||
-        (rc = resp_head(out, 200, keep_alive, req->version)) < 0 ||
-        (buf_room(out) < e->hdr_len + mem && (rc = buf_reserve(out, e->hdr_len + mem)) < 0))
+    if (keep_alive && req->version == 11) {
+        /* the usual head start, prebuilt for this second: one copy */
+        h = resp_ok_head(&hl, &xf, &xl);
+        if (buf_room(out) < hl + xl + e->hdr_len + mem &&
+            (rc = buf_reserve(out, hl + xl + e->hdr_len + mem)) < 0)
+            return rc;
+        memcpy(buf_tail(out), h, hl);
+        if (xl) memcpy(buf_tail(out) + hl, xf, xl);
+        buf_commit(out, hl + xl);
+    } else if ((buf_room(out) < 256 + e->hdr_len + mem &&
+                (rc = buf_reserve(out, 256 + e->hdr_len + mem)) < 0) ||
+               (rc = resp_head(out, 200, keep_alive, req->version)) < 0 ||
+               (buf_room(out) < e->hdr_len + mem && (rc = buf_reserve(out, e->hdr_len + mem)) < 0))
         return rc;
     char *t = buf_tail(out);
     memcpy(t, e->hdr, e->hdr_len);
@@ -642,9 +657,14 @@ int static_serve_again(const struct static_conf *sc, struct fcache *cache,
     struct fentry *e = fcache_memo_get(cache, req->path.p, req->path.n);
     if (!e) return 0;
     size_t mark = buf_len(out);
-    /* the answer a keep-alive or pipelining client asks for again and again
-     * (through serve_file: the coding is chosen anew for each request) */
-    int rc = serve_file(sc, cache, e, req, keep_alive, out, x, body_len);
+    /* the answer a keep-alive or pipelining client asks for again and again:
+     * the whole file, when nothing in the request can change it (no
+     * precondition, Range or Want-*-Digest; a file without variants, so
+     * Accept-Encoding cannot either) straight away; else through serve_file,
+     * which chooses the coding anew for each request */
+    int rc = plain(req) && encvar_plain(sc, cache, e) && !digest_wanted(req)
+                 ? serve_whole(e, req, keep_alive, out, x, body_len)
+                 : serve_file(sc, cache, e, req, keep_alive, out, x, body_len);
     return rc == -EMFILE || rc == -ENFILE ? busy(out, mark, req, keep_alive) : rc;
 }
 

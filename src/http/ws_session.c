@@ -253,7 +253,7 @@ static void input(struct berth_ws *ws, uint8_t *p, size_t n)
             continue;
         }
         if (ws->sent_close) continue; /* closing: messages are dropped */
-        int op;
+        int op = 0;
         const uint8_t *m;
         size_t mn;
         rc = ws_msg_feed(&ws->msg, &ev, &op, &m, &mn);

@@ -16,7 +16,7 @@ import urllib.parse
 import pytest
 
 from conftest import BERTH
-from test_serve import HOST, T
+from test_serve import HOST, T, raw_exchange
 
 requests = pytest.importorskip("requests")
 CURL = shutil.which("curl")
@@ -280,6 +280,30 @@ def test_header_on_every_response(root, server):
                 break
             data += chunk
     assert data.startswith(b"HTTP/1.1 400") and b"X-Frame-Options: DENY\r\n" in data
+
+
+def test_header_on_repeated_keep_alive_hits(root, server):
+    """the answer a client asks for again comes from a prebuilt head: the
+    --header fields are in it, pipelined, one by one, HEAD and HTTP/1.0 too"""
+    s = server("serve", "0", "-b", HOST, "-d", str(root), "-q", "--header", "X-Frame-Options: DENY")
+    req = b"GET /plain.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+    data = raw_exchange(s.port, req * 3 + b"HEAD /plain.txt HTTP/1.1\r\nHost: x\r\n\r\n" +
+                        b"GET /plain.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" +
+                        b"GET /plain.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    body = (root / "plain.txt").read_bytes()
+    heads = []
+    while data:
+        h, _, rest = data.partition(b"\r\n\r\n")
+        heads.append(h)
+        n = 0 if h.startswith(b"HTTP/1.1 200 OK\r\n") and len(heads) == 4 else len(body)
+        assert rest[:n] == body[:n]
+        data = rest[n:]
+    assert len(heads) == 6
+    for h in heads:
+        assert h.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nX-Frame-Options: DENY" in h, h
+        assert b"\r\nContent-Length: %d" % len(body) in h
+    assert b"Connection: keep-alive" in heads[4] and b"Connection: close" in heads[5]
+    assert not any(b"Connection:" in h for h in heads[:4])
 
 
 def test_header_over_h2(root, server):
