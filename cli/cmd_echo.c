@@ -46,6 +46,9 @@ static const char client_help[] =
     "       berth echo [-p PORT] [-i HOST] --connections N --messages M [--size BYTES]\n"
     "       berth echo --ws URL [-s WORD ...] [--binary] [--insecure | --cacert FILE]\n"
     "       berth echo --ws URL --connections N --messages M [--size BYTES]\n"
+    "       berth echo --ws URL --ws-deflate [--server-max-window-bits N]\n"
+    "                  [--client-max-window-bits N] [--server-no-context-takeover]\n"
+    "                  [--client-no-context-takeover] ...\n"
     "\n"
     "Sends the words (joined by spaces) or standard input, half-closes the\n"
     "connection and prints what comes back until the server closes.  With\n"
@@ -57,7 +60,9 @@ static const char client_help[] =
     "  -s, --send WORD ...    what to send, instead of standard input\n"
     "  -u, --udp              one UDP datagram out, one back\n"
     "  -c, --connections N    concurrent connections (multi-connection mode)\n"
-    "  -n, --messages M       messages per connection (default 1)\n"
+    "  -n, --messages M       messages per connection (default 1); with --ws alone,\n"
+    "                         the message is sent M times, each after the echo of the\n"
+    "                         one before, and each echo printed (a line each with -s)\n"
     "  -z, --size BYTES       bytes per message, k/M/G suffixes (default 1k)\n"
     "  -t, --timeout SEC      give up after SEC seconds without progress (default 10)\n"
     "  -W, --ws URL           WebSocket instead of raw TCP: ws://HOST[:PORT]/PATH or\n"
@@ -67,6 +72,15 @@ static const char client_help[] =
     "      --binary           with --ws: send a binary message instead of text\n"
     "      --cacert FILE      with wss://: trust the CA certificates in this PEM file\n"
     "      --insecure         with wss://: do not verify the server's certificate\n"
+    "      --ws-deflate       with --ws: offer permessage-deflate (RFC 7692): messages\n"
+    "                         go compressed both ways if the server agrees (what it\n"
+    "                         answered is printed: on standard error, or in the\n"
+    "                         summary); its parameters, each asked of the server:\n"
+    "      --server-max-window-bits N   the server's LZ77 window, 8..15 bits\n"
+    "      --client-max-window-bits N   ours at most, 8..15 (default: the server's\n"
+    "                         choice, up to 15)\n"
+    "      --server-no-context-takeover  the server compresses each message afresh\n"
+    "      --client-no-context-takeover  so do we\n"
     "  -h, --help             this text\n";
 
 /* ---- echo-server --ws: WebSocket echo on libberth's HTTP server ---- */
@@ -293,8 +307,16 @@ int cmd_echo_client(int argc, char **argv)
         {"binary", no_argument, NULL, 'B'},
         {"cacert", required_argument, NULL, 'C'},
         {"insecure", no_argument, NULL, 'k'},
+        /* permessage-deflate (RFC 7692), the parameters named as in §7.1 */
+        {"ws-deflate", no_argument, NULL, 'D'},
+        {"server-max-window-bits", required_argument, NULL, 'S' + 256},
+        {"client-max-window-bits", required_argument, NULL, 'C' + 256},
+        {"server-no-context-takeover", no_argument, NULL, 's' + 256},
+        {"client-no-context-takeover", no_argument, NULL, 'c' + 256},
         {NULL, 0, NULL, 0},
     };
+    struct ws_deflate defl = {0};
+    int defl_params = 0;
     const char *url = NULL, *cacert = NULL;
     int binary = 0, insecure = 0, port_set = 0;
     struct echo_client_opt o = {
@@ -316,6 +338,26 @@ int cmd_echo_client(int argc, char **argv)
             break;
         case 'k':
             insecure = 1;
+            break;
+        case 'D':
+            defl.on = 1;
+            break;
+        case 'S' + 256:
+        case 'C' + 256: {
+            char *end;
+            long b = strtol(optarg, &end, 10);
+            if (end == optarg || *end || b < 8 || b > 15)
+                return cmd_usage_error("echo", "a window is 8 to 15 bits, not", optarg);
+            *(c == 'S' + 256 ? &defl.server_max_window_bits : &defl.client_max_window_bits) =
+                (int)b;
+            defl_params = 1;
+            break;
+        }
+        case 's' + 256:
+            defl.server_no_context_takeover = defl_params = 1;
+            break;
+        case 'c' + 256:
+            defl.client_no_context_takeover = defl_params = 1;
             break;
         case 'p':
             if ((o.port = cmd_parse_port(optarg)) < 0)
@@ -360,8 +402,14 @@ int cmd_echo_client(int argc, char **argv)
                                o.udp      ? "--udp"
                                : port_set ? "--port"
                                           : "--host");
-    if (!url && (binary || cacert || insecure))
-        return cmd_usage_error("echo", "--binary, --cacert and --insecure are for", "--ws URL");
+    if (!url && (binary || cacert || insecure || defl.on))
+        return cmd_usage_error("echo", "--binary, --cacert, --insecure and --ws-deflate are for",
+                               "--ws URL");
+    if (defl_params && !defl.on)
+        return cmd_usage_error("echo",
+                               "the window and context takeover options are "
+                               "permessage-deflate's;",
+                               "add --ws-deflate");
     if (url && conns > 0) {
         if (words) return cmd_usage_error("echo", "--connections sends its own data;", "drop -s");
         struct ws_multi_opt mo = {.url = url,
@@ -370,7 +418,8 @@ int cmd_echo_client(int argc, char **argv)
                                   .connections = conns,
                                   .messages = msgs,
                                   .size = (size_t)size,
-                                  .timeout_ms = o.timeout_ms};
+                                  .timeout_ms = o.timeout_ms,
+                                  .deflate = defl};
         struct ws_multi_result r;
         char why[512];
         if (ws_multi_run(&mo, &r, why, sizeof why) < 0) {
@@ -379,8 +428,12 @@ int cmd_echo_client(int argc, char **argv)
         }
         double mib = (double)r.bytes / (1024.0 * 1024.0), t = r.seconds > 0 ? r.seconds : 1e-9;
         printf("%d connections, %llu messages (%llu bytes) echoed and checked in %.3f s, "
-               "%.0f messages/s, %.1f MiB/s\n",
+               "%.0f messages/s, %.1f MiB/s",
                r.connections, r.messages, r.bytes, r.seconds, (double)r.messages / t, mib / t);
+        if (defl.on && r.deflated) printf("; permessage-deflate on %d: %s", r.deflated, r.ext);
+        if (defl.on && r.deflated < r.connections)
+            printf("; permessage-deflate declined on %d", r.connections - r.deflated);
+        putchar('\n');
         return 0;
     }
     if (conns > 0) {
@@ -437,8 +490,18 @@ int cmd_echo_client(int argc, char **argv)
                                    .data = o.data,
                                    .len = o.len,
                                    .in_fd = 0,
-                                   .out_fd = 1};
-        if (ws_client_run(&wo, why, sizeof why) < 0) {
+                                   .out_fd = 1,
+                                   .messages = msgs,
+                                   .sep = o.data ? "\n" : NULL,
+                                   .deflate = defl};
+        char ext[256] = "";
+        wo.ext = ext;
+        wo.ext_n = sizeof ext;
+        int wrc = ws_client_run(&wo, why, sizeof why);
+        if (defl.on && (wrc == 0 || ext[0])) /* what the server answered, once known */
+            fprintf(stderr, "berth: permessage-deflate: %s\n",
+                    ext[0] ? ext : "declined by the server (messages went uncompressed)");
+        if (wrc < 0) {
             fprintf(stderr, "berth: %s\n", why);
             goto out;
         }

@@ -385,7 +385,13 @@ void berth_ws_opts_init(struct berth_ws_opts *o);
  *     Sec-WebSocket-Version: 13: h2 has no 426); 503 while the server
  *     stops).  The handler just returns.  Over HTTP/2 an extended CONNECT
  *     that its handler does not upgrade, yet answers 2xx, is answered 501
- *     instead (the client would take a 2xx for an open WebSocket).
+ *     instead (the client would take a 2xx for an open WebSocket).  So is
+ *     one that its handler defers (berth_req_defer) and answers 2xx later
+ *     without upgrading: berth_respond returns 0 and the client gets the
+ *     501; a streamed answer started 2xx is that whole 501 (berth_resp_start
+ *     returns 0, berth_resp_write then BERTH_ERR_USAGE, berth_resp_end
+ *     releases the request as ever).  Over HTTP/1.1 a 2xx goes out as it
+ *     is: only a 101 opens a WebSocket there (RFC 6455 section 4.1).
  *   BERTH_ERR_USAGE: NULL arguments, or the request was answered already;
  *     nothing sent.  -ENOMEM: nothing sent (the client gets 500 unless the
  *     handler answers). */

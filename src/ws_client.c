@@ -6,38 +6,21 @@
 #include "buf.h"
 #include "err.h"
 #include "http/ws.h"
-#include "http/ws_hs.h"
 #include "http/ws_msg.h"
 #include "loop.h"
 #include "net.h"
+#include "ws_client_conn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define HEAD_MAX 16384
-#define RBUF     65536
-
-struct wsc {
-    int fd;
-    SSL *ssl;
-    struct ws_parser ps;
-    struct ws_msg msg;
-    struct buf in, out;
-    uint8_t pool[256]; /* mask keys, from getrandom in batches */
-    size_t pool_left;
-    uint8_t sent_close; /* our close frame went: no other follows it */
-};
+#define RBUF WSC_RBUF
 
 static int failf(char *why, size_t n, int rc, const char *fmt, ...)
 {
@@ -87,229 +70,6 @@ int ws_url_parse(const char *url, struct ws_url *u)
     return n > 0 && (size_t)n < sizeof u->path ? 0 : BERTH_EUSAGE;
 }
 
-static SSL_CTX *client_ctx(const char *cacert, int insecure, char *why, size_t n)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) {
-        failf(why, n, 0, "cannot set up TLS: out of memory");
-        return NULL;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9);
-    if (!insecure) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-        if ((cacert ? SSL_CTX_load_verify_locations(ctx, cacert, NULL)
-                    : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-            failf(why, n, 0, "cannot load the CA certificates%s%s; give a PEM file with --cacert",
-                  cacert ? " of " : "", cacert ? cacert : "");
-            SSL_CTX_free(ctx);
-            return NULL;
-        }
-    }
-    return ctx;
-}
-
-static ssize_t c_recv(struct wsc *c, void *p, size_t n)
-{
-    if (!c->ssl) {
-        ssize_t k = recv(c->fd, p, n, 0);
-        return k < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : k;
-    }
-    size_t got;
-    ERR_clear_error();
-    if (SSL_read_ex(c->ssl, p, n, &got) == 1) return (ssize_t)got;
-    int e = SSL_get_error(c->ssl, 0);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return -EAGAIN;
-    if (e == SSL_ERROR_ZERO_RETURN) return 0;
-    if (e == SSL_ERROR_SYSCALL) return errno && errno != EAGAIN ? -errno : 0;
-    return BERTH_EPROTO;
-}
-
-static ssize_t c_send(struct wsc *c, const void *p, size_t n)
-{
-    if (!c->ssl) {
-        ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
-        return k < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : k;
-    }
-    size_t put;
-    ERR_clear_error();
-    if (SSL_write_ex(c->ssl, p, n, &put) == 1) return (ssize_t)put;
-    int e = SSL_get_error(c->ssl, 0);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return -EAGAIN;
-    if (e == SSL_ERROR_SYSCALL && errno) return -errno;
-    return BERTH_EPROTO;
-}
-
-static void wsc_close(struct wsc *c)
-{
-    if (c->ssl) SSL_free(c->ssl);
-    c->ssl = NULL;
-    if (c->fd >= 0) close(c->fd);
-    c->fd = -1;
-    ws_msg_free(&c->msg);
-    buf_free(&c->in);
-    buf_free(&c->out);
-}
-
-/* Appends a masked frame to c->out; when p is NULL the payload is already
- * at the tail (written by the caller) and only masked here. */
-static int queue_frame(struct wsc *c, int op, const void *p, size_t n)
-{
-    if (c->pool_left < 4) {
-        int rc = ws_random(c->pool, sizeof c->pool);
-        if (rc < 0) return rc;
-        c->pool_left = sizeof c->pool;
-    }
-    const uint8_t *key = c->pool + sizeof c->pool - c->pool_left;
-    c->pool_left -= 4;
-    int rc = buf_reserve(&c->out, WS_HEAD_MAX + n);
-    if (rc < 0) return rc;
-    uint8_t *t = (uint8_t *)buf_tail(&c->out);
-    size_t h = ws_frame_head(t, 1, 0, op, n, key);
-    if (n) memcpy(t + h, p, n);
-    ws_mask(t + h, n, key, 0);
-    buf_commit(&c->out, h + n);
-    return 0;
-}
-
-static int flush_blocking(struct wsc *c)
-{
-    while (buf_len(&c->out)) {
-        ssize_t k = c_send(c, buf_head(&c->out), buf_len(&c->out));
-        if (k < 0) return k == -EAGAIN ? -ETIMEDOUT : (int)k;
-        buf_consume(&c->out, (size_t)k);
-    }
-    return 0;
-}
-
-/* the header's value in head[0..n), or NULL */
-static const char *field(const char *head, const char *name, size_t *len)
-{
-    size_t nl = strlen(name);
-    for (const char *p = strstr(head, "\r\n"); p && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
-        const char *line = p + 2;
-        if (strncasecmp(line, name, nl) || line[nl] != ':') continue;
-        const char *v = line + nl + 1, *e = strstr(v, "\r\n");
-        while (*v == ' ' || *v == '\t')
-            v++;
-        *len = (size_t)(e - v);
-        while (*len && (v[*len - 1] == ' ' || v[*len - 1] == '\t'))
-            (*len)--;
-        return v;
-    }
-    return NULL;
-}
-
-/* Connects, TLS, and the opening handshake, blocking within timeout_ms. */
-static int wsc_open(struct wsc *c, SSL_CTX *ctx, const struct ws_url *u, int timeout_ms, char *why,
-                    size_t n)
-{
-    int rc;
-    memset(c, 0, sizeof *c);
-    c->fd = -1;
-    buf_init(&c->in, HEAD_MAX + RBUF);
-    buf_init(&c->out, 0);
-    ws_parser_init(&c->ps, 0, 0);
-    ws_msg_init(&c->msg, (size_t)1 << 40, NULL); /* the multi-connection run bounds it */
-    int v6 = strchr(u->host, ':') != NULL;
-    c->fd = net_connect(u->host, u->port, SOCK_STREAM, timeout_ms, NULL);
-    if (c->fd < 0) {
-        char what[400];
-        snprintf(what, sizeof what, "cannot connect to %s%s%s:%d", v6 ? "[" : "", u->host,
-                 v6 ? "]" : "", u->port);
-        err_fmt(why, n, c->fd, what);
-        return c->fd;
-    }
-    if (timeout_ms > 0) net_set_timeout(c->fd, timeout_ms);
-    if (u->tls) {
-        if (!(c->ssl = SSL_new(ctx)) || SSL_set_fd(c->ssl, c->fd) != 1)
-            return failf(why, n, -ENOMEM, "cannot set up TLS: out of memory");
-        unsigned char ip[16];
-        if (inet_pton(AF_INET, u->host, ip) == 1 || inet_pton(AF_INET6, u->host, ip) == 1) {
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), u->host);
-        } else {
-            SSL_set_tlsext_host_name(c->ssl, u->host);
-            SSL_set1_host(c->ssl, u->host);
-        }
-        ERR_clear_error();
-        if (SSL_connect(c->ssl) != 1) {
-            long v = SSL_get_verify_result(c->ssl);
-            if (v != X509_V_OK)
-                return failf(why, n, BERTH_ETLS,
-                             "the certificate of %s is not trusted: %s; pass its CA with "
-                             "--cacert FILE, or --insecure to skip the check",
-                             u->host, X509_verify_cert_error_string(v));
-            unsigned long e = ERR_get_error();
-            return failf(why, n, BERTH_ETLS,
-                         "TLS handshake with %s failed: %s; is it a wss:// (TLS) server?", u->host,
-                         e ? ERR_reason_error_string(e) : "the connection closed");
-        }
-    }
-    char key[WS_KEY_LEN + 1], accept[WS_ACCEPT_LEN + 1], port[16] = "";
-    if ((rc = ws_hs_key(key)) < 0 || (rc = ws_hs_accept(key, WS_KEY_LEN, accept)) < 0)
-        return failf(why, n, rc, "cannot make a handshake key");
-    if (u->port != (u->tls ? 443 : 80)) snprintf(port, sizeof port, ":%d", u->port);
-    char req[2600];
-    int len = snprintf(req, sizeof req,
-                       "GET %s HTTP/1.1\r\nHost: %s%s%s%s\r\nUpgrade: websocket\r\n"
-                       "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                       "Sec-WebSocket-Version: 13\r\nUser-Agent: berth\r\n\r\n",
-                       u->path, v6 ? "[" : "", u->host, v6 ? "]" : "", port, key);
-    if ((rc = buf_append(&c->out, req, (size_t)len)) < 0 || (rc = flush_blocking(c)) < 0) {
-        err_fmt(why, n, rc, "cannot send the handshake");
-        return rc;
-    }
-    /* the head of the answer; bytes after it are frames */
-    char *end = NULL;
-    while (!end) {
-        if ((rc = buf_reserve(&c->in, 4096)) < 0)
-            return failf(why, n, BERTH_EPROTO,
-                         "the server's answer has no end of head within "
-                         "16 KiB; is it an HTTP server?");
-        ssize_t k = c_recv(c, buf_tail(&c->in), buf_room(&c->in) - 1);
-        if (k <= 0) {
-            err_fmt(why, n,
-                    k == 0         ? BERTH_EOF
-                    : k == -EAGAIN ? -ETIMEDOUT
-                                   : (int)k,
-                    "no handshake answer from the server");
-            return k == 0 ? BERTH_EOF : (int)k;
-        }
-        buf_commit(&c->in, (size_t)k);
-        c->in.data[c->in.off + c->in.len] = '\0';
-        end = strstr(buf_head(&c->in), "\r\n\r\n");
-    }
-    const char *head = buf_head(&c->in);
-    size_t hl = (size_t)(end + 4 - head), vl;
-    const char *v;
-    if (strncmp(head, "HTTP/1.1 101 ", 13) && strncmp(head, "HTTP/1.1 101\r", 13)) {
-        size_t l1 = strcspn(head, "\r\n");
-        return failf(why, n, BERTH_EPROTO,
-                     "the server answered \"%.*s\" instead of 101 Switching Protocols; is %s a "
-                     "WebSocket endpoint?",
-                     (int)(l1 > 80 ? 80 : l1), head, u->path);
-    }
-    if (!(v = field(head, "Sec-WebSocket-Accept", &vl)) || vl != WS_ACCEPT_LEN ||
-        memcmp(v, accept, WS_ACCEPT_LEN))
-        return failf(why, n, BERTH_EPROTO,
-                     "the server's Sec-WebSocket-Accept does not match the key sent; it does not "
-                     "speak RFC 6455");
-    if (!(v = field(head, "Upgrade", &vl)) || !ws_hs_has_token(v, vl, "websocket"))
-        return failf(why, n, BERTH_EPROTO, "the server's 101 lacks Upgrade: websocket");
-    /* RFC 6455 §4.1: both are the client's to check, and fatal */
-    if (!(v = field(head, "Connection", &vl)) || !ws_hs_has_token(v, vl, "upgrade"))
-        return failf(why, n, BERTH_EPROTO, "the server's 101 lacks Connection: Upgrade");
-    if (field(head, "Sec-WebSocket-Protocol", &vl))
-        return failf(why, n, BERTH_EPROTO,
-                     "the server chose a subprotocol this client did not offer");
-    if (field(head, "Sec-WebSocket-Extensions", &vl))
-        return failf(why, n, BERTH_EPROTO,
-                     "the server chose an extension this client did not offer");
-    buf_consume(&c->in, hl);
-    return 0;
-}
-
 /* Sends a close frame (code 0: an empty one) unless ours went already: the
  * answer to the server's close (RFC 6455 §5.5.1), or the code a failure is
  * sent with (§7.1.7).  Best effort: the connection ends either way. */
@@ -318,7 +78,7 @@ static void send_close(struct wsc *c, int code)
     if (c->sent_close) return;
     c->sent_close = 1;
     const uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-    if (queue_frame(c, WS_CLOSE, p, code ? 2 : 0) == 0) (void)flush_blocking(c);
+    if (wsc_queue(c, WS_CLOSE, p, code ? 2 : 0) == 0) (void)wsc_flush(c);
 }
 
 /* After the closing handshake the server closes TCP first (§7.1.1): waits
@@ -326,7 +86,7 @@ static void send_close(struct wsc *c, int code)
 static void wait_eof(struct wsc *c)
 {
     char tmp[256];
-    for (int i = 0; i < 64 && c_recv(c, tmp, sizeof tmp) > 0; i++)
+    for (int i = 0; i < 64 && wsc_recv(c, tmp, sizeof tmp) > 0; i++)
         ;
 }
 
@@ -360,7 +120,7 @@ static int next_event(struct wsc *c, int *op, const uint8_t **p, size_t *len, in
                 }
                 if (rc == 1) return 1;
             } else if (ev.op == WS_PING) {
-                if ((rc = queue_frame(c, WS_PONG, ev.p, ev.n)) < 0 || (rc = flush_blocking(c)) < 0)
+                if ((rc = wsc_queue(c, WS_PONG, ev.p, ev.n)) < 0 || (rc = wsc_flush(c)) < 0)
                     return failf(why, n, rc, "cannot answer a ping: %s", err_str(rc));
             } else if (ev.op == WS_CLOSE) {
                 if ((rc = ws_close_check(ev.p, ev.n, code)) < 0) {
@@ -372,7 +132,7 @@ static int next_event(struct wsc *c, int *op, const uint8_t **p, size_t *len, in
             }
         }
         if (buf_reserve(&c->in, RBUF) < 0) return failf(why, n, -ENOMEM, "out of memory");
-        ssize_t k = c_recv(c, buf_tail(&c->in), buf_room(&c->in));
+        ssize_t k = wsc_recv(c, buf_tail(&c->in), buf_room(&c->in));
         if (k == 0)
             return failf(why, n, BERTH_EOF,
                          "the server closed the connection without a "
@@ -396,6 +156,17 @@ static int read_all(int fd, struct buf *b)
         if (k == 0) return 0;
         buf_commit(b, (size_t)k);
     }
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t k = write(fd, (const char *)p + off, n - off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return -errno;
+        off += (size_t)k;
+    }
+    return 0;
 }
 
 int ws_client_run(const struct ws_client_opt *o, char *why, size_t n)
@@ -428,40 +199,39 @@ int ws_client_run(const struct ws_client_opt *o, char *why, size_t n)
     struct wsc c;
     memset(&c, 0, sizeof c);
     c.fd = -1;
-    if (u.tls && !(ctx = client_ctx(o->cacert, o->insecure, why, n))) {
+    if (u.tls && !(ctx = wsc_tls_ctx(o->cacert, o->insecure, why, n))) {
         buf_free(&data);
         return BERTH_ETLS;
     }
-    rc = wsc_open(&c, ctx, &u, o->timeout_ms, why, n);
+    rc = wsc_open(&c, ctx, &u, &o->deflate, o->timeout_ms, why, n);
     if (rc < 0) goto out;
-    if ((rc = queue_frame(&c, o->binary ? WS_BINARY : WS_TEXT, msg, len)) < 0 ||
-        (rc = flush_blocking(&c)) < 0) {
-        err_fmt(why, n, rc, "cannot send the message");
-        goto out;
-    }
+    if (o->ext) snprintf(o->ext, o->ext_n, "%s", c.ext);
     int op, code = 0;
     const uint8_t *p;
     size_t plen;
-    rc = next_event(&c, &op, &p, &plen, &code, why, n);
-    if (rc < 0) goto out;
-    if (rc == 0) {
-        wait_eof(&c);
-        rc = failf(why, n, BERTH_EOF, "the server closed with code %d before echoing", code);
-        goto out;
-    }
-    for (size_t off = 0; off < plen;) {
-        ssize_t k = write(o->out_fd, p + off, plen - off);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) {
-            rc = failf(why, n, -errno, "cannot write the echo: %s", err_str(-errno));
+    for (int i = 0; i < (o->messages > 1 ? o->messages : 1); i++) {
+        if ((rc = wsc_queue(&c, o->binary ? WS_BINARY : WS_TEXT, msg, len)) < 0 ||
+            (rc = wsc_flush(&c)) < 0) {
+            err_fmt(why, n, rc, "cannot send the message");
             goto out;
         }
-        off += (size_t)k;
+        rc = next_event(&c, &op, &p, &plen, &code, why, n);
+        if (rc < 0) goto out;
+        if (rc == 0) {
+            wait_eof(&c);
+            rc = failf(why, n, BERTH_EOF, "the server closed with code %d before echoing", code);
+            goto out;
+        }
+        if ((i && o->sep && (rc = write_all(o->out_fd, o->sep, strlen(o->sep))) < 0) ||
+            (rc = write_all(o->out_fd, p, plen)) < 0) {
+            failf(why, n, rc, "cannot write the echo: %s", err_str(rc));
+            goto out;
+        }
     }
     /* the closing handshake: 1000, the server's close, then its FIN */
     static const uint8_t bye[2] = {1000 >> 8, 1000 & 255};
     c.sent_close = 1;
-    if ((rc = queue_frame(&c, WS_CLOSE, bye, 2)) < 0 || (rc = flush_blocking(&c)) < 0) {
+    if ((rc = wsc_queue(&c, WS_CLOSE, bye, 2)) < 0 || (rc = wsc_flush(&c)) < 0) {
         err_fmt(why, n, rc, "cannot send the close frame");
         goto out;
     }
@@ -512,6 +282,7 @@ struct mrun {
     int left, rc;
     size_t window;
     uint8_t *scratch;
+    uint8_t *whole; /* a message to compress, when the pattern does not hold it whole */
     unsigned long long msgs, bytes;
     uint64_t last_progress;
     struct loop_timer idle;
@@ -536,25 +307,38 @@ static size_t pat_off(const struct mws *c, unsigned long long k)
     return (size_t)(((unsigned long long)c->idx * 97 + k * c->m->o->size) % PERIOD);
 }
 
+/* Message k of connection c's pattern into t[0..size) */
+static void fill(const struct mws *c, unsigned long long k, uint8_t *t, size_t size)
+{
+    size_t start = pat_off(c, k);
+    for (size_t off = 0; off < size;) {
+        size_t n = size - off < PERIOD ? size - off : PERIOD;
+        memcpy(t + off, pat + (start + off) % PERIOD, n);
+        off += n;
+    }
+}
+
 static int queue_message(struct mws *c)
 {
     struct wsc *w = &c->w;
     size_t size = c->m->o->size;
-    int rc = buf_reserve(&w->out, WS_HEAD_MAX + size);
-    if (rc < 0) return rc;
-    if (w->pool_left < 4) {
-        if ((rc = ws_random(w->pool, sizeof w->pool)) < 0) return rc;
-        w->pool_left = sizeof w->pool;
+    int rc;
+    if (w->z) { /* compressed: from the pattern where it lies whole, else assembled */
+        const uint8_t *p = pat + pat_off(c, c->sent);
+        if (size > PERIOD) {
+            if (!c->m->whole && !(c->m->whole = malloc(size))) return -ENOMEM;
+            fill(c, c->sent, c->m->whole, size);
+            p = c->m->whole;
+        }
+        if ((rc = wsc_queue(w, WS_BINARY, p, size)) == 0) c->sent++;
+        return rc;
     }
-    const uint8_t *key = w->pool + sizeof w->pool - w->pool_left;
-    w->pool_left -= 4;
+    if ((rc = buf_reserve(&w->out, WS_HEAD_MAX + size)) < 0) return rc;
+    const uint8_t *key = wsc_mask_key(w);
+    if (!key) return -EIO;
     uint8_t *t = (uint8_t *)buf_tail(&w->out);
-    size_t h = ws_frame_head(t, 1, 0, WS_BINARY, size, key), start = pat_off(c, c->sent);
-    for (size_t off = 0; off < size;) {
-        size_t k = size - off < PERIOD ? size - off : PERIOD;
-        memcpy(t + h + off, pat + (start + off) % PERIOD, k);
-        off += k;
-    }
+    size_t h = ws_frame_head(t, 1, 0, WS_BINARY, size, key);
+    fill(c, c->sent, t + h, size);
     ws_mask(t + h, size, key, 0);
     buf_commit(&w->out, h + size);
     c->sent++;
@@ -620,11 +404,11 @@ static int mws_input(struct mws *c, uint8_t *p, size_t n)
             if (rc == 1 && check_echo(c, mp, ml) < 0) return -1;
             if (rc == 1 && c->rcvd == (unsigned long long)m->o->messages && !c->closing) {
                 static const uint8_t bye[2] = {1000 >> 8, 1000 & 255};
-                if (queue_frame(&c->w, WS_CLOSE, bye, 2) < 0) return -1;
+                if (wsc_queue(&c->w, WS_CLOSE, bye, 2) < 0) return -1;
                 c->closing = 1;
             }
         } else if (ev.op == WS_PING) {
-            if (queue_frame(&c->w, WS_PONG, ev.p, ev.n) < 0) return -1;
+            if (wsc_queue(&c->w, WS_PONG, ev.p, ev.n) < 0) return -1;
         } else if (ev.op == WS_CLOSE) {
             int code = 0;
             ws_close_check(ev.p, ev.n, &code);
@@ -648,7 +432,7 @@ static void mws_cb(struct loop *l, int fd, unsigned events, void *arg)
     struct mws *c = arg;
     struct mrun *m = c->m;
     for (int i = 0; i < 16; i++) { /* TLS may hold decrypted bytes: read until it would block */
-        ssize_t k = c_recv(&c->w, m->scratch, RBUF);
+        ssize_t k = wsc_recv(&c->w, m->scratch, RBUF);
         if (k == -EAGAIN) break;
         if (k <= 0) {
             mfail(m, k ? (int)k : BERTH_EOF, "connection %d: %s after %llu of %d echoes", c->idx,
@@ -665,7 +449,7 @@ static void mws_cb(struct loop *l, int fd, unsigned events, void *arg)
             return;
         }
     while (buf_len(&c->w.out)) {
-        ssize_t k = c_send(&c->w, buf_head(&c->w.out), buf_len(&c->w.out));
+        ssize_t k = wsc_send(&c->w, buf_head(&c->w.out), buf_len(&c->w.out));
         if (k == -EAGAIN) break;
         if (k < 0) {
             mfail(m, (int)k, "connection %d: cannot send: %s", c->idx, err_str((int)k));
@@ -725,7 +509,7 @@ int ws_multi_run(const struct ws_multi_opt *o, struct ws_multi_result *r, char *
         rc = failf(why, n, -ENOMEM, "out of memory");
         goto out;
     }
-    if (u.tls && !(ctx = client_ctx(o->cacert, o->insecure, why, n))) {
+    if (u.tls && !(ctx = wsc_tls_ctx(o->cacert, o->insecure, why, n))) {
         rc = BERTH_ETLS;
         goto out;
     }
@@ -733,9 +517,11 @@ int ws_multi_run(const struct ws_multi_opt *o, struct ws_multi_result *r, char *
         struct mws *c = &m.cs[i];
         c->m = &m;
         c->idx = i;
-        rc = wsc_open(&c->w, ctx, &u, o->timeout_ms, why, n);
+        rc = wsc_open(&c->w, ctx, &u, &o->deflate, o->timeout_ms, why, n);
         opened++;
         if (rc < 0) goto out;
+        if (c->w.z) r->deflated++;
+        if (i == 0) snprintf(r->ext, sizeof r->ext, "%s", c->w.ext);
         c->w.msg.max = o->size;
         if ((rc = net_set_nonblock(c->w.fd, 1)) < 0 ||
             (rc = loop_io_set(m.l, c->w.fd, LOOP_READ | LOOP_WRITE, mws_cb, c)) < 0) {
@@ -770,5 +556,6 @@ out:
     SSL_CTX_free(ctx);
     free(m.cs);
     free(m.scratch);
+    free(m.whole);
     return rc;
 }

@@ -3,12 +3,15 @@
  * roots, a --cacert file, or not at all with --insecure).  One connection
  * that sends a message and prints the echo, or many concurrent connections
  * that pipeline patterned binary messages and check every echoed byte.
- * It offers no extension (frames arrive uncompressed).
+ * permessage-deflate (RFC 7692) is offered when asked for (ws_client_pmd
+ * checks the answer; the connection itself is ws_client_conn's).
  *
  * Everything returns 0 or a negative err.h code; on failure `why` receives
  * one line naming the cause and the fix. */
 #ifndef BERTH_WS_CLIENT_H
 #define BERTH_WS_CLIENT_H
+
+#include "ws_client_pmd.h"
 
 #include <stddef.h>
 
@@ -31,10 +34,16 @@ struct ws_client_opt {
     const char *data;   /* what to send; NULL: read in_fd to its end */
     size_t len;
     int in_fd, out_fd;
+    int messages;              /* how many times to send it (< 1: once) */
+    const char *sep;           /* written between two echoes; NULL: nothing */
+    struct ws_deflate deflate; /* permessage-deflate to offer; zero: none */
+    char *ext;                 /* when not NULL: the server's Sec-WebSocket-Extensions */
+    size_t ext_n;              /* ... into ext[0..ext_n), "" for none */
 };
 
-/* Connects, sends one message, writes the message that comes back to
- * out_fd, closes with 1000 and waits for the server's close. */
+/* Connects, sends the message (messages times, each after the echo of the
+ * one before), writes the messages that come back to out_fd (sep between
+ * them), closes with 1000 and waits for the server's close. */
 int ws_client_run(const struct ws_client_opt *o, char *why, size_t n);
 
 struct ws_multi_opt {
@@ -43,12 +52,15 @@ struct ws_multi_opt {
     int connections, messages;
     size_t size;
     int timeout_ms;
+    struct ws_deflate deflate; /* permessage-deflate to offer; zero: none */
 };
 
 struct ws_multi_result {
     int connections;
     unsigned long long messages, bytes; /* echoed back and checked */
     double seconds;                     /* from the first message sent to the last close */
+    int deflated;                       /* connections with permessage-deflate agreed */
+    char ext[256];                      /* the first connection's Sec-WebSocket-Extensions */
 };
 
 /* Opens o->connections WebSockets, then on one event loop sends

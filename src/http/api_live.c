@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "http/field.h"
+#include "http/resp.h"
 #include "http/route.h"
 #include "http/server.h"
 #include "http/str.h"
@@ -35,14 +36,19 @@ static int unlock(struct live *lv, int rc)
  * the handler need. */
 static struct live *promote(berth_req *req)
 {
-    if (req->lv) return req->lv;
-    if (!req->c || req->status) return NULL;
-    struct live *lv = live_new(req->c, req);
-    if (!lv) return NULL;
-    buf_init(&req->extra, 64 * 1024); /* the fields moved into the live */
-    req->lv = lv;
-    lv->q.r = req->r; /* the handle reads the request until the handler returns (attach) */
-    if (req->rt && req->rt->ro.max_queue) lv->max_queue = req->rt->ro.max_queue; /* now */
+    struct live *lv = req->lv;
+    if (!lv) {
+        if (!req->c || req->status) return NULL;
+        if (!(lv = live_new(req->c, req))) return NULL;
+        buf_init(&req->extra, 64 * 1024); /* the fields moved into the live */
+        req->lv = lv;
+        lv->q.r = req->r; /* the handle reads the request until the handler returns (attach) */
+        if (req->rt && req->rt->ro.max_queue) lv->max_queue = req->rt->ro.max_queue; /* now */
+    }
+    /* An h2 extended CONNECT (RFC 8441) outlives its request's fields: its
+     * :protocol is remembered for start (h2_req lets only "websocket" reach
+     * a handler, so the literal is its value) */
+    if (req->r && req->r->protocol.p) lv->lreq.protocol = http_str_make("websocket", 9);
     return lv;
 }
 
@@ -145,12 +151,45 @@ int live_resp_header(struct live *lv, const char *name, const char *value)
     return unlock(lv, add_field(&lv->q.extra, name, value));
 }
 
+static int push_piece(struct live *lv, const void *data, size_t len,
+                      void (*release)(void *, void *), void *rarg);
+
+/* A 2xx to an extended CONNECT would tell the client its WebSocket is open
+ * (RFC 9113 §8.5: any 2xx establishes the tunnel), yet no berth_ws_upgrade
+ * made one: the answer is 501 instead, whole (the program's fields and body
+ * are dropped), as a synchronous handler's is (h2conn's on_connect).  Its
+ * length is declared, so later writes are past it (BERTH_ERR_USAGE).
+ * Under the lock. */
+static int refuse_connect(struct live *lv)
+{
+    char page[320];
+    int n = snprintf(page, sizeof page,
+                     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<title>501 %s</title></head>\n<body><h1>501 %s</h1><p>This resource does "
+                     "not speak WebSocket; connect to a WebSocket endpoint.</p></body></html>\n",
+                     http_reason(501), http_reason(501));
+    static const char ct[] = "Content-Type: text/html; charset=utf-8\r\n";
+    buf_clear(&lv->q.extra);
+    lv->framing = LIVE_LENGTH; /* h2: DATA frames */
+    int rc = buf_append(&lv->q.extra, ct, sizeof ct - 1);
+    if (rc == 0) rc = push_piece(lv, page, (size_t)n, NULL, NULL);
+    if (rc < 0) return rc;
+    lv->status = lv->q.status = 501;
+    lv->length = n;
+    lv->written = (uint64_t)n;
+    lv->nobody = 0;
+    lv->started = 1;
+    live_poke(lv);
+    return 0;
+}
+
 /* berth_resp_start under the lock */
 static int start(struct live *lv, int status, const char *ctype, long long length)
 {
     if (lv->started || lv->ended) return BERTH_EUSAGE;
     if (status < 200 || status > 599 || length < -1) return BERTH_EUSAGE;
     if (lv->gone) return BERTH_EGONE;
+    if (lv->h2 && lv->lreq.protocol.p && status / 100 == 2) return refuse_connect(lv);
     if (ctype && !*ctype) ctype = NULL;
     if (ctype) {
         if (!http_field_value(ctype, strlen(ctype))) return BERTH_EFIELD;
@@ -418,6 +457,7 @@ int live_respond(struct live *lv, int status, const char *ctype, const void *bod
     }
     int rc = start(lv, status, ctype, (long long)len);
     if (rc < 0) return unlock(lv, rc);
+    if (lv->status != status) return end(lv); /* refused (refuse_connect): answered whole */
     /* out of memory for the body: the answer ends short and closes */
     if (len && !lv->nobody && push_piece(lv, body, len, NULL, NULL) == 0) lv->written = len;
     if (lv->nobody) lv->written = len;

@@ -425,6 +425,66 @@ def test_routes_that_do_not_upgrade(ws_prog):  # noqa: F811
         s.kill()
 
 
+def test_deferred_answers_that_do_not_upgrade(ws_prog):  # noqa: F811
+    """A handler that defers an extended CONNECT and answers 2xx later (from
+    another thread) without upgrading gets the synchronous handler's 501: a
+    2xx would tell the client its WebSocket is open (RFC 9113 section 8.5),
+    whole or streamed; a non-2xx stays what it was; the connection serves its
+    other streams throughout."""
+    s = start_prog(ws_prog, "0", "1000", "1048576")
+    try:
+        c = H2(s.port)
+        for path in (b"/later", b"/later?stream"):
+            sid, head = c.connect(path=path)
+            assert head[b":status"] == b"501", (path, head)
+            c.pump(lambda: c.streams[sid].ended)
+            body = c.streams[sid].data
+            assert b"WebSocket" in body and b"not a websocket" not in body, body
+            assert head[b"content-length"] == str(len(body)).encode(), head
+            assert head[b"content-type"].startswith(b"text/html"), head
+            g = c.get(b"/page")                           # the connection goes on
+            c.pump(lambda: c.streams[g].ended)
+            assert c.streams[g].headers[b":status"] == b"200"
+        sid, head = c.connect(path=b"/later?404")         # an error stays what it was
+        assert head[b":status"] == b"404", head
+        sid, head = c.connect(path=b"/ws")                # and a WebSocket still opens
+        assert head[b":status"] == b"200", head
+        c.send(sid, frame(0x1, b"after", mask=MASK))
+        assert c.message(sid) == (0x1, b"protocol:")
+        assert c.message(sid) == (0x1, b"after")
+        c.close()
+        assert s.wait_for(r"^later 0$")                   # berth_respond succeeded (as a 501)
+        # the streamed answer: started (as a 501), its write past the 501's
+        # whole body is BERTH_ERR_USAGE, its end releases it
+        assert s.wait_for(r"^later-stream 0 -4006 0$")
+        finish(s)
+    finally:
+        s.kill()
+
+
+def test_deferred_200_to_an_http11_upgrade_is_not_an_open_websocket(ws_prog):  # noqa: F811
+    """Over HTTP/1.1 the same handler's 200 reaches the client as it is: only
+    a 101 opens a WebSocket there (RFC 6455 section 4.1), so a client fails
+    its handshake by itself and no 501 is needed."""
+    s = start_prog(ws_prog, "0", "1000", "1048576")
+    try:
+        k = socket.create_connection(("127.0.0.1", s.port), timeout=T)
+        k.sendall(b"GET /later HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  b"Sec-WebSocket-Version: 13\r\n\r\n")
+        got = b""
+        while b"not a websocket" not in got:
+            d = k.recv(65536)
+            assert d, got
+            got += d
+        assert got.startswith(b"HTTP/1.1 200 "), got
+        assert b"sec-websocket-accept" not in got.lower(), got
+        k.close()
+        finish(s)
+    finally:
+        s.kill()
+
+
 def test_peer_end_stream_and_reset(server, ws_prog):  # noqa: F811
     s = start_prog(ws_prog, "0", "1000", "1048576")
     try:

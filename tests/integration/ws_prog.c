@@ -14,10 +14,17 @@
  * the closing handshake with 4000 "asked"), "ping" (berth_ws_ping), "flood"
  * (64 KiB messages until berth_ws_send refuses; "drained" once the drain
  * callback comes), anything else is echoed.  Every close is printed as
- * "close CODE REASON". */
+ * "close CODE REASON".
+ *
+ * /later defers its answer and gives it from another thread without
+ * upgrading: 200 with a body (/later), a streamed 200 whose write and end
+ * are printed as "later-stream WRITE END" (/later?stream), or a 404
+ * (/later?404): test_ws_h2.py checks that an extended CONNECT answered 2xx
+ * so is a 501, as from a synchronous handler. */
 #include <berth.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +103,36 @@ static void page(berth_req *r, void *arg)
     berth_respond(r, 200, "text/html; charset=utf-8", html, sizeof html - 1);
 }
 
+static void *answer_later(void *arg)
+{
+    berth_req *h = arg;
+    const char *q = berth_req_query(h);
+    if (!strcmp(q, "stream")) {
+        int st = berth_resp_start(h, 200, "text/plain", -1);
+        int w = berth_resp_write(h, "not a websocket", 15);
+        int e = berth_resp_end(h);
+        printf("later-stream %d %d %d\n", st, w, e);
+    } else if (!strcmp(q, "404")) {
+        berth_respond(h, 404, "text/plain", "none here", 9);
+    } else {
+        printf("later %d\n", berth_respond(h, 200, "text/plain", "not a websocket", 15));
+    }
+    fflush(stdout);
+    return NULL;
+}
+
+static void later(berth_req *r, void *arg)
+{
+    (void)arg;
+    berth_req *h;
+    pthread_t t;
+    if (berth_req_defer(r, &h) < 0 || pthread_create(&t, NULL, answer_later, h) != 0) {
+        berth_respond(r, 500, "text/plain", "no thread", 9);
+        return;
+    }
+    pthread_detach(t);
+}
+
 static void upgrade(berth_req *r, void *arg)
 {
     (void)arg;
@@ -132,6 +169,7 @@ int main(int argc, char **argv)
     int rc = berth_server_new(&s, &o);
     if (rc == 0) rc = berth_route(s, "GET", "/ws", 0, upgrade, NULL);
     if (rc == 0) rc = berth_route(s, "GET", "/page", 0, page, NULL);
+    if (rc == 0) rc = berth_route(s, "GET", "/later", 0, later, NULL);
     if (rc == 0) rc = berth_server_listen(s);
     if (rc < 0) {
         fprintf(stderr, "ws_prog: %s\n", berth_strerror(rc));
