@@ -793,6 +793,15 @@ def fmt_k(v):
     return f"{v/1000:,.0f}k" if v >= 100000 else f"{v/1000:.1f}k" if v >= 1000 else f"{v:.0f}"
 def fmt_int(v): return "—" if v is None else f"{v:,.0f}"
 def fmt2(v):   return "—" if v is None else f"{v:.2f}"
+def fmt_pct(v): return "—" if v is None else f"{v:.0f}"
+
+def busy(s, sc):
+    """the share of its CPU the server used: requests/s × CPU per request
+    (berth ×2 over its two CPUs); far below 100 the client is the limit"""
+    r, c = med(s, sc, "rps"), med(s, sc, "cpu")
+    if r is None or c is None or c != c:
+        return None
+    return r * c / 1e4 / (2 if s == "berth2" else 1)
 
 cols = servers
 others = [s for s in ("canned", "cannedb", "nginx", "lighttpd", "h2o") if s in servers]
@@ -833,6 +842,8 @@ for sc, name in scen:
         row(f"{name}, req/s", {s: med(s, sc, "rps") for s in cols}, fmt_k)
     row("&nbsp;&nbsp;p99 latency, ms", {s: med(s, sc, "p99") for s in cols}, fmt2)
     row("&nbsp;&nbsp;server CPU, µs/request", {s: med(s, sc, "cpu") for s in cols}, fmt2)
+    if sc.startswith("pipe"):
+        row("&nbsp;&nbsp;server's core busy, % ⁹", {s: busy(s, sc) for s in cols}, fmt_pct, ratio=False)
 for sc, name, unit, p99, per in tscen:
     if not ran(sc):
         continue
@@ -878,6 +889,11 @@ if "cannedb" in cols:
     print("⁸ canned.c with its one answer replaced by berth's own answer to /hello.txt, byte for byte "
           "(its head, Date frozen, 7 fields): the ceiling for the bytes berth sends, since wrk parses "
           "every answer's head on the same two cores. Run on the 14 B and pipelining rows only.  ")
+if ran("pipe16_50"):
+    print("⁹ req/s × server CPU per request: the share of its own CPU the server used. Well below 100 "
+          "the server waited for wrk, whose one thread on the other CPU parses every answer: req/s then "
+          "follows the answer's length (compare canned with canned sending berth's bytes), and the "
+          "server's CPU per request is the fair comparison.  ")
 if tls:
     print()
     print("TLS negotiated (Python ssl, OpenSSL's default client offer, as wrk, h2load and s_time make): "
