@@ -132,7 +132,7 @@ out:
 struct row {
     json_t *o;
     double age;
-    long long bytes;
+    double bytes; /* not an integer: a document's numbers may be past any (2e84) */
 };
 
 static int cmp_rows(const void *a, const void *b, void *arg)
@@ -225,7 +225,7 @@ int top_render(struct buf *out, const char *json, enum top_sort sort, int rows, 
         if (!json_is_object(c)) continue;
         r[k].o = c;
         r[k].age = num(c, "age");
-        r[k].bytes = (long long)(num(c, "bytes_in") + num(c, "bytes_out"));
+        r[k].bytes = num(c, "bytes_in") + num(c, "bytes_out");
         k++;
     }
     qsort_r(r, k, sizeof *r, cmp_rows, &sort);
