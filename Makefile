@@ -153,8 +153,12 @@ build-fuzz/obj/%.o: %.c
 	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 build-fuzz/libberth.a: $(FZ_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
-build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/libberth.a
-	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libberth.a -ljansson -lssl -lcrypto -lnghttp2 -lpthread -lz -lbrotlienc -lbrotlidec -lzstd
+# fuzz/harness*.c: what several targets share (not targets: no fuzz_ prefix);
+# an archive, so that each target links only the objects it calls
+build-fuzz/libfz.a: build-fuzz/obj/fuzz/harness.o build-fuzz/obj/fuzz/harness_net.o
+	rm -f $@ && $(AR) rcs $@ $^
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/harness.h build-fuzz/libfz.a build-fuzz/libberth.a
+	$(FZ_CC) $(FZ_FLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libfz.a build-fuzz/libberth.a -ljansson -lssl -lcrypto -lnghttp2 -lpthread -lz -lbrotlienc -lbrotlidec -lzstd
 fuzz-deps:
 	@sh scripts/deps.sh fuzz
 

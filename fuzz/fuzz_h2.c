@@ -9,10 +9,12 @@
  * RSS limit and ASan's leak check see the rest.
  *
  * Random bytes rarely make a valid HPACK block, so an input whose first byte
- * is odd is read as records instead: [op][stream][len][len bytes], op 0 raw
- * bytes, 1 a HEADERS frame whose fields ("name:value" lines, pseudo fields
- * included) the harness encodes with nghttp2's deflater, 2 DATA, 3
- * RST_STREAM; bit 2 of op sets END_STREAM, bit 3 leaves END_HEADERS off. */
+ * is odd is read as records instead (fz_h2_records in harness.h, shared
+ * with fuzz_h2_conn): [op][stream][len][len bytes], op 0 raw bytes, 1 a
+ * HEADERS frame whose fields ("name:value" lines, pseudo fields included)
+ * are HPACK-encoded with nghttp2's deflater, 2 DATA, 3 RST_STREAM; bit 2 of
+ * op sets END_STREAM, bit 3 leaves END_HEADERS off. */
+#include "harness.h"
 #include "http/h2.h"
 
 #include <errno.h>
@@ -109,67 +111,6 @@ static void drain(void)
     buf_free(&out);
 }
 
-static void frame(struct buf *b, uint8_t type, uint8_t flags, uint32_t sid, const void *p, size_t n)
-{
-    uint8_t h[9] = {
-        (uint8_t)(n >> 16),   (uint8_t)(n >> 8),    (uint8_t)n,          type,        flags,
-        (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid};
-    buf_append(b, h, 9);
-    if (n) buf_append(b, p, n);
-}
-
-/* "name:value\n..." (a leading ':' belongs to the name) into nv[] */
-static size_t fields(const uint8_t *p, size_t n, nghttp2_nv *nv, size_t cap)
-{
-    size_t k = 0, at = 0;
-    while (at < n && k < cap) {
-        const uint8_t *eol = memchr(p + at, '\n', n - at);
-        size_t len = eol ? (size_t)(eol - (p + at)) : n - at;
-        const uint8_t *line = p + at, *colon = len > 1 ? memchr(line + 1, ':', len - 1) : NULL;
-        if (colon) {
-            size_t nl = (size_t)(colon - line);
-            nv[k++] = (nghttp2_nv){(uint8_t *)(uintptr_t)line, (uint8_t *)(uintptr_t)(colon + 1),
-                                   nl, len - nl - 1, NGHTTP2_NV_FLAG_NO_COPY_NAME};
-        }
-        at += len + 1;
-    }
-    return k;
-}
-
-/* the records of a structured input, as frames */
-static void records(const uint8_t *d, size_t n, struct buf *out)
-{
-    nghttp2_hd_deflater *dfl;
-    if (nghttp2_hd_deflate_new(&dfl, 4096) != 0) return;
-    frame(out, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
-    static uint8_t block[8192];
-    while (n >= 3) {
-        uint8_t op = d[0];
-        uint32_t sid = d[1];
-        size_t len = d[2] < n - 3 ? d[2] : n - 3;
-        const uint8_t *p = d + 3;
-        d += 3 + len;
-        n -= 3 + len;
-        uint8_t end = op & 4 ? NGHTTP2_FLAG_END_STREAM : 0;
-        if ((op & 3) == 0) {
-            buf_append(out, p, len);
-        } else if ((op & 3) == 1) {
-            nghttp2_nv nv[32];
-            size_t k = fields(p, len, nv, 32);
-            ssize_t bl = nghttp2_hd_deflate_hd(dfl, block, sizeof block, nv, k);
-            if (bl < 0) break;
-            frame(out, NGHTTP2_HEADERS, (uint8_t)(end | (op & 8 ? 0 : NGHTTP2_FLAG_END_HEADERS)),
-                  sid, block, (size_t)bl);
-        } else if ((op & 3) == 2) {
-            frame(out, NGHTTP2_DATA, end, sid, p, len);
-        } else {
-            uint8_t code[4] = {0, 0, 0, NGHTTP2_CANCEL};
-            frame(out, NGHTTP2_RST_STREAM, 0, sid, code, 4);
-        }
-    }
-    nghttp2_hd_deflate_del(dfl);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!size || file_init() < 0) return 0;
@@ -180,14 +121,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct h2_ops ops = {.on_request = on_request, .on_reject = on_reject};
     if (h2_session_new(&sess, &conf, &ops, NULL) < 0) return 0;
     size_t piece = (size_t)data[0] * 4 + 1;
-    struct buf rec;
-    buf_init(&rec, 0);
+    static struct fz_bytes rec;
+    rec.n = 0;
     const uint8_t *in = data + 1;
     size_t n = size - 1;
     if (data[0] & 1) {
-        records(in, n, &rec);
-        in = (const uint8_t *)buf_head(&rec);
-        n = buf_len(&rec);
+        fz_h2_records(in, n, &rec);
+        in = rec.p;
+        n = rec.n;
     }
     int rc = h2_session_recv(sess, NGHTTP2_CLIENT_MAGIC, NGHTTP2_CLIENT_MAGIC_LEN);
     for (size_t at = 0; rc == 0 && at < n; at += piece) {
@@ -202,6 +143,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     drain();
     h2_session_free(sess);
     sess = NULL;
-    buf_free(&rec);
     return 0;
 }

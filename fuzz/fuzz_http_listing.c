@@ -22,6 +22,7 @@
  *     "t/" + the name (a pax path where ustar cannot hold it), and each
  *     file's bytes exactly its content. */
 #include "buf.h"
+#include "harness.h"
 #include "http/listing.h"
 #include "http/tar.h"
 
@@ -39,28 +40,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_NAMES 16
 
-static char dirpath[256];
 static int dirfd_ = -1;
-
-static void cleanup(void);
-
-static void remove_dir(void)
-{
-    cleanup();
-    rmdir(dirpath);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(dirpath, sizeof dirpath, "%s/fuzz_listing.XXXXXX", base);
-    if (!mkdtemp(dirpath)) abort();
-    dirfd_ = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fz_setup("fuzz_http_listing", 0);
+    /* removed at exit with what the last input left in it */
+    dirfd_ = open(fz_tmpdir("fuzz_listing"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd_ < 0) abort();
-    atexit(remove_dir);
     return 0;
 }
 

@@ -15,6 +15,7 @@
  *     trimmed and is a comma list of tokens; when the requested value is
  *     a non-empty token list of <= 1024 bytes, it is present. */
 #include "buf.h"
+#include "harness.h"
 #include "http/parse.h"
 #include "http/policy.h"
 
@@ -24,27 +25,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int tchar(int c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int eq_ci(struct http_str s, const char *lit)
-{
-    size_t n = strlen(lit);
-    if (s.n != n) return 0;
-    for (size_t i = 0; i < n; i++) {
-        int a = (unsigned char)s.p[i], b = (unsigned char)lit[i];
-        if ((a >= 'A' && a <= 'Z' ? a + 32 : a) != b) return 0;
-    }
-    return 1;
-}
-
 static struct http_str find(const struct http_request *r, const char *name)
 {
     for (size_t i = 0; i < r->nheaders; i++)
-        if (eq_ci(r->headers[i].name, name)) return r->headers[i].value;
+        if (fz_eq_ci(r->headers[i].name.p, r->headers[i].name.n, name)) return r->headers[i].value;
     return http_str_make(NULL, 0);
 }
 
@@ -53,21 +37,11 @@ static struct http_str find(const struct http_request *r, const char *name)
 static int ref_token_list(const char *s, size_t n)
 {
     int any = 0;
-    size_t i = 0;
-    for (;;) {
-        size_t j = i;
-        while (j < n && s[j] != ',')
-            j++;
-        size_t a = i, b = j;
-        while (a < b && (s[a] == ' ' || s[a] == '\t'))
-            a++;
-        while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t'))
-            b--;
+    size_t at = 0, a, b;
+    while (fz_list_next(s, n, &at, &a, &b)) {
         for (size_t k = a; k < b; k++)
-            if (!tchar((unsigned char)s[k])) return 0;
+            if (!fz_tchar((unsigned char)s[k])) return 0;
         any |= b > a;
-        if (j >= n) break;
-        i = j + 1;
     }
     return any;
 }
@@ -80,7 +54,7 @@ static struct http_str answer_field(const char *h, size_t n, const char *name)
          p = memchr(p + 1, '\n', (size_t)(h + n - p - 1))) {
         const char *line = p + 1, *e = memchr(line, '\r', (size_t)(h + n - line));
         if (!e) break;
-        if ((size_t)(e - line) > nl + 1 && eq_ci(http_str_make(line, nl), name) && line[nl] == ':')
+        if ((size_t)(e - line) > nl + 1 && fz_eq_ci(line, nl, name) && line[nl] == ':')
             return http_str_make(line + nl + 2, (size_t)(e - line - nl - 2));
     }
     return http_str_make(NULL, 0);
@@ -97,15 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pol.cors = (char *)origins[data[0] & 3];
     const char *allow = allows[(data[0] >> 2) & 1];
     int keep = (data[0] >> 3) & 1;
-    size_t n = size - 1;
-    char *head = malloc(n ? n : 1);
-    memcpy(head, data + 1, n);
-    struct http_parser st;
-    struct http_limits lim = HTTP_LIMITS_DEFAULT;
+    char *head;
     struct http_request req;
     struct http_header h[100];
-    http_parser_init(&st);
-    if (http_parse_request(&st, head, n, &lim, &req, h) > 0) {
+    if (fz_parse_head(data + 1, size - 1, &head, &req, h) > 0) {
         struct buf out;
         buf_init(&out, 0);
         int rc = policy_preflight(&pol, &req, allow, keep, &out);

@@ -6,8 +6,10 @@
  * Invariants:
  *   - the answer is 0, or -EPROTO with a reason and nothing appended;
  *   - on 0 the screen is whole lines: exactly 2 + the rows shown, each
- *     ending in '\n', with no other control byte and no DEL, so a hostile
- *     string can neither drive the terminal nor break the table's lines. */
+ *     ending in '\n', with no other control byte, no DEL and no C1 control
+ *     (U+0080..U+009F, C2 80..C2 9F in UTF-8: U+009B is CSI to many
+ *     terminals), so a hostile string can neither drive the terminal nor
+ *     break the table's lines. */
 #include "buf.h"
 #include "http/top.h"
 
@@ -50,6 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (ch == '\n')
                 lines++;
             else if (ch < 0x20 || ch == 0x7f)
+                abort();
+            else if (ch == 0xc2 && k + 1 < n && (unsigned char)s[k + 1] >= 0x80 &&
+                     (unsigned char)s[k + 1] <= 0x9f)
                 abort();
         }
         if (lines != 2 + shown) abort();

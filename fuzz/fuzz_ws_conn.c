@@ -26,19 +26,13 @@
  *     context kept or reset as agreed) and every text message is UTF-8;
  *   - after our EOF the server closes, with no silence over READ_MS first;
  *   - the server still answers a fresh handshake afterwards. */
-#include <berth.h>
+#include "harness.h"
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
+#include <strings.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -46,11 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 #define READ_MS 3000
-#define OUT_MAX (64u << 20)
 #define KEY     "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT  "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" /* RFC 6455 §1.3's example */
 
-static berth_server *srv;
 static int port;
 
 static void on_msg(berth_ws *ws, int binary, const void *p, size_t n, void *arg)
@@ -70,137 +62,24 @@ static void ws_route(berth_req *r, void *arg)
     berth_ws_upgrade(r, &cb, NULL, &o);
 }
 
-static void *serve(void *arg)
-{
-    int rc = berth_server_run(arg);
-    fprintf(stderr, "fuzz_ws_conn: the server stopped (%s)\n", berth_strerror(rc));
-    abort();
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    fz_setup("fuzz_ws_conn", 64u << 20);
     struct berth_opts o;
-    berth_opts_init(&o);
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.workers = 1;
-    o.quiet = 1;
-    o.no_signals = 1;
+    fz_opts(&o);
     o.no_h2 = 1;
-    o.header_timeout_ms = 3000;
-    o.idle_timeout_ms = 3000;
-    if (berth_server_new(&srv, &o) < 0 || berth_route(srv, "GET", "/ws", 0, ws_route, NULL) < 0 ||
-        berth_server_listen(srv) < 0)
+    berth_server *srv;
+    if (berth_server_new(&srv, &o) < 0 || berth_route(srv, "GET", "/ws", 0, ws_route, NULL) < 0)
         abort();
-    port = berth_server_port(srv);
-    pthread_t t;
-    if (pthread_create(&t, NULL, serve, srv) != 0) abort();
-    pthread_detach(t);
+    port = fz_serve(srv);
     return 0;
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int dial(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) abort();
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int err = 0;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        err = errno;
-        long long deadline = now_ms() + 10000;
-        while (err == EINPROGRESS || err == EINTR) {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            if (poll(&p, 1, 100) == 1) {
-                socklen_t len = sizeof err;
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-            } else if (now_ms() > deadline) {
-                err = ETIMEDOUT;
-            }
-        }
-    }
-    if (err) {
-        fprintf(stderr, "fuzz_ws_conn: connect: %s\n", strerror(err));
-        abort();
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-struct bytes {
-    uint8_t *p;
-    size_t n, cap;
-    long long last;
-};
-
-static void put(struct bytes *b, const void *p, size_t n)
-{
-    if (!n) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n)
-            cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) abort();
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-
-/* Reads what is there (waiting up to ms); 1 at EOF or reset, else 0. */
-static int pump(int fd, struct bytes *o, int ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    if (poll(&p, 1, ms) <= 0) return 0;
-    for (;;) {
-        uint8_t tmp[65536];
-        ssize_t r = recv(fd, tmp, sizeof tmp, 0);
-        if (r > 0) {
-            if (o->n + (size_t)r > OUT_MAX) {
-                fprintf(stderr, "fuzz_ws_conn: over %u bytes of answer\n", OUT_MAX);
-                abort();
-            }
-            put(o, tmp, (size_t)r);
-            o->last = now_ms();
-            continue;
-        }
-        if (r == 0) return 1;
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) return 0;
-        return 1;
-    }
-}
-
-static void send_all(int fd, const uint8_t *p, size_t n, struct bytes *o, long long deadline)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && errno != EAGAIN) return; /* closed by the server: fine */
-        if (pump(fd, o, 5) || now_ms() > deadline) return;
-    }
 }
 
 /* raw deflate of p[0..n), sync-flushed, without the 00 00 ff ff tail; a
  * 512-byte window, within any window the server may tell a client */
-static void deflate_raw(const uint8_t *p, size_t n, struct bytes *out)
+static void deflate_raw(const uint8_t *p, size_t n, struct fz_bytes *out)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -212,15 +91,15 @@ static void deflate_raw(const uint8_t *p, size_t n, struct bytes *out)
         z.next_out = tmp;
         z.avail_out = sizeof tmp;
         deflate(&z, Z_SYNC_FLUSH);
-        put(out, tmp, sizeof tmp - z.avail_out);
+        fz_put(out, tmp, sizeof tmp - z.avail_out);
     } while (z.avail_out == 0);
     deflateEnd(&z);
     if (out->n >= 4) out->n -= 4;
 }
 
-static void frame(struct bytes *out, int flags, const uint8_t *p, size_t n, const uint8_t key[4])
+static void frame(struct fz_bytes *out, int flags, const uint8_t *p, size_t n, const uint8_t key[4])
 {
-    struct bytes z = {0};
+    struct fz_bytes z = {0};
     if (flags & 0x20) {
         deflate_raw(p, n, &z);
         p = z.p;
@@ -244,9 +123,9 @@ static void frame(struct bytes *out, int flags, const uint8_t *p, size_t n, cons
         memcpy(h + hl, key, 4);
         hl += 4;
     }
-    put(out, h, hl);
+    fz_put(out, h, hl);
     size_t at = out->n;
-    put(out, p, n);
+    fz_put(out, p, n);
     if (masked)
         for (size_t i = 0; i < n; i++)
             out->p[at + i] ^= key[i & 3];
@@ -287,7 +166,7 @@ static int utf8_ok(const uint8_t *s, size_t n)
     return 1;
 }
 
-static void fail(const char *why, const struct bytes *o)
+static void fail(const char *why, const struct fz_bytes *o)
 {
     fprintf(stderr, "fuzz_ws_conn: %s (%zu bytes of answer)\n", why, o->n);
     abort();
@@ -303,12 +182,13 @@ static int has(const char *head, size_t n, const char *lit)
 
 /* Checks the server's frames in p[0..n); deflate: agreed; reset: the
  * server resets its compressor after each message. */
-static void check_frames(const uint8_t *p, size_t n, int deflate, int reset, const struct bytes *o)
+static void check_frames(const uint8_t *p, size_t n, int deflate, int reset,
+                         const struct fz_bytes *o)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, -15) != Z_OK) abort();
-    struct bytes msg = {0}, plain = {0};
+    struct fz_bytes msg = {0}, plain = {0};
     int in_msg = 0, op = 0, comp = 0, closed = 0;
     size_t i = 0;
     while (i < n) {
@@ -361,13 +241,13 @@ static void check_frames(const uint8_t *p, size_t n, int deflate, int reset, con
             if (rsv1 && !deflate) fail("RSV1 without permessage-deflate", o);
             in_msg = 1, op = fop, comp = rsv1, msg.n = 0;
         }
-        put(&msg, pl, (size_t)len);
+        fz_put(&msg, pl, (size_t)len);
         if (!fin) continue;
         in_msg = 0;
         const uint8_t *m = msg.p;
         size_t mn = msg.n;
         if (comp) {
-            put(&msg, "\0\0\xff\xff", 4);
+            fz_put(&msg, "\0\0\xff\xff", 4);
             plain.n = 0;
             z.next_in = msg.p;
             z.avail_in = (uInt)msg.n;
@@ -379,7 +259,7 @@ static void check_frames(const uint8_t *p, size_t n, int deflate, int reset, con
                 zr = inflate(&z, Z_SYNC_FLUSH);
                 if (zr != Z_OK && zr != Z_BUF_ERROR && zr != Z_STREAM_END)
                     fail("a compressed message zlib cannot inflate", o);
-                put(&plain, tmp, sizeof tmp - z.avail_out);
+                fz_put(&plain, tmp, sizeof tmp - z.avail_out);
                 if (zr == Z_STREAM_END) inflateReset(&z);
             } while (z.avail_in || z.avail_out == 0);
             if (reset) inflateReset(&z);
@@ -400,36 +280,21 @@ static const char *const offers[] = {
     "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9\r\n",
 };
 
-/* Handshakes; the answer's head length, or 0 when the server closed. */
-static size_t handshake(int fd, const char *offer, struct bytes *o, long long deadline)
+/* the opening handshake's request, offering offer (a header line or "") */
+static size_t ws_request(char *req, size_t cap, const char *offer)
 {
-    char req[512];
-    int k = snprintf(req, sizeof req,
+    int k = snprintf(req, cap,
                      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n"
                      "Sec-WebSocket-Protocol: chat\r\n%s\r\n",
                      offer);
-    send_all(fd, (const uint8_t *)req, (size_t)k, o, deadline);
-    for (;;) {
-        for (size_t i = 0; i + 4 <= o->n; i++)
-            if (!memcmp(o->p + i, "\r\n\r\n", 4)) return i + 4;
-        if (pump(fd, o, 50) || now_ms() > deadline) fail("no 101 head", o);
-    }
-}
-
-static void alive(void)
-{
-    struct bytes o = {0};
-    int fd = dial();
-    size_t hl = handshake(fd, offers[0], &o, now_ms() + 10000);
-    close(fd);
-    if (hl < 12 || memcmp(o.p, "HTTP/1.1 101", 12)) fail("the server no longer upgrades", &o);
-    free(o.p);
+    if (k < 0 || (size_t)k >= cap) abort();
+    return (size_t)k;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct bytes o, in;
+    static struct fz_bytes o, in;
     if (size < 1) return 0;
     const char *offer = offers[data[0] & 3];
     int raw = (data[0] >> 2) & 1;
@@ -437,7 +302,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t key[4] = {0x12, 0x34, (uint8_t)size, data[0]};
     in.n = 0;
     if (raw) {
-        put(&in, p, (size_t)(end - p));
+        fz_put(&in, p, (size_t)(end - p));
     } else {
         while (end - p >= 2) {
             int flags = p[0];
@@ -448,10 +313,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             p += len;
         }
     }
+    char req[512];
+    size_t reqn = ws_request(req, sizeof req, offer);
     o.n = 0;
-    int fd = dial();
-    long long deadline = now_ms() + READ_MS;
-    size_t hl = handshake(fd, offer, &o, deadline);
+    int fd = fz_dial(port);
+    long long deadline = fz_now_ms() + READ_MS;
+    fz_send_all(fd, req, reqn, &o, deadline);
+    size_t hl = fz_read_head(fd, &o, deadline);
+    if (!hl) fail("no 101 head", &o);
     const char *head = (const char *)o.p;
     if (memcmp(head, "HTTP/1.1 101 ", 13) ||
         !has(head, hl, "\r\nSec-WebSocket-Accept: " ACCEPT "\r\n") ||
@@ -460,15 +329,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int deflate = has(head, hl, "permessage-deflate");
     if (deflate && !*offer) fail("deflate agreed unasked", &o);
     int reset = has(head, hl, "server_no_context_takeover");
-    send_all(fd, in.p, in.n, &o, deadline + 2000);
-    shutdown(fd, SHUT_WR);
-    int eof = 0;
-    o.last = now_ms();
-    while (!(eof = pump(fd, &o, 50)) && now_ms() - o.last < READ_MS) {
-    }
-    close(fd);
-    if (!eof) fail("no close after our EOF", &o);
+    fz_send_all(fd, in.p, in.n, &o, deadline + 2000);
+    if (!fz_finish(fd, &o, READ_MS)) fail("no close after our EOF", &o);
     check_frames(o.p + hl, o.n - hl, deflate, reset, &o);
-    alive();
+    reqn = ws_request(req, sizeof req, offers[0]);
+    fz_alive(port, req, reqn, "HTTP/1.1 101");
     return 0;
 }

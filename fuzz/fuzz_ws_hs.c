@@ -17,6 +17,7 @@
  *   - ws_hs_has_token agrees with a plain reference implementation;
  *   - every Sec-WebSocket-Extensions value, negotiated on its own into an
  *     exact-size heap buffer (ASan sees an overrun), obeys the same rules. */
+#include "harness.h"
 #include "http/parse.h"
 #include "http/ws_hs.h"
 #include "http/ws_pmd.h"
@@ -31,43 +32,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char *const protocol_sets[] = {NULL, "chat", "chat, superchat",
                                             " v2.json ,v1.json,,x"};
 
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
 /* the reference: split at ',', trim SP/HTAB, compare ASCII-case-blind */
 static int ref_has_token(const char *s, size_t n, const char *tok)
 {
-    size_t i = 0, tn = strlen(tok);
-    while (i <= n) {
-        size_t j = i;
-        while (j < n && s[j] != ',')
-            j++;
-        size_t a = i, b = j;
-        while (a < b && (s[a] == ' ' || s[a] == '\t'))
-            a++;
-        while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t'))
-            b--;
-        if (b - a == tn) {
-            size_t k = 0;
-            while (k < tn && lower((unsigned char)s[a + k]) == lower((unsigned char)tok[k]))
-                k++;
-            if (k == tn) return 1;
-        }
-        if (j == n) break;
-        i = j + 1;
-    }
+    size_t at = 0, a, b;
+    while (fz_list_next(s, n, &at, &a, &b))
+        if (fz_eq_ci(s + a, b - a, tok)) return 1;
     return 0;
 }
 
 static int eq_ci(struct http_str s, const char *lit)
 {
-    size_t n = strlen(lit);
-    if (s.n != n) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)s.p[i]) != lower((unsigned char)lit[i])) return 0;
-    return 1;
+    return fz_eq_ci(s.p, s.n, lit);
 }
 
 static void check_conf(const struct ws_pmd_conf *c)
@@ -131,20 +107,9 @@ static void check_protocol(const char *chosen, const char *protocols, const stru
     for (size_t i = 0; i < nh; i++) {
         if (!eq_ci(h[i].name, "sec-websocket-protocol")) continue;
         const char *v = h[i].value.p;
-        size_t n = h[i].value.n, a = 0;
-        while (a <= n) {
-            size_t b = a;
-            while (b < n && v[b] != ',')
-                b++;
-            size_t x = a, y = b;
-            while (x < y && (v[x] == ' ' || v[x] == '\t'))
-                x++;
-            while (y > x && (v[y - 1] == ' ' || v[y - 1] == '\t'))
-                y--;
-            if (y - x == cn && !memcmp(v + x, chosen, cn)) return;
-            if (b == n) break;
-            a = b + 1;
-        }
+        size_t at = 0, a, b;
+        while (fz_list_next(v, h[i].value.n, &at, &a, &b))
+            if (b - a == cn && !memcmp(v + a, chosen, cn)) return;
     }
     abort();
 }
@@ -155,16 +120,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int deflate = data[0] & 1;
     const char *protocols = protocol_sets[(data[0] >> 1) & 3];
     size_t rn = 8 + (size_t)(data[0] >> 3) * 4; /* 8..132 bytes for the lone answers */
-    size_t n = size - 1;
-    char *head = malloc(n ? n : 1);
-    memcpy(head, data + 1, n);
-
-    struct http_parser st;
-    struct http_limits lim = HTTP_LIMITS_DEFAULT;
+    char *head;
     struct http_request req;
     struct http_header h[100];
-    http_parser_init(&st);
-    int hl = http_parse_request(&st, head, n, &lim, &req, h);
+    int hl = fz_parse_head(data + 1, size - 1, &head, &req, h);
     if (hl > 0) {
         size_t nh = req.nheaders, nkey = 0;
         struct http_str key = {0};

@@ -333,11 +333,20 @@ int mime_sniffs(const char *type)
     return sniff_kind(type) != SNIFF_NONE;
 }
 
-static int token_char(unsigned char c)
+/* RFC 9110 §5.6.2 tchar */
+static int tchar(unsigned char c)
 {
     /* c != 0: strchr would find the set's own terminator */
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~:", c) != NULL);
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* What a declared charset name may hold: a token, or ':' besides, which
+ * registered names and browser labels have (ISO_8859-1:1987, a label of
+ * windows-1252); such a name goes out as a quoted-string. */
+static int name_char(unsigned char c)
+{
+    return tchar(c) || c == ':';
 }
 
 /* case-insensitive search for the ASCII word w in s[0..n) */
@@ -369,7 +378,7 @@ static size_t decl_value(const char *p, const char *e, const char **name)
     p = skip_ws(p + 1, e);
     if (p < e && (*p == '"' || *p == '\'')) p++;
     const char *v = p;
-    while (p < e && *p != '"' && *p != '\'' && token_char((unsigned char)*p))
+    while (p < e && *p != '"' && *p != '\'' && name_char((unsigned char)*p))
         p++;
     *name = v;
     return (size_t)(p - v);
@@ -400,7 +409,7 @@ const char *mime_charset_sniff(const char *type, const char *head, size_t n, cha
     size_t base = strlen(type) - (sizeof U8 - 1);
     const unsigned char *u = (const unsigned char *)head;
     const char *name = NULL;
-    size_t nl = 0;
+    size_t nl = 0, quote = 0;
     if (n >= 2 && ((u[0] == 0xfe && u[1] == 0xff) || (u[0] == 0xff && u[1] == 0xfe))) {
         nl = 0; /* UTF-16: the byte order mark rules; send the bare type */
     } else {
@@ -419,17 +428,24 @@ const char *mime_charset_sniff(const char *type, const char *head, size_t n, cha
             if (c) nl = decl_value(c + 8, end ? end : head + n, &name);
         }
         if (!nl) return type; /* nothing declared */
-        for (size_t i = 0; i < nl; i++)
-            if (!token_char((unsigned char)name[i])) return type;
+        for (size_t i = 0; i < nl; i++) {
+            if (!name_char((unsigned char)name[i])) return type;
+            quote |= !tchar((unsigned char)name[i]);
+        }
         if (nl == 5 && find_ci(name, 5, "utf-8") == name) return type;
         if (nl == 4 && find_ci(name, 4, "utf8") == name) return type;
     }
-    if (base + 10 + nl + 1 > cap) return type;
+    /* a parameter value is a token or a quoted-string (RFC 9110 §5.6.6);
+     * name_char holds no '"' or '\\', so quoting needs no escapes */
+    if (base + 10 + nl + 2 * quote + 1 > cap) return type;
     memcpy(out, type, base);
     if (nl) {
         memcpy(out + base, "; charset=", 10);
-        memcpy(out + base + 10, name, nl);
-        base += 10 + nl;
+        base += 10;
+        if (quote) out[base++] = '"';
+        memcpy(out + base, name, nl);
+        base += nl;
+        if (quote) out[base++] = '"';
     }
     out[base] = '\0';
     return out;

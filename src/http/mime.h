@@ -44,8 +44,10 @@ const char *mime_encoding(const char *path);
  *                      decides, and utf-8 would be wrong).
  * head[0..n) are the file's first bytes.  Returns type itself when nothing
  * changes (no declaration, a declaration of UTF-8, an unsniffed type, a name
- * that is not a token), or out (cap bytes) holding "type; charset=X" or the
- * bare type. */
+ * with a byte that is neither a token's nor ':'), or out (cap bytes) holding
+ * "type; charset=X" or the bare type.  X is a token, or a quoted-string when
+ * the name holds ':' (charset="ISO_8859-1:1987"): RFC 9110 §5.6.6 allows
+ * nothing else in a parameter value. */
 const char *mime_charset_sniff(const char *type, const char *head, size_t n, char *out, size_t cap);
 
 /* Whether mime_charset_sniff() may change type (so a caller reads the head

@@ -132,7 +132,7 @@ out:
 struct row {
     json_t *o;
     double age;
-    long long bytes;
+    double bytes; /* not an integer: a document's numbers may be past any (2e84) */
 };
 
 static int cmp_rows(const void *a, const void *b, void *arg)
@@ -148,16 +148,24 @@ static double num(json_t *o, const char *k)
     return json_number_value(json_object_get(o, k));
 }
 
-/* a string field, "-" when absent; shown as is but for control bytes,
- * which a terminal would obey */
+/* a string field, "-" when absent; shown as is but for control characters,
+ * which a terminal would obey, each shown as '?': C0 and DEL, and C1
+ * (U+0080..U+009F, C2 80..C2 9F in UTF-8; U+009B is CSI to many terminals).
+ * jansson hands out valid UTF-8 only, so no lone 8-bit C1 byte gets here. */
 static const char *str(json_t *o, const char *k, char *tmp, size_t n)
 {
-    const char *s = json_string_value(json_object_get(o, k));
+    const unsigned char *s = (const unsigned char *)json_string_value(json_object_get(o, k));
     if (!s) return "-";
-    size_t i = 0;
-    for (; s[i] && i + 1 < n; i++)
-        tmp[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    tmp[i] = '\0';
+    size_t j = 0;
+    for (size_t i = 0; s[i] && j + 1 < n; i++) {
+        if (s[i] == 0xc2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f) {
+            tmp[j++] = '?';
+            i++;
+        } else {
+            tmp[j++] = s[i] < 0x20 || s[i] == 0x7f ? '?' : (char)s[i];
+        }
+    }
+    tmp[j] = '\0';
     return tmp;
 }
 
@@ -217,7 +225,7 @@ int top_render(struct buf *out, const char *json, enum top_sort sort, int rows, 
         if (!json_is_object(c)) continue;
         r[k].o = c;
         r[k].age = num(c, "age");
-        r[k].bytes = (long long)(num(c, "bytes_in") + num(c, "bytes_out"));
+        r[k].bytes = num(c, "bytes_in") + num(c, "bytes_out");
         k++;
     }
     qsort_r(r, k, sizeof *r, cmp_rows, &sort);

@@ -474,6 +474,26 @@ def test_top_refused_and_not_status(tmp_path):
         srv.kill()
 
 
+def test_top_shows_c1_controls_as_question_marks(tmp_path):
+    """A status document's strings come from a server's clients: C1 controls
+    (U+009B is CSI to many terminals) are shown as '?', as C0 ones are."""
+    root = make_root(tmp_path)
+    doc = {"version": "1", "connections": [
+        {"peer": "10.0.0.1\u0085", "peer_port": 1, "protocol": "h2", "state": "idle",
+         "target": "/x\u009b2J\u001b[1m\u00a0caf\u00e9"}]}
+    (root / "s.json").write_text(json.dumps(doc))  # ASCII: the \u escapes stay
+    srv = start(root)
+    try:
+        out = run_berth("top", "--once", "http://%s:%d/s.json" % (HOST, srv.port))
+        assert out.returncode == 0, out.stderr
+        text = out.stdout
+        assert not re.search(rb"\xc2[\x80-\x9f]|[\x00-\x09\x0b-\x1f\x7f]", text), text
+        assert "/x?2J?[1m\u00a0caf\u00e9".encode() in text, text
+        assert b"10.0.0.1?:1 " in text, text
+    finally:
+        srv.kill()
+
+
 def test_status_h2c_connection(tmp_path):
     srv = start(make_root(tmp_path))
     try:

@@ -264,6 +264,8 @@ def troot(tmp_path_factory):
     (root / "plain.html").write_bytes(b"<!doctype html><p>caf\xc3\xa9</p>\n")
     (root / "latin.css").write_bytes(b'@charset "iso-8859-15";\nbody{content:"\xa4"}\n')
     (root / "latin.xml").write_bytes(b'<?xml version="1.0" encoding="ISO-8859-1"?><a>\xe9</a>\n')
+    # a WHATWG label of windows-1252 that is no token (':'): sent quoted
+    (root / "label.html").write_bytes(b'<meta charset="ISO_8859-1:1987"><p>caf\xe9</p>\n')
     return root
 
 
@@ -296,6 +298,7 @@ def test_svgz_is_gzip_encoded_svg(tsrv):
     ("plain.html", "text/html; charset=utf-8"),
     ("latin.css", "text/css; charset=iso-8859-15"),
     ("latin.xml", "application/xml; charset=ISO-8859-1"),
+    ("label.html", 'text/html; charset="ISO_8859-1:1987"'),
 ])
 def test_charset_declared_in_the_file_is_sent(tsrv, name, ctype):
     r = get(tsrv.port, "/" + name)
@@ -303,6 +306,17 @@ def test_charset_declared_in_the_file_is_sent(tsrv, name, ctype):
     assert r.body == (tsrv.root / name).read_bytes()
     r = get(tsrv.port, "/" + name, extra="Range: bytes=0-4\r\n")
     assert r.status == 206 and r.h("Content-Type") == ctype
+
+
+def test_a_charset_that_is_no_token_is_quoted_and_clients_decode_with_it(tsrv):
+    """RFC 9110 §5.6.6: a parameter value is a token or a quoted-string."""
+    import requests
+    rr = requests.get("http://%s:%d/label.html" % (HOST, tsrv.port), timeout=T)
+    ct = rr.headers["Content-Type"]
+    assert re.fullmatch(r'text/html; charset="[^"\\]+"', ct), ct
+    msg = email.message_from_string("Content-Type: %s\n\n" % ct, policy=email.policy.HTTP)
+    assert msg.get_content_charset() == "iso_8859-1:1987"
+    assert rr.encoding == "ISO_8859-1:1987" and "caf\u00e9" in rr.text
 
 
 # ---------------------------------------------------------------- listing

@@ -215,3 +215,43 @@ Test(top, an_overlong_row_still_ends_its_line)
     cr_expect_eq(s[strlen(s) - 1], '\n');
     free(s);
 }
+
+/* C1 controls (U+0080..U+009F, C2 80..C2 9F in UTF-8) are obeyed by many
+ * terminals as C0 ones are (U+009B is CSI): each is shown as one '?', the
+ * way a C0 control is; the characters around them (U+00A0 just past the
+ * range, é) are shown as they are */
+Test(top, c1_controls_in_strings_are_not_obeyed)
+{
+    static const char json[] =
+        "{\"version\":\"1\\u009b2J\",\"connections\":[{\"peer\":\"\\u0080x\\u009f\","
+        "\"protocol\":\"h\\u0085\",\"state\":\"\\u009d0;t\\u009c\","
+        "\"target\":\"/a\\u009b31mb\\u00a0\\u00e9\\u001b\"}]}";
+    int rc;
+    char *s = render(json, TOP_BY_BYTES, 0, &rc);
+    cr_assert_eq(rc, 0, "%s", s);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        cr_expect(!(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f), "a C1 control at %zu: %s",
+                  (size_t)(p - (const unsigned char *)s), s);
+    cr_expect(strstr(s, "berth 1?2J "), "%s", s);
+    cr_expect(strstr(s, " ?x?:0 "), "%s", s);
+    cr_expect(strstr(s, " h? "), "%s", s);
+    cr_expect(strstr(s, " ?0;t? "), "%s", s);
+    cr_expect(strstr(s, "/a?31mb\xc2\xa0\xc3\xa9?\n"), "%s", s);
+    free(s);
+}
+
+/* found by fuzz_top_render: byte counts past long long (2e84 from a hostile
+ * document) were converted to it, which is undefined (UBSan stops there; x86
+ * gives LLONG_MIN, so the largest row sorted last) */
+Test(top, byte_counts_past_long_long_sort_first)
+{
+    static const char json[] =
+        "{\"version\":\"1\",\"connections\":[{\"peer_port\":1,\"bytes_out\":5},"
+        "{\"peer_port\":2,\"bytes_in\":1,\"bytes_out\":2e84},{\"peer_port\":3,\"bytes_out\":7}]}";
+    int rc;
+    char *s = render(json, TOP_BY_BYTES, 0, &rc);
+    cr_assert_eq(rc, 0, "%s", s);
+    char *a = strstr(s, ":2 "), *b = strstr(s, ":3 "), *c = strstr(s, ":1 ");
+    cr_expect(a && b && c && a < b && b < c, "%s", s);
+    free(s);
+}

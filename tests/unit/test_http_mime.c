@@ -291,3 +291,27 @@ Test(mime, charset_name_with_nul_bytes_is_no_declaration)
     static const char xml[] = "<?xml version='1.0' encoding='\0latin1'?>";
     cr_expect_str_eq(mime_charset_sniff(XML, xml, sizeof xml - 1, out, sizeof out), XML);
 }
+
+/* ':' is no tchar (RFC 9110 §5.6.2), but registered charset names and
+ * browser labels hold it (ISO_8859-1:1987, a label of windows-1252): the
+ * name goes out as a quoted-string, the one other form a parameter value
+ * may take (§5.6.6), so the header stays valid and still says what the
+ * file declares */
+Test(mime, a_charset_name_that_is_no_token_goes_out_quoted)
+{
+    cr_expect_str_eq(sniff(HTML, "<meta charset=\"ISO_8859-1:1987\"><p>caf\xe9"),
+                     "text/html; charset=\"ISO_8859-1:1987\"");
+    cr_expect_str_eq(sniff(HTML, "<meta http-equiv=Content-Type content='text/html; "
+                                 "charset=iso_8859-1:1987'>"),
+                     "text/html; charset=\"iso_8859-1:1987\"");
+    cr_expect_str_eq(sniff(CSS, "@charset \"ISO_8859-1:1987\";"),
+                     "text/css; charset=\"ISO_8859-1:1987\"");
+    cr_expect_str_eq(sniff(XML, "<?xml version='1.0' encoding='ISO_8859-1:1987'?><a/>"),
+                     "application/xml; charset=\"ISO_8859-1:1987\"");
+    cr_expect_str_eq(sniff(HTML, "<meta charset=latin1>"), "text/html; charset=latin1");
+    /* the quotes need room too: without it the type is kept, never cut */
+    static const char want[] = "text/html; charset=\"a:b\"";
+    char out[sizeof want];
+    cr_expect_str_eq(mime_charset_sniff(HTML, "<meta charset=a:b>", 18, out, sizeof out), want);
+    cr_expect_str_eq(mime_charset_sniff(HTML, "<meta charset=a:b>", 18, out, sizeof out - 1), HTML);
+}
