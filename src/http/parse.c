@@ -647,8 +647,10 @@ static int parse_head(const char *buf, size_t start, size_t len, size_t max_head
         if (s & S_CL) return fail(req, 400, "content-length with transfer-encoding");
         if (s & S_TE_TWICE) return fail(req, 400, "chunked applied twice");
         if (!(s & S_TE_ANY)) return fail(req, 400, "empty transfer-encoding");
+        /* not chunked last: no length at all, a MUST-400 (§6.3 item 4) that
+         * outranks the SHOULD-501 for a coding we do not know (§6.1) */
+        if (!(s & S_TE_LAST_CHUNKED)) return fail(req, 400, "final transfer coding not chunked");
         if (s & S_TE_UNKNOWN) return fail(req, 501, "unknown transfer coding");
-        if (!(s & S_TE_LAST_CHUNKED)) return fail(req, 501, "final transfer coding not chunked");
         req->chunked = 1;
     }
     req->keep_alive = !(s & S_CONN_CLOSE) && (req->version == 11 || (s & S_CONN_KA));

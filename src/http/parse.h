@@ -91,7 +91,8 @@ void http_parser_init(struct http_parser *st);
  *        -400 malformed or ambiguous framing, -414 request line over max_line,
  *        -431 field section over max_header or more than max_headers fields,
  *        -505 a well-formed version other than HTTP/1.0 and HTTP/1.1,
- *        -501 an unknown transfer coding, or a final coding other than chunked
+ *        (-400 also for a final transfer coding other than chunked),
+ *        -501 an unknown transfer coding before a final chunked
  *        ("gzip, chunked" is accepted: the body is framed by chunked).
  *        A first byte that cannot start a method fails at once (-400).
  * Chosen strictness beyond RFC 9112 (security first): CONNECT and the
