@@ -539,8 +539,12 @@ static int known_field(struct http_request *req, unsigned *s, const char *name, 
         if (name_is(name, n, "range")) return set_once(req, &req->range, v, ve, "repeated range");
         break;
     case 6:
-        if (name_is(name, n, "expect") && eq_ci(v, (size_t)(ve - v), "100-continue"))
+        if (!name_is(name, n, "expect")) break;
+        if (eq_ci(v, (size_t)(ve - v), "100-continue"))
             req->expect_continue = req->version == 11; /* 1.0 must ignore it (RFC 9110 §10.1.1) */
+        else if (ve > v && req->version == 11)
+            /* any other expectation: 417 (§10.1.1 MAY), never a silent yes */
+            return fail(req, 417, "unsupported expectation");
         break;
     case 8:
         if (name_is(name, n, "if-match"))

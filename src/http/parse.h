@@ -90,6 +90,7 @@ void http_parser_init(struct http_parser *st);
  *        (req->version too when the request line got that far; the rest reset):
  *        -400 malformed or ambiguous framing, -414 request line over max_line,
  *        -431 field section over max_header or more than max_headers fields,
+ *        -417 an Expect other than 100-continue in an HTTP/1.1 request,
  *        -505 a well-formed version other than HTTP/1.0 and HTTP/1.1,
  *        (-400 also for a final transfer coding other than chunked),
  *        -501 an unknown transfer coding before a final chunked
