@@ -569,6 +569,20 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
         if (rc > 0) *body_len = (uint64_t)rc;
         return rc < 0 ? rc : 403;
     }
+    /* a listing is a current representation without an entity tag or a
+     * date: "*" matches it and no listed tag does (RFC 9110 §13.1.1-2), so
+     * If-Match / If-None-Match still decide; the date fields cannot */
+    struct http_cond tags = {.if_match = req->if_match, .if_none_match = req->if_none_match};
+    int st = http_preconditions(&tags, 1, NULL, 0, 0);
+    if (st != 200) {
+        close(dirfd);
+        rc = st == 304
+                 ? resp_simple(out, 304, keep_alive, req->version, head, "Vary: Accept\r\n", NULL,
+                               NULL, 0)
+                 : resp_error(out, 412, keep_alive, req->version, head, "Vary: Accept\r\n", NULL);
+        if (rc > 0 && st == 412) *body_len = (uint64_t)rc;
+        return rc < 0 ? rc : st;
+    }
     struct buf page;
     buf_init(&page, 0);
     struct listing_opts lo;
