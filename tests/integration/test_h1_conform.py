@@ -385,6 +385,30 @@ def test_14_1_1_huge_positions_are_numbers_not_errors(srv, spec, want, body):
         assert c.read_response().body == b"bee\n" * 10
 
 
+LM_FAR_PAST = "Sun, 06 Nov 1994 08:49:37 GMT"
+
+
+@pytest.mark.parametrize("fields", [
+    # §13.1.3: If-Modified-Since "MUST" be ignored when its value has more
+    # than one member; two lines are one list (RFC 9110 §5.3)
+    ["If-Modified-Since: %s" % "Sat, 01 Jan 2050 00:00:00 GMT",
+     "If-Modified-Since: %s" % "Sat, 01 Jan 2050 00:00:00 GMT"],
+    # §13.1.4: If-Unmodified-Since likewise ("a list of dates"): no 412
+    ["If-Unmodified-Since: " + LM_FAR_PAST, "If-Unmodified-Since: " + LM_FAR_PAST],
+    # §14.2: two Range lines are no valid ranges-specifier: ignored, 200
+    ["Range: bytes=0-1", "Range: bytes=3-4"],
+    # §13.1.5: an If-Range that is no single validator never matches: 200
+    ["Range: bytes=0-1", "If-Range: {E}", "If-Range: {E}"],
+])
+def test_13_single_valued_field_twice_is_ignored(srv, fields):
+    """A field defined as one value, sent on two lines, is an invalid list:
+    these four are then ignored (the answer is the plain 200), not 400 (as
+    nginx answers; h2o takes the first line).  If-Match / If-None-Match,
+    real lists, stay 400 on a repeat (as nginx): no client splits them."""
+    extra = "".join(f.replace("{E}", tag(srv.port)) + "\r\n" for f in fields)
+    accepted(srv.port, req("/a.txt", extra=extra))
+
+
 def test_14_4_416_on_head_has_content_range(srv):
     """RFC 9110 §15.5.17: a 416 to a byte range request SHOULD carry
     Content-Range: bytes */length, to HEAD as to GET."""
