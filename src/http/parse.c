@@ -522,6 +522,16 @@ static int set_once(struct http_request *req, struct http_str *f, const char *p,
     return 0;
 }
 
+/* A field that holds one value, sent twice: its value is then a list, which
+ * is invalid, and an invalid one of these is ignored — dates (RFC 9110
+ * §13.1.3-4 MUST), Range (§14.2) and If-Range (§13.1.5: no match, the whole
+ * answer).  An empty value says so to every reader of the field. */
+static int set_or_void(struct http_str *f, const char *p, const char *e)
+{
+    *f = f->p ? http_str_make(f->p, 0) : http_str_make(p, (size_t)(e - p));
+    return 0;
+}
+
 /* acts on the fields the parser itself must understand */
 static int known_field(struct http_request *req, unsigned *s, const char *name, size_t n,
                        const char *v, const char *ve, const char *e)
@@ -536,7 +546,7 @@ static int known_field(struct http_request *req, unsigned *s, const char *name, 
         if (!req->host.p) req->host = http_str_make(v, (size_t)(ve - v));
         break;
     case 5:
-        if (name_is(name, n, "range")) return set_once(req, &req->range, v, ve, "repeated range");
+        if (name_is(name, n, "range")) return set_or_void(&req->range, v, ve);
         break;
     case 6:
         if (!name_is(name, n, "expect")) break;
@@ -549,8 +559,7 @@ static int known_field(struct http_request *req, unsigned *s, const char *name, 
     case 8:
         if (name_is(name, n, "if-match"))
             return set_once(req, &req->if_match, v, ve, "repeated if-match");
-        if (name_is(name, n, "if-range"))
-            return set_once(req, &req->if_range, v, ve, "repeated if-range");
+        if (name_is(name, n, "if-range")) return set_or_void(&req->if_range, v, ve);
         break;
     case 10:
         if (name_is(name, n, "connection")) parse_connection(s, v, ve);
@@ -567,11 +576,11 @@ static int known_field(struct http_request *req, unsigned *s, const char *name, 
     case 17:
         if (name_is(name, n, "transfer-encoding")) parse_te(s, v, ve);
         if (name_is(name, n, "if-modified-since"))
-            return set_once(req, &req->if_modified_since, v, ve, "repeated if-modified-since");
+            return set_or_void(&req->if_modified_since, v, ve);
         break;
     case 19:
         if (name_is(name, n, "if-unmodified-since"))
-            return set_once(req, &req->if_unmodified_since, v, ve, "repeated if-unmodified-since");
+            return set_or_void(&req->if_unmodified_since, v, ve);
         break;
     }
     return 0;
