@@ -404,9 +404,27 @@ def test_13_single_valued_field_twice_is_ignored(srv, fields):
     """A field defined as one value, sent on two lines, is an invalid list:
     these four are then ignored (the answer is the plain 200), not 400 (as
     nginx answers; h2o takes the first line).  If-Match / If-None-Match,
-    real lists, stay 400 on a repeat (as nginx): no client splits them."""
+    real lists, combine instead (the next test)."""
     extra = "".join(f.replace("{E}", tag(srv.port)) + "\r\n" for f in fields)
     accepted(srv.port, req("/a.txt", extra=extra))
+
+
+@pytest.mark.parametrize("lines, want", [
+    (['If-None-Match: "x"', 'If-None-Match: {E}'], 304),
+    (['If-None-Match: "x"', 'If-None-Match: "y", W/{E}'], 304),
+    (['If-None-Match: "x"', 'If-None-Match: "y"'], 200),
+    (['If-Match: "x"', 'If-Match: {E}'], 200),
+    (['If-Match: "x"', 'If-Match: "y"'], 412),
+    # a tag in another field between the two lines is not a member
+    (['If-Match: "x"', 'X-Other: {E}', 'If-Match: "y"'], 412),
+])
+def test_13_1_1_tag_list_over_several_lines_is_one_list(srv, lines, want):
+    """RFC 9110 §5.3: a list field may be split over several field lines,
+    which mean the same as one comma-joined line; If-Match and If-None-Match
+    are lists (#entity-tag).  (nginx answers 400; h2o looks at the first.)"""
+    e = tag(srv.port)
+    extra = "".join(l.replace("{E}", e) + "\r\n" for l in lines)
+    accepted(srv.port, req("/a.txt", extra=extra), want, body=b"" if want == 304 else None)
 
 
 def test_14_4_416_on_head_has_content_range(srv):
