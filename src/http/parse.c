@@ -514,14 +514,6 @@ static int parse_content_length(struct http_request *req, const char *p, const c
     return 0;
 }
 
-static int set_once(struct http_request *req, struct http_str *f, const char *p, const char *e,
-                    const char *repeated)
-{
-    if (f->p) return fail(req, 400, repeated);
-    *f = http_str_make(p, (size_t)(e - p));
-    return 0;
-}
-
 /* A field that holds one value, sent twice: its value is then a list, which
  * is invalid, and an invalid one of these is ignored — dates (RFC 9110
  * §13.1.3-4 MUST), Range (§14.2) and If-Range (§13.1.5: no match, the whole
@@ -529,6 +521,15 @@ static int set_once(struct http_request *req, struct http_str *f, const char *p,
 static int set_or_void(struct http_str *f, const char *p, const char *e)
 {
     *f = f->p ? http_str_make(f->p, 0) : http_str_make(p, (size_t)(e - p));
+    return 0;
+}
+
+/* If-Match and If-None-Match are lists, which may come over several lines
+ * (RFC 9110 §5.3): the first value is kept; whoever evaluates them reads
+ * every line from the headers (struct http_cond's lines) */
+static int set_first(struct http_str *f, const char *p, const char *e)
+{
+    if (!f->p) *f = http_str_make(p, (size_t)(e - p));
     return 0;
 }
 
@@ -557,16 +558,14 @@ static int known_field(struct http_request *req, unsigned *s, const char *name, 
             return fail(req, 417, "unsupported expectation");
         break;
     case 8:
-        if (name_is(name, n, "if-match"))
-            return set_once(req, &req->if_match, v, ve, "repeated if-match");
+        if (name_is(name, n, "if-match")) return set_first(&req->if_match, v, ve);
         if (name_is(name, n, "if-range")) return set_or_void(&req->if_range, v, ve);
         break;
     case 10:
         if (name_is(name, n, "connection")) parse_connection(s, v, ve);
         break;
     case 13:
-        if (name_is(name, n, "if-none-match"))
-            return set_once(req, &req->if_none_match, v, ve, "repeated if-none-match");
+        if (name_is(name, n, "if-none-match")) return set_first(&req->if_none_match, v, ve);
         break;
     case 14:
         if (!name_is(name, n, "content-length")) break;

@@ -73,7 +73,8 @@ struct http_request {
     int expect_continue;    /* "Expect: 100-continue" on HTTP/1.1 */
     struct http_str if_match, if_none_match, if_modified_since, if_unmodified_since, if_range,
         range;         /* raw values; p == NULL when absent; If-Match, If-None-Match repeated:
-                        * -400; the others repeated: empty (n == 0, invalid, so ignored) */
+                        * the first line's (the list's other lines are in headers); the
+                        * others repeated: empty (n == 0, invalid, so ignored) */
     const char *error; /* on failure: a short lower-case reason ("repeated host") */
     /* h2's extended CONNECT (RFC 8441): the :protocol ("websocket", the one
      * taken; the request is then a GET to its :path); p == NULL otherwise */

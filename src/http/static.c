@@ -445,8 +445,9 @@ static int serve_entry(const struct static_conf *sc, struct fcache *c, struct fe
     if (plain(req) && !digest_asked(req, &ask))
         return serve_whole(e, req, keep_alive, out, x, body_len);
     digest_asked(req, &ask);
-    struct http_cond cond = {req->if_match, req->if_none_match, req->if_modified_since,
-                             req->if_unmodified_since, req->if_range};
+    struct http_cond cond = {
+        req->if_match, req->if_none_match, req->if_modified_since, req->if_unmodified_since,
+        req->if_range, req->headers,       req->nheaders};
     int st = preconditions(&cond, e);
     if (st == 304) {
         if ((rc = resp_head(out, 304, keep_alive, req->version)) < 0) return rc;
@@ -572,7 +573,10 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
     /* a listing is a current representation without an entity tag or a
      * date: "*" matches it and no listed tag does (RFC 9110 §13.1.1-2), so
      * If-Match / If-None-Match still decide; the date fields cannot */
-    struct http_cond tags = {.if_match = req->if_match, .if_none_match = req->if_none_match};
+    struct http_cond tags = {.if_match = req->if_match,
+                             .if_none_match = req->if_none_match,
+                             .lines = req->headers,
+                             .nlines = req->nheaders};
     int st = http_preconditions(&tags, 1, NULL, 0, 0);
     if (st != 200) {
         close(dirfd);
