@@ -94,7 +94,8 @@ static void on_reject(void *owner, int32_t id, int status, const char *why)
 {
     (void)owner;
     (void)id;
-    if (!why || (status != 400 && status != 413 && status != 431 && status != 500 && status != 501))
+    if (!why || (status != 400 && status != 413 && status != 417 && status != 431 &&
+                 status != 500 && status != 501))
         abort();
 }
 

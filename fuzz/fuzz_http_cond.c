@@ -18,6 +18,7 @@
  *     weak form in If-None-Match always gives 304 (GET/HEAD) or 412;
  *   - an ETag made from any stat passes If-Match and If-Range as itself. */
 #include "http/cond.h"
+#include "http/parse.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,10 +117,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (f[i].p && http_date_parse(f[i].p, f[i].n, &t) == 0) check_date_roundtrip(t);
     }
 
-    struct http_cond c = {f[F_IM], f[F_INM], f[F_IMS], f[F_IUS], f[F_IR]};
+    struct http_cond c = {f[F_IM], f[F_INM], f[F_IMS], f[F_IUS], f[F_IR], NULL, 0};
     const char *etag = f[F_ETAG].n ? f[F_ETAG].p : NULL;
     size_t etag_len = f[F_ETAG].n;
     int s = http_preconditions(&c, get_or_head, etag, etag_len, mtime);
+    /* the same two tag lists given as the request's lines (one each, among
+     * another field) decide the same */
+    struct http_header lines[3] = {{http_str_cstr("if-NONE-match"), f[F_INM]},
+                                   {http_str_cstr("X-Other"), f[F_ETAG]},
+                                   {http_str_cstr("If-Match"), f[F_IM]}};
+    struct http_cond cl = c;
+    cl.lines = lines;
+    cl.nlines = 3;
+    if (http_preconditions(&cl, get_or_head, etag, etag_len, mtime) != s) abort();
     if (!valid_status(s)) abort();
     if (s == 304 && (!get_or_head || (!c.if_none_match.p && !c.if_modified_since.p))) abort();
     if (s == 412 && !c.if_match.p && !c.if_unmodified_since.p && !c.if_none_match.p) abort();

@@ -28,7 +28,7 @@ static void check(int r, const struct http_request *rq, const char *buf, size_t 
 {
     if (r == 0) return;
     if (r < 0) {
-        if (r != -400 && r != -414 && r != -431 && r != -501 && r != -505) abort();
+        if (r != -400 && r != -414 && r != -417 && r != -431 && r != -501 && r != -505) abort();
         if (!rq->error || rq->keep_alive) abort();
         return;
     }

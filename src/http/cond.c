@@ -1,5 +1,7 @@
 #include "http/cond.h"
 
+#include "http/parse.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -266,6 +268,19 @@ static int etag_list_match(struct http_str v, const struct etag *cur, int strong
     return 0;
 }
 
+/* etag_list_match over the whole If-Match / If-None-Match list: the value
+ * v, or every line named name when the request's lines are at hand */
+static int list_match(const struct http_cond *c, struct http_str v, const char *name,
+                      const struct etag *cur, int strong)
+{
+    if (!c->lines) return etag_list_match(v, cur, strong);
+    for (size_t i = 0; i < c->nlines; i++)
+        if (http_str_eq_ci(c->lines[i].name, name) &&
+            etag_list_match(c->lines[i].value, cur, strong))
+            return 1;
+    return 0;
+}
+
 /* the representation's own tag, or NULL when it has none (or it is malformed) */
 static const struct etag *current_tag(const char *etag, size_t etag_len, struct etag *t)
 {
@@ -283,7 +298,7 @@ int http_preconditions(const struct http_cond *c, int get_or_head, const char *e
 
     /* step 1 and 2: the client's idea of the current state must hold */
     if (c->if_match.p) {
-        if (!etag_list_match(c->if_match, cur, 1)) return 412;
+        if (!list_match(c, c->if_match, "if-match", cur, 1)) return 412;
     } else if (c->if_unmodified_since.p) {
         if (http_date_parse(c->if_unmodified_since.p, c->if_unmodified_since.n, &d) == 0 &&
             mtime > d)
@@ -291,7 +306,8 @@ int http_preconditions(const struct http_cond *c, int get_or_head, const char *e
     }
     /* step 3 and 4: the client's cached copy may already be current */
     if (c->if_none_match.p) {
-        if (etag_list_match(c->if_none_match, cur, 0)) return get_or_head ? 304 : 412;
+        if (list_match(c, c->if_none_match, "if-none-match", cur, 0))
+            return get_or_head ? 304 : 412;
     } else if (get_or_head && c->if_modified_since.p) {
         /* a date later than our clock is invalid (RFC 7232 §3.3): the client
          * cannot have seen a representation from the future */

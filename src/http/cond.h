@@ -30,9 +30,17 @@ int http_date_parse(const char *s, size_t n, time_t *out);
 #define HTTP_ETAG_MAX 56
 size_t http_etag_make(const struct stat *st, char *out, size_t n);
 
-/* The request's conditional header fields, as received (absent: p == NULL). */
+struct http_header;
+
+/* The request's conditional header fields, as received (absent: p == NULL).
+ * lines[0..nlines), when set, are all the request's field lines: If-Match and
+ * If-None-Match are then read from every line of that name (a list may be
+ * split over several, RFC 9110 §5.3), if_match / if_none_match saying only
+ * whether the field is present. */
 struct http_cond {
     struct http_str if_match, if_none_match, if_modified_since, if_unmodified_since, if_range;
+    const struct http_header *lines;
+    size_t nlines;
 };
 
 /* Evaluates the preconditions in the order of RFC 9110 §13.2.2 against the

@@ -369,6 +369,7 @@ answer_path(struct conn *c, const struct http_request *r, const char *p, size_t 
         run_handler(c, rt, r, path, &mt, p + hlen, blen, lvout);
         return hlen + raw;
     }
+    if ((cl || r->chunked) && r->expect_continue) c->closing = 1; /* no route: no 100 Continue */
     if (allow[0]) {
         /* routes cover the path, none takes this method */
         if (r->method != HTTP_OPTIONS) {
@@ -423,6 +424,10 @@ static size_t answer(struct conn *c, const struct http_request *r, const char *p
     if (!r->keep_alive || s->o.http10 || w->stopping ||
         __atomic_load_n(&s->stopped, __ATOMIC_RELAXED))
         c->closing = 1;
+    /* a body held back for a 100 Continue only a route sends: any other
+     * answer closes (skip_body), and must say so in itself (RFC 9110 §10.1.1
+     * SHOULD, RFC 9112 §9.6), so decide before it is built */
+    if ((r->content_length > 0 || r->chunked) && r->expect_continue && !s->nroutes) c->closing = 1;
     if ((s->admin || s->o.health) && admin_answer(c, r)) return skip_body(c, r, hlen, avail);
 
     size_t mark = buf_len(&w->out);

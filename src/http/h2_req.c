@@ -140,6 +140,20 @@ static int once(struct http_str *slot, struct http_str v, struct http_request *r
     return 0;
 }
 
+/* as HTTP/1.1's parser does (http/parse.h): If-Match / If-None-Match are
+ * lists, split over several fields at will (RFC 9110 §5.3), so the first is
+ * kept and the conditions read all of them from hdrs; a one-value field
+ * sent twice is an invalid list, ignored (empty) as an invalid value is */
+static void first(struct http_str *slot, struct http_str v)
+{
+    if (!slot->p) *slot = v;
+}
+
+static void or_void(struct http_str *slot, struct http_str v)
+{
+    *slot = slot->p ? http_str_make(slot->p, 0) : v;
+}
+
 int h2_req_build(struct h2_req *r, struct http_request *req, struct http_header *hdrs)
 {
     memset(req, 0, sizeof *req);
@@ -175,17 +189,21 @@ int h2_req_build(struct h2_req *r, struct http_request *req, struct http_header 
             if (memcmp(name, "host", 4) == 0) rc = once(&host, v, req, "repeated host");
             break;
         case 5:
-            if (memcmp(name, "range", 5) == 0) rc = once(&req->range, v, req, "repeated range");
+            if (memcmp(name, "range", 5) == 0) or_void(&req->range, v);
+            break;
+        case 6:
+            /* RFC 9110 §10.1.1: 100-continue is the only expectation (as h1) */
+            if (memcmp(name, "expect", 6) == 0 && v.n && !http_str_eq_ci(v, "100-continue"))
+                return fail(req, 417, "unsupported expectation");
             break;
         case 8:
             if (memcmp(name, "if-match", 8) == 0)
-                rc = once(&req->if_match, v, req, "repeated if-match");
+                first(&req->if_match, v);
             else if (memcmp(name, "if-range", 8) == 0)
-                rc = once(&req->if_range, v, req, "repeated if-range");
+                or_void(&req->if_range, v);
             break;
         case 13:
-            if (memcmp(name, "if-none-match", 13) == 0)
-                rc = once(&req->if_none_match, v, req, "repeated if-none-match");
+            if (memcmp(name, "if-none-match", 13) == 0) first(&req->if_none_match, v);
             break;
         case 14:
             if (memcmp(name, "content-length", 14) == 0) {
@@ -200,12 +218,10 @@ int h2_req_build(struct h2_req *r, struct http_request *req, struct http_header 
             }
             break;
         case 17:
-            if (memcmp(name, "if-modified-since", 17) == 0)
-                rc = once(&req->if_modified_since, v, req, "repeated if-modified-since");
+            if (memcmp(name, "if-modified-since", 17) == 0) or_void(&req->if_modified_since, v);
             break;
         case 19:
-            if (memcmp(name, "if-unmodified-since", 19) == 0)
-                rc = once(&req->if_unmodified_since, v, req, "repeated if-unmodified-since");
+            if (memcmp(name, "if-unmodified-since", 19) == 0) or_void(&req->if_unmodified_since, v);
             break;
         default:
             break;

@@ -47,8 +47,10 @@ struct http_str h2_req_get(const struct h2_req *r, const char *name);
 
 /* Fills *req (version 20, keep_alive 1, chunked 0, content_length from the
  * field or -1) with views into r; hdrs holds r->max_fields entries.  0, or
- * -400 / -431 with req->error saying why.  Several Cookie fields are joined
- * with "; " into one (RFC 9113 §8.2.3). */
+ * -400 / -417 (an Expect other than 100-continue) / -431 with req->error
+ * saying why.  Several Cookie fields are joined with "; " into one (RFC 9113
+ * §8.2.3).  If-Match / If-None-Match repeated: the first field's value (the
+ * others are in hdrs); Range, If-Range and the dates repeated: empty. */
 int h2_req_build(struct h2_req *r, struct http_request *req, struct http_header *hdrs);
 
 #endif

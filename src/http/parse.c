@@ -514,11 +514,22 @@ static int parse_content_length(struct http_request *req, const char *p, const c
     return 0;
 }
 
-static int set_once(struct http_request *req, struct http_str *f, const char *p, const char *e,
-                    const char *repeated)
+/* A field that holds one value, sent twice: its value is then a list, which
+ * is invalid, and an invalid one of these is ignored — dates (RFC 9110
+ * §13.1.3-4 MUST), Range (§14.2) and If-Range (§13.1.5: no match, the whole
+ * answer).  An empty value says so to every reader of the field. */
+static int set_or_void(struct http_str *f, const char *p, const char *e)
 {
-    if (f->p) return fail(req, 400, repeated);
-    *f = http_str_make(p, (size_t)(e - p));
+    *f = f->p ? http_str_make(f->p, 0) : http_str_make(p, (size_t)(e - p));
+    return 0;
+}
+
+/* If-Match and If-None-Match are lists, which may come over several lines
+ * (RFC 9110 §5.3): the first value is kept; whoever evaluates them reads
+ * every line from the headers (struct http_cond's lines) */
+static int set_first(struct http_str *f, const char *p, const char *e)
+{
+    if (!f->p) *f = http_str_make(p, (size_t)(e - p));
     return 0;
 }
 
@@ -536,24 +547,25 @@ static int known_field(struct http_request *req, unsigned *s, const char *name, 
         if (!req->host.p) req->host = http_str_make(v, (size_t)(ve - v));
         break;
     case 5:
-        if (name_is(name, n, "range")) return set_once(req, &req->range, v, ve, "repeated range");
+        if (name_is(name, n, "range")) return set_or_void(&req->range, v, ve);
         break;
     case 6:
-        if (name_is(name, n, "expect") && eq_ci(v, (size_t)(ve - v), "100-continue"))
+        if (!name_is(name, n, "expect")) break;
+        if (eq_ci(v, (size_t)(ve - v), "100-continue"))
             req->expect_continue = req->version == 11; /* 1.0 must ignore it (RFC 9110 §10.1.1) */
+        else if (ve > v && req->version == 11)
+            /* any other expectation: 417 (§10.1.1 MAY), never a silent yes */
+            return fail(req, 417, "unsupported expectation");
         break;
     case 8:
-        if (name_is(name, n, "if-match"))
-            return set_once(req, &req->if_match, v, ve, "repeated if-match");
-        if (name_is(name, n, "if-range"))
-            return set_once(req, &req->if_range, v, ve, "repeated if-range");
+        if (name_is(name, n, "if-match")) return set_first(&req->if_match, v, ve);
+        if (name_is(name, n, "if-range")) return set_or_void(&req->if_range, v, ve);
         break;
     case 10:
         if (name_is(name, n, "connection")) parse_connection(s, v, ve);
         break;
     case 13:
-        if (name_is(name, n, "if-none-match"))
-            return set_once(req, &req->if_none_match, v, ve, "repeated if-none-match");
+        if (name_is(name, n, "if-none-match")) return set_first(&req->if_none_match, v, ve);
         break;
     case 14:
         if (!name_is(name, n, "content-length")) break;
@@ -563,11 +575,11 @@ static int known_field(struct http_request *req, unsigned *s, const char *name, 
     case 17:
         if (name_is(name, n, "transfer-encoding")) parse_te(s, v, ve);
         if (name_is(name, n, "if-modified-since"))
-            return set_once(req, &req->if_modified_since, v, ve, "repeated if-modified-since");
+            return set_or_void(&req->if_modified_since, v, ve);
         break;
     case 19:
         if (name_is(name, n, "if-unmodified-since"))
-            return set_once(req, &req->if_unmodified_since, v, ve, "repeated if-unmodified-since");
+            return set_or_void(&req->if_unmodified_since, v, ve);
         break;
     }
     return 0;
@@ -647,8 +659,10 @@ static int parse_head(const char *buf, size_t start, size_t len, size_t max_head
         if (s & S_CL) return fail(req, 400, "content-length with transfer-encoding");
         if (s & S_TE_TWICE) return fail(req, 400, "chunked applied twice");
         if (!(s & S_TE_ANY)) return fail(req, 400, "empty transfer-encoding");
+        /* not chunked last: no length at all, a MUST-400 (§6.3 item 4) that
+         * outranks the SHOULD-501 for a coding we do not know (§6.1) */
+        if (!(s & S_TE_LAST_CHUNKED)) return fail(req, 400, "final transfer coding not chunked");
         if (s & S_TE_UNKNOWN) return fail(req, 501, "unknown transfer coding");
-        if (!(s & S_TE_LAST_CHUNKED)) return fail(req, 501, "final transfer coding not chunked");
         req->chunked = 1;
     }
     req->keep_alive = !(s & S_CONN_CLOSE) && (req->version == 11 || (s & S_CONN_KA));

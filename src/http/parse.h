@@ -72,7 +72,9 @@ struct http_request {
     int keep_alive;         /* 1.1: unless "Connection: close"; 1.0: only with keep-alive */
     int expect_continue;    /* "Expect: 100-continue" on HTTP/1.1 */
     struct http_str if_match, if_none_match, if_modified_since, if_unmodified_since, if_range,
-        range;         /* raw values; p == NULL when absent; repeated: -400 */
+        range;         /* raw values; p == NULL when absent; If-Match, If-None-Match repeated:
+                        * the first line's (the list's other lines are in headers); the
+                        * others repeated: empty (n == 0, invalid, so ignored) */
     const char *error; /* on failure: a short lower-case reason ("repeated host") */
     /* h2's extended CONNECT (RFC 8441): the :protocol ("websocket", the one
      * taken; the request is then a GET to its :path); p == NULL otherwise */
@@ -90,8 +92,10 @@ void http_parser_init(struct http_parser *st);
  *        (req->version too when the request line got that far; the rest reset):
  *        -400 malformed or ambiguous framing, -414 request line over max_line,
  *        -431 field section over max_header or more than max_headers fields,
+ *        -417 an Expect other than 100-continue in an HTTP/1.1 request,
  *        -505 a well-formed version other than HTTP/1.0 and HTTP/1.1,
- *        -501 an unknown transfer coding, or a final coding other than chunked
+ *        (-400 also for a final transfer coding other than chunked),
+ *        -501 an unknown transfer coding before a final chunked
  *        ("gzip, chunked" is accepted: the body is framed by chunked).
  *        A first byte that cannot start a method fails at once (-400).
  * Chosen strictness beyond RFC 9112 (security first): CONNECT and the

@@ -2,15 +2,16 @@
 
 #include "http/str.h"
 
-/* Reads 1*DIGIT at *p; 0 when there is none or it exceeds UINT64_MAX. */
+/* Reads 1*DIGIT at *p; 0 when there is none.  A number past UINT64_MAX is
+ * UINT64_MAX: still a valid position, past any file's end (RFC 9110
+ * §14.1.1: large numerals must not be parse errors, and never wrap). */
 static int parse_u64(const char **p, const char *e, uint64_t *v)
 {
     const char *s = *p;
     uint64_t x = 0;
     for (; s < e && *s >= '0' && *s <= '9'; s++) {
         unsigned d = (unsigned)(*s - '0');
-        if (x > (UINT64_MAX - d) / 10) return 0;
-        x = x * 10 + d;
+        x = x > (UINT64_MAX - d) / 10 ? UINT64_MAX : x * 10 + d;
     }
     if (s == *p) return 0;
     *p = s;

@@ -17,8 +17,9 @@ struct http_range {
  * Returns:
  *   > 0   how many ranges were written (at most max)
  *   0     ignore the header and send the whole representation: another unit,
- *         a syntax error (first > last, a number too big for 64 bits), or
- *         more than max ranges (RFC 9110 §14.2 lets a server ignore them)
+ *         a syntax error (first > last), or more than max ranges (RFC 9110
+ *         §14.2 lets a server ignore them); a number past 64 bits is taken
+ *         as UINT64_MAX, past any end (§14.1.1), not as an error
  *   -416  valid, but no range is satisfiable (first >= size, "-0", size 0)
  * out is meaningful only when the result is > 0.  Overlapping or unordered
  * ranges are returned as sent; limiting max bounds the work they can cause

@@ -460,8 +460,9 @@ static int serve_entry(const struct static_conf *sc, struct fcache *c, struct fe
     if (plain(req) && !digest_asked(req, &ask))
         return serve_whole(e, req, keep_alive, out, x, body_len);
     digest_asked(req, &ask);
-    struct http_cond cond = {req->if_match, req->if_none_match, req->if_modified_since,
-                             req->if_unmodified_since, req->if_range};
+    struct http_cond cond = {
+        req->if_match, req->if_none_match, req->if_modified_since, req->if_unmodified_since,
+        req->if_range, req->headers,       req->nheaders};
     int st = preconditions(&cond, e);
     if (st == 304) {
         if ((rc = resp_head(out, 304, keep_alive, req->version)) < 0) return rc;
@@ -583,6 +584,23 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
                         "Directory listing is turned off.");
         if (rc > 0) *body_len = (uint64_t)rc;
         return rc < 0 ? rc : 403;
+    }
+    /* a listing is a current representation without an entity tag or a
+     * date: "*" matches it and no listed tag does (RFC 9110 §13.1.1-2), so
+     * If-Match / If-None-Match still decide; the date fields cannot */
+    struct http_cond tags = {.if_match = req->if_match,
+                             .if_none_match = req->if_none_match,
+                             .lines = req->headers,
+                             .nlines = req->nheaders};
+    int st = http_preconditions(&tags, 1, NULL, 0, 0);
+    if (st != 200) {
+        close(dirfd);
+        rc = st == 304
+                 ? resp_simple(out, 304, keep_alive, req->version, head, "Vary: Accept\r\n", NULL,
+                               NULL, 0)
+                 : resp_error(out, 412, keep_alive, req->version, head, "Vary: Accept\r\n", NULL);
+        if (rc > 0 && st == 412) *body_len = (uint64_t)rc;
+        return rc < 0 ? rc : st;
     }
     struct buf page;
     buf_init(&page, 0);

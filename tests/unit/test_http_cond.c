@@ -1,4 +1,5 @@
 #include "http/cond.h"
+#include "http/parse.h"
 
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -340,4 +341,29 @@ Test(if_range, cases)
     cr_expect_eq(http_if_range_ok(S(ETAG), NULL, 0, MTIME), 0, "no current tag");
     const char *w = "W/\"abc\"";
     cr_expect_eq(http_if_range_ok(S(w), w, strlen(w), MTIME), 0, "weak current tag");
+}
+
+/* If-Match / If-None-Match split over several field lines are one list
+ * (RFC 9110 §5.3): with the lines given, every line of the name counts, and
+ * no other field's value does */
+Test(preconditions, lists_over_several_lines)
+{
+    struct http_header h[] = {
+        {http_str_cstr("If-None-Match"), http_str_cstr("\"x\"")},
+        {http_str_cstr("X-Other"), http_str_cstr(ETAG)},
+        {http_str_cstr("if-none-match"), http_str_cstr("\"y\", " ETAG)},
+        {http_str_cstr("If-Match"), http_str_cstr("\"x\"")},
+        {http_str_cstr("If-Match"), http_str_cstr("W/" ETAG)},
+    };
+    struct http_cond c = {.if_none_match = h[0].value, .lines = h, .nlines = 3};
+    cr_expect_eq(http_preconditions(&c, 1, ETAG, strlen(ETAG), MTIME), 304);
+    c.nlines = 2; /* the X-Other line's tag is not a member */
+    cr_expect_eq(http_preconditions(&c, 1, ETAG, strlen(ETAG), MTIME), 200);
+    c.lines = NULL; /* without lines: the one value given */
+    cr_expect_eq(http_preconditions(&c, 1, ETAG, strlen(ETAG), MTIME), 200);
+
+    struct http_cond m = {.if_match = h[3].value, .lines = h, .nlines = 5};
+    cr_expect_eq(http_preconditions(&m, 1, ETAG, strlen(ETAG), MTIME), 412, "weak never matches");
+    h[4].value = http_str_cstr(ETAG);
+    cr_expect_eq(http_preconditions(&m, 1, ETAG, strlen(ETAG), MTIME), 200);
 }
