@@ -358,6 +358,9 @@ V2_GOOD = [
     ("crc32c-before-tlvs", None, "198.51.100.42"),  # built below: CRC first
     ("crc32c-unspec", v2(1, 0x00, tlv(0x04, b"pad"), crc=True), HOST),
     ("big-block-3000", tcp4("198.51.100.43", extra=tlv(0x04, b"\x55" * 3000)), "198.51.100.43"),
+    # the largest length: addresses 36 + a NOOP 3 + v + the CRC32C 7 = 65535
+    ("length-65535-max", tcp6("2001:db8::44", extra=tlv(0x04, b"\x55" * (65535 - 36 - 3 - 7)),
+                              crc=True), "2001:db8::44"),
 ]
 
 
@@ -514,6 +517,49 @@ def test_2_stall_nothing_or_partial_header_closed_at_header_timeout(srv):
         assert data == b"", (p, data[:80])
         assert took < HEADER_TIMEOUT + 4, (p, took)
     assert time.monotonic() - t0 > HEADER_TIMEOUT - 1.5  # the timeout, not at once
+
+
+def test_2_2_partial_header_then_end_of_stream_is_refused_at_once(srv):
+    """2.2: "The receiver must also reject incoming connections containing
+    partial protocol headers": a header cut by the client's FIN is closed at
+    once, unanswered (not held until the timeout)."""
+    for part in (b"PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r", tcp4()[:20],
+                 tcp4(extra=tlv(0x04, b"abc"))[:-1]):
+        s = connect(srv.port)
+        s.sendall(part)
+        s.shutdown(socket.SHUT_WR)
+        t0 = time.monotonic()
+        assert recv_all(s, timeout=HEADER_TIMEOUT + 5) == b""
+        assert time.monotonic() - t0 < HEADER_TIMEOUT - 1, part
+        s.close()
+
+
+def test_2_ipv6_listener_takes_ipv4_clients_and_keeps_its_own_for_local(root):
+    """2.1 / 2.2: the header's family need not be the socket's: on an IPv6
+    listener a TCP4 client is logged as IPv4, and LOCAL / UNKNOWN keep ::1."""
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    srv6 = Server(["serve", "0", "-b", "::1", "-d", str(root), "--proxy-protocol",
+                   "--header-timeout", str(HEADER_TIMEOUT)])
+    try:
+        done = []
+        for hdr, addr in ((v1("TCP4", "192.0.2.61", "10.0.0.1", 1, 80), "192.0.2.61"),
+                          (tcp4("192.0.2.62"), "192.0.2.62"),
+                          (tcp6("2001:db8:c::1"), "2001:db8:c::1"),
+                          (v2(0, 0x11, addrs(0x11, "192.0.2.63", "10.0.0.1", 1, 2)), "::1"),
+                          (b"PROXY UNKNOWN\r\n", "::1")):
+            tag = next(_ids)
+            s = socket.create_connection(("::1", srv6.port), timeout=T)
+            s.sendall(hdr + request(tag))
+            resp = recv_all(s)
+            s.close()
+            assert resp.startswith(b"HTTP/1.1 200 OK\r\n"), (addr, resp[:80])
+            done.append((addr, tag, hdr))
+        expect_logged(srv6, done)
+    finally:
+        srv6.kill()
 
 
 def test_2_required_header_missing_is_never_served(srv):
