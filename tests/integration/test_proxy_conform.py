@@ -207,6 +207,9 @@ V1_GOOD = [
     ("unknown-worst-case-107", v1("UNKNOWN", "ffff:" * 7 + "ffff", "ffff:" * 7 + "ffff",
                                   65535, 65535), HOST),
     ("unknown-anything-before-crlf", b"PROXY UNKNOWN whatever ~!@# \x7f\xff\r\n", HOST),
+    # "the receiver must ignore anything presented before the CRLF": bytes
+    # below 0x20 too (a lone CR or LF still is not a CRLF: refused below)
+    ("unknown-control-bytes", b"PROXY UNKNOWN \x00\x01\t\x1b\x7f 1 2\r\n", HOST),
 ]
 
 
@@ -240,6 +243,10 @@ V1_BAD = [
     ("udp4", GOOD4.replace("TCP4", "UDP4") + "\r\n"),
     ("tcp5", GOOD4.replace("TCP4", "TCP5") + "\r\n"),
     ("unknown-suffix", "PROXY UNKNOWNX\r\n"),
+    ("unknown-tab-suffix", "PROXY UNKNOWN\t\r\n"),
+    ("unknown-lone-lf-inside", "PROXY UNKNOWN a\nb\r\n"),
+    ("unknown-lone-cr-inside", "PROXY UNKNOWN a\rb\r\n"),
+    ("tcp4-control-byte", GOOD4.replace(" 80", " 80\x01") + "\r\n"),
     ("proxy-alone", "PROXY\r\n"),
     ("proxy-space-alone", "PROXY \r\n"),
     # CRLF required: no lone LF, no lone CR, no CR before CRLF
