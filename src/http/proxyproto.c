@@ -238,7 +238,10 @@ int proxyproto_feed(struct proxyproto *pp, const void *p, size_t n, size_t *used
                 return v1_parse(pp, (char *)pp->b, a);
             }
             if (at + 1 >= PROXYPROTO_V1_MAX) return fail(pp, "a v1 header is 107 bytes at most");
-            if (ch < 0x20 && ch != '\r') return fail(pp, "a v1 header is printable text");
+            /* after "PROXY UNKNOWN " the spec has the receiver ignore anything
+             * before the CRLF; elsewhere a control byte cannot be a field's */
+            if (ch < 0x20 && ch != '\r' && (at < 14 || memcmp(pp->b, "PROXY UNKNOWN ", 14)))
+                return fail(pp, "a v1 header is printable text");
             if (at && pp->b[at - 1] == '\r') return fail(pp, "a v1 header has CR only at its end");
             pp->b[pp->have++] = ch;
             i++;
