@@ -9,10 +9,14 @@ back and a close at once (before the header timeout), and its request is
 never logged.  Where the spec leaves a choice, the test says which one
 berth makes (docs/LOAD_BALANCER.md lists them)."""
 import itertools
+import os
 import re
+import shutil
+import signal
 import socket
 import ssl
 import struct
+import subprocess
 import time
 
 import pytest
@@ -37,6 +41,9 @@ def crc32c(data):
         for _ in range(8):
             crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
     return crc ^ 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283  # CRC-32C's published check value
 
 
 def v1(proto, src="", dst="", sport=0, dport=0):
@@ -737,3 +744,62 @@ def test_2_h2_over_tls_behind_v2_header(root):
             assert srv.wait_for(log_rx(addr, tag, "HTTP/2.0"), T), (addr, srv.output()[-400:])
     finally:
         srv.kill()
+
+
+# ================= a real sender: HAProxy's send-proxy-v2 with TLVs =================
+
+HAPROXY = shutil.which("haproxy") or (os.path.exists("/usr/sbin/haproxy") and "/usr/sbin/haproxy")
+
+
+@pytest.mark.skipif(not HAPROXY, reason="needs haproxy (scripts/deps.sh test installs it)")
+def test_2_2_3_haproxy_v2_with_crc32c_unique_id_authority_tlvs(srv, tmp_path):
+    """2.2.1-2.2.6 from a real sender: HAProxy's send-proxy-v2 with
+    proxy-v2-options crc32c, unique-id, authority and ssl: berth verifies its
+    checksum (a mismatch would refuse it: HAProxy would answer 502/503) and
+    logs the client HAProxy saw."""
+    with socket.socket() as p:
+        p.bind((HOST, 0))
+        front = p.getsockname()[1]
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text("""global
+    maxconn 50
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend fe
+    bind %(h)s:%(f)d
+    unique-id-format %%{+X}o%%ci:%%cp_%%fi:%%fp_%%Ts_%%rt
+    default_backend be
+backend be
+    server b1 %(h)s:%(b)d send-proxy-v2 proxy-v2-options crc32c,unique-id,authority,ssl
+""" % {"h": HOST, "f": front, "b": srv.port})
+    hp = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        got, tag = b"", None
+        while time.monotonic() < deadline:
+            tag = next(_ids)
+            try:
+                s = socket.create_connection((HOST, front), timeout=T,
+                                             source_address=("127.0.0.5", 0))
+                s.sendall(request(tag))
+                got = recv_all(s)
+                s.close()
+            except OSError:
+                got = b""
+            if got:
+                break  # haproxy answered: berth's, or its own error
+            assert hp.poll() is None, hp.stdout.read()
+            time.sleep(0.1)  # haproxy still binding its port
+        assert got.startswith(b"HTTP/1.1 200"), got[:200]
+        assert srv.wait_for(log_rx("127.0.0.5", tag), T), srv.output()[-400:]
+    finally:
+        hp.send_signal(signal.SIGTERM)
+        try:
+            hp.wait(10)
+        except subprocess.TimeoutExpired:
+            hp.kill()
+            hp.wait()
