@@ -17,6 +17,7 @@ static const uint8_t v2sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
 void proxyproto_init(struct proxyproto *pp)
 {
     memset(pp, 0, sizeof *pp);
+    pp->crc = 0xFFFFFFFFu;
 }
 
 static int fail(struct proxyproto *pp, const char *why)
@@ -73,20 +74,127 @@ static int v1_parse(struct proxyproto *pp, char *line, struct proxyproto_addr *a
     return 1;
 }
 
-/* The 16-byte v2 head and the start of its address block (b, have). */
+/* CRC-32C (Castagnoli, reflected 0x82F63B78), a bit at a time: a header is
+ * tens of bytes, so a table would cost more cache than it saves. */
+static uint32_t crc32c_byte(uint32_t crc, uint8_t ch)
+{
+    crc ^= ch;
+    for (int k = 0; k < 8; k++)
+        crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+    return crc;
+}
+
+/* The 16-byte v2 head is complete: its length, and for PROXY where the
+ * addresses end and the TLVs begin.  Refused here, before the block comes,
+ * when the family cannot be or its addresses cannot fit. */
+static int v2_head(struct proxyproto *pp)
+{
+    const uint8_t *b = pp->b;
+    uint32_t len = (uint32_t)(b[14] << 8 | b[15]), need;
+    pp->total = V2_HEAD + len;
+    if ((b[12] & 0x0f) == 0) return 0; /* LOCAL: "discard the protocol block" */
+    switch (b[13]) {
+    case 0x00: /* UNSPEC: no addresses, the block is TLVs */
+        need = 0;
+        break;
+    case 0x11: /* TCP, UDP over IPv4 */
+    case 0x12:
+        need = 12;
+        break;
+    case 0x21: /* TCP, UDP over IPv6 */
+    case 0x22:
+        need = 36;
+        break;
+    case 0x31: /* unix stream, datagram: two 108-byte paths */
+    case 0x32:
+        need = 216;
+        break;
+    default: /* bad nibbles, or one UNSPEC nibble that says not where addresses end */
+        return fail(pp, "a v2 address family/protocol byte is unknown");
+    }
+    if (len < need) return fail(pp, "a v2 address block is shorter than its family's addresses");
+    pp->tlv_at = V2_HEAD + need;
+    return 0;
+}
+
+/* One byte of an SSL TLV's value (spec 2.2.6): client (1), verify (4), then
+ * sub-TLVs that must end with it; left: the SSL value's bytes after this. */
+static int ssl_byte(struct proxyproto *pp, uint8_t ch, uint32_t left)
+{
+    if (pp->ssl_fixed < 5) {
+        pp->ssl_fixed++;
+    } else if (pp->sub_hn < 3) {
+        if (++pp->sub_hn == 2) pp->sub_hi = ch;
+        if (pp->sub_hn == 3) {
+            uint32_t n = (uint32_t)(pp->sub_hi << 8 | ch);
+            if (n > left) return fail(pp, "a v2 SSL sub-TLV overruns its SSL TLV");
+            pp->sub_left = (uint16_t)n;
+            if (!n) pp->sub_hn = 0;
+        }
+    } else if (--pp->sub_left == 0) {
+        pp->sub_hn = 0;
+    }
+    if (left == 0 && pp->sub_hn) return fail(pp, "a v2 SSL sub-TLV is cut by its SSL TLV's end");
+    return 0;
+}
+
+/* One byte of the TLV area; rest: the header's bytes after this one.  *sum
+ * is what the checksum takes for it: zero inside a CRC32C's own value. */
+static int tlv_byte(struct proxyproto *pp, uint8_t ch, uint32_t rest, uint8_t *sum)
+{
+    if (pp->tlv_hn < 3) {
+        if (pp->tlv_hn == 0) pp->tlv_type = ch;
+        if (pp->tlv_hn == 1) pp->tlv_hi = ch;
+        if (++pp->tlv_hn < 3) return 0;
+        uint32_t n = (uint32_t)(pp->tlv_hi << 8 | ch);
+        if (n > rest) return fail(pp, "a v2 TLV overruns the header");
+        switch (pp->tlv_type) {
+        case 0x03: /* PP2_TYPE_CRC32C */
+            if (n != 4) return fail(pp, "a v2 CRC32C TLV is 4 bytes");
+            if (pp->crc_seen) return fail(pp, "a v2 header has one CRC32C TLV at most");
+            pp->crc_seen = 1;
+            break;
+        case 0x05: /* PP2_TYPE_UNIQUE_ID */
+            if (n > 128) return fail(pp, "a v2 UNIQUE_ID TLV is 128 bytes at most");
+            break;
+        case 0x20: /* PP2_TYPE_SSL */
+            if (n < 5) return fail(pp, "a v2 SSL TLV is 5 bytes at least");
+            pp->ssl_fixed = pp->sub_hn = 0;
+            break;
+        default: /* ALPN, AUTHORITY, NOOP, NETNS, reserved, unknown: skipped */
+            break;
+        }
+        pp->tlv_left = (uint16_t)n;
+        if (!n) pp->tlv_hn = 0;
+        return 0;
+    }
+    pp->tlv_left--;
+    if (pp->tlv_type == 0x03) {
+        pp->crc_got = pp->crc_got << 8 | ch;
+        *sum = 0;
+    } else if (pp->tlv_type == 0x20 && ssl_byte(pp, ch, pp->tlv_left) < 0) {
+        return BERTH_EPROTO;
+    }
+    if (!pp->tlv_left) pp->tlv_hn = 0;
+    return 0;
+}
+
+/* The whole v2 header is in: the TLVs ended where it does, the checksum
+ * matches; then its addresses (kept in b). */
 static int v2_parse(struct proxyproto *pp, struct proxyproto_addr *a)
 {
     const uint8_t *b = pp->b;
-    uint32_t len = pp->total - V2_HEAD;
     a->version = 2;
     a->family = AF_UNSPEC;
     if ((b[12] & 0x0f) == 0) { /* LOCAL: the balancer itself; addresses ignored */
         a->local = 1;
         return 1;
     }
+    if (pp->tlv_hn) return fail(pp, "a v2 TLV is cut by the header's end");
+    if (pp->crc_seen && (pp->crc ^ 0xFFFFFFFFu) != pp->crc_got)
+        return fail(pp, "the v2 CRC32C does not match the header");
     switch (b[13]) {
     case 0x11: /* TCP over IPv4 */
-        if (len < 12) return fail(pp, "a v2 TCP4 header is too short for its addresses");
         a->family = AF_INET;
         memcpy(a->src, b + 16, 4);
         memcpy(a->dst, b + 20, 4);
@@ -94,21 +202,14 @@ static int v2_parse(struct proxyproto *pp, struct proxyproto_addr *a)
         a->dport = (uint16_t)(b[26] << 8 | b[27]);
         return 1;
     case 0x21: /* TCP over IPv6 */
-        if (len < 36) return fail(pp, "a v2 TCP6 header is too short for its addresses");
         a->family = AF_INET6;
         memcpy(a->src, b + 16, 16);
         memcpy(a->dst, b + 32, 16);
         a->sport = (uint16_t)(b[48] << 8 | b[49]);
         a->dport = (uint16_t)(b[50] << 8 | b[51]);
         return 1;
-    case 0x00: /* UNSPEC */
-    case 0x12: /* UDP, unix sockets: not ours, so UNSPEC's fallback (the spec allows it) */
-    case 0x22:
-    case 0x31:
-    case 0x32:
+    default: /* UNSPEC; UDP and unix are not ours: UNSPEC's fallback (the spec allows it) */
         return 1;
-    default:
-        return fail(pp, "a v2 address family/protocol byte is unknown");
     }
 }
 
@@ -137,32 +238,30 @@ int proxyproto_feed(struct proxyproto *pp, const void *p, size_t n, size_t *used
                 return v1_parse(pp, (char *)pp->b, a);
             }
             if (at + 1 >= PROXYPROTO_V1_MAX) return fail(pp, "a v1 header is 107 bytes at most");
-            if (ch < 0x20 && ch != '\r') return fail(pp, "a v1 header is printable text");
+            /* after "PROXY UNKNOWN " the spec has the receiver ignore anything
+             * before the CRLF; elsewhere a control byte cannot be a field's */
+            if (ch < 0x20 && ch != '\r' && (at < 14 || memcmp(pp->b, "PROXY UNKNOWN ", 14)))
+                return fail(pp, "a v1 header is printable text");
             if (at && pp->b[at - 1] == '\r') return fail(pp, "a v1 header has CR only at its end");
             pp->b[pp->have++] = ch;
             i++;
             continue;
         }
-        if (at < 12) {
-            if (ch != v2sig[at]) return fail(pp, "the v2 signature is wrong");
-        } else if (at == 12) {
+        if (at < 12 && ch != v2sig[at]) return fail(pp, "the v2 signature is wrong");
+        if (at == 12) {
             if ((ch & 0xf0) != 0x20) return fail(pp, "a v2 header's version is 2");
             if ((ch & 0x0f) > 1) return fail(pp, "a v2 command is LOCAL or PROXY");
         }
-        if (at < V2_HEAD) {
-            pp->b[pp->have++] = ch;
-            i++;
-            if (pp->have == V2_HEAD) pp->total = V2_HEAD + (uint32_t)(pp->b[14] << 8 | pp->b[15]);
-        } else {
-            /* the address block is kept as far as TCP6's; TLVs are skipped */
-            size_t k = n - i < pp->total - at ? n - i : pp->total - at;
-            if (at < V2_HEAD + V2_ADDRS) {
-                size_t keep = V2_HEAD + V2_ADDRS - at < k ? V2_HEAD + V2_ADDRS - at : k;
-                memcpy(pp->b + at, s + i, keep);
-            }
-            pp->have += (uint32_t)k;
-            i += k;
-        }
+        /* a byte at a time: the head and the addresses (as far as TCP6's)
+         * are kept, the TLVs walked, everything summed */
+        if (at < V2_HEAD + V2_ADDRS) pp->b[at] = ch;
+        uint8_t sum = ch;
+        if (pp->tlv_at && at >= pp->tlv_at && tlv_byte(pp, ch, pp->total - at - 1, &sum) < 0)
+            return BERTH_EPROTO;
+        pp->crc = crc32c_byte(pp->crc, sum);
+        pp->have++;
+        i++;
+        if (pp->have == V2_HEAD && v2_head(pp) < 0) return BERTH_EPROTO;
         if (pp->have == pp->total) {
             *used = i;
             return v2_parse(pp, a);

@@ -5,7 +5,10 @@
  * follows in the same segment is left for TLS or HTTP), no I/O, no
  * allocation.  PROXY and LOCAL commands; TCP over IPv4 and IPv6; UNKNOWN
  * (v1), UNSPEC and the families it may fall back from (UDP, unix: v2) keep
- * the socket's own addresses; v2 TLVs are skipped. */
+ * the socket's own addresses.  A v2 PROXY header's TLVs are walked as they
+ * come: each must fit the header (an SSL TLV's sub-TLVs, the SSL value), a
+ * CRC32C is verified (spec 2.2.3), the rest skipped; LOCAL's block is not
+ * looked at (the spec: discard it). */
 #ifndef BERTH_HTTP_PROXYPROTO_H
 #define BERTH_HTTP_PROXYPROTO_H
 
@@ -19,6 +22,14 @@ struct proxyproto {
     uint32_t have;                    /* header bytes taken */
     uint32_t total;                   /* v2: 16 + its length, once known; else 0 */
     const char *error;                /* why the header was refused */
+    /* v2 TLVs, walked a byte at a time so any split parses alike */
+    uint32_t crc, crc_got; /* CRC32C so far (a CRC32C TLV's value as zeros); the one sent */
+    uint32_t tlv_at;       /* where the TLVs begin; 0: the block is not walked (LOCAL) */
+    uint16_t tlv_left;     /* value bytes left in the current TLV */
+    uint16_t sub_left;     /* value bytes left in the current SSL sub-TLV */
+    uint8_t tlv_type, tlv_hn, tlv_hi;  /* the current TLV: type, head bytes seen, length's MSB */
+    uint8_t sub_hn, sub_hi, ssl_fixed; /* SSL: sub-TLV head state; client+verify bytes seen */
+    uint8_t crc_seen;                  /* a CRC32C TLV came */
 };
 
 struct proxyproto_addr {

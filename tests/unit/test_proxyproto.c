@@ -323,3 +323,64 @@ Test(proxyproto, v2_largest)
     check_v4(&a, "192.0.2.1", "192.0.2.2", 1, 2);
     free(h);
 }
+
+/* What HAProxy 2.6 sends with send-proxy-v2 and proxy-v2-options
+ * crc32c,unique-id,ssl: TCP4 127.0.0.1:38544, a CRC32C, a 41-byte
+ * UNIQUE_ID, an SSL TLV with no sub-TLVs (spec 2.2.3, 2.2.5, 2.2.6). */
+static const uint8_t haproxy_v2[] = {
+    0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0x00,
+    0x47, 0x7f, 0x00, 0x00, 0x01, 0x7f, 0x00, 0x00, 0x01, 0x96, 0x90, 0xe1, 0xdd, 0x03, 0x00,
+    0x04, 0xf5, 0x52, 0x90, 0x4b, 0x05, 0x00, 0x29, '7',  'F',  '0',  '0',  '0',  '0',  '0',
+    '1',  ':',  '9',  '6',  '9',  '0',  '_',  '7',  'F',  '0',  '0',  '0',  '0',  '0',  '1',
+    ':',  'E',  '1',  'D',  'D',  '_',  '6',  'B',  '0',  'D',  'E',  '4',  '5',  '9',  '_',
+    '0',  '0',  '0',  '0',  0x20, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00};
+
+Test(proxyproto, v2_real_sender_crc32c_verified)
+{
+    struct proxyproto_addr a;
+    cr_assert_eq(sizeof haproxy_v2, 16 + 0x47);
+    parse_all(haproxy_v2, sizeof haproxy_v2, &a);
+    check_v4(&a, "127.0.0.1", "127.0.0.1", 38544, 57821);
+    uint8_t h[sizeof haproxy_v2];
+    /* any byte after the head changed: refused, the sum no longer matching
+     * (or a length no longer fitting) -- but the CRC32C's type byte, which
+     * makes it some other TLV and the header unsummed */
+    for (size_t i = 16; i < sizeof h; i++) {
+        if (i == 28) continue;
+        memcpy(h, haproxy_v2, sizeof h);
+        h[i] ^= 0x01;
+        cr_assert_eq(refuse(h, sizeof h), BERTH_EPROTO, "byte %zu", i);
+    }
+}
+
+Test(proxyproto, v2_tlvs_must_tile_the_block)
+{
+    uint8_t h[600], ad[216] = {192, 0, 2, 1, 192, 0, 2, 2, 0, 1, 0, 2};
+    size_t n = v2(h, 1, 0x11, ad, 12, 0);
+    /* a TLV head cut short, a value past the end, an SSL TLV under 5 bytes, a
+     * sub-TLV past its SSL TLV, a UNIQUE_ID over 128, a CRC32C not 4 bytes */
+    static const uint8_t bad[][12] = {{1, 0x04},
+                                      {2, 0x04, 0x00},
+                                      {5, 0x02, 0x00, 0x03, 'a', 'b'},
+                                      {7, 0x20, 0x00, 0x04, 1, 0, 0, 0},
+                                      {11, 0x20, 0x00, 0x08, 1, 0, 0, 0, 0, 0x21, 0x00, 0x01},
+                                      {3, 0x05, 0x00, 0x81},
+                                      {6, 0x03, 0x00, 0x03, 0, 0, 0}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(h + n, bad[i] + 1, bad[i][0]);
+        h[15] = (uint8_t)(12 + bad[i][0]);
+        size_t len = n + bad[i][0] + (i == 5 ? 0x81 : 0); /* UNIQUE_ID's 129 bytes */
+        if (i == 5) {
+            h[14] = (uint8_t)((12 + 3 + 0x81) >> 8);
+            h[15] = (uint8_t)(12 + 3 + 0x81);
+            memset(h + n + 3, 'u', 0x81);
+        }
+        cr_assert_eq(refuse(h, len), BERTH_EPROTO, "case %zu", i);
+        h[14] = 0;
+    }
+    /* the unix and UDP families' blocks are checked too, at the 16-byte head */
+    n = v2(h, 1, 0x31, ad, 215, 0);
+    cr_assert_eq(refuse(h, 16), BERTH_EPROTO);
+    n = v2(h, 1, 0x12, ad, 11, 0);
+    cr_assert_eq(refuse(h, n), BERTH_EPROTO);
+}
