@@ -27,7 +27,7 @@ from test_tls import HTTPS_RE, OPENSSL, TlsConn, client_ctx, make_cert, openssl
 pytestmark = pytest.mark.skipif(not OPENSSL, reason="needs the openssl command")
 
 # TLS alert descriptions (RFC 8446 §6, RFC 5246 §7.2, RFC 7301 §3.2)
-HANDSHAKE_FAILURE, PROTOCOL_VERSION, NO_RENEGOTIATION, NO_APP_PROTO = 40, 70, 100, 120
+HANDSHAKE_FAILURE, PROTOCOL_VERSION, INAPPROPRIATE_FALLBACK, NO_APP_PROTO = 40, 70, 86, 120
 
 # ---------------------------------------------------------------- fixtures
 
@@ -120,7 +120,7 @@ def recv_exact(s, n):
     return b
 
 
-def first_answer(port, data, chunks=None):
+def first_answer(port, data, chunks=None, want_body=False):
     """Sends data (in pieces of the sizes in chunks, each its own segment)
     and reads the server's first record: ("alert", level, description),
     ("handshake", msg_type, server legacy_version), or ("eof",)."""
@@ -146,7 +146,8 @@ def first_answer(port, data, chunks=None):
         if kind == 21:
             return ("alert", body[0], body[1])
         if kind == 22:
-            return ("handshake", body[0], struct.unpack("!H", body[4:6])[0])
+            return ("handshake", body[0], struct.unpack("!H", body[4:6])[0]) + (
+                (body,) if want_body else ())
         return ("record", kind)
 
 
@@ -187,6 +188,36 @@ def test_tls12_weak_offers_get_handshake_failure(srv, kind, suites):
     assert first_answer(srv.port, records(hello12(suites))) == ("alert", 2, HANDSHAKE_FAILURE)
     # the same hello with one good suite added is served: the refusal is the suites'
     assert first_answer(srv.port, records(hello12(suites + GOOD12)))[:2] == ("handshake", 2)
+
+
+def test_tls12_server_hello_carries_the_downgrade_sentinel(srv):
+    """RFC 8446 §4.1.3: a TLS 1.3 server that negotiates TLS 1.2 ends its
+    ServerHello.random with DOWNGRD\\x01, so a TLS 1.3 client can tell an
+    attacker stripped its supported_versions."""
+    got = first_answer(srv.port, records(hello12(GOOD12)), want_body=True)
+    assert got[:3] == ("handshake", 2, 0x0303), got[:3]
+    random = got[3][6:38]
+    assert random[-8:] == b"DOWNGRD\x01", random
+
+
+def test_fallback_scsv_is_refused(srv):
+    """RFC 7507 §3: TLS_FALLBACK_SCSV in a hello for a version below the
+    server's highest is refused with inappropriate_fallback (a client's
+    downgrade retry, or an attacker's; testssl.sh checks it)."""
+    data = records(hello12(GOOD12 + [0x5600]))
+    assert first_answer(srv.port, data) == ("alert", 2, INAPPROPRIATE_FALLBACK)
+
+
+@pytest.mark.parametrize("opt", [["-groups", "secp521r1"], ["-groups", "ffdhe2048"],
+                                 ["-ciphersuites", "TLS_AES_128_CCM_8_SHA256"]],
+                         ids=["P-521", "ffdhe2048", "CCM_8"])
+def test_tls13_nothing_in_common_is_a_handshake_failure(srv, opt):
+    """RFC 8446 §4.1.1: no common group, or no common suite, aborts with
+    handshake_failure (berth: X25519, P-256, P-384; OpenSSL's default
+    TLS 1.3 suites, no CCM_8)."""
+    r = subprocess.run([OPENSSL, "s_client", "-connect", "%s:%d" % (HOST, srv.port), "-tls1_3"] +
+                       opt, input=b"", capture_output=True, timeout=T * 3)
+    assert b"alert handshake failure" in r.stderr + r.stdout, r.stderr[-600:]
 
 
 def tls12(cipher=None, alpn=None):
