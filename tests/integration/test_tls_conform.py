@@ -466,8 +466,16 @@ def read_to_close(s):
         got += b
 
 
-def strict(port, v=None):
+def strict_ctx(v=None):
+    """A context for which an EOF without close_notify is an error (Python
+    sets OP_IGNORE_UNEXPECTED_EOF by default: cleared)."""
     ctx = client_ctx(maximum_version=v) if v else client_ctx()
+    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    return ctx
+
+
+def strict(port, v=None):
+    ctx = strict_ctx(v)
     raw = socket.create_connection((HOST, port), timeout=T)
     return ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
 
@@ -485,6 +493,49 @@ def test_close_notify_after_connection_close_and_idle_timeout(srv, v):
         t0 = time.monotonic()
         assert read_to_close(s).endswith(b"hello, a\n")
         assert 1.5 < time.monotonic() - t0 < T
+
+
+@pytest.mark.parametrize("what", ["400", "408", "h2 GOAWAY", "h2 idle"])
+def test_close_notify_after_error_answers_and_h2(srv, what):
+    """The close after an error answer (400, the 408 of --header-timeout)
+    and an h2 connection's (a GOAWAY for a bad frame, the idle timeout) is
+    an orderly TLS close too (RFC 8446 §6.1), so the client can tell the
+    answer is whole."""
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+    data, alpn, want = {
+        "400": (b"GARBAGE\r\n\r\n", None, b"HTTP/1.1 400 "),
+        "408": (b"GET /a.txt HTTP/1.1\r\n", None, b"HTTP/1.1 408 "),
+        "h2 GOAWAY": (preface + b"\x00\x00\x01\x09\x00\x00\x00\x00\x01x", ["h2"], None),
+        "h2 idle": (preface, ["h2"], None),
+    }[what]
+    ctx = strict_ctx()
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    raw = socket.create_connection((HOST, srv.port), timeout=T)
+    with ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as s:
+        s.sendall(data)
+        got = read_to_close(s)  # SSLEOFError: no close_notify
+    if alpn:  # frames: the server's SETTINGS first, a GOAWAY (type 7) for the bad frame
+        types, i = [], 0
+        while i + 9 <= len(got):
+            types.append(got[i + 3])
+            i += 9 + int.from_bytes(got[i:i + 3], "big")
+        assert types[0] == 4 and (7 in types) == (what == "h2 GOAWAY"), types
+    else:
+        assert got.startswith(want), got[:64]
+
+
+@pytest.mark.parametrize("v", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_a_clients_close_notify_is_answered(srv, v):
+    """RFC 5246 §7.2.1: the other party MUST respond with a close_notify of
+    its own (RFC 8446 §6.1: and close).  Python's unwrap() sends one and
+    waits for the answer."""
+    with strict(srv.port, v) as s:
+        s.sendall(req("/a.txt", host="localhost"))
+        got = b""
+        while not got.endswith(b"hello, a\n"):
+            got += s.recv(65536)
+        s.unwrap().close()  # raises if the server just closed
 
 
 def test_close_notify_at_shutdown(site, pair):
