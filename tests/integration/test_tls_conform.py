@@ -220,6 +220,18 @@ def test_tls13_nothing_in_common_is_a_handshake_failure(srv, opt):
     assert b"alert handshake failure" in r.stderr + r.stdout, r.stderr[-600:]
 
 
+def test_tls13_hello_retry_request_for_a_group_it_has(srv):
+    """RFC 8446 §4.1.4: a client whose key share is for a group the server
+    lacks (ffdhe2048) but that lists one it has (P-256) gets a
+    HelloRetryRequest (a second ServerHello) and then completes with it."""
+    r = subprocess.run([OPENSSL, "s_client", "-connect", "%s:%d" % (HOST, srv.port), "-tls1_3",
+                        "-groups", "ffdhe2048:P-256", "-msg"], input=b"", capture_output=True,
+                       timeout=T * 3)
+    out = r.stdout.decode()
+    assert len(re.findall(r"<<< TLS 1.3, Handshake \[length [0-9a-f]+\], ServerHello", out)) == 2, out
+    assert "Server Temp Key: ECDH, prime256v1" in out and "New, TLSv1.3" in out, out[-1200:]
+
+
 def tls12(cipher=None, alpn=None):
     ctx = client_ctx(maximum_version=ssl.TLSVersion.TLSv1_2)
     if cipher:
