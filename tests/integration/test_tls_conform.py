@@ -1,13 +1,8 @@
-"""TLS conformance of `berth serve --tls-cert` (issue 9), case by case with
-the RFC section each follows, against real peers: ClientHellos built here
-byte by byte (versions and suites no local OpenSSL can offer), Python ssl
-with explicit contexts, and the openssl command (s_client).  What test_tls.py
-and test_tls_scan.py already check (TLS 1.0/1.1 via s_client, the sslscan
-sweep, ALPN basics, resumption, reload of the pair) is not repeated.
-
-Where an RFC leaves a choice the field was looked at (nginx 1.22 and h2o
-2.2 with bench/nginx-tls.conf and bench/h2o-tls.conf) and the choice is
-said at the case."""
+"""TLS conformance of `berth serve --tls-cert` (issue 9), each case with its
+RFC section, against real peers: ClientHellos built here byte by byte,
+Python ssl with explicit contexts, `openssl s_client`.  What test_tls.py
+and test_tls_scan.py check is not repeated.  Where an RFC leaves a choice,
+nginx 1.22 and h2o 2.2 (bench/*-tls.conf) were asked; the case says which."""
 import os
 import re
 import shutil
@@ -59,8 +54,7 @@ def srv(site, pair):
 
 
 def quiet_log(s):
-    """Lines of the server's output that are neither its start nor access
-    lines: what a failed handshake must not produce in bulk."""
+    """Output lines other than the start and access lines."""
     return [l for l in s.output().splitlines()
             if not re.search(r'Serving HTTPS|SPKI|sandbox:|" \d{3} ', l)]
 
@@ -71,12 +65,8 @@ def ext(kind, data):
     return struct.pack("!HH", kind, len(data)) + data
 
 
-def vec8(b):
-    return bytes([len(b)]) + b
-
-
-def vec16(b):
-    return struct.pack("!H", len(b)) + b
+vec8 = lambda b: bytes([len(b)]) + b  # noqa: E731
+vec16 = lambda b: struct.pack("!H", len(b)) + b  # noqa: E731
 
 
 GOOD12 = [0xC02B, 0xC02F]  # ECDHE-ECDSA/RSA-AES128-GCM-SHA256
@@ -335,9 +325,8 @@ def test_sni_is_not_acknowledged_and_a_bad_name_is_not_fatal(srv):
 # ---------------------------------------------------------------- renegotiation
 
 def s_client_session(port, *args, send=b"", until=None, timeout=T * 3):
-    """openssl s_client fed `send` once its handshake is done — bytes, or a
-    list of (regex the output must match first, bytes) steps — with stdin
-    kept open until the output matches `until` (bounded); its output."""
+    """openssl s_client's output; fed `send` after the handshake (or steps
+    [(regex to wait for, bytes)]), stdin open until `until` (bounded)."""
     steps = [(rb"Verify return code", send)] if isinstance(send, bytes) else list(send)
     p = subprocess.Popen([OPENSSL, "s_client", "-connect", "%s:%d" % (HOST, port)] + list(args),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -468,8 +457,7 @@ def test_sessions_after_sighup_fall_back_to_a_full_handshake(site, pair, tmp_pat
 # ---------------------------------------------------------------- closing
 
 def read_to_close(s):
-    """Reads to the end: b''-terminated only by a close_notify (the socket
-    made with suppress_ragged_eofs=False raises SSLEOFError otherwise)."""
+    """Reads to a close_notify (a strict() socket raises without one)."""
     got = b""
     while True:
         b = s.recv(65536)
@@ -733,7 +721,7 @@ def test_large_answers_use_full_records(srv, site, v):
     per-record costs for the client) and none exceeds the limit with its
     expansion (RFC 8446 §5.2: 2^14 + 256)."""
     ctx = client_ctx(maximum_version=v, minimum_version=v)
-    obj, inc, _, out = None, ssl.MemoryBIO(), None, ssl.MemoryBIO()
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
     sizes, pend = [], b""
     with socket.create_connection((HOST, srv.port), timeout=T) as sock:
@@ -776,23 +764,16 @@ def test_the_chain_goes_out_leaf_first(site, tmp_path):
     d = tmp_path
 
     def mk(name, subj, signer=None, ca=False):
-        k = d / (name + ".key")
-        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
-                str(k))
-        c = d / (name + ".crt")
-        ext = d / (name + ".ext")
+        k, c, ext = d / (name + ".key"), d / (name + ".crt"), d / (name + ".ext")
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(k))
         ext.write_text("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
                        if ca else "basicConstraints=critical,CA:FALSE\n"
                        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-        if signer is None:
-            openssl("req", "-x509", "-new", "-key", str(k), "-subj", subj, "-days", "30", "-out",
-                    str(c), "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-                    "keyUsage=critical,keyCertSign,cRLSign")
-        else:
-            csr = openssl("req", "-new", "-key", str(k), "-subj", subj)
-            openssl("x509", "-req", "-CA", str(signer[0]), "-CAkey", str(signer[1]),
-                    "-CAcreateserial", "-days", "30", "-extfile", str(ext), "-out", str(c),
-                    input=csr)
+        csr = openssl("req", "-new", "-key", str(k), "-subj", subj)
+        sign = ["-signkey", str(k)] if signer is None else ["-CA", str(signer[0]), "-CAkey",
+                                                             str(signer[1]), "-CAcreateserial"]
+        openssl("x509", "-req", *sign, "-days", "30", "-extfile", str(ext), "-out", str(c),
+                input=csr)
         return c, k
 
     root = mk("root", "/CN=berth test root", ca=True)
