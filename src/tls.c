@@ -74,6 +74,11 @@ static SSL_CTX *ctx_base(struct tls_ctx *t)
      * theft would open recorded sessions */
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                  SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_ENABLE_KTLS);
+    /* the suite is the server's pick (CIPHERS12's order, AES-128-GCM
+     * first), not the client's: what scanners check as "server cipher
+     * order"; but a client that lists ChaCha20 first (no AES hardware)
+     * gets ChaCha20 */
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
     /* buffers go back while a connection idles; writes may return early and
      * be retried from another address (the unsent rest moves into the
      * connection's own buffer) */
