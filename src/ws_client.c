@@ -22,15 +22,6 @@
 
 #define RBUF WSC_RBUF
 
-static int failf(char *why, size_t n, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, n, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 int ws_url_parse(const char *url, struct ws_url *u)
 {
     memset(u, 0, sizeof *u);
@@ -105,8 +96,8 @@ static int next_event(struct wsc *c, int *op, const uint8_t **p, size_t *len, in
             buf_consume(&c->in, used);
             if (rc < 0) {
                 send_close(c, -rc);
-                return failf(why, n, BERTH_EPROTO, "the server broke the protocol: %s",
-                             c->ps.error);
+                return wsc_failf(why, n, BERTH_EPROTO, "the server broke the protocol: %s",
+                                 c->ps.error);
             }
             if (rc == 0) break;
             if (ev.type == WS_EV_DATA) {
@@ -115,28 +106,30 @@ static int next_event(struct wsc *c, int *op, const uint8_t **p, size_t *len, in
                     send_close(c, rc == -WS_BAD_DATA  ? WS_BAD_DATA
                                   : rc == -WS_TOO_BIG ? WS_TOO_BIG
                                                       : WS_INTERNAL);
-                    return failf(why, n, BERTH_EPROTO, "the server sent %s",
-                                 rc == -WS_BAD_DATA ? "text that is not UTF-8" : "a bad message");
+                    return wsc_failf(why, n, BERTH_EPROTO, "the server sent %s",
+                                     rc == -WS_BAD_DATA ? "text that is not UTF-8"
+                                                        : "a bad message");
                 }
                 if (rc == 1) return 1;
             } else if (ev.op == WS_PING) {
                 if ((rc = wsc_queue(c, WS_PONG, ev.p, ev.n)) < 0 || (rc = wsc_flush(c)) < 0)
-                    return failf(why, n, rc, "cannot answer a ping: %s", err_str(rc));
+                    return wsc_failf(why, n, rc, "cannot answer a ping: %s", err_str(rc));
             } else if (ev.op == WS_CLOSE) {
                 if ((rc = ws_close_check(ev.p, ev.n, code)) < 0) {
                     send_close(c, -rc);
-                    return failf(why, n, BERTH_EPROTO, "the server sent a malformed close frame");
+                    return wsc_failf(why, n, BERTH_EPROTO,
+                                     "the server sent a malformed close frame");
                 }
                 send_close(c, *code == WS_NO_STATUS ? 0 : *code); /* its code, echoed */
                 return 0;
             }
         }
-        if (buf_reserve(&c->in, RBUF) < 0) return failf(why, n, -ENOMEM, "out of memory");
+        if (buf_reserve(&c->in, RBUF) < 0) return wsc_failf(why, n, -ENOMEM, "out of memory");
         ssize_t k = wsc_recv(c, buf_tail(&c->in), buf_room(&c->in));
         if (k == 0)
-            return failf(why, n, BERTH_EOF,
-                         "the server closed the connection without a "
-                         "close frame");
+            return wsc_failf(why, n, BERTH_EOF,
+                             "the server closed the connection without a "
+                             "close frame");
         if (k < 0) {
             err_fmt(why, n, k == -EAGAIN ? -ETIMEDOUT : (int)k, "reading from the server");
             return k == -EAGAIN ? -ETIMEDOUT : (int)k;
@@ -173,8 +166,9 @@ int ws_client_run(const struct ws_client_opt *o, char *why, size_t n)
 {
     struct ws_url u;
     if (ws_url_parse(o->url, &u) < 0)
-        return failf(why, n, BERTH_EUSAGE,
-                     "bad URL %s; write ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH", o->url);
+        return wsc_failf(why, n, BERTH_EUSAGE,
+                         "bad URL %s; write ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH",
+                         o->url);
     struct buf data;
     buf_init(&data, 0);
     const char *msg = o->data;
@@ -183,7 +177,7 @@ int ws_client_run(const struct ws_client_opt *o, char *why, size_t n)
     if (!msg) {
         if ((rc = read_all(o->in_fd, &data)) < 0) {
             buf_free(&data);
-            return failf(why, n, rc, "cannot read standard input: %s", err_str(rc));
+            return wsc_failf(why, n, rc, "cannot read standard input: %s", err_str(rc));
         }
         msg = buf_len(&data) ? buf_head(&data) : "";
         len = buf_len(&data);
@@ -192,8 +186,9 @@ int ws_client_run(const struct ws_client_opt *o, char *why, size_t n)
     if (!o->binary &&
         (ws_utf8_feed(&text, (const uint8_t *)msg, len) < 0 || !ws_utf8_done(&text))) {
         buf_free(&data);
-        return failf(why, n, BERTH_EUSAGE,
-                     "the message is not UTF-8, so it cannot go as text; send it with --binary");
+        return wsc_failf(
+            why, n, BERTH_EUSAGE,
+            "the message is not UTF-8, so it cannot go as text; send it with --binary");
     }
     SSL_CTX *ctx = NULL;
     struct wsc c;
@@ -219,12 +214,13 @@ int ws_client_run(const struct ws_client_opt *o, char *why, size_t n)
         if (rc < 0) goto out;
         if (rc == 0) {
             wait_eof(&c);
-            rc = failf(why, n, BERTH_EOF, "the server closed with code %d before echoing", code);
+            rc =
+                wsc_failf(why, n, BERTH_EOF, "the server closed with code %d before echoing", code);
             goto out;
         }
         if ((i && o->sep && (rc = write_all(o->out_fd, o->sep, strlen(o->sep))) < 0) ||
             (rc = write_all(o->out_fd, p, plen)) < 0) {
-            failf(why, n, rc, "cannot write the echo: %s", err_str(rc));
+            wsc_failf(why, n, rc, "cannot write the echo: %s", err_str(rc));
             goto out;
         }
     }
@@ -487,8 +483,9 @@ int ws_multi_run(const struct ws_multi_opt *o, struct ws_multi_result *r, char *
     struct ws_url u;
     memset(r, 0, sizeof *r);
     if (ws_url_parse(o->url, &u) < 0)
-        return failf(why, n, BERTH_EUSAGE,
-                     "bad URL %s; write ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH", o->url);
+        return wsc_failf(why, n, BERTH_EUSAGE,
+                         "bad URL %s; write ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH",
+                         o->url);
     if (!pat[0] && !pat[1]) pattern_init();
     struct mrun m;
     memset(&m, 0, sizeof m);
@@ -506,7 +503,7 @@ int ws_multi_run(const struct ws_multi_opt *o, struct ws_multi_result *r, char *
     m.scratch = malloc(RBUF);
     m.l = loop_new();
     if (!m.cs || !m.scratch || !m.l) {
-        rc = failf(why, n, -ENOMEM, "out of memory");
+        rc = wsc_failf(why, n, -ENOMEM, "out of memory");
         goto out;
     }
     if (u.tls && !(ctx = wsc_tls_ctx(o->cacert, o->insecure, why, n))) {

@@ -22,7 +22,7 @@
 #define HEAD_MAX 16384
 #define RBUF     WSC_RBUF
 
-static int failf(char *why, size_t n, int rc, const char *fmt, ...)
+int wsc_failf(char *why, size_t n, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -35,7 +35,7 @@ SSL_CTX *wsc_tls_ctx(const char *cacert, int insecure, char *why, size_t n)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
-        failf(why, n, 0, "cannot set up TLS: out of memory");
+        wsc_failf(why, n, 0, "cannot set up TLS: out of memory");
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -45,8 +45,9 @@ SSL_CTX *wsc_tls_ctx(const char *cacert, int insecure, char *why, size_t n)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
         if ((cacert ? SSL_CTX_load_verify_locations(ctx, cacert, NULL)
                     : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-            failf(why, n, 0, "cannot load the CA certificates%s%s; give a PEM file with --cacert",
-                  cacert ? " of " : "", cacert ? cacert : "");
+            wsc_failf(why, n, 0,
+                      "cannot load the CA certificates%s%s; give a PEM file with --cacert",
+                      cacert ? " of " : "", cacert ? cacert : "");
             SSL_CTX_free(ctx);
             return NULL;
         }
@@ -192,21 +193,21 @@ static int extensions(struct wsc *c, const char *head, const struct ws_deflate *
 {
     int k = field_all(head, "Sec-WebSocket-Extensions", c->ext, sizeof c->ext);
     if (k < 0)
-        return failf(why, n, BERTH_EPROTO,
-                     "the server's Sec-WebSocket-Extensions is longer than any answer to "
-                     "this client's offer; the server is broken: fix it");
+        return wsc_failf(why, n, BERTH_EPROTO,
+                         "the server's Sec-WebSocket-Extensions is longer than any answer to "
+                         "this client's offer; the server is broken: fix it");
     if (!k) return 0;
     if (!d->on) {
         size_t e = strcspn(c->ext, ";, \t");
-        return failf(why, n, BERTH_EPROTO,
-                     "the server chose the extension \"%.*s\", which this client did not "
-                     "offer (RFC 6455 section 9.1); the server is broken: fix it",
-                     (int)(e > 60 ? 60 : e), c->ext);
+        return wsc_failf(why, n, BERTH_EPROTO,
+                         "the server chose the extension \"%.*s\", which this client did not "
+                         "offer (RFC 6455 section 9.1); the server is broken: fix it",
+                         (int)(e > 60 ? 60 : e), c->ext);
     }
     struct ws_pmd_conf conf;
     int rc = ws_client_pmd_accept(d, c->ext, (size_t)k, &conf, why, n);
     if (rc <= 0) return rc;
-    if (!(c->z = ws_pmd_new(&conf, 0))) return failf(why, n, -ENOMEM, "out of memory");
+    if (!(c->z = ws_pmd_new(&conf, 0))) return wsc_failf(why, n, -ENOMEM, "out of memory");
     c->ps.rsv1_ok = 1;
     c->msg.z = c->z;
     return 0;
@@ -236,7 +237,7 @@ int wsc_open(struct wsc *c, SSL_CTX *ctx, const struct ws_url *u, const struct w
     if (timeout_ms > 0) net_set_timeout(c->fd, timeout_ms);
     if (u->tls) {
         if (!(c->ssl = SSL_new(ctx)) || SSL_set_fd(c->ssl, c->fd) != 1)
-            return failf(why, n, -ENOMEM, "cannot set up TLS: out of memory");
+            return wsc_failf(why, n, -ENOMEM, "cannot set up TLS: out of memory");
         unsigned char ip[16];
         if (inet_pton(AF_INET, u->host, ip) == 1 || inet_pton(AF_INET6, u->host, ip) == 1) {
             X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), u->host);
@@ -248,25 +249,25 @@ int wsc_open(struct wsc *c, SSL_CTX *ctx, const struct ws_url *u, const struct w
         if (SSL_connect(c->ssl) != 1) {
             long v = SSL_get_verify_result(c->ssl);
             if (v != X509_V_OK)
-                return failf(why, n, BERTH_ETLS,
-                             "the certificate of %s is not trusted: %s; pass its CA with "
-                             "--cacert FILE, or --insecure to skip the check",
-                             u->host, X509_verify_cert_error_string(v));
+                return wsc_failf(why, n, BERTH_ETLS,
+                                 "the certificate of %s is not trusted: %s; pass its CA with "
+                                 "--cacert FILE, or --insecure to skip the check",
+                                 u->host, X509_verify_cert_error_string(v));
             unsigned long e = ERR_get_error();
-            return failf(why, n, BERTH_ETLS,
-                         "TLS handshake with %s failed: %s; is it a wss:// (TLS) server?", u->host,
-                         e ? ERR_reason_error_string(e) : "the connection closed");
+            return wsc_failf(why, n, BERTH_ETLS,
+                             "TLS handshake with %s failed: %s; is it a wss:// (TLS) server?",
+                             u->host, e ? ERR_reason_error_string(e) : "the connection closed");
         }
     }
     char key[WS_KEY_LEN + 1], accept[WS_ACCEPT_LEN + 1], port[16] = "";
     if ((rc = ws_hs_key(key)) < 0 || (rc = ws_hs_accept(key, WS_KEY_LEN, accept)) < 0)
-        return failf(why, n, rc, "cannot make a handshake key");
+        return wsc_failf(why, n, rc, "cannot make a handshake key");
     if (u->port != (u->tls ? 443 : 80)) snprintf(port, sizeof port, ":%d", u->port);
     char req[2800], offer[200] = "";
     if (d->on) {
         memcpy(offer, "Sec-WebSocket-Extensions: ", 26);
         if ((rc = ws_client_pmd_offer(d, offer + 26, sizeof offer - 28)) < 0)
-            return failf(why, n, rc, "bad permessage-deflate window; give 8 to 15 bits");
+            return wsc_failf(why, n, rc, "bad permessage-deflate window; give 8 to 15 bits");
         strcat(offer, "\r\n");
     }
     int len = snprintf(req, sizeof req,
@@ -282,9 +283,9 @@ int wsc_open(struct wsc *c, SSL_CTX *ctx, const struct ws_url *u, const struct w
     char *end = NULL;
     while (!end) {
         if ((rc = buf_reserve(&c->in, 4096)) < 0)
-            return failf(why, n, BERTH_EPROTO,
-                         "the server's answer has no end of head within "
-                         "16 KiB; is it an HTTP server?");
+            return wsc_failf(why, n, BERTH_EPROTO,
+                             "the server's answer has no end of head within "
+                             "16 KiB; is it an HTTP server?");
         ssize_t k = wsc_recv(c, buf_tail(&c->in), buf_room(&c->in) - 1);
         if (k <= 0) {
             err_fmt(why, n,
@@ -303,24 +304,25 @@ int wsc_open(struct wsc *c, SSL_CTX *ctx, const struct ws_url *u, const struct w
     const char *v;
     if (strncmp(head, "HTTP/1.1 101 ", 13) && strncmp(head, "HTTP/1.1 101\r", 13)) {
         size_t l1 = strcspn(head, "\r\n");
-        return failf(why, n, BERTH_EPROTO,
-                     "the server answered \"%.*s\" instead of 101 Switching Protocols; is %s a "
-                     "WebSocket endpoint?",
-                     (int)(l1 > 80 ? 80 : l1), head, u->path);
+        return wsc_failf(why, n, BERTH_EPROTO,
+                         "the server answered \"%.*s\" instead of 101 Switching Protocols; is %s a "
+                         "WebSocket endpoint?",
+                         (int)(l1 > 80 ? 80 : l1), head, u->path);
     }
     if (!(v = field(head, "Sec-WebSocket-Accept", &vl)) || vl != WS_ACCEPT_LEN ||
         memcmp(v, accept, WS_ACCEPT_LEN))
-        return failf(why, n, BERTH_EPROTO,
-                     "the server's Sec-WebSocket-Accept does not match the key sent; it does not "
-                     "speak RFC 6455");
+        return wsc_failf(
+            why, n, BERTH_EPROTO,
+            "the server's Sec-WebSocket-Accept does not match the key sent; it does not "
+            "speak RFC 6455");
     if (!(v = field(head, "Upgrade", &vl)) || !ws_hs_has_token(v, vl, "websocket"))
-        return failf(why, n, BERTH_EPROTO, "the server's 101 lacks Upgrade: websocket");
+        return wsc_failf(why, n, BERTH_EPROTO, "the server's 101 lacks Upgrade: websocket");
     /* RFC 6455 §4.1: both are the client's to check, and fatal */
     if (!(v = field(head, "Connection", &vl)) || !ws_hs_has_token(v, vl, "upgrade"))
-        return failf(why, n, BERTH_EPROTO, "the server's 101 lacks Connection: Upgrade");
+        return wsc_failf(why, n, BERTH_EPROTO, "the server's 101 lacks Connection: Upgrade");
     if (field(head, "Sec-WebSocket-Protocol", &vl))
-        return failf(why, n, BERTH_EPROTO,
-                     "the server chose a subprotocol this client did not offer");
+        return wsc_failf(why, n, BERTH_EPROTO,
+                         "the server chose a subprotocol this client did not offer");
     if ((rc = extensions(c, head, d, why, n)) < 0) return rc;
     buf_consume(&c->in, hl);
     return 0;

@@ -32,6 +32,10 @@ struct wsc {
     uint8_t sent_close; /* our close frame went: no other follows it */
 };
 
+/* Formats why[0..n) and returns rc: "return wsc_failf(why, n, -1, ...)". */
+int wsc_failf(char *why, size_t n, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* A TLS client context verifying against cacert (NULL: the system's roots)
  * unless insecure; NULL with why on failure. */
 SSL_CTX *wsc_tls_ctx(const char *cacert, int insecure, char *why, size_t n);
