@@ -227,15 +227,22 @@ def test_garbage_header_is_closed(psrv, bad):
 def tls_exchange(port, header, request, split):
     """A TLS client over a raw socket (ssl.MemoryBIO): the header and the
     ClientHello go out in one segment, or split inside the header."""
+    return tls_through(lambda hello: send_split(port, header + hello, split), request)
+
+
+def tls_through(send, request, alpn="http/1.1"):
+    """The TLS client of tls_exchange: send(ClientHello bytes) puts them on
+    a new connection (after whatever precedes them) and returns its socket;
+    the request is sent, the answer read until close_notify or the close."""
     ctx = ssl._create_unverified_context()
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols([alpn])
     inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
     try:
         tls.do_handshake()
     except ssl.SSLWantReadError:
         pass
-    s = send_split(port, header + out.read(), split)
+    s = send(out.read())
     s.settimeout(T)
     while True:
         try:
@@ -310,33 +317,47 @@ def test_curl_haproxy_protocol_over_https_and_h2(root, server):
 
 # ---- h2c with prior knowledge behind the header ----
 
-def test_h2c_prior_knowledge_after_header(root, server):
+def h2_get(s, path, scheme, first=b"", cut=None):
+    """GET path over HTTP/2 on s (after `first`, the header, sent
+    with the preface unless cut inside it); returns (status, body)."""
     h2conn = pytest.importorskip("h2.connection")
     import h2.config
     import h2.events
+    c = h2conn.H2Connection(h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    c.send_headers(1, [(":method", "GET"), (":scheme", scheme), (":authority", "x"),
+                       (":path", path)], end_stream=True)
+    data = first + c.data_to_send()
+    if cut:
+        s.sendall(data[:cut])
+        time.sleep(0.004)  # a segment boundary
+        data = data[cut:]
+    s.sendall(data)
+    s.settimeout(T)
+    status, body, done = None, b"", False
+    while not done:
+        d = s.recv(65536)
+        assert d, "closed before the answer"
+        for ev in c.receive_data(d):
+            if isinstance(ev, h2.events.ResponseReceived):
+                status = dict(ev.headers)[b":status"]
+            elif isinstance(ev, h2.events.DataReceived):
+                body += ev.data
+                c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                done = True
+        s.sendall(c.data_to_send())
+    s.close()
+    return status, body
+
+
+def test_h2c_prior_knowledge_after_header(root, server):
     srv = server("serve", "0", "-b", HOST, "-d", str(root), "--proxy-protocol")
     for i, hdr in enumerate([v1("TCP4", "192.0.2.50", "10.0.0.1", 7, 80),
                              v2(1, 0x11, "192.0.2.51", "10.0.0.1", 7, 80, tlvs())]):
-        c = h2conn.H2Connection(h2.config.H2Configuration(client_side=True))
-        c.initiate_connection()
-        c.send_headers(1, [(":method", "GET"), (":scheme", "http"), (":authority", "x"),
-                           (":path", "/a.txt")], end_stream=True)
-        s = send_split(srv.port, hdr + c.data_to_send(), len(hdr) // 2)
-        s.settimeout(T)
-        status, body, done = None, b"", False
-        while not done:
-            d = s.recv(65536)
-            assert d, "closed before the answer"
-            for ev in c.receive_data(d):
-                if isinstance(ev, h2.events.ResponseReceived):
-                    status = dict(ev.headers)[b":status"]
-                elif isinstance(ev, h2.events.DataReceived):
-                    body += ev.data
-                    c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                elif isinstance(ev, h2.events.StreamEnded):
-                    done = True
-            s.sendall(c.data_to_send())
-        s.close()
+        s = socket.create_connection((HOST, srv.port), timeout=T)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        status, body = h2_get(s, "/a.txt", "http", hdr, len(hdr) // 2)
         assert status == b"200" and body == b"hello\n"
         assert logged(srv, "192.0.2.5%d" % i, "GET /a.txt HTTP/2.0")
 

@@ -22,6 +22,7 @@ import time
 import pytest
 
 from conftest import Server
+from test_proxy import h2_get, tls_through
 
 HOST = "127.0.0.1"
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -606,50 +607,7 @@ def test_2_header_only_once_then_plain_http(srv):
 def tls_exchange(port, header, request_bytes, cuts, alpn="http/1.1"):
     """A TLS client over a raw socket: the header then the ClientHello, in
     one segment or cut inside the header."""
-    ctx = ssl._create_unverified_context()
-    ctx.set_alpn_protocols([alpn])
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
-    try:
-        tls.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    s = send_pieces(port, header + out.read(), cuts)
-    s.settimeout(T)
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            pass
-        if out.pending:
-            s.sendall(out.read())
-        d = s.recv(65536)
-        if not d:
-            raise ConnectionError("closed during the handshake")
-        inc.write(d)
-    tls.write(request_bytes)
-    s.sendall(out.read())
-    resp = b""
-    while True:
-        try:
-            d = tls.read(65536)
-            if not d:
-                break
-            resp += d
-            continue
-        except ssl.SSLWantReadError:
-            pass
-        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-            break
-        if out.pending:
-            s.sendall(out.read())
-        d = s.recv(65536)
-        if not d:
-            break
-        inc.write(d)
-    s.close()
-    return resp
+    return tls_through(lambda hello: send_pieces(port, header + hello, cuts), request_bytes, alpn)
 
 
 def test_2_tls_header_precedes_client_hello(root):
@@ -679,47 +637,13 @@ def test_2_tls_header_precedes_client_hello(root):
         srv.kill()
 
 
-def h2_get(s, tag, scheme, first=b"", cut=None):
-    """GET /a.txt?c=tag over HTTP/2 on s (after `first`, the header, sent
-    with the preface unless cut inside it); returns (status, body)."""
-    h2conn = pytest.importorskip("h2.connection")
-    import h2.config
-    import h2.events
-    c = h2conn.H2Connection(h2.config.H2Configuration(client_side=True))
-    c.initiate_connection()
-    c.send_headers(1, [(":method", "GET"), (":scheme", scheme), (":authority", "x"),
-                       (":path", "/a.txt?c=%d" % tag)], end_stream=True)
-    data = first + c.data_to_send()
-    if cut:
-        s.sendall(data[:cut])
-        time.sleep(0.004)  # a segment boundary
-        data = data[cut:]
-    s.sendall(data)
-    s.settimeout(T)
-    status, body, done = None, b"", False
-    while not done:
-        d = s.recv(65536)
-        assert d, "closed before the answer"
-        for ev in c.receive_data(d):
-            if isinstance(ev, h2.events.ResponseReceived):
-                status = dict(ev.headers)[b":status"]
-            elif isinstance(ev, h2.events.DataReceived):
-                body += ev.data
-                c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-            elif isinstance(ev, h2.events.StreamEnded):
-                done = True
-        s.sendall(c.data_to_send())
-    s.close()
-    return status, body
-
-
 def test_2_h2c_prior_knowledge_behind_v2_tcp6_with_tlvs(srv):
     """2: the HTTP/2 preface may share the header's segment; the stream's
     client is the header's."""
     for hdr, addr in ((tcp6("2001:db8:b::1", extra=tlv(0x01, b"h2c"), crc=True), "2001:db8:b::1"),
                       (v1("TCP4", "198.51.100.151", "10.0.0.1", 7, 80), "198.51.100.151")):
         tag = next(_ids)
-        status, body = h2_get(connect(srv.port), tag, "http", hdr, len(hdr) - 3)
+        status, body = h2_get(connect(srv.port), "/a.txt?c=%d" % tag, "http", hdr, len(hdr) - 3)
         assert status == b"200" and body == b"hello\n"
         assert srv.wait_for(log_rx(addr, tag, "HTTP/2.0"), T), (addr, srv.output()[-400:])
 
@@ -739,7 +663,7 @@ def test_2_h2_over_tls_behind_v2_header(root):
             ctx.set_alpn_protocols(["h2"])
             tls = ctx.wrap_socket(raw, server_hostname="localhost")
             assert tls.selected_alpn_protocol() == "h2"
-            status, body = h2_get(tls, tag, "https")
+            status, body = h2_get(tls, "/a.txt?c=%d" % tag, "https")
             assert status == b"200" and body == b"hello\n"
             assert srv.wait_for(log_rx(addr, tag, "HTTP/2.0"), T), (addr, srv.output()[-400:])
     finally:
