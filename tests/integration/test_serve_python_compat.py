@@ -409,7 +409,6 @@ def test_startup_lines_and_bind_forms(tmp_path, server):
             assert bm, b.lines[0]
             assert pm.group(1) == bm.group(1) and pm.group(3) == bm.group(3), args
             host = bm.group(1).decode()
-            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
             for port in (py.port, b.port):
                 assert fetch(port, "GET", "/sub/x.txt", host=host)[4] == b"x in sub\n"
             b.stop()
@@ -466,6 +465,17 @@ def test_port_in_use_and_out_of_range(pair):
     # berth refuses a port that is not one
     r = subprocess.run([BERTH, "serve", "99999"], capture_output=True, timeout=T)
     assert r.returncode == 2 and b"port must be 0..65535: 99999" in r.stderr
+    # deliberate: a -d that does not exist stops berth with the cause (exit
+    # 1); python starts and answers 404 to everything
+    missing = str(root) + "-missing"
+    r = subprocess.run([BERTH, "serve", "0", "-b", HOST, "-d", missing], capture_output=True,
+                       timeout=T)
+    assert r.returncode == 1 and missing.encode() in r.stderr
+    gone = Py(["0", "-b", HOST, "-d", missing])
+    try:
+        assert fetch(gone.port, "GET", "/")[0] == 404
+    finally:
+        gone.kill()
 
 
 def test_python_314_options_and_cgi(tmp_path):
@@ -489,3 +499,32 @@ def test_methods_python_lacks(pair):
     # 405 with Allow, as RFC 9110 §15.5.6 asks for a method it knows
     p, b = both(pair, "POST", "/a.txt")
     assert p[0] == 501 and b[0] == 405 and "GET" in b[3]["allow"]
+
+
+def test_a_request_body_is_never_a_request(tmp_path, server):
+    """FIELD.md: python (--protocol HTTP/1.1) leaves a GET's body unread and
+    runs it as the next request — a desync behind any proxy.  Deliberate:
+    berth reads the body as a body; one request, one response."""
+    root = make_tree(tmp_path)
+    inner = b"GET /sub/x.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+    data = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(inner) + inner
+    py = Py(["0", "-b", HOST, "-d", str(root), "--protocol", "HTTP/1.1"])
+    b = server("serve", "0", "-b", HOST, "-d", str(root), "-q", "--idle-timeout", "1")
+    try:
+        for port, want in ((py.port, 2), (b.port, 1)):
+            with socket.create_connection((HOST, port), timeout=T) as s:
+                s.sendall(data)
+                assert read_one(s).startswith(b"HTTP/1.1 200 ")
+                s.settimeout(2)  # python answers at once; berth closes when idle
+                extra = b""
+                try:
+                    while b"x in sub" not in extra:
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        extra += chunk
+                except socket.timeout:
+                    pass
+                assert (b"x in sub" in extra) == (want == 2), (port, extra)
+    finally:
+        py.kill()
