@@ -143,6 +143,22 @@ struct entry {
     int dir;
 };
 
+/* names as python's http.server orders them (by name.lower()): ASCII letters
+ * folded, so "a.txt", "B.txt", "c.txt" rather than every capital first; the
+ * bytes break ties so the order stays total.  No locale: the same order on
+ * every machine. */
+static int name_cmp(const char *x, const char *y)
+{
+    const unsigned char *p = (const unsigned char *)x, *q = (const unsigned char *)y;
+    for (;; p++, q++) {
+        int a = *p >= 'A' && *p <= 'Z' ? *p + 32 : *p;
+        int b = *q >= 'A' && *q <= 'Z' ? *q + 32 : *q;
+        if (a != b) return a - b;
+        if (!*p) break;
+    }
+    return strcmp(x, y);
+}
+
 static int entry_cmp(const void *a, const void *b, void *arg)
 {
     const struct entry *x = a, *y = b;
@@ -151,7 +167,7 @@ static int entry_cmp(const void *a, const void *b, void *arg)
     int c = 0;
     if (lo->sort == LISTING_SIZE && x->size != y->size) c = x->size < y->size ? -1 : 1;
     if (lo->sort == LISTING_MTIME && x->mtime != y->mtime) c = x->mtime < y->mtime ? -1 : 1;
-    if (!c) c = strcmp(x->name, y->name);
+    if (!c) c = name_cmp(x->name, y->name);
     return lo->desc ? -c : c;
 }
 

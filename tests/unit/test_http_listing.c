@@ -242,7 +242,6 @@ Test(listing, order)
         "#frag",
         "100%",
         "<script>alert(1)",
-        "Zed",
         "a&b",
         "big.bin",
         "ctl\x01name",
@@ -250,6 +249,7 @@ Test(listing, order)
         "javascript:alert(1)",
         "q?x=1",
         "sp ace",
+        "Zed", /* letters folded, as python's http.server sorts */
         "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.txt",
     };
     cr_assert_eq(n, (int)(sizeof want / sizeof want[0]));
