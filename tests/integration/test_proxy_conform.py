@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import Server
-from test_proxy import h2_get, tls_through
+from test_proxy import h2_get, recv_all, tls_through
 
 HOST = "127.0.0.1"
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -98,20 +98,6 @@ def canon6(a):
 
 def request(tag):
     return ("GET /a.txt?c=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % tag).encode()
-
-
-def recv_all(s, timeout=T):
-    s.settimeout(timeout)
-    out = b""
-    while True:
-        try:
-            d = s.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not d:
-            break
-        out += d
-    return out
 
 
 def connect(port):
