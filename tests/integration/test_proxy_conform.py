@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import Server
-from test_proxy import h2_get, recv_all, tls_through
+from test_proxy import free_port, h2_get, recv_all, tls_through
 
 HOST = "127.0.0.1"
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -667,9 +667,7 @@ def test_2_2_3_haproxy_v2_with_crc32c_unique_id_authority_tlvs(srv, tmp_path):
     proxy-v2-options crc32c, unique-id, authority and ssl: berth verifies its
     checksum (a mismatch would refuse it: HAProxy would answer 502/503) and
     logs the client HAProxy saw."""
-    with socket.socket() as p:
-        p.bind((HOST, 0))
-        front = p.getsockname()[1]
+    front = free_port()
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text("""global
     maxconn 50
