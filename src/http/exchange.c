@@ -451,6 +451,21 @@ static size_t answer(struct conn *c, const struct http_request *r, const char *p
 size_t exchange_h1(struct conn *c, const struct http_request *r, const char *p, size_t hlen,
                    size_t avail)
 {
+    /* A chunked body that came with its head is checked before anything is
+     * answered: most answers (a static file, a 405) do not wait for the body,
+     * and one that cannot be parsed must be a 400, not a 200 followed by a
+     * close at the bad chunk (RFC 9112 §7.1, §8; what nginx and h2o say).
+     * A body still on its way is checked as it is dropped or read. */
+    if (r->chunked && avail > hlen) {
+        struct http_chunked d;
+        size_t used;
+        http_chunked_init(&d, 0);
+        if (http_chunked_feed(&d, p + hlen, avail - hlen, &used, NULL, NULL) == -400) {
+            c->closing = 1;
+            conn_error(c, r, 400, NULL, d.error);
+            return avail;
+        }
+    }
     return answer(c, r, p, hlen, avail, NULL);
 }
 
