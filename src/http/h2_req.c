@@ -250,6 +250,11 @@ int h2_req_build(struct h2_req *r, struct http_request *req, struct http_header 
     if (star && req->method != HTTP_OPTIONS) return fail(req, 400, "asterisk target");
     if (!star && req->target.p[0] != '/') return fail(req, 400, "malformed target");
     req->path = req->target;
+    /* RFC 9113 §8.3.1: no userinfo in :authority; it and Host are hosts as
+     * in HTTP/1.1 (RFC 9110 §7.2) */
+    if (authority.p && !http_host_valid(authority.p, authority.n))
+        return fail(req, 400, "invalid :authority");
+    if (host.p && !http_host_valid(host.p, host.n)) return fail(req, 400, "invalid host");
     /* RFC 9113 §8.3.1: a Host that names another authority is malformed */
     if (authority.p && host.p) {
         if (authority.n != host.n) return fail(req, 400, "host differs from :authority");

@@ -289,34 +289,45 @@ static int fail(struct http_request *req, int status, const char *why)
     return -status;
 }
 
-/* Where the RFC 3986 host [ ":" port ] at p ends, host an IP-literal or a
- * reg-name; userinfo ('@'), whitespace and the like end it.  The bytes are
- * followed by one that cannot continue a host (the OWS, CR or LF after a
- * field value, or the '/', '?', '#' or SP after an authority), so the loops
- * stop by themselves.  An IP-literal that is not closed ends it at p. */
-static const char *host_end(const char *p)
+static int hex_digit(char c)
 {
-    const char *q = p;
-    if (*q == '[') {
-        for (q++; IS(*q, H) || *q == ':'; q++)
-            ;
-        if (*q != ']' || q == p + 1) return p;
-        q++;
-    } else {
-        while (IS(*q, H))
-            q++;
-    }
-    if (*q == ':')
-        for (q++; *q >= '0' && *q <= '9'; q++)
-            ;
-    return q;
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
-/* p[0..n) is a host [ ":" port ] (the host not empty if need_host) */
+/* After the host byte at q (before e): q + 1, or past a pct-encoded
+ * triplet ("%41", RFC 3986 §2.1); NULL for a '%' not followed by two hex
+ * digits. */
+static const char *host_byte_end(const char *q, const char *e)
+{
+    if (*q != '%') return q + 1;
+    return e - q >= 3 && hex_digit(q[1]) && hex_digit(q[2]) ? q + 3 : NULL;
+}
+
+/* p[0..n) is an RFC 3986 host [ ":" port ], the host an IP-literal or a
+ * reg-name (not empty if need_host); userinfo ('@'), whitespace and the
+ * like are not host bytes. */
 static int valid_host(const char *p, size_t n, int need_host)
 {
+    const char *q = p, *e = p + n;
     if (need_host && (n == 0 || *p == ':')) return 0;
-    return host_end(p) == p + n;
+    if (n && *q == '[') {
+        for (q++; q < e && (IS(*q, H) || *q == ':');)
+            if (!(q = host_byte_end(q, e))) return 0;
+        if (q == e || *q != ']' || q == p + 1) return 0;
+        q++;
+    } else {
+        while (q < e && IS(*q, H))
+            if (!(q = host_byte_end(q, e))) return 0;
+    }
+    if (q < e && *q == ':')
+        for (q++; q < e && *q >= '0' && *q <= '9'; q++)
+            ;
+    return q == e;
+}
+
+int http_host_valid(const char *p, size_t n)
+{
+    return valid_host(p, n, 0);
 }
 
 /* The Host field's value v[0..n) (trimmed, all field-value bytes, e the end

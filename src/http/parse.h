@@ -106,6 +106,11 @@ int http_parse_request(struct http_parser *st, const char *buf, size_t len,
                        const struct http_limits *lim, struct http_request *req,
                        struct http_header *headers);
 
+/* 1 when p[0..n) is an RFC 3986 host [ ":" port ] (reg-name or
+ * IP-literal, '%' only before two hex digits; empty is valid): what a Host
+ * field, an absolute-form authority and HTTP/2's :authority must be. */
+int http_host_valid(const char *p, size_t n);
+
 /* "GET" ... "PATCH"; "OTHER" for HTTP_OTHER (use method_str then). */
 const char *http_method_name(enum http_method m);
 

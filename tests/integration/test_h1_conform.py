@@ -142,6 +142,8 @@ def test_2_2_empty_lines_before_the_request_line_are_ignored(srv, pre):
 BAD_HOSTS = {
     "slash": b"x/y", "comma-list": b"x, y", "userinfo": b"u@x", "port-not-digits": b"x:abc",
     "ipv6-unclosed": b"[::1", "space": b"a b",
+    # RFC 3986 §2.1: '%' starts "%" HEXDIG HEXDIG, nothing else
+    "pct-not-hex": b"a%zz", "pct-short": b"a%4", "pct-alone": b"a%",
 }
 
 
@@ -158,7 +160,8 @@ def test_3_2_two_hosts_in_http10_is_400(srv):
     rejected(srv.port, b"GET /a.txt HTTP/1.0\r\nHost: x\r\nHost: y\r\n\r\n", 400)
 
 
-@pytest.mark.parametrize("host", [b"", b"x:8080", b"[::1]:80", b"127.0.0.1", b"xn--bcher-kva.example"])
+@pytest.mark.parametrize("host", [b"", b"x:8080", b"[::1]:80", b"127.0.0.1", b"xn--bcher-kva.example",
+                                  b"a%2Db"])
 def test_3_2_valid_hosts_are_served(srv, host):
     """§3.2: an empty Host is what a client sends for a URI without an
     authority: valid (h2o serves it; nginx says 400)."""

@@ -142,6 +142,34 @@ def test_8_3_1_host_differing_from_authority(peer):
     p.expect_alive()
 
 
+@pytest.mark.parametrize("field, value", [(":authority", "user@localhost"),
+                                          (":authority", "local%zzhost"),
+                                          (":authority", "[::1"), ("host", "a b")])
+def test_8_3_1_authority_and_host_must_be_hosts(peer, field, value):
+    """§8.3.1: ":authority MUST NOT include the deprecated userinfo
+    subcomponent"; it and Host are an RFC 3986 host [":" port] (RFC 9110
+    §7.2), as Host is in HTTP/1.1: malformed, so 400 or PROTOCOL_ERROR,
+    never the file; the connection goes on."""
+    p = peer()
+    sid = p.new_id()
+    if field == "host":
+        p.send(p.headers(sid, pseudo=[(":method", "GET"), (":scheme", "http"), (":path", "/a.txt")],
+                         extra=[("host", value)]))
+    else:
+        p.send(p.headers(sid, pseudo=[(":method", "GET"), (":scheme", "http"), (":path", "/a.txt"),
+                                      (":authority", value)]))
+    try:
+        status, _, _ = p.response(sid)
+        assert status == "400", status
+    except AssertionError as e:
+        assert "reset: %d" % PROTOCOL in str(e), e
+    p.expect_alive()
+    sid = p.new_id()
+    p.send(p.headers(sid, pseudo=[(":method", "GET"), (":scheme", "http"), (":path", "/a.txt"),
+                                  (":authority", "a%2Db:80")]))
+    assert p.response(sid)[0] == "200"
+
+
 def test_8_1_early_answer_then_the_rest_of_the_body_is_taken(peer):
     """§8.1: a server may answer before the request ends (here 413 for a
     Content-Length over the body limit); the DATA the client still sends

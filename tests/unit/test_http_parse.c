@@ -443,6 +443,15 @@ static const struct icase invalid[] = {
     {"GET / HTTP/1.1\r\nHost: []\r\n\r\n", 400, "invalid host"},
     {"GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400, "invalid host"},
     {"GET / HTTP/1.1\r\nHost: a,b\r\n\r\n", 200 /* sub-delims are reg-name bytes */, NULL},
+    /* pct-encoded bytes in a reg-name and an IPv6 zone (RFC 3986 §2.1,
+     * RFC 6874); a '%' without two hex digits after it is no host */
+    {"GET / HTTP/1.1\r\nHost: a%2Db\r\n\r\n", 200, NULL},
+    {"GET / HTTP/1.1\r\nHost: [fe80::1%25eth0]:80\r\n\r\n", 200, NULL},
+    {"GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400, "invalid host"},
+    {"GET / HTTP/1.1\r\nHost: a%2\r\n\r\n", 400, "invalid host"},
+    {"GET / HTTP/1.1\r\nHost: a%\r\n\r\n", 400, "invalid host"},
+    {"GET / HTTP/1.1\r\nHost: [::1%g1]\r\n\r\n", 400, "invalid host"},
+    {"GET http://a%zz/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, "invalid authority in target"},
     /* a Host value is walked as a host first: where that walk stops early,
      * the value is still judged as any other value, then as a host */
     {"GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", 400, "invalid host"},
@@ -838,7 +847,8 @@ Test(parse, byte_classes)
         int tchar = in_set(c, alnum) || in_set(c, "!#$%&'*+-.^_`|~");
         int vchar = c == '\t' || (c >= 0x20 && c != 0x7f);
         int target = c > 0x20 && c != 0x7f;
-        int host = in_set(c, alnum) || in_set(c, "-._~!$&'()*+,;=%");
+        /* '%' only as "%" HEXDIG HEXDIG: "a%b" is not a host */
+        int host = in_set(c, alnum) || in_set(c, "-._~!$&'()*+,;=");
         struct {
             const char *fmt;
             int ok;
