@@ -9,8 +9,8 @@
  * Every input is an exact-size heap copy, so ASan sees any over-read. */
 #include "http/parse.h"
 
-#include <ctype.h>
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,8 +297,8 @@ static int host_byte(int c)
 /* a '%' is only the start of "%" HEXDIG HEXDIG (RFC 3986 §2.1) */
 static int pct_ok(const char *p, size_t n, size_t i)
 {
-    return p[i] != '%' || (i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
-                           isxdigit((unsigned char)p[i + 2]));
+    return p[i] != '%' ||
+           (i + 2 < n && isxdigit((unsigned char)p[i + 1]) && isxdigit((unsigned char)p[i + 2]));
 }
 
 static int ref_host(const char *p, size_t n)
