@@ -11,6 +11,7 @@
 #include <ifaddrs.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -490,6 +491,9 @@ int cmd_serve(int argc, char **argv)
     sandbox_line(s, no_sandbox, o.root);
     fflush(stdout);
     rc = berth_server_run(s);
+    /* what python3 -m http.server prints when Ctrl-C ends it */
+    if (rc == 0 && berth_server_stop_signal(s) == SIGINT)
+        printf("\nKeyboard interrupt received, exiting.\n");
     berth_server_free(s);
     if (rc < 0) {
         fprintf(stderr, "berth serve: %s\n", berth_strerror(rc));

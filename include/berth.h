@@ -242,6 +242,10 @@ int berth_server_run(berth_server *s);
 /* Asks berth_server_run() to stop and returns at once.  Safe from any thread
  * and from a signal handler; before run, it makes run return at once. */
 void berth_server_stop(berth_server *s);
+/* After berth_server_run() returned: the signal (SIGINT or SIGTERM) that
+ * stopped it, or 0 when berth_server_stop() did (or it failed).  Lets a
+ * program say why it ends, as python's http.server does for Ctrl-C. */
+int berth_server_stop_signal(const berth_server *s);
 /* Closes everything the server holds and frees it.  Not while
  * berth_server_run() is running; NULL is ignored. */
 void berth_server_free(berth_server *s);

@@ -92,8 +92,14 @@ static void on_signal(struct loop *l, int signo, void *arg)
         fprintf(stderr, "berth: stopping in %d.%03d s%s%s%s; press Ctrl-C again to quit now\n",
                 s->o.drain_grace_ms / 1000, s->o.drain_grace_ms % 1000, s->o.health ? " (" : "",
                 s->o.health ? s->o.health : "", s->o.health ? " answers 503 meanwhile)" : "");
-    __atomic_store_n(&s->by_signal, 1, __ATOMIC_RELEASE);
+    if (!__atomic_load_n(&s->by_signal, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&s->by_signal, signo, __ATOMIC_RELEASE);
     berth_server_stop(s);
+}
+
+int berth_server_stop_signal(const berth_server *s)
+{
+    return s ? __atomic_load_n(&s->by_signal, __ATOMIC_ACQUIRE) : 0;
 }
 
 void berth_opts_init(struct berth_opts *o)

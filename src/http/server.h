@@ -134,7 +134,8 @@ struct berth_server {
     char boundary[40];
     struct alog_sink log; /* the access log's file, reopened on SIGHUP */
     /* the drain (atomics): workers yet to count the connections they drain,
-     * that count, workers not yet done; by_signal: stopped by SIGINT/SIGTERM,
+     * that count, workers not yet done; by_signal: the SIGINT/SIGTERM that
+     * stopped it (the first; 0: none),
      * force: a second one came */
     int by_signal, force, drain_left, draining, running;
     /* --metrics / --status: their paths (NULL: off); admin: either is set */

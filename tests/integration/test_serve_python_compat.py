@@ -446,8 +446,12 @@ def test_ctrl_c_exits_zero(tmp_path):
         assert py.proc.wait(T) == 0
         assert b"Keyboard interrupt received, exiting." in out
         assert b.stop(signal.SIGINT) == 0
-        # deliberate: berth says nothing more when nothing was in flight (it
-        # names the responses it still finishes otherwise)
+        assert b.output().endswith("\n\nKeyboard interrupt received, exiting."), b.output()
+        # deliberate: SIGTERM (a service manager's stop) ends berth with 0
+        # and without that line; python dies of the signal
+        t = Server(["serve", "0", "-b", HOST, "-d", str(root)])
+        assert t.stop(signal.SIGTERM) == 0
+        assert "Keyboard interrupt" not in t.output() and t.output().startswith("Serving HTTP")
     finally:
         py.kill()
         b.kill()

@@ -176,6 +176,7 @@ static void stop(void)
     berth_server_stop(srv);
     pthread_join(th, NULL);
     cr_assert_eq(run_rc, 0);
+    cr_assert_eq(berth_server_stop_signal(srv), 0, "stopped by a call, not a signal");
     berth_server_free(srv);
 }
 
