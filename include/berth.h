@@ -360,14 +360,14 @@ struct berth_ws_cb {
 };
 
 struct berth_ws_opts {
-    size_t max_message;   /* a received message's limit, after decompression; more: 1009.
-                             default 16 MiB */
-    size_t max_buffered;  /* send queue bound (at most INT_MAX); default 64 MiB */
-    size_t low_water;     /* drain is called at or below this; default 64 KiB */
-    int ping_interval_ms; /* ping after this long without input; 0: never; default 30000 */
-    int pong_timeout_ms;  /* no input for this long after a ping: the connection is closed
-                             (code 1006); default 10000 */
-    int deflate;          /* accept permessage-deflate when offered; default 1 */
+    size_t max_message;    /* a received message's limit, after decompression; more: 1009.
+                              default 16 MiB */
+    size_t max_buffered;   /* send queue bound (at most INT_MAX); default 64 MiB */
+    size_t low_water;      /* drain is called at or below this; default 64 KiB */
+    int ping_interval_ms;  /* ping after this long without input; 0: never; default 30000 */
+    int pong_timeout_ms;   /* no input for this long after a ping: the connection is closed
+                              (code 1006); default 10000 */
+    int deflate;           /* accept permessage-deflate when offered; default 1 */
     const char *protocols; /* subprotocols, comma-separated, preferred first: the first the
                               client offers is chosen (berth_ws_protocol); NULL: none */
 };

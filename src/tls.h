@@ -24,9 +24,9 @@ struct tls_conn;
 struct tls_conf {
     const char *cert, *key; /* PEM files (cert may hold the chain; key NULL: cert holds it too) */
     const char *password_file; /* the passphrase of an encrypted key, read at each load */
-    int self_signed;        /* instead: generate a certificate in memory */
-    const char *host;       /* self-signed: the bind address, also named in it */
-    int no_h2;              /* ALPN offers http/1.1 only */
+    int self_signed;           /* instead: generate a certificate in memory */
+    const char *host;          /* self-signed: the bind address, also named in it */
+    int no_h2;                 /* ALPN offers http/1.1 only */
 };
 
 enum { TLS_WANT_READ = 1, TLS_WANT_WRITE = 2 };

@@ -142,10 +142,10 @@ struct berth_server {
     char *metrics_path, *status_path;
     size_t metrics_len, status_len;
     int admin;
-    uint64_t started_ms;                /* CLOCK_MONOTONIC at berth_server_new */
+    uint64_t started_ms;                              /* CLOCK_MONOTONIC at berth_server_new */
     char *tls_cert_path, *tls_key_path, *tls_pw_path; /* copies, for berth_server_sandbox */
-    int sandboxed;                      /* berth_server_sandbox put Landlock in force */
-    struct policy pol;                  /* site features (http/policy): sc.pol points here */
+    int sandboxed;     /* berth_server_sandbox put Landlock in force */
+    struct policy pol; /* site features (http/policy): sc.pol points here */
 };
 
 struct berth_req {

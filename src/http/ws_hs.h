@@ -19,7 +19,8 @@ struct ws_hs {
     char accept[WS_ACCEPT_LEN + 1];
     char protocol[64]; /* the subprotocol chosen, "" for none */
     int deflate;       /* permessage-deflate agreed: ext and pmd hold it */
-    char ext[192]; /* the longest answer (every parameter, 2-digit windows) is 128 bytes and a NUL */
+    char
+        ext[192]; /* the longest answer (every parameter, 2-digit windows) is 128 bytes and a NUL */
     struct ws_pmd_conf pmd;
 };
 
