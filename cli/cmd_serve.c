@@ -2,6 +2,7 @@
 #include "berth.h"
 #include "cmd.h"
 #include "err.h"
+#include "http/mime.h"
 #include "http/policy.h"
 #include "sandbox.h"
 
@@ -269,6 +270,11 @@ int cmd_serve(int argc, char **argv)
             o.hidden = 1;
             break;
         case 'm':
+            if (!mime_type_ok(optarg))
+                return cmd_usage_error("serve",
+                                       "--mime-default must be a media type such as text/plain "
+                                       "(type/subtype, no spaces outside quotes):",
+                                       optarg);
             o.mime_default = optarg;
             break;
         case 'l':

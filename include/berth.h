@@ -69,7 +69,8 @@ struct berth_opts {
                                  default "index.html,index.htm" */
     int listing;              /* HTML listing of directories without an index; default 1 */
     int hidden;               /* serve dotfiles (/.well-known/ always); default 0 */
-    const char *mime_default; /* default "application/octet-stream" */
+    const char *mime_default; /* default "application/octet-stream"; a media type
+                                 (type/subtype[;name=value]), else BERTH_ERR_USAGE */
     const char *log_path;     /* access log file; NULL: stderr */
     int quiet;                /* no access log */
     int max_conn;             /* open connections, all workers; default 10000 */

@@ -176,6 +176,10 @@ int berth_server_new(berth_server **out, const struct berth_opts *o)
         rc = BERTH_EUSAGE;
         goto fail;
     }
+    if (!mime_type_ok(s->mime_default)) { /* it goes out in Content-Type as it is */
+        rc = BERTH_EUSAGE;
+        goto fail;
+    }
     if (s->o.health && *s->o.health != '/') { /* a path, as a request names it */
         rc = BERTH_EUSAGE;
         goto fail;

@@ -126,6 +126,50 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
+/* RFC 9110 §5.6.2 tchar */
+static int tchar(unsigned char c)
+{
+    /* c != 0: strchr would find the set's own terminator */
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* p points at a run of tchars: past it (p itself when there are none) */
+static const char *token_end(const char *p)
+{
+    while (tchar((unsigned char)*p))
+        p++;
+    return p;
+}
+
+/* mime.h; a mime.types line whose type is not one is ignored (it would go
+ * out in Content-Type as written, controls included) */
+int mime_type_ok(const char *t)
+{
+    const char *p = token_end(t);
+    if (p == t || *p++ != '/') return 0;
+    const char *q = token_end(p);
+    if (q == p) return 0;
+    while (*q == ';') {
+        p = q + 1;
+        q = token_end(p);
+        if (q == p || *q++ != '=') return 0;
+        if (*q == '"') {
+            for (q++; *q != '"'; q++) {
+                unsigned char c = (unsigned char)*q;
+                if (c == '\\') c = (unsigned char)*++q;
+                if ((c < 0x20 && c != 0x09) || c == 0x7f) return 0; /* the end, a control */
+            }
+            q++;
+        } else {
+            p = q;
+            q = token_end(p);
+            if (q == p) return 0;
+        }
+    }
+    return *q == '\0';
+}
+
 /* whether a type is text that browsers should decode as UTF-8 */
 static int wants_charset(const char *t)
 {
@@ -218,7 +262,7 @@ int mime_load(const char *file)
         for (char *save = NULL, *tok = strtok_r(line, sep, &save); tok;
              tok = strtok_r(NULL, sep, &save)) {
             if (!type) {
-                if (!strchr(tok, '/')) break; /* not a type: ignore the line */
+                if (!mime_type_ok(tok)) break; /* not a type: ignore the line */
                 type = tok;
                 if (wants_charset(tok)) {
                     size_t tl = strlen(tok);
@@ -331,14 +375,6 @@ static enum sniff sniff_kind(const char *type)
 int mime_sniffs(const char *type)
 {
     return sniff_kind(type) != SNIFF_NONE;
-}
-
-/* RFC 9110 §5.6.2 tchar */
-static int tchar(unsigned char c)
-{
-    /* c != 0: strchr would find the set's own terminator */
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* What a declared charset name may hold: a token, or ':' besides, which

@@ -19,6 +19,11 @@
  * during setup: it is not safe against concurrent mime_type() calls. */
 int mime_load(const char *file);
 
+/* 1 when t is an RFC 9110 §8.3.1 media-type with no whitespace outside
+ * quotes: type "/" subtype, then ";" name "=" value parameters, a value a
+ * token or a quoted-string ("text/plain", "text/x-a;charset=latin1"). */
+int mime_type_ok(const char *t);
+
 /* Forgets the loaded table (the built-in one remains). */
 void mime_unload(void);
 

@@ -419,6 +419,16 @@ def test_mime_default(tree, server):
     assert get(s.port, "/typed/s.js").h("Content-Type").startswith("text/javascript")
 
 
+@pytest.mark.parametrize("bad", ["text", "text/plain\r\nX-Injected: 1", "text/plain; charset=x"])
+def test_mime_default_that_is_no_media_type_is_a_usage_error(tree, bad):
+    """It goes out in Content-Type as written: what is no media type (a CRLF
+    would start a field of its own) stops berth with the cause, status 2."""
+    r = subprocess.run([BERTH, "serve", "0", "-b", HOST, "-d", str(tree), "--mime-default", bad],
+                       capture_output=True, timeout=T)
+    assert r.returncode == 2
+    assert b"--mime-default must be a media type such as text/plain" in r.stderr
+
+
 # ---------------------------------------------------------------- validators and preconditions
 
 MTIME = 1700000000  # Tue, 14 Nov 2023 22:13:20 GMT

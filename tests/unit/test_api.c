@@ -597,3 +597,35 @@ Test(api_proxy, no_header_no_answer_and_health_ok)
     cr_assert(strstr(r, "HTTP/1.1 200 OK\r\n") == r, "%s", r);
     cr_assert_str_eq(head_of(r), "ok");
 }
+
+/* options that would go out in a response as they are are checked first:
+ * a mime_default that is no media type (a CRLF would start a new field) */
+Test(api_opts, mime_default_must_be_a_media_type)
+{
+    static const char *const bad[] = {"text",
+                                      "text/",
+                                      "/plain",
+                                      "text/plain\r\nX-Injected: 1",
+                                      "text/plain; charset=utf-8",
+                                      "text/x;a",
+                                      "text/x;a=\"b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct berth_opts o;
+        berth_opts_init(&o);
+        o.mime_default = bad[i];
+        berth_server *s = NULL;
+        cr_expect_eq(berth_server_new(&s, &o), BERTH_ERR_USAGE, "%s", bad[i]);
+        berth_server_free(s);
+    }
+    static const char *const good[] = {"text/plain", "text/x-a;charset=latin1",
+                                       "application/x;a=\"b c\\\"\"", "a/b;x=1;y=2"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        struct berth_opts o;
+        berth_opts_init(&o);
+        o.mime_default = good[i];
+        o.port = 0;
+        berth_server *s = NULL;
+        cr_expect_eq(berth_server_new(&s, &o), 0, "%s", good[i]);
+        berth_server_free(s);
+    }
+}

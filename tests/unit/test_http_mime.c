@@ -119,6 +119,9 @@ Test(mime, load_file)
                         "application/vnd.thing+xml xthing\n"
                         "text/x-params;charset=latin1 params\n"
                         "notatype ext\n"
+                        "text/x\x01ctl ctl\n"
+                        "text/x;noval quux\n"
+                        "text/ / slash\n"
                         "   \t  \n"
                         "image/x-nocomment last");
     cr_assert_eq(mime_load(p), 0);
@@ -140,6 +143,10 @@ Test(mime, load_file)
     cr_expect_str_eq(mime_type("a.xthing", DFLT), "application/vnd.thing+xml; charset=utf-8");
     cr_expect_str_eq(mime_type("a.params", DFLT), "text/x-params;charset=latin1");
     cr_expect_str_eq(mime_type("a.ext", DFLT), DFLT, "a line without a type is ignored");
+    /* a type that is no media type would go out as written: ignored too */
+    cr_expect_str_eq(mime_type("a.ctl", DFLT), DFLT);
+    cr_expect_str_eq(mime_type("a.quux", DFLT), DFLT);
+    cr_expect_str_eq(mime_type("a.slash", DFLT), DFLT);
     cr_expect_str_eq(mime_type("a.last", DFLT), "image/x-nocomment");
     /* the built-in table still answers what the file does not know */
     cr_expect_str_eq(mime_type("a.wasm", DFLT), "application/wasm");
