@@ -455,8 +455,10 @@ size_t exchange_h1(struct conn *c, const struct http_request *r, const char *p, 
      * answered: most answers (a static file, a 405) do not wait for the body,
      * and one that cannot be parsed must be a 400, not a 200 followed by a
      * close at the bad chunk (RFC 9112 §7.1, §8; what nginx and h2o say).
-     * A body still on its way is checked as it is dropped or read. */
-    if (r->chunked && avail > hlen) {
+     * A body still on its way is checked as it is dropped or read; a
+     * route's body being gathered (chunking) is checked where it resumes,
+     * not rescanned from its start on every read. */
+    if (r->chunked && avail > hlen && !c->chunking) {
         struct http_chunked d;
         size_t used;
         http_chunked_init(&d, 0);
