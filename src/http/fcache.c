@@ -543,6 +543,30 @@ int fcache_rootfd(const struct fcache *c)
     return c->rootfd;
 }
 
+/* the walk budget: credit accrues at half the clock's pace, up to the burst */
+static void walk_refill(struct fcache *c, uint64_t now)
+{
+    if (now > c->walk_at) {
+        uint64_t add = (now - c->walk_at) / 2;
+        c->walk_credit = add >= (uint64_t)FCACHE_WALK_BURST_NS - (uint64_t)c->walk_credit
+                             ? FCACHE_WALK_BURST_NS
+                             : c->walk_credit + (int64_t)add;
+        c->walk_at = now;
+    }
+}
+
+int fcache_walk_allowed(struct fcache *c, uint64_t now)
+{
+    walk_refill(c, now);
+    return c->walk_credit > 0;
+}
+
+void fcache_walk_done(struct fcache *c, uint64_t start, uint64_t end)
+{
+    walk_refill(c, end);
+    c->walk_credit -= (int64_t)(end - start);
+}
+
 int fcache_watch_fd(const struct fcache *c)
 {
     return c->fw ? fswatch_fd(c->fw) : -1;

@@ -91,6 +91,19 @@ struct ccache *fcache_ccache(const struct fcache *c);
  * the docroot is replaced): what paths are resolved beneath. */
 int fcache_rootfd(const struct fcache *c);
 
+/* A directory download walks its tree on the loop before it can answer
+ * (tens of ms for the 20000 entries allowed), and nothing else on this
+ * worker is served meanwhile.  So walks draw on a budget: it fills at half
+ * the clock's pace up to FCACHE_WALK_BURST_NS, each walk spends its
+ * duration, and while it is spent only small trees are walked (a larger
+ * one is a 503 with Retry-After).  A few downloads in a row run at once; a
+ * flood of them gets about half the worker's time.  fcache_walk_allowed says
+ * whether one may start now; fcache_walk_done records one that ran from
+ * start to end (CLOCK_MONOTONIC ns). */
+#define FCACHE_WALK_BURST_NS 250000000 /* 250 ms */
+int fcache_walk_allowed(struct fcache *c, uint64_t now);
+void fcache_walk_done(struct fcache *c, uint64_t start, uint64_t end);
+
 /* The descriptor that becomes readable when watched files change (-1: no
  * watching), and what to call then. */
 int fcache_watch_fd(const struct fcache *c);

@@ -42,6 +42,10 @@ struct fcache {
     /* answers from an entry already held / entries built (read by the
      * metrics from other threads: relaxed atomics, no lock) */
     uint64_t hits, misses;
+    /* directory downloads' walk budget (fcache_walk_allowed): ns of walking
+     * this worker may still do (negative: owed), as of walk_at */
+    int64_t walk_credit;
+    uint64_t walk_at;
     struct ccache *cc; /* compressed results (http/compress); NULL: none made */
     uint64_t side_fds; /* large sidecars held open (http/encvar); read by the metrics */
 };

@@ -33,6 +33,7 @@ struct tent {
 struct tar {
     int rootfd, placeholder; /* placeholder: an empty pipe for header-only pieces */
     int show_hidden;
+    size_t max_entries; /* TAR_MAX_ENTRIES or fewer (tar_open) */
     char *url, *top;
     struct buf ents, names;
     size_t n, next;
@@ -193,7 +194,7 @@ struct walk {
 
 static int add(struct tar *t, const char *rel, size_t rl, const struct stat *st, int dir)
 {
-    if (t->n >= TAR_MAX_ENTRIES) return -E2BIG;
+    if (t->n >= t->max_entries) return -E2BIG;
     struct tent e = {.off = buf_len(&t->names),
                      .size = dir ? 0 : (uint64_t)st->st_size,
                      .mtime = st->st_mtim,
@@ -234,7 +235,7 @@ static int walk_dir(struct walk *w, int dirfd, int depth)
         }
         const char *nm = de->d_name;
         if (nm[0] == '.' && (!t->show_hidden || !nm[1] || (nm[1] == '.' && !nm[2]))) continue;
-        if (++count > TAR_MAX_ENTRIES) {
+        if (++count > t->max_entries) {
             rc = -E2BIG;
             break;
         }
@@ -308,12 +309,13 @@ static size_t entry_name(const struct tar *t, const struct tent *e, char *name)
 }
 
 int tar_open(struct tar **out, int rootfd, const char *urlpath, const char *top, int show_hidden,
-             uint64_t *total)
+             size_t max_entries, uint64_t *total)
 {
     struct tar *t = calloc(1, sizeof *t);
     struct walk *w = malloc(sizeof *w);
     int rc = t && w ? 0 : -ENOMEM;
     if (t) {
+        t->max_entries = max_entries < TAR_MAX_ENTRIES ? max_entries : TAR_MAX_ENTRIES;
         t->rootfd = t->placeholder = -1;
         buf_init(&t->ents, 0);
         buf_init(&t->names, 0);

@@ -30,10 +30,11 @@ struct tar;
 
 /* Walks the directory at URL path urlpath (normalised, ending in '/')
  * beneath rootfd; entries are named top "/" their path below it.  *total
- * receives the stream's exact length.  0, or -E2BIG past a limit, -ENOMEM,
- * or -errno reading the tree. */
+ * receives the stream's exact length.  0, or -E2BIG past a limit
+ * (max_entries, at most TAR_MAX_ENTRIES, or TAR_MAX_DEPTH), -ENOMEM, or
+ * -errno reading the tree. */
 int tar_open(struct tar **out, int rootfd, const char *urlpath, const char *top, int show_hidden,
-             uint64_t *total);
+             size_t max_entries, uint64_t *total);
 
 /* The next piece: appends headers (and the previous file's padding) to
  * out, then returns 1 with *fd (the caller's to close) and *size: a region

@@ -609,3 +609,55 @@ def test_tar_entry_limit_is_403(tmp_path, server):
     assert resp.status_code == 200
     with tarfile.open(fileobj=io.BytesIO(resp.content)) as tf:
         assert len(tf.getmembers()) == 20000
+
+
+def heads(c, n):
+    """n answers to HEAD requests (heads only) from socket c."""
+    got, out = b"", []
+    while len(out) < n:
+        while b"\r\n\r\n" not in got:
+            chunk = c.recv(65536)
+            assert chunk, (len(out), got[:200])
+            got += chunk
+        head, got = got.split(b"\r\n\r\n", 1)
+        out.append(head)
+    return out
+
+
+def test_tar_walks_take_at_most_a_share_of_the_worker(tmp_path, server):
+    """The walk before a tar's head runs on the loop (tens of ms for a large
+    tree): a flood of downloads gets a burst, then about half the worker's
+    time; the rest are 503 with Retry-After, not a worker frozen for seconds.
+    Small trees are never refused."""
+    r = tmp_path / "flood"
+    (r / "big").mkdir(parents=True)
+    (r / "small").mkdir()
+    for i in range(10000):
+        open(r / "big" / ("f%05d" % i), "wb").close()
+    (r / "small" / "a.txt").write_bytes(b"a")
+    s = server("serve", "0", "-b", HOST, "-d", str(r), "-q", "--workers", "1")
+    n = 100
+    with socket.create_connection((HOST, s.port), timeout=60) as c:
+        c.sendall(b"HEAD /big/?download=tar HTTP/1.1\r\nHost: x\r\n\r\n" * n)
+        answers = heads(c, n)
+    status = [h.split(b" ")[1] for h in answers]
+    assert set(status) == {b"200", b"503"}, status
+    assert status[0] == b"200"  # the first of a burst is walked
+    for h in answers:
+        if b" 503 " in h.split(b"\r\n")[0]:
+            assert b"\r\nRetry-After: 1\r\n" in h + b"\r\n"
+    # small trees cost what a listing costs: pipelined, all answered
+    with socket.create_connection((HOST, s.port), timeout=T) as c:
+        c.sendall(b"HEAD /small/?download=tar HTTP/1.1\r\nHost: x\r\n\r\n" * 20)
+        assert all(h.startswith(b"HTTP/1.1 200 ") for h in heads(c, 20))
+    # the budget fills again: a download after the Retry-After is whole
+    deadline = time.monotonic() + 30
+    while True:
+        resp = requests.get(url(s, "/big/?download=tar"), timeout=60)
+        if resp.status_code == 200 or time.monotonic() > deadline:
+            break
+        assert resp.status_code == 503 and "try again" in resp.text
+        time.sleep(float(resp.headers["Retry-After"]))
+    assert resp.status_code == 200
+    with tarfile.open(fileobj=io.BytesIO(resp.content)) as tf:
+        assert len(tf.getmembers()) == 10001
