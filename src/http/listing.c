@@ -232,7 +232,7 @@ int http_listing_servable(int rootfd, int fd, const char *urlpath, const char *n
 
 /* Reads the directory into entries (a struct entry array in `ents`, the
  * names NUL-terminated in `names`).  Returns the count or a negative code. */
-static long read_entries(int rootfd, int dirfd, const char *urlpath, int show_hidden,
+static long read_entries(int rootfd, int dirfd, const char *urlpath, int show_hidden, size_t max,
                          struct buf *ents, struct buf *names)
 {
     /* a fresh open file description: readdir's position is not shared with
@@ -246,6 +246,7 @@ static long read_entries(int rootfd, int dirfd, const char *urlpath, int show_hi
         return -e;
     }
     long n = 0;
+    size_t seen = 0;
     int rc = 0;
     for (;;) {
         errno = 0;
@@ -256,6 +257,10 @@ static long read_entries(int rootfd, int dirfd, const char *urlpath, int show_hi
         }
         const char *nm = de->d_name;
         if (nm[0] == '.' && (!show_hidden || !nm[1] || (nm[1] == '.' && !nm[2]))) continue;
+        if (max && ++seen > max) { /* counted before the stat: that is the cost */
+            rc = -E2BIG;
+            break;
+        }
         struct stat st;
         if (!http_listing_servable(rootfd, fd, urlpath, nm, &st)) continue;
         struct entry e = {.off = buf_len(names),
@@ -378,12 +383,12 @@ int http_listing(struct buf *out, int rootfd, int dirfd, const char *urlpath, in
 int http_listing_ex(struct buf *out, int rootfd, int dirfd, const char *urlpath, int show_hidden,
                     const struct listing_opts *lo)
 {
-    static const struct listing_opts dflt = {LISTING_NAME, 0, 0};
+    static const struct listing_opts dflt = {LISTING_NAME, 0, 0, 0};
     if (!lo) lo = &dflt;
     struct buf ents, names;
     buf_init(&ents, 0);
     buf_init(&names, 0);
-    long n = read_entries(rootfd, dirfd, urlpath, show_hidden, &ents, &names);
+    long n = read_entries(rootfd, dirfd, urlpath, show_hidden, lo->max_entries, &ents, &names);
     int rc = n < 0 ? (int)n : 0;
     struct entry *e = (struct entry *)(void *)ents.data; /* malloc'd: suitably aligned */
     if (rc == 0) {

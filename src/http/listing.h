@@ -40,6 +40,7 @@ struct listing_opts {
     enum listing_sort sort; /* directories stay first; ties go by name */
     int desc;               /* descending (within directories and files each) */
     int json;               /* a JSON array instead of the HTML page */
+    size_t max_entries;     /* more entries than this: -E2BIG (0: no limit) */
 };
 
 /* http_listing with an order and a form.  The HTML page gets a GET form
@@ -52,7 +53,8 @@ struct listing_opts {
  * same entries as the page's, as JSON strings: UTF-8 kept as it is (control
  * characters JSON-escaped), each byte that is not UTF-8 as the text \xHH (so
  * the JSON is always valid; "url" is exact).  lo NULL: by name, HTML,
- * without the form (http_listing's page). */
+ * without the form (http_listing's page).  0, or a negative code (-E2BIG
+ * past lo->max_entries). */
 int http_listing_ex(struct buf *out, int rootfd, int dirfd, const char *urlpath, int show_hidden,
                     const struct listing_opts *lo);
 

@@ -555,8 +555,9 @@ static int busy(struct buf *out, size_t mark, const struct http_request *req, in
 
 #include "http/static_site.c.h"
 
-static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_request *req,
-                     const char *path, int keep_alive, struct buf *out, uint64_t *body_len)
+static int serve_dir(const struct static_conf *sc, struct fcache *cache, int dirfd,
+                     const struct http_request *req, const char *path, int keep_alive,
+                     struct buf *out, uint64_t *body_len)
 {
     int head = req->method == HTTP_HEAD, rc;
     size_t pl = strlen(path);
@@ -606,8 +607,18 @@ static int serve_dir(const struct static_conf *sc, int dirfd, const struct http_
     buf_init(&page, 0);
     struct listing_opts lo;
     listing_opts_of(req, &lo);
+    /* the directory is read on the loop: the worker's walk budget, as a
+     * tar download's (static_site.c.h) */
+    uint64_t start = now_ns();
+    int spent = !fcache_walk_allowed(cache, start);
+    lo.max_entries = spent ? WALK_SMALL_ENTRIES : 0;
     rc = http_listing_ex(&page, sc->rootfd, dirfd, path, sc->hidden, &lo);
+    fcache_walk_done(cache, start, now_ns());
     close(dirfd);
+    if (rc == -E2BIG) {
+        buf_free(&page);
+        return walk_busy(out, req, keep_alive, body_len);
+    }
     if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM) {
         buf_free(&page);
         return busy(out, buf_len(out), req, keep_alive);
@@ -646,7 +657,7 @@ int static_serve(const struct static_conf *sc, struct fcache *cache, const struc
          * follows a replaced docroot */
         struct static_conf wsc = *sc;
         wsc.rootfd = fcache_rootfd(cache);
-        return serve_dir(&wsc, dirfd, req, path, keep_alive, out, body_len);
+        return serve_dir(&wsc, cache, dirfd, req, path, keep_alive, out, body_len);
     }
     if (status == 503) return busy(out, buf_len(out), req, keep_alive);
     if (!e && status == 404 &&

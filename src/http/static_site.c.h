@@ -149,15 +149,25 @@ static int disposition(struct buf *out, const char *top)
     return rc == 0 ? buf_append(out, "\r\n", 2) : rc;
 }
 
-/* what a download may hold when the worker's walk budget is spent: about
- * what a listing costs */
-#define TAR_SMALL_ENTRIES 256
+/* The walk budget (fcache_walk_allowed): what a listing or download may
+ * read while it is spent, and the answer for a larger one. */
+#define WALK_SMALL_ENTRIES 256
 
 static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int walk_busy(struct buf *out, const struct http_request *req, int keep_alive,
+                     uint64_t *body_len)
+{
+    int rc = resp_error(out, 503, keep_alive, req->version, req->method == HTTP_HEAD,
+                        "Retry-After: 1\r\n",
+                        "Other large directories were just read here; try again in a second.");
+    if (rc > 0) *body_len = (uint64_t)rc;
+    return rc < 0 ? rc : 503;
 }
 
 /* ?download=tar on a directory (its URL ending in '/'): the tree as a tar
@@ -195,15 +205,9 @@ static int site_tar(const struct static_conf *sc, struct fcache *cache,
         uint64_t start = now_ns();
         int spent = !fcache_walk_allowed(cache, start);
         rc = tar_open(&t, rootfd, path, top, sc->hidden,
-                      spent ? TAR_SMALL_ENTRIES : TAR_MAX_ENTRIES, &total);
+                      spent ? WALK_SMALL_ENTRIES : TAR_MAX_ENTRIES, &total);
         fcache_walk_done(cache, start, now_ns());
-        if (rc == -E2BIG && spent) {
-            rc = resp_error(out, 503, keep_alive, req->version, head, "Retry-After: 1\r\n",
-                            "Other directory downloads were just prepared here; try again in "
-                            "a second.");
-            if (rc > 0) *body_len = (uint64_t)rc;
-            return rc < 0 ? rc : 503;
-        }
+        if (rc == -E2BIG && spent) return walk_busy(out, req, keep_alive, body_len);
         if (rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM)
             return busy(out, buf_len(out), req, keep_alive);
         if (rc == -E2BIG)

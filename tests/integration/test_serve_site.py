@@ -624,11 +624,13 @@ def heads(c, n):
     return out
 
 
-def test_tar_walks_take_at_most_a_share_of_the_worker(tmp_path, server):
-    """The walk before a tar's head runs on the loop (tens of ms for a large
-    tree): a flood of downloads gets a burst, then about half the worker's
-    time; the rest are 503 with Retry-After, not a worker frozen for seconds.
-    Small trees are never refused."""
+@pytest.mark.parametrize("query", ["?download=tar", ""])
+def test_directory_walks_take_at_most_a_share_of_the_worker(tmp_path, server, query):
+    """A tar's walk and a listing's read run on the loop (tens of ms for a
+    large tree): a flood of them (HEAD: no output to hold it back) gets a
+    burst, then about half the worker's time; the rest are 503 with
+    Retry-After, not a worker frozen for seconds.  Small directories are
+    never refused."""
     r = tmp_path / "flood"
     (r / "big").mkdir(parents=True)
     (r / "small").mkdir()
@@ -638,7 +640,7 @@ def test_tar_walks_take_at_most_a_share_of_the_worker(tmp_path, server):
     s = server("serve", "0", "-b", HOST, "-d", str(r), "-q", "--workers", "1")
     n = 100
     with socket.create_connection((HOST, s.port), timeout=60) as c:
-        c.sendall(b"HEAD /big/?download=tar HTTP/1.1\r\nHost: x\r\n\r\n" * n)
+        c.sendall(b"HEAD /big/%s HTTP/1.1\r\nHost: x\r\n\r\n" % query.encode() * n)
         answers = heads(c, n)
     status = [h.split(b" ")[1] for h in answers]
     assert set(status) == {b"200", b"503"}, status
@@ -648,16 +650,19 @@ def test_tar_walks_take_at_most_a_share_of_the_worker(tmp_path, server):
             assert b"\r\nRetry-After: 1\r\n" in h + b"\r\n"
     # small trees cost what a listing costs: pipelined, all answered
     with socket.create_connection((HOST, s.port), timeout=T) as c:
-        c.sendall(b"HEAD /small/?download=tar HTTP/1.1\r\nHost: x\r\n\r\n" * 20)
+        c.sendall(b"HEAD /small/%s HTTP/1.1\r\nHost: x\r\n\r\n" % query.encode() * 20)
         assert all(h.startswith(b"HTTP/1.1 200 ") for h in heads(c, 20))
     # the budget fills again: a download after the Retry-After is whole
     deadline = time.monotonic() + 30
     while True:
-        resp = requests.get(url(s, "/big/?download=tar"), timeout=60)
+        resp = requests.get(url(s, "/big/" + query), timeout=60)
         if resp.status_code == 200 or time.monotonic() > deadline:
             break
         assert resp.status_code == 503 and "try again" in resp.text
         time.sleep(float(resp.headers["Retry-After"]))
     assert resp.status_code == 200
-    with tarfile.open(fileobj=io.BytesIO(resp.content)) as tf:
-        assert len(tf.getmembers()) == 10001
+    if query:
+        with tarfile.open(fileobj=io.BytesIO(resp.content)) as tf:
+            assert len(tf.getmembers()) == 10001
+    else:
+        assert resp.text.count('<td><a href="f') == 10000

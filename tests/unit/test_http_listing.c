@@ -168,6 +168,36 @@ static int hrefs(const char *page, char out[][128], int max)
     return n;
 }
 
+/* max_entries bounds what is read (the loop's time): past it -E2BIG and
+ * nothing; at it, the whole page */
+Test(listing, entry_limit)
+{
+    int d = open(tmpdir, O_RDONLY | O_DIRECTORY);
+    cr_assert_geq(d, 0);
+    struct buf whole, b;
+    struct listing_opts unbounded = {.max_entries = 0};
+    buf_init(&whole, 0);
+    cr_assert_eq(http_listing_ex(&whole, -1, d, "/", 0, &unbounded), 0);
+    /* every name readdir gives but "." and ".." is counted, served or not */
+    size_t names = sizeof files / sizeof files[0] + sizeof dirs / sizeof dirs[0] + 3;
+    size_t hidden = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        hidden += files[i][0] == '.';
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        hidden += dirs[i][0] == '.';
+    struct listing_opts lo = {.max_entries = names - hidden};
+    buf_init(&b, 0);
+    cr_expect_eq(http_listing_ex(&b, -1, d, "/", 0, &lo), 0);
+    cr_expect_eq(buf_len(&b), buf_len(&whole));
+    buf_free(&b);
+    lo.max_entries = names - hidden - 1;
+    buf_init(&b, 0);
+    cr_expect_eq(http_listing_ex(&b, -1, d, "/", 0, &lo), -E2BIG);
+    buf_free(&b);
+    buf_free(&whole);
+    close(d);
+}
+
 Test(listing, structure)
 {
     char *s = list("/sub/dir/", 0);

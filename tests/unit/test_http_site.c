@@ -328,7 +328,7 @@ Test(listing_json, odd_names_and_order)
         close(fd);
     }
     cr_assert_eq(mkdirat(d, "zsub", 0755), 0);
-    struct listing_opts lo = {LISTING_SIZE, 1, 1};
+    struct listing_opts lo = {LISTING_SIZE, 1, 1, 0};
     struct buf b;
     buf_init(&b, 0);
     cr_assert_eq(http_listing_ex(&b, -1, d, "/x/", 0, &lo), 0);
