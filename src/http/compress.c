@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,8 +23,32 @@
 #define BROTLI_LEVEL 6 /* 5 and 6 cost the same; 7 costs 2.5 times for < 1 % */
 #define ZSTD_LEVEL   9 /* past 9 the time grows faster than the gain */
 #define GZIP_LEVEL   6 /* 9 costs 1.5 to 2 times for 0.5 % */
-#define SLOTS        1024
-#define CJOB_MAX     8 /* files queued for the helper thread, at most */
+
+/* compress.h.  FNV-1a of what decides the bytes besides the input: the
+ * library's version and berth's parameters (the brotli window and mode
+ * follow from the input and its type). */
+size_t compress_coder_mark(enum http_enc enc, char *out, size_t n)
+{
+    char desc[96];
+    if (enc == HTTP_ENC_BR)
+        snprintf(desc, sizeof desc, "br %u %d", (unsigned)BrotliEncoderVersion(), BROTLI_LEVEL);
+    else if (enc == HTTP_ENC_ZSTD)
+        snprintf(desc, sizeof desc, "zstd %u %d", ZSTD_versionNumber(), ZSTD_LEVEL);
+    else if (enc == HTTP_ENC_GZIP)
+        snprintf(desc, sizeof desc, "gzip %s %d", zlibVersion(), GZIP_LEVEL);
+    else
+        return 0;
+    uint32_t h = 2166136261u;
+    for (const char *p = desc; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    if (n < COMPRESS_MARK_LEN + 1) return 0;
+    for (int k = 0; k < COMPRESS_MARK_LEN; k++, h >>= 5)
+        out[k] = "0123456789abcdefghijklmnopqrstuv"[h & 31];
+    out[COMPRESS_MARK_LEN] = '\0';
+    return COMPRESS_MARK_LEN;
+}
+#define SLOTS    1024
+#define CJOB_MAX 8 /* files queued for the helper thread, at most */
 
 struct cnode {
     struct cnode *hnext;       /* hash chain */

@@ -34,6 +34,15 @@
 #define COMPRESS_SMALL  (32 * 1024) /* results up to this stay in memory */
 #define CCACHE_MAX_FDS  64          /* memfds a cache holds: the least recent go first */
 
+/* A short mark of the coder that makes enc's results here: COMPRESS_MARK_LEN
+ * characters [0-9a-v] from the compression library's version and berth's
+ * level for it, NUL-terminated into out (n bytes).  A result's ETag carries
+ * it, so a strong tag names one byte sequence even after an upgrade changes
+ * what the same input compresses to (RFC 9110 §8.8.1; a Range resumed with
+ * If-Range must not mix two).  0 for identity or a too small out. */
+#define COMPRESS_MARK_LEN 4
+size_t compress_coder_mark(enum http_enc enc, char *out, size_t n);
+
 /* The file version and coding a result belongs to. */
 struct ckey {
     uint64_t dev, ino, size;

@@ -222,13 +222,22 @@ static size_t side_tag(const struct side *s, char *t, size_t n)
     return http_etag_make(&st, t, n);
 }
 
-/* base (a quoted tag) with the coding before its closing quote, into out */
-static size_t suffixed(char *out, size_t n, const char *base, size_t bl, enum http_enc enc)
+/* base (a quoted tag) with the coding before its closing quote, into out;
+ * mark: and the coder's mark (compress_coder_mark) after it, for a result
+ * made here rather than a sidecar's bytes */
+static size_t suffixed(char *out, size_t n, const char *base, size_t bl, enum http_enc enc,
+                       int mark)
 {
-    int k = snprintf(out, n, "%.*s-%s\"", (int)bl - 1, base,
+    char m[COMPRESS_MARK_LEN + 2] = "";
+    if (mark) {
+        m[0] = '.';
+        if (!compress_coder_mark(enc, m + 1, sizeof m - 1)) return 0;
+    }
+    int k = snprintf(out, n, "%.*s-%s%s\"", (int)bl - 1, base,
                      enc == HTTP_ENC_ZSTD   ? "zst"
                      : enc == HTTP_ENC_GZIP ? "gz"
-                                            : "br");
+                                            : "br",
+                     m);
     return k < 0 || (size_t)k >= n || (size_t)k >= ETAG_CAP ? 0 : (size_t)k;
 }
 
@@ -246,7 +255,8 @@ size_t encvar_alias(const struct fentry *view, char *out, size_t n)
     st.st_size = (off_t)s->size;
     st.st_mtim = s->mtime;
     size_t cl = http_etag_make(&st, cheap, sizeof cheap);
-    return cl && cheap[cl - 1] == '"' ? suffixed(out, n, cheap, cl, (enum http_enc)view->venc) : 0;
+    return cl && cheap[cl - 1] == '"' ? suffixed(out, n, cheap, cl, (enum http_enc)view->venc, 0)
+                                      : 0;
 }
 
 /* The 200 fields of representation enc of length len (a sidecar's: side),
@@ -263,12 +273,12 @@ static struct vhead *head(struct fentry *e, struct encvar *v, enum http_enc enc,
         if (!(tl = side_tag(side, own, sizeof own))) return NULL;
         base = own;
     }
-    if (tl && (tl + 5 > ETAG_CAP || base[tl - 1] != '"'))
+    if (tl && (tl + 6 + COMPRESS_MARK_LEN > ETAG_CAP || base[tl - 1] != '"'))
         return NULL; /* no room for the suffix: this entry is sent as identity */
     if (enc == HTTP_ENC_IDENTITY || !tl) {
         memcpy(tag, base, tl);
     } else {
-        if (!(tl = suffixed(tag, sizeof tag, base, tl, enc))) return NULL;
+        if (!(tl = suffixed(tag, sizeof tag, base, tl, enc, !side))) return NULL;
     }
     if (h->hdr && h->gen == e->gen && h->len == len && h->dig == !!sha256 &&
         (!sha256 || !memcmp(h->sha256, sha256, 32)) && h->etag_len == tl &&

@@ -356,3 +356,22 @@ Test(compress, free_with_jobs_pending)
         close(fds[i]);
     free(in);
 }
+
+/* the coder's mark that coded ETags carry: short, of its alphabet, one per
+ * coding, the same on every call (a restart makes the same tags) */
+Test(compress, coder_marks)
+{
+    char m[3][8], again[8];
+    enum http_enc enc[3] = {HTTP_ENC_BR, HTTP_ENC_ZSTD, HTTP_ENC_GZIP};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(compress_coder_mark(enc[i], m[i], sizeof m[i]), COMPRESS_MARK_LEN);
+        cr_expect_eq(strspn(m[i], "0123456789abcdefghijklmnopqrstuv"), COMPRESS_MARK_LEN);
+        cr_expect_eq(compress_coder_mark(enc[i], again, sizeof again), COMPRESS_MARK_LEN);
+        cr_expect_str_eq(again, m[i]);
+    }
+    cr_expect_str_neq(m[0], m[1]);
+    cr_expect_str_neq(m[1], m[2]);
+    cr_expect_str_neq(m[0], m[2]);
+    cr_expect_eq(compress_coder_mark(HTTP_ENC_IDENTITY, again, sizeof again), 0);
+    cr_expect_eq(compress_coder_mark(HTTP_ENC_BR, again, COMPRESS_MARK_LEN), 0, "no room for NUL");
+}
