@@ -27,6 +27,7 @@
 #include "http/tar.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -301,13 +302,23 @@ static void check_json(char names[][256], int nnames, int hidden, const char *ur
     struct listing_opts lo = {
         .sort = (enum listing_sort)(how % 3), .desc = (how >> 2) & 1, .json = 1};
     struct buf b;
+    int want = 0, seen[MAX_NAMES] = {0};
+    for (int i = 0; i < nnames; i++)
+        want += hidden || names[i][0] != '.';
+    /* an entry limit (the walk budget's): past it -E2BIG and nothing, at
+     * or under it the whole listing (every name shown counts) */
+    if (how & 8) {
+        lo.max_entries = (size_t)(how >> 4) + 1;
+        buf_init(&b, 0);
+        int rc = http_listing_ex(&b, -1, dirfd_, url, hidden, &lo);
+        buf_free(&b);
+        if (rc != ((size_t)want > lo.max_entries ? -E2BIG : 0)) abort();
+        lo.max_entries = 0;
+    }
     buf_init(&b, 0);
     if (http_listing_ex(&b, -1, dirfd_, url, hidden, &lo) != 0) abort();
     json_t *arr = json_loadb(buf_head(&b), buf_len(&b), 0, NULL);
     if (!json_is_array(arr)) abort();
-    int want = 0, seen[MAX_NAMES] = {0};
-    for (int i = 0; i < nnames; i++)
-        want += hidden || names[i][0] != '.';
     if (json_array_size(arr) != (size_t)want) abort();
     size_t i;
     json_t *o;
