@@ -441,6 +441,9 @@ def test_ctrl_c_exits_zero(tmp_path):
     py = Py(["0", "-b", HOST, "-d", str(root)])
     b = Server(["serve", "0", "-b", HOST, "-d", str(root)])
     try:
+        # python prints its line before it enters serve_forever's try: a
+        # SIGINT in between kills it (-2).  An answer means it is inside.
+        assert fetch(py.port, "GET", "/a.txt")[0] == 200
         py.proc.send_signal(signal.SIGINT)
         out = py.proc.stdout.read()
         assert py.proc.wait(T) == 0
