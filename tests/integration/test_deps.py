@@ -10,6 +10,7 @@ few real tools the script needs, so no real package manager can be reached.
 BERTH_POLICY_RC points the policy-rc.d path into the temporary directory."""
 import os
 import shutil
+import signal
 import stat
 import subprocess
 
@@ -53,6 +54,16 @@ exec "$@"
 """
 
 
+def default_signals():
+    """The script as a user's terminal starts it: the signals it traps at
+    their default action.  pytest may itself run with SIGINT ignored (a
+    background job of a non-interactive shell: POSIX has `cmd &` ignore
+    SIGINT and SIGQUIT), and a shell that starts with a signal ignored can
+    neither trap nor receive it, so the interrupt test would see exit 0."""
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def write_exe(path, text):
     path.write_text(text)
     path.chmod(0o755)
@@ -84,7 +95,8 @@ def fake(tmp_path):
         e = {"PATH": str(bin_), "FAKE_LOG": str(log), "BERTH_POLICY_RC": str(policy),
              "HOME": str(tmp_path)}
         e.update(env)
-        p = subprocess.run([SH, SCRIPT, purpose], env=e, capture_output=True, timeout=60)
+        p = subprocess.run([SH, SCRIPT, purpose], env=e, capture_output=True, timeout=60,
+                           preexec_fn=default_signals)
         f.record = log.read_text() if log.exists() else ""
         return p
 

@@ -19,6 +19,29 @@ def busy(port):
     return c
 
 
+def accepted(port, conns):
+    """How many of conns the server has accept()ed: in /proc/net/tcp a
+    connection still in a listen queue has no inode yet (no socket file)."""
+    mine = {c.s.getsockname()[1] for c in conns}
+    n = 0
+    with open("/proc/net/tcp") as f:
+        for row in f.read().splitlines()[1:]:
+            p = row.split()
+            if int(p[1].split(":")[1], 16) == port and int(p[2].split(":")[1], 16) in mine \
+                    and p[9] != "0":
+                n += 1
+    return n
+
+
+def wait_until(cond, timeout=T):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def served(port):
     c = Conn(port)
     c.send(req("/a.txt"))
@@ -74,7 +97,9 @@ def test_max_conn_is_shared_by_all_workers(tmp_path, server):
             c.close()
     # and at the limit, a busy server makes the 11th wait: none is idle
     held = [busy(s.port) for _ in range(10)]
-    time.sleep(0.3)
+    # each worker has its own listen queue (SO_REUSEPORT): a worker slow to
+    # take its share would leave room that the other gives to the 11th
+    assert wait_until(lambda: accepted(s.port, held) == 10), accepted(s.port, held)
     extra = Conn(s.port)
     extra.send(req("/b.txt"))
     assert extra.idle(1.0), "served past --max-conn"
