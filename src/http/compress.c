@@ -24,29 +24,40 @@
 #define ZSTD_LEVEL   9 /* past 9 the time grows faster than the gain */
 #define GZIP_LEVEL   6 /* 9 costs 1.5 to 2 times for 0.5 % */
 
-/* compress.h.  FNV-1a of what decides the bytes besides the input: the
- * library's version and berth's parameters (the brotli window and mode
- * follow from the input and its type). */
+/* FNV-1a of what decides the bytes besides the input: the library's
+ * version and berth's parameters (the brotli window and mode follow from
+ * the input and its type).  Made once: it is asked for on every coded
+ * answer (the tag the cached head is checked against). */
+static char coder_marks[HTTP_ENC_N][COMPRESS_MARK_LEN + 1];
+static pthread_once_t coder_marks_once = PTHREAD_ONCE_INIT;
+
+static void coder_marks_make(void)
+{
+    for (int enc = HTTP_ENC_IDENTITY + 1; enc < HTTP_ENC_N; enc++) {
+        char desc[96];
+        if (enc == HTTP_ENC_BR)
+            snprintf(desc, sizeof desc, "br %u %d", (unsigned)BrotliEncoderVersion(), BROTLI_LEVEL);
+        else if (enc == HTTP_ENC_ZSTD)
+            snprintf(desc, sizeof desc, "zstd %u %d", ZSTD_versionNumber(), ZSTD_LEVEL);
+        else
+            snprintf(desc, sizeof desc, "gzip %s %d", zlibVersion(), GZIP_LEVEL);
+        uint32_t h = 2166136261u;
+        for (const char *p = desc; *p; p++)
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        for (int k = 0; k < COMPRESS_MARK_LEN; k++, h >>= 5)
+            coder_marks[enc][k] = "0123456789abcdefghijklmnopqrstuv"[h & 31];
+    }
+}
+
+/* compress.h */
 size_t compress_coder_mark(enum http_enc enc, char *out, size_t n)
 {
-    char desc[96];
-    if (enc == HTTP_ENC_BR)
-        snprintf(desc, sizeof desc, "br %u %d", (unsigned)BrotliEncoderVersion(), BROTLI_LEVEL);
-    else if (enc == HTTP_ENC_ZSTD)
-        snprintf(desc, sizeof desc, "zstd %u %d", ZSTD_versionNumber(), ZSTD_LEVEL);
-    else if (enc == HTTP_ENC_GZIP)
-        snprintf(desc, sizeof desc, "gzip %s %d", zlibVersion(), GZIP_LEVEL);
-    else
-        return 0;
-    uint32_t h = 2166136261u;
-    for (const char *p = desc; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    if (n < COMPRESS_MARK_LEN + 1) return 0;
-    for (int k = 0; k < COMPRESS_MARK_LEN; k++, h >>= 5)
-        out[k] = "0123456789abcdefghijklmnopqrstuv"[h & 31];
-    out[COMPRESS_MARK_LEN] = '\0';
+    if (enc <= HTTP_ENC_IDENTITY || enc >= HTTP_ENC_N || n < COMPRESS_MARK_LEN + 1) return 0;
+    pthread_once(&coder_marks_once, coder_marks_make);
+    memcpy(out, coder_marks[enc], COMPRESS_MARK_LEN + 1);
     return COMPRESS_MARK_LEN;
 }
+
 #define SLOTS    1024
 #define CJOB_MAX 8 /* files queued for the helper thread, at most */
 
