@@ -2,7 +2,7 @@
  *
  * The input is written to a memfd and loaded through /proc/self/fd/N, as a
  * file would be.  A small model of the documented format ("type ext ext...",
- * '#' comments, a line that does not start with a type is ignored, an
+ * '#' comments, a line that does not start with a media type is ignored, an
  * extension keeps its first type, .js/.mjs stay text/javascript, a NUL ends
  * the line as it ends a C string) predicts each extension's type, and every
  * lookup must agree: the model's type, with "; charset=utf-8" or nothing
@@ -39,6 +39,53 @@ static int is_sep(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* RFC 9110 §5.6.2 tchar */
+static int tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* RFC 9110 §5.6.4 qdtext and the byte after a backslash (quoted-pair):
+ * HTAB, SP, VCHAR, obs-text */
+static int qbyte(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* the model's reading of RFC 9110 §8.3.1 media-type, on one word of p[0..n)
+ * (no whitespace: the file splits on it): token "/" token *( ";" token "="
+ * ( token / quoted-string ) ) */
+static int media_type(const char *p, size_t n)
+{
+    size_t i = 0, t;
+    for (t = i; i < n && tchar((unsigned char)p[i]); i++)
+        ;
+    if (i == t || i == n || p[i++] != '/') return 0;
+    for (t = i; i < n && tchar((unsigned char)p[i]); i++)
+        ;
+    if (i == t) return 0;
+    while (i < n) {
+        if (p[i++] != ';') return 0;
+        for (t = i; i < n && tchar((unsigned char)p[i]); i++)
+            ;
+        if (i == t || i == n || p[i++] != '=') return 0;
+        if (i < n && p[i] == '"') {
+            for (i++; i < n && p[i] != '"'; i++) {
+                if (p[i] == '\\' && ++i == n) return 0;
+                if (!qbyte((unsigned char)p[i])) return 0;
+            }
+            if (i == n) return 0;
+            i++;
+        } else {
+            for (t = i; i < n && tchar((unsigned char)p[i]); i++)
+                ;
+            if (i == t) return 0;
+        }
+    }
+    return 1;
+}
+
 /* the model: the first MAX_EXT distinct lookable extensions and their types */
 static size_t model(const char *s, size_t n, struct mexp *out)
 {
@@ -60,7 +107,7 @@ static size_t model(const char *s, size_t n, struct mexp *out)
                 j++;
             if (j == t0) break;
             if (!type) {
-                if (!memchr(s + t0, '/', j - t0)) break;
+                if (!media_type(s + t0, j - t0)) break;
                 type = s + t0;
                 tl = j - t0;
                 continue;
